@@ -1,0 +1,1 @@
+"""Data layer of the collections dashboard: schema, sync, store and metrics (never imports Streamlit)."""

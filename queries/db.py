@@ -1,0 +1,79 @@
+"""Engines for the case database: read-only for the dashboard, writable only for the demo generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+
+class SourceError(RuntimeError):
+    """The case database cannot be reached or is not usable; the message says what to do."""
+
+
+def backend(url: str | sa.URL) -> str:
+    """'sqlite', 'postgresql' or 'mysql' for a SQLAlchemy URL."""
+    name = make_url(str(url)).get_backend_name() if isinstance(url, str) else url.get_backend_name()
+    if name in ("mysql", "mariadb"):
+        return "mysql"
+    return name
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    db = url.database
+    return None if not db or db == ":memory:" else Path(db)
+
+
+def read_only_engine(url: str) -> sa.Engine:
+    """An engine that cannot write: SQLite mode=ro, PostgreSQL/MySQL read-only transactions."""
+    u = make_url(url)
+    kind = backend(u)
+    if kind == "sqlite":
+        path = _sqlite_path(u)
+        if path is None:
+            raise SourceError("An in-memory SQLite database cannot be opened read-only; give a file path.")
+        if not path.exists():
+            raise SourceError(f"SQLite database file not found: {path}")
+        uri = f"file:{path.resolve()}?mode=ro"
+        return sa.create_engine("sqlite://", creator=lambda: _sqlite_ro_connect(uri))
+    if kind == "postgresql":
+        return sa.create_engine(
+            u, pool_pre_ping=True,
+            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 5},
+        )
+    if kind == "mysql":
+        engine = sa.create_engine(u, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION READ ONLY")
+
+        return engine
+    raise SourceError(f"Unsupported database '{u.drivername}': use SQLite, PostgreSQL or MySQL/MariaDB.")
+
+
+def _sqlite_ro_connect(uri: str):  # noqa: ANN202 - sqlite3.Connection
+    import sqlite3
+
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+def writable_engine(url: str) -> sa.Engine:
+    """A normal engine, used only by the demo generator and tests."""
+    u = make_url(url)
+    kind = backend(u)
+    if kind == "postgresql":
+        return sa.create_engine(u, connect_args={"connect_timeout": 5})
+    if kind == "mysql":
+        return sa.create_engine(u, connect_args={"connect_timeout": 5, "local_infile": True})
+    if kind == "sqlite":
+        return sa.create_engine(u)
+    raise SourceError(f"Unsupported database '{u.drivername}': use SQLite, PostgreSQL or MySQL/MariaDB.")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a user: what went wrong with the database, without a traceback."""
+    msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return msg[0] if msg else exc.__class__.__name__
