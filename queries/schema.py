@@ -11,6 +11,8 @@ metadata = sa.MetaData()
 ID = sa.String(16)
 MONEY = sa.Numeric(14, 2)
 PHONE = sa.String(20)
+# Chinese text needs 4-byte UTF-8 on MySQL/MariaDB.
+_OPTS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 
 TEAM_CHANNELS = ("in_house", "agency")
 CASE_STATUSES = ("active", "paid_off", "settled", "legal", "written_off", "recalled")
@@ -39,6 +41,7 @@ teams = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("agency_name", sa.String(64)),
     sa.Column("lead_agent_id", ID),
+    **_OPTS,
 )
 
 agents = sa.Table(
@@ -49,6 +52,7 @@ agents = sa.Table(
     sa.Column("hired_on", sa.Date, nullable=False),
     sa.Column("left_on", sa.Date),
     sa.Index("ix_agents_team", "team_id"),
+    **_OPTS,
 )
 
 cases = sa.Table(
@@ -71,6 +75,7 @@ cases = sa.Table(
     sa.Index("ix_cases_agent_status", "agent_id", "status"),
     sa.Index("ix_cases_placed_on", "placed_on"),
     sa.Index("ix_cases_updated_at", "updated_at"),
+    **_OPTS,
 )
 
 balance_snapshots = sa.Table(
@@ -82,6 +87,7 @@ balance_snapshots = sa.Table(
     sa.Column("agent_id", ID),
     sa.Index("ix_snapshots_case", "case_id", "snapshot_on"),
     sa.Index("ix_snapshots_agent", "agent_id", "snapshot_on"),
+    **_OPTS,
 )
 
 contacts = sa.Table(
@@ -98,6 +104,7 @@ contacts = sa.Table(
     sa.Column("debtor_consent_after_hours", sa.Boolean, nullable=False),
     sa.Index("ix_contacts_case_time", "case_id", "contacted_at"),
     sa.Index("ix_contacts_agent_time", "agent_id", "contacted_at"),
+    **_OPTS,
 )
 
 promises = sa.Table(
@@ -114,6 +121,7 @@ promises = sa.Table(
     sa.Index("ix_promises_agent_due", "agent_id", "due_on"),
     sa.Index("ix_promises_due", "due_on"),
     sa.Index("ix_promises_updated_at", "updated_at"),
+    **_OPTS,
 )
 
 payments = sa.Table(
@@ -126,6 +134,7 @@ payments = sa.Table(
     sa.Column("method", sa.String(16), nullable=False),
     sa.Index("ix_payments_case_time", "case_id", "paid_at"),
     sa.Index("ix_payments_agent_time", "agent_id", "paid_at"),
+    **_OPTS,
 )
 
 complaints = sa.Table(
@@ -144,6 +153,7 @@ complaints = sa.Table(
     sa.Index("ix_complaints_case", "case_id", "received_at"),
     sa.Index("ix_complaints_agent_time", "agent_id", "received_at"),
     sa.Index("ix_complaints_updated_at", "updated_at"),
+    **_OPTS,
 )
 
 targets = sa.Table(
@@ -151,6 +161,7 @@ targets = sa.Table(
     sa.Column("month", sa.Date, primary_key=True),
     sa.Column("team_id", ID, primary_key=True),
     sa.Column("target_amount", MONEY, nullable=False),
+    **_OPTS,
 )
 
 #: Tables in load order; every one but the optional ones must exist in a source.

@@ -1,0 +1,142 @@
+"""`collections-dashboard` command line: run the dashboard, build a demo database, sync, report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import PROJECT_ROOT, Settings, load_settings
+
+EXIT_BAD_INPUT = 2
+DEMO_SEED = 7
+
+
+class CliError(Exception):
+    """Bad input or an unusable environment: printed as one line, exit code 2."""
+
+
+def _fail(msg: str) -> int:
+    print(f"collections-dashboard: error: {msg}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"'{text}' is not a date: use YYYY-MM-DD") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="collections-dashboard", description=__doc__)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="start the dashboard (default); extra arguments go to streamlit")
+    run.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser("demo-db", help="write a realistic demo case database to any SQLAlchemy URL")
+    demo.add_argument("--url", required=True, help="e.g. sqlite:///data/demo.sqlite, postgresql+psycopg://…")
+    demo.add_argument("--scale", default="demo", help="demo (~20,000 cases) or bank (1,000,000 cases)")
+    demo.add_argument("--seed", default=str(DEMO_SEED), help="random seed; same seed and as-of, same data")
+    demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
+    demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
+    sync = sub.add_parser("sync", help="refresh the analytics store from the case database")
+    sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
+    sub.add_parser("report", help="print a metric as JSON or CSV (see 'report --help')", add_help=False)
+    return p
+
+
+def _demo_db(args: argparse.Namespace) -> int:
+    from .demo import SCALES, DemoError, build_demo_database
+
+    if args.scale not in SCALES:
+        raise CliError(f"unknown scale '{args.scale}': use one of {', '.join(SCALES)}")
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise CliError(f"--seed must be a whole number, not '{args.seed}'") from None
+    as_of = _date(args.as_of) if args.as_of else None
+    try:
+        result = build_demo_database(args.url, args.scale, seed, as_of, replace=args.replace,
+                                     progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def ensure_demo_database(settings: Settings, today: dt.date | None = None) -> Path:
+    """Create (or refresh, when its history ends before today) the embedded demo database."""
+    from .demo import build_demo_database
+
+    today = today or dt.date.today()
+    path = settings.demo_db_path
+    stamp = path.with_suffix(".json")
+    if path.exists() and stamp.exists():
+        made = json.loads(stamp.read_text())
+        if made.get("as_of") == today.isoformat():
+            return path
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Creating the demo case database in {path} (about 20,000 cases; a few seconds) …", file=sys.stderr)
+    result = build_demo_database(f"sqlite:///{path}", "demo", DEMO_SEED, today, replace=True,
+                                 progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+    stamp.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    return path
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    app = PROJECT_ROOT / "streamlit_app.py"
+    if not app.exists():
+        raise CliError(f"{app} not found: install the project from its checkout with 'pip install -e .'")
+    env = dict(os.environ)
+    env["CASES_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["CASES_STORE_DIR"] = str(settings.store_dir.resolve())
+    if settings.is_demo:
+        ensure_demo_database(settings)
+        env["CASES_DEMO"] = "1"
+    else:
+        env["CASES_DB_URL"] = settings.db_url or ""
+    extra = [a for a in (args.streamlit_args or []) if a != "--"]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), *extra]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings()
+        if argv and argv[0] == "report":
+            from .report import main as report_main
+
+            return report_main(argv[1:], settings)
+        args = _parser().parse_args(argv or ["run"])
+        if args.command == "demo-db":
+            return _demo_db(args)
+        if args.command == "sync":
+            from .sync import run_sync
+
+            result = run_sync(settings, settings.store_dir, full=args.full)
+            print(json.dumps(result.as_dict() if hasattr(result, "as_dict") else result, default=str,
+                             ensure_ascii=False))
+            return 0
+        return _run(args, settings)
+    except CliError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Bulk-load generated tables into SQLite (ADBC), PostgreSQL (COPY) or MySQL/MariaDB (LOAD DATA)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from ..schema import TABLES
+
+CHUNK_ROWS = 1_000_000
+Progress = Callable[[str], None]
+
+
+def _money(col: str) -> pl.Expr:
+    """Integer cents to an exact decimal string, e.g. 1234567 -> '12345.67'."""
+    c = pl.col(col)
+    return ((c // 100).cast(pl.String) + "." + (c % 100).cast(pl.String).str.zfill(2))
+
+
+def to_wire(df: pl.DataFrame, table: sa.Table, kind: str) -> pl.DataFrame:
+    """Columns in contract order, typed as text the target database parses exactly."""
+    exprs = []
+    for col in table.columns:
+        name = col.name
+        if f"{name}_cents" in df.columns:
+            exprs.append(_money(f"{name}_cents").alias(name))
+            continue
+        dtype = df.schema[name]
+        e = pl.col(name)
+        if dtype == pl.Datetime:
+            # SQLAlchemy's SQLite dialect stores and compares microsecond text; match it exactly.
+            fmt = "%Y-%m-%d %H:%M:%S.%6f" if kind == "sqlite" else "%Y-%m-%d %H:%M:%S"
+            e = e.dt.strftime(fmt)
+        elif dtype == pl.Date:
+            e = e.dt.strftime("%Y-%m-%d")
+        elif dtype == pl.Boolean:
+            e = e.cast(pl.Int8) if kind in ("mysql", "sqlite") else e
+        exprs.append(e.alias(name))
+    return df.select(exprs)
+
+
+def create_tables(conn: sa.Connection, tables: tuple[sa.Table, ...] = TABLES) -> None:
+    """Create the contract tables without secondary indexes (built after the load, faster)."""
+    for t in tables:
+        conn.execute(sa.schema.CreateTable(t))
+
+
+def create_indexes(conn: sa.Connection, tables: tuple[sa.Table, ...] = TABLES) -> None:
+    """Build every secondary index of the contract."""
+    for t in tables:
+        for idx in sorted(t.indexes, key=lambda i: i.name or ""):
+            conn.execute(sa.schema.CreateIndex(idx))
+
+
+def _chunks(df: pl.DataFrame) -> list[pl.DataFrame]:
+    return [df.slice(i, CHUNK_ROWS) for i in range(0, max(df.height, 1), CHUNK_ROWS)] if df.height else []
+
+
+def load_sqlite(path: Path, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
+    """Ingest Arrow batches through the ADBC SQLite driver into already created tables."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(str(path)) as conn:
+        for t in TABLES:
+            for chunk in _chunks(to_wire(frames[t.name], t, "sqlite")):
+                with conn.cursor() as cur:
+                    cur.adbc_ingest(t.name, chunk.to_arrow(), mode="append")
+            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
+        conn.commit()
+
+
+def load_postgresql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
+    """COPY … FROM STDIN (CSV) through psycopg, inside the caller's transaction."""
+    with conn.connection.driver_connection.cursor() as cur:
+        for t in TABLES:
+            cols = ", ".join(c.name for c in t.columns)
+            with cur.copy(f"COPY {t.name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                for chunk in _chunks(to_wire(frames[t.name], t, "postgresql")):
+                    copy.write(chunk.write_csv(include_header=False).encode())
+            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
+
+
+def load_mysql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
+    """LOAD DATA LOCAL INFILE from temporary CSV files (needs local_infile on the server)."""
+    with conn.connection.driver_connection.cursor() as cur, \
+            tempfile.TemporaryDirectory(prefix="cases-load-") as tmp:
+        for t in TABLES:
+            cols = ", ".join(c.name for c in t.columns)
+            for i, chunk in enumerate(_chunks(to_wire(frames[t.name], t, "mysql"))):
+                f = os.path.join(tmp, f"{t.name}_{i}.csv")
+                chunk.write_csv(f, include_header=False, null_value="\\N")
+                cur.execute(
+                    f"LOAD DATA LOCAL INFILE %s INTO TABLE {t.name} CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' "
+                    f"LINES TERMINATED BY '\\n' ({cols})", (f,))
+                os.unlink(f)
+            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
