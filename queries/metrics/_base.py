@@ -1,0 +1,153 @@
+"""Shared plumbing of the metric functions: filtering rollups, adding dimensions, ratios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import polars as pl
+
+from queries.filters import Filters
+from queries.store import Store
+
+TIME_DIMS = ("day", "week", "month")
+ORG_DIMS = ("team_id", "agent_id", "channel")
+CASE_DIMS = ("bucket", "product", "region")
+EVENT_DIMS = TIME_DIMS + ORG_DIMS + CASE_DIMS
+RESULT = ("numerator", "denominator", "value")
+
+
+class MetricError(ValueError):
+    """The request cannot be answered as asked (unknown dimension, bad option); one line for the user."""
+
+
+class MetricUnavailable(RuntimeError):
+    """The data the metric needs is not in the source (e.g. the optional targets table)."""
+
+
+def check_dims(metric: str, by: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:
+    """Validate `by` against the dimensions a metric supports."""
+    by = tuple(by)
+    allowed = tuple(allowed)
+    for d in by:
+        if d not in allowed:
+            raise MetricError(f"{metric} cannot be broken down by {d!r}; use one of {', '.join(allowed)}")
+    if len(set(by)) != len(by):
+        raise MetricError(f"dimension repeated in {','.join(by)}")
+    return by
+
+
+def agent_dim(store: Store) -> pl.DataFrame:
+    """agent_id → team_id, channel (current mapping), cached on the store."""
+    cached = store.frames.get("_agent_dim")
+    if cached is None:
+        teams = store.frame("teams").select("team_id", "channel")
+        cached = store.frame("agents").select("agent_id", "team_id").join(teams, on="team_id", how="left")
+        store.frames["_agent_dim"] = cached
+    return cached
+
+
+def allowed_agents(store: Store, f: Filters) -> list[str] | None:
+    """Agent ids the team/agent/channel filters allow, or None when they do not restrict."""
+    if not (f.teams or f.agents or f.channel):
+        return None
+    a = agent_dim(store)
+    if f.teams:
+        a = a.filter(pl.col("team_id").is_in(list(f.teams)))
+    if f.agents:
+        a = a.filter(pl.col("agent_id").is_in(list(f.agents)))
+    if f.channel:
+        a = a.filter(pl.col("channel") == f.channel)
+    return a.get_column("agent_id").to_list()
+
+
+def filter_frame(store: Store, df: pl.DataFrame, f: Filters, *, date_col: str | None = "day",
+                 date_range: tuple[dt.date, dt.date] | None = None, bucket_col: str = "bucket",
+                 case_dims: bool = True) -> pl.DataFrame:
+    """Rows inside the period and the dimension selections."""
+    preds = []
+    if date_col is not None:
+        lo, hi = date_range or (f.start, f.end)
+        preds.append(pl.col(date_col).is_between(lo, hi))
+    agents = allowed_agents(store, f)
+    if agents is not None:
+        preds.append(pl.col("agent_id").is_in(agents))
+    if case_dims:
+        if f.buckets:
+            preds.append(pl.col(bucket_col).is_in(list(f.buckets)))
+        if f.products:
+            preds.append(pl.col("product").is_in(list(f.products)))
+        if f.regions:
+            preds.append(pl.col("region").is_in(list(f.regions)))
+    return df.filter(*preds) if preds else df
+
+
+def add_dims(store: Store, df: pl.DataFrame, by: Iterable[str], date_col: str = "day") -> pl.DataFrame:
+    """Add the time and organisation dimension columns named in `by`."""
+    by = tuple(by)
+    exprs = []
+    if "day" in by and date_col != "day":
+        exprs.append(pl.col(date_col).alias("day"))
+    if "week" in by:
+        exprs.append(pl.col(date_col).dt.truncate("1w").alias("week"))
+    if "month" in by and date_col != "month":
+        exprs.append(pl.col(date_col).dt.month_start().alias("month"))
+    if exprs:
+        df = df.with_columns(exprs)
+    need = [c for c in ("team_id", "channel") if c in by and c not in df.columns]
+    if need:
+        df = df.join(agent_dim(store).select("agent_id", *need), on="agent_id", how="left")
+    return df
+
+
+def ratio(num: pl.Expr, den: pl.Expr, scale: float = 1.0) -> pl.Expr:
+    """num / den × scale, null when the denominator is zero or null."""
+    return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64) * scale).otherwise(None)
+
+
+def money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as yuan (Float64); exact to the cent once rounded to 2 decimals."""
+    return cents.cast(pl.Float64) / 100.0
+
+
+def group(df: pl.DataFrame, by: tuple[str, ...], aggs: list[pl.Expr]) -> pl.DataFrame:
+    """group_by that also works for an empty `by` (one total row)."""
+    if by:
+        return df.group_by(list(by)).agg(aggs).sort(list(by), nulls_last=True)
+    return df.select(aggs)
+
+
+def finish(df: pl.DataFrame, by: tuple[str, ...], extra: Iterable[str] = ()) -> pl.DataFrame:
+    """Columns in the contract order: dims, numerator, denominator, value, extras."""
+    cols = [*by, *RESULT, *extra]
+    for c in RESULT:
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    return df.select(cols).with_columns(
+        pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64),
+        pl.col("value").cast(pl.Float64))
+
+
+def empty(by: tuple[str, ...], extra: Iterable[str] = ()) -> pl.DataFrame:
+    """A result with no rows (empty period or a scope that selects nothing)."""
+    schema = {d: pl.String for d in by} | {c: pl.Float64 for c in (*RESULT, *extra)}
+    for d in by:
+        if d in ("day", "week", "month", "placed_month"):
+            schema[d] = pl.Date
+        elif d in ("months_since", "hour"):
+            schema[d] = pl.Int32
+    return pl.DataFrame(schema=schema)
+
+
+def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
+    """First days of the months the period touches."""
+    out, m = [], start.replace(day=1)
+    while m <= end:
+        out.append(m)
+        m = (m + dt.timedelta(days=32)).replace(day=1)
+    return out
+
+
+def month_end(m: dt.date) -> dt.date:
+    """Last day of the month of `m`."""
+    return (m.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)

@@ -1,0 +1,42 @@
+"""Complaint rate per 10,000 worked cases (and per 10,000 attempts), regulator 12378 shown apart."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from queries.filters import Filters
+from queries.metrics._base import EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, ratio
+from queries.store import Store
+
+COMPLAINT_ONLY = ("category", "source", "severity", "status")
+COMPLAINT_DIMS = (*EVENT_DIMS, *COMPLAINT_ONLY)
+EXTRA = ("attempts", "per_10k_attempts", "regulator_12378")
+
+
+def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Complaints received ÷ distinct cases with ≥1 attempt in the period, × 10,000."""
+    by = check_dims("complaint_rate", by, COMPLAINT_DIMS)
+    if filters.nothing:
+        return empty(by, EXTRA)
+    base_by = tuple(d for d in by if d not in COMPLAINT_ONLY)
+    comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
+    num = group(comp, by, [pl.len().alias("numerator"),
+                           (pl.col("source") == "regulator_12378").sum().alias("regulator_12378")])
+    worked = add_dims(store, filter_frame(store, store.frame("worked_case_days"), filters), base_by)
+    den = group(worked, base_by, [pl.col("case_id").n_unique().alias("denominator")])
+    att = add_dims(store, filter_frame(store, store.frame("contacts_daily"), filters), base_by)
+    att = group(att, base_by, [pl.col("attempts").sum().alias("attempts")])
+    if base_by:
+        den = den.join(att, on=list(base_by), how="full", coalesce=True, nulls_equal=True)
+        if by == base_by:
+            out = den.join(num, on=list(by), how="full", coalesce=True, nulls_equal=True)
+        else:  # complaint-only dims: each row's denominator is that of its period/org slice
+            out = num.join(den, on=list(base_by), how="left", nulls_equal=True)
+    else:
+        den = pl.concat([den, att], how="horizontal")
+        out = num.join(den, how="cross") if by else pl.concat([num, den], how="horizontal")
+    out = out.with_columns(pl.col("numerator", "regulator_12378", "denominator", "attempts").fill_null(0))
+    out = out.with_columns(ratio(pl.col("numerator"), pl.col("denominator"), 10_000).alias("value"),
+                           ratio(pl.col("numerator"), pl.col("attempts"), 10_000).alias("per_10k_attempts"))
+    out = out.with_columns(pl.col(list(EXTRA)).cast(pl.Float64))
+    return finish(out.sort(list(by), nulls_last=True) if by else out, by, EXTRA)

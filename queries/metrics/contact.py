@@ -1,0 +1,81 @@
+"""Effort and compliance metrics: contact, RPC, PTP, PTP kept, after-hours and over-frequency rates."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from queries.filters import Filters
+from queries.metrics._base import (
+    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, ratio,
+)
+from queries.rules import DEFAULT_RULES, RuleSet
+from queries.store import Store
+
+CONTACT_DIMS = (*EVENT_DIMS, "hour")
+
+
+def _contacts(store: Store, filters: Filters, by: tuple[str, ...], hourly: bool = False) -> pl.DataFrame:
+    name = "contacts_hourly" if hourly or "hour" in by else "contacts_daily"
+    return add_dims(store, filter_frame(store, store.frame(name), filters), by)
+
+
+def _rate(metric: str, store: Store, filters: Filters, by: tuple[str, ...], num: pl.Expr,
+          den: pl.Expr, hourly: bool = False) -> pl.DataFrame:
+    by = check_dims(metric, by, CONTACT_DIMS)
+    if filters.nothing:
+        return empty(by)
+    out = group(_contacts(store, filters, by, hourly), by, [num.alias("numerator"), den.alias("denominator")])
+    return finish(out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value")), by)
+
+
+def contact_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Attempts whose outcome is not no_answer, busy or wrong_number ÷ attempts."""
+    return _rate("contact_rate", store, filters, by, pl.col("connected").sum(), pl.col("attempts").sum())
+
+
+def rpc_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Right-party attempts (debtor reached: rpc, ptp, refused, dispute, hardship, callback) ÷ attempts."""
+    return _rate("rpc_rate", store, filters, by, pl.col("rpc").sum(), pl.col("attempts").sum())
+
+
+def ptp_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Attempts with outcome ptp ÷ right-party attempts."""
+    return _rate("ptp_rate", store, filters, by, pl.col("ptp").sum(), pl.col("rpc").sum())
+
+
+def after_hours_rate(store: Store, filters: Filters, by: tuple[str, ...] = (),
+                     rules: RuleSet = DEFAULT_RULES) -> pl.DataFrame:
+    """Attempts in the after-hours window without the debtor's consent ÷ attempts."""
+    hours = list(rules.after_hours())
+    num = pl.col("attempts_no_consent").filter(pl.col("hour").is_in(hours)).sum()
+    return _rate("after_hours_rate", store, filters, by, num, pl.col("attempts").sum(), hourly=True)
+
+
+def ptp_kept_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Promises due in the period that were kept ÷ those kept, partial or broken; `pending` apart."""
+    by = check_dims("ptp_kept_rate", by, EVENT_DIMS)
+    if filters.nothing:
+        return empty(by, ["pending", "due_amount"])
+    df = add_dims(store, filter_frame(store, store.frame("promises_daily"), filters), by)
+    st = pl.col("status")
+    out = group(df, by, [
+        pl.col("n").filter(st == "kept").sum().alias("numerator"),
+        pl.col("n").filter(st.is_in(["kept", "partial", "broken"])).sum().alias("denominator"),
+        pl.col("n").filter(st == "pending").sum().cast(pl.Float64).alias("pending"),
+        (pl.col("cents").sum().cast(pl.Float64) / 100.0).alias("due_amount"),
+    ])
+    out = out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value"))
+    return finish(out, by, ["pending", "due_amount"])
+
+
+def over_frequency(store: Store, filters: Filters, by: tuple[str, ...] = (),
+                   rules: RuleSet = DEFAULT_RULES) -> pl.DataFrame:
+    """Case-days breaching the call limits ÷ case-days with any call (case-day → agent with most calls)."""
+    by = check_dims("over_frequency", by, EVENT_DIMS)
+    if filters.nothing:
+        return empty(by)
+    df = add_dims(store, filter_frame(store, store.frame("call_case_days"), filters), by)
+    breach = ((pl.col("max_unanswered_phone") > rules.max_unanswered_per_phone_day)
+              | (pl.col("connected_calls") > rules.max_connected_per_case_day))
+    out = group(df, by, [breach.sum().alias("numerator"), pl.len().alias("denominator")])
+    return finish(out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value")), by)

@@ -1,0 +1,87 @@
+"""Portfolio metrics from month-end snapshots: bucket balance (aging), roll rate, cure rate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.filters import Filters
+from queries.metrics._base import (
+    CASE_DIMS, ORG_DIMS, MetricError, add_dims, check_dims, empty, filter_frame, finish, group, money,
+    ratio,
+)
+from queries.store import Store
+
+SNAP_DIMS = ("month", *ORG_DIMS, *CASE_DIMS)
+ROLL_DIMS = ("month", *ORG_DIMS, "product", "region", "from_bucket", "to_bucket")
+BASES = ("balance", "count")
+
+
+def _basis(basis: str) -> tuple[str, bool]:
+    if basis not in BASES:
+        raise MetricError(f"unknown basis {basis!r}; use balance or count")
+    return ("cents", True) if basis == "balance" else ("n", False)
+
+
+def _snapshots(store: Store, filters: Filters, snapshot: dt.date | None, all_in_range: bool) -> list[dt.date]:
+    snaps = store.snapshots
+    if snapshot is not None:
+        if snapshot not in snaps:
+            raise MetricError(f"{snapshot} is not a snapshot date; snapshots: "
+                              f"{', '.join(d.isoformat() for d in snaps[-6:]) or 'none'}")
+        return [snapshot]
+    inside = [d for d in snaps if filters.start <= d <= filters.end]
+    return inside if all_in_range else inside[-1:]
+
+
+def bucket_balance(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
+                   snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
+    """Balance (or count) of cases per bucket in a snapshot: the latest in the period unless by month."""
+    by = check_dims("bucket_balance", by, SNAP_DIMS)
+    col, is_money = _basis(basis)
+    if filters.nothing:
+        return empty(by)
+    snaps = _snapshots(store, filters, snapshot, "month" in by)
+    df = store.frame("balance_by_bucket").filter(pl.col("snapshot_on").is_in(snaps))
+    df = add_dims(store, filter_frame(store, df, filters, date_col=None), by, "snapshot_on")
+    total = pl.col(col).sum()
+    out = group(df, by, [(money(total) if is_money else total).alias("numerator")])
+    return finish(out.with_columns(pl.col("numerator").alias("value")), by)
+
+
+def _roll(metric: str, store: Store, filters: Filters, by: tuple[str, ...], snapshot: dt.date | None,
+          basis: str, cure: bool) -> pl.DataFrame:
+    allowed = [d for d in ROLL_DIMS if not (cure and d == "to_bucket")]
+    by = check_dims(metric, by, allowed)
+    col, is_money = _basis(basis)
+    by = tuple(dict.fromkeys(("from_bucket", *by) if cure else ("from_bucket", "to_bucket", *by)))
+    if filters.nothing:
+        return empty(by)
+    snaps = _snapshots(store, filters, snapshot, True)
+    df = store.frame("roll").filter(pl.col("snapshot_on").is_in(snaps))
+    df = add_dims(store, filter_frame(store, df, filters, date_col=None, bucket_col="from_bucket"),
+                  by, "snapshot_on")
+    denom_keys = [d for d in by if d != "to_bucket"]
+    if cure:
+        cured = pl.col("to_bucket").is_in([store.bounds.labels[0], "closed"])
+        out = group(df, by, [pl.col(col).filter(cured).sum().alias("num"), pl.col(col).sum().alias("den")])
+    else:
+        out = group(df, by, [pl.col(col).sum().alias("num")]).with_columns(
+            pl.col("num").sum().over(denom_keys).alias("den"))
+    scale = money if is_money else (lambda e: e)
+    out = out.select(*by, scale(pl.col("num")).alias("numerator"), scale(pl.col("den")).alias("denominator"),
+                     ratio(pl.col("num"), pl.col("den")).alias("value"))
+    return finish(out, by)
+
+
+def roll_rate(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
+              snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
+    """Share of bucket k at snapshot t−1 found in bucket j (or closed) at t; always by from/to bucket."""
+    return _roll("roll_rate", store, filters, by, snapshot, basis, cure=False)
+
+
+def cure_rate(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
+              snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
+    """Share of bucket k at t−1 that is M0 or closed at t; always by from_bucket."""
+    return _roll("cure_rate", store, filters, by, snapshot, basis, cure=True)

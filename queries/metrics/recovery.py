@@ -1,0 +1,137 @@
+"""Money metrics: collected, recovery rate, target achievement with pace, liquidation (vintage)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.filters import Filters
+from queries.metrics._base import (
+    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, add_dims, check_dims, empty,
+    filter_frame, finish, group, money, month_end, month_starts, ratio,
+)
+from queries.rules import CHINA_CALENDAR, WorkCalendar
+from queries.store import Store
+
+RECOVERY_DIMS = ("month", *ORG_DIMS, *CASE_DIMS)
+TARGET_DIMS = ("month", "team_id", "channel")
+LIQ_DIMS = ("placed_month", "months_since", *ORG_DIMS, *CASE_DIMS)
+
+
+def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Sum of payments in the period (yuan); extra column `payments` = number of payments."""
+    by = check_dims("collected", by, EVENT_DIMS)
+    if filters.nothing:
+        return empty(by, ["payments"])
+    df = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters), by)
+    out = group(df, by, [money(pl.col("cents").sum()).alias("numerator"),
+                         pl.col("n").sum().cast(pl.Float64).alias("payments")])
+    return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
+
+
+def recovery_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Payments on the month's opening cases ÷ opening balance of the months the period touches."""
+    by = check_dims("recovery_rate", by, RECOVERY_DIMS)
+    if filters.nothing:
+        return empty(by)
+    pays = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters), by)
+    months = month_starts(filters.start, filters.end)
+    opening = filter_frame(store, store.frame("opening"), filters, date_col="month",
+                           date_range=(months[0], months[-1]))
+    opening = add_dims(store, opening, by, date_col="month")
+    num = group(pays, by, [pl.col("opening_cents").sum().alias("num")])
+    den = group(opening, by, [pl.col("cents").sum().alias("den")])
+    if by:
+        out = num.join(den, on=list(by), how="full", coalesce=True, nulls_equal=True)
+    else:
+        out = pl.concat([num, den], how="horizontal")
+    out = out.with_columns(pl.col("num").fill_null(0), pl.col("den").fill_null(0))
+    out = out.select(*by, money(pl.col("num")).alias("numerator"), money(pl.col("den")).alias("denominator"),
+                     ratio(pl.col("num"), pl.col("den")).alias("value"))
+    return finish(out.sort(list(by), nulls_last=True) if by else out, by)
+
+
+def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
+                       calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
+    """Collected ÷ team target per month; `pace` = achievement ÷ share of working days elapsed."""
+    by = check_dims("target_achievement", by, TARGET_DIMS)
+    if not store.manifest.get("has_targets") or not store.has("targets") or store.frame("targets").height == 0:
+        raise MetricUnavailable("target achievement needs the optional 'targets' table, which the "
+                                "case database does not have (or it is empty)")
+    if filters.nothing:
+        return empty(by, ["pace"])
+    months = month_starts(filters.start, filters.end)
+    pays = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters),
+                    ("month", "team_id", "channel"))
+    teams = store.frame("teams").select("team_id", "channel")
+    targets = store.frame("targets").filter(pl.col("month").is_in(months)).join(teams, on="team_id", how="left")
+    if filters.teams:
+        targets = targets.filter(pl.col("team_id").is_in(list(filters.teams)))
+    if filters.channel:
+        targets = targets.filter(pl.col("channel") == filters.channel)
+    pays = pays.filter(pl.col("team_id").is_in(targets.get_column("team_id").unique().to_list()))
+    num = group(pays, by, [pl.col("cents").sum().alias("num")])
+    den = group(targets, by, [pl.col("target_cents").sum().alias("den")])
+    out = (num.join(den, on=list(by), how="full", coalesce=True) if by
+           else pl.concat([num, den], how="horizontal"))
+    out = out.with_columns(pl.col("num").fill_null(0), pl.col("den").fill_null(0))
+
+    def elapsed_share(month: dt.date | None) -> float | None:
+        span = [month] if month is not None else months
+        total = sum(calendar.working_days(m, month_end(m)) for m in span)
+        done = sum(calendar.working_days(m, min(month_end(m), filters.end)) for m in span)
+        return done / total if total else None
+
+    if "month" in by:
+        share = pl.col("month").map_elements(elapsed_share, return_dtype=pl.Float64)
+    else:
+        share = pl.lit(elapsed_share(None), dtype=pl.Float64)
+    out = out.with_columns(ratio(pl.col("num"), pl.col("den")).alias("value"), share.alias("_share"))
+    out = out.select(*by, money(pl.col("num")).alias("numerator"), money(pl.col("den")).alias("denominator"),
+                     "value", ratio(pl.col("value"), pl.col("_share")).alias("pace"))
+    return finish(out.sort(list(by)) if by else out, by, ["pace"])
+
+
+def liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Cumulative payments n months after placement ÷ placed balance, per placement month."""
+    by = check_dims("liquidation", by, LIQ_DIMS)
+    by = tuple(dict.fromkeys(("placed_month", "months_since", *by)))
+    if filters.nothing:
+        return empty(by, ["immature"])
+    months = month_starts(filters.start, filters.end)
+    rng = (months[0], months[-1])
+    place = add_dims(store, filter_frame(store, store.frame("placements"), filters,
+                                         date_col="placed_month", date_range=rng), by, "placed_month")
+    pays = add_dims(store, filter_frame(store, store.frame("liquidation"), filters,
+                                        date_col="placed_month", date_range=rng), by, "placed_month")
+    keys = [d for d in by if d != "months_since"]
+    den = place.group_by(keys).agg(pl.col("cents").sum().alias("den"))
+    if den.height == 0:
+        return empty(by, ["immature"])
+    as_of = store.as_of or dt.date.today()
+    as_of_mi = as_of.year * 12 + as_of.month - 1
+    mi = pl.col("placed_month").dt.year().cast(pl.Int32) * 12 + pl.col("placed_month").dt.month().cast(pl.Int32) - 1
+    grid = den.with_columns((pl.lit(as_of_mi) - mi).alias("_max")).filter(pl.col("_max") >= 0)
+    grid = grid.with_columns(pl.int_ranges(0, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")) \
+        .explode("months_since")
+    paid = pays.group_by([*keys, "months_since"]).agg(pl.col("cents").sum().alias("paid"))
+    out = grid.join(paid.with_columns(pl.col("months_since").cast(pl.Int32)), on=[*keys, "months_since"],
+                    how="left", nulls_equal=True).with_columns(pl.col("paid").fill_null(0))
+    out = out.sort([*keys, "months_since"], nulls_last=True).with_columns(
+        pl.col("paid").cum_sum().over(keys).alias("num"))
+    # a cell is immature until the calendar month it measures has fully passed
+    cell_month_end = pl.col("placed_month").dt.offset_by(
+        pl.format("{}mo", pl.col("months_since") + 1)) - pl.duration(days=1)
+    out = out.with_columns((cell_month_end > pl.lit(as_of)).alias("immature"))
+    out = out.select(*by, money(pl.col("num")).alias("numerator"), money(pl.col("den")).alias("denominator"),
+                     ratio(pl.col("num"), pl.col("den")).alias("value"), "immature")
+    return _finish_liq(out, by)
+
+
+def _finish_liq(out: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
+    return out.select(*by, pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64),
+                      pl.col("value").cast(pl.Float64), "immature").sort(list(by), nulls_last=True)
+
+
+__all__ = ["MetricError", "collected", "liquidation", "recovery_rate", "target_achievement"]

@@ -1,0 +1,162 @@
+"""The analytics store: versioned directories of Parquet rollups, swapped in atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from queries.schema import BucketBounds
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+#: Rollups the dashboard loads into memory (base/ tables are for sync only).
+ROLLUPS: tuple[str, ...] = (
+    "teams", "agents", "targets", "payments_daily", "liquidation", "placements",
+    "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
+    "promises_daily", "complaints", "balance_by_bucket", "roll", "opening",
+)
+
+
+class StoreMissing(RuntimeError):
+    """No analytics store has been built yet; run `collections-dashboard sync`."""
+
+
+def current_version(store_dir: Path) -> Path | None:
+    """Directory of the active store version, or None."""
+    pointer = Path(store_dir) / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    path = Path(store_dir) / name
+    return path if (path / MANIFEST).is_file() else None
+
+
+def read_manifest(store_dir: Path) -> dict | None:
+    """The manifest of the active version, or None when there is no store."""
+    version = current_version(store_dir)
+    if version is None:
+        return None
+    return json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Store:
+    """In-memory rollups of one store version plus its manifest."""
+
+    path: Path
+    manifest: dict
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS) -> Store:
+        """Load the active version's rollups; raise StoreMissing when there is none."""
+        version = current_version(Path(store_dir))
+        if version is None:
+            raise StoreMissing(f"no analytics store in {store_dir}; run `collections-dashboard sync`")
+        manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+        frames = {}
+        for name in tables:
+            file = version / f"{name}.parquet"
+            if file.is_file():
+                frames[name] = pl.read_parquet(file)
+        return cls(path=version, manifest=manifest, frames=frames)
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """One rollup; KeyError names it when absent."""
+        try:
+            return self.frames[name]
+        except KeyError:
+            raise KeyError(f"store table {name!r} is missing") from None
+
+    def has(self, name: str) -> bool:
+        """True when the rollup exists in this version."""
+        return name in self.frames
+
+    @property
+    def bounds(self) -> BucketBounds:
+        """Bucket bounds the rollups were built with."""
+        return BucketBounds(tuple(self.manifest["bucket_upper"]))
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """Last day with events in the store (data as of)."""
+        v = self.manifest.get("data_as_of")
+        return dt.date.fromisoformat(v) if v else None
+
+    @property
+    def synced_at(self) -> dt.datetime:
+        """When the store was last synced (local time of the sync host)."""
+        return dt.datetime.fromisoformat(self.manifest["synced_at"])
+
+    @property
+    def snapshots(self) -> list[dt.date]:
+        """Snapshot dates present in the store, ascending."""
+        return [dt.date.fromisoformat(s) for s in self.manifest["watermarks"]["snapshots"]]
+
+    @property
+    def reconciliation(self) -> dict:
+        """{'ok': bool, 'mismatches': [...], ...} from the last sync."""
+        return self.manifest.get("reconciliation", {})
+
+    def age_seconds(self) -> float:
+        """Seconds since the last sync."""
+        return (dt.datetime.now() - self.synced_at).total_seconds()
+
+
+class StoreWriter:
+    """Builds a new version directory next to the active one and swaps it in atomically."""
+
+    def __init__(self, store_dir: str | Path) -> None:
+        self.store_dir = Path(store_dir)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.previous = current_version(self.store_dir)
+        self.name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        self.path = self.store_dir / self.name
+        self.path.mkdir()
+        (self.path / "base" / "snapshots").mkdir(parents=True)
+
+    def put(self, name: str, df: pl.DataFrame) -> None:
+        """Write one table (name may contain a sub-path such as base/cases)."""
+        df.write_parquet(self.path / f"{name}.parquet", compression="zstd", statistics=True)
+
+    def keep(self, name: str) -> bool:
+        """Reuse an unchanged file of the previous version (hard link, else copy)."""
+        if self.previous is None:
+            return False
+        src = self.previous / f"{name}.parquet"
+        if not src.is_file():
+            return False
+        dst = self.path / f"{name}.parquet"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        return True
+
+    def commit(self, manifest: dict) -> Path:
+        """Write the manifest, point CURRENT at the new version, drop versions older than the last."""
+        (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        tmp = self.store_dir / f".{CURRENT}.{self.name}"
+        tmp.write_text(self.name, encoding="utf-8")
+        os.replace(tmp, self.store_dir / CURRENT)  # the atomic step
+        keep = {self.name, self.previous.name if self.previous else ""}
+        for child in self.store_dir.iterdir():
+            if not (child.is_dir() and child.name.startswith("v-")) or child.name in keep:
+                continue
+            # a version without a manifest may be another sync still writing: leave it an hour
+            if (child / MANIFEST).is_file() or time.time() - child.stat().st_mtime > 3600:
+                shutil.rmtree(child, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Remove the half-written version; the active one is untouched."""
+        shutil.rmtree(self.path, ignore_errors=True)

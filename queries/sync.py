@@ -1,0 +1,668 @@
+"""Sync: extract from the case database by watermark, build rollups, reconcile, swap the store in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from queries import schema as S
+from queries.config import Settings
+from queries.extract import Reader, cents, day_of
+from queries.store import FORMAT_VERSION, StoreWriter, current_version, read_manifest
+from queries.schema import DEFAULT_BUCKETS, BucketBounds
+
+CHUNK_ROWS = 1_000_000
+RECONCILE_DAYS = 45  # incremental syncs reconcile this many recent days (full syncs: all)
+
+UNANSWERED = ("no_answer", "busy")
+NOT_CONNECTED = ("no_answer", "busy", "wrong_number")
+RPC_OUTCOMES = ("rpc", "ptp", "refused", "dispute", "hardship", "callback")
+DIMS = ["agent_id", "bucket", "product", "region"]
+
+US = pl.Datetime("us")
+CASE_SCHEMA = {"case_id": pl.Int64, "product": pl.String, "region": pl.String, "placed_on": pl.Date,
+               "placed_cents": pl.Int64, "placed_dpd": pl.Int64, "status": pl.String,
+               "agent_id": pl.String, "updated_at": US}
+SNAP_SCHEMA = {"case_id": pl.Int64, "dpd": pl.Int64, "cents": pl.Int64, "agent_id": pl.String}
+PAY_SCHEMA = {"payment_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String, "paid_at": US,
+              "cents": pl.Int64}
+CONTACT_SCHEMA = {"contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
+                  "contacted_at": US, "channel": pl.String, "party": pl.String,
+                  "outcome": pl.String, "phone_no": pl.String, "consent": pl.Boolean}
+PROMISE_SCHEMA = {"promise_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
+                  "promised_at": US, "due_on": pl.Date, "cents": pl.Int64, "status": pl.String,
+                  "updated_at": US}
+COMPLAINT_SCHEMA = {"complaint_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
+                    "received_at": US, "source": pl.String, "category": pl.String,
+                    "severity": pl.String, "status": pl.String, "resolved_at": US,
+                    "substantiated": pl.Boolean, "updated_at": US}
+
+
+@dataclass
+class SyncResult:
+    """What one sync did: mode, rows read, seconds, and the reconciliation verdict."""
+
+    full: bool
+    store_path: Path
+    seconds: float
+    rows_read: dict[str, int] = field(default_factory=dict)
+    reconciliation: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the store reconciles with the source."""
+        return bool(self.reconciliation.get("ok"))
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        rows = ", ".join(f"{k} {v:,}" for k, v in self.rows_read.items() if v)
+        rec = "reconciled" if self.ok else f"MISMATCH on {len(self.reconciliation.get('mismatches', []))} day(s)"
+        return f"{'full' if self.full else 'incremental'} sync in {self.seconds:.1f}s ({rows or 'no new rows'}); {rec}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def bucket_expr(dpd: pl.Expr, bounds: BucketBounds) -> pl.Expr:
+    """Bucket label of a DPD column."""
+    labels = bounds.labels
+    expr = pl.when(dpd <= bounds.upper[0]).then(pl.lit(labels[0]))
+    for bound, label in zip(bounds.upper[1:], labels[1:], strict=False):
+        expr = expr.when(dpd <= bound).then(pl.lit(label))
+    return expr.otherwise(pl.lit(labels[-1]))
+
+
+def month_index(col: pl.Expr) -> pl.Expr:
+    """Months since year 0 of a date column (for month arithmetic)."""
+    return col.dt.year().cast(pl.Int32) * 12 + col.dt.month().cast(pl.Int32) - 1
+
+
+def _month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def _next_month(d: dt.date) -> dt.date:
+    return (d.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _concat(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=schema)
+
+
+class _Ctx:
+    """State shared by one sync run: reader, writer, bounds, base tables of the previous version."""
+
+    def __init__(self, reader: Reader, writer: StoreWriter, bounds: BucketBounds,
+                 prev: Path | None) -> None:
+        self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
+        self.snap_cache: dict[dt.date, pl.DataFrame] = {}
+        self.snapshot_dates: list[dt.date] = []
+        self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
+        self.rows: dict[str, int] = {}
+
+    def prev_frame(self, name: str) -> pl.DataFrame | None:
+        if self.prev is None:
+            return None
+        file = self.prev / f"{name}.parquet"
+        return pl.read_parquet(file) if file.is_file() else None
+
+    def snapshot(self, day: dt.date) -> pl.DataFrame:
+        """One snapshot's base rows (case_id, dpd, cents, agent_id)."""
+        if day not in self.snap_cache:
+            file = self.writer.path / "base" / "snapshots" / f"{day.isoformat()}.parquet"
+            self.snap_cache[day] = pl.read_parquet(file)
+        return self.snap_cache[day]
+
+    def prev_snapshot_for(self, month: dt.date) -> dt.date | None:
+        """The month-end snapshot before `month` (a snapshot dated in the previous month)."""
+        prev_month = _month_start(month - dt.timedelta(days=1))
+        cands = [d for d in self.snapshot_dates if prev_month <= d < month]
+        return max(cands) if cands else None
+
+    def attach(self, rows: pl.DataFrame, at: str) -> pl.DataFrame:
+        """Add month, opening bucket, on_opening, product, region, placed info for each event row."""
+        rows = rows.with_columns(pl.col(at).cast(pl.Date).dt.month_start().alias("month"))
+        months = rows.get_column("month").unique().to_list()
+        looks = []
+        for m in months:
+            snap_day = self.prev_snapshot_for(m)
+            if snap_day is None:
+                continue
+            looks.append(self.snapshot(snap_day).select(
+                pl.lit(m, dtype=pl.Date).alias("month"), "case_id",
+                pl.col("dpd").alias("snap_dpd"), pl.col("cents").alias("snap_cents")))
+        look = _concat(looks, {"month": pl.Date, "case_id": pl.Int64, "snap_dpd": pl.Int64,
+                               "snap_cents": pl.Int64})
+        case_attrs = self.cases.select("case_id", "product", "region", "placed_on", "placed_dpd",
+                                       pl.col("agent_id").alias("case_agent_id"))
+        out = (rows.join(look, on=["month", "case_id"], how="left")
+               .join(case_attrs, on="case_id", how="left"))
+        placed_here = pl.col("placed_on").dt.month_start() == pl.col("month")
+        return out.with_columns(
+            bucket_expr(pl.coalesce("snap_dpd", "placed_dpd", pl.lit(0)), self.bounds).alias("bucket"),
+            ((pl.col("snap_cents").fill_null(0) > 0) | placed_here.fill_null(False)).alias("on_opening"),
+            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"),
+        ).drop("snap_dpd", "snap_cents")
+
+
+# ---------------------------------------------------------------- dimensions and cases
+
+
+def _sync_dims(ctx: _Ctx) -> dict:
+    r = ctx.reader
+    teams = r.read(sa.select(*S.teams.c), {c.name: pl.String for c in S.teams.c})
+    agents = r.read(sa.select(*S.agents.c), {"agent_id": pl.String, "agent_name": pl.String,
+                                              "team_id": pl.String, "hired_on": pl.Date,
+                                              "left_on": pl.Date})
+    ctx.writer.put("teams", teams)
+    ctx.writer.put("agents", agents)
+    has_targets = r.has_table("targets")
+    if has_targets:
+        targets = r.read(sa.select(S.targets.c.month, S.targets.c.team_id,
+                                   cents(S.targets.c.target_amount).label("target_cents")),
+                         {"month": pl.Date, "team_id": pl.String, "target_cents": pl.Int64})
+        targets = targets.with_columns(pl.col("month").dt.month_start())
+        ctx.writer.put("targets", targets)
+    ctx.rows.update(teams=teams.height, agents=agents.height)
+    return {"has_targets": has_targets}
+
+
+def _case_select() -> sa.Select:
+    c = S.cases.c
+    return sa.select(c.case_id, c.product, c.region, c.placed_on, cents(c.placed_balance).label("placed_cents"),
+                     c.placed_dpd, c.status, c.agent_id, c.updated_at)
+
+
+def _sync_cases(ctx: _Ctx, wm: dict) -> set[dt.date]:
+    """Refresh base cases; return placement months touched by changed cases."""
+    prev = ctx.prev_frame("base/cases")
+    since = wm.get("cases_updated_at")
+    if prev is None or since is None:
+        cases = ctx.reader.read(_case_select(), CASE_SCHEMA)
+        changed = cases
+        touched = set(cases.get_column("placed_on").dt.month_start().unique().to_list())
+    else:
+        stmt = _case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
+        changed = ctx.reader.read(stmt, CASE_SCHEMA)
+        old = prev.join(changed.select("case_id"), on="case_id", how="semi")
+        touched = set(pl.concat([old.get_column("placed_on"), changed.get_column("placed_on")])
+                      .dt.month_start().unique().to_list())
+        cases = pl.concat([prev.join(changed.select("case_id"), on="case_id", how="anti"), changed])
+    ctx.rows["cases"] = changed.height
+    ctx.cases = cases.sort("case_id")
+    ctx.writer.put("base/cases", ctx.cases)
+    if ctx.cases.height:
+        wm["cases_updated_at"] = ctx.cases.get_column("updated_at").max().isoformat()
+    return touched
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def _sync_snapshots(ctx: _Ctx, wm: dict) -> set[dt.date]:
+    """Copy new snapshots into base; return snapshot dates whose rollups must be rebuilt."""
+    snap = S.balance_snapshots.c
+    src = ctx.reader.read(sa.select(snap.snapshot_on).distinct(), {"snapshot_on": pl.Date})
+    source_dates = sorted(src.get_column("snapshot_on").to_list())
+    have = {dt.date.fromisoformat(d) for d in wm.get("snapshots", [])} if ctx.prev else set()
+    new = [d for d in source_dates if d not in have]
+    for d in source_dates:
+        name = f"base/snapshots/{d.isoformat()}"
+        if d in have and ctx.writer.keep(name):
+            continue
+        df = ctx.reader.read(
+            sa.select(snap.case_id, snap.dpd, cents(snap.balance).label("cents"), snap.agent_id)
+            .where(snap.snapshot_on == d), SNAP_SCHEMA)
+        ctx.writer.put(name, df.sort("case_id"))
+        ctx.rows["snapshot rows"] = ctx.rows.get("snapshot rows", 0) + df.height
+        if d in have:  # file missing in the previous version: treat as new
+            new.append(d)
+    ctx.snapshot_dates = source_dates
+    wm["snapshots"] = [d.isoformat() for d in source_dates]
+    rebuild = set(new)
+    for d in new:  # the snapshot after a new one gets a new "previous"
+        later = [x for x in source_dates if x > d]
+        if later:
+            rebuild.add(min(later))
+    return rebuild
+
+
+def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.date]) -> None:
+    """balance_by_bucket and roll per snapshot; opening per month."""
+    case_attrs = ctx.cases.select("case_id", "product", "region")
+    bal_parts, roll_parts = [], []
+    for i, d in enumerate(ctx.snapshot_dates):
+        if d not in rebuild:
+            continue
+        cur = ctx.snapshot(d).join(case_attrs, on="case_id", how="left").with_columns(
+            bucket_expr(pl.col("dpd"), ctx.bounds).alias("bucket"),
+            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
+        bal_parts.append(cur.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
+                         .with_columns(pl.lit(d).alias("snapshot_on")))
+        if i == 0:
+            continue
+        p = ctx.snapshot_dates[i - 1]
+        prev = ctx.snapshot(p).join(case_attrs, on="case_id", how="left").with_columns(
+            bucket_expr(pl.col("dpd"), ctx.bounds).alias("from_bucket"),
+            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
+        prev = prev.filter(pl.col("cents") > 0)  # a case already closed at t-1 does not roll
+        trans = prev.join(cur.select("case_id", pl.col("dpd").alias("dpd_t"),
+                                     pl.col("cents").alias("cents_t")), on="case_id", how="left")
+        to_bucket = (pl.when(pl.col("cents_t").is_null() | (pl.col("cents_t") <= 0))
+                     .then(pl.lit("closed")).otherwise(bucket_expr(pl.col("dpd_t"), ctx.bounds)))
+        roll_parts.append(
+            trans.with_columns(to_bucket.alias("to_bucket"))
+            .group_by(["from_bucket", "to_bucket", "agent_id", "product", "region"])
+            .agg(pl.len().alias("n"), pl.col("cents").sum())
+            .with_columns(pl.lit(d).alias("snapshot_on"), pl.lit(p).alias("prev_snapshot_on")))
+    _replace_rows(ctx, "balance_by_bucket", bal_parts, "snapshot_on", rebuild,
+                  {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
+                   "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "snapshot_on": pl.Date})
+    _replace_rows(ctx, "roll", roll_parts, "snapshot_on", rebuild,
+                  {"from_bucket": pl.String, "to_bucket": pl.String, "agent_id": pl.String,
+                   "product": pl.String, "region": pl.String, "n": pl.UInt32, "cents": pl.Int64,
+                   "snapshot_on": pl.Date, "prev_snapshot_on": pl.Date})
+
+    # opening balances: month m = snapshot before m (balance > 0) + cases placed during m
+    months = set(touched_months)
+    for d in rebuild:
+        months.add(_next_month(d))
+    if ctx.prev is None:
+        months |= {_next_month(d) for d in ctx.snapshot_dates}
+        months |= set(ctx.cases.get_column("placed_on").dt.month_start().unique().to_list())
+    parts = []
+    for m in sorted(months):
+        snap_day = ctx.prev_snapshot_for(m)
+        frames = []
+        if snap_day is not None:
+            s = ctx.snapshot(snap_day).filter(pl.col("cents") > 0).join(
+                ctx.cases.select("case_id", "product", "region"), on="case_id", how="left")
+            frames.append(s.select("agent_id", bucket_expr(pl.col("dpd"), ctx.bounds).alias("bucket"),
+                                   pl.col("product").fill_null("unknown"),
+                                   pl.col("region").fill_null("unknown"), "cents"))
+        placed = ctx.cases.filter(pl.col("placed_on").dt.month_start() == m)
+        frames.append(placed.select("agent_id", bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"),
+                                    "product", "region", pl.col("placed_cents").alias("cents")))
+        parts.append(pl.concat(frames).group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
+                     .with_columns(pl.lit(m, dtype=pl.Date).alias("month")))
+    _replace_rows(ctx, "opening", parts, "month", months,
+                  {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
+                   "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "month": pl.Date})
+
+    # placements (liquidation denominators) are cheap to rebuild from base cases every time
+    placements = ctx.cases.select(
+        pl.col("placed_on").dt.month_start().alias("placed_month"), "agent_id",
+        bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"), "product", "region",
+        "placed_cents").group_by(["placed_month", *DIMS]).agg(
+        pl.len().alias("n"), pl.col("placed_cents").sum().alias("cents"))
+    ctx.writer.put("placements", placements.sort("placed_month"))
+
+
+def _replace_rows(ctx: _Ctx, name: str, parts: list[pl.DataFrame], key: str, keys: set,
+                  schema: dict) -> pl.DataFrame:
+    """Previous table minus rows whose `key` is in `keys`, plus the new parts; written out."""
+    new = _concat(parts, schema)
+    prev = ctx.prev_frame(name)
+    if prev is not None and keys:
+        prev = prev.filter(~pl.col(key).is_in(list(keys)))
+    out = new if prev is None else _concat([prev, new.select(prev.columns) if new.height else new], schema)
+    if out.height == 0:
+        out = pl.DataFrame(schema=schema)
+    out = out.sort(key)
+    ctx.writer.put(name, out)
+    return out
+
+
+# ---------------------------------------------------------------- append-only events
+
+
+def _read_events(ctx: _Ctx, table: sa.Table, id_col: str, select: sa.Select, schema: dict,
+                 lo_exclusive: int, hi: int) -> list[pl.DataFrame]:
+    """Rows with lo < id <= hi, in id chunks."""
+    col = table.c[id_col]
+    out, start = [], lo_exclusive
+    while start < hi:
+        stop = min(start + CHUNK_ROWS, hi)
+        out.append(ctx.reader.read(select.where(col > start, col <= stop), schema))
+        start = stop
+    return out
+
+
+def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
+              schema: dict, wm: dict, unit: str) -> tuple[list[pl.DataFrame], set[dt.date] | None, int]:
+    """Chunks of rows to (re)aggregate and the days/months they replace (None = everything)."""
+    col = table.c[id_col]
+    hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
+    last = wm.get(f"{kind}_id")
+    index = ctx.prev_frame(f"base/{kind}_days")
+    if ctx.prev is None or last is None or index is None:
+        lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
+        ctx.rows[kind] = 0
+        chunks = _read_events(ctx, table, id_col, select, schema, lo, hi)
+        ctx.rows[kind] = sum(c.height for c in chunks)
+        wm[f"{kind}_id"] = hi
+        return chunks, None, hi
+    new = _read_events(ctx, table, id_col, select, schema, last, hi)
+    ctx.rows[kind] = sum(c.height for c in new)
+    wm[f"{kind}_id"] = max(hi, last)
+    if not ctx.rows[kind]:
+        return [], set(), hi
+    new_df = pl.concat(new)
+    days = new_df.get_column(ts).cast(pl.Date)
+    units = set((days.dt.month_start() if unit == "month" else days).unique().to_list())
+    first = min(units)
+    known = index.filter(pl.col("day") >= first).get_column("min_id").min()
+    lo = min(int(known) if known is not None else last + 1, last + 1) - 1
+    older = _read_events(ctx, table, id_col, select, schema, lo, last) if lo < last else []
+    rows = [*older, new_df]
+    key = pl.col(ts).cast(pl.Date)
+    if unit == "month":
+        key = key.dt.month_start()
+    return [r.filter(key.is_in(list(units))) for r in rows], units, hi
+
+
+def _day_index(chunks: list[pl.DataFrame], id_col: str, ts: str) -> pl.DataFrame:
+    parts = [c.group_by(pl.col(ts).cast(pl.Date).alias("day")).agg(
+        pl.col(id_col).min().alias("min_id"), pl.col(id_col).max().alias("max_id"), pl.len().alias("n"))
+        for c in chunks if c.height]
+    df = _concat(parts, {"day": pl.Date, "min_id": pl.Int64, "max_id": pl.Int64, "n": pl.UInt32})
+    return df.group_by("day").agg(pl.col("min_id").min(), pl.col("max_id").max(), pl.col("n").sum())
+
+
+def _update_index(ctx: _Ctx, kind: str, chunks: list[pl.DataFrame], id_col: str, ts: str,
+                  units: set | None, unit: str) -> None:
+    idx = _day_index(chunks, id_col, ts)
+    prev = ctx.prev_frame(f"base/{kind}_days")
+    if units is not None and prev is not None:
+        key = pl.col("day").dt.month_start() if unit == "month" else pl.col("day")
+        idx = pl.concat([prev.filter(~key.is_in(list(units))), idx.select(prev.columns)],
+                        how="vertical_relaxed")
+    ctx.writer.put(f"base/{kind}_days", idx.sort("day"))
+
+
+def _sync_payments(ctx: _Ctx, wm: dict) -> None:
+    p = S.payments.c
+    select = sa.select(p.payment_id, p.case_id, p.agent_id, p.paid_at, cents(p.amount).label("cents"))
+    chunks, months, _ = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select,
+                                  PAY_SCHEMA, wm, "month")
+    if months is not None and not months:
+        for name in ("payments_daily", "liquidation", "base/payments_days"):
+            ctx.writer.keep(name)
+        return
+    daily, liq = [], []
+    for c in chunks:
+        if not c.height:
+            continue
+        a = ctx.attach(c, "paid_at").with_columns(pl.col("paid_at").cast(pl.Date).alias("day"))
+        daily.append(a.group_by(["day", *DIMS]).agg(
+            pl.len().alias("n"), pl.col("cents").sum(),
+            pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents")))
+        pm = pl.col("placed_on").dt.month_start()
+        liq.append(a.filter(pl.col("placed_on").is_not_null()).with_columns(
+            pm.alias("placed_month"),
+            (month_index(pl.col("month")) - month_index(pm)).alias("months_since"),
+            bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("placed_bucket"),
+        ).group_by("placed_month", "months_since", pl.col("case_agent_id").alias("agent_id"),
+                   pl.col("placed_bucket").alias("bucket"), "product", "region").agg(pl.col("cents").sum()))
+    dschema = {"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "product": pl.String,
+               "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "opening_cents": pl.Int64}
+    d = _concat(daily, dschema).group_by(["day", *DIMS]).agg(pl.col("n", "cents", "opening_cents").sum())
+    lschema = {"placed_month": pl.Date, "months_since": pl.Int32, "agent_id": pl.String,
+               "bucket": pl.String, "product": pl.String, "region": pl.String, "cents": pl.Int64}
+    lq = _concat(liq, lschema).group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
+    _replace_by_unit(ctx, "payments_daily", d, pl.col("day").dt.month_start(), months, dschema, "day")
+    paid_month = pl.col("placed_month").dt.offset_by(pl.format("{}mo", pl.col("months_since")))
+    _replace_by_unit(ctx, "liquidation", lq, paid_month, months, lschema, "placed_month")
+    _update_index(ctx, "payments", chunks, "payment_id", "paid_at", months, "month")
+
+
+def _replace_by_unit(ctx: _Ctx, name: str, new: pl.DataFrame, unit_expr: pl.Expr, units: set | None,
+                     schema: dict, sort: str) -> pl.DataFrame:
+    prev = ctx.prev_frame(name) if units is not None else None
+    if prev is not None:
+        prev = prev.filter(~unit_expr.is_in(list(units)))
+        new = _concat([prev, new.select(prev.columns)], schema)
+    out = new.sort(sort) if new.height else pl.DataFrame(schema=schema)
+    ctx.writer.put(name, out)
+    return out
+
+
+def _contact_partials(ctx: _Ctx, c: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    a = ctx.attach(c, "contacted_at")
+    attempt = pl.col("channel").is_in(list(S.ATTEMPT_CHANNELS))
+    call = pl.col("channel") == "call"
+    connected = attempt & ~pl.col("outcome").is_in(list(NOT_CONNECTED))
+    a = a.with_columns(
+        pl.col("contacted_at").cast(pl.Date).alias("day"),
+        pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"),
+        attempt.alias("attempt"), call.alias("call"), connected.alias("connected"),
+        (attempt & (pl.col("party") == "debtor") & pl.col("outcome").is_in(list(RPC_OUTCOMES))).alias("rpc"),
+        (attempt & (pl.col("outcome") == "ptp")).alias("ptp"),
+        (attempt & ~pl.col("consent")).alias("no_consent"),
+        (call & pl.col("outcome").is_in(list(UNANSWERED))).alias("unanswered"),
+        (call & connected).alias("connected_call"),
+    )
+    hourly = a.group_by(["day", "hour", *DIMS]).agg(
+        pl.len().alias("n"), pl.col("attempt").sum().alias("attempts"), pl.col("connected").sum(),
+        pl.col("rpc").sum(), pl.col("ptp").sum(), (~pl.col("attempt")).sum().alias("messages"),
+        pl.col("no_consent").sum().alias("attempts_no_consent"))
+    att = a.filter("attempt")
+    case_days = att.group_by(["day", "case_id", *DIMS]).agg(
+        pl.len().alias("attempts"), pl.col("call").sum().alias("calls"),
+        pl.col("connected_call").sum().alias("connected_calls"))
+    phone_days = a.filter("unanswered").group_by(["day", "case_id", "phone_no"]).agg(
+        pl.len().alias("unanswered"))
+    return hourly, case_days, phone_days
+
+
+def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
+    c = S.contacts.c
+    select = sa.select(c.contact_id, c.case_id, c.agent_id, c.contacted_at, c.channel, c.party,
+                       c.outcome, c.phone_no, c.debtor_consent_after_hours.label("consent"))
+    chunks, days, _ = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
+                                CONTACT_SCHEMA, wm, "day")
+    names = ("contacts_hourly", "contacts_daily", "worked_case_days", "call_case_days", "base/contacts_days")
+    if days is not None and not days:
+        for name in names:
+            ctx.writer.keep(name)
+        return
+    hs, cds, pds = [], [], []
+    for ch in chunks:
+        if ch.height:
+            h, cd, pd_ = _contact_partials(ctx, ch)
+            hs.append(h)
+            cds.append(cd)
+            pds.append(pd_)
+    sums = ["n", "attempts", "connected", "rpc", "ptp", "messages", "attempts_no_consent"]
+    hschema = {"day": pl.Date, "hour": pl.Int8, **{k: pl.String for k in DIMS},
+               **{k: pl.UInt32 for k in sums}}
+    hourly = _concat(hs, hschema).group_by(["day", "hour", *DIMS]).agg(pl.col(sums).sum())
+    daily = hourly.group_by(["day", *DIMS]).agg(pl.col(sums).sum())
+    cschema = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
+               "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
+    case_days = _concat(cds, cschema).group_by(["day", "case_id", *DIMS]).agg(
+        pl.col("attempts", "calls", "connected_calls").sum())
+    worked = case_days.select("day", "case_id", *DIMS, "attempts")
+    phone = _concat(pds, {"day": pl.Date, "case_id": pl.Int64, "phone_no": pl.String,
+                          "unanswered": pl.UInt32}).group_by(["day", "case_id", "phone_no"]).agg(
+        pl.col("unanswered").sum()).group_by(["day", "case_id"]).agg(
+        pl.col("unanswered").max().alias("max_unanswered_phone"))
+    # one row per (case, day) with calls; it belongs to the agent who made most of them
+    calls = case_days.filter(pl.col("calls") > 0).sort(
+        ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
+    call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
+        pl.col("agent_id", "bucket", "product", "region").first(),
+        pl.col("calls").sum(), pl.col("connected_calls").sum(),
+    ).join(phone, on=["day", "case_id"], how="left").with_columns(
+        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
+    dschema = {k: v for k, v in hschema.items() if k != "hour"}
+    _replace_by_unit(ctx, "contacts_hourly", hourly, pl.col("day"), days, hschema, "day")
+    _replace_by_unit(ctx, "contacts_daily", daily, pl.col("day"), days, dschema, "day")
+    _replace_by_unit(ctx, "worked_case_days", worked, pl.col("day"), days,
+                     {k: v for k, v in cschema.items() if k not in ("calls", "connected_calls")}, "day")
+    _replace_by_unit(ctx, "call_case_days", call_days, pl.col("day"), days,
+                     {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
+                      "calls": pl.UInt32, "connected_calls": pl.UInt32,
+                      "max_unanswered_phone": pl.UInt32}, "day")
+    _update_index(ctx, "contacts", chunks, "contact_id", "contacted_at", days, "day")
+
+
+# ---------------------------------------------------------------- mutable tables
+
+
+def _sync_promises(ctx: _Ctx, wm: dict) -> None:
+    p = S.promises.c
+    select = sa.select(p.promise_id, p.case_id, p.agent_id, p.promised_at, p.due_on,
+                       cents(p.amount).label("cents"), p.status, p.updated_at)
+    prev = ctx.prev_frame("base/promises")
+    since = wm.get("promises_updated_at")
+    if prev is not None and since is not None:
+        select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
+    changed = ctx.reader.read(select, PROMISE_SCHEMA)
+    ctx.rows["promises"] = changed.height
+    if changed.height:
+        changed = ctx.attach(changed, "promised_at").select(*PROMISE_SCHEMA, *DIMS[1:])
+    if prev is not None and since is not None:
+        base = pl.concat([prev.join(changed.select("promise_id"), on="promise_id", how="anti"),
+                          changed.select(prev.columns)], how="vertical_relaxed")
+    else:
+        base = changed if changed.height else pl.DataFrame(
+            schema={**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String})
+    ctx.writer.put("base/promises", base)
+    if base.height:
+        wm["promises_updated_at"] = base.get_column("updated_at").max().isoformat()
+    daily = base.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
+        pl.len().alias("n"), pl.col("cents").sum())
+    ctx.writer.put("promises_daily", daily.sort("day"))
+
+
+def _sync_complaints(ctx: _Ctx) -> None:
+    c = S.complaints.c
+    rows = ctx.reader.read(sa.select(*c), COMPLAINT_SCHEMA)
+    ctx.rows["complaints"] = rows.height
+    if rows.height:
+        rows = ctx.attach(rows, "received_at").with_columns(
+            pl.col("received_at").cast(pl.Date).alias("day"))
+        rows = rows.select("complaint_id", "case_id", "day", *DIMS, "received_at", "source",
+                           "category", "severity", "status", "resolved_at", "substantiated")
+    else:
+        rows = pl.DataFrame(schema={"complaint_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date,
+                                    **{k: pl.String for k in DIMS}, "received_at": US,
+                                    "source": pl.String, "category": pl.String,
+                                    "severity": pl.String, "status": pl.String,
+                                    "resolved_at": US, "substantiated": pl.Boolean})
+    ctx.writer.put("complaints", rows.sort("day"))
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> dict:
+    """Per-day counts and cent totals, source (GROUP BY pushed down) vs store; list mismatches."""
+    checks = {
+        "payments": (S.payments, S.payments.c.paid_at, S.payments.c.amount, "payments_daily", "n", "cents"),
+        "contacts": (S.contacts, S.contacts.c.contacted_at, None, "contacts_daily", "n", None),
+        "promises": (S.promises, S.promises.c.due_on, S.promises.c.amount, "promises_daily", "n", "cents"),
+        "complaints": (S.complaints, S.complaints.c.received_at, None, "complaints", None, None),
+    }
+    mismatches: list[dict] = []
+    checked = {}
+    for name, (table, ts, amount, store_name, n_col, cents_col) in checks.items():
+        day = day_of(ts) if not isinstance(ts.type, sa.Date) else ts
+        cols = [day.label("day"), sa.func.count().label("n")]
+        if amount is not None:
+            cols.append(sa.func.sum(cents(amount)).label("cents"))
+        stmt = sa.select(*cols).group_by(day)
+        if since is not None:
+            stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date)
+                                     else dt.datetime.combine(since, dt.time())))
+        schema = {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount is not None else {})}
+        src = reader.read(stmt, schema)
+        st = pl.read_parquet(version / f"{store_name}.parquet")
+        aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
+        if cents_col:
+            aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))
+        st = st.group_by("day").agg(aggs)
+        if since is not None:
+            st = st.filter(pl.col("day") >= since)
+        j = src.join(st, on="day", how="full", coalesce=True, suffix="_store").fill_null(0)
+        bad = j.filter(pl.any_horizontal([pl.col(k) != pl.col(f"{k}_store") for k in schema if k != "day"]))
+        for row in bad.sort("day").iter_rows(named=True):
+            mismatches.append({"table": name, "day": row["day"].isoformat(),
+                               "source": {k: row[k] for k in schema if k != "day"},
+                               "store": {k: row[f"{k}_store"] for k in schema if k != "day"}})
+        checked[name] = j.height
+    return {"ok": not mismatches, "since": since.isoformat() if since else None,
+            "days_checked": checked, "mismatches": mismatches[:200],
+            "mismatch_count": len(mismatches)}
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _resolve(settings_or_url: Settings | str, store_dir: str | Path | None) -> tuple[str, Path]:
+    if isinstance(settings_or_url, Settings):
+        return settings_or_url.source_url, Path(store_dir or settings_or_url.store_dir)
+    if store_dir is None:
+        raise ValueError("store_dir is required when a URL is given")
+    return str(settings_or_url), Path(store_dir)
+
+
+def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = None, full: bool = False,
+             *, bounds: BucketBounds = DEFAULT_BUCKETS, reconcile_days: int | None = RECONCILE_DAYS,
+             reader_method: str | None = None) -> SyncResult:
+    """Sync the store from the case database (incrementally unless `full`); swap it in atomically."""
+    t0 = time.perf_counter()
+    url, store_dir = _resolve(settings_or_url, store_dir)
+    manifest_prev = None if full else read_manifest(store_dir)
+    if manifest_prev and (manifest_prev.get("format") != FORMAT_VERSION
+                          or tuple(manifest_prev.get("bucket_upper", ())) != bounds.upper
+                          or manifest_prev.get("source") != _safe_url(url)):
+        manifest_prev = None  # another source, bounds or format: rebuild from scratch
+    is_full = manifest_prev is None
+    wm: dict = dict(manifest_prev["watermarks"]) if manifest_prev else {}
+    with Reader(url, prefer=reader_method) as reader:
+        writer = StoreWriter(store_dir)
+        prev = None if is_full else current_version(store_dir)
+        ctx = _Ctx(reader, writer, bounds, prev)
+        try:
+            meta = _sync_dims(ctx)
+            touched = _sync_cases(ctx, wm)
+            rebuild = _sync_snapshots(ctx, wm)
+            if not is_full:
+                touched.add(_month_start(dt.date.today()))
+            _snapshot_rollups(ctx, rebuild, touched)
+            _sync_payments(ctx, wm)
+            _sync_contacts(ctx, wm)
+            _sync_promises(ctx, wm)
+            _sync_complaints(ctx)
+            days = pl.concat([pl.read_parquet(writer.path / f"base/{k}_days.parquet").select("day")
+                              for k in ("payments", "contacts")])
+            as_of = days.get_column("day").max()
+            since = None
+            if not is_full and reconcile_days is not None and as_of is not None:
+                since = as_of - dt.timedelta(days=reconcile_days)
+            rec = reconcile(reader, writer.path, since)
+            manifest = {
+                "format": FORMAT_VERSION, "source": _safe_url(url), "backend": reader.kind,
+                "reader": reader.method, "synced_at": dt.datetime.now().isoformat(timespec="seconds"),
+                "full": is_full, "bucket_upper": list(bounds.upper),
+                "data_as_of": as_of.isoformat() if as_of else None, "watermarks": wm,
+                "rows_read": ctx.rows, "reconciliation": rec, **meta,
+            }
+            path = writer.commit(manifest)
+        except BaseException:
+            writer.abort()
+            raise
+    return SyncResult(full=is_full, store_path=path, seconds=time.perf_counter() - t0,
+                      rows_read=ctx.rows, reconciliation=rec)
+
+
+def _safe_url(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
