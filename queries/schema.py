@@ -104,6 +104,7 @@ contacts = sa.Table(
     sa.Column("debtor_consent_after_hours", sa.Boolean, nullable=False),
     sa.Index("ix_contacts_case_time", "case_id", "contacted_at"),
     sa.Index("ix_contacts_agent_time", "agent_id", "contacted_at"),
+    sa.Index("ix_contacts_time", "contacted_at"),
     **_OPTS,
 )
 
@@ -134,6 +135,7 @@ payments = sa.Table(
     sa.Column("method", sa.String(16), nullable=False),
     sa.Index("ix_payments_case_time", "case_id", "paid_at"),
     sa.Index("ix_payments_agent_time", "agent_id", "paid_at"),
+    sa.Index("ix_payments_time", "paid_at"),
     **_OPTS,
 )
 
@@ -152,6 +154,7 @@ complaints = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Index("ix_complaints_case", "case_id", "received_at"),
     sa.Index("ix_complaints_agent_time", "agent_id", "received_at"),
+    sa.Index("ix_complaints_time", "received_at"),
     sa.Index("ix_complaints_updated_at", "updated_at"),
     **_OPTS,
 )

@@ -60,7 +60,7 @@ class Scale:
     agency_teams: int
     agents: int
     months: int = 13
-    attempts_per_case_month: float = 3.4
+    attempts_per_case_month: float = 4.4
     messages_per_case_month: float = 1.1
 
 

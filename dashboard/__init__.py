@@ -1,0 +1,1 @@
+"""Streamlit layer of the collections dashboard: cached loaders, filters, charts and pages."""
