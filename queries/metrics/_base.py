@@ -107,7 +107,7 @@ def ratio(num: pl.Expr, den: pl.Expr, scale: float = 1.0) -> pl.Expr:
 
 def money(cents: pl.Expr) -> pl.Expr:
     """Integer cents as yuan (Float64); exact to the cent once rounded to 2 decimals."""
-    return cents.cast(pl.Float64) / 100.0
+    return (cents.cast(pl.Float64) / 100.0).round(2)  # round: x/100 may come out as x*0.01
 
 
 def group(df: pl.DataFrame, by: tuple[str, ...], aggs: list[pl.Expr]) -> pl.DataFrame:

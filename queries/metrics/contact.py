@@ -6,7 +6,7 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, ratio,
+    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, money, ratio,
 )
 from queries.rules import DEFAULT_RULES, RuleSet
 from queries.store import Store
@@ -62,7 +62,7 @@ def ptp_kept_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
         pl.col("n").filter(st == "kept").sum().alias("numerator"),
         pl.col("n").filter(st.is_in(["kept", "partial", "broken"])).sum().alias("denominator"),
         pl.col("n").filter(st == "pending").sum().cast(pl.Float64).alias("pending"),
-        (pl.col("cents").sum().cast(pl.Float64) / 100.0).alias("due_amount"),
+        money(pl.col("cents").sum()).alias("due_amount"),
     ])
     out = out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value"))
     return finish(out, by, ["pending", "due_amount"])

@@ -33,8 +33,7 @@ class Metric:
 
 
 def _m(key, zh, en, def_zh, def_en, num, den, fn, dims, unit, money_num=False):  # noqa: ANN001, ANN202
-    opts = tuple(p for p, v in inspect.signature(fn).parameters.items()
-                 if v.kind is inspect.Parameter.KEYWORD_ONLY)
+    opts = tuple(inspect.signature(fn).parameters)[3:]  # after store, filters, by
     return Metric(key, zh, en, def_zh, def_en, num, den, fn, tuple(dims), unit, money_num, opts)
 
 
