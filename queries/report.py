@@ -1,0 +1,190 @@
+"""`collections-dashboard report`: the pages' numbers as JSON or CSV for scripts and monthly MIS work."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import math
+import os
+import sys
+from typing import IO
+
+import polars as pl
+
+from queries.config import Settings
+from queries.db import SourceError, describe_error
+from queries.filters import FilterError, Filters
+from queries.metrics import MetricError, MetricUnavailable
+from queries.metrics.registry import METRICS, Metric, compute
+from queries.store import Store, StoreMissing
+
+DEFAULT_MAX_AGE_S = 900
+INT_EXTRAS = {"payments", "pending", "attempts", "regulator_12378"}
+MONEY_EXTRAS = {"due_amount"}
+
+
+class BadInput(ValueError):
+    """Bad command-line input; exit code 2 with this one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D102 - raise instead of exiting
+        raise BadInput(message)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The report command's arguments (also used by queries.cli for --help)."""
+    p = _Parser(prog="collections-dashboard report", description="Print one metric from the analytics store.")
+    p.add_argument("metric", help="one of: " + ", ".join(METRICS))
+    p.add_argument("--start", type=_date, required=True)
+    p.add_argument("--end", type=_date, required=True)
+    p.add_argument("--by", default="", help="comma-separated dimensions, e.g. month,team_id")
+    p.add_argument("--team", action="append", default=[])
+    p.add_argument("--agent", action="append", default=[])
+    p.add_argument("--bucket", action="append", default=[])
+    p.add_argument("--product", action="append", default=[])
+    p.add_argument("--region", action="append", default=[])
+    p.add_argument("--channel", choices=("in_house", "agency"))
+    p.add_argument("--snapshot", type=_date)
+    p.add_argument("--basis", choices=("balance", "count"), default="balance")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    return p
+
+
+def max_age_s() -> float:
+    """CASES_STORE_MAX_AGE_S (default 900): sync before reporting when the store is older."""
+    try:
+        return float(os.environ.get("CASES_STORE_MAX_AGE_S", DEFAULT_MAX_AGE_S))
+    except ValueError:
+        return DEFAULT_MAX_AGE_S
+
+
+def ensure_store(settings: Settings, max_age: float | None = None) -> Store:
+    """Open the store, syncing first when it is missing or older than max_age seconds."""
+    max_age = max_age_s() if max_age is None else max_age
+    try:
+        store = Store.open(settings.store_dir)
+        if store.age_seconds() <= max_age:
+            return store
+    except StoreMissing:
+        pass
+    from queries.sync import run_sync
+
+    run_sync(settings, settings.store_dir, full=False)
+    return Store.open(settings.store_dir)
+
+
+def parse(argv: list[str], store: Store) -> tuple[Metric, Filters, tuple[str, ...], dict, str]:
+    """Arguments → (metric, validated Filters, dims, options, format); BadInput on any bad value."""
+    args = build_parser().parse_args(argv)
+    if args.metric not in METRICS:
+        raise BadInput(f"unknown metric {args.metric!r}; use one of {', '.join(METRICS)}")
+    metric = METRICS[args.metric]
+    by = tuple(d.strip() for d in args.by.split(",") if d.strip())
+    for d in by:
+        if d not in metric.dims:
+            raise BadInput(f"{metric.key} cannot be broken down by {d!r}; use one of {', '.join(metric.dims)}")
+    teams = set(store.frame("teams").get_column("team_id").to_list())
+    for t in args.team:
+        if t not in teams:
+            raise BadInput(f"unknown team {t!r}")
+    agents = set(store.frame("agents").get_column("agent_id").to_list())
+    for a in args.agent:
+        if a not in agents:
+            raise BadInput(f"unknown agent {a!r}")
+    if args.snapshot is not None and args.snapshot not in store.snapshots:
+        near = ", ".join(d.isoformat() for d in store.snapshots[-3:]) or "none"
+        raise BadInput(f"--snapshot {args.snapshot} is not a snapshot date (latest: {near})")
+    try:
+        filters = Filters(args.start, args.end, teams=tuple(args.team), agents=tuple(args.agent),
+                          buckets=tuple(args.bucket), products=tuple(args.product),
+                          regions=tuple(args.region), channel=args.channel).validate(store.bounds)
+    except FilterError as exc:
+        raise BadInput(str(exc)) from None
+    return metric, filters, by, {"snapshot": args.snapshot, "basis": args.basis}, args.format
+
+
+def _round(v: object, digits: int) -> object:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return round(float(v), digits)
+
+
+def to_records(metric: Metric, df: pl.DataFrame, basis: str = "balance") -> list[dict]:
+    """Rows with dates as ISO strings, money rounded to 2 decimals, rates to 6, counts as ints."""
+    money_num = metric.money_numerator and not (basis == "count")
+    out = []
+    for row in df.iter_rows(named=True):
+        rec = {}
+        for k, v in row.items():
+            if isinstance(v, dt.date):
+                rec[k] = v.isoformat()
+            elif k in ("numerator", "denominator"):
+                rec[k] = _round(v, 2) if money_num else (None if v is None else int(round(v)))
+            elif k == "value" and metric.unit == "money":
+                rec[k] = _round(v, 2) if money_num else (None if v is None else int(round(v)))
+            elif k == "value":
+                rec[k] = _round(v, 6)
+            elif k in INT_EXTRAS:
+                rec[k] = None if v is None else int(round(v))
+            elif k in MONEY_EXTRAS:
+                rec[k] = _round(v, 2)
+            elif isinstance(v, float):
+                rec[k] = _round(v, 6)
+            else:
+                rec[k] = v
+        out.append(rec)
+    return out
+
+
+def render(metric: Metric, df: pl.DataFrame, fmt: str, basis: str = "balance") -> str:
+    """The report text: JSON {"metric", "rows"} or CSV with a header."""
+    records = to_records(metric, df, basis)
+    if fmt == "json":
+        return json.dumps({"metric": metric.key, "rows": records}, ensure_ascii=False)
+    buf = io.StringIO()
+    cols = df.columns
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in records:
+        w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+    return buf.getvalue().rstrip("\n")
+
+
+def main(argv: list[str], settings: Settings, *, out: IO[str] | None = None,
+         err: IO[str] | None = None) -> int:
+    """Run the report command; 0 on success, 2 on bad input, 1 when the data cannot be had."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if argv and argv[0] in ("-h", "--help"):
+        out.write(build_parser().format_help())
+        return 0
+    try:
+        store = ensure_store(settings)
+    except (SourceError, OSError) as exc:
+        err.write(f"error: cannot build the analytics store: {describe_error(exc)}\n")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a driver or data error: one line, not a traceback
+        err.write(f"error: sync failed: {describe_error(exc)}\n")
+        return 1
+    try:
+        metric, filters, by, options, fmt = parse(argv, store)
+        df = compute(metric.key, store, filters, by, **options)
+    except (BadInput, MetricError) as exc:
+        err.write(f"error: {exc}\n")
+        return 2
+    except MetricUnavailable as exc:
+        err.write(f"error: {exc}\n")
+        return 1
+    out.write(render(metric, df, fmt, options["basis"]) + "\n")
+    return 0
