@@ -577,7 +577,7 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> di
         day = day_of(ts) if not isinstance(ts.type, sa.Date) else ts
         cols = [day.label("day"), sa.func.count().label("n")]
         if amount is not None:
-            cols.append(sa.func.sum(cents(amount)).label("cents"))
+            cols.append(sa.cast(sa.func.sum(cents(amount)), sa.BigInteger).label("cents"))  # PG: sum → numeric
         stmt = sa.select(*cols).group_by(day)
         if since is not None:
             stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date)
