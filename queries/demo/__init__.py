@@ -79,7 +79,8 @@ def build_demo_database(url: str, scale: str | Scale = "demo", seed: int = 7, as
                         ) from None
     try:
         try:
-            existing = _existing_case_tables(engine)
+            # Connecting would create a missing SQLite file; a missing file has no tables anyway.
+            existing = [] if sqlite_path is not None and not sqlite_path.exists() else _existing_case_tables(engine)
         except sa.exc.SQLAlchemyError as exc:
             raise DemoError(f"cannot reach {u.render_as_string(hide_password=True)}: {describe_error(exc)}; "
                             "check the URL and that the server is running") from None
@@ -108,7 +109,7 @@ def build_demo_database(url: str, scale: str | Scale = "demo", seed: int = 7, as
 
 def _write_sqlite(engine: sa.Engine, path: Path, existing: list[str], portfolio: Portfolio,
                   say: Callable[[str], None]) -> None:
-    others = set(sa.inspect(engine).get_table_names()) - {t.name for t in TABLES} if path.exists() else set()
+    others = (set(sa.inspect(engine).get_table_names()) - {t.name for t in TABLES}) if path.exists() else set()
     engine.dispose()
     if others:
         raise DemoError(f"{path} holds other tables too ({', '.join(sorted(others))}); "

@@ -138,5 +138,7 @@ def build_organisation(rng: np.random.Generator, n_teams: int, n_agency_teams: i
         teams=teams, agents=agents, seat_stage=seat_stage, seat_agent=seat_agent,
         agent_skill=skill, agent_effort=effort,
         agent_aggressive=style == aggr_idx, agent_busy=style == style_names.index("busy_ineffective"),
-        agent_ids=agent_ids, agent_team=agent_team, team_bias=rng.uniform(0.86, 1.14, n_teams),
+        agent_ids=agent_ids, agent_team=agent_team,
+        # Spread evenly, so every centre has teams that beat their targets and teams that miss.
+        team_bias=rng.permutation(np.linspace(0.88, 1.12, n_teams)),
     )

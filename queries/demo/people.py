@@ -84,10 +84,11 @@ def id_numbers(rng: np.random.Generator, province_codes: np.ndarray, birth_days:
 
 
 def card_numbers(rng: np.random.Generator, n: int) -> pl.Series:
-    """16-digit UnionPay-style card numbers (BIN 62…) with a Luhn check digit."""
+    """n distinct 16-digit UnionPay-style card numbers (BIN 62…) with a Luhn check digit."""
     bins = np.array(["622848", "622700", "622588", "625965", "628288"])
-    body = pl.Series(bins[rng.integers(0, len(bins), n)]) + pl.Series(
-        rng.integers(0, 1_000_000_000, n)).cast(pl.String).str.zfill(9)
+    # An affine map of 0..n-1 modulo 10**9 (multiplier coprime to 10) gives distinct, scattered serials.
+    serial = (np.arange(n, dtype=np.int64) * 387_420_489 + int(rng.integers(0, 10**9))) % 1_000_000_000
+    body = pl.Series(bins[rng.integers(0, len(bins), n)]) + pl.Series(serial).cast(pl.String).str.zfill(9)
     digits = np.frombuffer("".join(body.to_list()).encode(), dtype=np.uint8).reshape(n, 15).astype(np.int64) - 48
     # Luhn: double every second digit from the right of the full number, i.e. positions 0,2,.. of body.
     doubled = digits.copy()

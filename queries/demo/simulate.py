@@ -297,9 +297,14 @@ class _Sim:
         if not len(idx):
             return
         pay = made_paying[idx]
-        lo_time = (d0 + win_lo[idx]).astype("datetime64[s]") + np.timedelta64(8 * 3600, "s")
-        back = rng.integers(2 * 3600, 6 * 86400, len(idx)).astype("timedelta64[s]")
-        promised_pay = np.maximum(first_pay[idx] - back, lo_time)
+        # The promise is made on a call in working hours, zero to five days before the first payment.
+        lo_day = (d0 + win_lo[idx])
+        pay_day = first_pay[idx].astype("datetime64[D]")
+        p_day = np.maximum(pay_day - rng.integers(0, 6, len(idx)), lo_day)
+        promised_pay = _times(rng, p_day, _weighted(rng, CALL_HOURS, len(idx)))
+        earlier = np.maximum(p_day - 1, lo_day)
+        promised_pay = np.where(promised_pay >= first_pay[idx],
+                                _times(rng, earlier, _weighted(rng, CALL_HOURS, len(idx))), promised_pay)
         promised_pay = np.where(promised_pay >= first_pay[idx], first_pay[idx] - np.timedelta64(600, "s"),
                                 promised_pay)
         rand_day = _sample_days(rng, np.cumsum(contact_weights(days)), win_lo[idx],
@@ -320,7 +325,8 @@ class _Sim:
         updated = np.select([status == 0, status == 3],
                             [promised_at, (due + 1).astype("datetime64[s]") + np.timedelta64(2 * 3600, "s")],
                             last_pay[idx])
-        keep = promised_at <= self.as_of_end
+        # A payment in the first minutes after placement leaves no room for a promise: drop those few.
+        keep = (promised_at <= self.as_of_end) & (promised_at >= lo_day.astype("datetime64[s]"))
         self.events["promises"].append({
             "case_id": w[idx][keep] + 1, "agent": agent[idx][keep], "promised_at": promised_at[keep],
             "due_on": due[keep], "amount": promised_amt[keep], "status": status[keep], "updated_at": updated[keep]})
@@ -401,8 +407,8 @@ class _Sim:
 
     def _complaints(self, w, agent, ah_nc, tp_count, burst, win_lo, win_hi, days) -> None:
         rng, nw = self.rng, len(w)
-        parts = np.stack([np.full(nw, 0.0001), 0.0008 * np.minimum(ah_nc, 3), 0.0004 * np.minimum(tp_count, 3),
-                          0.005 * burst], axis=1)
+        parts = np.stack([np.full(nw, 0.0002), 0.0016 * np.minimum(ah_nc, 3), 0.0008 * np.minimum(tp_count, 3),
+                          0.01 * burst], axis=1)
         p = parts.sum(axis=1)
         hit = np.flatnonzero(rng.random(nw) < p)
         if not len(hit):
@@ -427,8 +433,9 @@ class _Sim:
         source = _weighted(rng, list(SOURCES_W.values()), len(hit))
         severity = np.where(conduct, _weighted(rng, [20, 45, 35], len(hit)), _weighted(rng, [50, 40, 10], len(hit)))
         severity = np.where(source == srcs.index("regulator_12378"), np.maximum(severity, 1), severity)
-        med = np.where(source == srcs.index("regulator_12378"), 10, 6) * 86400
-        took = np.clip(rng.lognormal(np.log(med), 0.7), 3600, 90 * 86400).astype("timedelta64[s]")
+        med = np.where(source == srcs.index("regulator_12378"), 14, 7) * 86400
+        escalated = np.where(rng.random(len(hit)) < 0.1, 4.0, 1.0)  # disputed cases drag on
+        took = np.clip(rng.lognormal(np.log(med), 0.8) * escalated, 3600, 150 * 86400).astype("timedelta64[s]")
         resolved_at = received + took
         is_open = resolved_at > self.as_of_end
         subst = rng.random(len(hit)) < np.where(conduct, 0.7, 0.25)
