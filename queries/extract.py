@@ -38,6 +38,29 @@ def _day_of_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
     return "DATE(%s)" % compiler.process(element.clauses, **kw)
 
 
+class epoch_of(FunctionElement):  # noqa: N801 - reads like a SQL function
+    """Seconds since 1970-01-01 of a naive local timestamp, as an integer (cheaper to move than text)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_of"
+
+
+@compiles(epoch_of)
+def _epoch_default(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "CAST(EXTRACT(EPOCH FROM %s) AS BIGINT)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(epoch_of, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "CAST(strftime('%%s', %s) AS INTEGER)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(epoch_of, "mysql")
+def _epoch_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %s)" % compiler.process(element.clauses, **kw)
+
+
 def cents(col: sa.ColumnElement) -> sa.ColumnElement:
     """Money column as exact integer cents, computed in the database (SQLite stores REAL)."""
     return sa.cast(sa.func.round(col * 100), sa.BigInteger)
@@ -148,6 +171,8 @@ def normalize(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
                     "%Y-%m-%d %H:%M:%S", time_unit="us")
             elif have == pl.Date:
                 col = col.cast(pl.Datetime("us"))
+            elif have.is_integer():  # epoch seconds from epoch_of()
+                col = pl.from_epoch(col, time_unit="s").cast(pl.Datetime("us"))
             else:
                 col = col.cast(pl.Datetime("us"))
         elif want == pl.Boolean and have != pl.Boolean:

@@ -21,9 +21,11 @@ FORMAT_VERSION = 1
 #: Rollups the dashboard loads into memory (base/ tables are for sync only).
 ROLLUPS: tuple[str, ...] = (
     "teams", "agents", "targets", "payments_daily", "liquidation", "placements",
-    "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
-    "promises_daily", "complaints", "balance_by_bucket", "roll", "opening",
+    "contacts_daily", "contacts_hourly", "promises_daily", "complaints", "balance_by_bucket", "roll",
+    "opening",
 )
+#: Case-day tables (one row per case and day): too big to hold, scanned from disk by day range.
+SCANNED: tuple[str, ...] = ("worked_case_days", "call_case_days")
 
 
 class StoreMissing(RuntimeError):
@@ -77,6 +79,12 @@ class Store:
         except KeyError:
             raise KeyError(f"store table {name!r} is missing") from None
 
+    def scan(self, name: str) -> pl.LazyFrame:
+        """A lazy scan of a case-day table; filters on `day` skip row groups."""
+        if name in self.frames:  # tests may hold it in memory
+            return self.frames[name].lazy()
+        return pl.scan_parquet(self.path / f"{name}.parquet")
+
     def has(self, name: str) -> bool:
         """True when the rollup exists in this version."""
         return name in self.frames
@@ -124,9 +132,10 @@ class StoreWriter:
         self.path.mkdir()
         (self.path / "base" / "snapshots").mkdir(parents=True)
 
-    def put(self, name: str, df: pl.DataFrame) -> None:
+    def put(self, name: str, df: pl.DataFrame, row_group_size: int | None = None) -> None:
         """Write one table (name may contain a sub-path such as base/cases)."""
-        df.write_parquet(self.path / f"{name}.parquet", compression="zstd", statistics=True)
+        df.write_parquet(self.path / f"{name}.parquet", compression="zstd", statistics=True,
+                         row_group_size=row_group_size)
 
     def keep(self, name: str) -> bool:
         """Reuse an unchanged file of the previous version (hard link, else copy)."""

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from queries import schema as S
 from queries.config import Settings
-from queries.extract import Reader, cents, day_of
+from queries.extract import Reader, cents, day_of, epoch_of
 from queries.store import FORMAT_VERSION, StoreWriter, current_version, read_manifest
+from queries.rules import DEFAULT_RULES, RuleSet, load_rules
 from queries.schema import DEFAULT_BUCKETS, BucketBounds
 
 CHUNK_ROWS = 1_000_000
@@ -32,8 +33,7 @@ SNAP_SCHEMA = {"case_id": pl.Int64, "dpd": pl.Int64, "cents": pl.Int64, "agent_i
 PAY_SCHEMA = {"payment_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String, "paid_at": US,
               "cents": pl.Int64}
 CONTACT_SCHEMA = {"contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
-                  "contacted_at": US, "channel": pl.String, "party": pl.String,
-                  "outcome": pl.String, "phone_no": pl.String, "consent": pl.Boolean}
+                  "contacted_at": US, "k": pl.Int32, "phone_no": pl.String}
 PROMISE_SCHEMA = {"promise_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
                   "promised_at": US, "due_on": pl.Date, "cents": pl.Int64, "status": pl.String,
                   "updated_at": US}
@@ -99,8 +99,9 @@ class _Ctx:
     """State shared by one sync run: reader, writer, bounds, base tables of the previous version."""
 
     def __init__(self, reader: Reader, writer: StoreWriter, bounds: BucketBounds,
-                 prev: Path | None) -> None:
+                 prev: Path | None, rules: RuleSet = DEFAULT_RULES) -> None:
         self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
+        self.rules = rules
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
         self.snapshot_dates: list[dt.date] = []
         self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
@@ -388,7 +389,8 @@ def _update_index(ctx: _Ctx, kind: str, chunks: list[pl.DataFrame], id_col: str,
 
 def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     p = S.payments.c
-    select = sa.select(p.payment_id, p.case_id, p.agent_id, p.paid_at, cents(p.amount).label("cents"))
+    select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
+                       cents(p.amount).label("cents"))
     chunks, months, _ = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select,
                                   PAY_SCHEMA, wm, "month")
     if months is not None and not months:
@@ -423,67 +425,89 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
 
 
 def _replace_by_unit(ctx: _Ctx, name: str, new: pl.DataFrame, unit_expr: pl.Expr, units: set | None,
-                     schema: dict, sort: str) -> pl.DataFrame:
+                     schema: dict, sort: str, big: bool = False) -> pl.DataFrame:
     prev = ctx.prev_frame(name) if units is not None else None
     if prev is not None:
         prev = prev.filter(~unit_expr.is_in(list(units)))
         new = _concat([prev, new.select(prev.columns)], schema)
     out = new.sort(sort) if new.height else pl.DataFrame(schema=schema)
-    ctx.writer.put(name, out)
+    # big tables are scanned lazily by day: small row groups let the reader skip most of them
+    ctx.writer.put(name, out, row_group_size=128_000 if big else None)
     return out
 
 
-def _contact_partials(ctx: _Ctx, c: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+# bits of the `k` column computed in SQL, so that only integers cross the wire
+B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
+
+
+def _contact_select() -> sa.Select:
+    c = S.contacts.c
+    attempt = c.channel.in_(S.ATTEMPT_CHANNELS)
+    call = c.channel == "call"
+    connected = sa.and_(attempt, c.outcome.not_in(NOT_CONNECTED))
+    unanswered = sa.and_(call, c.outcome.in_(UNANSWERED))
+
+    def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
+        return sa.case((cond, value), else_=0)
+
+    k = (bit(attempt, B_ATTEMPT) + bit(call, B_CALL) + bit(connected, B_CONNECTED)
+         + bit(sa.and_(attempt, c.party == "debtor", c.outcome.in_(RPC_OUTCOMES)), B_RPC)
+         + bit(sa.and_(attempt, c.outcome == "ptp"), B_PTP)
+         + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
+         + bit(unanswered, B_UNANSWERED))
+    return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
+                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
+
+
+def _contact_partials(ctx: _Ctx, c: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
     a = ctx.attach(c, "contacted_at")
-    attempt = pl.col("channel").is_in(list(S.ATTEMPT_CHANNELS))
-    call = pl.col("channel") == "call"
-    connected = attempt & ~pl.col("outcome").is_in(list(NOT_CONNECTED))
-    a = a.with_columns(
-        pl.col("contacted_at").cast(pl.Date).alias("day"),
-        pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"),
-        attempt.alias("attempt"), call.alias("call"), connected.alias("connected"),
-        (attempt & (pl.col("party") == "debtor") & pl.col("outcome").is_in(list(RPC_OUTCOMES))).alias("rpc"),
-        (attempt & (pl.col("outcome") == "ptp")).alias("ptp"),
-        (attempt & ~pl.col("consent")).alias("no_consent"),
-        (call & pl.col("outcome").is_in(list(UNANSWERED))).alias("unanswered"),
-        (call & connected).alias("connected_call"),
-    )
-    hourly = a.group_by(["day", "hour", *DIMS]).agg(
-        pl.len().alias("n"), pl.col("attempt").sum().alias("attempts"), pl.col("connected").sum(),
-        pl.col("rpc").sum(), pl.col("ptp").sum(), (~pl.col("attempt")).sum().alias("messages"),
-        pl.col("no_consent").sum().alias("attempts_no_consent"))
-    att = a.filter("attempt")
+    k = pl.col("k")
+
+    def has(bit: int) -> pl.Expr:
+        return (k & bit) > 0
+
+    after = pl.col("hour").is_in(list(ctx.rules.after_hours()))
+    a = a.with_columns(pl.col("contacted_at").cast(pl.Date).alias("day"),
+                       pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"))
+    sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
+            has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
+    daily = a.group_by(["day", *DIMS]).agg(
+        *sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours"))
+    hourly = a.group_by(["day", "hour", "agent_id"]).agg(*sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent"))
+    att = a.filter(has(B_ATTEMPT))
     case_days = att.group_by(["day", "case_id", *DIMS]).agg(
-        pl.len().alias("attempts"), pl.col("call").sum().alias("calls"),
-        pl.col("connected_call").sum().alias("connected_calls"))
-    phone_days = a.filter("unanswered").group_by(["day", "case_id", "phone_no"]).agg(
+        pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
+        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls"))
+    phone_days = a.filter(has(B_UNANSWERED)).group_by(["day", "case_id", "phone_no"]).agg(
         pl.len().alias("unanswered"))
-    return hourly, case_days, phone_days
+    return daily, hourly, case_days, phone_days
+
+
+SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
 
 
 def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
-    c = S.contacts.c
-    select = sa.select(c.contact_id, c.case_id, c.agent_id, c.contacted_at, c.channel, c.party,
-                       c.outcome, c.phone_no, c.debtor_consent_after_hours.label("consent"))
-    chunks, days, _ = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
+    chunks, days, _ = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", _contact_select(),
                                 CONTACT_SCHEMA, wm, "day")
     names = ("contacts_hourly", "contacts_daily", "worked_case_days", "call_case_days", "base/contacts_days")
     if days is not None and not days:
         for name in names:
             ctx.writer.keep(name)
         return
-    hs, cds, pds = [], [], []
+    ds, hs, cds, pds = [], [], [], []
     for ch in chunks:
         if ch.height:
-            h, cd, pd_ = _contact_partials(ctx, ch)
+            d, h, cd, pd_ = _contact_partials(ctx, ch)
+            ds.append(d)
             hs.append(h)
             cds.append(cd)
             pds.append(pd_)
-    sums = ["n", "attempts", "connected", "rpc", "ptp", "messages", "attempts_no_consent"]
-    hschema = {"day": pl.Date, "hour": pl.Int8, **{k: pl.String for k in DIMS},
-               **{k: pl.UInt32 for k in sums}}
-    hourly = _concat(hs, hschema).group_by(["day", "hour", *DIMS]).agg(pl.col(sums).sum())
-    daily = hourly.group_by(["day", *DIMS]).agg(pl.col(sums).sum())
+    dschema = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
+    daily = _concat(ds, dschema).group_by(["day", *DIMS]).agg(pl.col([*SUMS, "after_hours"]).sum())
+    hschema = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
+               **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
+    hourly = _concat(hs, hschema).group_by(["day", "hour", "agent_id"]).agg(
+        pl.col([*SUMS, "attempts_no_consent"]).sum())
     cschema = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
                "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
     case_days = _concat(cds, cschema).group_by(["day", "case_id", *DIMS]).agg(
@@ -501,15 +525,15 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
         pl.col("calls").sum(), pl.col("connected_calls").sum(),
     ).join(phone, on=["day", "case_id"], how="left").with_columns(
         pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
-    dschema = {k: v for k, v in hschema.items() if k != "hour"}
-    _replace_by_unit(ctx, "contacts_hourly", hourly, pl.col("day"), days, hschema, "day")
     _replace_by_unit(ctx, "contacts_daily", daily, pl.col("day"), days, dschema, "day")
+    _replace_by_unit(ctx, "contacts_hourly", hourly, pl.col("day"), days, hschema, "day")
     _replace_by_unit(ctx, "worked_case_days", worked, pl.col("day"), days,
-                     {k: v for k, v in cschema.items() if k not in ("calls", "connected_calls")}, "day")
+                     {k: v for k, v in cschema.items() if k not in ("calls", "connected_calls")}, "day",
+                     big=True)
     _replace_by_unit(ctx, "call_case_days", call_days, pl.col("day"), days,
                      {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
                       "calls": pl.UInt32, "connected_calls": pl.UInt32,
-                      "max_unanswered_phone": pl.UInt32}, "day")
+                      "max_unanswered_phone": pl.UInt32}, "day", big=True)
     _update_index(ctx, "contacts", chunks, "contact_id", "contacted_at", days, "day")
 
 
@@ -616,21 +640,23 @@ def _resolve(settings_or_url: Settings | str, store_dir: str | Path | None) -> t
 
 def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = None, full: bool = False,
              *, bounds: BucketBounds = DEFAULT_BUCKETS, reconcile_days: int | None = RECONCILE_DAYS,
-             reader_method: str | None = None) -> SyncResult:
+             reader_method: str | None = None, rules: RuleSet | None = None) -> SyncResult:
     """Sync the store from the case database (incrementally unless `full`); swap it in atomically."""
     t0 = time.perf_counter()
+    rules = rules or load_rules()
     url, store_dir = _resolve(settings_or_url, store_dir)
     manifest_prev = None if full else read_manifest(store_dir)
     if manifest_prev and (manifest_prev.get("format") != FORMAT_VERSION
                           or tuple(manifest_prev.get("bucket_upper", ())) != bounds.upper
-                          or manifest_prev.get("source") != _safe_url(url)):
+                          or manifest_prev.get("source") != _safe_url(url)
+                          or manifest_prev.get("after_hours") != list(rules.after_hours())):
         manifest_prev = None  # another source, bounds or format: rebuild from scratch
     is_full = manifest_prev is None
     wm: dict = dict(manifest_prev["watermarks"]) if manifest_prev else {}
     with Reader(url, prefer=reader_method) as reader:
         writer = StoreWriter(store_dir)
         prev = None if is_full else current_version(store_dir)
-        ctx = _Ctx(reader, writer, bounds, prev)
+        ctx = _Ctx(reader, writer, bounds, prev, rules)
         try:
             meta = _sync_dims(ctx)
             touched = _sync_cases(ctx, wm)
@@ -653,6 +679,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 "format": FORMAT_VERSION, "source": _safe_url(url), "backend": reader.kind,
                 "reader": reader.method, "synced_at": dt.datetime.now().isoformat(timespec="seconds"),
                 "full": is_full, "bucket_upper": list(bounds.upper),
+                "rules": rules.version, "after_hours": list(rules.after_hours()),
                 "data_as_of": as_of.isoformat() if as_of else None, "watermarks": wm,
                 "rows_read": ctx.rows, "reconciliation": rec, **meta,
             }

@@ -94,9 +94,11 @@ def add_dims(store: Store, df: pl.DataFrame, by: Iterable[str], date_col: str = 
         exprs.append(pl.col(date_col).dt.month_start().alias("month"))
     if exprs:
         df = df.with_columns(exprs)
-    need = [c for c in ("team_id", "channel") if c in by and c not in df.columns]
+    cols = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+    need = [c for c in ("team_id", "channel") if c in by and c not in cols]
     if need:
-        df = df.join(agent_dim(store).select("agent_id", *need), on="agent_id", how="left")
+        dim = agent_dim(store).select("agent_id", *need)
+        df = df.join(dim.lazy() if isinstance(df, pl.LazyFrame) else dim, on="agent_id", how="left")
     return df
 
 
@@ -111,10 +113,9 @@ def money(cents: pl.Expr) -> pl.Expr:
 
 
 def group(df: pl.DataFrame, by: tuple[str, ...], aggs: list[pl.Expr]) -> pl.DataFrame:
-    """group_by that also works for an empty `by` (one total row)."""
-    if by:
-        return df.group_by(list(by)).agg(aggs).sort(list(by), nulls_last=True)
-    return df.select(aggs)
+    """group_by that also works for an empty `by` (one total row); collects a LazyFrame."""
+    out = df.group_by(list(by)).agg(aggs).sort(list(by), nulls_last=True) if by else df.select(aggs)
+    return out.collect() if isinstance(out, pl.LazyFrame) else out
 
 
 def finish(df: pl.DataFrame, by: tuple[str, ...], extra: Iterable[str] = ()) -> pl.DataFrame:

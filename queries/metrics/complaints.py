@@ -22,7 +22,7 @@ def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> 
     comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
     num = group(comp, by, [pl.len().alias("numerator"),
                            (pl.col("source") == "regulator_12378").sum().alias("regulator_12378")])
-    worked = add_dims(store, filter_frame(store, store.frame("worked_case_days"), filters), base_by)
+    worked = add_dims(store, filter_frame(store, store.scan("worked_case_days"), filters), base_by)
     den = group(worked, base_by, [pl.col("case_id").n_unique().alias("denominator")])
     att = add_dims(store, filter_frame(store, store.frame("contacts_daily"), filters), base_by)
     att = group(att, base_by, [pl.col("attempts").sum().alias("attempts")])

@@ -6,7 +6,7 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, money, ratio,
+    CASE_DIMS, EVENT_DIMS, MetricError, add_dims, check_dims, empty, filter_frame, finish, group, money, ratio,
 )
 from queries.rules import DEFAULT_RULES, RuleSet
 from queries.store import Store
@@ -15,8 +15,13 @@ CONTACT_DIMS = (*EVENT_DIMS, "hour")
 
 
 def _contacts(store: Store, filters: Filters, by: tuple[str, ...], hourly: bool = False) -> pl.DataFrame:
-    name = "contacts_hourly" if hourly or "hour" in by else "contacts_daily"
-    return add_dims(store, filter_frame(store, store.frame(name), filters), by)
+    if not (hourly or "hour" in by):
+        return add_dims(store, filter_frame(store, store.frame("contacts_daily"), filters), by)
+    # the hourly rollup is per agent only, to stay small: no bucket/product/region there
+    if filters.buckets or filters.products or filters.regions or set(by) & set(CASE_DIMS):
+        raise MetricError("the hour-of-day breakdown is by day, hour and agent only; clear the bucket, "
+                          "product and region selections")
+    return add_dims(store, filter_frame(store, store.frame("contacts_hourly"), filters, case_dims=False), by)
 
 
 def _rate(metric: str, store: Store, filters: Filters, by: tuple[str, ...], num: pl.Expr,
@@ -47,6 +52,9 @@ def after_hours_rate(store: Store, filters: Filters, by: tuple[str, ...] = (),
                      rules: RuleSet = DEFAULT_RULES) -> pl.DataFrame:
     """Attempts in the after-hours window without the debtor's consent ÷ attempts."""
     hours = list(rules.after_hours())
+    if hours == list(store.manifest.get("after_hours", [])) and "hour" not in by:
+        num = pl.col("after_hours").sum()  # counted at sync time with this same window
+        return _rate("after_hours_rate", store, filters, by, num, pl.col("attempts").sum())
     num = pl.col("attempts_no_consent").filter(pl.col("hour").is_in(hours)).sum()
     return _rate("after_hours_rate", store, filters, by, num, pl.col("attempts").sum(), hourly=True)
 
@@ -74,7 +82,7 @@ def over_frequency(store: Store, filters: Filters, by: tuple[str, ...] = (),
     by = check_dims("over_frequency", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by)
-    df = add_dims(store, filter_frame(store, store.frame("call_case_days"), filters), by)
+    df = add_dims(store, filter_frame(store, store.scan("call_case_days"), filters), by)
     breach = ((pl.col("max_unanswered_phone") > rules.max_unanswered_per_phone_day)
               | (pl.col("connected_calls") > rules.max_connected_per_case_day))
     out = group(df, by, [breach.sum().alias("numerator"), pl.len().alias("denominator")])
