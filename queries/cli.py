@@ -43,8 +43,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="collections-dashboard", description=__doc__)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    run = sub.add_parser("run", help="start the dashboard (default); extra arguments go to streamlit")
-    run.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+    sub.add_parser("run", help="start the dashboard (the default); further arguments go to streamlit, "
+                   "e.g. run --server.port 8080")
     demo = sub.add_parser("demo-db", help="write a realistic demo case database to any SQLAlchemy URL")
     demo.add_argument("--url", required=True, help="e.g. sqlite:///data/demo.sqlite, postgresql+psycopg://…")
     demo.add_argument("--scale", default="demo", help="demo (~20,000 cases) or bank (1,000,000 cases)")
@@ -121,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .report import main as report_main
 
             return report_main(argv[1:], settings)
-        args = _parser().parse_args(argv or ["run"])
+        if not argv or argv[0] == "run":
+            if argv[1:2] in (["-h"], ["--help"]):
+                _parser().parse_args(["--help"])
+            return _run(argparse.Namespace(streamlit_args=argv[1:]), settings)
+        args = _parser().parse_args(argv)
         if args.command == "demo-db":
             return _demo_db(args)
         if args.command == "sync":

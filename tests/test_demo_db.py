@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -130,3 +131,21 @@ def test_demo_db_bad_input_is_one_line_and_exit_2(args, fragment, tmp_path, caps
 def test_unknown_command_is_one_line(capsys) -> None:  # noqa: ANN001
     assert cli_main(["frobnicate"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_embedded_demo_database_is_made_once_a_day(tmp_path, capsys) -> None:  # noqa: ANN001
+    from queries.cli import ensure_demo_database
+    from queries.config import Settings
+
+    settings = Settings(db_url=None, store_dir=tmp_path / "store", data_dir=tmp_path / "data")
+    path = ensure_demo_database(settings, today=AS_OF)
+    assert "Creating the demo case database" in capsys.readouterr().err
+    made = path.stat().st_mtime_ns
+    assert ensure_demo_database(settings, today=AS_OF).stat().st_mtime_ns == made  # same day: kept
+    ensure_demo_database(settings, today=AS_OF + dt.timedelta(days=1))  # a new day: history moves on
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(S.payments.c.paid_at))).scalar_one()
+    engine.dispose()
+    assert last.date() <= AS_OF + dt.timedelta(days=1)
+    assert path.stat().st_mtime_ns != made

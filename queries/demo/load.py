@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -57,8 +57,10 @@ def create_indexes(conn: sa.Connection, tables: tuple[sa.Table, ...] = TABLES) -
             conn.execute(sa.schema.CreateIndex(idx))
 
 
-def _chunks(df: pl.DataFrame) -> list[pl.DataFrame]:
-    return [df.slice(i, CHUNK_ROWS) for i in range(0, max(df.height, 1), CHUNK_ROWS)] if df.height else []
+def _wire_chunks(df: pl.DataFrame, table: sa.Table, kind: str) -> Iterator[pl.DataFrame]:
+    """The frame in wire format, a chunk at a time (text columns are bulky; never all at once)."""
+    for i in range(0, df.height, CHUNK_ROWS):
+        yield to_wire(df.slice(i, CHUNK_ROWS), table, kind)
 
 
 def load_sqlite(path: Path, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
@@ -67,7 +69,7 @@ def load_sqlite(path: Path, frames: dict[str, pl.DataFrame], progress: Progress)
 
     with adbc.connect(str(path)) as conn:
         for t in TABLES:
-            for chunk in _chunks(to_wire(frames[t.name], t, "sqlite")):
+            for chunk in _wire_chunks(frames[t.name], t, "sqlite"):
                 with conn.cursor() as cur:
                     cur.adbc_ingest(t.name, chunk.to_arrow(), mode="append")
             progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
@@ -80,7 +82,7 @@ def load_postgresql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progre
         for t in TABLES:
             cols = ", ".join(c.name for c in t.columns)
             with cur.copy(f"COPY {t.name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                for chunk in _chunks(to_wire(frames[t.name], t, "postgresql")):
+                for chunk in _wire_chunks(frames[t.name], t, "postgresql"):
                     copy.write(chunk.write_csv(include_header=False).encode())
             progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
 
@@ -91,7 +93,7 @@ def load_mysql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progress: P
             tempfile.TemporaryDirectory(prefix="cases-load-") as tmp:
         for t in TABLES:
             cols = ", ".join(c.name for c in t.columns)
-            for i, chunk in enumerate(_chunks(to_wire(frames[t.name], t, "mysql"))):
+            for i, chunk in enumerate(_wire_chunks(frames[t.name], t, "mysql")):
                 f = os.path.join(tmp, f"{t.name}_{i}.csv")
                 chunk.write_csv(f, include_header=False, null_value="\\N")
                 cur.execute(

@@ -305,8 +305,8 @@ class _Sim:
         earlier = np.maximum(p_day - 1, lo_day)
         promised_pay = np.where(promised_pay >= first_pay[idx],
                                 _times(rng, earlier, _weighted(rng, CALL_HOURS, len(idx))), promised_pay)
-        promised_pay = np.where(promised_pay >= first_pay[idx], first_pay[idx] - np.timedelta64(600, "s"),
-                                promised_pay)
+        # Still not before the payment (paid in the first hour of placement): no promise; dropped below.
+        promised_pay = np.where(promised_pay >= first_pay[idx], np.datetime64("NaT"), promised_pay)
         rand_day = _sample_days(rng, np.cumsum(contact_weights(days)), win_lo[idx],
                                 np.full(len(idx), len(days) - 1))
         promised_broken = _times(rng, days[rand_day], _weighted(rng, CALL_HOURS, len(idx)))
@@ -325,8 +325,7 @@ class _Sim:
         updated = np.select([status == 0, status == 3],
                             [promised_at, (due + 1).astype("datetime64[s]") + np.timedelta64(2 * 3600, "s")],
                             last_pay[idx])
-        # A payment in the first minutes after placement leaves no room for a promise: drop those few.
-        keep = (promised_at <= self.as_of_end) & (promised_at >= lo_day.astype("datetime64[s]"))
+        keep = ~np.isnat(promised_at) & (promised_at <= self.as_of_end) & (promised_at >= lo_day.astype("datetime64[s]"))
         self.events["promises"].append({
             "case_id": w[idx][keep] + 1, "agent": agent[idx][keep], "promised_at": promised_at[keep],
             "due_on": due[keep], "amount": promised_amt[keep], "status": status[keep], "updated_at": updated[keep]})
@@ -458,7 +457,11 @@ def _cat(codes: np.ndarray, labels: tuple[str, ...] | list[str]) -> pl.Series:
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    """Join the monthly chunks column by column, freeing each chunk's column as it goes."""
+    out = {}
+    for k in list(chunks[0]):
+        out[k] = np.concatenate([c.pop(k) for c in chunks])
+    chunks.clear()
     # Polars takes datetimes at day or sub-second resolution only.
     return {k: v.astype("datetime64[us]") if v.dtype == np.dtype("datetime64[s]") else v for k, v in out.items()}
 
@@ -509,6 +512,7 @@ def _assemble(sim: _Sim) -> Portfolio:
         "phone_no": phone,
         "debtor_consent_after_hours": con["consent"][order],
     })
+    del con, phone, case0, phone_kind, order  # the largest table: free its numpy copies early
 
     pro = _concat(sim.events["promises"])
     order = np.lexsort((pro["case_id"], pro["promised_at"]))

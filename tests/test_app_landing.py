@@ -1,0 +1,68 @@
+"""The entry page on a real demo database: the summary it shows, and its state when the database is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fixtures_demo import AS_OF, SMALL
+from queries.demo import build_demo_database
+
+APP = "../streamlit_app.py"
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path):  # noqa: ANN001, ANN201
+    """A fresh process-wide cache and a data dir of the test's own for each app run."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CASES_DB_URL", raising=False)
+    yield tmp_path
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_summary_of_the_configured_database(app_env, monkeypatch) -> None:  # noqa: ANN001
+    url = f"sqlite:///{app_env / 'cases.sqlite'}"
+    result = build_demo_database(url, SMALL, seed=3, as_of=AS_OF)
+    monkeypatch.setenv("CASES_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == [f"{result['rows'][t]:,}" for t in ("cases", "contacts", "payments")]
+    table = at.dataframe[0].value
+    assert dict(zip(table["table"], table["rows"], strict=True))["complaints"] == result["rows"]["complaints"]
+    assert not at.info  # a configured database is not labelled as demo data
+
+
+def test_demo_mode_is_labelled(app_env) -> None:  # noqa: ANN001
+    build_demo_database(f"sqlite:///{app_env / 'demo.sqlite'}", SMALL, seed=3, as_of=dt.date(2026, 1, 31))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("Demo data" in i.value for i in at.info)
+
+
+def test_database_down_is_a_clear_banner_not_a_traceback(app_env, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CASES_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "CASES_DB_URL" in at.error[0].value
+    assert not at.metric
+
+
+def test_missing_required_table_is_named(app_env, monkeypatch) -> None:  # noqa: ANN001
+    url = f"sqlite:///{app_env / 'cases.sqlite'}"
+    build_demo_database(url, SMALL, seed=3, as_of=AS_OF)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE complaints"))
+        conn.execute(sa.text("DROP TABLE targets"))  # optional: not reported as missing
+    engine.dispose()
+    monkeypatch.setenv("CASES_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.warning) == 1 and "complaints" in at.warning[0].value and "targets" not in at.warning[0].value
