@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 
 import pytest
 
-from queries.demo import Scale, generate
+from queries.demo import Scale, build_demo_database, generate
 from queries.demo.simulate import Portfolio
 
 AS_OF = dt.date(2026, 11, 22)
@@ -17,3 +19,29 @@ SMALL = Scale("small", cases=1_500, teams=4, agency_teams=1, agents=12)
 def demo_portfolio() -> Portfolio:
     """The demo-scale centre (seed 7) as of a fixed day, generated once."""
     return generate("demo", seed=7, as_of=AS_OF)
+
+
+@pytest.fixture(scope="session")
+def small_portfolio() -> Portfolio:
+    """The SMALL centre (seed 11), in memory: the independent answer for database-backed tests."""
+    return generate(SMALL, seed=11, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
+def small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    """The SMALL centre written to each backend once per test module (servers skip unless configured)."""
+    from fixtures_store import _mysql_fresh, _pg_fresh
+
+    kind = request.param
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('small') / 'cases.sqlite'}"
+        build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
+        yield url
+        return
+    env = "CASES_TEST_PG_URL" if kind == "postgresql" else "CASES_TEST_MYSQL_URL"
+    base = os.environ.get(env)
+    if not base:
+        pytest.skip(f"{env} is not set; {kind} tests skipped")
+    for url in (_pg_fresh(base) if kind == "postgresql" else _mysql_fresh(base)):
+        build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
+        yield url

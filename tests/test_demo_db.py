@@ -16,11 +16,6 @@ from queries.cli import main as cli_main
 from queries.demo import DemoError, build_demo_database, generate
 
 
-@pytest.fixture(scope="module")
-def small_portfolio():  # noqa: ANN201
-    return generate(SMALL, seed=11, as_of=AS_OF)
-
-
 def _rows(url: str, table: sa.Table) -> list[tuple]:
     engine = sa.create_engine(url)
     try:
