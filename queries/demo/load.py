@@ -38,6 +38,8 @@ def to_wire(df: pl.DataFrame, table: sa.Table, kind: str) -> pl.DataFrame:
             e = e.dt.strftime(fmt)
         elif dtype == pl.Date:
             e = e.dt.strftime("%Y-%m-%d")
+        elif isinstance(dtype, pl.Enum | pl.Categorical):
+            e = e.cast(pl.String)
         elif dtype == pl.Boolean:
             e = e.cast(pl.Int8) if kind in ("mysql", "sqlite") else e
         exprs.append(e.alias(name))

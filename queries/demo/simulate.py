@@ -387,15 +387,16 @@ class _Sim:
                                       np.zeros(nb, np.int64)])
         contacted_at = np.concatenate([when, b_time])
         keep = contacted_at <= self.as_of_end
+        # Narrow types: at bank scale this is the largest table by far.
         self.events["contacts"].append({
-            "case_id": w[case_idx][keep] + 1,
-            "agent": agent[case_idx][keep],
+            "case_id": (w[case_idx][keep] + 1).astype(np.int32),
+            "agent": agent[case_idx][keep].astype(np.int16),
             "contacted_at": contacted_at[keep],
-            "channel": np.concatenate([channel, np.zeros(nb, np.int64)])[keep],
-            "party": np.concatenate([party, np.full(nb, 2)])[keep],
-            "outcome": np.concatenate([outcome, np.zeros(nb, np.int64)])[keep],
-            "duration_s": np.concatenate([duration, np.zeros(nb, np.int64)])[keep],
-            "phone_kind": tp_or_phone[keep],
+            "channel": np.concatenate([channel, np.zeros(nb, np.int64)])[keep].astype(np.int8),
+            "party": np.concatenate([party, np.full(nb, 2)])[keep].astype(np.int8),
+            "outcome": np.concatenate([outcome, np.zeros(nb, np.int64)])[keep].astype(np.int8),
+            "duration_s": np.concatenate([duration, np.zeros(nb, np.int64)])[keep].astype(np.int32),
+            "phone_kind": tp_or_phone[keep].astype(np.int8),
             "consent": np.concatenate([consent, np.zeros(nb, bool)])[keep],
         })
         kept = keep[:n]
@@ -453,7 +454,9 @@ def _msg_flags(n_att: np.ndarray, n_msg: np.ndarray) -> np.ndarray:
 
 
 def _cat(codes: np.ndarray, labels: tuple[str, ...] | list[str]) -> pl.Series:
-    return pl.Series(np.asarray(labels, dtype=object)[codes].astype(str))
+    """Integer codes as an Enum column: one byte-sized code per row instead of a string."""
+    labels = list(labels)
+    return pl.Series(codes).replace_strict(dict(enumerate(labels)), return_dtype=pl.Enum(labels))
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -494,7 +497,7 @@ def _assemble(sim: _Sim) -> Portfolio:
 
     con = _concat(sim.events["contacts"])
     order = np.lexsort((con["case_id"], con["contacted_at"]))
-    case0 = con["case_id"][order] - 1
+    case0 = con["case_id"][order].astype(np.int64) - 1
     phone_kind = con["phone_kind"][order]
     phone = pl.select(
         pl.when(pl.lit(pl.Series(phone_kind == 0))).then(pl.lit(sim.case_phone.gather(case0)))
@@ -527,9 +530,11 @@ def _assemble(sim: _Sim) -> Portfolio:
         "updated_at": pro["updated_at"][order],
     })
     # A PTP contact backs every promise: add them to contacts, keeping ids in time order.
+    ctypes = out.tables["contacts"].schema
     ptp = out.tables["promises"].select(
         "case_id", "agent_id", pl.col("promised_at").alias("contacted_at"),
-        pl.lit("call").alias("channel"), pl.lit("debtor").alias("party"), pl.lit("ptp").alias("outcome"),
+        pl.lit("call", ctypes["channel"]).alias("channel"), pl.lit("debtor", ctypes["party"]).alias("party"),
+        pl.lit("ptp", ctypes["outcome"]).alias("outcome"),
         pl.Series("duration_s", rng.integers(180, 900, out.tables["promises"].height), dtype=pl.Int32),
         sim.case_phone.gather(out.tables["promises"]["case_id"].to_numpy() - 1).alias("phone_no"),
         pl.lit(False).alias("debtor_consent_after_hours"))
