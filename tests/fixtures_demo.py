@@ -15,6 +15,17 @@ AS_OF = dt.date(2026, 11, 22)
 SMALL = Scale("small", cases=1_500, teams=4, agency_teams=1, agents=12)
 
 
+def server_url(kind: str) -> str:
+    """The test server URL for 'postgresql' or 'mysql'; skip when unset, fail when CI requires it."""
+    env = "CASES_TEST_PG_URL" if kind == "postgresql" else "CASES_TEST_MYSQL_URL"
+    base = os.environ.get(env)
+    if not base:
+        if os.environ.get("CASES_TEST_REQUIRE_SERVERS"):
+            pytest.fail(f"{env} is not set but CASES_TEST_REQUIRE_SERVERS is: the {kind} tests must run")
+        pytest.skip(f"{env} is not set; {kind} tests skipped")
+    return base
+
+
 @pytest.fixture(scope="session")
 def demo_portfolio() -> Portfolio:
     """The demo-scale centre (seed 7) as of a fixed day, generated once."""
@@ -38,10 +49,7 @@ def small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
         build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
         yield url
         return
-    env = "CASES_TEST_PG_URL" if kind == "postgresql" else "CASES_TEST_MYSQL_URL"
-    base = os.environ.get(env)
-    if not base:
-        pytest.skip(f"{env} is not set; {kind} tests skipped")
+    base = server_url(kind)
     for url in (_pg_fresh(base) if kind == "postgresql" else _mysql_fresh(base)):
         build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
         yield url

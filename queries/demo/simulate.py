@@ -453,6 +453,17 @@ def _msg_flags(n_att: np.ndarray, n_msg: np.ndarray) -> np.ndarray:
     return pos >= np.repeat(n_att, tot)
 
 
+def _in_time_order(chunks: list[dict[str, np.ndarray]], when: str, agent_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """An event's monthly chunks joined and sorted by time, then case: ids follow that order."""
+    ev = _concat(chunks)
+    order = np.lexsort((ev["case_id"], ev[when]))
+    out = {k: ev.pop(k)[order] for k in list(ev)}
+    out["id"] = np.arange(1, len(order) + 1, dtype=np.int64)
+    out["case_id"] = out["case_id"].astype(np.int64)
+    out["agent_id"] = agent_ids[out.pop("agent")]
+    return out
+
+
 def _cat(codes: np.ndarray, labels: tuple[str, ...] | list[str]) -> pl.Series:
     """Integer codes as an Enum column: one byte-sized code per row instead of a string."""
     labels = list(labels)
@@ -484,50 +495,38 @@ def _assemble(sim: _Sim) -> Portfolio:
     out.tables["teams"] = org.teams
     out.tables["agents"] = org.agents
 
-    pay = _concat(sim.events["payments"])
-    order = np.lexsort((pay["case_id"], pay["paid_at"]))
+    pay = _in_time_order(sim.events["payments"], "paid_at", agent_ids)
     out.tables["payments"] = pl.DataFrame({
-        "payment_id": np.arange(1, len(order) + 1, dtype=np.int64),
-        "case_id": pay["case_id"][order].astype(np.int64),
-        "agent_id": agent_ids[pay["agent"][order]],
-        "paid_at": pay["paid_at"][order],
-        "amount_cents": pay["amount"][order],
-        "method": _cat(pay["method"][order], [p[0] for p in PAY_METHODS]),
+        "payment_id": pay["id"], "case_id": pay["case_id"], "agent_id": pay["agent_id"],
+        "paid_at": pay["paid_at"], "amount_cents": pay["amount"],
+        "method": _cat(pay["method"], [p[0] for p in PAY_METHODS]),
     })
 
-    con = _concat(sim.events["contacts"])
-    order = np.lexsort((con["case_id"], con["contacted_at"]))
-    case0 = con["case_id"][order].astype(np.int64) - 1
-    phone_kind = con["phone_kind"][order]
+    con = _in_time_order(sim.events["contacts"], "contacted_at", agent_ids)
+    case0 = con["case_id"] - 1
     phone = pl.select(
-        pl.when(pl.lit(pl.Series(phone_kind == 0))).then(pl.lit(sim.case_phone.gather(case0)))
-        .when(pl.lit(pl.Series(phone_kind == 1))).then(pl.lit(sim.relative_phone.gather(case0)))
+        pl.when(pl.lit(pl.Series(con["phone_kind"] == 0))).then(pl.lit(sim.case_phone.gather(case0)))
+        .when(pl.lit(pl.Series(con["phone_kind"] == 1))).then(pl.lit(sim.relative_phone.gather(case0)))
         .otherwise(None)).to_series()
     out.tables["contacts"] = pl.DataFrame({
-        "contact_id": np.arange(1, len(order) + 1, dtype=np.int64),
-        "case_id": con["case_id"][order].astype(np.int64),
-        "agent_id": agent_ids[con["agent"][order]],
-        "contacted_at": con["contacted_at"][order],
-        "channel": _cat(con["channel"][order], CONTACT_CHANNELS),
-        "party": _cat(con["party"][order], ("debtor", "third_party", "none")),
-        "outcome": _cat(con["outcome"][order], CONTACT_OUTCOMES),
-        "duration_s": con["duration_s"][order].astype(np.int32),
+        "contact_id": con["id"], "case_id": con["case_id"], "agent_id": con["agent_id"],
+        "contacted_at": con["contacted_at"],
+        "channel": _cat(con["channel"], CONTACT_CHANNELS),
+        "party": _cat(con["party"], ("debtor", "third_party", "none")),
+        "outcome": _cat(con["outcome"], CONTACT_OUTCOMES),
+        "duration_s": con["duration_s"],
         "phone_no": phone,
-        "debtor_consent_after_hours": con["consent"][order],
+        "debtor_consent_after_hours": con["consent"],
     })
-    del con, phone, case0, phone_kind, order  # the largest table: free its numpy copies early
+    del con, phone, case0  # the largest table: free its numpy copies early
 
-    pro = _concat(sim.events["promises"])
-    order = np.lexsort((pro["case_id"], pro["promised_at"]))
+    pro = _in_time_order(sim.events["promises"], "promised_at", agent_ids)
     out.tables["promises"] = pl.DataFrame({
-        "promise_id": np.arange(1, len(order) + 1, dtype=np.int64),
-        "case_id": pro["case_id"][order].astype(np.int64),
-        "agent_id": agent_ids[pro["agent"][order]],
-        "promised_at": pro["promised_at"][order],
-        "due_on": pro["due_on"][order],
-        "amount_cents": pro["amount"][order].astype(np.int64),
-        "status": _cat(pro["status"][order], ("pending", "kept", "partial", "broken")),
-        "updated_at": pro["updated_at"][order],
+        "promise_id": pro["id"], "case_id": pro["case_id"], "agent_id": pro["agent_id"],
+        "promised_at": pro["promised_at"], "due_on": pro["due_on"],
+        "amount_cents": pro["amount"].astype(np.int64),
+        "status": _cat(pro["status"], ("pending", "kept", "partial", "broken")),
+        "updated_at": pro["updated_at"],
     })
     # A PTP contact backs every promise: add them to contacts, keeping ids in time order.
     ctypes = out.tables["contacts"].schema
@@ -542,22 +541,18 @@ def _assemble(sim: _Sim) -> Portfolio:
     out.tables["contacts"] = contacts.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("contact_id"), pl.all())
 
-    com = _concat(sim.events["complaints"])
-    order = np.lexsort((com["case_id"], com["received_at"]))
-    is_open = com["open"][order]
-    resolved = com["resolved_at"][order]
+    com = _in_time_order(sim.events["complaints"], "received_at", agent_ids)
+    is_open = com["open"]
     out.tables["complaints"] = pl.DataFrame({
-        "complaint_id": np.arange(1, len(order) + 1, dtype=np.int64),
-        "case_id": com["case_id"][order].astype(np.int64),
-        "agent_id": agent_ids[com["agent"][order]],
-        "received_at": com["received_at"][order],
-        "source": _cat(com["source"][order], list(SOURCES_W)),
-        "category": _cat(com["category"][order], COMPLAINT_CATEGORIES),
-        "severity": _cat(com["severity"][order], ("low", "medium", "high")),
+        "complaint_id": com["id"], "case_id": com["case_id"], "agent_id": com["agent_id"],
+        "received_at": com["received_at"],
+        "source": _cat(com["source"], list(SOURCES_W)),
+        "category": _cat(com["category"], COMPLAINT_CATEGORIES),
+        "severity": _cat(com["severity"], ("low", "medium", "high")),
         "status": np.where(is_open, "open", "resolved"),
-        "resolved_at": np.where(is_open, np.datetime64("NaT"), resolved),
-        "substantiated": com["substantiated"][order],
-        "updated_at": np.where(is_open, com["received_at"][order], resolved),
+        "resolved_at": np.where(is_open, np.datetime64("NaT"), com["resolved_at"]),
+        "substantiated": com["substantiated"],
+        "updated_at": np.where(is_open, com["received_at"], com["resolved_at"]),
     }).with_columns(pl.when(pl.col("status") == "open").then(None).otherwise(pl.col("substantiated"))
                     .alias("substantiated"))
 
