@@ -12,6 +12,30 @@ class SourceError(RuntimeError):
     """The case database cannot be reached or is not usable; the message says what to do."""
 
 
+class ReadOnlyViolation(SourceError):
+    """Something tried to write through the dashboard's read-only engine."""
+
+
+# Statements the dashboard may send: reads, and the session settings drivers issue on connect.
+_READ_VERBS = frozenset({"select", "with", "show", "explain", "describe", "desc", "pragma", "set", "rollback",
+                         "begin", "commit"})
+_WRITE_SETTINGS = ("read write", "read_only=off", "read_only = off", "read_only to off", "read_only=0")
+
+
+def _guard_reads(engine: sa.Engine) -> sa.Engine:
+    """Refuse any statement but a read before it reaches the database (a second line behind the session)."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _only_reads(_conn, _cursor, statement, _params, _context, _many):  # noqa: ANN001, ANN202
+        text = statement.lstrip().lower()
+        verb = text.split(None, 1)[0] if text else ""
+        if verb not in _READ_VERBS or (verb == "set" and any(w in text for w in _WRITE_SETTINGS)) or (
+                verb == "pragma" and "=" in text and "query_only" not in text):
+            raise ReadOnlyViolation(f"refused to send '{verb.upper()}' through the read-only engine")
+
+    return engine
+
+
 def backend(url: str | sa.URL) -> str:
     """'sqlite', 'postgresql' or 'mysql' for a SQLAlchemy URL."""
     name = make_url(str(url)).get_backend_name() if isinstance(url, str) else url.get_backend_name()
@@ -36,12 +60,12 @@ def read_only_engine(url: str) -> sa.Engine:
         if not path.exists():
             raise SourceError(f"SQLite database file not found: {path}")
         uri = f"file:{path.resolve()}?mode=ro"
-        return sa.create_engine("sqlite://", creator=lambda: _sqlite_ro_connect(uri))
+        return _guard_reads(sa.create_engine("sqlite://", creator=lambda: _sqlite_ro_connect(uri)))
     if kind == "postgresql":
-        return sa.create_engine(
+        return _guard_reads(sa.create_engine(
             u, pool_pre_ping=True,
             connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 5},
-        )
+        ))
     if kind == "mysql":
         engine = sa.create_engine(u, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
@@ -50,7 +74,7 @@ def read_only_engine(url: str) -> sa.Engine:
             with dbapi_conn.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION READ ONLY")
 
-        return engine
+        return _guard_reads(engine)
     raise SourceError(f"Unsupported database '{u.drivername}': use SQLite, PostgreSQL or MySQL/MariaDB.")
 
 
