@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
     sync = sub.add_parser("sync", help="refresh the analytics store from the case database")
     sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
+    doctor = sub.add_parser("doctor", help="check a case database against the data contract")
+    doctor.add_argument("--url", default=None, help="database to check (default: the configured one)")
     sub.add_parser("report", help="print a metric as JSON or CSV (see 'report --help')", add_help=False)
     return p
 
@@ -74,6 +76,28 @@ def _demo_db(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    from .db import SourceError, describe_error, read_only_engine
+    from .doctor import OK, check, exit_code
+
+    url = args.url or settings.source_url
+    try:
+        engine = read_only_engine(url)
+        findings = check(engine, progress=lambda m: print(f"  {m} …", file=sys.stderr, flush=True))
+    except SourceError as exc:
+        raise CliError(str(exc)) from None
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise CliError(f"cannot check {url.split('@')[-1]}: {describe_error(exc)}") from None
+    for f in findings:
+        print(f.line())
+    errors = sum(f.level == "ERROR" for f in findings)
+    warnings = sum(f.level == "WARNING" for f in findings)
+    print(f"{OK if not errors else 'FAILED'}: {errors} errors, {warnings} warnings")
+    return exit_code(findings)
 
 
 def ensure_demo_database(settings: Settings, today: dt.date | None = None) -> Path:
@@ -128,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "demo-db":
             return _demo_db(args)
+        if args.command == "doctor":
+            return _doctor(args, settings)
         if args.command == "sync":
             from .sync import run_sync
 
