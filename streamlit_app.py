@@ -4,38 +4,38 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, filters
+from dashboard.i18n import bi, t
+from dashboard.overview import database_overview
 
 st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=":material/monitoring:", layout="wide")
 
-settings = data.settings()
-st.title("催收监控看板 · Collections supervisor dashboard")
-if settings.is_demo:
-    st.info("演示数据：本看板运行在自动生成的演示案件库上，数据均为虚构。  \n"
-            "Demo data: this dashboard runs on a generated demo case database; every person and amount is "
-            "fictitious.", icon=":material/science:")
-
-summary, error = data.database_summary()
-if error:
-    st.error(f"无法读取案件库 · Cannot read the case database: {error}  \n"
-             "检查 CASES_DB_URL 或 .streamlit/secrets.toml 中的 [connections.cases] url，并确认数据库在运行。  \n"
-             "Check CASES_DB_URL or [connections.cases] url in .streamlit/secrets.toml and that the database "
-             "is running.", icon=":material/cloud_off:")
+state, error = data.store_state()
+if state is None:
+    st.title("催收监控看板 · Collections supervisor dashboard")
+    st.error(bi("db_down").replace("{err}", error or ""), icon=":material/cloud_off:")
+    database_overview("zh", show_errors=False)
     st.stop()
 
-st.subheader("案件库概况 · Case database")
-st.caption(f"来源 · Source: `{data.source_label()}` (只读 · read-only)")
-missing = summary.filter(~summary["present"] & ~summary["optional"])
-if missing.height:
-    st.warning("缺少必需的表 · Required tables missing: " + ", ".join(missing["table"].to_list()), icon=":material/warning:")
-cols = st.columns(3)
-counts = dict(zip(summary["table"], summary["rows"], strict=True))
-cols[0].metric("案件 · Cases", f"{counts.get('cases') or 0:,}")
-cols[1].metric("催收记录 · Contacts", f"{counts.get('contacts') or 0:,}")
-cols[2].metric("还款笔数 · Payments", f"{counts.get('payments') or 0:,}")
-st.dataframe(
-    summary.select("table", "rows", "first", "last").fill_null("—"),
-    column_config={"table": "表 · Table", "rows": st.column_config.NumberColumn("行数 · Rows", format="localized"),
-                   "first": "最早 · First", "last": "最晚 · Last"},
-    hide_index=True, width="stretch",
-)
+view = filters.sidebar(data.options())
+lang = view.lang
+PAGES = "dashboard/pages"
+nav = st.navigation({
+    t("sec_pages", lang): [
+        st.Page(f"{PAGES}/daily.py", title=t("pg_daily", lang), icon=":material/payments:", url_path="daily",
+                default=True),
+        st.Page(f"{PAGES}/agents.py", title=t("pg_agents", lang), icon=":material/support_agent:", url_path="agents"),
+        st.Page(f"{PAGES}/complaints.py", title=t("pg_complaints", lang), icon=":material/report:",
+                url_path="complaints"),
+        st.Page(f"{PAGES}/aging.py", title=t("pg_aging", lang), icon=":material/stacked_bar_chart:", url_path="aging"),
+        st.Page(f"{PAGES}/trends.py", title=t("pg_trends", lang), icon=":material/trending_up:", url_path="trends"),
+    ],
+    t("sec_more", lang): [
+        st.Page(f"{PAGES}/cases.py", title=t("pg_cases", lang), icon=":material/folder_open:", url_path="cases"),
+        st.Page(f"{PAGES}/glossary.py", title=t("pg_glossary", lang), icon=":material/menu_book:",
+                url_path="glossary"),
+        st.Page(f"{PAGES}/data_overview.py", title=t("pg_data", lang), icon=":material/database:",
+                url_path="data"),
+    ],
+})
+nav.run()

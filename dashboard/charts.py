@@ -1,0 +1,293 @@
+"""Pure chart builders: a Polars DataFrame in, a Plotly Figure out, labelled in the viewer's language."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.i18n import cny, money_axis, num, pct, t, value
+
+TEAL, ORANGE, GREY, RED, NAVY = "#0F5C6E", "#E08A2E", "#9AA5B1", "#C0392B", "#2C3E50"
+PALETTE = ["#0F5C6E", "#E08A2E", "#4C9F70", "#8E6C8A", "#C0392B", "#3B7DD8", "#B8860B", "#5D6D7E",
+           "#17A589", "#AF601A"]
+FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+
+
+def _layout(fig: go.Figure, height: int = 360, legend: bool = True) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        font={"family": FONT, "size": 13}, colorway=PALETTE, hovermode="closest", showlegend=legend,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        clickmode="event+select", dragmode=False,
+    )
+    return fig
+
+
+def _money(values: list, lang: str) -> tuple[list, str]:
+    """Values scaled for a money axis and the axis unit suffix."""
+    div, unit = money_axis(lang)
+    return [None if v is None else v / div for v in values], unit
+
+
+def _money_axis(fig: go.Figure, lang: str, title: str, secondary: bool = False) -> None:
+    _, unit = money_axis(lang)
+    spec = {"title_text": f"{title}{unit}", "rangemode": "tozero"}
+    if lang == "en":
+        spec |= {"tickprefix": "¥", "tickformat": "~s"}
+    else:
+        spec |= {"tickformat": ",.0f"}
+    if secondary:
+        fig.update_layout(yaxis2=spec)
+    else:
+        fig.update_yaxes(**spec)
+
+
+def _pct_axis(fig: go.Figure, title: str, secondary: bool = False, side: str = "right") -> None:
+    spec = {"title_text": title, "tickformat": ".0%", "rangemode": "tozero"}
+    if secondary:
+        fig.update_layout(yaxis2={**spec, "overlaying": "y", "side": side, "showgrid": False})
+    else:
+        fig.update_yaxes(**spec)
+
+
+def daily(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Daily collected bars, cumulative collected in the month, and the month's target line."""
+    days = df.get_column("day").to_list()
+    bars, _ = _money(df.get_column("collected").to_list(), lang)
+    cum, _ = _money(df.get_column("cumulative").to_list(), lang)
+    hover = [cny(v, lang) for v in df.get_column("collected").to_list()]
+    cum_hover = [cny(v, lang) for v in df.get_column("cumulative").to_list()]
+    fig = go.Figure()
+    fig.add_bar(x=days, y=bars, name=t("daily_bar", lang), marker_color=TEAL, customdata=hover,
+                hovertemplate="%{x|%Y-%m-%d}<br>%{customdata}<extra></extra>")
+    fig.add_scatter(x=days, y=cum, name=t("cumulative", lang), mode="lines+markers", yaxis="y2",
+                    line={"color": ORANGE, "width": 2.5}, marker={"size": 4}, customdata=cum_hover,
+                    hovertemplate="%{x|%Y-%m-%d}<br>%{customdata}<extra></extra>")
+    if df.get_column("target").drop_nulls().len():
+        tgt, _ = _money(df.get_column("target").to_list(), lang)
+        fig.add_scatter(x=days, y=tgt, name=t("target_line", lang), mode="lines", yaxis="y2",
+                        line={"color": RED, "dash": "dash", "width": 2}, line_shape="hv",
+                        customdata=[cny(v, lang) for v in df.get_column("target").to_list()],
+                        hovertemplate="%{customdata}<extra></extra>")
+    _layout(fig)
+    _money_axis(fig, lang, t("daily_bar", lang))
+    _, unit = money_axis(lang)
+    y2 = {"title_text": f"{t('cumulative', lang)}{unit}", "overlaying": "y", "side": "right",
+          "showgrid": False, "rangemode": "tozero"}
+    y2 |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
+    fig.update_layout(yaxis2=y2)
+    fig.update_xaxes(tickformat="%m-%d" if lang == "zh" else "%d %b")
+    return fig
+
+
+def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money_col: str, rate_col: str,
+                   rate_label: str, key_col: str | None = None, target_col: str | None = None) -> go.Figure:
+    """Money bars per category with a rate on a second axis (team achievement, bucket recovery rate)."""
+    vals, _ = _money(df.get_column(money_col).to_list(), lang)
+    keys = df.get_column(key_col or x).to_list()
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=vals, name=t("collected", lang), marker_color=TEAL, customdata=keys,
+                text=[cny(v, lang) for v in df.get_column(money_col).to_list()], textposition="outside",
+                cliponaxis=False, hovertemplate="%{x}<br>%{text}<extra></extra>")
+    if target_col and df.get_column(target_col).drop_nulls().len():
+        tv, _ = _money(df.get_column(target_col).to_list(), lang)
+        fig.add_scatter(x=labels, y=tv, name=t("target_line", lang), mode="markers",
+                        marker={"symbol": "line-ew-open", "size": 28, "color": RED, "line": {"width": 3}},
+                        hovertemplate="%{x}<br>" + t("target_line", lang) + "<extra></extra>")
+    rates = df.get_column(rate_col).to_list()
+    if any(r is not None for r in rates):
+        fig.add_scatter(x=labels, y=rates, name=rate_label, mode="markers+lines+text", yaxis="y2",
+                        line={"color": ORANGE, "width": 2}, marker={"size": 9}, customdata=keys,
+                        text=[pct(r) for r in rates], textposition="top center",
+                        hovertemplate="%{x}<br>%{text}<extra></extra>")
+    _layout(fig)
+    _money_axis(fig, lang, t("collected", lang))
+    _pct_axis(fig, rate_label, secondary=True)
+    return fig
+
+
+def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Attempts (effort) against collected (result) per agent, coloured by team."""
+    fig = go.Figure()
+    for i, (team, part) in enumerate(df.group_by("team_id", maintain_order=True)):
+        y, _ = _money(part.get_column("collected").to_list(), lang)
+        names = [f"{a} {n}" for a, n in zip(part.get_column("agent_id"), part.get_column("agent_name"), strict=True)]
+        fig.add_scatter(
+            x=part.get_column("attempts").to_list(), y=y, mode="markers", name=str(team[0]),
+            marker={"size": 11, "color": PALETTE[i % len(PALETTE)], "line": {"width": 1, "color": "white"}},
+            customdata=part.get_column("agent_id").to_list(), text=names,
+            hovertemplate="%{text}<br>" + t("attempts", lang) + " %{x:,}<br>" + t("collected", lang)
+            + " %{y:,.1f}<extra></extra>")
+    _layout(fig)
+    fig.update_xaxes(title_text=t("attempts", lang), rangemode="tozero")
+    _money_axis(fig, lang, t("collected", lang))
+    return fig
+
+
+def funnel(df: pl.DataFrame, lang: str, agent_label: str) -> go.Figure:
+    """Funnel stages: the agent against the team median, as horizontal bars (log scale keeps all visible)."""
+    stages = [t(s, lang) for s in df.get_column("stage").to_list()]
+    fig = go.Figure()
+    fig.add_bar(y=stages, x=df.get_column("agent").to_list(), name=agent_label, orientation="h",
+                marker_color=TEAL, text=[num(v) for v in df.get_column("agent").to_list()], textposition="outside",
+                cliponaxis=False)
+    fig.add_bar(y=stages, x=df.get_column("team_median").to_list(), name=t("team_median", lang), orientation="h",
+                marker_color=GREY, text=[num(v) for v in df.get_column("team_median").to_list()],
+                textposition="outside", cliponaxis=False)
+    _layout(fig, height=340)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="log", title_text=t("count", lang))
+    return fig
+
+
+def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
+    """RPC rate by agent (rows) and hour of day (columns)."""
+    piv = df.with_columns(pl.format("{} {}", "agent_id", pl.col("agent_name").fill_null("")).alias("who")) \
+        .pivot(on="hour", index="who", values="value", sort_columns=True).sort("who")
+    hours = sorted(int(h) for h in piv.columns[1:])
+    z = piv.select([str(h) for h in hours]).to_numpy()
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"{h:02d}:00" for h in hours], y=piv.get_column("who").to_list(), colorscale="Teal",
+        colorbar={"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
+        hovertemplate="%{y}<br>%{x}<br>%{z:.1%}<extra></extra>"))
+    _layout(fig, height=max(300, 22 * piv.height + 80), legend=False)
+    fig.update_xaxes(title_text=t("hour", lang))
+    return fig
+
+
+def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list | None = None,
+         highlight: list[bool] | None = None, fmt: str = "count", height: int | None = None) -> go.Figure:
+    """Horizontal bars sorted as given (top to bottom), optionally highlighting some (e.g. 12378)."""
+    colors = [RED if h else TEAL for h in (highlight or [False] * len(labels))]
+    text = [num(v) if fmt == "count" else (f"{v:,.1f}" if v is not None else "—") for v in values]
+    fig = go.Figure(go.Bar(y=labels, x=values, orientation="h", marker_color=colors, customdata=keys or labels,
+                           text=text, textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}<br>%{x:,.2f}<extra></extra>"))
+    _layout(fig, height=height or max(260, 30 * len(labels) + 80), legend=False)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title_text=axis_title, rangemode="tozero")
+    return fig
+
+
+def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Weekly complaints (bars) with the 12378 share apart and the rate per 10k worked cases."""
+    weeks = df.get_column("week").to_list()
+    other = [n - r for n, r in zip(df.get_column("numerator"), df.get_column("regulator_12378"), strict=True)]
+    fig = go.Figure()
+    fig.add_bar(x=weeks, y=other, name=t("k_complaints", lang), marker_color=TEAL, customdata=weeks,
+                hovertemplate="%{x|%Y-%m-%d}<br>%{y}<extra></extra>")
+    fig.add_bar(x=weeks, y=df.get_column("regulator_12378").to_list(), name=t("k_12378", lang), marker_color=RED,
+                customdata=weeks, hovertemplate="%{x|%Y-%m-%d}<br>%{y}<extra></extra>")
+    fig.add_scatter(x=weeks, y=df.get_column("value").to_list(), name=t("per_10k", lang), yaxis="y2",
+                    mode="lines+markers", line={"color": ORANGE}, hovertemplate="%{y:.1f}<extra></extra>")
+    _layout(fig)
+    fig.update_layout(barmode="stack", yaxis2={"title_text": t("per_10k", lang), "overlaying": "y", "side": "right",
+                                               "showgrid": False, "rangemode": "tozero"})
+    fig.update_yaxes(title_text=t("count", lang), selector={"anchor": "x"}, rangemode="tozero")
+    return fig
+
+
+def bucket_balance(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Balance (bars) and case count (line, second axis) per bucket in one snapshot."""
+    buckets = df.get_column("bucket").to_list()
+    bal, _ = _money(df.get_column("balance").to_list(), lang)
+    fig = go.Figure()
+    fig.add_bar(x=buckets, y=bal, name=t("balance", lang), marker_color=TEAL, customdata=buckets,
+                text=[cny(v, lang) for v in df.get_column("balance").to_list()], textposition="outside",
+                cliponaxis=False, hovertemplate="%{x}<br>%{text}<extra></extra>")
+    fig.add_scatter(x=buckets, y=df.get_column("count").to_list(), name=t("cases_n", lang), yaxis="y2",
+                    mode="lines+markers", line={"color": ORANGE}, customdata=buckets,
+                    hovertemplate="%{x}<br>%{y:,}<extra></extra>")
+    _layout(fig)
+    _money_axis(fig, lang, t("balance", lang))
+    fig.update_layout(yaxis2={"title_text": t("cases_n", lang), "overlaying": "y", "side": "right",
+                              "showgrid": False, "rangemode": "tozero"})
+    return fig
+
+
+def roll_matrix(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
+    """From-bucket × to-bucket heatmap of roll rates, each cell labelled in percent."""
+    to_order = [*order, "closed"]
+    lookup = {(r["from_bucket"], r["to_bucket"]): r["value"] for r in df.iter_rows(named=True)}
+    froms = [b for b in order if any(k[0] == b for k in lookup)]
+    z = [[lookup.get((f, to)) for to in to_order] for f in froms]
+    text = [[pct(v, 0) if v else "" for v in row] for row in z]
+    xs = [value(b, lang) if b == "closed" else b for b in to_order]
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=froms, text=text, texttemplate="%{text}", colorscale="Teal",
+                               zmin=0, zmax=1, colorbar={"tickformat": ".0%"},
+                               customdata=[[f"{f}|{to}" for to in to_order] for f in froms],
+                               hovertemplate="%{y} → %{x}<br>%{z:.1%}<extra></extra>"))
+    _layout(fig, height=380, legend=False)
+    fig.update_xaxes(title_text=t("to_bucket", lang), side="top")
+    fig.update_yaxes(title_text=t("from_bucket", lang), autorange="reversed")
+    return fig
+
+
+def lines(df: pl.DataFrame, lang: str, x: str, y: str, series: str, y_title: str, rate: bool = True,
+          dashed: str | None = None) -> go.Figure:
+    """One line per series value (e.g. bucket pair over months); `dashed` marks points to draw open."""
+    fig = go.Figure()
+    for i, (key, part) in enumerate(df.sort(x).group_by(series, maintain_order=True)):
+        name = str(key[0])
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=part.get_column(x).to_list(), y=part.get_column(y).to_list(), name=name,
+                        mode="lines+markers", line={"color": color}, marker={"size": 6},
+                        customdata=[name] * part.height,
+                        hovertemplate=name + "<br>%{x}<br>%{y:.1%}<extra></extra>" if rate else None)
+        if dashed:
+            imm = part.filter(pl.col(dashed))
+            if imm.height:
+                fig.add_scatter(x=imm.get_column(x).to_list(), y=imm.get_column(y).to_list(), mode="markers",
+                                marker={"symbol": "circle-open", "size": 10, "color": color, "line": {"width": 2}},
+                                name=t("immature", lang), legendgroup="immature", showlegend=i == 0,
+                                hoverinfo="skip")
+    _layout(fig, height=380)
+    if rate:
+        _pct_axis(fig, y_title)
+    else:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def monthly(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Collected per month (bars) and recovery rate (line, second axis)."""
+    months = df.get_column("month").to_list()
+    vals, _ = _money(df.get_column("collected").to_list(), lang)
+    fig = go.Figure()
+    fig.add_bar(x=months, y=vals, name=t("collected", lang), marker_color=TEAL, customdata=months,
+                text=[cny(v, lang) for v in df.get_column("collected").to_list()],
+                hovertemplate="%{x|%Y-%m}<br>%{text}<extra></extra>", textposition="none")
+    fig.add_scatter(x=months, y=df.get_column("recovery_rate").to_list(), name=t("recovery_rate", lang),
+                    yaxis="y2", mode="lines+markers", line={"color": ORANGE, "width": 2.5}, customdata=months,
+                    hovertemplate="%{x|%Y-%m}<br>%{y:.1%}<extra></extra>")
+    _layout(fig)
+    _money_axis(fig, lang, t("collected", lang))
+    _pct_axis(fig, t("recovery_rate", lang), secondary=True)
+    fig.update_xaxes(tickformat="%Y-%m", dtick="M1")
+    return fig
+
+
+def channels(df: pl.DataFrame, lang: str) -> go.Figure:
+    """In-house vs agency side by side: collected per month (grouped bars) and recovery rate lines."""
+    fig = go.Figure()
+    colors = {"in_house": TEAL, "agency": ORANGE}
+    for ch in ("in_house", "agency"):
+        part = df.filter(pl.col("channel") == ch)
+        if part.height == 0:
+            continue
+        vals, _ = _money(part.get_column("collected").to_list(), lang)
+        fig.add_bar(x=part.get_column("month").to_list(), y=vals, name=f"{t(ch, lang)} · {t('collected', lang)}",
+                    marker_color=colors[ch], customdata=[ch] * part.height,
+                    text=[cny(v, lang) for v in part.get_column("collected").to_list()], textposition="none",
+                    hovertemplate="%{x|%Y-%m}<br>%{text}<extra></extra>")
+        fig.add_scatter(x=part.get_column("month").to_list(), y=part.get_column("recovery_rate").to_list(),
+                        name=f"{t(ch, lang)} · {t('recovery_rate', lang)}", yaxis="y2", mode="lines+markers",
+                        line={"color": colors[ch], "dash": "dot"}, customdata=[ch] * part.height,
+                        hovertemplate="%{x|%Y-%m}<br>%{y:.1%}<extra></extra>")
+    _layout(fig)
+    fig.update_layout(barmode="group")
+    _money_axis(fig, lang, t("collected", lang))
+    _pct_axis(fig, t("recovery_rate", lang), secondary=True)
+    fig.update_xaxes(tickformat="%Y-%m", dtick="M1")
+    return fig

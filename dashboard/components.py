@@ -1,0 +1,120 @@
+"""Page building blocks: header with data-as-of and reconciliation, chart and table blocks with exports."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+from dashboard.filters import View, file_stem
+from dashboard.i18n import day, t
+
+CASES_PAGE = "dashboard/pages/cases.py"
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "zh-CN"}
+DRILL = "_drill"
+
+#: A drill function maps one selected point to list_cases arguments (plus filter overrides), or None.
+Drill = Callable[[dict], dict | None]
+
+
+def page_header(view: View, title_key: str) -> None:
+    """Title, demo label, data-as-of and the store's reconciliation state, and any URL notices."""
+    lang = view.lang
+    st.title(t(title_key, lang))
+    state, _ = data.store_state()
+    settings = data.settings()
+    if settings.is_demo:
+        st.caption(f":material/science: {t('demo', lang)}")
+    if state is not None:
+        store = state.store
+        rec = store.reconciliation
+        parts = [f"**{t('data_as_of', lang)} {day(store.as_of, lang)}**",
+                 f"{t('synced_at', lang)} {store.synced_at:%Y-%m-%d %H:%M}"]
+        if rec.get("ok"):
+            parts.append(f":green[:material/verified: {t('reconciled', lang)}]")
+        elif not rec:
+            parts.append(t("recon_unknown", lang))
+        st.caption(" · ".join(parts))
+        if rec and not rec.get("ok"):
+            days = ", ".join(m["day"] for m in rec.get("mismatches", [])[:3])
+            st.warning(t("recon_bad", lang, n=rec.get("mismatch_count", len(rec.get("mismatches", []))), days=days),
+                       icon=":material/sync_problem:")
+        if state.source_error:
+            st.warning(t("db_down_store", lang, err=state.source_error, at=f"{store.synced_at:%Y-%m-%d %H:%M}"),
+                       icon=":material/cloud_off:")
+    if view.notices:
+        st.warning(t("bad_url", lang) + "  \n" + "  \n".join(f"- {n}" for n in view.notices),
+                   icon=":material/link_off:")
+
+
+def downloads(df: pl.DataFrame, name: str, view: View, key: str) -> None:
+    """CSV and Excel downloads of a chart's or table's data, with the filters in the file name."""
+    stem = file_stem(name, view.filters)
+    flat = df.select([c for c, dt_ in df.schema.items() if not isinstance(dt_, pl.List)])
+
+    def xlsx() -> bytes:
+        buf = io.BytesIO()
+        flat.write_excel(buf, worksheet=name[:31], autofit=True)
+        return buf.getvalue()
+
+    c1, c2, _ = st.columns([1, 1, 6], gap="small")
+    c1.download_button(t("download_csv", view.lang), lambda: flat.write_csv().encode("utf-8-sig"),
+                       file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
+                       icon=":material/download:", type="tertiary")
+    c2.download_button(t("download_xlsx", view.lang), xlsx, file_name=f"{stem}.xlsx", key=f"xlsx_{key}",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       on_click="ignore", icon=":material/table_view:", type="tertiary")
+
+
+def empty_state(view: View, result: data.Result | None = None) -> None:
+    """The explained empty state: data unavailable (with reason) or nothing matching the filters."""
+    if result is not None and result.note:
+        st.info(t("unavailable", view.lang, msg=result.note), icon=":material/info:")
+    else:
+        st.info(t("empty", view.lang), icon=":material/filter_alt_off:")
+
+
+def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame], go.Figure], view: View,
+                name: str, key: str, drill: Drill | None = None, export: pl.DataFrame | None = None,
+                help: str | None = None) -> None:
+    """A titled chart with its empty state, downloads and, when given, click-through to the cases."""
+    with st.container(border=True):
+        st.markdown(f"**{title}**", help=help)
+        if result.empty:
+            empty_state(view, result)
+            return
+        fig = build(result.df)
+        if drill is None:
+            st.plotly_chart(fig, width="stretch", key=key, config=CHART_CONFIG)
+        else:
+            event = st.plotly_chart(fig, width="stretch", key=key, config=CHART_CONFIG, on_select="rerun",
+                                    selection_mode="points")
+            st.caption(f":material/ads_click: {t('click_hint', view.lang)}")
+            points = (event or {}).get("selection", {}).get("points", []) if event else []
+            if points:
+                open_cases(drill(points[0]), view)
+        downloads(export if export is not None else result.df, name, view, key)
+
+
+def open_cases(request: dict | None, view: View) -> None:
+    """Go to the cases page for a drill request (list_cases arguments + filter overrides + a label)."""
+    if not request:
+        return
+    st.session_state[DRILL] = request
+    st.switch_page(CASES_PAGE)
+
+
+def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: str | None = None,
+        help: str | None = None, delta_color: str = "normal") -> None:
+    """One KPI card."""
+    col.metric(label, value, delta=delta, help=help, border=True, delta_color=delta_color)
+
+
+def metric_help(key: str, lang: str) -> str:
+    """The glossary definition of a registry metric, for chart and KPI help."""
+    g = data.glossary(lang).filter(pl.col("key") == key)
+    return g.get_column("definition")[0] if g.height else ""

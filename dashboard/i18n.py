@@ -1,0 +1,324 @@
+"""Labels in zh-CN and en, and number formats: CNY (¥, 万 in Chinese), percent, counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+LANGS = ("zh", "en")
+
+# key → (中文, English). Keep keys short and stable: tests look labels up through t().
+_LABELS: dict[str, tuple[str, str]] = {
+    # shell
+    "app_title": ("催收监控看板", "Collections supervisor dashboard"),
+    "lang": ("语言", "Language"),
+    "filters": ("筛选", "Filters"),
+    "period": ("日期范围", "Date range"),
+    "dates": ("自定义日期", "Custom dates"),
+    "team": ("团队", "Team"),
+    "agent": ("坐席", "Agent"),
+    "bucket": ("账龄", "Bucket"),
+    "product": ("产品", "Product"),
+    "region": ("地区", "Region"),
+    "channel": ("渠道", "Channel"),
+    "all": ("全部", "All"),
+    "data_as_of": ("数据截至", "Data as of"),
+    "synced_at": ("同步于", "synced"),
+    "reconciled": ("已与案件库核对一致", "reconciled with the case database"),
+    "recon_bad": ("与案件库核对不一致：{n} 天的笔数或金额不符（{days}）。数字可能不完整，请运行 "
+                  "`collections-dashboard sync --full`。",
+                  "Store does not reconcile with the case database on {n} day(s) ({days}). Figures may be "
+                  "incomplete; run `collections-dashboard sync --full`."),
+    "recon_unknown": ("尚未核对", "not yet reconciled"),
+    "demo": ("演示数据：运行在自动生成的演示案件库上，人员与金额均为虚构。",
+             "Demo data: generated demo case database; every person and amount is fictitious."),
+    "db_down_store": ("案件库暂时无法连接（{err}），正在使用 {at} 同步的分析库。恢复连接后将自动更新。",
+                      "The case database is unreachable ({err}); serving the analytics store synced at {at}. "
+                      "It refreshes once the database is back."),
+    "db_down": ("无法读取案件库，也没有可用的分析库：{err}  \n检查 CASES_DB_URL 或 .streamlit/secrets.toml 中的 "
+                "[connections.cases] url，并确认数据库在运行。",
+                "Cannot read the case database and no analytics store exists yet: {err}  \nCheck CASES_DB_URL "
+                "or [connections.cases] url in .streamlit/secrets.toml and that the database is running."),
+    "bad_url": ("链接中的筛选条件无效，已改用默认视图：", "Some filters in the link were not valid; showing the "
+                "default view instead of them:"),
+    "empty": ("所选条件下没有数据。请放宽筛选条件（日期、团队、账龄等）。",
+              "No data for these filters. Widen the date range or clear some selections."),
+    "unavailable": ("此图需要的数据在案件库中不存在：{msg}", "The data this chart needs is not in the case "
+                    "database: {msg}"),
+    "download_csv": ("CSV", "CSV"),
+    "download_xlsx": ("Excel", "Excel"),
+    "click_hint": ("点击柱形或数据点查看对应案件", "Click a bar or point to see the cases behind it"),
+    # presets
+    "p_today": ("今天", "Today"),
+    "p_yesterday": ("昨天", "Yesterday"),
+    "p_last7": ("近 7 天", "Last 7 days"),
+    "p_mtd": ("本月至今", "Month to date"),
+    "p_last_month": ("上月", "Last month"),
+    "p_qtd": ("本季至今", "Quarter to date"),
+    "p_ytd": ("本年至今", "Year to date"),
+    "p_custom": ("自定义", "Custom"),
+    # channels
+    "in_house": ("自营", "In-house"),
+    "agency": ("委外", "Agency"),
+    # pages
+    "pg_daily": ("每日回收", "Daily recovery"),
+    "pg_agents": ("坐席绩效", "Agent performance"),
+    "pg_complaints": ("投诉监控", "Complaints"),
+    "pg_aging": ("账龄与迁徙", "Aging & roll rates"),
+    "pg_trends": ("月度趋势", "Monthly trends"),
+    "pg_cases": ("案件明细", "Cases"),
+    "pg_data": ("数据概况", "Data"),
+    "pg_glossary": ("指标口径", "Glossary"),
+    "sec_pages": ("看板", "Dashboards"),
+    "sec_more": ("更多", "More"),
+    # KPIs
+    "k_today": ("今日回收", "Collected today"),
+    "k_mtd": ("本月回收", "Collected MTD"),
+    "k_achv": ("目标达成率", "Target achievement"),
+    "k_pace": ("进度 {pace}", "pace {pace}"),
+    "k_recovery": ("回收率", "Recovery rate"),
+    "k_payments": ("还款笔数", "Payments"),
+    "k_ptp_due": ("今日到期承诺", "PTPs due today"),
+    "k_vs_lm": ("较上月同日", "vs same day last month"),
+    "k_no_target": ("无目标数据", "no targets"),
+    "k_period": ("所选期间", "Selected period"),
+    # chart titles
+    "c_daily": ("每日回收与累计 vs 目标", "Daily collected, cumulative vs target"),
+    "c_by_team": ("各团队回收与达成率", "Collected and achievement by team"),
+    "c_by_bucket": ("各账龄回收金额与回收率", "Collected and recovery rate by bucket"),
+    "daily_bar": ("每日回收", "Daily collected"),
+    "cumulative": ("累计回收", "Cumulative collected"),
+    "target_line": ("月度目标", "Monthly target"),
+    "collected": ("回收金额", "Collected"),
+    "achievement": ("达成率", "Achievement"),
+    "recovery_rate": ("回收率", "Recovery rate"),
+    "day": ("日期", "Day"),
+    "month": ("月份", "Month"),
+    "week": ("周", "Week"),
+    # agents page
+    "c_leaderboard": ("坐席排行榜", "Agent leaderboard"),
+    "c_scatter": ("投入与产出", "Effort vs result"),
+    "c_funnel": ("催收漏斗：{agent} vs 团队中位数", "Funnel: {agent} vs team median"),
+    "c_heatmap": ("各时段本人接通率", "RPC rate by hour of day"),
+    "c_scorecard": ("坐席记分卡", "Agent scorecard"),
+    "rank": ("排名", "Rank"),
+    "agent_name": ("坐席", "Agent"),
+    "trend": ("每日回收走势", "Daily collected"),
+    "attempts": ("外呼/外访", "Attempts"),
+    "contacts": ("接通", "Contacts"),
+    "rpc": ("本人接通", "RPC"),
+    "ptp": ("承诺", "PTP"),
+    "kept": ("兑现", "Kept"),
+    "paid": ("还款笔数", "Paid"),
+    "contact_rate": ("接通率", "Contact rate"),
+    "rpc_rate": ("本人接通率", "RPC rate"),
+    "ptp_rate": ("承诺率", "PTP rate"),
+    "ptp_kept_rate": ("承诺兑现率", "PTP kept rate"),
+    "complaints": ("投诉", "Complaints"),
+    "after_hours": ("非时段外呼", "After-hours"),
+    "over_frequency": ("超频案件日", "Over-frequency"),
+    "choose_agent": ("选择坐席（或点击表格行/散点）", "Choose an agent (or click a table row / point)"),
+    "this_agent": ("本坐席", "This agent"),
+    "team_median": ("团队中位数", "Team median"),
+    "hour": ("时段", "Hour"),
+    "no_hourly": ("时段热力图只按坐席统计：请清除账龄、产品、地区筛选。", "The hour-of-day heatmap is by agent "
+                  "only: clear the bucket, product and region selections."),
+    # complaints page
+    "c_by_category": ("各类别投诉", "Complaints by category"),
+    "c_by_source": ("投诉来源（12378 监管单列）", "Complaints by source (regulator 12378 apart)"),
+    "c_by_team_cmp": ("各团队投诉率", "Complaint rate by team"),
+    "c_by_agent_cmp": ("投诉最多的坐席", "Agents with most complaints"),
+    "c_weekly": ("每周投诉趋势", "Weekly complaints"),
+    "c_open": ("未结投诉与处理时限", "Open complaints against SLA"),
+    "k_complaints": ("投诉件数", "Complaints"),
+    "k_rate": ("每万案件投诉", "Per 10k worked cases"),
+    "k_rate_att": ("每万次外呼投诉", "Per 10k attempts"),
+    "k_12378": ("12378 监管投诉", "Regulator 12378"),
+    "k_open": ("未结投诉", "Open complaints"),
+    "k_over_sla": ("超时限", "Over SLA"),
+    "sla_days": ("处理时限（天）", "SLA (days)"),
+    "age_days": ("已过天数", "Age (days)"),
+    "per_10k": ("每万案件", "per 10k cases"),
+    "count": ("件数", "Count"),
+    "category": ("类别", "Category"),
+    "source": ("来源", "Source"),
+    "severity": ("严重程度", "Severity"),
+    "received": ("收到时间", "Received"),
+    "over_sla": ("超时", "Over SLA"),
+    "no_open": ("所选条件下没有未结投诉。", "No open complaints for these filters."),
+    # aging page
+    "snapshot": ("快照日期", "Snapshot"),
+    "basis": ("口径", "Basis"),
+    "b_balance": ("余额", "Balance"),
+    "b_count": ("户数", "Count"),
+    "c_bucket_bal": ("各账龄余额与户数（{snap}）", "Balance and count by bucket ({snap})"),
+    "c_roll_matrix": ("迁徙矩阵（{snap}，{basis}）", "Roll-rate matrix ({snap}, {basis})"),
+    "c_roll_trend": ("迁徙率趋势", "Roll-rate trend"),
+    "c_cure": ("回滚率（回到 M0 或结清）", "Cure rate (back to M0 or closed)"),
+    "from_bucket": ("月初账龄", "From bucket"),
+    "to_bucket": ("月末账龄", "To bucket"),
+    "pairs": ("迁徙路径", "Bucket pairs"),
+    "balance": ("余额", "Balance"),
+    "cases_n": ("户数", "Cases"),
+    "closed": ("结清", "closed"),
+    "no_snapshots": ("所选期间内没有月末快照。", "No month-end snapshot in the selected period."),
+    # trends page
+    "c_monthly": ("月度回收与回收率", "Monthly collected and recovery rate"),
+    "c_mom": ("环比 / 同比", "MoM / YoY"),
+    "c_vintage": ("清收曲线（按委案月份）", "Liquidation curves by placement month"),
+    "c_channel": ("自营 vs 委外", "In-house vs agency"),
+    "mom": ("环比", "MoM"),
+    "yoy": ("同比", "YoY"),
+    "months_since": ("委案后月数", "Months since placement"),
+    "placed_month": ("委案月份", "Placement month"),
+    "liquidation": ("清收率", "Liquidation"),
+    "immature": ("未成熟（当月未满）", "immature (month not complete)"),
+    "trend_note": ("月度趋势看所选期间涉及的整月；同比需要上一年同月的数据。",
+                   "Monthly trends cover the whole months the period touches; YoY needs the same month a year "
+                   "earlier."),
+    # cases page
+    "cases_title": ("案件明细", "Cases"),
+    "cases_behind": ("下列案件对应：{what}", "Cases behind: {what}"),
+    "cases_none": ("从任一图表点击柱形或数据点，即可查看对应案件。", "Click a bar or point on any chart to list the "
+                   "cases behind it."),
+    "cases_total": ("共 {n} 件", "{n} cases"),
+    "page": ("页码", "Page"),
+    "timeline": ("案件时间线：{case}", "Case timeline: {case}"),
+    "open_case": ("选择一行查看案件时间线", "Select a row to open the case timeline"),
+    "drill_unavailable": ("案件明细暂不可用：{msg}", "Case drill-down is not available: {msg}"),
+    "back": ("返回", "Back"),
+    "ev_cases": ("案件", "cases"),
+    "ev_payments": ("还款", "payments"),
+    "ev_contacts": ("催收记录", "contacts"),
+    "ev_promises": ("承诺", "promises"),
+    "ev_complaints": ("投诉", "complaints"),
+    "ev_snapshot": ("快照案件", "snapshot cases"),
+    # data + glossary
+    "case_db": ("案件库概况", "Case database"),
+    "source_db": ("来源", "Source"),
+    "read_only": ("只读", "read-only"),
+    "missing_tables": ("缺少必需的表：", "Required tables missing: "),
+    "t_cases": ("案件", "Cases"),
+    "t_contacts": ("催收记录", "Contacts"),
+    "t_payments": ("还款笔数", "Payments"),
+    "table": ("表", "Table"),
+    "rows": ("行数", "Rows"),
+    "first": ("最早", "First"),
+    "last": ("最晚", "Last"),
+    "store_state": ("分析库", "Analytics store"),
+    "glossary_intro": ("每个指标只定义一次；看板、报表命令与导出都用同一口径。",
+                       "Every metric is defined once; pages, the report command and exports use the same "
+                       "definition."),
+    "g_key": ("键", "Key"),
+    "g_name": ("指标", "Metric"),
+    "g_def": ("口径", "Definition"),
+    "g_num": ("分子", "Numerator"),
+    "g_den": ("分母", "Denominator"),
+    "total": ("合计", "Total"),
+}
+
+# Values of data columns shown to users.
+_VALUES: dict[str, tuple[str, str]] = {
+    "harassment": ("骚扰", "Harassment"),
+    "third_party_disclosure": ("向第三方透露", "Third-party disclosure"),
+    "abusive_language": ("辱骂", "Abusive language"),
+    "excessive_contact": ("频繁催收", "Excessive contact"),
+    "after_hours_contact": ("非时段催收", "After-hours contact"),
+    "misinformation": ("虚假信息", "Misinformation"),
+    "privacy": ("隐私", "Privacy"),
+    "fee_dispute": ("费用争议", "Fee dispute"),
+    "other": ("其他", "Other"),
+    "hotline": ("客服热线", "Hotline"),
+    "regulator_12378": ("12378 监管热线", "Regulator 12378"),
+    "branch": ("网点", "Branch"),
+    "online": ("线上", "Online"),
+    "social_media": ("社交媒体", "Social media"),
+    "letter": ("信函", "Letter"),
+    "low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High"),
+    "open": ("未结", "Open"), "resolved": ("已结", "Resolved"),
+    "in_house": ("自营", "In-house"), "agency": ("委外", "Agency"),
+    "closed": ("结清", "Closed"),
+    "白金卡": ("白金卡", "Platinum card"), "金卡": ("金卡", "Gold card"), "普卡": ("普卡", "Classic card"),
+    "联名卡": ("联名卡", "Co-brand card"), "现金分期": ("现金分期", "Cash instalment"),
+}
+
+
+def t(key: str, lang: str, **fmt: object) -> str:
+    """The label of `key` in `lang`, formatted with `fmt`."""
+    zh, en = _LABELS[key]
+    text = zh if lang == "zh" else en
+    return text.format(**fmt) if fmt else text
+
+
+def bi(key: str) -> str:
+    """Both languages, for messages shown before the language is known."""
+    zh, en = _LABELS[key]
+    return f"{zh} · {en}"
+
+
+def value(v: object, lang: str) -> str:
+    """A data value (category, source, product …) in `lang`; unknown values as they are."""
+    pair = _VALUES.get(str(v))
+    if pair is None:
+        return "—" if v is None else str(v)
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def cny(x: float | None, lang: str) -> str:
+    """CNY amount: ¥123.45万 / ¥1.23亿 in Chinese; ¥1.23M or ¥1,234,567 in English."""
+    if _missing(x):
+        return "—"
+    sign = "-" if x < 0 else ""
+    a = abs(float(x))
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}¥{a / 1e8:,.2f}亿"
+        if a >= 1e4:
+            return f"{sign}¥{a / 1e4:,.2f}万"
+        return f"{sign}¥{a:,.0f}"
+    if a >= 1e9:
+        return f"{sign}¥{a / 1e9:,.2f}B"
+    if a >= 1e6:
+        return f"{sign}¥{a / 1e6:,.2f}M"
+    return f"{sign}¥{a:,.0f}"
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """A 0–1 ratio as a percent."""
+    return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
+
+
+def num(x: float | None, digits: int = 0) -> str:
+    """A count or plain number with thousands separators."""
+    return "—" if _missing(x) else f"{x:,.{digits}f}"
+
+
+def pp(x: float | None) -> str:
+    """A change of a ratio in percentage points."""
+    return "—" if _missing(x) else f"{x * 100:+.1f} pp"
+
+
+def change(x: float | None) -> str:
+    """A relative change (0.12 → +12.0%)."""
+    return "—" if _missing(x) else f"{x * 100:+.1f}%"
+
+
+def day(d: dt.date | None, lang: str) -> str:
+    """A date: 2026年11月22日 / 22 Nov 2026."""
+    if d is None:
+        return "—"
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else d.strftime("%-d %b %Y")
+
+
+def month(d: dt.date, lang: str) -> str:
+    """A month: 2026年11月 / Nov 2026."""
+    return f"{d.year}年{d.month}月" if lang == "zh" else d.strftime("%b %Y")
+
+
+def money_axis(lang: str) -> tuple[float, str]:
+    """Divisor and unit suffix for money on chart axes: 万元 in Chinese, yuan in English."""
+    return (1e4, "（万元）") if lang == "zh" else (1.0, " (¥)")

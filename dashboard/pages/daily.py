@@ -1,0 +1,69 @@
+"""每日回收 · Daily recovery: KPI cards, daily collected vs target, by team, by bucket."""
+
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.components import chart_block, kpi, metric_help, page_header
+from dashboard.filters import current
+from dashboard.i18n import change, cny, day, num, pct, pp, t
+
+view = current()
+lang, f = view.lang, view.filters
+page_header(view, "pg_daily")
+
+k = data.kpis(f)
+now, lm = k["now"], k["last_month"]
+
+
+def _delta(a: float | None, b: float | None, rate: bool = False) -> str | None:
+    if a is None or b is None:
+        return None
+    if rate:
+        return pp(a - b)
+    return change(a / b - 1) if b else None
+
+
+st.caption(f"{day(now['day'], lang)} · {t('k_vs_lm', lang)} ({day(lm['day'], lang)})")
+c = st.columns(5)
+kpi(c[0], t("k_today", lang), cny(now["collected_today"], lang), _delta(now["collected_today"], lm["collected_today"]),
+    help=metric_help("collected", lang))
+ach = pct(now["achievement"]) if now["achievement"] is not None else t("k_no_target", lang)
+kpi(c[1], t("k_mtd", lang), cny(now["collected_mtd"], lang), _delta(now["collected_mtd"], lm["collected_mtd"]),
+    help=metric_help("collected", lang))
+kpi(c[2], t("k_achv", lang), ach, t("k_pace", lang, pace=pct(now["pace"])) if now["pace"] is not None else None,
+    help=metric_help("target_achievement", lang),
+    delta_color="normal" if (now["pace"] or 0) >= 1 else "inverse")
+kpi(c[3], t("k_recovery", lang), pct(now["recovery_rate_mtd"], 2),
+    _delta(now["recovery_rate_mtd"], lm["recovery_rate_mtd"], rate=True), help=metric_help("recovery_rate", lang))
+kpi(c[4], t("k_ptp_due", lang), num(now["ptp_due_today"]), _delta(now["ptp_due_today"], lm["ptp_due_today"]),
+    help=f"{cny(now['ptp_due_amount'], lang)} · {metric_help('ptp_kept_rate', lang)}")
+st.caption(f"{t('k_payments', lang)} ({t('k_mtd', lang)}): {num(now['payments_mtd'])} · "
+           f"{t('k_vs_lm', lang)} {num(lm['payments_mtd'])}")
+
+series = data.compose("daily_series", f)
+chart_block(t("c_daily", lang), series, lambda df: charts.daily(df, lang), view, "collected_by_day", "daily",
+            drill=lambda p: {"event": "payments", "day": str(p.get("x"))[:10],
+                             "label": f"{t('collected', lang)} · {str(p.get('x'))[:10]}"},
+            help=metric_help("collected", lang))
+
+left, right = st.columns(2)
+with left:
+    teams = data.compose("by_team", f)
+    chart_block(t("c_by_team", lang), teams,
+                lambda df: charts.bars_with_rate(df, lang, "team_id", [f"{a} {b}" for a, b in
+                                                                       zip(df["team_id"], df["team_name"], strict=True)],
+                                                 "collected", "achievement", t("achievement", lang), "team_id",
+                                                 target_col="target"),
+                view, "collected_by_team", "by_team",
+                drill=lambda p: {"event": "payments", "teams": (p.get("customdata"),),
+                                 "label": f"{t('collected', lang)} · {p.get('customdata')}"},
+                help=metric_help("target_achievement", lang))
+with right:
+    buckets = data.compose("by_bucket", f)
+    chart_block(t("c_by_bucket", lang), buckets,
+                lambda df: charts.bars_with_rate(df, lang, "bucket", df["bucket"].to_list(), "collected",
+                                                 "recovery_rate", t("recovery_rate", lang)),
+                view, "collected_by_bucket", "by_bucket",
+                drill=lambda p: {"event": "payments", "buckets": (p.get("customdata"),),
+                                 "label": f"{t('collected', lang)} · {p.get('customdata')}"},
+                help=metric_help("recovery_rate", lang))
