@@ -18,14 +18,34 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
-#: Rollups the dashboard loads into memory (base/ tables are for sync only).
+#: Rollups the dashboard holds in memory: dimensions and rollups without product/region (whose
+#: agent × product × region cross is nearly as fine as the events at bank scale).
 ROLLUPS: tuple[str, ...] = (
-    "teams", "agents", "targets", "payments_daily", "liquidation", "placements",
-    "contacts_daily", "contacts_hourly", "promises_daily", "complaints", "balance_by_bucket", "roll",
-    "opening",
+    "teams", "agents", "targets", "payments_agent", "contacts_agent", "calls_agent", "promises_agent",
+    "complaints", "opening_agent", "balance_agent", "roll_agent", "liquidation_agent", "placements_agent",
+    "worked_month_total",
 )
-#: Case-day tables (one row per case and day): too big to hold, scanned from disk by day range.
-SCANNED: tuple[str, ...] = ("worked_case_days", "call_case_days")
+#: Full-grain tables (with product and region, or per case), scanned from disk only when a query needs
+#: them. Those in PARTITIONED are directories of one file per month (name/YYYY-MM.parquet).
+SCANNED: tuple[str, ...] = (
+    "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
+    "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "liquidation", "placements",
+)
+PARTITIONED: frozenset[str] = frozenset({
+    "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days", "worked_months",
+})
+SCHEMA_FILE = "_schema.parquet"
+
+
+def month_key(d: dt.date) -> str:
+    """Partition file stem of the month of `d`."""
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+_SUMMABLE = frozenset({
+    "n", "cents", "opening_cents", "attempts", "connected", "rpc", "ptp", "messages", "after_hours",
+    "case_days", "breaches",
+})
 
 
 class StoreMissing(RuntimeError):
@@ -70,6 +90,14 @@ class Store:
             file = version / f"{name}.parquet"
             if file.is_file():
                 frames[name] = pl.read_parquet(file)
+        # month-level views of the day-level rollups, for month-aligned periods (MTD, trends)
+        for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
+            if name in frames:
+                df = frames[name]
+                keys = [c for c in df.columns if c not in _SUMMABLE and c != "day"]
+                sums = [c for c in df.columns if c in _SUMMABLE]
+                frames[f"{name}_m"] = (df.group_by(pl.col("day").dt.month_start().alias("month"), *keys)
+                                       .agg(pl.col(sums).sum()).sort("month"))
         return cls(path=version, manifest=manifest, frames=frames)
 
     def frame(self, name: str) -> pl.DataFrame:
@@ -79,11 +107,17 @@ class Store:
         except KeyError:
             raise KeyError(f"store table {name!r} is missing") from None
 
-    def scan(self, name: str) -> pl.LazyFrame:
-        """A lazy scan of a case-day table; filters on `day` skip row groups."""
-        if name in self.frames:  # tests may hold it in memory
+    def scan(self, name: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.LazyFrame:
+        """A lazy scan of a full-grain table; partitioned ones read only the months in [start, end]."""
+        if name in self.frames:
             return self.frames[name].lazy()
-        return pl.scan_parquet(self.path / f"{name}.parquet")
+        if name not in PARTITIONED:
+            return pl.scan_parquet(self.path / f"{name}.parquet")
+        folder = self.path / name
+        lo = month_key(start) if start else ""
+        hi = month_key(end) if end else "9999-99"
+        files = sorted(f for f in folder.glob("????-??.parquet") if lo <= f.stem <= hi)
+        return pl.scan_parquet(files or [folder / SCHEMA_FILE])
 
     def has(self, name: str) -> bool:
         """True when the rollup exists in this version."""
@@ -134,8 +168,41 @@ class StoreWriter:
 
     def put(self, name: str, df: pl.DataFrame, row_group_size: int | None = None) -> None:
         """Write one table (name may contain a sub-path such as base/cases)."""
-        df.write_parquet(self.path / f"{name}.parquet", compression="zstd", statistics=True,
+        target = self.path / f"{name}.parquet"
+        if target.exists():
+            target.unlink()  # may be a hard link into the previous version
+        df.write_parquet(target, compression="zstd", statistics=True,
                          row_group_size=row_group_size)
+
+    def put_parts(self, name: str, df: pl.DataFrame, month_col: str = "day",
+                  row_group_size: int | None = 128_000) -> None:
+        """Write one file per month of `df` into name/ (replacing those months), plus a schema file."""
+        folder = self.path / name
+        folder.mkdir(exist_ok=True)
+        df.head(0).write_parquet(folder / SCHEMA_FILE)
+        if df.height == 0:
+            return
+        keyed = df.with_columns(pl.col(month_col).dt.strftime("%Y-%m").alias("_part"))
+        for (key,), part in keyed.group_by("_part"):
+            target = folder / f"{key}.parquet"
+            if target.exists():
+                target.unlink()  # a hard link to the previous version: never write through it
+            part.drop("_part").sort(month_col).write_parquet(
+                target, compression="zstd", statistics=True, row_group_size=row_group_size)
+
+    def keep_parts(self, name: str, except_months: set[str]) -> None:
+        """Hard-link the previous version's month files of `name`, except the listed months."""
+        folder = self.path / name
+        folder.mkdir(exist_ok=True)
+        if self.previous is None or not (self.previous / name).is_dir():
+            return
+        for src in (self.previous / name).glob("*.parquet"):
+            if src.stem in except_months or (folder / src.name).exists():
+                continue
+            try:
+                os.link(src, folder / src.name)
+            except OSError:
+                shutil.copy2(src, folder / src.name)
 
     def keep(self, name: str) -> bool:
         """Reuse an unchanged file of the previous version (hard link, else copy)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,11 +305,17 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
         "placed_cents").group_by(["placed_month", *DIMS]).agg(
         pl.len().alias("n"), pl.col("placed_cents").sum().alias("cents"))
     ctx.writer.put("placements", placements.sort("placed_month"))
+    ctx.writer.put("placements_agent", _coarse(placements, ("product", "region"), ["n", "cents"]).sort("placed_month"))
 
 
 def _replace_rows(ctx: _Ctx, name: str, parts: list[pl.DataFrame], key: str, keys: set,
                   schema: dict) -> pl.DataFrame:
-    """Previous table minus rows whose `key` is in `keys`, plus the new parts; written out."""
+    """Previous table minus rows whose `key` is in `keys`, plus the new parts; written with its
+    coarse twin (name_agent: without product and region)."""
+    coarse_name = COARSE[name]
+    if ctx.prev is not None and not keys and not any(p.height for p in parts):
+        if ctx.writer.keep(name) and ctx.writer.keep(coarse_name):
+            return pl.DataFrame(schema=schema)
     new = _concat(parts, schema)
     prev = ctx.prev_frame(name)
     if prev is not None and keys:
@@ -317,127 +325,209 @@ def _replace_rows(ctx: _Ctx, name: str, parts: list[pl.DataFrame], key: str, key
         out = pl.DataFrame(schema=schema)
     out = out.sort(key)
     ctx.writer.put(name, out)
+    sums = [c for c in ("n", "cents") if c in out.columns]
+    ctx.writer.put(coarse_name, _coarse(out, ("product", "region"), sums).sort(key))
     return out
+
+
+COARSE = {"balance_by_bucket": "balance_agent", "roll": "roll_agent", "opening": "opening_agent",
+          "placements": "placements_agent"}
 
 
 # ---------------------------------------------------------------- append-only events
 
 
+class _Spill:
+    """Partial aggregates of event chunks: on disk for a full sync (bounded memory), else in memory."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.mem: dict[str, list[pl.DataFrame]] = {}
+        self.count = 0
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, parts: dict[str, pl.DataFrame]) -> None:
+        self.count += 1
+        for kind, df in parts.items():
+            if self.folder is None:
+                self.mem.setdefault(kind, []).append(df)
+            else:
+                df.sort("day").write_parquet(self.folder / f"{kind}-{self.count:05d}.parquet",
+                                             compression="lz4", row_group_size=64_000)
+
+    def month(self, kind: str, month: dt.date, schema: dict) -> pl.DataFrame:
+        """All partial rows of `kind` whose day falls in `month`."""
+        lo, hi = month, _next_month(month)
+        pred = (pl.col("day") >= lo) & (pl.col("day") < hi)
+        if self.folder is None:
+            return _concat(self.mem.get(kind, []), schema).filter(pred)
+        files = sorted(self.folder.glob(f"{kind}-*.parquet"))
+        if not files:
+            return pl.DataFrame(schema=schema)
+        return pl.scan_parquet(files).filter(pred).collect()
+
+    def all(self, kind: str, schema: dict) -> pl.DataFrame:
+        if self.folder is None:
+            return _concat(self.mem.get(kind, []), schema)
+        files = sorted(self.folder.glob(f"{kind}-*.parquet"))
+        return pl.read_parquet(files) if files else pl.DataFrame(schema=schema)
+
+
 def _read_events(ctx: _Ctx, table: sa.Table, id_col: str, select: sa.Select, schema: dict,
-                 lo_exclusive: int, hi: int) -> list[pl.DataFrame]:
-    """Rows with lo < id <= hi, in id chunks."""
+                 lo_exclusive: int, hi: int) -> Iterator[pl.DataFrame]:
+    """Rows with lo < id <= hi, one id chunk at a time."""
     col = table.c[id_col]
-    out, start = [], lo_exclusive
+    start = lo_exclusive
     while start < hi:
         stop = min(start + CHUNK_ROWS, hi)
-        out.append(ctx.reader.read(select.where(col > start, col <= stop), schema))
+        yield ctx.reader.read(select.where(col > start, col <= stop), schema)
         start = stop
-    return out
 
 
 def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
-              schema: dict, wm: dict, unit: str) -> tuple[list[pl.DataFrame], set[dt.date] | None, int]:
-    """Chunks of rows to (re)aggregate and the days/months they replace (None = everything)."""
+              schema: dict, wm: dict, unit: str) -> tuple[Iterator[pl.DataFrame], set[dt.date] | None]:
+    """Chunks of rows to (re)aggregate, and the days/months they replace (None = everything)."""
     col = table.c[id_col]
     hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
     last = wm.get(f"{kind}_id")
     index = ctx.prev_frame(f"base/{kind}_days")
     if ctx.prev is None or last is None or index is None:
         lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
-        ctx.rows[kind] = 0
-        chunks = _read_events(ctx, table, id_col, select, schema, lo, hi)
-        ctx.rows[kind] = sum(c.height for c in chunks)
         wm[f"{kind}_id"] = hi
-        return chunks, None, hi
-    new = _read_events(ctx, table, id_col, select, schema, last, hi)
+        return _read_events(ctx, table, id_col, select, schema, lo, hi), None
+    new = list(_read_events(ctx, table, id_col, select, schema, last, hi))
     ctx.rows[kind] = sum(c.height for c in new)
     wm[f"{kind}_id"] = max(hi, last)
     if not ctx.rows[kind]:
-        return [], set(), hi
+        return iter(()), set()
     new_df = pl.concat(new)
     days = new_df.get_column(ts).cast(pl.Date)
     units = set((days.dt.month_start() if unit == "month" else days).unique().to_list())
-    first = min(units)
-    known = index.filter(pl.col("day") >= first).get_column("min_id").min()
+    known = index.filter(pl.col("day") >= min(units)).get_column("min_id").min()
     lo = min(int(known) if known is not None else last + 1, last + 1) - 1
-    older = _read_events(ctx, table, id_col, select, schema, lo, last) if lo < last else []
-    rows = [*older, new_df]
+    older = list(_read_events(ctx, table, id_col, select, schema, lo, last)) if lo < last else []
     key = pl.col(ts).cast(pl.Date)
     if unit == "month":
         key = key.dt.month_start()
-    return [r.filter(key.is_in(list(units))) for r in rows], units, hi
+    return iter([r.filter(key.is_in(list(units))) for r in [*older, new_df]]), units
 
 
-def _day_index(chunks: list[pl.DataFrame], id_col: str, ts: str) -> pl.DataFrame:
-    parts = [c.group_by(pl.col(ts).cast(pl.Date).alias("day")).agg(
+def _index_part(c: pl.DataFrame, id_col: str, ts: str) -> pl.DataFrame:
+    return c.group_by(pl.col(ts).cast(pl.Date).alias("day")).agg(
         pl.col(id_col).min().alias("min_id"), pl.col(id_col).max().alias("max_id"), pl.len().alias("n"))
-        for c in chunks if c.height]
-    df = _concat(parts, {"day": pl.Date, "min_id": pl.Int64, "max_id": pl.Int64, "n": pl.UInt32})
-    return df.group_by("day").agg(pl.col("min_id").min(), pl.col("max_id").max(), pl.col("n").sum())
 
 
-def _update_index(ctx: _Ctx, kind: str, chunks: list[pl.DataFrame], id_col: str, ts: str,
-                  units: set | None, unit: str) -> None:
-    idx = _day_index(chunks, id_col, ts)
+INDEX_SCHEMA = {"day": pl.Date, "min_id": pl.Int64, "max_id": pl.Int64, "n": pl.UInt32}
+
+
+def _finish_index(ctx: _Ctx, kind: str, spill: _Spill, units: set | None, unit: str) -> pl.DataFrame:
+    idx = spill.all("index", INDEX_SCHEMA).group_by("day").agg(
+        pl.col("min_id").min(), pl.col("max_id").max(), pl.col("n").sum())
     prev = ctx.prev_frame(f"base/{kind}_days")
     if units is not None and prev is not None:
         key = pl.col("day").dt.month_start() if unit == "month" else pl.col("day")
-        idx = pl.concat([prev.filter(~key.is_in(list(units))), idx.select(prev.columns)],
-                        how="vertical_relaxed")
-    ctx.writer.put(f"base/{kind}_days", idx.sort("day"))
+        idx = pl.concat([prev.filter(~key.is_in(list(units))), idx.select(prev.columns)], how="vertical_relaxed")
+    idx = idx.sort("day")
+    ctx.writer.put(f"base/{kind}_days", idx)
+    return idx
+
+
+def _months_of(days: set[dt.date] | list[dt.date]) -> list[dt.date]:
+    return sorted({_month_start(d) for d in days})
+
+
+def _replace_months(ctx: _Ctx, name: str, new: pl.DataFrame, month_expr: pl.Expr, months: set[dt.date] | None,
+                    sort: str) -> pl.DataFrame:
+    """Previous in-memory rollup minus the given months, plus `new`; written out."""
+    prev = ctx.prev_frame(name) if months is not None else None
+    if prev is not None:
+        prev = prev.filter(~month_expr.is_in(list(months)))
+        new = pl.concat([prev, new.select(prev.columns)], how="vertical_relaxed")
+    out = new.sort(sort)
+    ctx.writer.put(name, out)
+    return out
+
+
+def _coarse(df: pl.DataFrame, drop: tuple[str, ...], sums: list[str]) -> pl.DataFrame:
+    """The same rollup without some dimensions (product, region)."""
+    keys = [c for c in df.columns if c not in sums and c not in drop]
+    return df.group_by(keys).agg(pl.col(sums).sum())
+
+
+PAY_SUMS = ["n", "cents", "opening_cents"]
+PAY_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, "n": pl.UInt32, "cents": pl.Int64,
+            "opening_cents": pl.Int64}
+LIQ_FINE = {"month": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, **{k: pl.String for k in DIMS},
+            "cents": pl.Int64}
+
+
+def _payment_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    a = ctx.attach(c, "paid_at").with_columns(pl.col("paid_at").cast(pl.Date).alias("day"))
+    daily = a.group_by(["day", *DIMS]).agg(
+        pl.len().alias("n"), pl.col("cents").sum(),
+        pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
+    pm = pl.col("placed_on").dt.month_start()
+    liq = a.filter(pl.col("placed_on").is_not_null()).group_by(
+        pl.col("month").alias("day"), pm.alias("placed_month"),
+        (month_index(pl.col("month")) - month_index(pm)).alias("months_since"),
+        pl.col("case_agent_id").alias("agent_id"),
+        bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"), "product", "region",
+    ).agg(pl.col("cents").sum())
+    return {"daily": daily, "liq": liq, "index": _index_part(c, "payment_id", "paid_at")}
 
 
 def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     p = S.payments.c
     select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
                        cents(p.amount).label("cents"))
-    chunks, months, _ = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select,
-                                  PAY_SCHEMA, wm, "month")
+    chunks, months = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "month")
     if months is not None and not months:
-        for name in ("payments_daily", "liquidation", "base/payments_days"):
+        for name in ("payments_agent", "liquidation", "liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
+        ctx.writer.keep_parts("payments_daily", set())
         return
-    daily, liq = [], []
-    for c in chunks:
-        if not c.height:
-            continue
-        a = ctx.attach(c, "paid_at").with_columns(pl.col("paid_at").cast(pl.Date).alias("day"))
-        daily.append(a.group_by(["day", *DIMS]).agg(
-            pl.len().alias("n"), pl.col("cents").sum(),
-            pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents")))
-        pm = pl.col("placed_on").dt.month_start()
-        liq.append(a.filter(pl.col("placed_on").is_not_null()).with_columns(
-            pm.alias("placed_month"),
-            (month_index(pl.col("month")) - month_index(pm)).alias("months_since"),
-            bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("placed_bucket"),
-        ).group_by("placed_month", "months_since", pl.col("case_agent_id").alias("agent_id"),
-                   pl.col("placed_bucket").alias("bucket"), "product", "region").agg(pl.col("cents").sum()))
-    dschema = {"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "product": pl.String,
-               "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "opening_cents": pl.Int64}
-    d = _concat(daily, dschema).group_by(["day", *DIMS]).agg(pl.col("n", "cents", "opening_cents").sum())
-    lschema = {"placed_month": pl.Date, "months_since": pl.Int32, "agent_id": pl.String,
-               "bucket": pl.String, "product": pl.String, "region": pl.String, "cents": pl.Int64}
-    lq = _concat(liq, lschema).group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
-    _replace_by_unit(ctx, "payments_daily", d, pl.col("day").dt.month_start(), months, dschema, "day")
+    spill = _Spill(ctx.writer.path / "_spill" / "payments" if months is None else None)
+    n = 0
+    for ch in chunks:
+        if ch.height:
+            n += ch.height
+            spill.add(_payment_parts(ctx, ch))
+    if months is None:
+        ctx.rows["payments"] = n
+    idx = _finish_index(ctx, "payments", spill, months, "month")
+    todo = _months_of(months if months is not None else idx.get_column("day").to_list())
+    ctx.writer.keep_parts("payments_daily", {f"{m:%Y-%m}" for m in todo})
+    agent_parts, liq_parts = [], []
+    for m in todo:
+        fine = spill.month("daily", m, PAY_FINE).group_by(["day", *DIMS]).agg(pl.col(PAY_SUMS).sum())
+        ctx.writer.put_parts("payments_daily", fine)
+        agent_parts.append(_coarse(fine, ("product", "region"), PAY_SUMS))
+        liq_parts.append(spill.month("liq", m, {**LIQ_FINE, "day": pl.Date}).drop("day", strict=False))
+    ctx.writer.put_parts("payments_daily", pl.DataFrame(schema=PAY_FINE))  # schema file even when empty
+    units = set(todo) if months is not None else None
+    _replace_months(ctx, "payments_agent", _concat(agent_parts, {k: v for k, v in PAY_FINE.items()
+                                                                 if k not in ("product", "region")}),
+                    pl.col("day").dt.month_start(), units, "day")
+    lschema = {k: v for k, v in LIQ_FINE.items() if k != "month"}
+    liq = _concat(liq_parts, lschema).group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
     paid_month = pl.col("placed_month").dt.offset_by(pl.format("{}mo", pl.col("months_since")))
-    _replace_by_unit(ctx, "liquidation", lq, paid_month, months, lschema, "placed_month")
-    _update_index(ctx, "payments", chunks, "payment_id", "paid_at", months, "month")
-
-
-def _replace_by_unit(ctx: _Ctx, name: str, new: pl.DataFrame, unit_expr: pl.Expr, units: set | None,
-                     schema: dict, sort: str, big: bool = False) -> pl.DataFrame:
-    prev = ctx.prev_frame(name) if units is not None else None
-    if prev is not None:
-        prev = prev.filter(~unit_expr.is_in(list(units)))
-        new = _concat([prev, new.select(prev.columns)], schema)
-    out = new.sort(sort) if new.height else pl.DataFrame(schema=schema)
-    # big tables are scanned lazily by day: small row groups let the reader skip most of them
-    ctx.writer.put(name, out, row_group_size=128_000 if big else None)
-    return out
+    liq_all = _replace_months(ctx, "liquidation", liq, paid_month, units, "placed_month")
+    ctx.writer.put("liquidation_agent", _coarse(liq_all, ("product", "region"), ["cents"]).sort("placed_month"))
 
 
 # bits of the `k` column computed in SQL, so that only integers cross the wire
 B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
+SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
+C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
+C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
+            **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
+C_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
+          "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
+C_PHONE = {"day": pl.Date, "case_id": pl.Int64, "phone_no": pl.String, "unanswered": pl.UInt32}
+C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "calls": pl.UInt32,
+             "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
+C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
 
 
 def _contact_select() -> sa.Select:
@@ -459,7 +549,7 @@ def _contact_select() -> sa.Select:
                      k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
 
 
-def _contact_partials(ctx: _Ctx, c: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
+def _contact_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
     a = ctx.attach(c, "contacted_at")
     k = pl.col("k")
 
@@ -471,70 +561,102 @@ def _contact_partials(ctx: _Ctx, c: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
                        pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"))
     sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
             has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
-    daily = a.group_by(["day", *DIMS]).agg(
-        *sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours"))
-    hourly = a.group_by(["day", "hour", "agent_id"]).agg(*sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent"))
     att = a.filter(has(B_ATTEMPT))
-    case_days = att.group_by(["day", "case_id", *DIMS]).agg(
-        pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
-        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls"))
-    phone_days = a.filter(has(B_UNANSWERED)).group_by(["day", "case_id", "phone_no"]).agg(
-        pl.len().alias("unanswered"))
-    return daily, hourly, case_days, phone_days
+    return {
+        "daily": a.group_by(["day", *DIMS]).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")),
+        "hourly": a.group_by(["day", "hour", "agent_id"]).agg(
+            *sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent")),
+        "case": att.group_by(["day", "case_id", *DIMS]).agg(
+            pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
+            (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")),
+        "phone": a.filter(has(B_UNANSWERED)).group_by(["day", "case_id", "phone_no"]).agg(
+            pl.len().alias("unanswered")),
+        "index": _index_part(c, "contact_id", "contacted_at"),
+    }
 
 
-SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
+def _merge_month(ctx: _Ctx, name: str, new: pl.DataFrame, month: dt.date, days: set[dt.date] | None) -> pl.DataFrame:
+    """A month partition: the previous one minus the recomputed days, plus the new rows."""
+    if days is None or ctx.prev is None:
+        return new
+    file = ctx.prev / name / f"{month:%Y-%m}.parquet"
+    if not file.is_file():
+        return new
+    old = pl.read_parquet(file).filter(~pl.col("day").is_in(list(days)))
+    return pl.concat([old, new.select(old.columns)], how="vertical_relaxed")
 
 
 def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
-    chunks, days, _ = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", _contact_select(),
-                                CONTACT_SCHEMA, wm, "day")
-    names = ("contacts_hourly", "contacts_daily", "worked_case_days", "call_case_days", "base/contacts_days")
+    chunks, days = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", _contact_select(),
+                             CONTACT_SCHEMA, wm, "day")
+    parted = ("contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days", "worked_months")
     if days is not None and not days:
-        for name in names:
+        for name in ("contacts_agent", "calls_agent", "worked_month_total", "base/contacts_days"):
             ctx.writer.keep(name)
+        for name in parted:
+            ctx.writer.keep_parts(name, set())
         return
-    ds, hs, cds, pds = [], [], [], []
+    spill = _Spill(ctx.writer.path / "_spill" / "contacts" if days is None else None)
+    n = 0
     for ch in chunks:
         if ch.height:
-            d, h, cd, pd_ = _contact_partials(ctx, ch)
-            ds.append(d)
-            hs.append(h)
-            cds.append(cd)
-            pds.append(pd_)
-    dschema = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
-    daily = _concat(ds, dschema).group_by(["day", *DIMS]).agg(pl.col([*SUMS, "after_hours"]).sum())
-    hschema = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
-               **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
-    hourly = _concat(hs, hschema).group_by(["day", "hour", "agent_id"]).agg(
-        pl.col([*SUMS, "attempts_no_consent"]).sum())
-    cschema = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
-               "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
-    case_days = _concat(cds, cschema).group_by(["day", "case_id", *DIMS]).agg(
-        pl.col("attempts", "calls", "connected_calls").sum())
-    worked = case_days.select("day", "case_id", *DIMS, "attempts")
-    phone = _concat(pds, {"day": pl.Date, "case_id": pl.Int64, "phone_no": pl.String,
-                          "unanswered": pl.UInt32}).group_by(["day", "case_id", "phone_no"]).agg(
-        pl.col("unanswered").sum()).group_by(["day", "case_id"]).agg(
-        pl.col("unanswered").max().alias("max_unanswered_phone"))
-    # one row per (case, day) with calls; it belongs to the agent who made most of them
-    calls = case_days.filter(pl.col("calls") > 0).sort(
-        ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
-    call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
-        pl.col("agent_id", "bucket", "product", "region").first(),
-        pl.col("calls").sum(), pl.col("connected_calls").sum(),
-    ).join(phone, on=["day", "case_id"], how="left").with_columns(
-        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
-    _replace_by_unit(ctx, "contacts_daily", daily, pl.col("day"), days, dschema, "day")
-    _replace_by_unit(ctx, "contacts_hourly", hourly, pl.col("day"), days, hschema, "day")
-    _replace_by_unit(ctx, "worked_case_days", worked, pl.col("day"), days,
-                     {k: v for k, v in cschema.items() if k not in ("calls", "connected_calls")}, "day",
-                     big=True)
-    _replace_by_unit(ctx, "call_case_days", call_days, pl.col("day"), days,
-                     {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
-                      "calls": pl.UInt32, "connected_calls": pl.UInt32,
-                      "max_unanswered_phone": pl.UInt32}, "day", big=True)
-    _update_index(ctx, "contacts", chunks, "contact_id", "contacted_at", days, "day")
+            n += ch.height
+            spill.add(_contact_parts(ctx, ch))
+    if days is None:
+        ctx.rows["contacts"] = n
+    idx = _finish_index(ctx, "contacts", spill, days, "day")
+    todo = _months_of(days if days is not None else idx.get_column("day").to_list())
+    for name in parted:
+        ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in todo})
+        ctx.writer.put_parts(name, pl.DataFrame(schema={**C_WORKED, "month": pl.Date} if name == "worked_months"
+                                                else {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY,
+                                                      "worked_case_days": C_WORKED,
+                                                      "call_case_days": C_CALLDAY}[name]))
+    lim_u, lim_c = ctx.rules.max_unanswered_per_phone_day, ctx.rules.max_connected_per_case_day
+    agent_parts, call_parts, totals = [], [], []
+    for m in todo:
+        mdays = {d for d in days if _month_start(d) == m} if days is not None else None
+        fine = spill.month("daily", m, C_FINE).group_by(["day", *DIMS]).agg(pl.col([*SUMS, "after_hours"]).sum())
+        fine = _merge_month(ctx, "contacts_daily", fine, m, mdays)
+        hourly = spill.month("hourly", m, C_HOURLY).group_by(["day", "hour", "agent_id"]).agg(
+            pl.col([*SUMS, "attempts_no_consent"]).sum())
+        hourly = _merge_month(ctx, "contacts_hourly", hourly, m, mdays)
+        case_days = spill.month("case", m, C_CASE).group_by(["day", "case_id", *DIMS]).agg(
+            pl.col("attempts", "calls", "connected_calls").sum())
+        phone = spill.month("phone", m, C_PHONE).group_by(["day", "case_id", "phone_no"]).agg(
+            pl.col("unanswered").sum()).group_by(["day", "case_id"]).agg(
+            pl.col("unanswered").max().alias("max_unanswered_phone"))
+        # one row per (case, day) with calls; it belongs to the agent who made most of them
+        calls = case_days.filter(pl.col("calls") > 0).sort(
+            ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
+        call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
+            pl.col("agent_id", "bucket", "product", "region").first(),
+            pl.col("calls").sum(), pl.col("connected_calls").sum(),
+        ).join(phone, on=["day", "case_id"], how="left").with_columns(
+            pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
+        worked = _merge_month(ctx, "worked_case_days", case_days.select(*C_WORKED), m, mdays)
+        call_days = _merge_month(ctx, "call_case_days", call_days.select(*C_CALLDAY), m, mdays)
+        wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", "agent_id", "bucket", "product", "region") \
+            .unique()
+        for name, df in (("contacts_daily", fine), ("contacts_hourly", hourly), ("worked_case_days", worked),
+                         ("call_case_days", call_days)):
+            ctx.writer.put_parts(name, df)
+        ctx.writer.put_parts("worked_months", wm_rows, month_col="month")
+        agent_parts.append(_coarse(fine, ("product", "region"), [*SUMS, "after_hours"]))
+        breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
+        call_parts.append(call_days.group_by("day", "agent_id", "bucket").agg(
+            pl.len().alias("case_days"), breach.sum().alias("breaches")))
+        totals.append(pl.DataFrame({"month": [m], "cases": [worked.get_column("case_id").n_unique()]},
+                                   schema={"month": pl.Date, "cases": pl.UInt32}))
+    units = set(todo) if days is not None else None
+    aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
+    _replace_months(ctx, "contacts_agent", _concat(agent_parts, aschema), pl.col("day").dt.month_start(), units, "day")
+    _replace_months(ctx, "calls_agent", _concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
+                                                             "bucket": pl.String, "case_days": pl.UInt32,
+                                                             "breaches": pl.UInt32}),
+                    pl.col("day").dt.month_start(), units, "day")
+    _replace_months(ctx, "worked_month_total", _concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
+                    pl.col("month"), units, "month")
 
 
 # ---------------------------------------------------------------- mutable tables
@@ -564,6 +686,7 @@ def _sync_promises(ctx: _Ctx, wm: dict) -> None:
     daily = base.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum())
     ctx.writer.put("promises_daily", daily.sort("day"))
+    ctx.writer.put("promises_agent", _coarse(daily, ("product", "region"), ["n", "cents"]).sort("day"))
 
 
 def _sync_complaints(ctx: _Ctx) -> None:
@@ -590,8 +713,8 @@ def _sync_complaints(ctx: _Ctx) -> None:
 def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> dict:
     """Per-day counts and cent totals, source (GROUP BY pushed down) vs store; list mismatches."""
     checks = {
-        "payments": (S.payments, S.payments.c.paid_at, S.payments.c.amount, "payments_daily", "n", "cents"),
-        "contacts": (S.contacts, S.contacts.c.contacted_at, None, "contacts_daily", "n", None),
+        "payments": (S.payments, S.payments.c.paid_at, S.payments.c.amount, "payments_agent", "n", "cents"),
+        "contacts": (S.contacts, S.contacts.c.contacted_at, None, "contacts_agent", "n", None),
         "promises": (S.promises, S.promises.c.due_on, S.promises.c.amount, "promises_daily", "n", "cents"),
         "complaints": (S.complaints, S.complaints.c.received_at, None, "complaints", None, None),
     }
@@ -608,7 +731,9 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> di
                                      else dt.datetime.combine(since, dt.time())))
         schema = {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount is not None else {})}
         src = reader.read(stmt, schema)
-        st = pl.read_parquet(version / f"{store_name}.parquet")
+        path = version / store_name
+        st = pl.read_parquet(sorted(path.glob("????-??.parquet")) or [path / "_schema.parquet"]) \
+            if path.is_dir() else pl.read_parquet(version / f"{store_name}.parquet")
         aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
         if cents_col:
             aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))
@@ -649,7 +774,9 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
     if manifest_prev and (manifest_prev.get("format") != FORMAT_VERSION
                           or tuple(manifest_prev.get("bucket_upper", ())) != bounds.upper
                           or manifest_prev.get("source") != _safe_url(url)
-                          or manifest_prev.get("after_hours") != list(rules.after_hours())):
+                          or manifest_prev.get("after_hours") != list(rules.after_hours())
+                          or manifest_prev.get("limits") != [rules.max_unanswered_per_phone_day,
+                                                             rules.max_connected_per_case_day]):
         manifest_prev = None  # another source, bounds or format: rebuild from scratch
     is_full = manifest_prev is None
     wm: dict = dict(manifest_prev["watermarks"]) if manifest_prev else {}
@@ -661,13 +788,12 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             meta = _sync_dims(ctx)
             touched = _sync_cases(ctx, wm)
             rebuild = _sync_snapshots(ctx, wm)
-            if not is_full:
-                touched.add(_month_start(dt.date.today()))
             _snapshot_rollups(ctx, rebuild, touched)
             _sync_payments(ctx, wm)
             _sync_contacts(ctx, wm)
             _sync_promises(ctx, wm)
             _sync_complaints(ctx)
+            shutil.rmtree(writer.path / "_spill", ignore_errors=True)
             days = pl.concat([pl.read_parquet(writer.path / f"base/{k}_days.parquet").select("day")
                               for k in ("payments", "contacts")])
             as_of = days.get_column("day").max()
@@ -680,6 +806,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 "reader": reader.method, "synced_at": dt.datetime.now().isoformat(timespec="seconds"),
                 "full": is_full, "bucket_upper": list(bounds.upper),
                 "rules": rules.version, "after_hours": list(rules.after_hours()),
+                "limits": [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day],
                 "data_as_of": as_of.isoformat() if as_of else None, "watermarks": wm,
                 "rows_read": ctx.rows, "reconciliation": rec, **meta,
             }

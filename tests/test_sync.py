@@ -21,7 +21,7 @@ from queries import schema as S
 from queries import sync as sync_mod
 from queries.filters import Filters
 from queries.metrics.registry import compute
-from queries.store import CURRENT, ROLLUPS, Store, current_version
+from queries.store import CURRENT, ROLLUPS, SCANNED, Store, current_version
 from queries.sync import reconcile, run_sync
 from queries.extract import Reader
 
@@ -29,10 +29,10 @@ Q1 = Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 
 
 def frames_equal(a: Store, b: Store) -> None:
-    for name in ROLLUPS:
-        if name not in a.frames and name not in b.frames:
+    for name in (*ROLLUPS, *SCANNED):
+        if name in ROLLUPS and name not in a.frames and name not in b.frames:
             continue
-        x, y = a.frame(name), b.frame(name)
+        x, y = (a.frame(name), b.frame(name)) if name in ROLLUPS else (a.scan(name).collect(), b.scan(name).collect())
         assert x.columns == y.columns, name
         x, y = x.sort(x.columns, nulls_last=True), y.sort(y.columns, nulls_last=True)
         assert x.cast(y.schema).equals(y), f"{name} differs:\n{x}\n{y}"
@@ -125,7 +125,7 @@ def test_reconciliation_flags_tampered_store(tmp_path):
     build_handmade(url)
     run_sync(url, tmp_path / "store", full=True)
     version = current_version(tmp_path / "store")
-    f = version / "contacts_daily.parquet"
+    f = version / "contacts_agent.parquet"
     df = pl.read_parquet(f)
     df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("n") + 1).otherwise(pl.col("n"))
                     .alias("n")).write_parquet(f)
@@ -148,7 +148,7 @@ def test_sync_dying_half_way_keeps_previous_store(tmp_path, monkeypatch):
         run_sync(url, tmp_path / "store", full=True)
     assert (tmp_path / "store" / CURRENT).read_text() == before
     assert [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith("v-")] == [before]
-    assert Store.open(tmp_path / "store").frame("payments_daily").height == 5
+    assert Store.open(tmp_path / "store").scan("payments_daily").collect().height == 5
 
 
 def test_source_without_targets(tmp_path):

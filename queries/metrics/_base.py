@@ -152,3 +152,49 @@ def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
 def month_end(m: dt.date) -> dt.date:
     """Last day of the month of `m`."""
     return (m.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+#: family → (full-grain table scanned from disk, in-memory table without product/region, its month view)
+FAMILIES: dict[str, tuple[str, str, str | None]] = {
+    "payments": ("payments_daily", "payments_agent", "payments_agent_m"),
+    "contacts": ("contacts_daily", "contacts_agent", "contacts_agent_m"),
+    "promises": ("promises_daily", "promises_agent", "promises_agent_m"),
+    "calls": ("call_case_days", "calls_agent", "calls_agent_m"),
+    "opening": ("opening", "opening_agent", None),
+    "balance": ("balance_by_bucket", "balance_agent", None),
+    "roll": ("roll", "roll_agent", None),
+    "liquidation": ("liquidation", "liquidation_agent", None),
+    "placements": ("placements", "placements_agent", None),
+}
+
+
+def needs_full_grain(f: Filters, by: Iterable[str]) -> bool:
+    """True when product or region is selected or asked for: only the full-grain tables have them."""
+    return bool(f.products or f.regions or {"product", "region"} & set(by))
+
+
+def month_aligned(store: Store, f: Filters, future_rows: bool = False) -> bool:
+    """True when the period is whole months (the last one may stop at the data's as-of day)."""
+    if f.start.day != 1:
+        return False
+    if f.end == month_end(f.end):
+        return True
+    return not future_rows and store.as_of is not None and f.end >= store.as_of
+
+
+def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col: str | None = "day",
+         date_range: tuple[dt.date, dt.date] | None = None, bucket_col: str = "bucket",
+         future_rows: bool = False, force_full: bool = False) -> pl.DataFrame | pl.LazyFrame:
+    """The family's rows for the filters, from the smallest table that can answer, with `by` dims added."""
+    full, coarse, monthly = FAMILIES[family]
+    lo, hi = date_range or (f.start, f.end)
+    if force_full or needs_full_grain(f, by):
+        df = store.scan(full, lo, hi) if date_col == "day" else store.scan(full)
+    elif (monthly and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
+          and month_aligned(store, f, future_rows)):
+        df, date_col = store.frame(monthly), "month"
+        lo, hi = f.start.replace(day=1), f.end.replace(day=1)
+    else:
+        df = store.frame(coarse)
+    df = filter_frame(store, df, f, date_col=date_col, date_range=(lo, hi), bucket_col=bucket_col)
+    return add_dims(store, df, by, date_col or "day")

@@ -5,12 +5,31 @@ from __future__ import annotations
 import polars as pl
 
 from queries.filters import Filters
-from queries.metrics._base import EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, ratio
+from queries.metrics._base import (
+    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, month_aligned, ratio, rows,
+)
 from queries.store import Store
 
 COMPLAINT_ONLY = ("category", "source", "severity", "status")
 COMPLAINT_DIMS = (*EVENT_DIMS, *COMPLAINT_ONLY)
 EXTRA = ("attempts", "per_10k_attempts", "regulator_12378")
+
+
+def _worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Distinct cases with at least one attempt, from the smallest table that answers exactly."""
+    count = [pl.col("case_id").n_unique().alias("denominator")]
+    aligned = month_aligned(store, f) and not {"day", "week"} & set(by)
+    unfiltered = not (f.teams or f.agents or f.channel or f.buckets or f.products or f.regions)
+    if aligned and unfiltered and by == ("month",):
+        totals = store.frame("worked_month_total").filter(
+            pl.col("month").is_between(f.start.replace(day=1), f.end.replace(day=1)))
+        return totals.select("month", pl.col("cases").alias("denominator")).sort("month")
+    if aligned:  # one row per case, month and agent: distinct counts over months stay exact
+        lo, hi = f.start.replace(day=1), f.end.replace(day=1)
+        df = filter_frame(store, store.scan("worked_months", lo, hi), f, date_col="month", date_range=(lo, hi))
+        return group(add_dims(store, df, by, "month"), by, count)
+    df = filter_frame(store, store.scan("worked_case_days", f.start, f.end), f)
+    return group(add_dims(store, df, by), by, count)
 
 
 def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
@@ -22,10 +41,8 @@ def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> 
     comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
     num = group(comp, by, [pl.len().alias("numerator"),
                            (pl.col("source") == "regulator_12378").sum().alias("regulator_12378")])
-    worked = add_dims(store, filter_frame(store, store.scan("worked_case_days"), filters), base_by)
-    den = group(worked, base_by, [pl.col("case_id").n_unique().alias("denominator")])
-    att = add_dims(store, filter_frame(store, store.frame("contacts_daily"), filters), base_by)
-    att = group(att, base_by, [pl.col("attempts").sum().alias("attempts")])
+    den = _worked_cases(store, filters, base_by)
+    att = group(rows(store, "contacts", filters, base_by), base_by, [pl.col("attempts").sum().alias("attempts")])
     if base_by:
         den = den.join(att, on=list(base_by), how="full", coalesce=True, nulls_equal=True)
         if by == base_by:

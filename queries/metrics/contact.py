@@ -6,7 +6,8 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    CASE_DIMS, EVENT_DIMS, MetricError, add_dims, check_dims, empty, filter_frame, finish, group, money, ratio,
+    CASE_DIMS, EVENT_DIMS, MetricError, add_dims, check_dims, empty, filter_frame, finish, group, money,
+    needs_full_grain, ratio, rows,
 )
 from queries.rules import DEFAULT_RULES, RuleSet
 from queries.store import Store
@@ -16,12 +17,13 @@ CONTACT_DIMS = (*EVENT_DIMS, "hour")
 
 def _contacts(store: Store, filters: Filters, by: tuple[str, ...], hourly: bool = False) -> pl.DataFrame:
     if not (hourly or "hour" in by):
-        return add_dims(store, filter_frame(store, store.frame("contacts_daily"), filters), by)
+        return rows(store, "contacts", filters, by)
     # the hourly rollup is per agent only, to stay small: no bucket/product/region there
     if filters.buckets or filters.products or filters.regions or set(by) & set(CASE_DIMS):
         raise MetricError("the hour-of-day breakdown is by day, hour and agent only; clear the bucket, "
                           "product and region selections")
-    return add_dims(store, filter_frame(store, store.frame("contacts_hourly"), filters, case_dims=False), by)
+    hourly_rows = store.scan("contacts_hourly", filters.start, filters.end)
+    return add_dims(store, filter_frame(store, hourly_rows, filters, case_dims=False), by)
 
 
 def _rate(metric: str, store: Store, filters: Filters, by: tuple[str, ...], num: pl.Expr,
@@ -64,7 +66,7 @@ def ptp_kept_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
     by = check_dims("ptp_kept_rate", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by, ["pending", "due_amount"])
-    df = add_dims(store, filter_frame(store, store.frame("promises_daily"), filters), by)
+    df = rows(store, "promises", filters, by, future_rows=True)
     st = pl.col("status")
     out = group(df, by, [
         pl.col("n").filter(st == "kept").sum().alias("numerator"),
@@ -82,8 +84,13 @@ def over_frequency(store: Store, filters: Filters, by: tuple[str, ...] = (),
     by = check_dims("over_frequency", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by)
-    df = add_dims(store, filter_frame(store, store.scan("call_case_days"), filters), by)
-    breach = ((pl.col("max_unanswered_phone") > rules.max_unanswered_per_phone_day)
-              | (pl.col("connected_calls") > rules.max_connected_per_case_day))
-    out = group(df, by, [breach.sum().alias("numerator"), pl.len().alias("denominator")])
+    limits = [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day]
+    if limits == store.manifest.get("limits") and not needs_full_grain(filters, by):
+        df = rows(store, "calls", filters, by)  # breaches counted at sync time with these limits
+        aggs = [pl.col("breaches").sum().alias("numerator"), pl.col("case_days").sum().alias("denominator")]
+    else:
+        df = rows(store, "calls", filters, by, force_full=True)
+        breach = ((pl.col("max_unanswered_phone") > limits[0]) | (pl.col("connected_calls") > limits[1]))
+        aggs = [breach.sum().alias("numerator"), pl.len().alias("denominator")]
+    out = group(df, by, aggs)
     return finish(out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value")), by)

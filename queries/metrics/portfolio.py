@@ -8,8 +8,7 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    CASE_DIMS, ORG_DIMS, MetricError, add_dims, check_dims, empty, filter_frame, finish, group, money,
-    ratio,
+    CASE_DIMS, ORG_DIMS, MetricError, check_dims, empty, finish, group, money, ratio, rows,
 )
 from queries.store import Store
 
@@ -43,8 +42,9 @@ def bucket_balance(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
     if filters.nothing:
         return empty(by)
     snaps = _snapshots(store, filters, snapshot, "month" in by)
-    df = store.frame("balance_by_bucket").filter(pl.col("snapshot_on").is_in(snaps))
-    df = add_dims(store, filter_frame(store, df, filters, date_col=None), by, "snapshot_on")
+    df = rows(store, "balance", filters, by, date_col="snapshot_on", date_range=(min(snaps, default=filters.start),
+                                                                                 max(snaps, default=filters.start)))
+    df = df.filter(pl.col("snapshot_on").is_in(snaps))
     total = pl.col(col).sum()
     out = group(df, by, [(money(total) if is_money else total).alias("numerator")])
     return finish(out.with_columns(pl.col("numerator").alias("value")), by)
@@ -59,9 +59,11 @@ def _roll(metric: str, store: Store, filters: Filters, by: tuple[str, ...], snap
     if filters.nothing:
         return empty(by)
     snaps = _snapshots(store, filters, snapshot, True)
-    df = store.frame("roll").filter(pl.col("snapshot_on").is_in(snaps))
-    df = add_dims(store, filter_frame(store, df, filters, date_col=None, bucket_col="from_bucket"),
-                  by, "snapshot_on")
+    df = rows(store, "roll", filters, by, date_col="snapshot_on", bucket_col="from_bucket",
+              date_range=(min(snaps, default=filters.start), max(snaps, default=filters.start)))
+    df = df.filter(pl.col("snapshot_on").is_in(snaps))
+    if isinstance(df, pl.LazyFrame):
+        df = df.collect()
     denom_keys = [d for d in by if d != "to_bucket"]
     if cure:
         cured = pl.col("to_bucket").is_in([store.bounds.labels[0], "closed"])

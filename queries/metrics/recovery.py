@@ -8,8 +8,8 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, add_dims, check_dims, empty,
-    filter_frame, finish, group, money, month_end, month_starts, ratio,
+    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, check_dims, empty, finish, group,
+    money, month_end, month_starts, ratio, rows,
 )
 from queries.rules import CHINA_CALENDAR, WorkCalendar
 from queries.store import Store
@@ -24,7 +24,7 @@ def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.Da
     by = check_dims("collected", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by, ["payments"])
-    df = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters), by)
+    df = rows(store, "payments", filters, by)
     out = group(df, by, [money(pl.col("cents").sum()).alias("numerator"),
                          pl.col("n").sum().cast(pl.Float64).alias("payments")])
     return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
@@ -35,11 +35,9 @@ def recovery_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
     by = check_dims("recovery_rate", by, RECOVERY_DIMS)
     if filters.nothing:
         return empty(by)
-    pays = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters), by)
+    pays = rows(store, "payments", filters, by)
     months = month_starts(filters.start, filters.end)
-    opening = filter_frame(store, store.frame("opening"), filters, date_col="month",
-                           date_range=(months[0], months[-1]))
-    opening = add_dims(store, opening, by, date_col="month")
+    opening = rows(store, "opening", filters, by, date_col="month", date_range=(months[0], months[-1]))
     num = group(pays, by, [pl.col("opening_cents").sum().alias("num")])
     den = group(opening, by, [pl.col("cents").sum().alias("den")])
     if by:
@@ -62,8 +60,7 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
     if filters.nothing:
         return empty(by, ["pace"])
     months = month_starts(filters.start, filters.end)
-    pays = add_dims(store, filter_frame(store, store.frame("payments_daily"), filters),
-                    ("month", "team_id", "channel"))
+    pays = rows(store, "payments", filters, ("month", "team_id", "channel"))
     teams = store.frame("teams").select("team_id", "channel")
     targets = store.frame("targets").filter(pl.col("month").is_in(months)).join(teams, on="team_id", how="left")
     if filters.teams:
@@ -71,6 +68,8 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
     if filters.channel:
         targets = targets.filter(pl.col("channel") == filters.channel)
     pays = pays.filter(pl.col("team_id").is_in(targets.get_column("team_id").unique().to_list()))
+    if isinstance(pays, pl.LazyFrame):
+        pays = pays.collect()
     num = group(pays, by, [pl.col("cents").sum().alias("num")])
     den = group(targets, by, [pl.col("target_cents").sum().alias("den")])
     out = (num.join(den, on=list(by), how="full", coalesce=True) if by
@@ -101,10 +100,10 @@ def liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.
         return empty(by, ["immature"])
     months = month_starts(filters.start, filters.end)
     rng = (months[0], months[-1])
-    place = add_dims(store, filter_frame(store, store.frame("placements"), filters,
-                                         date_col="placed_month", date_range=rng), by, "placed_month")
-    pays = add_dims(store, filter_frame(store, store.frame("liquidation"), filters,
-                                        date_col="placed_month", date_range=rng), by, "placed_month")
+    place = rows(store, "placements", filters, by, date_col="placed_month", date_range=rng)
+    pays = rows(store, "liquidation", filters, by, date_col="placed_month", date_range=rng)
+    if isinstance(place, pl.LazyFrame):
+        place, pays = place.collect(), pays.collect()
     keys = [d for d in by if d != "months_since"]
     den = place.group_by(keys).agg(pl.col("cents").sum().alias("den"))
     if den.height == 0:
