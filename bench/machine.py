@@ -1,0 +1,20 @@
+"""Describe the machine a benchmark ran on, for the printed figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def machine() -> str:
+    """CPU model, cores, memory and Python, on one line."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+        with open("/proc/meminfo") as fh:
+            mem_kb = int(next(ln.split()[1] for ln in fh if ln.startswith("MemTotal")))
+        mem = f"{mem_kb / 2**20:.0f} GiB"
+    except OSError:
+        mem = "?"
+    return f"{cpu}; {os.cpu_count()} cores; {mem}; Python {platform.python_version()}"
