@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard.i18n import LANGS, t
+from dashboard.i18n import LANGS, t, value
 from queries.filters import FilterError, Filters
 from queries.pages_data import Options, shift_months
 
@@ -53,85 +53,103 @@ def _raw(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 
 
-def _check_url(opts: Options, lang: str) -> tuple[list[str], dict[str, object]]:
-    """Notices for URL values that are not valid, and corrected widget values to put in session state."""
+def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
+    """Widget values from the URL query parameters, and a notice for every value that is not valid."""
+    lang_raw = _raw("lang")
+    lang = lang_raw[-1] if lang_raw and lang_raw[-1] in LANGS else "zh"
     notes: list[str] = []
-    fixes: dict[str, object] = {}
-    team_ids = {tid for tid, _, _ in opts.teams}
-    known = {
-        "lang": set(LANGS), "period": set(PRESETS), "channel": set(CHANNELS), "team": team_ids,
-        "agent": {a for a, _, _ in opts.agents}, "bucket": set(opts.buckets), "product": set(opts.products),
-        "region": set(opts.regions),
-    }
-    for key, allowed in known.items():
-        bad = [v for v in _raw(key) if v not in allowed]
+    values: dict[str, object] = {"lang": lang}
+
+    def pick(key: str, allowed: list[str] | tuple[str, ...], multi: bool) -> None:
+        raw = _raw(key)
+        good = [v for v in dict.fromkeys(raw) if v in allowed]
+        bad = [v for v in raw if v not in allowed]
         if bad:
-            notes.append(f"{t(key, lang)}: {', '.join(repr(v[:40]) for v in bad[:3])}")
-    teams = [v for v in _raw("team") if v in team_ids]
-    if teams:
-        in_teams = {a for a, _, team in opts.agents if team in teams}
-        outside = [a for a in _raw("agent") if a in known["agent"] and a not in in_teams]
-        if outside:
-            notes.append(f"{t('agent', lang)}: {', '.join(outside[:3])} ∉ {', '.join(teams)}")
+            notes.append(f"{t(key, lang)}: {', '.join(repr(v[:40]) for v in bad[:3])}"
+                         + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
+        if multi:
+            values[key] = good
+        elif good:
+            values[key] = good[-1]
+
+    pick("lang", LANGS, False)
+    pick("period", PRESETS, False)
+    pick("team", [tid for tid, _, _ in opts.teams], True)
+    teams = values["team"]
+    pick("agent", [a for a, _, team in opts.agents if not teams or team in teams], True)
+    pick("bucket", opts.buckets, True)
+    pick("product", opts.products, True)
+    pick("region", opts.regions, True)
+    pick("channel", CHANNELS, False)
     raw_dates = _raw("dates")
     if raw_dates:
         try:
             parsed = [dt.date.fromisoformat(v) for v in raw_dates]
+            if len(parsed) > 2 or parsed[0] > parsed[-1]:
+                raise ValueError
         except ValueError:
-            notes.append(f"{t('dates', lang)}: {', '.join(repr(v[:20]) for v in raw_dates[:2])}")
+            notes.append(f"{t('dates', lang)}: {' → '.join(repr(v[:20]) for v in raw_dates[:2])}")
         else:
-            if len(parsed) > 2 or (len(parsed) == 2 and parsed[0] > parsed[1]):
-                notes.append(f"{t('dates', lang)}: {' → '.join(raw_dates[:2])}")
-                fixes["dates"] = preset_range(DEFAULT_PRESET, opts.as_of)
-    return notes, fixes
+            values["dates"] = (parsed[0], parsed[-1])
+            if "period" not in values:
+                values["period"] = "custom"
+    return values, notes
 
 
-def _widget_value(key: str, default: object) -> dict:
-    """`value=` only on first creation; afterwards session state (maybe corrected) holds the value."""
-    return {} if key in st.session_state else {"value": default}
+def _sync_url(view: View) -> None:
+    """Write the view's filters to the URL (only our keys), so a copied link reopens the same view."""
+    want = url_params(view)
+    for key in URL_KEYS:
+        value = want.get(key)
+        have = st.query_params.get_all(key)
+        if value is None:
+            if have:
+                del st.query_params[key]
+        elif have != (value if isinstance(value, list) else [value]):
+            st.query_params[key] = value
 
 
 def sidebar(opts: Options) -> View:
     """Draw the filter sidebar once (in the entry point) and return the validated view."""
+    ss = st.session_state
+    if "_url_read" not in ss:  # first run of this session: the URL pre-fills the widgets
+        ss["_url_read"] = True
+        values, notes = _from_url(opts)
+        values.setdefault("period", DEFAULT_PRESET)
+        for key, val in values.items():
+            ss[f"f_{key}"] = val
+        ss["_url_notes"] = notes
     sb = st.sidebar
-    lang = sb.segmented_control("语言 · Language", LANGS, key="lang", bind="query-params", default="zh",
+    lang = sb.segmented_control("语言 · Language", LANGS, key="f_lang",
                                 format_func=lambda v: {"zh": "中文", "en": "English"}[v],
                                 label_visibility="collapsed") or "zh"
-    notes, fixes = _check_url(opts, lang)
-    for key, val in fixes.items():
-        st.session_state[key] = val
-    period = sb.selectbox(t("period", lang), PRESETS, key="period", bind="query-params",
-                          index=PRESETS.index(DEFAULT_PRESET), format_func=lambda p: t(f"p_{p}", lang))
+    period = sb.selectbox(t("period", lang), PRESETS, key="f_period",
+                          format_func=lambda p: t(f"p_{p}", lang))
     if period == "custom":
-        dates = sb.date_input(t("dates", lang), key="dates", bind="query-params",
-                              format="YYYY-MM-DD", **_widget_value("dates", preset_range(DEFAULT_PRESET, opts.as_of)))
+        if "f_dates" not in ss:
+            ss["f_dates"] = preset_range(DEFAULT_PRESET, opts.as_of)
+        dates = sb.date_input(t("dates", lang), key="f_dates", format="YYYY-MM-DD")
         dates = tuple(d for d in (dates if isinstance(dates, (tuple, list)) else (dates,)) if d is not None)
         start, end = (dates[0], dates[-1]) if dates else preset_range(DEFAULT_PRESET, opts.as_of)
-        if start > end:
-            start, end = preset_range(DEFAULT_PRESET, opts.as_of)
     else:
         start, end = preset_range(period, opts.as_of)
         sb.caption(f"{start.isoformat()} → {end.isoformat()}")
 
     team_names = {tid: name for tid, name, _ in opts.teams}
-    teams = sb.multiselect(t("team", lang), list(team_names), key="team", bind="query-params",
+    teams = sb.multiselect(t("team", lang), list(team_names), key="f_team",
                            format_func=lambda v: f"{v} · {team_names.get(v, '')}", placeholder=t("all", lang))
-    agent_names = {a: (name, team) for a, name, team in opts.agents if not teams or team in teams}
-    agents = sb.multiselect(t("agent", lang), list(agent_names), key="agent", bind="query-params",
-                            format_func=lambda v: f"{v} · {agent_names.get(v, ('', ''))[0]}",
-                            placeholder=t("all", lang))
-    agents = [a for a in agents if a in agent_names]
-    buckets = sb.multiselect(t("bucket", lang), list(opts.buckets), key="bucket", bind="query-params",
-                             placeholder=t("all", lang))
+    agent_names = {a: name for a, name, team in opts.agents if not teams or team in teams}
+    if any(a not in agent_names for a in ss.get("f_agent", [])):  # narrowed by a team change
+        ss["f_agent"] = [a for a in ss["f_agent"] if a in agent_names]
+    agents = sb.multiselect(t("agent", lang), list(agent_names), key="f_agent",
+                            format_func=lambda v: f"{v} · {agent_names.get(v, '')}", placeholder=t("all", lang))
+    buckets = sb.multiselect(t("bucket", lang), list(opts.buckets), key="f_bucket", placeholder=t("all", lang))
     with sb.expander(f"{t('product', lang)} · {t('region', lang)} · {t('channel', lang)}"):
-        from dashboard.i18n import value
-
-        products = st.multiselect(t("product", lang), list(opts.products), key="product", bind="query-params",
+        products = st.multiselect(t("product", lang), list(opts.products), key="f_product",
                                   format_func=lambda v: value(v, lang), placeholder=t("all", lang))
-        regions = st.multiselect(t("region", lang), list(opts.regions), key="region", bind="query-params",
-                                 placeholder=t("all", lang))
-        channel = st.selectbox(t("channel", lang), CHANNELS, key="channel", bind="query-params",
-                               format_func=lambda c: t(c, lang))
+        regions = st.multiselect(t("region", lang), list(opts.regions), key="f_region", placeholder=t("all", lang))
+        channel = st.selectbox(t("channel", lang), CHANNELS, key="f_channel", format_func=lambda c: t(c, lang))
+    notes = list(ss.get("_url_notes", []))
     try:
         filters = Filters(start=start, end=end, teams=tuple(teams), agents=tuple(agents), buckets=tuple(buckets),
                           products=tuple(products), regions=tuple(regions),
@@ -140,8 +158,12 @@ def sidebar(opts: Options) -> View:
         notes.append(str(exc))
         s, e = preset_range(DEFAULT_PRESET, opts.as_of)
         filters = Filters(start=s, end=e)
+    first = ss.setdefault("_url_filters", filters)
+    if first != filters:  # the viewer changed something: the notice about the link is no longer news
+        ss["_url_notes"] = []
     view = View(filters=filters, lang=lang, period=period or DEFAULT_PRESET, as_of=opts.as_of, notices=tuple(notes))
-    st.session_state[_VIEW] = view
+    ss[_VIEW] = view
+    _sync_url(view)
     return view
 
 
@@ -153,7 +175,11 @@ def current() -> View:
 def url_params(view: View) -> dict[str, list[str] | str]:
     """The query parameters that reproduce this view (for links to the cases page)."""
     f = view.filters
-    out: dict[str, list[str] | str] = {"lang": view.lang, "period": view.period}
+    out: dict[str, list[str] | str] = {}
+    if view.lang != "zh":
+        out["lang"] = view.lang
+    if view.period != DEFAULT_PRESET:
+        out["period"] = view.period
     if view.period == "custom":
         out["dates"] = [f.start.isoformat(), f.end.isoformat()]
     for key, vals in (("team", f.teams), ("agent", f.agents), ("bucket", f.buckets), ("product", f.products),

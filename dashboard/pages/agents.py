@@ -1,1 +1,102 @@
-import streamlit as st; st.write("todo")
+"""坐席绩效 · Agent performance: leaderboard with sparklines, effort vs result, scorecard funnel, RPC by hour."""
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.components import chart_block, downloads, empty_state, kpi, metric_help, open_cases, page_header
+from dashboard.filters import current
+from dashboard.i18n import cny, num, pct, t
+
+view = current()
+lang, f = view.lang, view.filters
+page_header(view, "pg_agents")
+
+board = data.compose("leaderboard", f)
+PICK = "scorecard_agent"
+
+
+def _pick(source: str, agent: str | None) -> None:
+    """Open an agent's scorecard from a click, once per new click (selections persist across reruns)."""
+    if agent and st.session_state.get(f"_last_{source}") != agent:
+        st.session_state[f"_last_{source}"] = agent
+        st.session_state[PICK] = agent
+
+
+with st.container(border=True):
+    st.markdown(f"**{t('c_leaderboard', lang)}**", help=metric_help("collected", lang))
+    if board.empty:
+        empty_state(view, board)
+        st.stop()
+    df = board.df
+    cols = ["rank", "agent_id", "agent_name", "team_id", "daily", "collected", "recovery_rate", "attempts",
+            "contact_rate", "rpc_rate", "ptp_rate", "ptp_kept_rate", "complaints", "after_hours", "over_frequency"]
+    money_fmt = "¥%.0f"
+    event = st.dataframe(
+        df.select(cols), hide_index=True, width="stretch", height=min(600, 38 + 35 * df.height),
+        on_select="rerun", selection_mode="single-row", key="leaderboard",
+        column_config={
+            "rank": st.column_config.NumberColumn(t("rank", lang), width="small"),
+            "agent_id": st.column_config.TextColumn("ID", width="small"),
+            "agent_name": st.column_config.TextColumn(t("agent_name", lang), width="small"),
+            "team_id": st.column_config.TextColumn(t("team", lang), width="small"),
+            "daily": st.column_config.LineChartColumn(t("trend", lang), width="medium", y_min=0),
+            "collected": st.column_config.NumberColumn(t("collected", lang), format=money_fmt),
+            "recovery_rate": st.column_config.NumberColumn(t("recovery_rate", lang), format="percent"),
+            "attempts": st.column_config.NumberColumn(t("attempts", lang), format="localized"),
+            "contact_rate": st.column_config.NumberColumn(t("contact_rate", lang), format="percent"),
+            "rpc_rate": st.column_config.NumberColumn(t("rpc_rate", lang), format="percent"),
+            "ptp_rate": st.column_config.NumberColumn(t("ptp_rate", lang), format="percent"),
+            "ptp_kept_rate": st.column_config.NumberColumn(t("ptp_kept_rate", lang), format="percent"),
+            "complaints": st.column_config.NumberColumn(t("complaints", lang), format="%d"),
+            "after_hours": st.column_config.NumberColumn(t("after_hours", lang), format="%d",
+                                                         help=metric_help("after_hours_rate", lang)),
+            "over_frequency": st.column_config.NumberColumn(t("over_frequency", lang), format="%d",
+                                                            help=metric_help("over_frequency", lang)),
+        })
+    rows = event.selection.rows if event else []
+    _pick("table", df.get_column("agent_id")[rows[0]] if rows else None)
+    downloads(df.drop("daily"), "agent_leaderboard", view, "leaderboard")
+
+left, right = st.columns([1, 1])
+with left:
+    with st.container(border=True):
+        st.markdown(f"**{t('c_scatter', lang)}**")
+        ev = st.plotly_chart(charts.scatter_effort(df, lang), width="stretch", key="scatter", on_select="rerun",
+                             selection_mode="points", config={"displaylogo": False})
+        st.caption(f":material/ads_click: {t('choose_agent', lang)}")
+        pts = ev.selection.points if ev else []
+        _pick("scatter", pts[0].get("customdata") if pts else None)
+        downloads(df.select("agent_id", "agent_name", "team_id", "attempts", "collected"), "effort_vs_result", view,
+                  "scatter")
+
+agents = df.get_column("agent_id").to_list()
+names = dict(zip(df.get_column("agent_id"), df.get_column("agent_name"), strict=True))
+if st.session_state.get(PICK) not in agents:
+    st.session_state[PICK] = agents[0]
+with right:
+    with st.container(border=True):
+        agent = st.selectbox(t("c_scorecard", lang), agents, key=PICK, format_func=lambda a: f"{a} · {names.get(a)}")
+        me = df.filter(pl.col("agent_id") == agent).row(0, named=True)
+        c = st.columns(4)
+        kpi(c[0], t("rank", lang), f"{me['rank']} / {df.height}")
+        kpi(c[1], t("collected", lang), cny(me["collected"], lang))
+        kpi(c[2], t("rpc_rate", lang), pct(me["rpc_rate"]))
+        kpi(c[3], t("ptp_kept_rate", lang), pct(me["ptp_kept_rate"]))
+        fun = data.compose("funnel", f, agent_id=agent)
+        label = f"{agent} {names.get(agent)}"
+        st.markdown(f"**{t('c_funnel', lang, agent=label)}**")
+        if fun.empty:
+            empty_state(view, fun)
+        else:
+            st.plotly_chart(charts.funnel(fun.df, lang, label), width="stretch", key="funnel",
+                            config={"displaylogo": False})
+            downloads(fun.df, f"funnel_{agent}", view, "funnel")
+        st.caption(f"{t('complaints', lang)} {num(me['complaints'])} · {t('after_hours', lang)} "
+                   f"{num(me['after_hours'])} · {t('over_frequency', lang)} {num(me['over_frequency'])}")
+        if st.button(f"{t('pg_cases', lang)} · {label}", icon=":material/folder_open:", key="agent_cases"):
+            open_cases({"event": "cases", "agents": (agent,), "label": label}, view)
+
+heat = data.compose("hourly_rpc", f)
+chart_block(t("c_heatmap", lang), heat, lambda d: charts.heatmap_hours(d, lang), view, "rpc_rate_by_hour",
+            "heatmap", help=metric_help("rpc_rate", lang))

@@ -17,6 +17,9 @@ page_header(view, "pg_cases")
 
 request = dict(st.session_state.get(DRILL) or {"event": "cases"})
 overrides = {k: tuple(v) for k, v in request.items() if k in ("teams", "agents", "buckets") and v}
+for k in ("start", "end"):
+    if request.get(k):
+        overrides[k] = dt.date.fromisoformat(str(request[k])[:10])
 if request.get("channel"):
     overrides["channel"] = request["channel"]
 f = dataclasses.replace(view.filters, **overrides)
