@@ -38,6 +38,9 @@ def _day_of_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
     return "DATE(%s)" % compiler.process(element.clauses, **kw)
 
 
+_SQLITE_UNIXEPOCH = __import__("sqlite3").sqlite_version_info >= (3, 38)
+
+
 class epoch_of(FunctionElement):  # noqa: N801 - reads like a SQL function
     """Seconds since 1970-01-01 of a naive local timestamp, as an integer (cheaper to move than text)."""
 
@@ -53,6 +56,8 @@ def _epoch_default(element, compiler, **kw):  # noqa: ANN001, ANN202
 
 @compiles(epoch_of, "sqlite")
 def _epoch_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
+    if _SQLITE_UNIXEPOCH:  # twice as fast as strftime('%s'); SQLite 3.38+
+        return "unixepoch(%s)" % compiler.process(element.clauses, **kw)
     return "CAST(strftime('%%s', %s) AS INTEGER)" % compiler.process(element.clauses, **kw)
 
 

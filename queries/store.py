@@ -77,6 +77,8 @@ class Store:
     path: Path
     manifest: dict
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: results shared between metric calls on this version (e.g. distinct worked cases)
+    memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS) -> Store:

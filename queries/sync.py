@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class _Ctx:
         self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
         self.rules = rules
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
+        self.lookups: dict[dt.date, pl.DataFrame] = {}
         self.snapshot_dates: list[dt.date] = []
         self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
         self.rows: dict[str, int] = {}
@@ -128,30 +130,39 @@ class _Ctx:
         cands = [d for d in self.snapshot_dates if prev_month <= d < month]
         return max(cands) if cands else None
 
+    def lookup(self, month: dt.date) -> pl.DataFrame:
+        """Per case, for events in `month`: opening bucket, on_opening, product, region, placement."""
+        if month not in self.lookups:
+            cases = self.cases.select("case_id", "product", "region", "placed_on", "placed_dpd",
+                                      pl.col("agent_id").alias("case_agent_id"))
+            snap_day = self.prev_snapshot_for(month)
+            if snap_day is not None:
+                snap = self.snapshot(snap_day).select("case_id", pl.col("dpd").alias("snap_dpd"),
+                                                      pl.col("cents").alias("snap_cents"))
+                cases = cases.join(snap, on="case_id", how="full", coalesce=True)
+            else:
+                cases = cases.with_columns(pl.lit(None, pl.Int64).alias("snap_dpd"),
+                                           pl.lit(None, pl.Int64).alias("snap_cents"))
+            placed_here = pl.col("placed_on").dt.month_start() == pl.lit(month)
+            self.lookups[month] = cases.select(
+                "case_id",
+                bucket_expr(pl.coalesce("snap_dpd", "placed_dpd", pl.lit(0)), self.bounds).alias("bucket"),
+                ((pl.col("snap_cents").fill_null(0) > 0) | placed_here.fill_null(False)).alias("on_opening"),
+                pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"),
+                "placed_on", "placed_dpd", "case_agent_id")
+        return self.lookups[month]
+
     def attach(self, rows: pl.DataFrame, at: str) -> pl.DataFrame:
         """Add month, opening bucket, on_opening, product, region, placed info for each event row."""
         rows = rows.with_columns(pl.col(at).cast(pl.Date).dt.month_start().alias("month"))
-        months = rows.get_column("month").unique().to_list()
-        looks = []
-        for m in months:
-            snap_day = self.prev_snapshot_for(m)
-            if snap_day is None:
-                continue
-            looks.append(self.snapshot(snap_day).select(
-                pl.lit(m, dtype=pl.Date).alias("month"), "case_id",
-                pl.col("dpd").alias("snap_dpd"), pl.col("cents").alias("snap_cents")))
-        look = _concat(looks, {"month": pl.Date, "case_id": pl.Int64, "snap_dpd": pl.Int64,
-                               "snap_cents": pl.Int64})
-        case_attrs = self.cases.select("case_id", "product", "region", "placed_on", "placed_dpd",
-                                       pl.col("agent_id").alias("case_agent_id"))
-        out = (rows.join(look, on=["month", "case_id"], how="left")
-               .join(case_attrs, on="case_id", how="left"))
-        placed_here = pl.col("placed_on").dt.month_start() == pl.col("month")
-        return out.with_columns(
-            bucket_expr(pl.coalesce("snap_dpd", "placed_dpd", pl.lit(0)), self.bounds).alias("bucket"),
-            ((pl.col("snap_cents").fill_null(0) > 0) | placed_here.fill_null(False)).alias("on_opening"),
-            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"),
-        ).drop("snap_dpd", "snap_cents")
+        parts = []
+        for (m,), part in rows.group_by("month"):
+            parts.append(part.join(self.lookup(m), on="case_id", how="left"))
+        out = pl.concat(parts) if parts else rows.join(self.lookup(dt.date(1970, 1, 1)).head(0), on="case_id",
+                                                        how="left")
+        return out.with_columns(  # events of cases missing from the cases table
+            pl.col("bucket").fill_null(self.bounds.labels[0]), pl.col("on_opening").fill_null(False),
+            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
 
 
 # ---------------------------------------------------------------- dimensions and cases
@@ -376,13 +387,23 @@ class _Spill:
 
 def _read_events(ctx: _Ctx, table: sa.Table, id_col: str, select: sa.Select, schema: dict,
                  lo_exclusive: int, hi: int) -> Iterator[pl.DataFrame]:
-    """Rows with lo < id <= hi, one id chunk at a time."""
+    """Rows with lo < id <= hi, one id chunk at a time; the next chunk is read while this one is used."""
     col = table.c[id_col]
+    bounds = []
     start = lo_exclusive
     while start < hi:
         stop = min(start + CHUNK_ROWS, hi)
-        yield ctx.reader.read(select.where(col > start, col <= stop), schema)
+        bounds.append((start, stop))
         start = stop
+    if not bounds:
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:  # drivers and Polars release the GIL
+        ahead = pool.submit(ctx.reader.read, select.where(col > bounds[0][0], col <= bounds[0][1]), schema)
+        for lo, hi_ in bounds[1:]:
+            current = ahead.result()
+            ahead = pool.submit(ctx.reader.read, select.where(col > lo, col <= hi_), schema)
+            yield current
+        yield ahead.result()
 
 
 def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
@@ -784,15 +805,23 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
         writer = StoreWriter(store_dir)
         prev = None if is_full else current_version(store_dir)
         ctx = _Ctx(reader, writer, bounds, prev, rules)
+        timings: dict[str, float] = {}
+
+        def timed(name: str, fn, *args):  # noqa: ANN001, ANN002, ANN202
+            t = time.perf_counter()
+            out = fn(*args)
+            timings[name] = round(time.perf_counter() - t, 3)
+            return out
+
         try:
-            meta = _sync_dims(ctx)
-            touched = _sync_cases(ctx, wm)
-            rebuild = _sync_snapshots(ctx, wm)
-            _snapshot_rollups(ctx, rebuild, touched)
-            _sync_payments(ctx, wm)
-            _sync_contacts(ctx, wm)
-            _sync_promises(ctx, wm)
-            _sync_complaints(ctx)
+            meta = timed("dims", _sync_dims, ctx)
+            touched = timed("cases", _sync_cases, ctx, wm)
+            rebuild = timed("snapshots", _sync_snapshots, ctx, wm)
+            timed("snapshot_rollups", _snapshot_rollups, ctx, rebuild, touched)
+            timed("payments", _sync_payments, ctx, wm)
+            timed("contacts", _sync_contacts, ctx, wm)
+            timed("promises", _sync_promises, ctx, wm)
+            timed("complaints", _sync_complaints, ctx)
             shutil.rmtree(writer.path / "_spill", ignore_errors=True)
             days = pl.concat([pl.read_parquet(writer.path / f"base/{k}_days.parquet").select("day")
                               for k in ("payments", "contacts")])
@@ -800,7 +829,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             since = None
             if not is_full and reconcile_days is not None and as_of is not None:
                 since = as_of - dt.timedelta(days=reconcile_days)
-            rec = reconcile(reader, writer.path, since)
+            rec = timed("reconcile", reconcile, reader, writer.path, since)
             manifest = {
                 "format": FORMAT_VERSION, "source": _safe_url(url), "backend": reader.kind,
                 "reader": reader.method, "synced_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -808,7 +837,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 "rules": rules.version, "after_hours": list(rules.after_hours()),
                 "limits": [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day],
                 "data_as_of": as_of.isoformat() if as_of else None, "watermarks": wm,
-                "rows_read": ctx.rows, "reconciliation": rec, **meta,
+                "rows_read": ctx.rows, "timings_s": timings, "reconciliation": rec, **meta,
             }
             path = writer.commit(manifest)
         except BaseException:

@@ -16,6 +16,14 @@ EXTRA = ("attempts", "per_10k_attempts", "regulator_12378")
 
 
 def _worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Distinct cases with at least one attempt (memoised per store version, filters and dims)."""
+    key = ("worked_cases", f, by)
+    if key not in store.memo:
+        store.memo[key] = _count_worked(store, f, by)
+    return store.memo[key]
+
+
+def _count_worked(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
     """Distinct cases with at least one attempt, from the smallest table that answers exactly."""
     count = [pl.col("case_id").n_unique().alias("denominator")]
     aligned = month_aligned(store, f) and not {"day", "week"} & set(by)
