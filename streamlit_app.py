@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import data, filters
 from dashboard.i18n import bi, t
+from dashboard.components import style
 from dashboard.overview import database_overview
 
 st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=":material/monitoring:", layout="wide")
@@ -17,6 +18,7 @@ if state is None:
     database_overview("zh", show_errors=False)
     st.stop()
 
+style()
 view = filters.sidebar(data.options())
 lang = view.lang
 PAGES = "dashboard/pages"

@@ -45,7 +45,7 @@ def _money_axis(fig: go.Figure, lang: str, title: str, secondary: bool = False) 
 def _pct_axis(fig: go.Figure, title: str, secondary: bool = False, side: str = "right") -> None:
     spec = {"title_text": title, "tickformat": ".0%", "rangemode": "tozero"}
     if secondary:
-        fig.update_layout(yaxis2={**spec, "overlaying": "y", "side": side, "showgrid": False})
+        fig.update_layout(yaxis2={**spec, "overlaying": "y", "side": side, "showgrid": False, "tickmode": "auto"})
     else:
         fig.update_yaxes(**spec)
 
@@ -73,7 +73,7 @@ def daily(df: pl.DataFrame, lang: str) -> go.Figure:
     _money_axis(fig, lang, t("daily_bar", lang))
     _, unit = money_axis(lang)
     y2 = {"title_text": f"{t('cumulative', lang)}{unit}", "overlaying": "y", "side": "right",
-          "showgrid": False, "rangemode": "tozero"}
+          "showgrid": False, "rangemode": "tozero", "tickmode": "auto"}
     y2 |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
     fig.update_layout(yaxis2=y2)
     fig.update_xaxes(tickformat="%m-%d" if lang == "zh" else "%d %b")
@@ -87,8 +87,8 @@ def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money
     keys = df.get_column(key_col or x).to_list()
     fig = go.Figure()
     fig.add_bar(x=labels, y=vals, name=t("collected", lang), marker_color=TEAL, customdata=keys,
-                text=[cny(v, lang) for v in df.get_column(money_col).to_list()], textposition="outside",
-                cliponaxis=False, hovertemplate="%{x}<br>%{text}<extra></extra>")
+                hovertext=[cny(v, lang) for v in df.get_column(money_col).to_list()],
+                hovertemplate="%{x}<br>%{hovertext}<extra></extra>")
     if target_col and df.get_column(target_col).drop_nulls().len():
         tv, _ = _money(df.get_column(target_col).to_list(), lang)
         fig.add_scatter(x=labels, y=tv, name=t("target_line", lang), mode="markers",
@@ -96,7 +96,8 @@ def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money
                         hovertemplate="%{x}<br>" + t("target_line", lang) + "<extra></extra>")
     rates = df.get_column(rate_col).to_list()
     if any(r is not None for r in rates):
-        fig.add_scatter(x=labels, y=rates, name=rate_label, mode="markers+lines+text", yaxis="y2",
+        fig.add_scatter(x=labels, y=rates, name=rate_label, mode=f"markers+text{'' if target_col else '+lines'}",
+                        yaxis="y2",
                         line={"color": ORANGE, "width": 2}, marker={"size": 9}, customdata=keys,
                         text=[pct(r) for r in rates], textposition="top center",
                         hovertemplate="%{x}<br>%{text}<extra></extra>")
@@ -137,13 +138,13 @@ def funnel(df: pl.DataFrame, lang: str, agent_label: str) -> go.Figure:
     _layout(fig, height=340)
     fig.update_layout(barmode="group")
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(type="log", title_text=t("count", lang))
+    fig.update_xaxes(title_text=t("count", lang), rangemode="tozero")
     return fig
 
 
 def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
     """RPC rate by agent (rows) and hour of day (columns)."""
-    piv = df.with_columns(pl.format("{} {}", "agent_id", pl.col("agent_name").fill_null("")).alias("who")) \
+    piv = df.with_columns(pl.format("{} {}", "who_id", pl.col("who_name").fill_null("")).alias("who")) \
         .pivot(on="hour", index="who", values="value", sort_columns=True).sort("who")
     hours = sorted(int(h) for h in piv.columns[1:])
     z = piv.select([str(h) for h in hours]).to_numpy()
@@ -183,7 +184,7 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
                     mode="lines+markers", line={"color": ORANGE}, hovertemplate="%{y:.1f}<extra></extra>")
     _layout(fig)
     fig.update_layout(barmode="stack", yaxis2={"title_text": t("per_10k", lang), "overlaying": "y", "side": "right",
-                                               "showgrid": False, "rangemode": "tozero"})
+                                               "showgrid": False, "rangemode": "tozero", "tickmode": "auto"})
     fig.update_yaxes(title_text=t("count", lang), selector={"anchor": "x"}, rangemode="tozero")
     return fig
 
@@ -194,15 +195,15 @@ def bucket_balance(df: pl.DataFrame, lang: str) -> go.Figure:
     bal, _ = _money(df.get_column("balance").to_list(), lang)
     fig = go.Figure()
     fig.add_bar(x=buckets, y=bal, name=t("balance", lang), marker_color=TEAL, customdata=buckets,
-                text=[cny(v, lang) for v in df.get_column("balance").to_list()], textposition="outside",
-                cliponaxis=False, hovertemplate="%{x}<br>%{text}<extra></extra>")
+                hovertext=[cny(v, lang) for v in df.get_column("balance").to_list()],
+                hovertemplate="%{x}<br>%{hovertext}<extra></extra>")
     fig.add_scatter(x=buckets, y=df.get_column("count").to_list(), name=t("cases_n", lang), yaxis="y2",
                     mode="lines+markers", line={"color": ORANGE}, customdata=buckets,
                     hovertemplate="%{x}<br>%{y:,}<extra></extra>")
     _layout(fig)
     _money_axis(fig, lang, t("balance", lang))
     fig.update_layout(yaxis2={"title_text": t("cases_n", lang), "overlaying": "y", "side": "right",
-                              "showgrid": False, "rangemode": "tozero"})
+                              "showgrid": False, "rangemode": "tozero", "tickmode": "auto"})
     return fig
 
 

@@ -61,11 +61,11 @@ def downloads(df: pl.DataFrame, name: str, view: View, key: str) -> None:
         flat.write_excel(buf, worksheet=name[:31], autofit=True)
         return buf.getvalue()
 
-    c1, c2, _ = st.columns([1, 1, 6], gap="small")
-    c1.download_button(t("download_csv", view.lang), lambda: flat.write_csv().encode("utf-8-sig"),
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(t("download_csv", view.lang), lambda: flat.write_csv().encode("utf-8-sig"),
                        file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:", type="tertiary")
-    c2.download_button(t("download_xlsx", view.lang), xlsx, file_name=f"{stem}.xlsx", key=f"xlsx_{key}",
+    row.download_button(t("download_xlsx", view.lang), xlsx, file_name=f"{stem}.xlsx", key=f"xlsx_{key}",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        on_click="ignore", icon=":material/table_view:", type="tertiary")
 
@@ -109,9 +109,20 @@ def open_cases(request: dict | None, view: View) -> None:
 
 
 def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: str | None = None,
-        help: str | None = None, delta_color: str = "normal") -> None:
+        help: str | None = None, delta_color: str = "normal", delta_arrow: str = "auto") -> None:
     """One KPI card."""
-    col.metric(label, value, delta=delta, help=help, border=True, delta_color=delta_color)
+    col.metric(label, value, delta=delta, help=help, border=True, delta_color=delta_color, delta_arrow=delta_arrow)
+
+
+STYLE = """<style>
+[data-testid="stMetricValue"] { font-size: 1.65rem; }
+[data-testid="stMetricLabel"] p { font-size: 0.9rem; }
+</style>"""
+
+
+def style() -> None:
+    """Compact KPI cards so five fit in a row at 1280 px with the sidebar open."""
+    st.html(STYLE)
 
 
 def metric_help(key: str, lang: str) -> str:

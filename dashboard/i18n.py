@@ -162,6 +162,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "cases_n": ("户数", "Cases"),
     "closed": ("结清", "closed"),
     "no_snapshots": ("所选期间内没有月末快照。", "No month-end snapshot in the selected period."),
+    "aging_note": ("迁徙率与回滚率趋势取所选快照之前 12 个月的月末快照。",
+                   "Roll and cure trends use the 12 month-end snapshots up to the chosen one."),
     # trends page
     "c_monthly": ("月度回收与回收率", "Monthly collected and recovery rate"),
     "c_mom": ("环比 / 同比", "MoM / YoY"),

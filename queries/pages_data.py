@@ -184,11 +184,15 @@ def funnel(store: Store, f: Filters, agent_id: str) -> pl.DataFrame:
     })
 
 
-def hourly_rpc(store: Store, f: Filters) -> pl.DataFrame:
-    """RPC rate by agent and hour of day (the hourly rollup has no case dimensions)."""
-    out = compute("rpc_rate", store, f, ("agent_id", "hour"))
-    agents = store.frame("agents").select("agent_id", "agent_name")
-    return out.join(agents, on="agent_id", how="left").filter(pl.col("denominator") > 0)
+def hourly_rpc(store: Store, f: Filters, min_attempts: int = 20) -> pl.DataFrame:
+    """RPC rate by hour of day per team, or per agent once teams or agents are chosen (cells with few attempts dropped)."""
+    if f.teams or f.agents:
+        out = compute("rpc_rate", store, f, ("agent_id", "hour")).rename({"agent_id": "who_id"})
+        names = store.frame("agents").select(pl.col("agent_id").alias("who_id"), pl.col("agent_name").alias("who_name"))
+    else:
+        out = compute("rpc_rate", store, f, ("team_id", "hour")).rename({"team_id": "who_id"})
+        names = store.frame("teams").select(pl.col("team_id").alias("who_id"), pl.col("team_name").alias("who_name"))
+    return out.join(names, on="who_id", how="left").filter(pl.col("denominator") >= min_attempts)
 
 
 def open_complaints(store: Store, f: Filters, sla_days: int) -> pl.DataFrame:

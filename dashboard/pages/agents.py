@@ -78,7 +78,7 @@ with right:
     with st.container(border=True):
         agent = st.selectbox(t("c_scorecard", lang), agents, key=PICK, format_func=lambda a: f"{a} · {names.get(a)}")
         me = df.filter(pl.col("agent_id") == agent).row(0, named=True)
-        c = st.columns(4)
+        c = st.columns(2) + st.columns(2)
         kpi(c[0], t("rank", lang), f"{me['rank']} / {df.height}")
         kpi(c[1], t("collected", lang), cny(me["collected"], lang))
         kpi(c[2], t("rpc_rate", lang), pct(me["rpc_rate"]))

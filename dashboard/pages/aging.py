@@ -1,1 +1,62 @@
-import streamlit as st; st.write("todo")
+"""账龄与迁徙 · Aging & roll rates: balance and count by bucket, roll-rate matrix and trend, cure rate."""
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.components import chart_block, metric_help, page_header
+from dashboard.filters import current
+from dashboard.i18n import t
+from queries.pages_data import shift_months
+
+view = current()
+lang, f = view.lang, view.filters
+page_header(view, "pg_aging")
+
+opts = data.options()
+snaps = [s for s in opts.snapshots if s <= f.end]
+if not snaps:
+    st.info(t("no_snapshots", lang), icon=":material/event_busy:")
+    st.stop()
+c1, c2, _ = st.columns([1, 1, 3])
+snap = c1.selectbox(t("snapshot", lang), list(reversed(snaps)), key="snapshot", format_func=lambda d: d.isoformat())
+basis = c2.segmented_control(t("basis", lang), ["balance", "count"], key="basis", default="balance",
+                             format_func=lambda b: t(f"b_{b}", lang)) or "balance"
+st.caption(t("aging_note", lang))
+order = list(opts.buckets)
+
+bal = data.metric("bucket_balance", f, ("bucket",), snapshot=snap)
+cnt = data.metric("bucket_balance", f, ("bucket",), snapshot=snap, basis="count")
+both = bal
+if not bal.empty and not cnt.empty:
+    both = data.Result(bal.df.select("bucket", pl.col("value").alias("balance")).join(
+        cnt.df.select("bucket", pl.col("value").alias("count")), on="bucket", how="full", coalesce=True)
+        .sort(pl.col("bucket").replace_strict({b: i for i, b in enumerate(order)}, default=99)))
+left, right = st.columns(2)
+with left:
+    chart_block(t("c_bucket_bal", lang, snap=snap.isoformat()), both, lambda d: charts.bucket_balance(d, lang), view,
+                f"balance_by_bucket_{snap}", "bucket_bal", help=metric_help("bucket_balance", lang),
+                drill=lambda p: {"event": "snapshot", "snapshot_on": snap.isoformat(), "buckets": (p.get("customdata"),),
+                                 "label": f"{snap} · {p.get('customdata')}"})
+with right:
+    roll = data.metric("roll_rate", f, (), snapshot=snap, basis=basis)
+    chart_block(t("c_roll_matrix", lang, snap=snap.isoformat(), basis=t(f"b_{basis}", lang)), roll,
+                lambda d: charts.roll_matrix(d, lang, order), view, f"roll_rate_{basis}_{snap}", "roll_matrix",
+                help=metric_help("roll_rate", lang),
+                drill=lambda p: (lambda fb, tb: {"event": "snapshot", "snapshot_on": snap.isoformat(), "from_bucket": fb,
+                                                 "to_bucket": tb, "label": f"{snap} · {fb} → {tb}"})(
+                    *str(p.get("customdata", "|")).split("|")))
+
+window = f.with_dates(shift_months(snap.replace(day=1), -11), snap)
+left, right = st.columns(2)
+with left:
+    trend = data.compose("roll_trend", window, basis=basis)
+    chart_block(t("c_roll_trend", lang), trend,
+                lambda d: charts.lines(d, lang, "month", "value", "pair", t("c_roll_trend", lang)), view,
+                f"roll_trend_{basis}", "roll_trend", help=metric_help("roll_rate", lang))
+with right:
+    cure = data.metric("cure_rate", window, ("month",), basis=basis)
+    cure = data.Result(cure.df.filter(pl.col("from_bucket") != order[0]), cure.note) if not cure.empty else cure
+    chart_block(t("c_cure", lang), cure,
+                lambda d: charts.lines(d, lang, "month", "value", "from_bucket", t("c_cure", lang)), view,
+                f"cure_rate_{basis}", "cure", help=metric_help("cure_rate", lang))

@@ -32,7 +32,7 @@ kpi(c[1], t("k_mtd", lang), cny(now["collected_mtd"], lang), _delta(now["collect
     help=metric_help("collected", lang))
 kpi(c[2], t("k_achv", lang), ach, t("k_pace", lang, pace=pct(now["pace"])) if now["pace"] is not None else None,
     help=metric_help("target_achievement", lang),
-    delta_color="normal" if (now["pace"] or 0) >= 1 else "inverse")
+    delta_color="green" if (now["pace"] or 0) >= 1 else "orange", delta_arrow="off")
 kpi(c[3], t("k_recovery", lang), pct(now["recovery_rate_mtd"], 2),
     _delta(now["recovery_rate_mtd"], lm["recovery_rate_mtd"], rate=True), help=metric_help("recovery_rate", lang))
 kpi(c[4], t("k_ptp_due", lang), num(now["ptp_due_today"]), _delta(now["ptp_due_today"], lm["ptp_due_today"]),
@@ -50,8 +50,7 @@ left, right = st.columns(2)
 with left:
     teams = data.compose("by_team", f)
     chart_block(t("c_by_team", lang), teams,
-                lambda df: charts.bars_with_rate(df, lang, "team_id", [f"{a} {b}" for a, b in
-                                                                       zip(df["team_id"], df["team_name"], strict=True)],
+                lambda df: charts.bars_with_rate(df, lang, "team_id", df["team_id"].to_list(),
                                                  "collected", "achievement", t("achievement", lang), "team_id",
                                                  target_col="target"),
                 view, "collected_by_team", "by_team",

@@ -1,0 +1,168 @@
+"""Screenshots of every dashboard page in headless Chromium (also the browser helpers of the e2e test and bench).
+
+    python bench/screenshots.py                      # demo database, writes docs/screenshots/*.png
+    python bench/screenshots.py --url http://localhost:8501 --out /tmp/shots
+
+Without --url it starts `streamlit run streamlit_app.py` on a free port (demo mode: data/demo.sqlite,
+created by `collections-dashboard` on first start) with its own store dir, and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+#: url_path → (Chinese heading, English heading)
+PAGES = {
+    "daily": ("每日回收", "Daily recovery"),
+    "agents": ("坐席绩效", "Agent performance"),
+    "complaints": ("投诉监控", "Complaints"),
+    "aging": ("账龄与迁徙", "Aging & roll rates"),
+    "trends": ("月度趋势", "Monthly trends"),
+    "cases": ("案件明细", "Cases"),
+    "glossary": ("指标口径", "Glossary"),
+    "data": ("数据概况", "Data"),
+}
+
+
+#: Query string per page for the screenshots (the demo's complaints are sparse within one month).
+SHOT_QUERY = {"complaints": "period=ytd"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], port: int | None = None, timeout: float = 120) -> Iterator[str]:
+    """Run `streamlit run streamlit_app.py` in a subprocess; yield its base URL; stop it (by pid) afterwards."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - kept for the error
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {Path(log.name).read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start listening in time")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
+    """A Playwright page in the system Chromium (never downloads a browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = b.new_context(viewport={"width": width, "height": height}, locale="zh-CN", device_scale_factor=1)
+            yield ctx.new_page()
+        finally:
+            b.close()
+
+
+def wait_rendered(page: object, heading: str, timeout_ms: int = 120_000) -> None:
+    """Wait until the page's heading shows, the script has finished and every Plotly chart has drawn."""
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+            const running = document.querySelector('[data-testid="stStatusWidget"]');
+            if (running && running.innerText.trim() !== '') return false;
+            const stale = document.querySelectorAll('[data-stale="true"]');
+            if (stale.length) return false;
+            const plots = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+            for (const p of plots) { if (!p.querySelector('.main-svg')) return false; }
+            if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+            return true;
+        }""", timeout=timeout_ms, polling=100)
+
+
+def open_page(page: object, base: str, path: str, lang: str = "zh", query: str = "",
+              timeout_ms: int = 120_000) -> float:
+    """Load one page and wait for it to be fully rendered; return the seconds it took."""
+    sep = "&" if query else ""
+    qs = f"?{query}{sep}lang=en" if lang == "en" else (f"?{query}" if query else "")
+    t0 = time.perf_counter()
+    page.goto(f"{base}/{'' if path == 'daily' else path}{qs}", wait_until="domcontentloaded")
+    wait_rendered(page, PAGES[path][0 if lang == "zh" else 1], timeout_ms)
+    return time.perf_counter() - t0
+
+
+def shoot(base: str, out: Path, langs: dict[str, tuple[str, ...]] | None = None) -> list[Path]:
+    """Screenshot every page (full page, 1280 px wide) in the given languages; return the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    langs = langs or {p: ("zh",) for p in PAGES} | {"daily": ("zh", "en"), "agents": ("zh", "en")}
+    files = []
+    with browser() as page:
+        for path, ls in langs.items():
+            for lang in ls:
+                open_page(page, base, path, lang, SHOT_QUERY.get(path, ""))
+                page.wait_for_timeout(600)
+                wait_rendered(page, PAGES[path][0 if lang == "zh" else 1])
+                # Streamlit scrolls inside its main section: grow the viewport to the content to capture it all
+                height = page.evaluate("""() => {
+                    const els = ['[data-testid="stMain"]', '[data-testid="stMainBlockContainer"]', '[data-testid="stSidebar"]']
+                        .map(s => document.querySelector(s)).filter(Boolean);
+                    return Math.max(900, ...els.map(e => e.scrollHeight)); }""")
+                page.set_viewport_size({"width": 1280, "height": min(int(height) + 40, 6000)})
+                page.wait_for_timeout(800)  # Plotly re-lays out to the new size
+                file = out / f"{path}{'' if lang == 'zh' else '_en'}.png"
+                page.screenshot(path=str(file), full_page=True)
+                page.set_viewport_size({"width": 1280, "height": 900})
+                files.append(file)
+    return files
+
+
+def main() -> int:
+    """Command line: start a server (or use --url), screenshot every page."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", help="a running dashboard; default: start one on the demo database")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = ap.parse_args()
+    if args.url:
+        files = shoot(args.url, Path(args.out))
+    else:
+        with tempfile.TemporaryDirectory() as store:
+            env = {"CASES_DATA_DIR": str(ROOT / "data"), "CASES_STORE_DIR": store}
+            env.pop("CASES_DB_URL", None)
+            with streamlit_server(env) as base:
+                files = shoot(base, Path(args.out))
+    for f in files:
+        print(f)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
