@@ -1,4 +1,5 @@
-"""The entry page on a real demo database: the summary it shows, and its state when the database is down."""
+"""The case database summary (the 数据概况 · Data page) on a real demo database, and the app's state when the
+database is down or a table is missing."""
 
 from __future__ import annotations
 
@@ -32,18 +33,22 @@ def test_summary_of_the_configured_database(app_env, monkeypatch) -> None:  # no
     result = build_demo_database(url, SMALL, seed=3, as_of=AS_OF)
     monkeypatch.setenv("CASES_DB_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("dashboard/pages/data_overview.py").run()
     assert not at.exception
     assert [m.value for m in at.metric] == [f"{result['rows'][t]:,}" for t in ("cases", "contacts", "payments")]
     table = at.dataframe[0].value
     assert dict(zip(table["table"], table["rows"], strict=True))["complaints"] == result["rows"]["complaints"]
-    assert not at.info  # a configured database is not labelled as demo data
+    assert not any("演示数据" in c.value for c in at.caption)  # a configured database is not labelled as demo data
 
 
 def test_demo_mode_is_labelled(app_env) -> None:  # noqa: ANN001
     build_demo_database(f"sqlite:///{app_env / 'demo.sqlite'}", SMALL, seed=3, as_of=dt.date(2026, 1, 31))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert any("Demo data" in i.value for i in at.info)
+    assert any("演示数据" in c.value for c in at.caption)  # on every page
+    at.session_state["f_lang"] = "en"
+    at.run()
+    assert any("Demo data" in c.value for c in at.caption)
 
 
 def test_database_down_is_a_clear_banner_not_a_traceback(app_env, monkeypatch) -> None:  # noqa: ANN001
@@ -65,4 +70,6 @@ def test_missing_required_table_is_named(app_env, monkeypatch) -> None:  # noqa:
     monkeypatch.setenv("CASES_DB_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
+    # no store can be built without it: the error says why, and the summary names what is missing
+    assert len(at.error) == 1 and "complaints" in at.error[0].value
     assert len(at.warning) == 1 and "complaints" in at.warning[0].value and "targets" not in at.warning[0].value

@@ -1,0 +1,62 @@
+"""Fixtures for the dashboard tests: one small demo database with its synced store, and an AppTest factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fixtures_demo import AS_OF, SMALL
+
+APP = "../streamlit_app.py"  # relative to this file, as AppTest wants
+PAGE_FILES = {"data": "data_overview"}  # url path → script name where they differ
+
+
+@pytest.fixture(scope="session")
+def app_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A small demo case database (as of AS_OF) and its analytics store, built once per session."""
+    from queries.demo import build_demo_database
+    from queries.sync import run_sync
+
+    d = tmp_path_factory.mktemp("app")
+    url = f"sqlite:///{d / 'cases.sqlite'}"
+    build_demo_database(url, SMALL, seed=3, as_of=AS_OF)
+    run_sync(url, d / "store", full=True)
+    return url, d / "store"
+
+
+@pytest.fixture
+def app_store(app_source: tuple[str, Path]):  # noqa: ANN201 - queries.store.Store
+    """The store the app reads, opened directly for reference numbers."""
+    from queries.store import Store
+
+    return Store.open(app_source[1])
+
+
+@pytest.fixture
+def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
+            tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
+    """Start the app on the small database: run_app(page=None, **query_params) → AppTest after its first run."""
+    url, store_dir = app_source
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setenv("CASES_DB_URL", url)
+    monkeypatch.setenv("CASES_STORE_DIR", str(store_dir))
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CASES_STORE_MAX_AGE_S", "1e12")  # never re-sync the shared store during tests
+
+    def start(page: str | None = None, **query: str | list[str]) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=90)
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+        if page:
+            at.switch_page(f"dashboard/pages/{PAGE_FILES.get(page, page)}.py").run()
+        return at
+
+    yield start
+    st.cache_data.clear()
+    st.cache_resource.clear()
