@@ -30,9 +30,11 @@ ROLLUPS: tuple[str, ...] = (
 SCANNED: tuple[str, ...] = (
     "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
     "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "liquidation", "placements",
+    "liquidation_daily",
 )
 PARTITIONED: frozenset[str] = frozenset({
     "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days", "worked_months",
+    "liquidation_daily",
 })
 SCHEMA_FILE = "_schema.parquet"
 

@@ -21,7 +21,7 @@ from queries.rules import DEFAULT_RULES, RuleSet, load_rules
 from queries.schema import DEFAULT_BUCKETS, BucketBounds
 
 CHUNK_ROWS = 1_000_000
-RECONCILE_DAYS = 45  # incremental syncs reconcile this many recent days (full syncs: all)
+RECONCILE_DAYS = 14  # incremental syncs reconcile this many recent days (full syncs: all)
 
 UNANSWERED = ("no_answer", "busy")
 NOT_CONNECTED = ("no_answer", "busy", "wrong_number")
@@ -144,6 +144,8 @@ class _Ctx:
                 cases = cases.with_columns(pl.lit(None, pl.Int64).alias("snap_dpd"),
                                            pl.lit(None, pl.Int64).alias("snap_cents"))
             placed_here = pl.col("placed_on").dt.month_start() == pl.lit(month)
+            if len(self.lookups) >= 3:  # events arrive roughly in time order: keep the latest months
+                self.lookups.pop(next(iter(self.lookups)))
             self.lookups[month] = cases.select(
                 "case_id",
                 bucket_expr(pl.coalesce("snap_dpd", "placed_dpd", pl.lit(0)), self.bounds).alias("bucket"),
@@ -203,10 +205,18 @@ def _sync_cases(ctx: _Ctx, wm: dict) -> set[dt.date]:
         touched = set(cases.get_column("placed_on").dt.month_start().unique().to_list())
     else:
         stmt = _case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
-        changed = ctx.reader.read(stmt, CASE_SCHEMA)
-        old = prev.join(changed.select("case_id"), on="case_id", how="semi")
-        touched = set(pl.concat([old.get_column("placed_on"), changed.get_column("placed_on")])
+        changed = ctx.reader.read(stmt, CASE_SCHEMA).join(prev, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)
+        # only placement facts feed the opening balances; daily DPD/status updates do not
+        placement = ["case_id", "product", "region", "placed_on", "placed_cents", "placed_dpd", "agent_id"]
+        moved = changed.join(prev.select(placement), on=placement, how="anti", nulls_equal=True)
+        old = prev.join(moved.select("case_id"), on="case_id", how="semi")
+        touched = set(pl.concat([old.get_column("placed_on"), moved.get_column("placed_on")])
                       .dt.month_start().unique().to_list())
+        if changed.height == 0:
+            ctx.rows["cases"] = 0
+            ctx.cases = prev
+            ctx.writer.keep("base/cases")
+            return touched
         cases = pl.concat([prev.join(changed.select("case_id"), on="case_id", how="anti"), changed])
     ctx.rows["cases"] = changed.height
     ctx.cases = cases.sort("case_id")
@@ -309,7 +319,10 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
                   {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
                    "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "month": pl.Date})
 
-    # placements (liquidation denominators) are cheap to rebuild from base cases every time
+    # placements (liquidation denominators): rebuilt from base cases when placement facts changed
+    if ctx.prev is not None and not touched_months and ctx.writer.keep("placements") \
+            and ctx.writer.keep("placements_agent"):
+        return
     placements = ctx.cases.select(
         pl.col("placed_on").dt.month_start().alias("placed_month"), "agent_id",
         bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"), "product", "region",
@@ -479,8 +492,8 @@ def _coarse(df: pl.DataFrame, drop: tuple[str, ...], sums: list[str]) -> pl.Data
 PAY_SUMS = ["n", "cents", "opening_cents"]
 PAY_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, "n": pl.UInt32, "cents": pl.Int64,
             "opening_cents": pl.Int64}
-LIQ_FINE = {"month": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, **{k: pl.String for k in DIMS},
-            "cents": pl.Int64}
+LIQ_DAILY = {"day": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, **{k: pl.String for k in DIMS},
+             "cents": pl.Int64}
 
 
 def _payment_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -490,7 +503,7 @@ def _payment_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
         pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
     pm = pl.col("placed_on").dt.month_start()
     liq = a.filter(pl.col("placed_on").is_not_null()).group_by(
-        pl.col("month").alias("day"), pm.alias("placed_month"),
+        "day", pm.alias("placed_month"),
         (month_index(pl.col("month")) - month_index(pm)).alias("months_since"),
         pl.col("case_agent_id").alias("agent_id"),
         bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"), "product", "region",
@@ -502,38 +515,46 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     p = S.payments.c
     select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
                        cents(p.amount).label("cents"))
-    chunks, months = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "month")
-    if months is not None and not months:
+    chunks, days = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day")
+    parted = ("payments_daily", "liquidation_daily")
+    if days is not None and not days:
         for name in ("payments_agent", "liquidation", "liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
-        ctx.writer.keep_parts("payments_daily", set())
+        for name in parted:
+            ctx.writer.keep_parts(name, set())
         return
-    spill = _Spill(ctx.writer.path / "_spill" / "payments" if months is None else None)
+    spill = _Spill(ctx.writer.path / "_spill" / "payments" if days is None else None)
     n = 0
     for ch in chunks:
         if ch.height:
             n += ch.height
             spill.add(_payment_parts(ctx, ch))
-    if months is None:
+    if days is None:
         ctx.rows["payments"] = n
-    idx = _finish_index(ctx, "payments", spill, months, "month")
-    todo = _months_of(months if months is not None else idx.get_column("day").to_list())
-    ctx.writer.keep_parts("payments_daily", {f"{m:%Y-%m}" for m in todo})
+    idx = _finish_index(ctx, "payments", spill, days, "day")
+    todo = _months_of(days if days is not None else idx.get_column("day").to_list())
+    for name, schema in (("payments_daily", PAY_FINE), ("liquidation_daily", LIQ_DAILY)):
+        ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in todo})
+        ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
     agent_parts, liq_parts = [], []
     for m in todo:
+        mdays = {d for d in days if _month_start(d) == m} if days is not None else None
         fine = spill.month("daily", m, PAY_FINE).group_by(["day", *DIMS]).agg(pl.col(PAY_SUMS).sum())
+        fine = _merge_month(ctx, "payments_daily", fine, m, mdays)
+        liqd = spill.month("liq", m, LIQ_DAILY).group_by(
+            ["day", "placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
+        liqd = _merge_month(ctx, "liquidation_daily", liqd, m, mdays)
         ctx.writer.put_parts("payments_daily", fine)
+        ctx.writer.put_parts("liquidation_daily", liqd)
         agent_parts.append(_coarse(fine, ("product", "region"), PAY_SUMS))
-        liq_parts.append(spill.month("liq", m, {**LIQ_FINE, "day": pl.Date}).drop("day", strict=False))
-    ctx.writer.put_parts("payments_daily", pl.DataFrame(schema=PAY_FINE))  # schema file even when empty
-    units = set(todo) if months is not None else None
+        liq_parts.append(liqd.group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum()))
+    units = set(todo) if days is not None else None
     _replace_months(ctx, "payments_agent", _concat(agent_parts, {k: v for k, v in PAY_FINE.items()
                                                                  if k not in ("product", "region")}),
                     pl.col("day").dt.month_start(), units, "day")
-    lschema = {k: v for k, v in LIQ_FINE.items() if k != "month"}
-    liq = _concat(liq_parts, lschema).group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
+    lschema = {k: v for k, v in LIQ_DAILY.items() if k != "day"}
     paid_month = pl.col("placed_month").dt.offset_by(pl.format("{}mo", pl.col("months_since")))
-    liq_all = _replace_months(ctx, "liquidation", liq, paid_month, units, "placed_month")
+    liq_all = _replace_months(ctx, "liquidation", _concat(liq_parts, lschema), paid_month, units, "placed_month")
     ctx.writer.put("liquidation_agent", _coarse(liq_all, ("product", "region"), ["cents"]).sort("placed_month"))
 
 
@@ -683,49 +704,71 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
 # ---------------------------------------------------------------- mutable tables
 
 
+PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
+
+
 def _sync_promises(ctx: _Ctx, wm: dict) -> None:
     p = S.promises.c
     select = sa.select(p.promise_id, p.case_id, p.agent_id, p.promised_at, p.due_on,
                        cents(p.amount).label("cents"), p.status, p.updated_at)
     prev = ctx.prev_frame("base/promises")
     since = wm.get("promises_updated_at")
-    if prev is not None and since is not None:
+    incremental = prev is not None and since is not None
+    if incremental:
         select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
     changed = ctx.reader.read(select, PROMISE_SCHEMA)
+    if incremental:  # updated_at >= watermark re-reads the last rows: drop those unchanged
+        changed = changed.join(prev.select(*PROMISE_SCHEMA), on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
     ctx.rows["promises"] = changed.height
-    if changed.height:
-        changed = ctx.attach(changed, "promised_at").select(*PROMISE_SCHEMA, *DIMS[1:])
-    if prev is not None and since is not None:
+    if incremental and changed.height == 0:
+        for name in ("base/promises", "promises_daily", "promises_agent"):
+            ctx.writer.keep(name)
+        return
+    changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
+        pl.DataFrame(schema=PROMISE_BASE)
+    days = None
+    if incremental:
+        old = prev.join(changed.select("promise_id"), on="promise_id", how="semi")
+        days = set(pl.concat([old.get_column("due_on"), changed.get_column("due_on")]).unique().to_list())
         base = pl.concat([prev.join(changed.select("promise_id"), on="promise_id", how="anti"),
                           changed.select(prev.columns)], how="vertical_relaxed")
     else:
-        base = changed if changed.height else pl.DataFrame(
-            schema={**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String})
+        base = changed
     ctx.writer.put("base/promises", base)
     if base.height:
         wm["promises_updated_at"] = base.get_column("updated_at").max().isoformat()
-    daily = base.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
+    src = base if days is None else base.filter(pl.col("due_on").is_in(list(days)))
+    daily = src.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum())
-    ctx.writer.put("promises_daily", daily.sort("day"))
-    ctx.writer.put("promises_agent", _coarse(daily, ("product", "region"), ["n", "cents"]).sort("day"))
+    for name, df in (("promises_daily", daily), ("promises_agent", _coarse(daily, ("product", "region"),
+                                                                           ["n", "cents"]))):
+        prev_df = ctx.prev_frame(name) if days is not None else None
+        if prev_df is not None:
+            df = pl.concat([prev_df.filter(~pl.col("day").is_in(list(days))), df.select(prev_df.columns)],
+                           how="vertical_relaxed")
+        ctx.writer.put(name, df.sort("day"))
+
+
+COMPLAINT_STORE = {"complaint_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, **{k: pl.String for k in DIMS},
+                   "received_at": US, "source": pl.String, "category": pl.String, "severity": pl.String,
+                   "status": pl.String, "resolved_at": US, "substantiated": pl.Boolean, "updated_at": US}
 
 
 def _sync_complaints(ctx: _Ctx) -> None:
-    c = S.complaints.c
-    rows = ctx.reader.read(sa.select(*c), COMPLAINT_SCHEMA)
+    """Complaints are few: read them all, but work out the bucket only for new or changed ones."""
+    rows = ctx.reader.read(sa.select(*S.complaints.c), COMPLAINT_SCHEMA)
+    prev = ctx.prev_frame("complaints")
+    same = pl.DataFrame(schema=COMPLAINT_STORE)
+    if prev is not None and "updated_at" in prev.columns:
+        same = prev.join(rows.select("complaint_id", "updated_at"), on=["complaint_id", "updated_at"], how="semi")
+        rows = rows.join(same.select("complaint_id"), on="complaint_id", how="anti")
     ctx.rows["complaints"] = rows.height
     if rows.height:
-        rows = ctx.attach(rows, "received_at").with_columns(
-            pl.col("received_at").cast(pl.Date).alias("day"))
-        rows = rows.select("complaint_id", "case_id", "day", *DIMS, "received_at", "source",
-                           "category", "severity", "status", "resolved_at", "substantiated")
+        rows = ctx.attach(rows, "received_at").with_columns(pl.col("received_at").cast(pl.Date).alias("day"))
+        rows = rows.select(*COMPLAINT_STORE)
     else:
-        rows = pl.DataFrame(schema={"complaint_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date,
-                                    **{k: pl.String for k in DIMS}, "received_at": US,
-                                    "source": pl.String, "category": pl.String,
-                                    "severity": pl.String, "status": pl.String,
-                                    "resolved_at": US, "substantiated": pl.Boolean})
-    ctx.writer.put("complaints", rows.sort("day"))
+        rows = pl.DataFrame(schema=COMPLAINT_STORE)
+    ctx.writer.put("complaints", pl.concat([same.select(*COMPLAINT_STORE), rows], how="vertical_relaxed").sort("day"))
 
 
 # ---------------------------------------------------------------- reconciliation

@@ -110,7 +110,7 @@ def test_reconciliation_flags_row_behind_watermark(handmade_source, tmp_path):
     insert_rows(handmade_source, S.payments, [{
         "payment_id": -1, "case_id": 1, "agent_id": "A1", "paid_at": dt.datetime(2026, 2, 10, 9),
         "amount": Decimal("12.34"), "method": "app"}])
-    res = run_sync(handmade_source, tmp_path / "store")
+    res = run_sync(handmade_source, tmp_path / "store", reconcile_days=60)
     assert not res.ok
     bad = res.reconciliation["mismatches"]
     assert bad == [{"table": "payments", "day": "2026-02-10", "source": {"n": 1, "cents": 1234},
