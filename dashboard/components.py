@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from dashboard.filters import View, file_stem
+from dashboard.filters import URL_READ, View, file_stem, url_params
 from dashboard.i18n import day, t
 
 CASES_PAGE = "dashboard/pages/cases.py"
@@ -105,7 +105,10 @@ def open_cases(request: dict | None, view: View) -> None:
     if not request:
         return
     st.session_state[DRILL] = request
-    st.switch_page(CASES_PAGE)
+    # A switch_page run may reset the sidebar widgets to their defaults: carry the filters in the URL and
+    # let the sidebar read it again, as on a fresh visit.
+    st.session_state.pop(URL_READ, None)
+    st.switch_page(CASES_PAGE, query_params=url_params(view))
 
 
 def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: str | None = None,

@@ -17,6 +17,7 @@ CHANNELS = ("all", "in_house", "agency")
 #: Widget keys = URL query parameter names.
 URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "region", "channel")
 _VIEW = "_view"
+URL_READ = "_url_read"
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,8 @@ def _sync_url(view: View) -> None:
 def sidebar(opts: Options) -> View:
     """Draw the filter sidebar once (in the entry point) and return the validated view."""
     ss = st.session_state
-    if "_url_read" not in ss:  # first run of this session: the URL pre-fills the widgets
-        ss["_url_read"] = True
+    if URL_READ not in ss:  # first run of this session (or after a drill-down jump): the URL fills the widgets
+        ss[URL_READ] = True
         values, notes = _from_url(opts)
         values.setdefault("period", DEFAULT_PRESET)
         for key, val in values.items():

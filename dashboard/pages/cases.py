@@ -47,7 +47,7 @@ if result.total == 0:
 
 st.caption(t("cases_total", lang, n=f"{result.total:,}"))
 rows = result.rows.with_columns(pl.col("product").map_elements(lambda v: value(v, lang), return_dtype=pl.String))
-labels = {"case_id": "ID", "customer_name": "客户 · Name" if lang == "zh" else "Name", "phone": "电话" if lang == "zh" else "Phone",
+labels = {"case_id": "ID", "customer_name": "客户" if lang == "zh" else "Customer", "phone": "电话" if lang == "zh" else "Phone",
           "account_no": "账号" if lang == "zh" else "Account", "product": t("product", lang), "region": t("region", lang),
           "status": "状态" if lang == "zh" else "Status", "current_dpd": "DPD",
           "current_balance": t("balance", lang), "agent_id": t("agent", lang),
