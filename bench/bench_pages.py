@@ -1,0 +1,65 @@
+"""Time from request to a fully rendered page in headless Chromium, per page (a script, not a test).
+
+    python bench/bench_pages.py --source sqlite:///data/demo.sqlite --store /tmp/demo-store
+    python bench/bench_pages.py --source sqlite:///data/bank.sqlite --store /tmp/bank-store --runs 5
+
+Starts `streamlit run` on the source with the given store (synced first if missing), then for each page
+loads it `--runs` times: "new filter" loads use a different team each time (metric calls miss the cache,
+the store is in memory), "repeat" loads reopen the default view (cached). Fully rendered = heading
+shown, script finished, every Plotly chart drawn. Prints medians in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from screenshots import PAGES, browser, open_page, streamlit_server  # noqa: E402
+
+BENCH_PAGES = ("daily", "agents", "complaints", "aging", "trends")
+
+
+def main() -> int:
+    """Command line entry."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", required=True, help="SQLAlchemy URL of the case database")
+    ap.add_argument("--store", required=True, help="analytics store directory (synced first when missing)")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+
+    from queries.store import Store, StoreMissing
+    from queries.sync import run_sync
+
+    try:
+        store = Store.open(args.store)
+    except StoreMissing:
+        print("syncing the store first …", file=sys.stderr)
+        run_sync(args.source, args.store, full=True)
+        store = Store.open(args.store)
+    teams = store.frame("teams").get_column("team_id").to_list()
+    env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": str(args.store), "CASES_STORE_MAX_AGE_S": "1e12"}
+    rows = []
+    with streamlit_server(env, timeout=600) as base, browser() as page:
+        first = open_page(page, base, "daily", timeout_ms=600_000)  # loads the store into the server
+        print(f"first page of a fresh server (store load + sync check): {first:.2f} s", flush=True)
+        for path in BENCH_PAGES:
+            new = [open_page(page, base, path, query=f"team={teams[i % len(teams)]}", timeout_ms=600_000)
+                   for i in range(args.runs)]
+            repeat = [open_page(page, base, path, timeout_ms=600_000) for _ in range(args.runs)]
+            rows.append((path, statistics.median(new), max(new), statistics.median(repeat)))
+            print(f"{PAGES[path][1]:<20} new filter median {rows[-1][1]:.2f} s (max {rows[-1][2]:.2f}) · "
+                  f"repeat median {rows[-1][3]:.2f} s", flush=True)
+    print("\n| page | new filter: median (max) | repeat view: median |\n|---|---|---|")
+    for path, med, mx, rep in rows:
+        print(f"| {PAGES[path][1]} | {med:.2f} s ({mx:.2f}) | {rep:.2f} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
