@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -202,7 +201,3 @@ def timeline(case_id: int, filters: Filters) -> tuple[object | None, str | None]
     except SOURCE_ERRORS as exc:
         return None, describe_error(exc)
 
-
-def today() -> dt.date:
-    """Today's date on the server (the calendar presets anchor on the store's data-as-of instead)."""
-    return dt.date.today()

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.components import chart_block, downloads, empty_state, kpi, metric_help, page_header
+from dashboard.components import chart_block, downloads, kpi, metric_help, page_header
 from dashboard.filters import current
 from dashboard.i18n import num, t, value
 

@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.components import chart_block, downloads, kpi, metric_help, page_header
+from dashboard.components import chart_block, kpi, metric_help, page_header
 from dashboard.i18n import change, cny, month, pct, pp, t
 from dashboard.filters import current
 from queries.pages_data import trend_window
