@@ -26,22 +26,26 @@ ROLLUPS: tuple[str, ...] = (
     "worked_month_total",
 )
 #: Full-grain tables (with product and region, or per case), scanned from disk only when a query needs
-#: them. Those in PARTITIONED are directories of one file per month (name/YYYY-MM.parquet).
+#: them. Those in PARTITIONED are directories of one file per day (name/YYYY-MM-DD.parquet) or month.
 SCANNED: tuple[str, ...] = (
     "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
-    "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "liquidation", "placements",
-    "liquidation_daily",
+    "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "placements", "liquidation_daily",
 )
-PARTITIONED: frozenset[str] = frozenset({
-    "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days", "worked_months",
-    "liquidation_daily",
-})
+PARTITIONED: dict[str, str] = {
+    "payments_daily": "day", "liquidation_daily": "day", "contacts_daily": "day", "contacts_hourly": "day",
+    "worked_case_days": "day", "call_case_days": "day", "worked_months": "month",
+}
 SCHEMA_FILE = "_schema.parquet"
 
 
 def month_key(d: dt.date) -> str:
     """Partition file stem of the month of `d`."""
     return f"{d.year:04d}-{d.month:02d}"
+
+
+def part_key(name: str, d: dt.date) -> str:
+    """Partition file stem of `d` in table `name` (its day or its month)."""
+    return d.isoformat() if PARTITIONED[name] == "day" else month_key(d)
 
 
 _SUMMABLE = frozenset({
@@ -118,9 +122,9 @@ class Store:
         if name not in PARTITIONED:
             return pl.scan_parquet(self.path / f"{name}.parquet")
         folder = self.path / name
-        lo = month_key(start) if start else ""
-        hi = month_key(end) if end else "9999-99"
-        files = sorted(f for f in folder.glob("????-??.parquet") if lo <= f.stem <= hi)
+        lo = part_key(name, start) if start else ""
+        hi = part_key(name, end) if end else "9999"
+        files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE and lo <= f.stem <= hi)
         return pl.scan_parquet(files or [folder / SCHEMA_FILE])
 
     def has(self, name: str) -> bool:
@@ -178,30 +182,31 @@ class StoreWriter:
         df.write_parquet(target, compression="zstd", statistics=True,
                          row_group_size=row_group_size)
 
-    def put_parts(self, name: str, df: pl.DataFrame, month_col: str = "day",
+    def put_parts(self, name: str, df: pl.DataFrame, date_col: str = "day",
                   row_group_size: int | None = 128_000) -> None:
-        """Write one file per month of `df` into name/ (replacing those months), plus a schema file."""
+        """Write one file per day (or month) of `df` into name/ (replacing those), plus a schema file."""
         folder = self.path / name
         folder.mkdir(exist_ok=True)
         df.head(0).write_parquet(folder / SCHEMA_FILE)
         if df.height == 0:
             return
-        keyed = df.with_columns(pl.col(month_col).dt.strftime("%Y-%m").alias("_part"))
+        fmt = "%Y-%m-%d" if PARTITIONED[name] == "day" else "%Y-%m"
+        keyed = df.with_columns(pl.col(date_col).dt.strftime(fmt).alias("_part"))
         for (key,), part in keyed.group_by("_part"):
             target = folder / f"{key}.parquet"
             if target.exists():
                 target.unlink()  # a hard link to the previous version: never write through it
-            part.drop("_part").sort(month_col).write_parquet(
+            part.drop("_part").sort(date_col).write_parquet(
                 target, compression="zstd", statistics=True, row_group_size=row_group_size)
 
-    def keep_parts(self, name: str, except_months: set[str]) -> None:
-        """Hard-link the previous version's month files of `name`, except the listed months."""
+    def keep_parts(self, name: str, except_keys: set[str]) -> None:
+        """Hard-link the previous version's partition files of `name`, except the listed ones."""
         folder = self.path / name
         folder.mkdir(exist_ok=True)
         if self.previous is None or not (self.previous / name).is_dir():
             return
         for src in (self.previous / name).glob("*.parquet"):
-            if src.stem in except_months or (folder / src.name).exists():
+            if src.stem in except_keys or (folder / src.name).exists():
                 continue
             try:
                 os.link(src, folder / src.name)

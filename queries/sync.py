@@ -511,6 +511,10 @@ def _payment_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {"daily": daily, "liq": liq, "index": _index_part(c, "payment_id", "paid_at")}
 
 
+def _day_keys(days: set[dt.date] | None) -> set[str]:
+    return {d.isoformat() for d in days} if days else set()
+
+
 def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     p = S.payments.c
     select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
@@ -518,7 +522,7 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     chunks, days = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day")
     parted = ("payments_daily", "liquidation_daily")
     if days is not None and not days:
-        for name in ("payments_agent", "liquidation", "liquidation_agent", "base/payments_days"):
+        for name in ("payments_agent", "liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
         for name in parted:
             ctx.writer.keep_parts(name, set())
@@ -534,28 +538,27 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     idx = _finish_index(ctx, "payments", spill, days, "day")
     todo = _months_of(days if days is not None else idx.get_column("day").to_list())
     for name, schema in (("payments_daily", PAY_FINE), ("liquidation_daily", LIQ_DAILY)):
-        ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in todo})
+        ctx.writer.keep_parts(name, _day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
     agent_parts, liq_parts = [], []
     for m in todo:
-        mdays = {d for d in days if _month_start(d) == m} if days is not None else None
         fine = spill.month("daily", m, PAY_FINE).group_by(["day", *DIMS]).agg(pl.col(PAY_SUMS).sum())
-        fine = _merge_month(ctx, "payments_daily", fine, m, mdays)
         liqd = spill.month("liq", m, LIQ_DAILY).group_by(
             ["day", "placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
-        liqd = _merge_month(ctx, "liquidation_daily", liqd, m, mdays)
         ctx.writer.put_parts("payments_daily", fine)
         ctx.writer.put_parts("liquidation_daily", liqd)
         agent_parts.append(_coarse(fine, ("product", "region"), PAY_SUMS))
-        liq_parts.append(liqd.group_by(["placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum()))
-    units = set(todo) if days is not None else None
+        # the month's liquidation from all its days (the recomputed ones are now on disk)
+        month_liq = pl.scan_parquet(sorted((ctx.writer.path / "liquidation_daily").glob(f"{m:%Y-%m}-??.parquet"))
+                                    or [ctx.writer.path / "liquidation_daily" / "_schema.parquet"]).collect()
+        liq_parts.append(_coarse(month_liq.drop("day"), ("product", "region"), ["cents"]))
     _replace_months(ctx, "payments_agent", _concat(agent_parts, {k: v for k, v in PAY_FINE.items()
                                                                  if k not in ("product", "region")}),
-                    pl.col("day").dt.month_start(), units, "day")
-    lschema = {k: v for k, v in LIQ_DAILY.items() if k != "day"}
+                    pl.col("day"), days, "day")
+    lschema = {k: v for k, v in LIQ_DAILY.items() if k not in ("day", "product", "region")}
     paid_month = pl.col("placed_month").dt.offset_by(pl.format("{}mo", pl.col("months_since")))
-    liq_all = _replace_months(ctx, "liquidation", _concat(liq_parts, lschema), paid_month, units, "placed_month")
-    ctx.writer.put("liquidation_agent", _coarse(liq_all, ("product", "region"), ["cents"]).sort("placed_month"))
+    _replace_months(ctx, "liquidation_agent", _concat(liq_parts, lschema), paid_month,
+                    set(todo) if days is not None else None, "placed_month")
 
 
 # bits of the `k` column computed in SQL, so that only integers cross the wire
@@ -617,25 +620,15 @@ def _contact_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
     }
 
 
-def _merge_month(ctx: _Ctx, name: str, new: pl.DataFrame, month: dt.date, days: set[dt.date] | None) -> pl.DataFrame:
-    """A month partition: the previous one minus the recomputed days, plus the new rows."""
-    if days is None or ctx.prev is None:
-        return new
-    file = ctx.prev / name / f"{month:%Y-%m}.parquet"
-    if not file.is_file():
-        return new
-    old = pl.read_parquet(file).filter(~pl.col("day").is_in(list(days)))
-    return pl.concat([old, new.select(old.columns)], how="vertical_relaxed")
-
-
 def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
     chunks, days = _affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", _contact_select(),
                              CONTACT_SCHEMA, wm, "day")
-    parted = ("contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days", "worked_months")
+    parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
+              "call_case_days": C_CALLDAY}
     if days is not None and not days:
         for name in ("contacts_agent", "calls_agent", "worked_month_total", "base/contacts_days"):
             ctx.writer.keep(name)
-        for name in parted:
+        for name in (*parted, "worked_months"):
             ctx.writer.keep_parts(name, set())
         return
     spill = _Spill(ctx.writer.path / "_spill" / "contacts" if days is None else None)
@@ -648,21 +641,18 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
         ctx.rows["contacts"] = n
     idx = _finish_index(ctx, "contacts", spill, days, "day")
     todo = _months_of(days if days is not None else idx.get_column("day").to_list())
-    for name in parted:
-        ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in todo})
-        ctx.writer.put_parts(name, pl.DataFrame(schema={**C_WORKED, "month": pl.Date} if name == "worked_months"
-                                                else {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY,
-                                                      "worked_case_days": C_WORKED,
-                                                      "call_case_days": C_CALLDAY}[name]))
+    for name, schema in parted.items():
+        ctx.writer.keep_parts(name, _day_keys(days))
+        ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
+    ctx.writer.keep_parts("worked_months", {f"{m:%Y-%m}" for m in todo})
+    wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
+    ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
     lim_u, lim_c = ctx.rules.max_unanswered_per_phone_day, ctx.rules.max_connected_per_case_day
     agent_parts, call_parts, totals = [], [], []
     for m in todo:
-        mdays = {d for d in days if _month_start(d) == m} if days is not None else None
         fine = spill.month("daily", m, C_FINE).group_by(["day", *DIMS]).agg(pl.col([*SUMS, "after_hours"]).sum())
-        fine = _merge_month(ctx, "contacts_daily", fine, m, mdays)
         hourly = spill.month("hourly", m, C_HOURLY).group_by(["day", "hour", "agent_id"]).agg(
             pl.col([*SUMS, "attempts_no_consent"]).sum())
-        hourly = _merge_month(ctx, "contacts_hourly", hourly, m, mdays)
         case_days = spill.month("case", m, C_CASE).group_by(["day", "case_id", *DIMS]).agg(
             pl.col("attempts", "calls", "connected_calls").sum())
         phone = spill.month("phone", m, C_PHONE).group_by(["day", "case_id", "phone_no"]).agg(
@@ -675,30 +665,32 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
             pl.col("agent_id", "bucket", "product", "region").first(),
             pl.col("calls").sum(), pl.col("connected_calls").sum(),
         ).join(phone, on=["day", "case_id"], how="left").with_columns(
-            pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
-        worked = _merge_month(ctx, "worked_case_days", case_days.select(*C_WORKED), m, mdays)
-        call_days = _merge_month(ctx, "call_case_days", call_days.select(*C_CALLDAY), m, mdays)
-        wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", "agent_id", "bucket", "product", "region") \
-            .unique()
+            pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
+        worked = case_days.select(*C_WORKED)
+        # distinct (case, agent, …) of the month: the days kept plus the days recomputed
+        wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
+        prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
+        if days is not None and prev_wm is not None and prev_wm.is_file():
+            wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
+        wm_rows = wm_rows.unique()
         for name, df in (("contacts_daily", fine), ("contacts_hourly", hourly), ("worked_case_days", worked),
                          ("call_case_days", call_days)):
             ctx.writer.put_parts(name, df)
-        ctx.writer.put_parts("worked_months", wm_rows, month_col="month")
+        ctx.writer.put_parts("worked_months", wm_rows, date_col="month")
         agent_parts.append(_coarse(fine, ("product", "region"), [*SUMS, "after_hours"]))
         breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
         call_parts.append(call_days.group_by("day", "agent_id", "bucket").agg(
             pl.len().alias("case_days"), breach.sum().alias("breaches")))
-        totals.append(pl.DataFrame({"month": [m], "cases": [worked.get_column("case_id").n_unique()]},
+        totals.append(pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
                                    schema={"month": pl.Date, "cases": pl.UInt32}))
-    units = set(todo) if days is not None else None
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
-    _replace_months(ctx, "contacts_agent", _concat(agent_parts, aschema), pl.col("day").dt.month_start(), units, "day")
+    _replace_months(ctx, "contacts_agent", _concat(agent_parts, aschema), pl.col("day"), days, "day")
     _replace_months(ctx, "calls_agent", _concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
                                                              "bucket": pl.String, "case_days": pl.UInt32,
                                                              "breaches": pl.UInt32}),
-                    pl.col("day").dt.month_start(), units, "day")
+                    pl.col("day"), days, "day")
     _replace_months(ctx, "worked_month_total", _concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
-                    pl.col("month"), units, "month")
+                    pl.col("month"), set(todo) if days is not None else None, "month")
 
 
 # ---------------------------------------------------------------- mutable tables

@@ -163,7 +163,7 @@ FAMILIES: dict[str, tuple[str, str, str | None]] = {
     "opening": ("opening", "opening_agent", None),
     "balance": ("balance_by_bucket", "balance_agent", None),
     "roll": ("roll", "roll_agent", None),
-    "liquidation": ("liquidation", "liquidation_agent", None),
+    "liquidation": ("liquidation_daily", "liquidation_agent", None),
     "placements": ("placements", "placements_agent", None),
 }
 
