@@ -16,7 +16,7 @@ from queries.schema import BucketBounds
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Rollups the dashboard holds in memory: dimensions and rollups without product/region (whose
 #: agent × product × region cross is nearly as fine as the events at bank scale).
