@@ -21,7 +21,7 @@ from queries.rules import DEFAULT_RULES, RuleSet, load_rules
 from queries.schema import DEFAULT_BUCKETS, BucketBounds
 
 CHUNK_ROWS = 1_000_000
-RECONCILE_DAYS = 14  # incremental syncs reconcile this many recent days (full syncs: all)
+RECONCILE_DAYS = 7  # incremental syncs reconcile this many recent days (full syncs: all)
 
 UNANSWERED = ("no_answer", "busy")
 NOT_CONNECTED = ("no_answer", "busy", "wrong_number")
