@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Iterator
-
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -187,13 +185,3 @@ def normalize(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         exprs.append(col.alias(name))
     out = df.with_columns(exprs) if exprs else df
     return out.select(list(schema)) if schema else out
-
-
-def iter_id_chunks(reader: Reader, table: sa.Table, id_col: str, lo: int, hi: int,
-                   chunk: int) -> Iterator[tuple[int, int]]:
-    """(lo, hi] id ranges of at most `chunk` ids covering (lo, hi]."""
-    start = lo
-    while start < hi:
-        stop = min(start + chunk, hi)
-        yield start, stop
-        start = stop
