@@ -107,6 +107,7 @@ class _Ctx:
         self.rules = rules
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
         self.lookups: dict[dt.date, pl.DataFrame] = {}
+        self.id_limits: dict[str, int] = {}
         self.snapshot_dates: list[dt.date] = []
         self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
         self.rows: dict[str, int] = {}
@@ -423,7 +424,9 @@ def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, selec
               schema: dict, wm: dict, unit: str) -> tuple[Iterator[pl.DataFrame], set[dt.date] | None]:
     """Chunks of rows to (re)aggregate, and the days/months they replace (None = everything)."""
     col = table.c[id_col]
-    hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
+    hi = ctx.id_limits.get(kind)
+    if hi is None:
+        hi = ctx.id_limits[kind] = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
     last = wm.get(f"{kind}_id")
     index = ctx.prev_frame(f"base/{kind}_days")
     if ctx.prev is None or last is None or index is None:
@@ -766,30 +769,43 @@ def _sync_complaints(ctx: _Ctx) -> None:
 # ---------------------------------------------------------------- reconciliation
 
 
-def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> dict:
+CHECKS = {  # table, day column, money column, id column, store table, count column, cents column
+    "payments": (S.payments, "paid_at", "amount", "payment_id", "payments_agent", "n", "cents"),
+    "contacts": (S.contacts, "contacted_at", None, "contact_id", "contacts_agent", "n", None),
+    "promises": (S.promises, "due_on", "amount", None, "promises_daily", "n", "cents"),
+    "complaints": (S.complaints, "received_at", None, None, "complaints", None, None),
+}
+
+
+def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
+                      id_limit: int | None = None) -> pl.DataFrame:
+    """Per-day count (and cents) of one table, GROUP BY pushed down; append-only tables up to an id."""
+    table, ts_name, amount_name, id_name, *_ = CHECKS[name]
+    ts = table.c[ts_name]
+    day = ts if isinstance(ts.type, sa.Date) else day_of(ts)
+    cols = [day.label("day"), sa.func.count().label("n")]
+    if amount_name:
+        cols.append(sa.cast(sa.func.sum(cents(table.c[amount_name])), sa.BigInteger).label("cents"))  # PG: numeric
+    stmt = sa.select(*cols).group_by(day)
+    if since is not None:
+        stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date) else dt.datetime.combine(since, dt.time())))
+    if id_limit is not None and id_name:
+        # rows arriving while the sync runs are beyond the watermark on both sides: no false alarms
+        stmt = stmt.where(table.c[id_name] <= id_limit)
+    return reader.read(stmt, {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})})
+
+
+def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
+              id_limits: dict[str, int] | None = None, source: dict[str, pl.DataFrame] | None = None) -> dict:
     """Per-day counts and cent totals, source (GROUP BY pushed down) vs store; list mismatches."""
-    checks = {
-        "payments": (S.payments, S.payments.c.paid_at, S.payments.c.amount, "payments_agent", "n", "cents"),
-        "contacts": (S.contacts, S.contacts.c.contacted_at, None, "contacts_agent", "n", None),
-        "promises": (S.promises, S.promises.c.due_on, S.promises.c.amount, "promises_daily", "n", "cents"),
-        "complaints": (S.complaints, S.complaints.c.received_at, None, "complaints", None, None),
-    }
     mismatches: list[dict] = []
     checked = {}
-    for name, (table, ts, amount, store_name, n_col, cents_col) in checks.items():
-        day = day_of(ts) if not isinstance(ts.type, sa.Date) else ts
-        cols = [day.label("day"), sa.func.count().label("n")]
-        if amount is not None:
-            cols.append(sa.cast(sa.func.sum(cents(amount)), sa.BigInteger).label("cents"))  # PG: sum → numeric
-        stmt = sa.select(*cols).group_by(day)
-        if since is not None:
-            stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date)
-                                     else dt.datetime.combine(since, dt.time())))
-        schema = {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount is not None else {})}
-        src = reader.read(stmt, schema)
-        path = version / store_name
-        st = pl.read_parquet(sorted(path.glob("????-??.parquet")) or [path / "_schema.parquet"]) \
-            if path.is_dir() else pl.read_parquet(version / f"{store_name}.parquet")
+    for name, (_t, _ts, _a, _id, store_name, n_col, cents_col) in CHECKS.items():
+        src = (source or {}).get(name)
+        if src is None:
+            src = source_day_totals(reader, name, since, (id_limits or {}).get(name))
+        keys = [k for k in src.columns if k != "day"]
+        st = pl.read_parquet(version / f"{store_name}.parquet")
         aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
         if cents_col:
             aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))
@@ -797,15 +813,22 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None) -> di
         if since is not None:
             st = st.filter(pl.col("day") >= since)
         j = src.join(st, on="day", how="full", coalesce=True, suffix="_store").fill_null(0)
-        bad = j.filter(pl.any_horizontal([pl.col(k) != pl.col(f"{k}_store") for k in schema if k != "day"]))
+        bad = j.filter(pl.any_horizontal([pl.col(k) != pl.col(f"{k}_store") for k in keys]))
         for row in bad.sort("day").iter_rows(named=True):
             mismatches.append({"table": name, "day": row["day"].isoformat(),
-                               "source": {k: row[k] for k in schema if k != "day"},
-                               "store": {k: row[f"{k}_store"] for k in schema if k != "day"}})
+                               "source": {k: row[k] for k in keys},
+                               "store": {k: row[f"{k}_store"] for k in keys}})
         checked[name] = j.height
     return {"ok": not mismatches, "since": since.isoformat() if since else None,
             "days_checked": checked, "mismatches": mismatches[:200],
             "mismatch_count": len(mismatches)}
+
+
+def _early_totals(url: str, reader_method: str, since: dt.date | None,
+                  id_limits: dict[str, int]) -> dict[str, pl.DataFrame]:
+    """The append-only tables' source totals, on a second connection while the sync works."""
+    with Reader(url, prefer=reader_method) as r:
+        return {name: source_day_totals(r, name, since, id_limits[name]) for name in ("payments", "contacts")}
 
 
 # ---------------------------------------------------------------- entry point
@@ -848,7 +871,15 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             timings[name] = round(time.perf_counter() - t, 3)
             return out
 
+        pool = ThreadPoolExecutor(max_workers=1)
         try:
+            early = None
+            if is_full:
+                # a full sync reconciles every day: start the source side now, bounded by today's max ids
+                for kind, table, id_col in (("payments", S.payments, "payment_id"),
+                                            ("contacts", S.contacts, "contact_id")):
+                    ctx.id_limits[kind] = reader.scalar(sa.select(sa.func.max(table.c[id_col]))) or 0
+                early = pool.submit(_early_totals, url, reader.method, None, dict(ctx.id_limits))
             meta = timed("dims", _sync_dims, ctx)
             touched = timed("cases", _sync_cases, ctx, wm)
             rebuild = timed("snapshots", _sync_snapshots, ctx, wm)
@@ -864,7 +895,8 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             since = None
             if not is_full and reconcile_days is not None and as_of is not None:
                 since = as_of - dt.timedelta(days=reconcile_days)
-            rec = timed("reconcile", reconcile, reader, writer.path, since)
+            source = early.result() if early is not None else None
+            rec = timed("reconcile", reconcile, reader, writer.path, since, dict(ctx.id_limits), source)
             manifest = {
                 "format": FORMAT_VERSION, "source": _safe_url(url), "backend": reader.kind,
                 "reader": reader.method, "synced_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -878,6 +910,8 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
         except BaseException:
             writer.abort()
             raise
+        finally:
+            pool.shutdown(wait=True)
     return SyncResult(full=is_full, store_path=path, seconds=time.perf_counter() - t0,
                       rows_read=ctx.rows, reconciliation=rec)
 
