@@ -170,6 +170,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "c_vintage": ("清收曲线（按委案月份）", "Liquidation curves by placement month"),
     "c_channel": ("自营 vs 委外", "In-house vs agency"),
     "mom": ("环比", "MoM"),
+    "partial_month": ("{month} 尚未结束：环比、同比按同期（1–{day} 日）比较。",
+                      "{month} is still running: MoM and YoY compare the same days (1st–{day})."),
     "yoy": ("同比", "YoY"),
     "months_since": ("委案后月数", "Months since placement"),
     "placed_month": ("委案月份", "Placement month"),

@@ -216,7 +216,10 @@ def trend_window(f: Filters, months: int = 13) -> Filters:
 
 
 def monthly(store: Store, f: Filters) -> pl.DataFrame:
-    """Per month: collected and recovery rate, with MoM and YoY changes of collected (reads a year back)."""
+    """Per month: collected and recovery rate with MoM and YoY (reads a year back).
+
+    `through` is set on a month still running: its changes compare the same days (see _like_for_like).
+    """
     wide = f.with_dates(shift_months(f.start.replace(day=1), -12), f.end)
     col = compute("collected", store, wide, ("month",)).select("month", pl.col("value").alias("collected"))
     rr = compute("recovery_rate", store, wide, ("month",)).select(
@@ -232,7 +235,40 @@ def monthly(store: Store, f: Filters) -> pl.DataFrame:
         (pl.col("recovery_rate") - pl.col("_prev_rr")).alias("mom_rr_pp"),
         (pl.col("recovery_rate") - pl.col("_year_rr")).alias("yoy_rr_pp"),
     ).drop("_prev", "_year", "_prev_rr", "_year_rr")
-    return out.filter(pl.col("month") >= f.start.replace(day=1))
+    out = out.filter(pl.col("month") >= f.start.replace(day=1)).with_columns(
+        pl.lit(None, pl.Date).alias("through"))
+    return _like_for_like(store, f, out)
+
+
+def _same_days(m0: dt.date, through: dt.date, months_back: int) -> tuple[dt.date, dt.date]:
+    """The first days of an earlier month matching m0 … through (clamped to that month's end)."""
+    start = shift_months(m0, -months_back)
+    last = shift_months(start, 1) - dt.timedelta(days=1)
+    return start, min(start + (through - m0), last)
+
+
+def _like_for_like(store: Store, f: Filters, out: pl.DataFrame) -> pl.DataFrame:
+    """A month still running is compared with the same days of the month before and a year before.
+
+    Comparing 22 days of this month with whole earlier months would show a fall that is not there.
+    """
+    m0 = f.end.replace(day=1)
+    if out.is_empty() or shift_months(m0, 1) - dt.timedelta(days=1) == f.end or out["month"][-1] != m0:
+        return out
+    cur = f.with_dates(m0, f.end)
+    col_now = _one(compute("collected", store, cur))
+    rr_now = _one(compute("recovery_rate", store, cur))
+    change: dict[str, float | None] = {}
+    for back, tag in ((1, "mom"), (12, "yoy")):
+        then = f.with_dates(*_same_days(m0, f.end, back))
+        col_then, rr_then = _one(compute("collected", store, then)), _one(compute("recovery_rate", store, then))
+        change[tag] = col_now / col_then - 1 if col_now is not None and col_then else None
+        change[f"{tag}_rr_pp"] = rr_now - rr_then if rr_now is not None and rr_then is not None else None
+    last = out.height - 1
+    return out.with_columns(
+        *[pl.when(pl.int_range(pl.len()) == last).then(pl.lit(v, pl.Float64)).otherwise(pl.col(k)).alias(k)
+          for k, v in change.items()],
+        pl.when(pl.int_range(pl.len()) == last).then(pl.lit(f.end)).otherwise(pl.col("through")).alias("through"))
 
 
 def by_channel_month(store: Store, f: Filters) -> pl.DataFrame:

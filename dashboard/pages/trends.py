@@ -26,6 +26,8 @@ if not mon.empty:
         f"{pp(last['mom_rr_pp'])} {t('mom', lang)}", help=metric_help("recovery_rate", lang))
     kpi(c[3], f"{t('yoy', lang)} · {t('recovery_rate', lang)}", pp(last["yoy_rr_pp"]),
         help=metric_help("recovery_rate", lang))
+    if last["through"] is not None:
+        st.caption(t("partial_month", lang).format(month=month(last["month"], lang), day=last["through"].day))
 chart_block(t("c_monthly", lang), mon, lambda d: charts.monthly(d, lang), view, "collected_by_month", "monthly",
             help=metric_help("recovery_rate", lang),
             drill=lambda p: {"event": "payments", "month": str(p.get("x"))[:10],
