@@ -69,9 +69,13 @@ def max_age_s() -> float:
         return DEFAULT_MAX_AGE_S
 
 
-def ensure_store(settings: Settings, max_age: float | None = None) -> Store:
-    """Open the store, syncing first when it is missing or older than max_age seconds."""
+def ensure_store(settings: Settings, max_age: float | None = None, warn: IO[str] | None = None) -> Store:
+    """Open the store, syncing first when it is missing or older than max_age seconds.
+
+    When the sync fails but an older store exists, that store is used and one warning line is written.
+    """
     max_age = max_age_s() if max_age is None else max_age
+    store = None
     try:
         store = Store.open(settings.store_dir)
         if store.age_seconds() <= max_age:
@@ -80,7 +84,14 @@ def ensure_store(settings: Settings, max_age: float | None = None) -> Store:
         pass
     from queries.sync import run_sync
 
-    run_sync(settings, settings.store_dir, full=False)
+    try:
+        run_sync(settings, settings.store_dir, full=False)
+    except Exception as exc:
+        if store is None:
+            raise
+        (warn or sys.stderr).write(f"warning: sync failed ({describe_error(exc)}); "
+                                   f"using the store synced at {store.synced_at:%Y-%m-%d %H:%M}\n")
+        return store
     return Store.open(settings.store_dir)
 
 
@@ -170,7 +181,7 @@ def main(argv: list[str], settings: Settings, *, out: IO[str] | None = None,
         out.write(build_parser().format_help())
         return 0
     try:
-        store = ensure_store(settings)
+        store = ensure_store(settings, warn=err)
     except (SourceError, OSError) as exc:
         err.write(f"error: cannot build the analytics store: {describe_error(exc)}\n")
         return 1

@@ -82,3 +82,18 @@ def test_missing_targets_says_so(tmp_path):
     code, _, err = run(["target_achievement", "--start", "2026-01-01", "--end", "2026-01-31"], s)
     assert code == 1 and "targets" in err
     assert run(["collected", "--start", "2026-01-01", "--end", "2026-01-31"], s)[0] == 0
+
+
+def test_stale_store_and_source_gone(settings, monkeypatch):
+    assert run(["collected", "--start", "2026-01-01", "--end", "2026-01-31"], settings)[0] == 0
+    Path(settings.db_url.removeprefix("sqlite:///")).unlink()
+    monkeypatch.setenv("CASES_STORE_MAX_AGE_S", "0")  # stale: a sync is attempted and fails
+    code, out, err = run(["collected", "--start", "2026-01-01", "--end", "2026-01-31"], settings)
+    assert code == 0 and json.loads(out)["rows"][0]["numerator"] == 700.0
+    assert err.startswith("warning: sync failed") and err.count("\n") == 1
+
+
+def test_no_store_and_no_source(tmp_path):
+    s = Settings(db_url=f"sqlite:///{tmp_path / 'missing.sqlite'}", store_dir=tmp_path / "store", data_dir=tmp_path)
+    code, out, err = run(["collected", "--start", "2026-01-01", "--end", "2026-01-31"], s)
+    assert code == 1 and out == "" and "not found" in err and err.count("\n") == 1
