@@ -16,7 +16,7 @@ from queries.schema import BucketBounds
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: Rollups the dashboard holds in memory: dimensions and rollups without product/region (whose
 #: agent × product × region cross is nearly as fine as the events at bank scale).
@@ -32,6 +32,7 @@ SCANNED: tuple[str, ...] = (
     "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "placements", "liquidation_daily",
 )
 PARTITIONED: dict[str, str] = {
+    "payments_agent": "month", "contacts_agent": "month", "calls_agent": "month",
     "payments_daily": "day", "liquidation_daily": "day", "contacts_daily": "day", "contacts_hourly": "day",
     "worked_case_days": "day", "call_case_days": "day", "worked_months": "month",
 }
@@ -95,9 +96,11 @@ class Store:
         manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
         frames = {}
         for name in tables:
-            file = version / f"{name}.parquet"
+            file, folder = version / f"{name}.parquet", version / name
             if file.is_file():
                 frames[name] = pl.read_parquet(file)
+            elif folder.is_dir():  # month-partitioned rollup: all months (the schema file is empty)
+                frames[name] = pl.read_parquet(sorted(folder.glob("*.parquet"))).sort("day")
         # month-level views of the day-level rollups, for month-aligned periods (MTD, trends)
         for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
             if name in frames:

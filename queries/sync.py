@@ -486,6 +486,23 @@ def _replace_months(ctx: _Ctx, name: str, new: pl.DataFrame, month_expr: pl.Expr
     return out
 
 
+def _replace_days(ctx: _Ctx, name: str, new: pl.DataFrame, days: set[dt.date] | None) -> None:
+    """A month-partitioned in-memory rollup: rewrite only the months holding recomputed days."""
+    if days is None:
+        ctx.writer.put_parts(name, new)
+        return
+    months = {_month_start(d) for d in days}
+    ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in months})
+    for m in months:
+        part = new.filter(pl.col("day").dt.month_start() == m)
+        old = ctx.prev / name / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
+        if old is not None and old.is_file():
+            prev = pl.read_parquet(old).filter(~pl.col("day").is_in(list(days)))
+            part = pl.concat([prev, part.select(prev.columns)], how="vertical_relaxed")
+        ctx.writer.put_parts(name, part)
+    ctx.writer.put_parts(name, new.head(0))
+
+
 def _coarse(df: pl.DataFrame, drop: tuple[str, ...], sums: list[str]) -> pl.DataFrame:
     """The same rollup without some dimensions (product, region)."""
     keys = [c for c in df.columns if c not in sums and c not in drop]
@@ -525,9 +542,9 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     chunks, days = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day")
     parted = ("payments_daily", "liquidation_daily")
     if days is not None and not days:
-        for name in ("payments_agent", "liquidation_agent", "base/payments_days"):
+        for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
-        for name in parted:
+        for name in (*parted, "payments_agent"):
             ctx.writer.keep_parts(name, set())
         return
     spill = _Spill(ctx.writer.path / "_spill" / "payments" if days is None else None)
@@ -555,9 +572,8 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
         month_liq = pl.scan_parquet(sorted((ctx.writer.path / "liquidation_daily").glob(f"{m:%Y-%m}-??.parquet"))
                                     or [ctx.writer.path / "liquidation_daily" / "_schema.parquet"]).collect()
         liq_parts.append(_coarse(month_liq.drop("day"), ("product", "region"), ["cents"]))
-    _replace_months(ctx, "payments_agent", _concat(agent_parts, {k: v for k, v in PAY_FINE.items()
-                                                                 if k not in ("product", "region")}),
-                    pl.col("day"), days, "day")
+    _replace_days(ctx, "payments_agent", _concat(agent_parts, {k: v for k, v in PAY_FINE.items()
+                                                               if k not in ("product", "region")}), days)
     lschema = {k: v for k, v in LIQ_DAILY.items() if k not in ("day", "product", "region")}
     paid_month = pl.col("placed_month").dt.offset_by(pl.format("{}mo", pl.col("months_since")))
     _replace_months(ctx, "liquidation_agent", _concat(liq_parts, lschema), paid_month,
@@ -629,9 +645,9 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
               "call_case_days": C_CALLDAY}
     if days is not None and not days:
-        for name in ("contacts_agent", "calls_agent", "worked_month_total", "base/contacts_days"):
+        for name in ("worked_month_total", "base/contacts_days"):
             ctx.writer.keep(name)
-        for name in (*parted, "worked_months"):
+        for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
             ctx.writer.keep_parts(name, set())
         return
     spill = _Spill(ctx.writer.path / "_spill" / "contacts" if days is None else None)
@@ -687,11 +703,10 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
         totals.append(pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
                                    schema={"month": pl.Date, "cases": pl.UInt32}))
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
-    _replace_months(ctx, "contacts_agent", _concat(agent_parts, aschema), pl.col("day"), days, "day")
-    _replace_months(ctx, "calls_agent", _concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
-                                                             "bucket": pl.String, "case_days": pl.UInt32,
-                                                             "breaches": pl.UInt32}),
-                    pl.col("day"), days, "day")
+    _replace_days(ctx, "contacts_agent", _concat(agent_parts, aschema), days)
+    _replace_days(ctx, "calls_agent", _concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
+                                                           "bucket": pl.String, "case_days": pl.UInt32,
+                                                           "breaches": pl.UInt32}), days)
     _replace_months(ctx, "worked_month_total", _concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
                     pl.col("month"), set(todo) if days is not None else None, "month")
 
@@ -805,7 +820,9 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
         if src is None:
             src = source_day_totals(reader, name, since, (id_limits or {}).get(name))
         keys = [k for k in src.columns if k != "day"]
-        st = pl.read_parquet(version / f"{store_name}.parquet")
+        folder = version / store_name
+        st = pl.read_parquet(sorted(folder.glob("*.parquet"))) if folder.is_dir() \
+            else pl.read_parquet(version / f"{store_name}.parquet")
         aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
         if cents_col:
             aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))

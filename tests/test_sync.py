@@ -125,7 +125,7 @@ def test_reconciliation_flags_tampered_store(tmp_path):
     build_handmade(url)
     run_sync(url, tmp_path / "store", full=True)
     version = current_version(tmp_path / "store")
-    f = version / "contacts_agent.parquet"
+    f = sorted((version / "contacts_agent").glob("????-??.parquet"))[0]
     df = pl.read_parquet(f)
     df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("n") + 1).otherwise(pl.col("n"))
                     .alias("n")).write_parquet(f)
