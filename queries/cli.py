@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", default=str(DEMO_SEED), help="random seed; same seed and as-of, same data")
     demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
     demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
-    sync = sub.add_parser("sync", help="refresh the analytics store from the case database")
+    sync = sub.add_parser("sync", help="refresh the analytics store from the case database "
+                          "(exit 1 when it does not reconcile)")
     sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
     doctor = sub.add_parser("doctor", help="check a case database against the data contract")
     doctor.add_argument("--url", default=None, help="database to check (default: the configured one)")
@@ -76,6 +77,26 @@ def _demo_db(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    from .db import SourceError, describe_error
+    from .sync import run_sync
+
+    if settings.is_demo:
+        ensure_demo_database(settings)
+    try:
+        result = run_sync(settings, settings.store_dir, full=args.full)
+    except SourceError as exc:
+        raise CliError(f"{exc}; the previous store, if any, is unchanged") from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise CliError(f"sync failed: {describe_error(exc)}; the previous store, if any, is unchanged") from None
+    print(result.summary())
+    for m in result.reconciliation.get("mismatches", [])[:20]:
+        print(f"  mismatch: {m}")
+    return 0 if result.ok else 1
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -155,12 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return _doctor(args, settings)
         if args.command == "sync":
-            from .sync import run_sync
-
-            result = run_sync(settings, settings.store_dir, full=args.full)
-            print(json.dumps(result.as_dict() if hasattr(result, "as_dict") else result, default=str,
-                             ensure_ascii=False))
-            return 0
+            return _sync(args, settings)
         return _run(args, settings)
     except CliError as exc:
         return _fail(str(exc))
