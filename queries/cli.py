@@ -83,16 +83,18 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     import sqlalchemy as sa
 
     from .db import SourceError, describe_error
-    from .sync import run_sync
+    from .health import safe_sync
 
     if settings.is_demo:
         ensure_demo_database(settings)
     try:
-        result = run_sync(settings, settings.store_dir, full=args.full)
+        result, notes = safe_sync(settings, settings.store_dir, full=args.full)
     except SourceError as exc:
         raise CliError(f"{exc}; the previous store, if any, is unchanged") from None
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         raise CliError(f"sync failed: {describe_error(exc)}; the previous store, if any, is unchanged") from None
+    for note in notes:
+        print(f"note: {note}")
     print(result.summary())
     for m in result.reconciliation.get("mismatches", [])[:20]:
         print(f"  mismatch: {m}")

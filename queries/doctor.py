@@ -70,32 +70,43 @@ def check(engine: sa.Engine, progress: Callable[[str], None] | None = None) -> l
     return list(_checks(engine, progress or (lambda _m: None)))
 
 
+def structure(conn: sa.Connection, kind: str, usable: list[sa.Table] | None = None,
+              indexes: bool = True) -> Iterator[Finding]:
+    """Tables, columns, types (and indexes) against the contract, from the catalogue only: fast.
+
+    Tables whose columns are all present are appended to `usable`.
+    """
+    insp = sa.inspect(conn)
+    tables = insp.get_table_names()
+    present = {n.lower(): n for n in tables} | {n.lower(): n for n in insp.get_view_names()}
+    for t in S.TABLES:
+        if t.name not in present:
+            if t.name in S.OPTIONAL_TABLES:
+                yield Finding(WARNING, t.name, "optional table missing: target metrics will say so")
+            else:
+                yield Finding(ERROR, t.name, "required table missing: create it or a view of that name")
+            continue
+        cols = {c["name"].lower(): c for c in insp.get_columns(present[t.name])}
+        missing = [c.name for c in t.columns if c.name not in cols]
+        for name in missing:
+            yield Finding(ERROR, f"{t.name}.{name}", "required column missing")
+        for c in t.columns:
+            found = cols.get(c.name)
+            if found is not None and not _compatible(c.type, found["type"], kind):
+                yield Finding(WARNING, f"{t.name}.{c.name}",
+                              f"type {found['type']} where the contract has {_family(c.type)}")
+        if not missing:
+            if usable is not None:
+                usable.append(t)
+            if indexes and present[t.name] in tables:
+                yield from _index_findings(insp, t)
+
+
 def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:
     kind = backend(engine.url)
     with engine.connect() as conn:
-        insp = sa.inspect(conn)
-        present = {n.lower(): n for n in insp.get_table_names()} | {n.lower(): n for n in insp.get_view_names()}
         usable: list[sa.Table] = []
-        for t in S.TABLES:
-            if t.name not in present:
-                if t.name in S.OPTIONAL_TABLES:
-                    yield Finding(WARNING, t.name, "optional table missing: target metrics will say so")
-                else:
-                    yield Finding(ERROR, t.name, "required table missing: create it or a view of that name")
-                continue
-            cols = {c["name"].lower(): c for c in insp.get_columns(present[t.name])}
-            missing = [c.name for c in t.columns if c.name not in cols]
-            for name in missing:
-                yield Finding(ERROR, f"{t.name}.{name}", "required column missing")
-            for c in t.columns:
-                found = cols.get(c.name)
-                if found is not None and not _compatible(c.type, found["type"], kind):
-                    yield Finding(WARNING, f"{t.name}.{c.name}",
-                                  f"type {found['type']} where the contract has {_family(c.type)}")
-            if not missing:
-                usable.append(t)
-                if present[t.name] in insp.get_table_names():
-                    yield from _index_findings(insp, t)
+        yield from structure(conn, kind, usable)
         for t in usable:
             say(f"checking values in {t.name}")
             yield from _value_findings(conn, t)
