@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, filters
+from dashboard import auth, data, filters
+from dashboard.components import EXPORTS, PAGE, style
 from dashboard.i18n import bi, t
-from dashboard.components import style
 from dashboard.overview import database_overview
 
 st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=":material/monitoring:", layout="wide")
@@ -19,9 +19,19 @@ if state is None:
     st.stop()
 
 style()
-view = filters.sidebar(data.options())
+identity = auth.identify(data.settings().is_demo)  # stops the run with a refusal when there is no viewer
+view = filters.sidebar(data.options())  # choices already limited to the viewer's scope
 lang = view.lang
+auth.identity_box(identity, lang)
 PAGES = "dashboard/pages"
+more = [
+    st.Page(f"{PAGES}/cases.py", title=t("pg_cases", lang), icon=":material/folder_open:", url_path="cases"),
+    st.Page(f"{PAGES}/glossary.py", title=t("pg_glossary", lang), icon=":material/menu_book:", url_path="glossary"),
+    st.Page(f"{PAGES}/data_overview.py", title=t("pg_data", lang), icon=":material/database:", url_path="data"),
+]
+if identity.role == "compliance":  # the audit log is not even listed (nor reachable by URL) for other roles
+    more.append(st.Page(f"{PAGES}/audit_log.py", title=t("pg_audit", lang), icon=":material/policy:",
+                        url_path="audit"))
 nav = st.navigation({
     t("sec_pages", lang): [
         st.Page(f"{PAGES}/daily.py", title=t("pg_daily", lang), icon=":material/payments:", url_path="daily",
@@ -32,12 +42,12 @@ nav = st.navigation({
         st.Page(f"{PAGES}/aging.py", title=t("pg_aging", lang), icon=":material/stacked_bar_chart:", url_path="aging"),
         st.Page(f"{PAGES}/trends.py", title=t("pg_trends", lang), icon=":material/trending_up:", url_path="trends"),
     ],
-    t("sec_more", lang): [
-        st.Page(f"{PAGES}/cases.py", title=t("pg_cases", lang), icon=":material/folder_open:", url_path="cases"),
-        st.Page(f"{PAGES}/glossary.py", title=t("pg_glossary", lang), icon=":material/menu_book:",
-                url_path="glossary"),
-        st.Page(f"{PAGES}/data_overview.py", title=t("pg_data", lang), icon=":material/database:",
-                url_path="data"),
-    ],
+    t("sec_more", lang): more,
 })
-nav.run()
+st.session_state[PAGE] = nav.url_path or "daily"
+st.session_state[EXPORTS] = {}
+data.begin_run()
+try:
+    nav.run()
+finally:  # also after st.stop() in a page: every page view is recorded once per page and filters
+    auth.audit_once("view", st.session_state[PAGE], view.filters, data.rows_loaded())

@@ -9,13 +9,16 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.filters import URL_READ, View, file_stem, url_params
 from dashboard.i18n import day, t
 
 CASES_PAGE = "dashboard/pages/cases.py"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "zh-CN"}
 DRILL = "_drill"
+PAGE = "_page"
+#: key → (file stem, frame) of every download offered in this run (what the buttons would produce).
+EXPORTS = "_exports"
 
 #: A drill function maps one selected point to list_cases arguments (plus filter overrides), or None.
 Drill = Callable[[dict], dict | None]
@@ -25,6 +28,7 @@ def page_header(view: View, title_key: str) -> None:
     """Title, demo label, data-as-of and the store's reconciliation state, and any URL notices."""
     lang = view.lang
     st.title(t(title_key, lang))
+    auth.demo_note(lang)
     state, _ = data.store_state()
     settings = data.settings()
     if settings.is_demo:
@@ -51,23 +55,43 @@ def page_header(view: View, title_key: str) -> None:
                    icon=":material/link_off:")
 
 
+def export_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """The columns an export carries (list columns such as sparklines left out)."""
+    return df.select([c for c, dt_ in df.schema.items() if not isinstance(dt_, pl.List)])
+
+
+def csv_bytes(df: pl.DataFrame) -> bytes:
+    """A CSV export (UTF-8 with BOM, so Excel opens Chinese text correctly)."""
+    return export_frame(df).write_csv().encode("utf-8-sig")
+
+
+def xlsx_bytes(df: pl.DataFrame, sheet: str) -> bytes:
+    """An Excel export of the same frame."""
+    buf = io.BytesIO()
+    export_frame(df).write_excel(buf, worksheet=sheet[:31], autofit=True)
+    return buf.getvalue()
+
+
+def current_page() -> str:
+    """The url path of the page being rendered (for the audit log)."""
+    return str(st.session_state.get(PAGE, "-"))
+
+
 def downloads(df: pl.DataFrame, name: str, view: View, key: str) -> None:
-    """CSV and Excel downloads of a chart's or table's data, with the filters in the file name."""
+    """CSV and Excel downloads of a chart's or table's data (as masked as the page), each recorded in the audit log."""
     stem = file_stem(name, view.filters)
-    flat = df.select([c for c, dt_ in df.schema.items() if not isinstance(dt_, pl.List)])
-
-    def xlsx() -> bytes:
-        buf = io.BytesIO()
-        flat.write_excel(buf, worksheet=name[:31], autofit=True)
-        return buf.getvalue()
-
+    flat = export_frame(df)
+    st.session_state.setdefault(EXPORTS, {})[key] = (stem, flat)
+    page, rows = current_page(), flat.height
     row = st.container(horizontal=True, gap="small")
-    row.download_button(t("download_csv", view.lang), lambda: flat.write_csv().encode("utf-8-sig"),
-                       file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
-                       icon=":material/download:", type="tertiary")
-    row.download_button(t("download_xlsx", view.lang), xlsx, file_name=f"{stem}.xlsx", key=f"xlsx_{key}",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       on_click="ignore", icon=":material/table_view:", type="tertiary")
+    row.download_button(t("download_csv", view.lang), lambda: csv_bytes(flat),
+                        file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{key}",
+                        on_click=auth.audit_export, args=(page, f"{stem}.csv", "csv", view.filters, rows),
+                        icon=":material/download:", type="tertiary")
+    row.download_button(t("download_xlsx", view.lang), lambda: xlsx_bytes(flat, name), file_name=f"{stem}.xlsx",
+                        key=f"xlsx_{key}", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        on_click=auth.audit_export, args=(page, f"{stem}.xlsx", "xlsx", view.filters, rows),
+                        icon=":material/table_view:", type="tertiary")
 
 
 def empty_state(view: View, result: data.Result | None = None) -> None:

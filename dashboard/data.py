@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -10,12 +9,14 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import make_url
 
-from queries import pages_data
+from queries import pages_data, service
+from queries.access import Access, AccessError, load_access
 from queries.config import Settings, load_settings
 from queries.db import SourceError, describe_error, read_only_engine
-from queries.filters import Filters
+from queries.drilldown import CasePage, Timeline
+from queries.filters import Filters, Scope
 from queries.metrics import MetricError, MetricUnavailable
-from queries.metrics.registry import compute, glossary as _glossary
+from queries.metrics.registry import glossary as _glossary
 from queries.report import max_age_s
 from queries.store import Store, StoreMissing
 from queries.summary import database_summary as _database_summary
@@ -106,7 +107,46 @@ def _store() -> Store:
     return _store_state().store
 
 
-# ---------------------------------------------------------------- metrics and page compositions
+# ---------------------------------------------------------------- who may see what
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def access() -> tuple[Access | None, str | None]:
+    """The access file (re-read every minute), None without one, or the reason it cannot be read."""
+    path = settings().access_file
+    if path is None:
+        return None, None
+    try:
+        return load_access(path), None
+    except AccessError as exc:
+        return None, str(exc)
+
+
+def _scope() -> Scope:
+    """The viewer's scope from the session (a scope selecting nothing when there is no identity)."""
+    from dashboard.auth import scope
+
+    return scope()
+
+
+ROWS = "_rows_loaded"
+
+
+def _count(n: int) -> None:
+    st.session_state[ROWS] = st.session_state.get(ROWS, 0) + n
+
+
+def begin_run() -> None:
+    """Reset this run's count of rows loaded (the page view's row count in the audit log)."""
+    st.session_state[ROWS] = 0
+
+
+def rows_loaded() -> int:
+    """Rows of every frame loaded for the page in this run."""
+    return int(st.session_state.get(ROWS, 0))
+
+
+# ---------------------------------------------------------------- metrics and page compositions (scoped)
 
 
 @dataclass(frozen=True)
@@ -122,51 +162,69 @@ class Result:
         return self.df is None or self.df.height == 0
 
 
+def _counted(r: Result) -> Result:
+    _count(0 if r.df is None else r.df.height)
+    return r
+
+
+# The scope is part of every cache key below: one viewer's result never serves another's.
+
+
 @st.cache_data(show_spinner=False, max_entries=4000)
-def _metric(version: str, key: str, filters: Filters, by: tuple[str, ...], options: tuple) -> Result:
+def _metric(version: str, scope: Scope, key: str, filters: Filters, by: tuple[str, ...], options: tuple) -> Result:
     try:
-        return Result(compute(key, _store(), filters, by, **dict(options)))
+        return Result(service.metric(_store(), scope, key, filters, by, **dict(options)))
     except (MetricUnavailable, MetricError) as exc:
         return Result(None, str(exc))
 
 
 def metric(key: str, filters: Filters, by: tuple[str, ...] = (), **options: object) -> Result:
-    """One registry metric for these filters, cached on (store version, metric, filters, by, options)."""
-    return _metric(_store_state().version, key, filters, tuple(by), tuple(sorted(options.items())))
+    """One registry metric within the viewer's scope, cached on (store version, scope, metric, filters, by, options)."""
+    return _counted(_metric(_store_state().version, _scope(), key, filters, tuple(by),
+                            tuple(sorted(options.items()))))
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
-def _compose(version: str, name: str, filters: Filters, options: tuple) -> Result:
-    fn: Callable[..., pl.DataFrame] = getattr(pages_data, name)
+def _compose(version: str, scope: Scope, name: str, filters: Filters, options: tuple) -> Result:
     try:
-        return Result(fn(_store(), filters, **dict(options)))
+        return Result(service.compose(_store(), scope, name, filters, **dict(options)))
     except (MetricUnavailable, MetricError) as exc:
         return Result(None, str(exc))
 
 
 def compose(name: str, filters: Filters, **options: object) -> Result:
-    """A page composition from queries.pages_data (several metric calls joined), cached like metric()."""
-    return _compose(_store_state().version, name, filters, tuple(sorted(options.items())))
+    """A page composition from queries.pages_data within the viewer's scope, cached like metric()."""
+    return _counted(_compose(_store_state().version, _scope(), name, filters, tuple(sorted(options.items()))))
 
 
 def kpis(filters: Filters) -> dict:
-    """The daily-recovery KPI values for the day filters.end and the same day last month."""
-    return _kpis(_store_state().version, filters)
+    """The daily-recovery KPI values for the day filters.end and the same day last month (scoped)."""
+    return _kpis(_store_state().version, _scope(), filters)
 
 
 @st.cache_data(show_spinner=False, max_entries=1000)
-def _kpis(version: str, filters: Filters) -> dict:
-    return pages_data.daily_kpis(_store(), filters)
+def _kpis(version: str, scope: Scope, filters: Filters) -> dict:
+    return service.kpis(_store(), scope, filters)
 
 
 def options() -> pages_data.Options:
-    """Choices for the filter widgets (teams, agents, products, regions, buckets, snapshots)."""
-    return _options(_store_state().version)
+    """Choices for the filter widgets, limited to the viewer's scope."""
+    return _options(_store_state().version, _scope())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _options(version: str, scope: Scope) -> pages_data.Options:
+    return service.options(_store(), scope)
+
+
+def all_teams() -> tuple[tuple[str, str], ...]:
+    """Every team (id, name), for the demo-mode team picker only."""
+    return _all_teams(_store_state().version)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _options(version: str) -> pages_data.Options:
-    return pages_data.filter_options(_store())
+def _all_teams(version: str) -> tuple[tuple[str, str], ...]:
+    return service.all_teams(_store())
 
 
 def glossary(lang: str) -> pl.DataFrame:
@@ -174,30 +232,40 @@ def glossary(lang: str) -> pl.DataFrame:
     return _glossary(lang)
 
 
-# ---------------------------------------------------------------- drill-down on the case database
+# ---------------------------------------------------------------- drill-down on the case database (scoped)
+
+
+def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
+          reveal: bool = False) -> tuple[CasePage | None, str | None]:
+    """One page of the cases behind a selection within the viewer's scope (masked unless revealed), or why not."""
+    result, error = _cases(_scope(), filters, drill, page, page_size, reveal)
+    if result is not None:
+        _count(result.rows.height)
+    return result, error
 
 
 @st.cache_data(ttl=120, show_spinner=False, max_entries=500)
-def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50) -> tuple[object | None, str | None]:
-    """One page of the cases behind a selection (masked), or the reason it failed."""
-    from queries.drilldown import DrillDownError, list_cases
+def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: int,
+           reveal: bool) -> tuple[CasePage | None, str | None]:
+    from queries.drilldown import DrillDownError
 
-    kwargs = dict(drill)
     try:
-        return list_cases(engine(), filters, page=page, page_size=page_size, **kwargs), None
+        return service.cases(engine(), scope, filters, dict(drill), page=page, page_size=page_size,
+                             reveal_pii=reveal), None
     except DrillDownError as exc:
         return None, str(exc)
     except SOURCE_ERRORS as exc:
         return None, describe_error(exc)
 
 
-@st.cache_data(ttl=120, show_spinner=False, max_entries=500)
-def timeline(case_id: int, filters: Filters) -> tuple[object | None, str | None]:
-    """A case's masked header and events, or the reason it failed."""
-    from queries.drilldown import case_timeline
+def timeline(case_id: int, filters: Filters, reveal: bool = False) -> tuple[Timeline | None, str | None]:
+    """A case's header and events within the viewer's scope (masked unless revealed), or why not."""
+    return _timeline(_scope(), int(case_id), filters, reveal)
 
+
+@st.cache_data(ttl=120, show_spinner=False, max_entries=500)
+def _timeline(scope: Scope, case_id: int, filters: Filters, reveal: bool) -> tuple[Timeline | None, str | None]:
     try:
-        return case_timeline(engine(), case_id, filters=filters), None
+        return service.timeline(engine(), scope, case_id, filters, reveal_pii=reveal), None
     except SOURCE_ERRORS as exc:
         return None, describe_error(exc)
-

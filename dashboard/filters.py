@@ -16,6 +16,8 @@ DEFAULT_PRESET = "mtd"
 CHANNELS = ("all", "in_house", "agency")
 #: Widget keys = URL query parameter names.
 URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "region", "channel")
+#: Other query parameters the app knows: page widgets bound to the URL, and Streamlit's own.
+OTHER_URL_KEYS = ("sla", "embed", "embed_options")
 _VIEW = "_view"
 URL_READ = "_url_read"
 
@@ -82,6 +84,10 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     pick("product", opts.products, True)
     pick("region", opts.regions, True)
     pick("channel", CHANNELS, False)
+    unknown = [k for k in st.query_params if k not in URL_KEYS and k not in OTHER_URL_KEYS]
+    if unknown:
+        notes.append(f"{t('unknown_param', lang)}: {', '.join(repr(k[:40]) for k in unknown[:3])}"
+                     + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
     raw_dates = _raw("dates")
     if raw_dates:
         try:
@@ -137,6 +143,8 @@ def sidebar(opts: Options) -> View:
         sb.caption(f"{start.isoformat()} → {end.isoformat()}")
 
     team_names = {tid: name for tid, name, _ in opts.teams}
+    if any(v not in team_names for v in ss.get("f_team", [])):  # the scope changed (demo role switch)
+        ss["f_team"] = [v for v in ss["f_team"] if v in team_names]
     teams = sb.multiselect(t("team", lang), list(team_names), key="f_team",
                            format_func=lambda v: f"{v} · {team_names.get(v, '')}", placeholder=t("all", lang))
     agent_names = {a: name for a, name, team in opts.agents if not teams or team in teams}

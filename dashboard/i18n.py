@@ -48,6 +48,48 @@ _LABELS: dict[str, tuple[str, str]] = {
     "download_csv": ("CSV", "CSV"),
     "download_xlsx": ("Excel", "Excel"),
     "click_hint": ("点击柱形或数据点查看对应案件", "Click a bar or point to see the cases behind it"),
+    # identity, roles and audit
+    "demo_mode": ("演示模式 · demo mode: role chosen freely（角色可自由选择，仅用于演示）",
+                  "演示模式 · demo mode: role chosen freely (for demonstration only)"),
+    "demo_role": ("演示角色", "Demo role"),
+    "demo_teams": ("演示团队（组长）", "Demo teams (team lead)"),
+    "demo_refused": ("已配置真实案件库，演示模式已停用：请通过单点登录（[auth]）或反向代理身份头（CASES_AUTH_HEADER）"
+                     "登录。如确需演示模式，请设置 CASES_ALLOW_DEMO_MODE=1。",
+                     "A real case database is configured, so demo mode is off: sign in through single sign-on "
+                     "([auth]) or a reverse-proxy identity header (CASES_AUTH_HEADER). To allow demo mode anyway, "
+                     "set CASES_ALLOW_DEMO_MODE=1."),
+    "unknown_user": ("抱歉，{user} 尚未获得访问此看板的授权。如需开通，请联系看板管理员。",
+                     "Sorry, {user} has not been given access to this dashboard. Please ask the dashboard "
+                     "administrator to add you."),
+    "no_identity": ("未能识别您的身份（缺少身份信息），无法显示数据。请通过公司门户重新进入。",
+                    "We could not tell who you are (no identity was passed on), so no data is shown. Please "
+                    "open the dashboard through the company portal."),
+    "access_broken": ("访问权限文件无法读取，暂不显示任何数据：{err}", "The access file cannot be read, so no "
+                      "data is shown: {err}"),
+    "sign_in": ("请登录后查看看板。", "Please sign in to see the dashboard."),
+    "sign_in_btn": ("登录", "Sign in"),
+    "sign_out_btn": ("退出登录", "Sign out"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "role": ("角色", "Role"),
+    "r_executive": ("高管", "Executive"),
+    "r_manager": ("催收经理", "Collection manager"),
+    "r_team_lead": ("组长", "Team lead"),
+    "r_compliance": ("合规", "Compliance"),
+    "scope_teams": ("可见团队", "Teams in view"),
+    "scope_all": ("全部团队", "all teams"),
+    "reveal_pii": ("显示完整个人信息（合规查阅，将记入审计日志）", "Show full personal data (compliance review; "
+                   "recorded in the audit log)"),
+    "pg_audit": ("审计日志 · Audit log", "审计日志 · Audit log"),
+    "audit_only": ("审计日志仅对合规角色开放。", "The audit log is open to the compliance role only."),
+    "audit_chain_ok": ("哈希链校验通过：日志未被修改或删除。", "Hash chain verified: no entry edited or removed."),
+    "audit_chain_bad": ("哈希链校验失败，日志可能被修改：", "Hash chain broken; the log may have been tampered with:"),
+    "audit_dates": ("日期", "Dates"),
+    "audit_action": ("操作", "Action"),
+    "audit_user": ("用户", "User"),
+    "audit_total": ("共 {n} 条记录", "{n} entries"),
+    "audit_failed": ("审计日志写入失败（{err}），请联系管理员。", "Could not write the audit log ({err}); please "
+                     "tell the administrator."),
+    "unknown_param": ("未知参数", "unknown parameter"),
     # presets
     "p_today": ("今天", "Today"),
     "p_yesterday": ("昨天", "Yesterday"),

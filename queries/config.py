@@ -20,6 +20,8 @@ class Settings:
     store_dir: Path
     data_dir: Path
     timezone: str = "Asia/Shanghai"
+    #: The access file (user → role, teams); None when none is configured (demo mode only).
+    access_file: Path | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -47,10 +49,13 @@ def _secrets_url(secrets_path: Path) -> str | None:
 
 
 def load_settings(cwd: Path | None = None) -> Settings:
-    """Read CASES_DB_URL / .streamlit/secrets.toml, CASES_DATA_DIR, CASES_STORE_DIR, CASES_TZ."""
+    """Read CASES_DB_URL / .streamlit/secrets.toml, CASES_DATA_DIR, CASES_STORE_DIR, CASES_TZ, CASES_ACCESS_FILE."""
     cwd = cwd or Path.cwd()
     url = os.environ.get("CASES_DB_URL") or _secrets_url(cwd / ".streamlit" / "secrets.toml")
     data_dir = Path(os.environ.get("CASES_DATA_DIR") or cwd / DEFAULT_DATA_DIR)
     store_dir = Path(os.environ.get("CASES_STORE_DIR") or data_dir / "store")
+    access = os.environ.get("CASES_ACCESS_FILE")
+    default_access = cwd / ".streamlit" / "access.toml"
+    access_file = Path(access) if access else (default_access if default_access.is_file() else None)
     return Settings(db_url=url or None, store_dir=store_dir, data_dir=data_dir,
-                    timezone=os.environ.get("CASES_TZ", "Asia/Shanghai"))
+                    timezone=os.environ.get("CASES_TZ", "Asia/Shanghai"), access_file=access_file)

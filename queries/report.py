@@ -16,9 +16,11 @@ import polars as pl
 
 from queries.config import Settings
 from queries.db import SourceError, describe_error
-from queries.filters import FilterError, Filters
+from queries.access import AccessError, load_access
+from queries.filters import FULL_SCOPE, FilterError, Filters, Scope
 from queries.metrics import MetricError, MetricUnavailable
-from queries.metrics.registry import METRICS, Metric, compute
+from queries.metrics.registry import METRICS, Metric
+from queries.service import metric as scoped_metric
 from queries.store import Store, StoreMissing
 
 DEFAULT_MAX_AGE_S = 900
@@ -58,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", type=_date)
     p.add_argument("--basis", choices=("balance", "count"), default="balance")
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--user", help="who is asking (e-mail in the access file); required when an access file is "
+                                  "configured, and the report then covers only that user's teams")
     return p
 
 
@@ -125,6 +129,33 @@ def parse(argv: list[str], store: Store) -> tuple[Metric, Filters, tuple[str, ..
     return metric, filters, by, {"snapshot": args.snapshot, "basis": args.basis}, args.format
 
 
+def resolve_scope(settings: Settings, user: str | None) -> Scope:
+    """The scope of --user from the access file; every team without an access file (and without --user)."""
+    if settings.access_file is None:
+        if user:
+            raise BadInput("--user needs an access file (CASES_ACCESS_FILE or .streamlit/access.toml)")
+        return FULL_SCOPE
+    try:
+        access = load_access(settings.access_file)
+    except AccessError as exc:
+        raise BadInput(str(exc)) from None
+    if not user:
+        raise BadInput("--user EMAIL is required: an access file is configured")
+    scope = access.scope_for(user)
+    if scope is None:
+        raise BadInput(f"user {user!r} is not in the access file")
+    return scope
+
+
+def check_scope(scope: Scope, filters: Filters) -> None:
+    """BadInput when --team asks for a team outside the user's scope (the scope is applied in any case)."""
+    if scope.teams is None:
+        return
+    outside = [t for t in filters.teams if t not in scope.teams]
+    if outside:
+        raise BadInput(f"team {outside[0]!r} is outside your scope ({', '.join(sorted(scope.teams))})")
+
+
 def _round(v: object, digits: int) -> object:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
@@ -189,8 +220,11 @@ def main(argv: list[str], settings: Settings, *, out: IO[str] | None = None,
         err.write(f"error: sync failed: {describe_error(exc)}\n")
         return 1
     try:
+        args = build_parser().parse_args(argv)
+        scope = resolve_scope(settings, args.user)
         metric, filters, by, options, fmt = parse(argv, store)
-        df = compute(metric.key, store, filters, by, **options)
+        check_scope(scope, filters)
+        df = scoped_metric(store, scope, metric.key, filters, by, **options)
     except (BadInput, MetricError) as exc:
         err.write(f"error: {exc}\n")
         return 2

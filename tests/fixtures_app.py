@@ -39,7 +39,10 @@ def app_store(app_source: tuple[str, Path]):  # noqa: ANN201 - queries.store.Sto
 @pytest.fixture
 def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
             tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
-    """Start the app on the small database: run_app(page=None, **query_params) → AppTest after its first run."""
+    """Start the app on the small database in demo mode: run_app(page=None, role=None, teams=(), **query_params).
+
+    Returns the AppTest after its first run (and the switch to `page`); `role`/`teams` preset the demo role picker.
+    """
     url, store_dir = app_source
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -47,11 +50,20 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("CASES_STORE_DIR", str(store_dir))
     monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CASES_STORE_MAX_AGE_S", "1e12")  # never re-sync the shared store during tests
+    # A configured database refuses demo mode unless allowed; the tests pick roles through the demo picker.
+    monkeypatch.setenv("CASES_ALLOW_DEMO_MODE", "1")
+    for name in ("CASES_AUTH_HEADER", "CASES_ACCESS_FILE"):
+        monkeypatch.delenv(name, raising=False)
 
-    def start(page: str | None = None, **query: str | list[str]) -> AppTest:
+    def start(page: str | None = None, *, role: str | None = None, teams: tuple[str, ...] | list[str] = (),
+              **query: str | list[str]) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=90)
         for k, v in query.items():
             at.query_params[k] = v
+        if role:
+            at.session_state["demo_role"] = role
+        if teams:
+            at.session_state["demo_teams"] = list(teams)
         at.run()
         if page:
             at.switch_page(f"dashboard/pages/{PAGE_FILES.get(page, page)}.py").run()

@@ -23,6 +23,9 @@ def app_env(monkeypatch, tmp_path):  # noqa: ANN001, ANN201
     st.cache_resource.clear()
     monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CASES_DB_URL", raising=False)
+    monkeypatch.setenv("CASES_ALLOW_DEMO_MODE", "1")  # a configured database refuses demo mode otherwise
+    for name in ("CASES_AUTH_HEADER", "CASES_ACCESS_FILE"):
+        monkeypatch.delenv(name, raising=False)
     yield tmp_path
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -6,8 +6,8 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboard import data
-from dashboard.components import DRILL, downloads, page_header
+from dashboard import auth, data
+from dashboard.components import DRILL, current_page, downloads, page_header
 from dashboard.filters import current
 from dashboard.i18n import cny, num, t, value
 
@@ -15,18 +15,33 @@ view = current()
 lang = view.lang
 page_header(view, "pg_cases")
 
-request = dict(st.session_state.get(DRILL) or {"event": "cases"})
-overrides = {k: tuple(v) for k, v in request.items() if k in ("teams", "agents", "buckets") and v}
+def _day(v: object) -> dt.date | None:
+    """An ISO date from a drill request, or None when it is not one."""
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
+
+
+raw_request = st.session_state.get(DRILL)
+request = dict(raw_request) if isinstance(raw_request, dict) else {"event": "cases"}
+# A drill request narrows the sidebar's filters; queries.service applies the viewer's scope on top of them,
+# so a team, agent or event in the request can never show more than the scope allows.
+overrides: dict[str, object] = {k: tuple(str(x) for x in v) for k, v in request.items()
+                                if k in ("teams", "agents", "buckets") and isinstance(v, (list, tuple)) and v}
 for k in ("start", "end"):
-    if request.get(k):
-        overrides[k] = dt.date.fromisoformat(str(request[k])[:10])
-if request.get("channel"):
+    if request.get(k) and _day(request[k]) is not None:
+        overrides[k] = _day(request[k])
+if request.get("channel") in ("in_house", "agency"):
     overrides["channel"] = request["channel"]
 f = dataclasses.replace(view.filters, **overrides)
-args = {k: request[k] for k in ("event", "category", "source", "from_bucket", "to_bucket") if request.get(k)}
+if f.start > f.end:
+    f = view.filters
+args = {k: str(request[k]) for k in ("event", "category", "source", "from_bucket", "to_bucket") if request.get(k)}
+args.setdefault("event", "cases")
 for k in ("day", "month", "snapshot_on"):
-    if request.get(k):
-        args[k] = dt.date.fromisoformat(str(request[k])[:10])
+    if request.get(k) and _day(request[k]) is not None:
+        args[k] = _day(request[k])
 
 if DRILL in st.session_state:
     st.markdown(t("cases_behind", lang, what=request.get("label") or t(f"ev_{args['event']}", lang)))
@@ -37,7 +52,13 @@ if "case_page" not in st.session_state or st.session_state.get("_case_req") != r
     st.session_state["_case_req"] = request
     st.session_state.pop("case_page", None)
 page_no = st.session_state.get("case_page", 1)
-result, error = data.cases(f, tuple(sorted(args.items())), page_no)
+reveal = False
+if auth.role() == "compliance":  # only compliance may ask for personal data; queries re-check the role
+    reveal = st.toggle(t("reveal_pii", lang), key="reveal_pii", value=False)
+drill = tuple(sorted(args.items()))
+result, error = data.cases(f, drill, page_no, reveal=reveal)
+audit_detail = {k: str(v) for k, v in args.items()} | {"page": page_no, "reveal_pii": reveal}
+auth.audit_once("drilldown", current_page(), f, None if result is None else result.total, audit_detail)
 if error:
     st.error(t("drill_unavailable", lang, msg=error), icon=":material/error:")
     st.stop()
@@ -65,7 +86,9 @@ downloads(result.rows, f"cases_{args['event']}", view, "cases")
 selected = event.selection.rows if event else []
 if selected:
     case_id = int(result.rows.get_column("case_id")[selected[0]])
-    tl, err = data.timeline(case_id, f)
+    tl, err = data.timeline(case_id, f, reveal=reveal)
+    auth.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
+                    {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
     with st.container(border=True):
         st.subheader(t("timeline", lang, case=case_id))
         if err or tl is None or tl.case is None:
@@ -73,7 +96,8 @@ if selected:
         else:
             head = tl.case
             c = st.columns(4)
-            c[0].metric(labels["customer_name"], str(head.get("customer_name")))
+            c[0].metric(labels["customer_name"], str(head.get("customer_name")),
+                        help=f"{labels['phone']} {head.get('phone')} · {labels['account_no']} {head.get('account_no')}")
             c[1].metric(labels["product"], value(head.get("product"), lang))
             c[2].metric("DPD", num(head.get("current_dpd")))
             c[3].metric(labels["current_balance"], cny(head.get("current_balance"), lang))
