@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,7 +35,21 @@ def _guard_reads(engine: sa.Engine) -> sa.Engine:
                 verb == "pragma" and "=" in text and "query_only" not in text):
             raise ReadOnlyViolation(f"refused to send '{verb.upper()}' through the read-only engine")
 
+    _log_statements(engine)
     return engine
+
+
+def _log_statements(engine: sa.Engine) -> None:
+    """With CASES_QUERY_LOG set, append one line per statement sent to the source (load tests count them)."""
+    path = os.environ.get("CASES_QUERY_LOG")
+    if not path:
+        return
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _log(_conn, _cursor, statement, _params, _context, _many):  # noqa: ANN001, ANN202
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
+        with open(path, "a", encoding="utf-8") as fh:  # O_APPEND: whole lines from concurrent threads
+            fh.write(f"{time.time():.3f}\t{verb}\n")
 
 
 def backend(url: str | sa.URL) -> str:
