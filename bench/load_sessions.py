@@ -99,7 +99,8 @@ async def _user(ws_url: str, seed: int, deadline: float, teams: list[str], out: 
         page, query = rng.choice(PAGES), _query(rng, teams)
         expect = TITLES[page] if "lang=en" in query else TITLES_ZH[page]
         try:
-            secs, err = await _view(ws_url, page, query, timeout, user, expect)
+            # the default page answers at "/" (a browser asking for /daily is redirected there)
+            secs, err = await _view(ws_url, "" if page == "daily" else page, query, timeout, user, expect)
         except Exception as exc:  # noqa: BLE001 - any failure of a session is an error to report
             secs, err = float("nan"), f"{type(exc).__name__}: {exc}"[:160]
         out.append((page, secs, err))
