@@ -173,7 +173,7 @@ def to_records(metric: Metric, df: pl.DataFrame, basis: str = "balance") -> list
                 rec[k] = v.isoformat()
             elif k in ("numerator", "denominator"):
                 rec[k] = _round(v, 2) if money_num else (None if v is None else int(round(v)))
-            elif k == "value" and metric.unit == "money":
+            elif k == "value" and metric.unit in ("money", "count"):
                 rec[k] = _round(v, 2) if money_num else (None if v is None else int(round(v)))
             elif k == "value":
                 rec[k] = _round(v, 6)

@@ -16,7 +16,7 @@ from queries.schema import BucketBounds
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 #: Rollups the dashboard holds in memory: dimensions and rollups without product/region (whose
 #: agent × product × region cross is nearly as fine as the events at bank scale).
@@ -29,12 +29,12 @@ ROLLUPS: tuple[str, ...] = (
 #: them. Those in PARTITIONED are directories of one file per day (name/YYYY-MM-DD.parquet) or month.
 SCANNED: tuple[str, ...] = (
     "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
-    "worked_months", "promises_daily", "opening", "balance_by_bucket", "roll", "placements", "liquidation_daily",
+    "worked_months", "paying_case_days", "promises_daily", "opening", "balance_by_bucket", "roll", "placements", "liquidation_daily",
 )
 PARTITIONED: dict[str, str] = {
     "payments_agent": "month", "contacts_agent": "month", "calls_agent": "month",
     "payments_daily": "day", "liquidation_daily": "day", "contacts_daily": "day", "contacts_hourly": "day",
-    "worked_case_days": "day", "call_case_days": "day", "worked_months": "month",
+    "worked_case_days": "day", "call_case_days": "day", "worked_months": "month", "paying_case_days": "day",
 }
 SCHEMA_FILE = "_schema.parquet"
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
@@ -106,7 +107,8 @@ class _Ctx:
         self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
         self.rules = rules
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
-        self.lookups: dict[dt.date, pl.DataFrame] = {}
+        self._lk: _Lookup | None = None
+        self.reader2: Reader | None = None
         self.id_limits: dict[str, int] = {}
         self.snapshot_dates: list[dt.date] = []
         self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
@@ -131,41 +133,119 @@ class _Ctx:
         cands = [d for d in self.snapshot_dates if prev_month <= d < month]
         return max(cands) if cands else None
 
-    def lookup(self, month: dt.date) -> pl.DataFrame:
-        """Per case, for events in `month`: opening bucket, on_opening, product, region, placement."""
-        if month not in self.lookups:
-            cases = self.cases.select("case_id", "product", "region", "placed_on", "placed_dpd",
-                                      pl.col("agent_id").alias("case_agent_id"))
-            snap_day = self.prev_snapshot_for(month)
-            if snap_day is not None:
-                snap = self.snapshot(snap_day).select("case_id", pl.col("dpd").alias("snap_dpd"),
-                                                      pl.col("cents").alias("snap_cents"))
-                cases = cases.join(snap, on="case_id", how="full", coalesce=True)
-            else:
-                cases = cases.with_columns(pl.lit(None, pl.Int64).alias("snap_dpd"),
-                                           pl.lit(None, pl.Int64).alias("snap_cents"))
-            placed_here = pl.col("placed_on").dt.month_start() == pl.lit(month)
-            if len(self.lookups) >= 3:  # events arrive roughly in time order: keep the latest months
-                self.lookups.pop(next(iter(self.lookups)))
-            self.lookups[month] = cases.select(
-                "case_id",
-                bucket_expr(pl.coalesce("snap_dpd", "placed_dpd", pl.lit(0)), self.bounds).alias("bucket"),
-                ((pl.col("snap_cents").fill_null(0) > 0) | placed_here.fill_null(False)).alias("on_opening"),
-                pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"),
-                "placed_on", "placed_dpd", "case_agent_id")
-        return self.lookups[month]
+    @property
+    def lk(self) -> _Lookup:
+        """Per-case attributes aligned to the cases table (built once the cases are synced)."""
+        if self._lk is None:
+            self._lk = _Lookup(self)
+        return self._lk
 
     def attach(self, rows: pl.DataFrame, at: str) -> pl.DataFrame:
         """Add month, opening bucket, on_opening, product, region, placed info for each event row."""
         rows = rows.with_columns(pl.col(at).cast(pl.Date).dt.month_start().alias("month"))
-        parts = []
-        for (m,), part in rows.group_by("month"):
-            parts.append(part.join(self.lookup(m), on="case_id", how="left"))
-        out = pl.concat(parts) if parts else rows.join(self.lookup(dt.date(1970, 1, 1)).head(0), on="case_id",
-                                                        how="left")
-        return out.with_columns(  # events of cases missing from the cases table
-            pl.col("bucket").fill_null(self.bounds.labels[0]), pl.col("on_opening").fill_null(False),
-            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
+        cols = ("product", "region", "placed_on", "placed_dpd", "case_agent_id")
+        parts = [self.lk.attach(part, m, cols) for (m,), part in rows.group_by("month")]
+        if not parts:
+            parts = [self.lk.attach(rows, dt.date(1970, 1, 1), cols)]
+        return self.lk.decode(pl.concat(parts))
+
+
+class _Lookup:
+    """Per-case attributes for attaching events without a join per chunk.
+
+    Arrays are aligned to the (sorted) cases table by position, plus one last row for events of cases
+    the cases table does not have (bucket of DPD 0, not on opening, product and region unknown).
+    """
+
+    def __init__(self, ctx: _Ctx) -> None:
+        self.ctx = ctx
+        cases = ctx.cases
+        n = self.n = cases.height
+        self.ids = cases.get_column("case_id").to_numpy()
+        self.min = int(self.ids[0]) if n else 0
+        self.dense: np.ndarray | None = None
+        span = int(self.ids[-1]) - self.min + 1 if n else 0
+        if n and span <= 4 * n + 1_000_000:  # case ids dense enough for a direct position table
+            self.dense = np.full(span, n, dtype=np.int64)
+            self.dense[self.ids - self.min] = np.arange(n, dtype=np.int64)
+        static = cases.select(pl.col("product").cast(pl.Categorical), pl.col("region").cast(pl.Categorical),
+                              "placed_on", "placed_dpd", pl.col("agent_id").alias("case_agent_id"))
+        self.static = pl.concat([static, pl.DataFrame({c: [None] for c in static.columns}, schema=static.schema)])
+        self.placed_dpd = np.append(cases.get_column("placed_dpd").fill_null(0).to_numpy(), 0)
+        self.placed_month = np.append(
+            cases.get_column("placed_on").dt.month_start().cast(pl.Int32).fill_null(-1).to_numpy(), -1)
+        self.upper = np.asarray(ctx.bounds.upper)
+        self.labels = list(ctx.bounds.labels)
+        self.months: dict[dt.date, tuple[np.ndarray, np.ndarray, pl.DataFrame | None]] = {}
+
+    def positions(self, case_id: pl.Series) -> np.ndarray:
+        """Row of each case id in the cases table; n where the case is unknown."""
+        c = case_id.to_numpy()
+        n = self.n
+        if n == 0:
+            return np.zeros(len(c), dtype=np.int64)
+        if self.dense is not None:
+            idx = c - self.min
+            ok = (idx >= 0) & (idx < len(self.dense))
+            return np.where(ok, self.dense[np.where(ok, idx, 0)], n)
+        p = np.searchsorted(self.ids, c)
+        pc = np.minimum(p, n - 1)
+        return np.where((p < n) & (self.ids[pc] == c), p, n)
+
+    def month(self, m: dt.date) -> tuple[np.ndarray, np.ndarray, pl.DataFrame | None]:
+        """(bucket code, on_opening) per case position for events in month m, and snapshot-only cases."""
+        if m not in self.months:
+            dpd = self.placed_dpd.copy()
+            m_days = (m - dt.date(1970, 1, 1)).days
+            opening = self.placed_month == m_days
+            extra = None
+            snap_day = self.ctx.prev_snapshot_for(m)
+            if snap_day is not None:
+                snap = self.ctx.snapshot(snap_day)
+                p = self.positions(snap.get_column("case_id"))
+                sd = snap.get_column("dpd")
+                has_dpd = sd.is_not_null().to_numpy()
+                sd = sd.fill_null(0).to_numpy()
+                positive = (snap.get_column("cents").fill_null(0) > 0).to_numpy()
+                found = p < self.n
+                dpd[p[found & has_dpd]] = sd[found & has_dpd]
+                opening[p[found & positive]] = True
+                if not found.all():  # in a snapshot but not in the cases table
+                    x = snap.filter(pl.Series(~found))
+                    extra = x.select("case_id", bucket_expr(pl.coalesce("dpd", pl.lit(0)), self.ctx.bounds)
+                                     .alias("x_bucket"), (pl.col("cents").fill_null(0) > 0).alias("x_open"))
+                    extra = extra.with_columns(pl.col("x_bucket").replace_strict(
+                        self.labels, list(range(len(self.labels))), return_dtype=pl.UInt8))
+            codes = np.searchsorted(self.upper, dpd, side="left").astype(np.uint8)
+            codes[self.n] = 0
+            opening[self.n] = False
+            self.months[m] = (codes, opening, extra)
+        return self.months[m]
+
+    def attach(self, rows: pl.DataFrame, m: dt.date, cols: tuple[str, ...]) -> pl.DataFrame:
+        """Rows of month m with bucket (code), on_opening and the static columns `cols`."""
+        codes, opening, extra = self.month(m)
+        p = self.positions(rows.get_column("case_id"))
+        idx = pl.Series(p, dtype=pl.UInt32)
+        out = rows.with_columns(pl.Series("bucket", codes[p]), pl.Series("on_opening", opening[p]),
+                                *[self.static.get_column(c).gather(idx) for c in cols])
+        if extra is not None:
+            out = out.join(extra, on="case_id", how="left").with_columns(
+                pl.coalesce("x_bucket", "bucket").alias("bucket"),
+                pl.coalesce("x_open", "on_opening").alias("on_opening")).drop("x_bucket", "x_open")
+        return out
+
+    def decode(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Bucket codes to labels, product and region to strings ('unknown' when the case is)."""
+        exprs = []
+        names = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+        if "bucket" in names and df.collect_schema()["bucket"] == pl.UInt8:
+            exprs.append(pl.col("bucket").replace_strict(list(range(len(self.labels))), self.labels,
+                                                         return_dtype=pl.String))
+        for c in ("product", "region"):
+            if c in names:
+                exprs.append(pl.col(c).cast(pl.String).fill_null("unknown"))
+        return df.with_columns(exprs) if exprs else df
 
 
 # ---------------------------------------------------------------- dimensions and cases
@@ -362,46 +442,48 @@ COARSE = {"balance_by_bucket": "balance_agent", "roll": "roll_agent", "opening":
 # ---------------------------------------------------------------- append-only events
 
 
-class _Spill:
-    """Partial aggregates of event chunks: on disk for a full sync (bounded memory), else in memory."""
+class _Events:
+    """Attached event rows of a sync, grouped by month: on disk (Arrow IPC) for a full sync, else in memory."""
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
-        self.mem: dict[str, list[pl.DataFrame]] = {}
+        self.mem: dict[dt.date, list[pl.DataFrame]] = {}
+        self.files: dict[dt.date, list[Path]] = {}
+        self.index: list[pl.DataFrame] = []
         self.count = 0
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
 
-    def add(self, parts: dict[str, pl.DataFrame]) -> None:
+    def add(self, month: dt.date, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
         self.count += 1
-        for kind, df in parts.items():
-            if self.folder is None:
-                self.mem.setdefault(kind, []).append(df)
-            else:
-                df.sort("day").write_parquet(self.folder / f"{kind}-{self.count:05d}.parquet",
-                                             compression="lz4", row_group_size=64_000)
-
-    def month(self, kind: str, month: dt.date, schema: dict) -> pl.DataFrame:
-        """All partial rows of `kind` whose day falls in `month`."""
-        lo, hi = month, _next_month(month)
-        pred = (pl.col("day") >= lo) & (pl.col("day") < hi)
         if self.folder is None:
-            return _concat(self.mem.get(kind, []), schema).filter(pred)
-        files = sorted(self.folder.glob(f"{kind}-*.parquet"))
-        if not files:
-            return pl.DataFrame(schema=schema)
-        return pl.scan_parquet(files).filter(pred).collect()
+            self.mem.setdefault(month, []).append(df)
+        else:
+            f = self.folder / f"{month:%Y-%m}-{self.count:05d}.arrow"
+            df.write_ipc(f, compression="lz4")
+            self.files.setdefault(month, []).append(f)
 
-    def all(self, kind: str, schema: dict) -> pl.DataFrame:
+    def months(self) -> list[dt.date]:
+        return sorted({*self.mem, *self.files})
+
+    def take(self, month: dt.date) -> pl.DataFrame:
+        """All rows of the month (and forget them)."""
         if self.folder is None:
-            return _concat(self.mem.get(kind, []), schema)
-        files = sorted(self.folder.glob(f"{kind}-*.parquet"))
-        return pl.read_parquet(files) if files else pl.DataFrame(schema=schema)
+            return pl.concat(self.mem.pop(month), how="vertical_relaxed")
+        files = self.files.pop(month)
+        out = pl.concat([pl.read_ipc(f) for f in files], how="vertical_relaxed")
+        for f in files:
+            f.unlink()
+        return out
 
 
 def _read_events(ctx: _Ctx, table: sa.Table, id_col: str, select: sa.Select, schema: dict,
                  lo_exclusive: int, hi: int) -> Iterator[pl.DataFrame]:
-    """Rows with lo < id <= hi, one id chunk at a time; the next chunk is read while this one is used."""
+    """Rows with lo < id <= hi, one id chunk at a time, in id order. Two connections read the next
+    chunks while the current one is used (drivers and Polars release the GIL; SQLite is single-threaded
+    per connection, so a second connection doubles the read rate on a multi-core machine)."""
     col = table.c[id_col]
     bounds = []
     start = lo_exclusive
@@ -411,13 +493,20 @@ def _read_events(ctx: _Ctx, table: sa.Table, id_col: str, select: sa.Select, sch
         start = stop
     if not bounds:
         return
-    with ThreadPoolExecutor(max_workers=1) as pool:  # drivers and Polars release the GIL
-        ahead = pool.submit(ctx.reader.read, select.where(col > bounds[0][0], col <= bounds[0][1]), schema)
-        for lo, hi_ in bounds[1:]:
-            current = ahead.result()
-            ahead = pool.submit(ctx.reader.read, select.where(col > lo, col <= hi_), schema)
-            yield current
-        yield ahead.result()
+    readers = [ctx.reader]
+    if len(bounds) > 2:
+        if ctx.reader2 is None:
+            ctx.reader2 = Reader(ctx.reader.url, prefer=ctx.reader.method)
+        readers.append(ctx.reader2)
+    with ThreadPoolExecutor(max_workers=len(readers)) as pool:
+        ahead = []
+        for i, (lo, hi_) in enumerate(bounds):
+            if len(ahead) == len(readers):
+                yield ahead.pop(0).result()
+            # chunk i runs on reader i mod k; the chunk k before it on that reader has been taken
+            ahead.append(pool.submit(readers[i % len(readers)].read, select.where(col > lo, col <= hi_), schema))
+        for fut in ahead:
+            yield fut.result()
 
 
 def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
@@ -450,16 +539,16 @@ def _affected(ctx: _Ctx, kind: str, table: sa.Table, id_col: str, ts: str, selec
     return iter([r.filter(key.is_in(list(units))) for r in [*older, new_df]]), units
 
 
-def _index_part(c: pl.DataFrame, id_col: str, ts: str) -> pl.DataFrame:
-    return c.group_by(pl.col(ts).cast(pl.Date).alias("day")).agg(
+def _index_part(c: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    return c.group_by("day").agg(
         pl.col(id_col).min().alias("min_id"), pl.col(id_col).max().alias("max_id"), pl.len().alias("n"))
 
 
 INDEX_SCHEMA = {"day": pl.Date, "min_id": pl.Int64, "max_id": pl.Int64, "n": pl.UInt32}
 
 
-def _finish_index(ctx: _Ctx, kind: str, spill: _Spill, units: set | None, unit: str) -> pl.DataFrame:
-    idx = spill.all("index", INDEX_SCHEMA).group_by("day").agg(
+def _finish_index(ctx: _Ctx, kind: str, ev: _Events, units: set | None, unit: str) -> pl.DataFrame:
+    idx = _concat(ev.index, INDEX_SCHEMA).group_by("day").agg(
         pl.col("min_id").min(), pl.col("max_id").max(), pl.col("n").sum())
     prev = ctx.prev_frame(f"base/{kind}_days")
     if units is not None and prev is not None:
@@ -468,6 +557,25 @@ def _finish_index(ctx: _Ctx, kind: str, spill: _Spill, units: set | None, unit: 
     idx = idx.sort("day")
     ctx.writer.put(f"base/{kind}_days", idx)
     return idx
+
+
+def _collect_events(ctx: _Ctx, kind: str, chunks: Iterator[pl.DataFrame], ts: str, id_col: str,
+                    prepare, cols: tuple[str, ...], full: bool) -> _Events:  # noqa: ANN001
+    """Attach each chunk's rows (per month: opening bucket, product, region …) and keep them by month."""
+    ev = _Events(ctx.writer.path / "_spill" / kind if full else None)
+    n = 0
+    for ch in chunks:
+        if ch.height == 0:
+            continue
+        n += ch.height
+        ch = prepare(ch.with_columns(pl.col(ts).cast(pl.Date).alias("day")))
+        ev.index.append(_index_part(ch, id_col))
+        ch = ch.with_columns(pl.col("day").dt.month_start().alias("month"))
+        for (m,), part in ch.group_by("month"):
+            ev.add(m, ctx.lk.attach(part.drop("month", id_col, ts), m, cols))
+    if full:
+        ctx.rows[kind] = n
+    return ev
 
 
 def _months_of(days: set[dt.date] | list[dt.date]) -> list[dt.date]:
@@ -514,25 +622,38 @@ PAY_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, "n": pl.UInt32, "cen
             "opening_cents": pl.Int64}
 LIQ_DAILY = {"day": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, **{k: pl.String for k in DIMS},
              "cents": pl.Int64}
+#: paying accounts: one row per (day, case, agent) with payments — distinct counts over any period
+PAY_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "n": pl.UInt32,
+            "cents": pl.Int64}
 
 
-def _payment_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    a = ctx.attach(c, "paid_at").with_columns(pl.col("paid_at").cast(pl.Date).alias("day"))
-    daily = a.group_by(["day", *DIMS]).agg(
+def _day_keys(days: set[dt.date] | None) -> set[str]:
+    return {d.isoformat() for d in days} if days else set()
+
+
+def _payment_month(ctx: _Ctx, m: dt.date, a: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """One month's attached payment rows → payments_daily, liquidation_daily, paying_case_days."""
+    lk = ctx.lk
+    daily = a.group_by("day", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum(),
         pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
     pm = pl.col("placed_on").dt.month_start()
     liq = a.filter(pl.col("placed_on").is_not_null()).group_by(
         "day", pm.alias("placed_month"),
-        (month_index(pl.col("month")) - month_index(pm)).alias("months_since"),
+        (pl.lit(month_index_of(m)) - month_index(pm)).cast(pl.Int32).alias("months_since"),
         pl.col("case_agent_id").alias("agent_id"),
         bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"), "product", "region",
     ).agg(pl.col("cents").sum())
-    return {"daily": daily, "liq": liq, "index": _index_part(c, "payment_id", "paid_at")}
+    # bucket, product and region are the case's for the month: first() is exact
+    paycase = a.group_by("day", "case_id", "agent_id").agg(
+        pl.col("bucket", "product", "region").first(), pl.len().alias("n"), pl.col("cents").sum())
+    return {"payments_daily": lk.decode(daily).select(*PAY_FINE),
+            "liquidation_daily": lk.decode(liq).select(*LIQ_DAILY),
+            "paying_case_days": lk.decode(paycase).select(*PAY_CASE)}
 
 
-def _day_keys(days: set[dt.date] | None) -> set[str]:
-    return {d.isoformat() for d in days} if days else set()
+def month_index_of(d: dt.date) -> int:
+    return d.year * 12 + d.month - 1
 
 
 def _sync_payments(ctx: _Ctx, wm: dict) -> None:
@@ -540,34 +661,28 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
     select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
                        cents(p.amount).label("cents"))
     chunks, days = _affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day")
-    parted = ("payments_daily", "liquidation_daily")
+    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paying_case_days": PAY_CASE}
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
         for name in (*parted, "payments_agent"):
             ctx.writer.keep_parts(name, set())
         return
-    spill = _Spill(ctx.writer.path / "_spill" / "payments" if days is None else None)
-    n = 0
-    for ch in chunks:
-        if ch.height:
-            n += ch.height
-            spill.add(_payment_parts(ctx, ch))
-    if days is None:
-        ctx.rows["payments"] = n
-    idx = _finish_index(ctx, "payments", spill, days, "day")
+    ev = _collect_events(ctx, "payments", chunks, "paid_at", "payment_id", lambda c: c,
+                         ("product", "region", "placed_on", "placed_dpd", "case_agent_id"), days is None)
+    idx = _finish_index(ctx, "payments", ev, days, "day")
     todo = _months_of(days if days is not None else idx.get_column("day").to_list())
-    for name, schema in (("payments_daily", PAY_FINE), ("liquidation_daily", LIQ_DAILY)):
+    for name, schema in parted.items():
         ctx.writer.keep_parts(name, _day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
+    have = set(ev.months())
     agent_parts, liq_parts = [], []
     for m in todo:
-        fine = spill.month("daily", m, PAY_FINE).group_by(["day", *DIMS]).agg(pl.col(PAY_SUMS).sum())
-        liqd = spill.month("liq", m, LIQ_DAILY).group_by(
-            ["day", "placed_month", "months_since", *DIMS]).agg(pl.col("cents").sum())
-        ctx.writer.put_parts("payments_daily", fine)
-        ctx.writer.put_parts("liquidation_daily", liqd)
-        agent_parts.append(_coarse(fine, ("product", "region"), PAY_SUMS))
+        if m in have:
+            out = _payment_month(ctx, m, ev.take(m))
+            for name, df in out.items():
+                ctx.writer.put_parts(name, df)
+            agent_parts.append(_coarse(out["payments_daily"], ("product", "region"), PAY_SUMS))
         # the month's liquidation from all its days (the recomputed ones are now on disk)
         month_liq = pl.scan_parquet(sorted((ctx.writer.path / "liquidation_daily").glob(f"{m:%Y-%m}-??.parquet"))
                                     or [ctx.writer.path / "liquidation_daily" / "_schema.parquet"]).collect()
@@ -588,7 +703,6 @@ C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
             **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
 C_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
           "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
-C_PHONE = {"day": pl.Date, "case_id": pl.Int64, "phone_no": pl.String, "unanswered": pl.UInt32}
 C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "calls": pl.UInt32,
              "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
 C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
@@ -613,30 +727,46 @@ def _contact_select() -> sa.Select:
                      k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
 
 
-def _contact_parts(ctx: _Ctx, c: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    a = ctx.attach(c, "contacted_at")
+def _contact_month(ctx: _Ctx, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None) -> dict[str, pl.DataFrame]:
+    """One month's attached contact rows → every contact table of the month (outputs decoded)."""
+    lk = ctx.lk
     k = pl.col("k")
 
     def has(bit: int) -> pl.Expr:
         return (k & bit) > 0
 
     after = pl.col("hour").is_in(list(ctx.rules.after_hours()))
-    a = a.with_columns(pl.col("contacted_at").cast(pl.Date).alias("day"),
-                       pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"))
     sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
             has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
-    att = a.filter(has(B_ATTEMPT))
-    return {
-        "daily": a.group_by(["day", *DIMS]).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")),
-        "hourly": a.group_by(["day", "hour", "agent_id"]).agg(
-            *sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent")),
-        "case": att.group_by(["day", "case_id", *DIMS]).agg(
-            pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
-            (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")),
-        "phone": a.filter(has(B_UNANSWERED)).group_by(["day", "case_id", "phone_no"]).agg(
-            pl.len().alias("unanswered")),
-        "index": _index_part(c, "contact_id", "contacted_at"),
-    }
+    fine = a.group_by("day", *DIMS).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours"))
+    hourly = a.group_by("day", "hour", "agent_id").agg(*sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent"))
+    # bucket, product and region are the case's for the month: first() is exact
+    case_days = lk.decode(a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
+        pl.col("bucket", "product", "region").first(), pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
+        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")))
+    phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
+        pl.len().alias("unanswered")).group_by("day", "case_id").agg(
+        pl.col("unanswered").max().alias("max_unanswered_phone"))
+    # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id)
+    calls = case_days.filter(pl.col("calls") > 0).sort(
+        ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
+    call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
+        pl.col("agent_id", "bucket", "product", "region").first(),
+        pl.col("calls").sum(), pl.col("connected_calls").sum(),
+    ).join(phone, on=["day", "case_id"], how="left").with_columns(
+        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
+    worked = case_days.select(*C_WORKED)
+    # distinct (case, agent, …) of the month: the days kept plus the days recomputed
+    wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
+    prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
+    if days is not None and prev_wm is not None and prev_wm.is_file():
+        wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
+    return {"contacts_daily": lk.decode(fine).select(*C_FINE), "contacts_hourly": hourly.select(*C_HOURLY),
+            "worked_case_days": worked, "call_case_days": call_days, "worked_months": wm_rows.unique()}
+
+
+def _prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
+    return c.with_columns(pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8))
 
 
 def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
@@ -650,15 +780,9 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
         for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
             ctx.writer.keep_parts(name, set())
         return
-    spill = _Spill(ctx.writer.path / "_spill" / "contacts" if days is None else None)
-    n = 0
-    for ch in chunks:
-        if ch.height:
-            n += ch.height
-            spill.add(_contact_parts(ctx, ch))
-    if days is None:
-        ctx.rows["contacts"] = n
-    idx = _finish_index(ctx, "contacts", spill, days, "day")
+    ev = _collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", _prepare_contacts, (
+        "product", "region"), days is None)
+    idx = _finish_index(ctx, "contacts", ev, days, "day")
     todo = _months_of(days if days is not None else idx.get_column("day").to_list())
     for name, schema in parted.items():
         ctx.writer.keep_parts(name, _day_keys(days))
@@ -667,40 +791,20 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
     wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
     ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
     lim_u, lim_c = ctx.rules.max_unanswered_per_phone_day, ctx.rules.max_connected_per_case_day
+    have = set(ev.months())
     agent_parts, call_parts, totals = [], [], []
     for m in todo:
-        fine = spill.month("daily", m, C_FINE).group_by(["day", *DIMS]).agg(pl.col([*SUMS, "after_hours"]).sum())
-        hourly = spill.month("hourly", m, C_HOURLY).group_by(["day", "hour", "agent_id"]).agg(
-            pl.col([*SUMS, "attempts_no_consent"]).sum())
-        case_days = spill.month("case", m, C_CASE).group_by(["day", "case_id", *DIMS]).agg(
-            pl.col("attempts", "calls", "connected_calls").sum())
-        phone = spill.month("phone", m, C_PHONE).group_by(["day", "case_id", "phone_no"]).agg(
-            pl.col("unanswered").sum()).group_by(["day", "case_id"]).agg(
-            pl.col("unanswered").max().alias("max_unanswered_phone"))
-        # one row per (case, day) with calls; it belongs to the agent who made most of them
-        calls = case_days.filter(pl.col("calls") > 0).sort(
-            ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
-        call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
-            pl.col("agent_id", "bucket", "product", "region").first(),
-            pl.col("calls").sum(), pl.col("connected_calls").sum(),
-        ).join(phone, on=["day", "case_id"], how="left").with_columns(
-            pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
-        worked = case_days.select(*C_WORKED)
-        # distinct (case, agent, …) of the month: the days kept plus the days recomputed
-        wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
-        prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
-        if days is not None and prev_wm is not None and prev_wm.is_file():
-            wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
-        wm_rows = wm_rows.unique()
-        for name, df in (("contacts_daily", fine), ("contacts_hourly", hourly), ("worked_case_days", worked),
-                         ("call_case_days", call_days)):
-            ctx.writer.put_parts(name, df)
-        ctx.writer.put_parts("worked_months", wm_rows, date_col="month")
-        agent_parts.append(_coarse(fine, ("product", "region"), [*SUMS, "after_hours"]))
+        if m not in have:
+            continue
+        out = _contact_month(ctx, m, ev.take(m), days)
+        for name in parted:
+            ctx.writer.put_parts(name, out[name])
+        ctx.writer.put_parts("worked_months", out["worked_months"], date_col="month")
+        agent_parts.append(_coarse(out["contacts_daily"], ("product", "region"), [*SUMS, "after_hours"]))
         breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
-        call_parts.append(call_days.group_by("day", "agent_id", "bucket").agg(
+        call_parts.append(out["call_case_days"].group_by("day", "agent_id", "bucket").agg(
             pl.len().alias("case_days"), breach.sum().alias("breaches")))
-        totals.append(pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
+        totals.append(pl.DataFrame({"month": [m], "cases": [out["worked_months"].get_column("case_id").n_unique()]},
                                    schema={"month": pl.Date, "cases": pl.UInt32}))
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
     _replace_days(ctx, "contacts_agent", _concat(agent_parts, aschema), days)
@@ -929,6 +1033,8 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             raise
         finally:
             pool.shutdown(wait=True)
+            if ctx.reader2 is not None:
+                ctx.reader2.close()
     return SyncResult(full=is_full, store_path=path, seconds=time.perf_counter() - t0,
                       rows_read=ctx.rows, reconciliation=rec)
 

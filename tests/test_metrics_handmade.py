@@ -59,6 +59,30 @@ def test_empty_period(handmade_store):
     assert compute("collected", handmade_store, f, ("day",)).height == 0
 
 
+def test_paying_accounts(handmade_store):
+    # payments: case1 15 Jan (A1, M3), case4 31 Jan 23:59:59 (A1, M5), case2 1 Feb 00:00 (A2 → T2, M5),
+    # case3 20 Feb (A3, M1, placed mid-Feb), case1 5 Mar (no agent, M0 from the Feb snapshot)
+    st = handmade_store
+    q1 = one(compute("paying_accounts", st, Q1))
+    assert (q1["numerator"], q1["denominator"], q1["value"], q1["payments"]) == (4, None, 4, 5)  # case1 paid twice
+    by_month = rows(compute("paying_accounts", st, Q1, ("month",)), "month")
+    assert {m: r["numerator"] for m, r in by_month.items()} == {D(2026, 1, 1): 2, D(2026, 2, 1): 2, D(2026, 3, 1): 1}
+    # distinct counts do not add: the months sum to 5, the quarter has 4 paying cases
+    by_team = rows(compute("paying_accounts", st, Q1, ("team_id",)), "team_id")
+    assert {t: r["numerator"] for t, r in by_team.items()} == {"T1": 2, "T2": 2, None: 1}
+    by_bucket = rows(compute("paying_accounts", st, Q1, ("bucket",)), "bucket")
+    assert {b: r["numerator"] for b, r in by_bucket.items()} == {"M0": 1, "M1": 1, "M3": 1, "M5": 2}
+    assert one(compute("paying_accounts", st, Filters(D(2026, 1, 31), D(2026, 1, 31))))["numerator"] == 1
+    assert one(compute("paying_accounts", st, Filters(D(2026, 2, 1), D(2026, 2, 1))))["numerator"] == 1
+    assert one(compute("paying_accounts", st, Filters(Q1.start, Q1.end, products=("card",))))["numerator"] == 3
+    assert one(compute("paying_accounts", st, Filters(Q1.start, Q1.end, teams=("T1",))))["numerator"] == 2
+    by_day = compute("paying_accounts", st, JAN, ("day",))
+    assert by_day.select("day", "numerator").rows() == [(D(2026, 1, 15), 1.0), (D(2026, 1, 31), 1.0)]
+    empty = Filters(D(2027, 1, 1), D(2027, 1, 31))
+    assert one(compute("paying_accounts", st, empty))["numerator"] == 0
+    assert compute("paying_accounts", st, empty, ("day",)).height == 0
+
+
 def test_recovery_rate(handmade_store):
     st = handmade_store
     jan = one(compute("recovery_rate", st, JAN))
@@ -199,7 +223,7 @@ def test_filters_narrow(handmade_store):
 
 def test_every_metric_registered_with_definitions():
     assert set(METRICS) == {
-        "collected", "recovery_rate", "target_achievement", "contact_rate", "rpc_rate", "ptp_rate",
+        "collected", "paying_accounts", "recovery_rate", "target_achievement", "contact_rate", "rpc_rate", "ptp_rate",
         "ptp_kept_rate", "complaint_rate", "bucket_balance", "roll_rate", "cure_rate", "liquidation",
         "after_hours_rate", "over_frequency"}
     for m in METRICS.values():

@@ -148,6 +148,13 @@ def test_collected_and_recovery_match_raw(world, data):
     for p in pays:
         want[o.team.get(p["agent_id"])] += _cents(p["amount"])
     assert {k: round(v * 100) for k, v in by_team.items()} == dict(want)
+    # paying accounts: distinct cases with a payment, overall and per team (not additive)
+    assert compute("paying_accounts", store, f).row(0, named=True)["numerator"] == len({p["case_id"] for p in pays})
+    paying = defaultdict(set)
+    for p in pays:
+        paying[o.team.get(p["agent_id"])].add(p["case_id"])
+    got = compute("paying_accounts", store, f, ("team_id",))
+    assert {r["team_id"]: r["numerator"] for r in got.iter_rows(named=True)} == {k: len(v) for k, v in paying.items()}
     # recovery rate: payments on opening cases ÷ opening balance of the months touched
     num = sum(_cents(p["amount"]) for p in pays if o.on_opening(p["case_id"], p["_day"]))
     den = 0

@@ -97,3 +97,15 @@ def test_no_store_and_no_source(tmp_path):
     s = Settings(db_url=f"sqlite:///{tmp_path / 'missing.sqlite'}", store_dir=tmp_path / "store", data_dir=tmp_path)
     code, out, err = run(["collected", "--start", "2026-01-01", "--end", "2026-01-31"], s)
     assert code == 1 and out == "" and "not found" in err and err.count("\n") == 1
+
+
+def test_paying_accounts_counts_as_integers(settings):
+    code, out, err = run(["paying_accounts", "--start", "2026-01-01", "--end", "2026-03-31", "--by", "month"], settings)
+    assert code == 0, err
+    assert json.loads(out)["rows"] == [
+        {"month": "2026-01-01", "numerator": 2, "denominator": None, "value": 2, "payments": 2},
+        {"month": "2026-02-01", "numerator": 2, "denominator": None, "value": 2, "payments": 2},
+        {"month": "2026-03-01", "numerator": 1, "denominator": None, "value": 1, "payments": 1}]
+    code, out, _ = run(["paying_accounts", "--start", "2026-01-01", "--end", "2026-03-31"], settings)
+    assert code == 0 and json.loads(out)["rows"] == [
+        {"numerator": 4, "denominator": None, "value": 4, "payments": 5}]

@@ -8,8 +8,8 @@ import polars as pl
 
 from queries.filters import Filters
 from queries.metrics._base import (
-    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, check_dims, empty, finish, group,
-    money, month_end, month_starts, ratio, rows,
+    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, add_dims, check_dims, empty, filter_frame,
+    finish, group, money, month_end, month_starts, ratio, rows,
 )
 from queries.rules import CHINA_CALENDAR, WorkCalendar
 from queries.store import Store
@@ -27,6 +27,21 @@ def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.Da
     df = rows(store, "payments", filters, by)
     out = group(df, by, [money(pl.col("cents").sum()).alias("numerator"),
                          pl.col("n").sum().cast(pl.Float64).alias("payments")])
+    return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
+
+
+def paying_accounts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Distinct cases with at least one payment in the period (per row of `by`); extra `payments`.
+
+    Read from `paying_case_days` (one row per day, case and paying agent), so the count is exact for
+    any period: distinct counts do not add up across days, teams or agents.
+    """
+    by = check_dims("paying_accounts", by, EVENT_DIMS)
+    if filters.nothing:
+        return empty(by, ["payments"])
+    df = filter_frame(store, store.scan("paying_case_days", filters.start, filters.end), filters)
+    out = group(add_dims(store, df, by), by, [pl.col("case_id").n_unique().cast(pl.Float64).alias("numerator"),
+                                              pl.col("n").sum().cast(pl.Float64).alias("payments")])
     return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
 
 
@@ -133,4 +148,4 @@ def _finish_liq(out: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
                       pl.col("value").cast(pl.Float64), "immature").sort(list(by), nulls_last=True)
 
 
-__all__ = ["MetricError", "collected", "liquidation", "recovery_rate", "target_achievement"]
+__all__ = ["MetricError", "collected", "liquidation", "paying_accounts", "recovery_rate", "target_achievement"]

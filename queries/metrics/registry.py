@@ -41,6 +41,12 @@ _LIST = [
     _m("collected", "回收金额", "Collected",
        "期间内还款金额合计", "Sum of payments received in the period",
        "sum of payments.amount in the period", None, recovery.collected, EVENT_DIMS, "money", True),
+    _m("paying_accounts", "还款户数", "Paying accounts",
+       "期间内至少有一笔还款的不重复案件数（按日、团队等拆分时各行分别去重，不可相加）",
+       "Distinct cases with at least one payment in the period (each row of a breakdown counts its own "
+       "distinct cases, so rows do not add up to the total)",
+       "distinct cases with at least one payment in the period", None, recovery.paying_accounts, EVENT_DIMS,
+       "count"),
     _m("recovery_rate", "回收率", "Recovery rate",
        "期间内月初在催案件的还款 ÷ 月初余额（上月末快照余额 + 当月新入催案件委案金额，多月相加）",
        "Payments in the period on the month's opening cases ÷ opening balance (previous month-end "
