@@ -24,7 +24,7 @@ from dashboard import data
 from dashboard.i18n import t
 from queries.access import ROLES
 from queries.audit import AuditError, record
-from queries.filters import Filters, Scope
+from queries.filters import Filters, Scope, apply
 
 IDENTITY = "_identity"
 AUTH_HEADER_ENV = "CASES_AUTH_HEADER"
@@ -204,8 +204,10 @@ def _write(*, user: str, role: str, action: str, page: str, filters: Filters | N
 
 def audit(action: str, page: str, filters: Filters | None = None, rows: int | None = None,
           detail: dict | None = None) -> None:
-    """Record one action of the current viewer (who, when, page, filters, rows) in the audit log."""
+    """Record one action of the current viewer (who, when, page, filters as narrowed by the scope, rows)."""
     ident = current()
+    if ident is not None and filters is not None:
+        filters = apply(ident.scope, filters)
     user, role_ = (ident.user, ident.role) if ident is not None else ("(none)", "none")
     detail = dict(detail or {})
     if ident is not None:
