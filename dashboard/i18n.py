@@ -121,6 +121,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "k_recovery": ("回收率", "Recovery rate"),
     "k_payments": ("还款笔数", "Payments"),
     "k_ptp_due": ("今日到期承诺", "PTPs due today"),
+    "k_paying": ("还款户数", "Paying accounts"),
     "k_vs_lm": ("较上月同日", "vs same day last month"),
     "k_no_target": ("无目标数据", "no targets"),
     "k_period": ("所选期间", "Selected period"),

@@ -67,6 +67,7 @@ def _kpis_for(store: Store, f: Filters, day: dt.date) -> dict:
     out["collected_mtd"] = _one(col_mtd)
     out["payments_mtd"] = _one(col_mtd, "payments")
     out["recovery_rate_mtd"] = _one(compute("recovery_rate", store, mtd))
+    out["paying_accounts_mtd"] = _one(compute("paying_accounts", store, mtd)) or 0
     try:
         ach = compute("target_achievement", store, mtd)
         out["achievement"], out["pace"], out["target"] = _one(ach), _one(ach, "pace"), _one(ach, "denominator")

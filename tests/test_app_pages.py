@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dashboard.i18n import cny, num, pct
+from dashboard.i18n import change, cny, num, pct
 from fixtures_demo import AS_OF
 from queries.filters import Filters
 from queries.metrics.registry import compute
@@ -46,6 +46,11 @@ def test_daily_kpis_are_the_registry_numbers_and_follow_a_team_change(run_app, a
     assert _metric(at, "今日回收") == cny(_value(app_store, "collected", f.with_dates(AS_OF, AS_OF)), "zh")
     assert _metric(at, "回收率") == pct(_value(app_store, "recovery_rate", f), 2)
     assert _metric(at, "目标达成率") == pct(_value(app_store, "target_achievement", f))
+    paying = _value(app_store, "paying_accounts", f)
+    assert _metric(at, "还款户数") == num(paying)
+    lm = Filters(dt.date(2026, 10, 1), dt.date(2026, 10, 22))  # the same days of last month
+    card = next(m for m in at.metric if m.label == "还款户数")
+    assert card.delta == change(paying / _value(app_store, "paying_accounts", lm) - 1)
 
     at.sidebar.multiselect(key="f_team").set_value(["T02"]).run()
     f2 = Filters(*MTD, teams=("T02",))

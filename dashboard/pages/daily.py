@@ -24,7 +24,7 @@ def _delta(a: float | None, b: float | None, rate: bool = False) -> str | None:
 
 
 st.caption(f"{day(now['day'], lang)} · {t('k_vs_lm', lang)} ({day(lm['day'], lang)})")
-c = st.columns(5)
+c = st.columns(6)
 kpi(c[0], t("k_today", lang), cny(now["collected_today"], lang), _delta(now["collected_today"], lm["collected_today"]),
     help=metric_help("collected", lang))
 ach = pct(now["achievement"]) if now["achievement"] is not None else t("k_no_target", lang)
@@ -35,7 +35,9 @@ kpi(c[2], t("k_achv", lang), ach, t("k_pace", lang, pace=pct(now["pace"])) if no
     delta_color="green" if (now["pace"] or 0) >= 1 else "orange", delta_arrow="off")
 kpi(c[3], t("k_recovery", lang), pct(now["recovery_rate_mtd"], 2),
     _delta(now["recovery_rate_mtd"], lm["recovery_rate_mtd"], rate=True), help=metric_help("recovery_rate", lang))
-kpi(c[4], t("k_ptp_due", lang), num(now["ptp_due_today"]), _delta(now["ptp_due_today"], lm["ptp_due_today"]),
+kpi(c[4], t("k_paying", lang), num(now["paying_accounts_mtd"]),
+    _delta(now["paying_accounts_mtd"], lm["paying_accounts_mtd"]), help=f"{t('p_mtd', lang)} · {metric_help('paying_accounts', lang)}")
+kpi(c[5], t("k_ptp_due", lang), num(now["ptp_due_today"]), _delta(now["ptp_due_today"], lm["ptp_due_today"]),
     help=f"{cny(now['ptp_due_amount'], lang)} · {metric_help('ptp_kept_rate', lang)}")
 st.caption(f"{t('k_payments', lang)} ({t('k_mtd', lang)}): {num(now['payments_mtd'])} · "
            f"{t('k_vs_lm', lang)} {num(lm['payments_mtd'])}")
