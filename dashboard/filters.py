@@ -52,6 +52,11 @@ def preset_range(preset: str, anchor: dt.date) -> tuple[dt.date, dt.date]:
     return anchor.replace(day=1), anchor  # mtd (and the default of custom)
 
 
+def date_bounds(opts: Options) -> tuple[dt.date, dt.date]:
+    """The dates a link may ask for: 20 years before the data's last day to 5 years after."""
+    return opts.as_of.replace(year=opts.as_of.year - 20, day=1), opts.as_of.replace(year=opts.as_of.year + 5, day=1)
+
+
 def _raw(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 
@@ -93,6 +98,9 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
         try:
             parsed = [dt.date.fromisoformat(v) for v in raw_dates]
             if len(parsed) > 2 or parsed[0] > parsed[-1]:
+                raise ValueError
+            lo, hi = date_bounds(opts)
+            if parsed[0] < lo or parsed[-1] > hi:  # far outside the data: date arithmetic would overflow
                 raise ValueError
         except ValueError:
             notes.append(f"{t('dates', lang)}: {' → '.join(repr(v[:20]) for v in raw_dates[:2])}")

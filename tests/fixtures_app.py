@@ -39,7 +39,7 @@ def app_store(app_source: tuple[str, Path]):  # noqa: ANN201 - queries.store.Sto
 @pytest.fixture
 def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
             tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
-    """Start the app on the small database in demo mode: run_app(page=None, role=None, teams=(), **query_params).
+    """Start the app on the small database in demo mode: run_app(page=None, role=None, teams=(), query=None, **params).
 
     Returns the AppTest after its first run (and the switch to `page`); `role`/`teams` preset the demo role picker.
     """
@@ -56,9 +56,9 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(name, raising=False)
 
     def start(page: str | None = None, *, role: str | None = None, teams: tuple[str, ...] | list[str] = (),
-              **query: str | list[str]) -> AppTest:
+              query: dict[str, str | list[str]] | None = None, **params: str | list[str]) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=90)
-        for k, v in query.items():
+        for k, v in {**(query or {}), **params}.items():
             at.query_params[k] = v
         if role:
             at.session_state["demo_role"] = role
