@@ -142,13 +142,13 @@ def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: s
 
 
 STYLE = """<style>
-[data-testid="stMetricValue"] { font-size: 1.45rem; }
+[data-testid="stMetricValue"] { font-size: 1.65rem; }
 [data-testid="stMetricLabel"] p { font-size: 0.9rem; }
 </style>"""
 
 
 def style() -> None:
-    """Compact KPI cards so six fit in a row at 1280 px with the sidebar open."""
+    """Compact KPI cards so five fit in a row at 1280 px with the sidebar open."""
     st.html(STYLE)
 
 

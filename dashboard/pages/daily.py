@@ -24,7 +24,7 @@ def _delta(a: float | None, b: float | None, rate: bool = False) -> str | None:
 
 
 st.caption(f"{day(now['day'], lang)} · {t('k_vs_lm', lang)} ({day(lm['day'], lang)})")
-c = st.columns(6)
+c = st.columns(3) + st.columns(3)  # two rows: six cards in one row truncate at 1280 px
 kpi(c[0], t("k_today", lang), cny(now["collected_today"], lang), _delta(now["collected_today"], lm["collected_today"]),
     help=metric_help("collected", lang))
 ach = pct(now["achievement"]) if now["achievement"] is not None else t("k_no_target", lang)
