@@ -186,21 +186,26 @@ class StoreWriter:
                          row_group_size=row_group_size)
 
     def put_parts(self, name: str, df: pl.DataFrame, date_col: str = "day",
-                  row_group_size: int | None = 128_000) -> None:
-        """Write one file per day (or month) of `df` into name/ (replacing those), plus a schema file."""
+                  row_group_size: int | None = 128_000, schema_file: bool = True) -> None:
+        """Write one file per day (or month) of `df` into name/ (replacing those), plus a schema file.
+
+        Different days (months) may be written from different threads with schema_file=False."""
         folder = self.path / name
-        folder.mkdir(exist_ok=True)
-        df.head(0).write_parquet(folder / SCHEMA_FILE)
+        if schema_file:
+            folder.mkdir(exist_ok=True)
+            df.head(0).write_parquet(folder / SCHEMA_FILE)
         if df.height == 0:
             return
-        fmt = "%Y-%m-%d" if PARTITIONED[name] == "day" else "%Y-%m"
-        keyed = df.with_columns(pl.col(date_col).dt.strftime(fmt).alias("_part"))
-        for (key,), part in keyed.group_by("_part"):
-            target = folder / f"{key}.parquet"
+        by_day = PARTITIONED[name] == "day"
+        key = pl.col(date_col) if by_day or date_col == "month" else pl.col(date_col).dt.month_start()
+        for (d,), part in df.group_by(key.alias("_part")):
+            target = folder / f"{d.isoformat() if by_day else d.strftime('%Y-%m')}.parquet"
             if target.exists():
                 target.unlink()  # a hard link to the previous version: never write through it
-            part.drop("_part").sort(date_col).write_parquet(
-                target, compression="zstd", statistics=True, row_group_size=row_group_size)
+            part = part.drop("_part", strict=False)
+            if not by_day:  # days in order inside a month file
+                part = part.sort(date_col)
+            part.write_parquet(target, compression="zstd", statistics=True, row_group_size=row_group_size)
 
     def keep_parts(self, name: str, except_keys: set[str]) -> None:
         """Hard-link the previous version's partition files of `name`, except the listed ones."""

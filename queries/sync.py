@@ -120,11 +120,14 @@ class _Ctx:
         file = self.prev / f"{name}.parquet"
         return pl.read_parquet(file) if file.is_file() else None
 
-    def snapshot(self, day: dt.date) -> pl.DataFrame:
-        """One snapshot's base rows (case_id, dpd, cents, agent_id)."""
-        if day not in self.snap_cache:
-            file = self.writer.path / "base" / "snapshots" / f"{day.isoformat()}.parquet"
-            self.snap_cache[day] = pl.read_parquet(file)
+    def snapshot(self, day: dt.date, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+        """One snapshot's base rows (case_id, dpd, cents, agent_id); with `columns`, read and not kept."""
+        if day in self.snap_cache:
+            return self.snap_cache[day] if columns is None else self.snap_cache[day].select(columns)
+        file = self.writer.path / "base" / "snapshots" / f"{day.isoformat()}.parquet"
+        if columns is not None:
+            return pl.read_parquet(file, columns=list(columns))
+        self.snap_cache[day] = pl.read_parquet(file)
         return self.snap_cache[day]
 
     def prev_snapshot_for(self, month: dt.date) -> dt.date | None:
@@ -201,7 +204,7 @@ class _Lookup:
             extra = None
             snap_day = self.ctx.prev_snapshot_for(m)
             if snap_day is not None:
-                snap = self.ctx.snapshot(snap_day)
+                snap = self.ctx.snapshot(snap_day, ("case_id", "dpd", "cents"))
                 p = self.positions(snap.get_column("case_id"))
                 sd = snap.get_column("dpd")
                 has_dpd = sd.is_not_null().to_numpy()
@@ -338,33 +341,59 @@ def _sync_snapshots(ctx: _Ctx, wm: dict) -> set[dt.date]:
     return rebuild
 
 
+def _snap_attached(ctx: _Ctx, d: dt.date) -> pl.DataFrame:
+    """One snapshot with bucket code, product and region (categorical) per row."""
+    snap = ctx.snapshot(d, ("case_id", "dpd", "cents", "agent_id"))
+    lk = ctx.lk
+    idx = pl.Series(lk.positions(snap.get_column("case_id")), dtype=pl.UInt32)
+    return snap.with_columns(_bucket_code(lk, snap.get_column("dpd")).alias("bucket"),
+                             lk.static.get_column("product").gather(idx), lk.static.get_column("region").gather(idx))
+
+
+CLOSED = 255  # to_bucket code of a case absent at t or with balance 0
+
+
+def _bucket_code(lk: _Lookup, dpd: pl.Series) -> pl.Series:
+    """Bucket code of a DPD column (a null DPD falls in the last bucket, as bucket_expr has it)."""
+    codes = np.searchsorted(lk.upper, dpd.fill_null(0).to_numpy(), side="left").astype(np.uint8)
+    codes[dpd.is_null().to_numpy()] = len(lk.upper)
+    return pl.Series(codes)
+
+
+def _decode_buckets(lk: _Lookup, df: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
+    keys = [*range(len(lk.labels)), CLOSED]
+    vals = [*lk.labels, "closed"]
+    return lk.decode(df.with_columns(pl.col(c).replace_strict(keys, vals, return_dtype=pl.String) for c in cols))
+
+
 def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.date]) -> None:
     """balance_by_bucket and roll per snapshot; opening per month."""
-    case_attrs = ctx.cases.select("case_id", "product", "region")
+    lk = ctx.lk
     bal_parts, roll_parts = [], []
+    attached: dict[dt.date, pl.DataFrame] = {}
     for i, d in enumerate(ctx.snapshot_dates):
         if d not in rebuild:
             continue
-        cur = ctx.snapshot(d).join(case_attrs, on="case_id", how="left").with_columns(
-            bucket_expr(pl.col("dpd"), ctx.bounds).alias("bucket"),
-            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
-        bal_parts.append(cur.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
-                         .with_columns(pl.lit(d).alias("snapshot_on")))
+        cur = attached.pop(d, None)
+        if cur is None:
+            cur = _snap_attached(ctx, d)
+        bal_parts.append(_decode_buckets(lk, cur.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum()),
+                                         ("bucket",)).with_columns(pl.lit(d).alias("snapshot_on")))
+        if i + 1 < len(ctx.snapshot_dates):
+            attached = {d: cur}  # the next snapshot's "previous"
         if i == 0:
             continue
         p = ctx.snapshot_dates[i - 1]
-        prev = ctx.snapshot(p).join(case_attrs, on="case_id", how="left").with_columns(
-            bucket_expr(pl.col("dpd"), ctx.bounds).alias("from_bucket"),
-            pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"))
+        prev = _snap_attached(ctx, p).rename({"bucket": "from_bucket"})
         prev = prev.filter(pl.col("cents") > 0)  # a case already closed at t-1 does not roll
-        trans = prev.join(cur.select("case_id", pl.col("dpd").alias("dpd_t"),
-                                     pl.col("cents").alias("cents_t")), on="case_id", how="left")
+        trans = prev.join(cur.select("case_id", pl.col("bucket").alias("b_t"), pl.col("cents").alias("cents_t")),
+                          on="case_id", how="left")
         to_bucket = (pl.when(pl.col("cents_t").is_null() | (pl.col("cents_t") <= 0))
-                     .then(pl.lit("closed")).otherwise(bucket_expr(pl.col("dpd_t"), ctx.bounds)))
-        roll_parts.append(
+                     .then(pl.lit(CLOSED, pl.UInt8)).otherwise(pl.col("b_t")))
+        roll_parts.append(_decode_buckets(lk, (
             trans.with_columns(to_bucket.alias("to_bucket"))
             .group_by(["from_bucket", "to_bucket", "agent_id", "product", "region"])
-            .agg(pl.len().alias("n"), pl.col("cents").sum())
+            .agg(pl.len().alias("n"), pl.col("cents").sum())), ("from_bucket", "to_bucket"))
             .with_columns(pl.lit(d).alias("snapshot_on"), pl.lit(p).alias("prev_snapshot_on")))
     _replace_rows(ctx, "balance_by_bucket", bal_parts, "snapshot_on", rebuild,
                   {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
@@ -382,23 +411,24 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
         months |= {_next_month(d) for d in ctx.snapshot_dates}
         months |= set(ctx.cases.get_column("placed_on").dt.month_start().unique().to_list())
     parts = []
+    placed_all = ctx.cases.select(pl.col("placed_on").dt.month_start().alias("pm"), "agent_id",
+                                  bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"),
+                                  "product", "region", pl.col("placed_cents").alias("cents"))
     for m in sorted(months):
         snap_day = ctx.prev_snapshot_for(m)
         frames = []
         if snap_day is not None:
-            s = ctx.snapshot(snap_day).filter(pl.col("cents") > 0).join(
-                ctx.cases.select("case_id", "product", "region"), on="case_id", how="left")
-            frames.append(s.select("agent_id", bucket_expr(pl.col("dpd"), ctx.bounds).alias("bucket"),
-                                   pl.col("product").fill_null("unknown"),
-                                   pl.col("region").fill_null("unknown"), "cents"))
-        placed = ctx.cases.filter(pl.col("placed_on").dt.month_start() == m)
-        frames.append(placed.select("agent_id", bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"),
-                                    "product", "region", pl.col("placed_cents").alias("cents")))
-        parts.append(pl.concat(frames).group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
-                     .with_columns(pl.lit(m, dtype=pl.Date).alias("month")))
+            s = _snap_attached(ctx, snap_day).filter(pl.col("cents") > 0)
+            s = s.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
+            frames.append(_decode_buckets(lk, s, ("bucket",)))
+        placed = placed_all.filter(pl.col("pm") == m).drop("pm")
+        frames.append(placed.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum()))
+        parts.append(pl.concat(frames, how="vertical_relaxed").group_by(DIMS).agg(
+            pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum()).with_columns(pl.lit(m, dtype=pl.Date).alias("month")))
     _replace_rows(ctx, "opening", parts, "month", months,
                   {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
                    "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "month": pl.Date})
+    ctx.snap_cache.clear()  # the event lookups read the columns they need themselves
 
     # placements (liquidation denominators): rebuilt from base cases when placement facts changed
     if ctx.prev is not None and not touched_months and ctx.writer.keep("placements") \
@@ -578,6 +608,14 @@ def _collect_events(ctx: _Ctx, kind: str, chunks: Iterator[pl.DataFrame], ts: st
     return ev
 
 
+def _map_months(fn, months: list[dt.date]) -> list:  # noqa: ANN001
+    """fn over the months, two at a time when there are several (Polars releases the GIL)."""
+    if len(months) < 2:
+        return [fn(m) for m in months]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(fn, months))
+
+
 def _months_of(days: set[dt.date] | list[dt.date]) -> list[dt.date]:
     return sorted({_month_start(d) for d in days})
 
@@ -676,13 +714,16 @@ def _sync_payments(ctx: _Ctx, wm: dict) -> None:
         ctx.writer.keep_parts(name, _day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
     have = set(ev.months())
-    agent_parts, liq_parts = [], []
+
+    def month(m: dt.date) -> pl.DataFrame:
+        out = _payment_month(ctx, m, ev.take(m))
+        for name, df in out.items():
+            ctx.writer.put_parts(name, df, schema_file=False)
+        return _coarse(out["payments_daily"], ("product", "region"), PAY_SUMS)
+
+    agent_parts = _map_months(month, [m for m in todo if m in have])
+    liq_parts = []
     for m in todo:
-        if m in have:
-            out = _payment_month(ctx, m, ev.take(m))
-            for name, df in out.items():
-                ctx.writer.put_parts(name, df)
-            agent_parts.append(_coarse(out["payments_daily"], ("product", "region"), PAY_SUMS))
         # the month's liquidation from all its days (the recomputed ones are now on disk)
         month_liq = pl.scan_parquet(sorted((ctx.writer.path / "liquidation_daily").glob(f"{m:%Y-%m}-??.parquet"))
                                     or [ctx.writer.path / "liquidation_daily" / "_schema.parquet"]).collect()
@@ -791,21 +832,22 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
     wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
     ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
     lim_u, lim_c = ctx.rules.max_unanswered_per_phone_day, ctx.rules.max_connected_per_case_day
-    have = set(ev.months())
-    agent_parts, call_parts, totals = [], [], []
-    for m in todo:
-        if m not in have:
-            continue
+    breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
+
+    def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         out = _contact_month(ctx, m, ev.take(m), days)
         for name in parted:
-            ctx.writer.put_parts(name, out[name])
-        ctx.writer.put_parts("worked_months", out["worked_months"], date_col="month")
-        agent_parts.append(_coarse(out["contacts_daily"], ("product", "region"), [*SUMS, "after_hours"]))
-        breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
-        call_parts.append(out["call_case_days"].group_by("day", "agent_id", "bucket").agg(
-            pl.len().alias("case_days"), breach.sum().alias("breaches")))
-        totals.append(pl.DataFrame({"month": [m], "cases": [out["worked_months"].get_column("case_id").n_unique()]},
-                                   schema={"month": pl.Date, "cases": pl.UInt32}))
+            ctx.writer.put_parts(name, out[name], schema_file=False)
+        ctx.writer.put_parts("worked_months", out["worked_months"], date_col="month", schema_file=False)
+        return (_coarse(out["contacts_daily"], ("product", "region"), [*SUMS, "after_hours"]),
+                out["call_case_days"].group_by("day", "agent_id", "bucket").agg(
+                    pl.len().alias("case_days"), breach.sum().alias("breaches")),
+                pl.DataFrame({"month": [m], "cases": [out["worked_months"].get_column("case_id").n_unique()]},
+                             schema={"month": pl.Date, "cases": pl.UInt32}))
+
+    have = set(ev.months())
+    results = _map_months(month, [m for m in todo if m in have])
+    agent_parts, call_parts, totals = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
     _replace_days(ctx, "contacts_agent", _concat(agent_parts, aschema), days)
     _replace_days(ctx, "calls_agent", _concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
@@ -994,13 +1036,17 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
 
         pool = ThreadPoolExecutor(max_workers=1)
         try:
-            early = None
-            if is_full:
-                # a full sync reconciles every day: start the source side now, bounded by today's max ids
-                for kind, table, id_col in (("payments", S.payments, "payment_id"),
-                                            ("contacts", S.contacts, "contact_id")):
-                    ctx.id_limits[kind] = reader.scalar(sa.select(sa.func.max(table.c[id_col]))) or 0
-                early = pool.submit(_early_totals, url, reader.method, None, dict(ctx.id_limits))
+            # the source side of the append-only tables' reconciliation runs on a second connection while
+            # the sync works, bounded by the max ids read now; an incremental sync checks from the last
+            # `reconcile_days` before the previous data_as_of (the new one is not earlier)
+            for kind, table, id_col in (("payments", S.payments, "payment_id"),
+                                        ("contacts", S.contacts, "contact_id")):
+                ctx.id_limits[kind] = reader.scalar(sa.select(sa.func.max(table.c[id_col]))) or 0
+            early_since = None
+            prev_as_of = manifest_prev.get("data_as_of") if manifest_prev else None
+            if not is_full and reconcile_days is not None and prev_as_of:
+                early_since = dt.date.fromisoformat(prev_as_of) - dt.timedelta(days=reconcile_days)
+            early = pool.submit(_early_totals, url, reader.method, early_since, dict(ctx.id_limits))
             meta = timed("dims", _sync_dims, ctx)
             touched = timed("cases", _sync_cases, ctx, wm)
             rebuild = timed("snapshots", _sync_snapshots, ctx, wm)
@@ -1016,7 +1062,11 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             since = None
             if not is_full and reconcile_days is not None and as_of is not None:
                 since = as_of - dt.timedelta(days=reconcile_days)
-            source = early.result() if early is not None else None
+            source = early.result()
+            if since is not None and early_since is not None and since >= early_since:
+                source = {k: v.filter(pl.col("day") >= since) for k, v in source.items()}
+            elif since != early_since:
+                source = None  # the early read does not cover the period: read it again
             rec = timed("reconcile", reconcile, reader, writer.path, since, dict(ctx.id_limits), source)
             manifest = {
                 "format": FORMAT_VERSION, "source": _safe_url(url), "backend": reader.kind,
