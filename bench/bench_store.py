@@ -35,7 +35,7 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], dict]]] = {
     "daily_recovery": [
         ("collected", (), {}), ("collected", ("day",), {}), ("collected", ("team_id",), {}),
         ("collected", ("bucket",), {}), ("recovery_rate", (), {}), ("target_achievement", ("team_id",), {}),
-        ("ptp_kept_rate", ("day",), {}),
+        ("ptp_kept_rate", ("day",), {}), ("paying_accounts", (), {}), ("paying_accounts", ("day",), {}),
     ],
     "agent_performance": [
         ("collected", ("agent_id",), {}), ("contact_rate", ("agent_id",), {}), ("rpc_rate", ("agent_id",), {}),
@@ -99,9 +99,11 @@ def step_sync(source: str, store: str, full: bool) -> dict:
 
     t = time.perf_counter()
     res = run_sync(source, store, full=full)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    manifest = json.loads((res.store_path / "manifest.json").read_text())
     return {"seconds": time.perf_counter() - t, "ok": res.ok, "rows": res.rows_read,
-            "reader": json.loads((res.store_path / "manifest.json").read_text())["reader"],
-            "peak_mb": _peak_mb()}
+            "reader": manifest["reader"], "timings": manifest["timings_s"],
+            "cpu_s": ru.ru_utime + ru.ru_stime, "peak_mb": _peak_mb()}
 
 
 def _page_filters(store, opts: dict):  # noqa: ANN001, ANN202
@@ -252,8 +254,9 @@ def main() -> None:
     print("source:", sa.make_url(args.source).render_as_string(hide_password=True))
     if not args.skip_full:
         full = _child(["_sync", args.source, args.store, "full"])
-        print(f"full sync: {full['seconds']:.1f} s, peak {full['peak_mb']:.0f} MB, reader {full['reader']}, "
-              f"reconciled {full['ok']}, rows {full['rows']}")
+        print(f"full sync: {full['seconds']:.1f} s (process CPU {full['cpu_s']:.0f} s), peak {full['peak_mb']:.0f} MB, "
+              f"reader {full['reader']}, reconciled {full['ok']}, rows {full['rows']}")
+        print(f"  phases (s): {full['timings']}")
     pages = _child(["_pages", args.store, str(args.runs)])
     print(f"store load: {pages['load_s'] * 1000:.0f} ms; dashboard-process peak {pages['peak_mb']:.0f} MB")
     from queries.store import read_manifest
@@ -274,7 +277,9 @@ def main() -> None:
                 inc = _child(["_sync", args.source, args.store, "inc"])
                 times.append(inc["seconds"])
                 print(f"incremental sync of one day ({sum(n for _, n in added.values()):,} rows): "
-                      f"{inc['seconds']:.2f} s, peak {inc['peak_mb']:.0f} MB, reconciled {inc['ok']}")
+                      f"{inc['seconds']:.2f} s (process CPU {inc['cpu_s']:.2f} s incl. imports), "
+                      f"peak {inc['peak_mb']:.0f} MB, reconciled {inc['ok']}")
+                print(f"  phases (s): {inc['timings']}")
         finally:
             for added in reversed(added_all):
                 remove_added(args.source, added)

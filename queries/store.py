@@ -197,15 +197,20 @@ class StoreWriter:
         if df.height == 0:
             return
         by_day = PARTITIONED[name] == "day"
-        key = pl.col(date_col) if by_day or date_col == "month" else pl.col(date_col).dt.month_start()
-        for (d,), part in df.group_by(key.alias("_part")):
+        if by_day or date_col == "month":
+            parts = df.partition_by(date_col, as_dict=True, maintain_order=False)
+        else:
+            parts = df.with_columns(pl.col(date_col).dt.month_start().alias("_part")).partition_by(
+                "_part", as_dict=True, include_key=False)
+        for (d,), part in parts.items():
             target = folder / f"{d.isoformat() if by_day else d.strftime('%Y-%m')}.parquet"
             if target.exists():
                 target.unlink()  # a hard link to the previous version: never write through it
-            part = part.drop("_part", strict=False)
             if not by_day:  # days in order inside a month file
                 part = part.sort(date_col)
-            part.write_parquet(target, compression="zstd", statistics=True, row_group_size=row_group_size)
+            # day files: many small ones, written in bulk by a full sync; lz4 writes and reads faster
+            part.write_parquet(target, compression="lz4" if by_day else "zstd", statistics=True,
+                               row_group_size=row_group_size)
 
     def keep_parts(self, name: str, except_keys: set[str]) -> None:
         """Hard-link the previous version's partition files of `name`, except the listed ones."""

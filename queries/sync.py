@@ -368,12 +368,12 @@ def _decode_buckets(lk: _Lookup, df: pl.DataFrame, cols: tuple[str, ...]) -> pl.
 
 def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.date]) -> None:
     """balance_by_bucket and roll per snapshot; opening per month."""
-    lk = ctx.lk
     bal_parts, roll_parts = [], []
     attached: dict[dt.date, pl.DataFrame] = {}
     for i, d in enumerate(ctx.snapshot_dates):
         if d not in rebuild:
             continue
+        lk = ctx.lk
         cur = attached.pop(d, None)
         if cur is None:
             cur = _snap_attached(ctx, d)
@@ -411,7 +411,7 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
         months |= {_next_month(d) for d in ctx.snapshot_dates}
         months |= set(ctx.cases.get_column("placed_on").dt.month_start().unique().to_list())
     parts = []
-    placed_all = ctx.cases.select(pl.col("placed_on").dt.month_start().alias("pm"), "agent_id",
+    placed_all = ctx.cases.lazy().select(pl.col("placed_on").dt.month_start().alias("pm"), "agent_id",
                                   bucket_expr(pl.col("placed_dpd"), ctx.bounds).alias("bucket"),
                                   "product", "region", pl.col("placed_cents").alias("cents"))
     for m in sorted(months):
@@ -420,8 +420,8 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
         if snap_day is not None:
             s = _snap_attached(ctx, snap_day).filter(pl.col("cents") > 0)
             s = s.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum())
-            frames.append(_decode_buckets(lk, s, ("bucket",)))
-        placed = placed_all.filter(pl.col("pm") == m).drop("pm")
+            frames.append(_decode_buckets(ctx.lk, s, ("bucket",)))
+        placed = placed_all.filter(pl.col("pm") == m).drop("pm").collect()
         frames.append(placed.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum()))
         parts.append(pl.concat(frames, how="vertical_relaxed").group_by(DIMS).agg(
             pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum()).with_columns(pl.lit(m, dtype=pl.Date).alias("month")))
@@ -867,19 +867,23 @@ def _sync_promises(ctx: _Ctx, wm: dict) -> None:
     p = S.promises.c
     select = sa.select(p.promise_id, p.case_id, p.agent_id, p.promised_at, p.due_on,
                        cents(p.amount).label("cents"), p.status, p.updated_at)
-    prev = ctx.prev_frame("base/promises")
+    prev_file = ctx.prev / "base" / "promises.parquet" if ctx.prev is not None else None
     since = wm.get("promises_updated_at")
-    incremental = prev is not None and since is not None
+    incremental = prev_file is not None and prev_file.is_file() and since is not None
     if incremental:
         select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
     changed = ctx.reader.read(select, PROMISE_SCHEMA)
     if incremental:  # updated_at >= watermark re-reads the last rows: drop those unchanged
-        changed = changed.join(prev.select(*PROMISE_SCHEMA), on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
+        ids = changed.get_column("promise_id").unique()
+        same = pl.scan_parquet(prev_file).filter(pl.col("promise_id").is_in(ids.implode())).select(
+            *PROMISE_SCHEMA).collect()
+        changed = changed.join(same, on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
     ctx.rows["promises"] = changed.height
     if incremental and changed.height == 0:
         for name in ("base/promises", "promises_daily", "promises_agent"):
             ctx.writer.keep(name)
         return
+    prev = pl.read_parquet(prev_file) if incremental else None
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
         pl.DataFrame(schema=PROMISE_BASE)
     days = None
