@@ -32,7 +32,7 @@ def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
     own = tmp_path_factory.mktemp("e2e") / "store"
     shutil.copytree(store, own)
     env = {"CASES_DB_URL": url, "CASES_STORE_DIR": str(own), "CASES_DATA_DIR": str(own.parent),
-           "CASES_STORE_MAX_AGE_S": "1e12"}
+           "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}  # demo role picker on a configured db
     with streamlit_server(env) as base:
         yield base
 
@@ -59,6 +59,7 @@ def test_clicking_a_bar_lists_the_cases_and_a_row_opens_the_timeline(server) -> 
     with browser() as page:
         open_page(page, server, "daily")
         bar = page.locator('[data-testid="stPlotlyChart"]').first.locator(".bars path").nth(-2)
+        bar.scroll_into_view_if_needed()  # below the fold at 900 px since the KPI cards take two rows
         box = bar.bounding_box()
         assert box is not None
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)
