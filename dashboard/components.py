@@ -50,6 +50,8 @@ def page_header(view: View, title_key: str) -> None:
         if state.source_error:
             st.warning(t("db_down_store", lang, err=state.source_error, at=f"{store.synced_at:%Y-%m-%d %H:%M}"),
                        icon=":material/cloud_off:")
+        if state.store_note:
+            st.warning(t("store_rolled_back", lang, note=state.store_note), icon=":material/restore:")
     if view.notices:
         st.warning(t("bad_url", lang) + "  \n" + "  \n".join(f"- {n}" for n in view.notices),
                    icon=":material/link_off:")

@@ -59,6 +59,8 @@ class StoreState:
 
     store: Store
     source_error: str | None = None
+    #: set when the active store version was unreadable and an earlier one is served instead
+    store_note: str | None = None
 
     @property
     def version(self) -> str:
@@ -75,23 +77,27 @@ def _ensure_demo(s: Settings) -> None:
 
 @st.cache_resource(ttl=max_age_s(), show_spinner="正在同步分析库 · Syncing the analytics store …")
 def _store_state() -> StoreState:
-    """Open the store once per process; sync first when it is missing or older than the max age."""
-    from queries.sync import run_sync
+    """Open the store once per process; sync first when it is missing or older than the max age.
+
+    A corrupt active version is moved aside first and the newest readable one served (queries.health).
+    """
+    from queries.health import roll_back_if_corrupt, safe_sync
 
     s = settings()
+    note = roll_back_if_corrupt(s.store_dir)
     try:
         current = Store.open(s.store_dir)
     except StoreMissing:
         current = None
     if current is not None and current.age_seconds() <= max_age_s():
-        return StoreState(current)
+        return StoreState(current, store_note=note)
     try:
         _ensure_demo(s)
-        run_sync(s, s.store_dir, full=False)
+        safe_sync(s, s.store_dir, full=False)
     except SOURCE_ERRORS as exc:
         if current is None:
             raise SourceError(describe_error(exc)) from exc  # not cached: retried on the next run
-        return StoreState(current, describe_error(exc))
+        return StoreState(current, describe_error(exc), note)
     return StoreState(Store.open(s.store_dir))
 
 

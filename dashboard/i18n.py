@@ -32,6 +32,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "recon_unknown": ("尚未核对", "not yet reconciled"),
     "demo": ("演示数据：运行在自动生成的演示案件库上，人员与金额均为虚构。",
              "Demo data: generated demo case database; every person and amount is fictitious."),
+    "store_rolled_back": ("分析库当前版本已损坏，已改用上一个完好的版本；下次同步会补齐数据。详情：{note}",
+                          "The analytics store's latest version was unreadable, so the previous good version is "
+                          "served; the next sync brings it up to date. Details: {note}"),
     "db_down_store": ("案件库暂时无法连接（{err}），正在使用 {at} 同步的分析库。恢复连接后将自动更新。",
                       "The case database is unreachable ({err}); serving the analytics store synced at {at}. "
                       "It refreshes once the database is back."),
