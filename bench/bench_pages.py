@@ -43,7 +43,9 @@ def main() -> int:
         run_sync(args.source, args.store, full=True)
         store = Store.open(args.store)
     teams = store.frame("teams").get_column("team_id").to_list()
-    env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": str(args.store), "CASES_STORE_MAX_AGE_S": "1e12"}
+    # Demo mode (role picker) on a configured database must be allowed explicitly.
+    env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": str(args.store), "CASES_STORE_MAX_AGE_S": "1e12",
+           "CASES_ALLOW_DEMO_MODE": "1"}
     rows = []
     with streamlit_server(env, timeout=600) as base, browser() as page:
         first = open_page(page, base, "daily", timeout_ms=600_000)  # loads the store into the server

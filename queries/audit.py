@@ -99,8 +99,9 @@ def read(store_dir: Path, start: dt.date | None = None, end: dt.date | None = No
                          "detail": _canonical(e.get("detail", {}))})
     schema = {"at": pl.String, "user": pl.String, "role": pl.String, "action": pl.String, "page": pl.String,
               "rows": pl.Int64, "filters": pl.String, "detail": pl.String}
-    df = pl.DataFrame(rows, schema=schema)
-    return df.with_columns(pl.col("at").str.to_datetime()).sort("at", descending=True)
+    # Timestamps are to the second; the order entries were written in breaks ties (newest first).
+    df = pl.DataFrame(rows, schema=schema).with_row_index("_n")
+    return (df.with_columns(pl.col("at").str.to_datetime()).sort(["at", "_n"], descending=True).drop("_n"))
 
 
 def verify(store_dir: Path) -> list[str]:

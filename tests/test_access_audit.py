@@ -102,3 +102,10 @@ def test_concurrent_writers_keep_one_intact_chain(tmp_path) -> None:  # noqa: AN
     assert all(p.exitcode == 0 for p in procs)
     assert read(tmp_path).height == 160
     assert verify(tmp_path) == []
+
+
+def test_entries_within_one_second_come_back_newest_first(tmp_path) -> None:  # noqa: ANN001
+    at = dt.datetime(2026, 11, 2, 9, 0, 0)
+    for i in range(5):
+        record(tmp_path, user=f"u{i}", role="manager", action="view", page="daily", rows=i, now=at)
+    assert read(tmp_path)["user"].to_list() == ["u4", "u3", "u2", "u1", "u0"]
