@@ -17,29 +17,22 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
+from screenshots import streamlit_process  # noqa: E402
 from streamlit_ws import view as _view  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("daily", "agents", "complaints", "aging", "trends")
 PERIODS = ("today", "yesterday", "last7", "mtd", "last_month", "qtd", "ytd")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float:
@@ -113,18 +106,19 @@ async def _run(ws_url: str, sessions: int, seconds: float, teams: list[str], tim
     return out
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, limit: float = 600) -> None:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise SystemExit("server exited during start-up")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("server did not become healthy")
+async def _load(ws_url: str, args: argparse.Namespace, teams: list[str], sample: object) -> list:
+    """The sessions, with the server's memory sampled twice a second while they run."""
+
+    async def sampler() -> None:
+        while True:
+            sample()
+            await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(sampler())
+    try:
+        return await _run(ws_url, args.sessions, args.seconds, teams, args.timeout)
+    finally:
+        task.cancel()
 
 
 def main() -> None:
@@ -137,52 +131,30 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=120, help="seconds one view may take before it counts as failed")
     p.add_argument("--teams", default="T01,T02,T03,T05,T08,T12,T21,T33")
     args = p.parse_args()
-    port = _free_port()
     qlog = Path(tempfile.mkstemp(prefix="queries-", suffix=".log")[1])
     teams = [t for t in args.teams.split(",") if t]
     access = _access_file(args.sessions, teams)
     env = {**os.environ, "CASES_DB_URL": args.source, "CASES_STORE_DIR": args.store,
            "CASES_STORE_MAX_AGE_S": "1e12", "CASES_QUERY_LOG": str(qlog),
            "CASES_AUTH_HEADER": AUTH_HEADER, "CASES_ACCESS_FILE": str(access)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/_stcore/stream"
     try:
-        _wait_healthy(base, proc)
-        t0 = time.perf_counter()
-        warm = asyncio.run(_run(ws_url, 1, 0.001, teams, args.timeout))  # one view: loads the store
-        print(f"machine: {machine()}")
-        print(f"first view (store load): {time.perf_counter() - t0:.2f} s"
-              + (f" error {warm[0][2]}" if warm and warm[0][2] else ""))
-        before_q = len(qlog.read_text().splitlines())
-        peak = [_rss_mb(proc.pid)]
-        idle_rss = peak[0]
-
-        async def sample() -> None:
-            while True:
-                peak.append(_rss_mb(proc.pid))
-                await asyncio.sleep(0.5)
-
-        async def load() -> list:
-            sampler = asyncio.create_task(sample())
-            try:
-                return await _run(ws_url, args.sessions, args.seconds, teams, args.timeout)
-            finally:
-                sampler.cancel()
-
-        start = time.perf_counter()
-        results = asyncio.run(load())
-        wall = time.perf_counter() - start
-        queries = len(qlog.read_text().splitlines()) - before_q
+        with streamlit_process(env, timeout=600) as (base, proc):
+            ws_url = base.replace("http://", "ws://") + "/_stcore/stream"
+            t0 = time.perf_counter()
+            warm = asyncio.run(_run(ws_url, 1, 0.001, teams, args.timeout))  # one view: loads the store
+            print(f"machine: {machine()}")
+            print(f"first view (store load): {time.perf_counter() - t0:.2f} s"
+                  + (f" error {warm[0][2]}" if warm and warm[0][2] else ""))
+            before_q = len(qlog.read_text().splitlines())
+            peak = [_rss_mb(proc.pid)]
+            start = time.perf_counter()
+            results = asyncio.run(_load(ws_url, args, teams, lambda: peak.append(_rss_mb(proc.pid))))
+            wall = time.perf_counter() - start
+            queries = len(qlog.read_text().splitlines()) - before_q
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         qlog.unlink(missing_ok=True)
         access.unlink(missing_ok=True)
+    idle_rss = peak[0]
     ok = [s for _, s, e in results if e is None]
     errors = [(pg, e) for pg, _, e in results if e is not None]
     print(f"{args.sessions} sessions for {wall:.0f} s: {len(results)} page views ({len(results) / wall:.1f}/s), "

@@ -51,6 +51,14 @@ def free_port() -> int:
 @contextmanager
 def streamlit_server(env: dict[str, str], port: int | None = None, timeout: float = 120) -> Iterator[str]:
     """Run `streamlit run streamlit_app.py` in a subprocess; yield its base URL; stop it (by pid) afterwards."""
+    with streamlit_process(env, port, timeout) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def streamlit_process(env: dict[str, str], port: int | None = None,
+                      timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As streamlit_server, yielding the server process too (for memory sampling)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -69,7 +77,7 @@ def streamlit_server(env: dict[str, str], port: int | None = None, timeout: floa
                 time.sleep(0.3)
         else:
             raise RuntimeError("streamlit did not start listening in time")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -81,7 +81,7 @@ def _store_state() -> StoreState:
 
     A corrupt active version is moved aside first and the newest readable one served (queries.health).
     """
-    from queries.health import roll_back_if_corrupt, safe_sync
+    from queries.health import outdated, roll_back_if_corrupt, safe_sync
 
     s = settings()
     note = roll_back_if_corrupt(s.store_dir)
@@ -89,14 +89,16 @@ def _store_state() -> StoreState:
         current = Store.open(s.store_dir)
     except StoreMissing:
         current = None
-    if current is not None and current.age_seconds() <= max_age_s():
+    too_old = outdated(current) if current is not None else None  # written by an older dashboard
+    if current is not None and not too_old and current.age_seconds() <= max_age_s():
         return StoreState(current, store_note=note)
     try:
         _ensure_demo(s)
-        safe_sync(s, s.store_dir, full=False)
+        safe_sync(s, s.store_dir, full=False)  # a format change makes this a full rebuild
     except SOURCE_ERRORS as exc:
-        if current is None:
-            raise SourceError(describe_error(exc)) from exc  # not cached: retried on the next run
+        if current is None or too_old:
+            reason = describe_error(exc) + (f"; {too_old}" if too_old else "")
+            raise SourceError(reason) from exc  # not cached: retried on the next run
         return StoreState(current, describe_error(exc), note)
     return StoreState(Store.open(s.store_dir))
 

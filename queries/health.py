@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from .config import Settings
 from .db import SourceError, backend, read_only_engine
 from .doctor import ERROR, structure
-from .store import CURRENT, MANIFEST, current_version
+from .store import CURRENT, FORMAT_VERSION, MANIFEST, Store, current_version
 
 QUARANTINE_PREFIX = "corrupt-"
 
@@ -38,6 +38,15 @@ def check_source(engine: sa.Engine) -> None:
             + ([f"required column{'s' if len(columns) > 1 else ''} missing: {', '.join(columns)}"] if columns else [])
         raise SourceError("the case database does not match the data contract — " + "; ".join(parts)
                           + ". Run `collections-dashboard doctor` for details.")
+
+
+def outdated(store: Store) -> str | None:
+    """Why a store written by an older version of the dashboard cannot be served, or None."""
+    found = store.manifest.get("format")
+    if found == FORMAT_VERSION:
+        return None
+    return (f"the analytics store has format {found}, this dashboard needs format {FORMAT_VERSION}; "
+            "it is rebuilt by the next sync (`collections-dashboard sync --full`)")
 
 
 def version_problems(version: Path) -> list[str]:

@@ -90,3 +90,31 @@ def test_required_table_missing_and_no_store_names_it(own) -> None:  # noqa: ANN
     at = _run()
     assert not at.exception
     assert "promises" in _texts(at) and "doctor" in _texts(at)
+
+
+def _make_outdated(store: Path) -> None:
+    import json
+
+    manifest = current_version(store) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format"] = 1
+    manifest.write_text(json.dumps(data))
+
+
+def test_store_from_an_older_dashboard_is_rebuilt_before_serving(own) -> None:  # noqa: ANN001
+    from queries.store import FORMAT_VERSION, Store
+
+    _, store = own
+    _make_outdated(store)
+    at = _run()
+    assert not at.exception and at.metric
+    assert Store.open(store).manifest["format"] == FORMAT_VERSION
+
+
+def test_store_from_an_older_dashboard_is_not_served_when_the_source_is_down(own) -> None:  # noqa: ANN001
+    db, store = own
+    _make_outdated(store)
+    db.rename(db.with_name("gone.sqlite"))
+    at = _run()
+    assert not at.exception and not at.metric
+    assert "format" in _texts(at)
