@@ -22,6 +22,7 @@ from queries.rules import DEFAULT_RULES, RuleSet, load_rules
 from queries.schema import DEFAULT_BUCKETS, BucketBounds
 
 CHUNK_ROWS = 1_000_000
+MONTH_WORKERS = int(__import__("os").environ.get("CASES_SYNC_MONTH_WORKERS", "2"))
 RECONCILE_DAYS = 7  # incremental syncs reconcile this many recent days (full syncs: all)
 
 UNANSWERED = ("no_answer", "busy")
@@ -610,9 +611,9 @@ def _collect_events(ctx: _Ctx, kind: str, chunks: Iterator[pl.DataFrame], ts: st
 
 def _map_months(fn, months: list[dt.date]) -> list:  # noqa: ANN001
     """fn over the months, two at a time when there are several (Polars releases the GIL)."""
-    if len(months) < 2:
+    if len(months) < 2 or MONTH_WORKERS < 2:
         return [fn(m) for m in months]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=MONTH_WORKERS) as pool:
         return list(pool.map(fn, months))
 
 
@@ -768,26 +769,36 @@ def _contact_select() -> sa.Select:
                      k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
 
 
-def _contact_month(ctx: _Ctx, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None) -> dict[str, pl.DataFrame]:
-    """One month's attached contact rows → every contact table of the month (outputs decoded)."""
+def _contact_month(ctx: _Ctx, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
+                   breach: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One month's attached contact rows → every contact table of the month, each written as soon as it is
+    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls, worked total)."""
     lk = ctx.lk
     k = pl.col("k")
 
     def has(bit: int) -> pl.Expr:
         return (k & bit) > 0
 
+    def put(name: str, df: pl.DataFrame, date_col: str = "day") -> None:
+        ctx.writer.put_parts(name, df, date_col=date_col, schema_file=False)
+
     after = pl.col("hour").is_in(list(ctx.rules.after_hours()))
     sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
             has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
-    fine = a.group_by("day", *DIMS).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours"))
-    hourly = a.group_by("day", "hour", "agent_id").agg(*sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent"))
+    fine = lk.decode(a.group_by("day", *DIMS).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")))
+    put("contacts_daily", fine.select(*C_FINE))
+    agent_part = _coarse(fine.drop("product", "region"), (), [*SUMS, "after_hours"])
+    del fine
+    put("contacts_hourly", a.group_by("day", "hour", "agent_id").agg(
+        *sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent")).select(*C_HOURLY))
+    phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
+        pl.len().alias("unanswered")).group_by("day", "case_id").agg(
+        pl.col("unanswered").max().alias("max_unanswered_phone"))
     # bucket, product and region are the case's for the month: first() is exact
     case_days = lk.decode(a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
         pl.col("bucket", "product", "region").first(), pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
         (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")))
-    phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
-        pl.len().alias("unanswered")).group_by("day", "case_id").agg(
-        pl.col("unanswered").max().alias("max_unanswered_phone"))
+    del a
     # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id)
     calls = case_days.filter(pl.col("calls") > 0).sort(
         ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
@@ -796,14 +807,25 @@ def _contact_month(ctx: _Ctx, m: dt.date, a: pl.DataFrame, days: set[dt.date] | 
         pl.col("calls").sum(), pl.col("connected_calls").sum(),
     ).join(phone, on=["day", "case_id"], how="left").with_columns(
         pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
+    del calls, phone
+    put("call_case_days", call_days)
+    call_part = call_days.group_by("day", "agent_id", "bucket").agg(
+        pl.len().alias("case_days"), breach.sum().alias("breaches"))
+    del call_days
     worked = case_days.select(*C_WORKED)
+    del case_days
+    put("worked_case_days", worked)
     # distinct (case, agent, …) of the month: the days kept plus the days recomputed
     wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
+    del worked
     prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
     if days is not None and prev_wm is not None and prev_wm.is_file():
         wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
-    return {"contacts_daily": lk.decode(fine).select(*C_FINE), "contacts_hourly": hourly.select(*C_HOURLY),
-            "worked_case_days": worked, "call_case_days": call_days, "worked_months": wm_rows.unique()}
+    wm_rows = wm_rows.unique()
+    put("worked_months", wm_rows, "month")
+    total = pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
+                         schema={"month": pl.Date, "cases": pl.UInt32})
+    return agent_part, call_part, total
 
 
 def _prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
@@ -835,15 +857,7 @@ def _sync_contacts(ctx: _Ctx, wm: dict) -> None:
     breach = (pl.col("max_unanswered_phone") > lim_u) | (pl.col("connected_calls") > lim_c)
 
     def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        out = _contact_month(ctx, m, ev.take(m), days)
-        for name in parted:
-            ctx.writer.put_parts(name, out[name], schema_file=False)
-        ctx.writer.put_parts("worked_months", out["worked_months"], date_col="month", schema_file=False)
-        return (_coarse(out["contacts_daily"], ("product", "region"), [*SUMS, "after_hours"]),
-                out["call_case_days"].group_by("day", "agent_id", "bucket").agg(
-                    pl.len().alias("case_days"), breach.sum().alias("breaches")),
-                pl.DataFrame({"month": [m], "cases": [out["worked_months"].get_column("case_id").n_unique()]},
-                             schema={"month": pl.Date, "cases": pl.UInt32}))
+        return _contact_month(ctx, m, ev.take(m), days, breach)
 
     have = set(ev.months())
     results = _map_months(month, [m for m in todo if m in have])
@@ -1031,11 +1045,13 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
         prev = None if is_full else current_version(store_dir)
         ctx = _Ctx(reader, writer, bounds, prev, rules)
         timings: dict[str, float] = {}
+        peaks: dict[str, int] = {}
 
         def timed(name: str, fn, *args):  # noqa: ANN001, ANN002, ANN202
             t = time.perf_counter()
             out = fn(*args)
             timings[name] = round(time.perf_counter() - t, 3)
+            peaks[name] = _peak_rss_mb()
             return out
 
         pool = ThreadPoolExecutor(max_workers=1)
@@ -1079,7 +1095,8 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 "rules": rules.version, "after_hours": list(rules.after_hours()),
                 "limits": [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day],
                 "data_as_of": as_of.isoformat() if as_of else None, "watermarks": wm,
-                "rows_read": ctx.rows, "timings_s": timings, "reconciliation": rec, **meta,
+                "rows_read": ctx.rows, "timings_s": timings, "peak_rss_mb_after": peaks,
+                "reconciliation": rec, **meta,
             }
             path = writer.commit(manifest)
         except BaseException:
@@ -1091,6 +1108,16 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 ctx.reader2.close()
     return SyncResult(full=is_full, store_path=path, seconds=time.perf_counter() - t0,
                       rows_read=ctx.rows, reconciliation=rec)
+
+
+def _peak_rss_mb() -> int:
+    """Peak resident memory of this process so far, in MB (0 where the platform has no getrusage)."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    except (ImportError, OSError):
+        return 0
 
 
 def _safe_url(url: str) -> str:
