@@ -29,7 +29,8 @@ ROLLUPS: tuple[str, ...] = (
 #: them. Those in PARTITIONED are directories of one file per day (name/YYYY-MM-DD.parquet) or month.
 SCANNED: tuple[str, ...] = (
     "payments_daily", "contacts_daily", "contacts_hourly", "worked_case_days", "call_case_days",
-    "worked_months", "paying_case_days", "promises_daily", "opening", "balance_by_bucket", "roll", "placements", "liquidation_daily",
+    "worked_months", "paying_case_days", "promises_daily", "opening", "balance_by_bucket", "roll", "placements",
+    "liquidation_daily",
 )
 PARTITIONED: dict[str, str] = {
     "payments_agent": "month", "contacts_agent": "month", "calls_agent": "month",

@@ -290,11 +290,14 @@ def _sync_cases(ctx: _Ctx, wm: dict) -> set[dt.date]:
         touched = set(cases.get_column("placed_on").dt.month_start().unique().to_list())
     else:
         stmt = _case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
-        changed = ctx.reader.read(stmt, CASE_SCHEMA).join(prev, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)
+        changed = ctx.reader.read(stmt, CASE_SCHEMA)
+        # updated_at >= watermark re-reads the last rows: drop those unchanged (compared on their ids only)
+        same = prev.join(changed.select("case_id"), on="case_id", how="semi")
+        changed = changed.join(same, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)
         # only placement facts feed the opening balances; daily DPD/status updates do not
         placement = ["case_id", "product", "region", "placed_on", "placed_cents", "placed_dpd", "agent_id"]
-        moved = changed.join(prev.select(placement), on=placement, how="anti", nulls_equal=True)
-        old = prev.join(moved.select("case_id"), on="case_id", how="semi")
+        moved = changed.join(same.select(placement), on=placement, how="anti", nulls_equal=True)
+        old = same.join(moved.select("case_id"), on="case_id", how="semi")
         touched = set(pl.concat([old.get_column("placed_on"), moved.get_column("placed_on")])
                       .dt.month_start().unique().to_list())
         if changed.height == 0:
@@ -425,7 +428,8 @@ def _snapshot_rollups(ctx: _Ctx, rebuild: set[dt.date], touched_months: set[dt.d
         placed = placed_all.filter(pl.col("pm") == m).drop("pm").collect()
         frames.append(placed.group_by(DIMS).agg(pl.len().alias("n"), pl.col("cents").sum()))
         parts.append(pl.concat(frames, how="vertical_relaxed").group_by(DIMS).agg(
-            pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum()).with_columns(pl.lit(m, dtype=pl.Date).alias("month")))
+            pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum()).with_columns(
+            pl.lit(m, dtype=pl.Date).alias("month")))
     _replace_rows(ctx, "opening", parts, "month", months,
                   {"agent_id": pl.String, "bucket": pl.String, "product": pl.String,
                    "region": pl.String, "n": pl.UInt32, "cents": pl.Int64, "month": pl.Date})
