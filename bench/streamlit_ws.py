@@ -18,17 +18,24 @@ async def view(ws_url: str, page: str, query: str, timeout: float, user: str | N
     """
     t0 = time.perf_counter()
     headings: list[str] = []
+    # No client keepalive pings: browsers send none, and a busy server answering them late is not an error.
     async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout,
+                                  ping_interval=None,
                                   additional_headers={header: user} if user else None) as ws:
         msg = BackMsg()
         msg.rerun_script.query_string = query
         msg.rerun_script.page_name = page
         await ws.send(msg.SerializeToString())
+        seen: list[str] = []
         while True:
-            raw = await asyncio.wait_for(ws.recv(), timeout)
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout)
+            except TimeoutError:
+                return time.perf_counter() - t0, f"no message for {timeout:.0f} s after {len(seen)} ({seen[-3:]})"
             fwd = ForwardMsg()
             fwd.ParseFromString(raw)
             kind = fwd.WhichOneof("type")
+            seen.append(kind if kind != "script_finished" else f"finished:{fwd.script_finished}")
             if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 el = fwd.delta.new_element
                 if el.WhichOneof("type") == "exception":
