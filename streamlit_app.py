@@ -51,3 +51,4 @@ try:
     nav.run()
 finally:  # also after st.stop() in a page: every page view is recorded once per page and filters
     auth.audit_once("view", st.session_state[PAGE], view.filters, data.rows_loaded())
+data.settle(st.session_state[PAGE])

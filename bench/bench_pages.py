@@ -31,6 +31,7 @@ def main() -> int:
     ap.add_argument("--source", required=True, help="SQLAlchemy URL of the case database")
     ap.add_argument("--store", required=True, help="analytics store directory (synced first when missing)")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pages", nargs="+", choices=BENCH_PAGES, default=list(BENCH_PAGES), help="pages to time")
     args = ap.parse_args()
 
     from queries.store import Store, StoreMissing
@@ -50,7 +51,7 @@ def main() -> int:
     with streamlit_server(env, timeout=600) as base, browser() as page:
         first = open_page(page, base, "daily", timeout_ms=600_000)  # loads the store into the server
         print(f"first page of a fresh server (store load + sync check): {first:.2f} s", flush=True)
-        for path in BENCH_PAGES:
+        for path in args.pages:
             new = [open_page(page, base, path, query=f"team={teams[i % len(teams)]}", timeout_ms=600_000)
                    for i in range(args.runs)]
             repeat = [open_page(page, base, path, timeout_ms=600_000) for _ in range(args.runs)]

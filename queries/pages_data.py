@@ -167,6 +167,29 @@ def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
     return out.with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
 
 
+#: How much of the leaderboard to show: the top or bottom N by rank, or every agent.
+LEADERBOARD_SHOWS = ("top", "bottom", "all")
+#: The N of a large centre's leaderboard (the whole board of 500 agents is slow to draw and to read).
+LEADERBOARD_TOP = 50
+
+
+def leaderboard_rows(board: pl.DataFrame, show: str = "top", search: str = "", n: int = LEADERBOARD_TOP) -> pl.DataFrame:
+    """The leaderboard rows to display: agents matching `search` (id or name), then the top/bottom `n` by rank."""
+    if show not in LEADERBOARD_SHOWS:
+        raise ValueError(f"show must be one of {LEADERBOARD_SHOWS}, not {show!r}")
+    out = board
+    needle = search.strip().lower()
+    if needle:
+        out = out.filter(pl.col("agent_id").str.to_lowercase().str.contains(needle, literal=True)
+                         | pl.col("agent_name").fill_null("").str.to_lowercase().str.contains(needle, literal=True))
+    out = out.sort("rank")
+    if show == "top":
+        return out.head(n)
+    if show == "bottom":
+        return out.tail(n).reverse()
+    return out
+
+
 FUNNEL = ("attempts", "contacts", "rpc", "ptp", "kept", "paid")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import polars as pl
 import pytest
 
+from dashboard.components import EXPORTS
 from dashboard.i18n import change, cny, num, pct
 from fixtures_demo import AS_OF
 from queries.filters import Filters
@@ -168,6 +170,33 @@ def test_agent_leaderboard_is_the_registry_per_agent(run_app, app_store) -> None
     assert list(board["rank"]) == list(range(1, len(board) + 1))
     # the scorecard opens on the top agent and shows the same collected
     assert _metric(at, "回收金额") == cny(want[board["agent_id"][0]], "zh")
+
+
+def test_a_large_leaderboard_shows_top_or_bottom_n_and_finds_an_agent(run_app, app_store, monkeypatch) -> None:  # noqa: ANN001
+    from queries import pages_data
+
+    monkeypatch.setattr(pages_data, "LEADERBOARD_TOP", 3)  # the small centre's 12 agents count as a large one here
+    at = run_app("agents")
+    assert not at.exception
+    col = compute("collected", app_store, Filters(*MTD), ("agent_id",)).sort(["value", "agent_id"],
+                                                                          descending=[True, False])
+    ranked = col["agent_id"].to_list()
+    assert at.dataframe[0].value["agent_id"].to_list() == ranked[:3]
+    assert at.segmented_control(key="lb_show").options == ["前 3 名", "后 3 名", f"全部 {len(ranked)} 人"]
+    at.segmented_control(key="lb_show").set_value("bottom").run()
+    assert at.dataframe[0].value["agent_id"].to_list() == ranked[::-1][:3]
+    at.segmented_control(key="lb_show").set_value("all").run()
+    assert at.dataframe[0].value["agent_id"].to_list() == ranked
+    name = app_store.frame("agents").filter(pl.col("agent_id") == ranked[5])["agent_name"][0]
+    at.text_input(key="lb_search").input(name).run()  # rank 6 is outside any top 3, but found by name
+    assert ranked[5] in at.dataframe[0].value["agent_id"].to_list()
+    at.text_input(key="lb_search").input("没有这个人").run()
+    assert not at.exception
+    assert at.dataframe[0].value.shape[0] == 0
+    assert any("没有这个人" in i.value for i in at.info)
+    # the scatter and the export still cover every agent
+    assert sum(len(tr["x"]) for tr in _figures(at)[0]["data"]) == len(ranked)
+    assert at.session_state[EXPORTS]["leaderboard"][1].height == len(ranked)
 
 
 def test_complaints_kpis_are_the_registry_numbers(run_app, app_store) -> None:  # noqa: ANN001

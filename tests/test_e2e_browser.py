@@ -72,3 +72,24 @@ def test_clicking_a_bar_lists_the_cases_and_a_row_opens_the_timeline(server) -> 
         page.mouse.click(gb["x"] + 18, gb["y"] + 35 + 17)  # the first row's selection checkbox
         page.get_by_role("heading", name="案件时间线").first.wait_for(timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_leaderboard_row_found_by_search_opens_that_agents_scorecard(server, app_store) -> None:  # noqa: ANN001
+    board = compute("collected", app_store, Filters(AS_OF.replace(day=1), AS_OF), ("agent_id",)).sort(
+        ["value", "agent_id"], descending=[True, False])
+    agent = board["agent_id"][4]  # not the top agent the scorecard opens on
+    with browser() as page:
+        open_page(page, server, "agents")
+        box = page.get_by_label("查找坐席")
+        box.fill(agent)
+        box.press("Enter")
+        page.wait_for_timeout(500)
+        page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        gb = grid.bounding_box()
+        page.mouse.click(gb["x"] + 18, gb["y"] + 35 + 17)  # the only row's selection checkbox
+        # the scorecard (its funnel heading and rank card) follows the clicked row
+        page.get_by_text(f"催收漏斗：{agent} ").wait_for(timeout=60_000)
+        rank = board["agent_id"].to_list().index(agent) + 1
+        assert page.locator('[data-testid="stMetricValue"]').filter(has_text=f"{rank} / ").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from fixtures_demo import AS_OF
 from queries.filters import Filters
 from queries.metrics.registry import compute
-from queries.pages_data import monthly
+from queries.pages_data import leaderboard_rows, monthly
 
 
 def _value(store, key: str, start: dt.date, end: dt.date) -> float:  # noqa: ANN001
@@ -39,3 +40,37 @@ def test_complete_months_compare_whole_months(app_store) -> None:  # noqa: ANN00
     oct_, sep = (_value(app_store, "collected", a, b) for a, b in
                  ((dt.date(2026, 10, 1), dt.date(2026, 10, 31)), (dt.date(2026, 9, 1), dt.date(2026, 9, 30))))
     assert last["mom"] == pytest.approx(oct_ / sep - 1)
+
+
+def _board() -> pl.DataFrame:
+    """Six agents ranked 1..6 by collected, as leaderboard() returns them."""
+    return pl.DataFrame({
+        "agent_id": ["A06", "A02", "A05", "A01", "A04", "A03"],
+        "agent_name": ["王芳", "李强", "王伟", None, "Zhang Wei", "刘洋"],
+        "collected": [600.0, 500.0, 400.0, 300.0, 200.0, 100.0],
+        "rank": [1, 2, 3, 4, 5, 6],
+    })
+
+
+def test_leaderboard_rows_top_bottom_all() -> None:
+    board = _board()
+    assert leaderboard_rows(board, "top", n=2)["agent_id"].to_list() == ["A06", "A02"]
+    # the bottom N, worst first: what a team lead coaching the weakest agents reads
+    assert leaderboard_rows(board, "bottom", n=2)["rank"].to_list() == [6, 5]
+    assert leaderboard_rows(board, "all", n=2)["rank"].to_list() == [1, 2, 3, 4, 5, 6]
+    assert leaderboard_rows(board, "top", n=50).height == 6  # fewer agents than N: all of them
+    with pytest.raises(ValueError, match="show must be one of"):
+        leaderboard_rows(board, "middle")
+
+
+def test_leaderboard_search_matches_id_or_name_literally_before_the_cut() -> None:
+    board = _board()
+    # "王" matches ranks 1 and 3; top 1 of the matches is rank 1, bottom 1 is rank 3
+    assert leaderboard_rows(board, "top", "王", n=1)["agent_id"].to_list() == ["A06"]
+    assert leaderboard_rows(board, "bottom", "王", n=1)["agent_id"].to_list() == ["A05"]
+    assert leaderboard_rows(board, "all", " a01 ")["agent_id"].to_list() == ["A01"]  # trimmed, any case
+    assert leaderboard_rows(board, "all", "zhang")["agent_id"].to_list() == ["A04"]
+    # a name that is missing matches nothing but its id; regex characters are plain text
+    assert leaderboard_rows(board, "all", "A0.").height == 0
+    assert leaderboard_rows(board, "all", "(").height == 0
+    assert leaderboard_rows(board, "all", "").height == 6

@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
+from queries import pages_data
 from dashboard.components import chart_block, downloads, empty_state, kpi, metric_help, open_cases, page_header
 from dashboard.filters import current
 from dashboard.i18n import cny, num, pct, t
@@ -29,12 +30,24 @@ with st.container(border=True):
         empty_state(view, board)
         st.stop()
     df = board.df
+    n = pages_data.LEADERBOARD_TOP
+    top, search = st.columns([2, 3], vertical_alignment="bottom")
+    shown = "all"
+    if df.height > n:  # a large centre: the top N by default, the bottom N for coaching, or everyone
+        shown = top.segmented_control(
+            t("lb_show", lang), pages_data.LEADERBOARD_SHOWS, default="top", key="lb_show",
+            format_func=lambda s: t(f"lb_{s}", lang, n=n, total=df.height)) or "top"
+    needle = search.text_input(t("lb_search", lang), key="lb_search", placeholder=t("lb_search_hint", lang))
+    rows_df = pages_data.leaderboard_rows(df, shown, needle, n)
+    if rows_df.height == 0:
+        st.info(t("lb_no_match", lang, q=needle))
     cols = ["rank", "agent_id", "agent_name", "team_id", "daily", "collected", "recovery_rate", "attempts",
             "contact_rate", "rpc_rate", "ptp_rate", "ptp_kept_rate", "complaints", "after_hours", "over_frequency"]
     money_fmt = "¥%.0f"
     event = st.dataframe(
-        df.select(cols), hide_index=True, width="stretch", height=min(600, 38 + 35 * df.height),
-        on_select="rerun", selection_mode="single-row", key="leaderboard",
+        rows_df.select(cols), hide_index=True, width="stretch", height=min(600, 38 + 35 * max(rows_df.height, 1)),
+        # a new key per view: a selection kept from another view would point at a different agent
+        on_select="rerun", selection_mode="single-row", key=f"leaderboard_{shown}_{needle.strip()}",
         column_config={
             "rank": st.column_config.NumberColumn(t("rank", lang), width="small"),
             "agent_id": st.column_config.TextColumn("ID", width="small"),
@@ -55,7 +68,7 @@ with st.container(border=True):
                                                             help=metric_help("over_frequency", lang)),
         })
     rows = event.selection.rows if event else []
-    _pick("table", df.get_column("agent_id")[rows[0]] if rows else None)
+    _pick("table", rows_df.get_column("agent_id")[rows[0]] if rows and rows[0] < rows_df.height else None)
     downloads(df.drop("daily"), "agent_leaderboard", view, "leaderboard")
 
 left, right = st.columns([1, 1])
