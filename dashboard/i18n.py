@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import polars as pl
+
 LANGS = ("zh", "en")
 
 # key → (中文, English). Keep keys short and stable: tests look labels up through t().
@@ -320,6 +322,16 @@ def value(v: object, lang: str) -> str:
     if pair is None:
         return "—" if v is None else str(v)
     return pair[0] if lang == "zh" else pair[1]
+
+
+def values_expr(col: str, lang: str) -> pl.Expr:
+    """Column `col` with its data values in `lang`, as value() does, evaluated natively by Polars.
+
+    Never a Python UDF (map_elements) in the dashboard: a UDF needs the GIL on Polars' worker threads, and a
+    concurrent session holding the GIL while it waits for those workers deadlocks the whole server.
+    """
+    mapping = {k: (zh if lang == "zh" else en) for k, (zh, en) in _VALUES.items()}
+    return pl.col(col).cast(pl.String).replace(mapping).fill_null("—").alias(col)
 
 
 def _missing(x: object) -> bool:

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import auth, data
 from dashboard.components import DRILL, current_page, downloads, page_header
 from dashboard.filters import current
-from dashboard.i18n import cny, num, t, value
+from dashboard.i18n import cny, num, t, value, values_expr
 
 view = current()
 lang = view.lang
@@ -67,7 +67,7 @@ if result.total == 0:
     st.stop()
 
 st.caption(t("cases_total", lang, n=f"{result.total:,}"))
-rows = result.rows.with_columns(pl.col("product").map_elements(lambda v: value(v, lang), return_dtype=pl.String))
+rows = result.rows.with_columns(values_expr("product", lang))
 labels = {"case_id": "ID", "customer_name": "客户" if lang == "zh" else "Customer", "phone": "电话" if lang == "zh" else "Phone",
           "account_no": "账号" if lang == "zh" else "Account", "product": t("product", lang), "region": t("region", lang),
           "status": "状态" if lang == "zh" else "Status", "current_dpd": "DPD",

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard.components import chart_block, downloads, kpi, metric_help, page_header
 from dashboard.filters import current
-from dashboard.i18n import num, t, value
+from dashboard.i18n import num, t, value, values_expr
 
 view = current()
 lang, f = view.lang, view.filters
@@ -68,7 +68,8 @@ with right:
         names = data.options().agents
         nm = {a: n for a, n, _ in names}
         ag = data.Result(ag.df.head(15).with_columns(
-            pl.col("agent_id").map_elements(lambda a: f"{a} {nm.get(a, '')}", return_dtype=pl.String).alias("who")))
+            pl.format("{} {}", "agent_id", pl.col("agent_id").replace_strict(nm, default="", return_dtype=pl.String))
+            .alias("who")))
     chart_block(t("c_by_agent_cmp", lang), ag,
                 lambda d: charts.hbar(d["who"].to_list(), d["numerator"].to_list(), lang, t("count", lang),
                                       keys=d["agent_id"].to_list()),
@@ -97,9 +98,8 @@ with st.container(border=True):
         c = st.columns(2)
         kpi(c[0], t("k_open", lang), num(d.height))
         kpi(c[1], t("k_over_sla", lang), num(d.get_column("over_sla").sum()), delta_color="inverse")
-        shown = d.with_columns(pl.col("category").map_elements(lambda v: value(v, lang), return_dtype=pl.String),
-                               pl.col("source").map_elements(lambda v: value(v, lang), return_dtype=pl.String),
-                               pl.col("severity").map_elements(lambda v: value(v, lang), return_dtype=pl.String))
+        shown = d.with_columns(values_expr("category", lang), values_expr("source", lang),
+                               values_expr("severity", lang))
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "age_days": st.column_config.ProgressColumn(t("age_days", lang), format="%d", min_value=0,
                                                         max_value=max(int(sla) * 2, int(d["age_days"].max() or 1))),

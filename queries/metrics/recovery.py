@@ -97,8 +97,9 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
         done = sum(calendar.working_days(m, min(month_end(m), filters.end)) for m in span)
         return done / total if total else None
 
-    if "month" in by:
-        share = pl.col("month").map_elements(elapsed_share, return_dtype=pl.Float64)
+    if "month" in by:  # a native lookup, not a Python UDF: see dashboard.i18n.values_expr on UDFs and the GIL
+        shares = {m: elapsed_share(m) for m in out.get_column("month").drop_nulls().unique().to_list()}
+        share = pl.col("month").replace_strict(shares, default=None, return_dtype=pl.Float64)
     else:
         share = pl.lit(elapsed_share(None), dtype=pl.Float64)
     out = out.with_columns(ratio(pl.col("num"), pl.col("den")).alias("value"), share.alias("_share"))
