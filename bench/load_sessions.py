@@ -85,7 +85,8 @@ TITLES = {"daily": "Daily recovery", "agents": "Agent performance", "complaints"
 TITLES_ZH = {"daily": "每日回收", "agents": "坐席绩效", "complaints": "投诉监控", "aging": "账龄与迁徙", "trends": "月度趋势"}
 
 
-async def _user(ws_url: str, seed: int, deadline: float, teams: list[str], out: list, timeout: float) -> None:
+async def _user(ws_url: str, seed: int, deadline: float, teams: list[str], out: list, timeout: float,
+                think: float = 0.0) -> None:
     rng = random.Random(seed)
     user = f"user{seed}@load.test"
     while time.monotonic() < deadline:
@@ -97,12 +98,15 @@ async def _user(ws_url: str, seed: int, deadline: float, teams: list[str], out: 
         except Exception as exc:  # noqa: BLE001 - any failure of a session is an error to report
             secs, err = float("nan"), f"{type(exc).__name__}: {exc}"[:160]
         out.append((page, secs, err))
+        if think:  # a person reading the page before the next change: uniform in [0.5, 1.5] × think
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
 
 
-async def _run(ws_url: str, sessions: int, seconds: float, teams: list[str], timeout: float) -> list:
+async def _run(ws_url: str, sessions: int, seconds: float, teams: list[str], timeout: float,
+               think: float = 0.0) -> list:
     out: list = []
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*[_user(ws_url, i, deadline, teams, out, timeout) for i in range(sessions)])
+    await asyncio.gather(*[_user(ws_url, i, deadline, teams, out, timeout, think) for i in range(sessions)])
     return out
 
 
@@ -116,7 +120,7 @@ async def _load(ws_url: str, args: argparse.Namespace, teams: list[str], sample:
 
     task = asyncio.create_task(sampler())
     try:
-        return await _run(ws_url, args.sessions, args.seconds, teams, args.timeout)
+        return await _run(ws_url, args.sessions, args.seconds, teams, args.timeout, args.think)
     finally:
         task.cancel()
 
@@ -129,6 +133,8 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--timeout", type=float, default=120, help="seconds one view may take before it counts as failed")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="mean seconds a user reads a page before the next change (default 0: back to back)")
     p.add_argument("--teams", default="T01,T02,T03,T05,T08,T12,T21,T33")
     args = p.parse_args()
     qlog = Path(tempfile.mkstemp(prefix="queries-", suffix=".log")[1])
@@ -157,7 +163,7 @@ def main() -> None:
     idle_rss = peak[0]
     ok = [s for _, s, e in results if e is None]
     errors = [(pg, e) for pg, _, e in results if e is not None]
-    print(f"{args.sessions} sessions for {wall:.0f} s: {len(results)} page views ({len(results) / wall:.1f}/s), "
+    print(f"{args.sessions} sessions for {wall:.0f} s (think time {args.think:g} s): {len(results)} page views ({len(results) / wall:.1f}/s), "
           f"{len(errors)} errors")
     if ok:
         q = statistics.quantiles(ok, n=20)

@@ -56,14 +56,15 @@ def streamlit_server(env: dict[str, str], port: int | None = None, timeout: floa
 
 
 @contextmanager
-def streamlit_process(env: dict[str, str], port: int | None = None,
-                      timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """As streamlit_server, yielding the server process too (for memory sampling)."""
+def streamlit_process(env: dict[str, str], port: int | None = None, timeout: float = 120,
+                      root: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As streamlit_server, yielding the server process too (for memory sampling); `root`: another checkout."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "streamlit_app.py"), "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - kept for the error
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, **env} | ({"PYTHONPATH": str(root)} if root != ROOT else {})  # its own packages first
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
