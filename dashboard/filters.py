@@ -18,6 +18,8 @@ CHANNELS = ("all", "in_house", "agency")
 URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "region", "channel")
 #: Other query parameters the app knows: page widgets bound to the URL, and Streamlit's own.
 OTHER_URL_KEYS = ("sla", "embed", "embed_options")
+#: The complaints page's SLA in days (`?sla=`): the range a link may ask for.
+SLA_DAYS = (1, 365)
 _VIEW = "_view"
 URL_READ = "_url_read"
 
@@ -93,6 +95,12 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     if unknown:
         notes.append(f"{t('unknown_param', lang)}: {', '.join(repr(k[:40]) for k in unknown[:3])}"
                      + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
+    raw_sla = _raw("sla")  # the complaints page's widget is bound to it, and Streamlit drops a bad value silently
+    if raw_sla and not (len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit()
+                        and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]):
+        notes.append(f"{t('sla_days', lang)}: {', '.join(repr(v[:40]) for v in raw_sla[:3])} "
+                     f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
+        del st.query_params["sla"]  # before the bound widget reads it: Streamlit would take "1e309" as infinity
     raw_dates = _raw("dates")
     if raw_dates:
         try:

@@ -90,3 +90,19 @@ def test_hostile_url_parameters_on_the_audit_page(run_app, p) -> None:  # noqa: 
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "审计日志 · Audit log"
     assert _ignored(query) or any("链接中的筛选条件无效" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "366", "-3", "15.0", "1e309", "１５", "7; DROP TABLE complaints"])
+def test_a_bad_sla_in_the_link_gets_a_notice_and_the_default(run_app, bad: str) -> None:  # noqa: ANN001
+    at = run_app("complaints", period="ytd", sla=bad)
+    assert not at.exception
+    assert at.number_input(key="sla").value == 15
+    notice = next(w.value for w in at.warning if "链接中的筛选条件无效" in w.value)
+    assert "处理时限（天）" in notice and repr(bad[:40]) in notice
+
+
+def test_a_good_sla_in_the_link_is_used_without_a_notice(run_app) -> None:  # noqa: ANN001
+    at = run_app("complaints", period="ytd", sla="7")
+    assert not at.exception
+    assert at.number_input(key="sla").value == 7
+    assert not at.warning

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import chart_block, downloads, kpi, metric_help, page_header
-from dashboard.filters import current
+from dashboard.filters import SLA_DAYS, current
 from dashboard.i18n import num, t, value, values_expr
 
 view = current()
@@ -88,7 +88,8 @@ chart_block(t("c_weekly", lang), weekly, lambda d: charts.weekly(d, lang), view,
 
 with st.container(border=True):
     st.markdown(f"**{t('c_open', lang)}**")
-    sla = st.number_input(t("sla_days", lang), min_value=1, max_value=365, step=1, key="sla", bind="query-params",
+    sla = st.number_input(t("sla_days", lang), min_value=SLA_DAYS[0], max_value=SLA_DAYS[1], step=1, key="sla",
+                          bind="query-params",
                           value=int(os.environ.get("CASES_COMPLAINT_SLA_DAYS", "15")), width=200)
     opened = data.compose("open_complaints", f, sla_days=int(sla))
     if opened.empty:
