@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import auth, data
-from dashboard.filters import URL_READ, View, file_stem, url_params
+from dashboard.filters import URL_READ, View, drill_params, file_stem, url_params
 from dashboard.i18n import day, t
 
 CASES_PAGE = "dashboard/pages/cases.py"
@@ -24,8 +24,8 @@ EXPORTS = "_exports"
 Drill = Callable[[dict], dict | None]
 
 
-def page_header(view: View, title_key: str) -> None:
-    """Title, demo label, data-as-of and the store's reconciliation state, and any URL notices."""
+def page_header(view: View, title_key: str, notices: list[str] | tuple[str, ...] = ()) -> None:
+    """Title, demo label, data-as-of and the store's reconciliation state, and any URL notices (plus `notices`)."""
     lang = view.lang
     st.title(t(title_key, lang))
     auth.demo_note(lang)
@@ -52,8 +52,8 @@ def page_header(view: View, title_key: str) -> None:
                        icon=":material/cloud_off:")
         if state.store_note:
             st.warning(t("store_rolled_back", lang, note=state.store_note), icon=":material/restore:")
-    if view.notices:
-        st.warning(t("bad_url", lang) + "  \n" + "  \n".join(f"- {n}" for n in view.notices),
+    if view.notices or notices:
+        st.warning(t("bad_url", lang) + "  \n" + "  \n".join(f"- {n}" for n in (*view.notices, *notices)),
                    icon=":material/link_off:")
 
 
@@ -130,11 +130,12 @@ def open_cases(request: dict | None, view: View) -> None:
     """Go to the cases page for a drill request (list_cases arguments + filter overrides + a label)."""
     if not request:
         return
-    st.session_state[DRILL] = request
+    st.session_state[DRILL] = request  # kept for its label; the URL carries the request itself
     # A switch_page run may reset the sidebar widgets to their defaults: carry the filters in the URL and
-    # let the sidebar read it again, as on a fresh visit.
+    # let the sidebar read it again, as on a fresh visit. The drill request goes in the URL too, so the
+    # cases page's link can be shared.
     st.session_state.pop(URL_READ, None)
-    st.switch_page(CASES_PAGE, query_params=url_params(view))
+    st.switch_page(CASES_PAGE, query_params=url_params(view) | drill_params(request))
 
 
 def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: str | None = None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.i18n import LANGS, t, value
+from queries.drilldown import EVENTS
 from queries.filters import FilterError, Filters
 from queries.pages_data import Options, shift_months
 
@@ -17,7 +18,13 @@ CHANNELS = ("all", "in_house", "agency")
 #: Widget keys = URL query parameter names.
 URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "region", "channel")
 #: Other query parameters the app knows: page widgets bound to the URL, and Streamlit's own.
-OTHER_URL_KEYS = ("sla", "embed", "embed_options")
+#: A drill-down request in the cases page's URL: request key → query parameter.
+DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on": "d_snapshot", "start": "d_start",
+             "end": "d_end", "teams": "d_team", "agents": "d_agent", "buckets": "d_bucket", "from_bucket": "d_from",
+             "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel"}
+_DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
+_DRILL_LISTS = ("teams", "agents", "buckets")
+OTHER_URL_KEYS = ("sla", "embed", "embed_options", *DRILL_URL.values())
 #: The complaints page's SLA in days (`?sla=`): the range a link may ask for.
 SLA_DAYS = (1, 365)
 _VIEW = "_view"
@@ -59,6 +66,11 @@ def date_bounds(opts: Options) -> tuple[dt.date, dt.date]:
     return opts.as_of.replace(year=opts.as_of.year - 20, day=1), opts.as_of.replace(year=opts.as_of.year + 5, day=1)
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A value from the URL quoted for a notice: inline code, so markdown, links and HTML in it stay inert."""
+    return "`" + text[:limit].replace("`", "'").replace("\n", " ") + "`"
+
+
 def _raw(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 
@@ -75,7 +87,7 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
         good = [v for v in dict.fromkeys(raw) if v in allowed]
         bad = [v for v in raw if v not in allowed]
         if bad:
-            notes.append(f"{t(key, lang)}: {', '.join(repr(v[:40]) for v in bad[:3])}"
+            notes.append(f"{t(key, lang)}: {', '.join(_shown(v, 40) for v in bad[:3])}"
                          + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
         if multi:
             values[key] = good
@@ -93,12 +105,12 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     pick("channel", CHANNELS, False)
     unknown = [k for k in st.query_params if k not in URL_KEYS and k not in OTHER_URL_KEYS]
     if unknown:
-        notes.append(f"{t('unknown_param', lang)}: {', '.join(repr(k[:40]) for k in unknown[:3])}"
+        notes.append(f"{t('unknown_param', lang)}: {', '.join(_shown(k, 40) for k in unknown[:3])}"
                      + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
     raw_sla = _raw("sla")  # the complaints page's widget is bound to it, and Streamlit drops a bad value silently
     if raw_sla and not (len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit()
                         and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]):
-        notes.append(f"{t('sla_days', lang)}: {', '.join(repr(v[:40]) for v in raw_sla[:3])} "
+        notes.append(f"{t('sla_days', lang)}: {', '.join(_shown(v, 40) for v in raw_sla[:3])} "
                      f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
         del st.query_params["sla"]  # before the bound widget reads it: Streamlit would take "1e309" as infinity
     raw_dates = _raw("dates")
@@ -111,12 +123,82 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
             if parsed[0] < lo or parsed[-1] > hi:  # far outside the data: date arithmetic would overflow
                 raise ValueError
         except ValueError:
-            notes.append(f"{t('dates', lang)}: {' → '.join(repr(v[:20]) for v in raw_dates[:2])}")
+            notes.append(f"{t('dates', lang)}: {' → '.join(_shown(v, 20) for v in raw_dates[:2])}")
         else:
             values["dates"] = (parsed[0], parsed[-1])
             if "period" not in values:
                 values["period"] = "custom"
     return values, notes
+
+
+def drill_request(raw: dict[str, object]) -> tuple[dict[str, object], list[str]]:
+    """The valid parts of a drill-down request (dates as ISO text, lists as tuples), and the keys that were not.
+
+    An unknown event drops the whole request (the cases page then lists the filters' cases). Only the
+    shape is checked here; queries.drilldown and the viewer's scope decide what any value may show.
+    """
+    bad: list[str] = []
+    event = raw.get("event", "cases")
+    if event not in EVENTS:
+        return {"event": "cases"}, ["event"]
+    out: dict[str, object] = {"event": event}
+    for key in DRILL_URL:
+        v = raw.get(key)
+        if key == "event" or v is None or v == "" or v == ():
+            continue
+        if key in _DRILL_LISTS:
+            items = [v] if isinstance(v, str) else list(v) if isinstance(v, (list, tuple)) else None
+            if items is None or not 0 < len(items) <= 50 or not all(isinstance(x, str) and 0 < len(x) <= 40
+                                                                   for x in items):
+                bad.append(key)
+            else:
+                out[key] = tuple(dict.fromkeys(items))
+            continue
+        if not isinstance(v, str) or not 0 < len(v) <= 40:
+            bad.append(key)
+        elif key in _DRILL_DATES:
+            try:
+                d = dt.date.fromisoformat(v)
+            except ValueError:
+                bad.append(key)
+            else:
+                if 1990 <= d.year <= 2100:
+                    out[key] = d.isoformat()
+                else:
+                    bad.append(key)
+        elif key == "channel" and v not in ("in_house", "agency"):
+            bad.append(key)
+        else:
+            out[key] = v
+    return out, bad
+
+
+def drill_from_url() -> tuple[dict[str, object] | None, list[str]]:
+    """The drill-down request in the URL (None when there is none) and a notice per part that is not valid."""
+    if not any(k in st.query_params for k in DRILL_URL.values()):
+        return None, []
+    raw: dict[str, object] = {}
+    too_many: list[str] = []
+    for key, param in DRILL_URL.items():
+        vals = st.query_params.get_all(param)
+        if not vals:
+            continue
+        if key in _DRILL_LISTS:
+            raw[key] = tuple(vals)
+        elif len(vals) == 1:
+            raw[key] = vals[0]
+        else:
+            too_many.append(key)
+    request, bad = drill_request(raw)
+    notes = [f"{DRILL_URL[k]}: {', '.join(_shown(v, 40) for v in st.query_params.get_all(DRILL_URL[k])[:3])}"
+             for k in [*too_many, *bad]]
+    return request, notes
+
+
+def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
+    """The query parameters that carry a drill-down request (its valid parts), for a link that can be shared."""
+    clean, _ = drill_request(request)
+    return {DRILL_URL[k]: (list(v) if isinstance(v, tuple) else str(v)) for k, v in clean.items()}
 
 
 def _sync_url(view: View) -> None:

@@ -236,15 +236,24 @@ def test_trends_kpis_are_the_registry_numbers(run_app, app_store) -> None:  # no
     assert _metric(at, "回收率 · 2026年11月") == pct(_value(app_store, "recovery_rate", f), 2)
 
 
-def test_drill_down_lists_the_cases_behind_a_bar(run_app, app_source) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("how", ["click", "link"])
+def test_drill_down_lists_the_cases_behind_a_bar(run_app, app_source, how: str) -> None:  # noqa: ANN001
+    from dashboard.filters import drill_params
     from queries.db import read_only_engine
     from queries.drilldown import list_cases
 
-    at = run_app()
     day = AS_OF - dt.timedelta(days=1)
-    at.session_state["_drill"] = {"event": "payments", "day": day.isoformat(), "teams": ("T01",), "label": "x"}
-    at.switch_page("dashboard/pages/cases.py").run()
+    request = {"event": "payments", "day": day.isoformat(), "teams": ("T01",), "label": "昨日回收 · T01"}
+    if how == "click":  # what open_cases leaves in the session
+        at = run_app()
+        at.session_state["_drill"] = request
+        at.switch_page("dashboard/pages/cases.py").run()
+    else:  # the link that click puts in the address bar, opened in a new session
+        at = run_app("cases", query=drill_params(request))
     assert not at.exception
+    assert not at.warning
+    heading = next(x.value for x in at.text if "下列案件对应" in x.value)
+    assert ("昨日回收 · T01" if how == "click" else f"还款 · {day.isoformat()} · T01") in heading
     engine = read_only_engine(app_source[0])
     ref = list_cases(engine, Filters(*MTD, teams=("T01",)), event="payments", day=day)
     engine.dispose()
@@ -252,6 +261,20 @@ def test_drill_down_lists_the_cases_behind_a_bar(run_app, app_source) -> None:  
     assert list(table["case_id"]) == ref.rows["case_id"].to_list()
     assert any(f"{ref.total:,}" in c.value for c in at.caption)
     assert all("*" in n for n in table["customer_name"])  # masked
+
+
+def test_a_drill_request_survives_the_round_trip_through_the_url() -> None:
+    from dashboard.filters import DRILL_URL, drill_params, drill_request
+
+    request = {"event": "snapshot", "snapshot_on": "2026-10-31", "from_bucket": "M1", "to_bucket": "M2",
+               "teams": ("T01", "T02"), "channel": "agency", "label": "not carried", "page": 3}
+    params = drill_params(request)
+    assert params == {"drill": "snapshot", "d_snapshot": "2026-10-31", "d_from": "M1", "d_to": "M2",
+                      "d_team": ["T01", "T02"], "d_channel": "agency"}
+    back = {k: (tuple(params[p]) if isinstance(params[p], list) else params[p])
+            for k, p in DRILL_URL.items() if p in params}
+    assert drill_request(back) == drill_request(request) == ({k: v for k, v in request.items()
+                                                              if k not in ("label", "page")}, [])
 
 
 def test_glossary_lists_every_registered_metric(run_app) -> None:  # noqa: ANN001

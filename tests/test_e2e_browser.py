@@ -66,12 +66,21 @@ def test_clicking_a_bar_lists_the_cases_and_a_row_opens_the_timeline(server) -> 
         page.get_by_role("heading", name="案件明细").wait_for(timeout=60_000)
         page.get_by_text("下列案件对应").wait_for(timeout=30_000)
         assert page.locator('[data-testid="stException"]').count() == 0
+        link = page.url
+        assert "drill=payments" in link and "d_day=" in link  # the drill travels in the address bar
+        total = page.get_by_text("共 ").first.inner_text()
         grid = page.locator('[data-testid="stDataFrame"]').first
         grid.wait_for(timeout=30_000)
         gb = grid.bounding_box()
         page.mouse.click(gb["x"] + 18, gb["y"] + 35 + 17)  # the first row's selection checkbox
         page.get_by_role("heading", name="案件时间线").first.wait_for(timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
+    with browser() as other:  # the copied link, opened by someone else: the same cases
+        other.goto(link)
+        other.get_by_text("下列案件对应").wait_for(timeout=60_000)
+        assert other.get_by_text(total).count() == 1
+        assert other.locator('[data-testid="stException"]').count() == 0
+        assert other.locator('[data-testid="stAlert"]').count() == 0
 
 
 def test_a_leaderboard_row_found_by_search_opens_that_agents_scorecard(server, app_store) -> None:  # noqa: ANN001

@@ -98,7 +98,7 @@ def test_a_bad_sla_in_the_link_gets_a_notice_and_the_default(run_app, bad: str) 
     assert not at.exception
     assert at.number_input(key="sla").value == 15
     notice = next(w.value for w in at.warning if "链接中的筛选条件无效" in w.value)
-    assert "处理时限（天）" in notice and repr(bad[:40]) in notice
+    assert "处理时限（天）" in notice and f"`{bad}`" in notice
 
 
 def test_a_good_sla_in_the_link_is_used_without_a_notice(run_app) -> None:  # noqa: ANN001
@@ -106,3 +106,45 @@ def test_a_good_sla_in_the_link_is_used_without_a_notice(run_app) -> None:  # no
     assert not at.exception
     assert at.number_input(key="sla").value == 7
     assert not at.warning
+
+
+DRILL_KEYS = ["drill", "d_day", "d_month", "d_snapshot", "d_start", "d_end", "d_team", "d_agent", "d_bucket",
+              "d_from", "d_to", "d_category", "d_source", "d_channel"]
+drill_params = st.dictionaries(st.sampled_from(DRILL_KEYS), values, min_size=1, max_size=5)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(query=drill_params)
+@example(query={"drill": "payments", "d_team": "T02"})
+@example(query={"drill": "cases", "d_agent": ["A0005"] * 990})
+@example(query={"drill": "complaints", "d_category": "[x](http://evil.example)", "d_day": "2026-11-20"})
+def test_hostile_drill_down_links_on_the_cases_page(run_app, app_store, query: dict) -> None:  # noqa: ANN001
+    """A drill-down link is data, never code: no exception, nothing outside the scope, whatever it asks for."""
+    at = run_app("cases", role="team_lead", teams=["T01"], query=query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value == PAGES["cases"]
+    assert [o.split(" · ")[0] for o in at.sidebar.multiselect(key="f_team").options] == ["T01"]
+    mine = set(app_store.frame("agents").filter(app_store.frame("agents")["team_id"] == "T01")["agent_id"].to_list())
+    for df in (d.value for d in at.dataframe):
+        if "agent_id" in df.columns:
+            assert set(df["agent_id"].dropna()) <= mine
+    # what the link names is shown as plain text, never as markdown (no link, image or HTML of its own)
+    assert not [m.value for m in at.markdown if "下列案件对应" in m.value]
+
+
+@pytest.mark.parametrize("query, bad", [
+    ({"drill": "'; DROP TABLE cases;--"}, "drill"),
+    ({"drill": "payments", "d_day": "2026-02-30"}, "d_day"),
+    ({"drill": "payments", "d_day": "9999-12-31"}, "d_day"),
+    ({"drill": "payments", "d_channel": "both"}, "d_channel"),
+    ({"drill": "payments", "d_team": "T" * 41}, "d_team"),
+    ({"drill": "payments", "d_month": ["2026-10-01", "2026-11-01"]}, "d_month"),
+    ({"drill": "payments", "d_day": "[l](http://e.x)"}, "d_day"),
+])
+def test_an_invalid_drill_down_link_gets_a_notice(run_app, query: dict, bad: str) -> None:  # noqa: ANN001
+    at = run_app("cases", query=query)
+    assert not at.exception
+    notice = next(w.value for w in at.warning if "链接中的筛选条件无效" in w.value)
+    assert f"- {bad}: `" in notice  # the value quoted as inline code: markdown in a link stays inert
+    assert at.dataframe  # still a list: the valid part of the request, or the filters' cases

@@ -112,11 +112,17 @@ def test_aging_numbers_are_those_of_the_scope(run_app, app_store) -> None:  # no
     {"event": "complaints", "agents": ("__T02__",), "label": "x"},
     {"event": "cases", "agents": ("__T02__",), "channel": "agency", "label": "x"},
 ])
-def test_drill_down_requests_for_other_teams_show_nothing(run_app, app_store, drill: dict) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("how", ["click", "link"])
+def test_drill_down_requests_for_other_teams_show_nothing(run_app, app_store, drill: dict, how: str) -> None:  # noqa: ANN001
+    from dashboard.filters import drill_params
+
     drill = {k: (tuple(_agents(app_store, "T02")) if v == ("__T02__",) else v) for k, v in drill.items()}
-    at = _lead(run_app)
-    at.session_state["_drill"] = drill
-    at.switch_page("dashboard/pages/cases.py").run()
+    if how == "click":
+        at = _lead(run_app)
+        at.session_state["_drill"] = drill
+        at.switch_page("dashboard/pages/cases.py").run()
+    else:  # a link made by someone who may see T02, opened by the T01 lead
+        at = _lead(run_app, "cases", query=drill_params(drill))
     assert not at.exception
     assert not at.dataframe
     assert any("没有数据" in i.value for i in at.info)

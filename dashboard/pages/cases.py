@@ -8,12 +8,14 @@ import streamlit as st
 
 from dashboard import auth, data
 from dashboard.components import DRILL, current_page, downloads, page_header
-from dashboard.filters import current
+from dashboard.filters import current, drill_from_url, drill_request
 from dashboard.i18n import cny, num, t, value, values_expr
 
 view = current()
 lang = view.lang
-page_header(view, "pg_cases")
+url_request, url_notes = drill_from_url()
+page_header(view, "pg_cases", url_notes)
+
 
 def _day(v: object) -> dt.date | None:
     """An ISO date from a drill request, or None when it is not one."""
@@ -23,8 +25,43 @@ def _day(v: object) -> dt.date | None:
         return None
 
 
-raw_request = st.session_state.get(DRILL)
-request = dict(raw_request) if isinstance(raw_request, dict) else {"event": "cases"}
+def _describe(req: dict, lang: str) -> str:
+    """What a drill request selects, in words (for a link opened without the click that made it)."""
+    parts = [t(f"ev_{req['event']}", lang)]
+    if req.get("snapshot_on"):
+        parts.append(str(req["snapshot_on"]))
+    for k in ("day", "start"):
+        if req.get(k):
+            parts.append(str(req[k]) + (f" → {req['end']}" if k == "start" and req.get("end") else ""))
+    if req.get("month"):
+        parts.append(str(req["month"])[:7])
+    if req.get("from_bucket") or req.get("to_bucket"):
+        parts.append(f"{req.get('from_bucket', '')} → {req.get('to_bucket', '')}")
+    for k in ("teams", "agents", "buckets"):
+        if req.get(k):
+            parts.append(", ".join(req[k]))
+    for k in ("category", "source"):
+        if req.get(k):
+            parts.append(value(req[k], lang))
+    if req.get("channel"):
+        parts.append(t(str(req["channel"]), lang))
+    return " · ".join(parts)
+
+
+# The URL carries the request (a shared link works); the click that made it also left its label in the session.
+clicked = st.session_state.get(DRILL)
+clicked = clicked if isinstance(clicked, dict) else None
+label = None
+if url_request is not None:
+    request = url_request
+    if clicked is not None and drill_request(clicked)[0] == url_request:
+        label = clicked.get("label")
+elif clicked is not None:
+    request, label = drill_request(clicked)[0], clicked.get("label")
+else:
+    request = None
+drilled = request is not None
+request = request or {"event": "cases"}
 # A drill request narrows the sidebar's filters; queries.service applies the viewer's scope on top of them,
 # so a team, agent or event in the request can never show more than the scope allows.
 overrides: dict[str, object] = {k: tuple(str(x) for x in v) for k, v in request.items()
@@ -43,8 +80,9 @@ for k in ("day", "month", "snapshot_on"):
     if request.get(k) and _day(request[k]) is not None:
         args[k] = _day(request[k])
 
-if DRILL in st.session_state:
-    st.markdown(t("cases_behind", lang, what=request.get("label") or t(f"ev_{args['event']}", lang)))
+if drilled:
+    # plain text, never markdown: a shared link's values must not render as links, images or HTML
+    st.text(t("cases_behind", lang, what=label or _describe(request, lang)))
 else:
     st.caption(t("cases_none", lang))
 
