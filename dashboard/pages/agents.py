@@ -4,10 +4,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
-from queries import pages_data
 from dashboard.components import chart_block, downloads, empty_state, kpi, metric_help, open_cases, page_header
 from dashboard.filters import current
 from dashboard.i18n import cny, num, pct, t
+from queries import pages_data
 
 view = current()
 lang, f = view.lang, view.filters

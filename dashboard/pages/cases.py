@@ -17,14 +17,6 @@ url_request, url_notes = drill_from_url()
 page_header(view, "pg_cases", url_notes)
 
 
-def _day(v: object) -> dt.date | None:
-    """An ISO date from a drill request, or None when it is not one."""
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None
-
-
 def _describe(req: dict, lang: str) -> str:
     """What a drill request selects, in words (for a link opened without the click that made it)."""
     parts = [t(f"ev_{req['event']}", lang)]
@@ -62,23 +54,15 @@ else:
     request = None
 drilled = request is not None
 request = request or {"event": "cases"}
-# A drill request narrows the sidebar's filters; queries.service applies the viewer's scope on top of them,
-# so a team, agent or event in the request can never show more than the scope allows.
-overrides: dict[str, object] = {k: tuple(str(x) for x in v) for k, v in request.items()
-                                if k in ("teams", "agents", "buckets") and isinstance(v, (list, tuple)) and v}
-for k in ("start", "end"):
-    if request.get(k) and _day(request[k]) is not None:
-        overrides[k] = _day(request[k])
-if request.get("channel") in ("in_house", "agency"):
-    overrides["channel"] = request["channel"]
+# A drill request (checked by drill_request: dates as ISO text, lists as tuples) narrows the sidebar's
+# filters; queries.service applies the viewer's scope on top, so no value in it can show more than the scope.
+overrides: dict[str, object] = {k: request[k] for k in ("teams", "agents", "buckets", "channel") if k in request}
+overrides |= {k: dt.date.fromisoformat(request[k]) for k in ("start", "end") if k in request}
 f = dataclasses.replace(view.filters, **overrides)
 if f.start > f.end:
     f = view.filters
-args = {k: str(request[k]) for k in ("event", "category", "source", "from_bucket", "to_bucket") if request.get(k)}
-args.setdefault("event", "cases")
-for k in ("day", "month", "snapshot_on"):
-    if request.get(k) and _day(request[k]) is not None:
-        args[k] = _day(request[k])
+args = {k: request[k] for k in ("event", "category", "source", "from_bucket", "to_bucket") if k in request}
+args |= {k: dt.date.fromisoformat(request[k]) for k in ("day", "month", "snapshot_on") if k in request}
 
 if drilled:
     # plain text, never markdown: a shared link's values must not render as links, images or HTML
