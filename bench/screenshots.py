@@ -49,19 +49,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], port: int | None = None, timeout: float = 120) -> Iterator[str]:
-    """Run `streamlit run streamlit_app.py` in a subprocess; yield its base URL; stop it (by pid) afterwards."""
-    with streamlit_process(env, port, timeout) as (url, _proc):
+def streamlit_server(env: dict[str, str], port: int | None = None, timeout: float = 120,
+                     args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run `streamlit run streamlit_app.py [args]` in a subprocess; yield its base URL; stop it afterwards."""
+    with streamlit_process(env, port, timeout, args=args) as (url, _proc):
         yield url
 
 
 @contextmanager
 def streamlit_process(env: dict[str, str], port: int | None = None, timeout: float = 120,
-                      root: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
+                      root: Path = ROOT, args: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
     """As streamlit_server, yielding the server process too (for memory sampling); `root`: another checkout."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(root / "streamlit_app.py"), "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           *args]
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - kept for the error
     env = {**os.environ, **env} | ({"PYTHONPATH": str(root)} if root != ROOT else {})  # its own packages first
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
