@@ -95,7 +95,7 @@ def _store_state() -> StoreState:
 
     A corrupt active version is moved aside first and the newest readable one served (queries.health).
     """
-    from queries.health import outdated, roll_back_if_corrupt, safe_sync
+    from queries.health import outdated, roll_back_if_corrupt, safe_sync_in_child
 
     s = settings()
     note = roll_back_if_corrupt(s.store_dir)
@@ -108,7 +108,8 @@ def _store_state() -> StoreState:
         return StoreState(current, store_note=note)
     try:
         _ensure_demo(s)
-        safe_sync(s, s.store_dir, full=False)  # a format change makes this a full rebuild
+        # in a child process: the dashboard keeps none of the sync's memory (a format change makes it a full rebuild)
+        safe_sync_in_child(s, s.store_dir, full=False)
     except SOURCE_ERRORS as exc:
         if current is None or too_old:
             reason = describe_error(exc) + (f"; {too_old}" if too_old else "")

@@ -146,3 +146,43 @@ def test_source_gone_keeps_the_store(source, capsys) -> None:  # noqa: ANN001
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0] and "unchanged" in err[0]
     assert current_version(store) == good and Store.open(store).path == good
+
+
+def test_the_dashboards_sync_runs_in_a_child_and_reports_like_the_cli(source, tmp_path) -> None:  # noqa: ANN001
+    from queries.config import load_settings
+    from queries.db import SourceError
+    from queries.health import safe_sync_in_child
+
+    url, store_dir = source
+    settings = load_settings()
+    assert safe_sync_in_child(settings, store_dir) == []
+    store = Store.open(store_dir)
+    assert store.reconciliation.get("ok") is True
+    assert _payments_in_store(store_dir) == _payments_in_source(url)
+    # a source that lost a table: the child's one-line reason reaches the caller as a SourceError
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE promises"))
+    engine.dispose()
+    with pytest.raises(SourceError, match="promises"):
+        safe_sync_in_child(settings, store_dir)
+    assert current_version(store_dir) == store.path
+
+
+def test_a_sync_child_that_dies_leaves_the_store_and_says_so(source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import queries.health as health
+    from queries.config import load_settings
+    from queries.db import SourceError
+
+    _, store_dir = source
+    settings = load_settings()
+    health.safe_sync_in_child(settings, store_dir)
+    before = current_version(store_dir)
+    killer = tmp_path / "python-killed"
+    killer.write_text("#!/bin/sh\necho 'Killed' >&2\nkill -9 $$\n")
+    killer.chmod(0o755)
+    monkeypatch.setattr(health.sys, "executable", str(killer))  # the interpreter the child starts with
+    with pytest.raises(SourceError, match="stopped before it finished.*Killed.*store is unchanged"):
+        health.safe_sync_in_child(settings, store_dir, full=True)
+    assert current_version(store_dir) == before
+    assert Store.open(store_dir).reconciliation.get("ok") is True
