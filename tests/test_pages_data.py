@@ -10,7 +10,7 @@ import pytest
 from fixtures_demo import AS_OF
 from queries.filters import Filters
 from queries.metrics.registry import compute
-from queries.pages_data import leaderboard_rows, monthly
+from queries.pages_data import FUNNEL, funnel, leaderboard, leaderboard_rows, monthly
 
 
 def _value(store, key: str, start: dt.date, end: dt.date) -> float:  # noqa: ANN001
@@ -74,3 +74,35 @@ def test_leaderboard_search_matches_id_or_name_literally_before_the_cut() -> Non
     assert leaderboard_rows(board, "all", "A0.").height == 0
     assert leaderboard_rows(board, "all", "(").height == 0
     assert leaderboard_rows(board, "all", "").height == 6
+
+
+@pytest.mark.parametrize("f", [
+    Filters(start=dt.date(2026, 11, 1), end=AS_OF),
+    Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), buckets=("M1", "M2")),
+    Filters(start=dt.date(2026, 9, 1), end=AS_OF, teams=("T01", "T03"), channel="in_house"),
+])
+def test_funnel_is_the_agent_against_the_median_of_their_team_on_the_whole_board(app_store, f: Filters) -> None:
+    board = leaderboard(app_store, f)  # the straightforward way: every agent's row, then the team's
+    agents = app_store.frame("agents")["agent_id"].to_list()
+    assert len(agents) == 12
+    checked = 0
+    for agent in agents:
+        got = funnel(app_store, f, agent)
+        me = board.filter(pl.col("agent_id") == agent)
+        if me.height == 0:  # no activity in the period, or outside the chosen teams / channel
+            assert got.height == 0, agent
+            continue
+        mates = board.filter(pl.col("team_id") == me["team_id"][0])
+        assert got["stage"].to_list() == list(FUNNEL)
+        assert got["agent"].to_list() == [float(me[s][0]) for s in FUNNEL], agent
+        assert got["team_median"].to_list() == pytest.approx([float(mates[s].median()) for s in FUNNEL]), agent
+        checked += 1
+    assert checked >= 4  # agents of at least two teams compared
+
+
+def test_funnel_of_an_agent_outside_the_chosen_teams_is_empty(app_store) -> None:
+    agents = app_store.frame("agents")
+    t02 = agents.filter(pl.col("team_id") == "T02")["agent_id"][0]
+    f = Filters(start=dt.date(2026, 11, 1), end=AS_OF, teams=("T01",))
+    assert funnel(app_store, f, t02).height == 0
+    assert funnel(app_store, f, "A9999").height == 0
