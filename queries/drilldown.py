@@ -209,6 +209,9 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
     for label in (from_bucket, to_bucket):
         if label is not None and label not in bounds.labels and label != "closed":
             raise DrillDownError(f"unknown bucket '{label}'")
+    for label in filters.buckets:  # a link can ask for any text; the SQL is built from known buckets only
+        if label not in bounds.labels:
+            raise DrillDownError(f"unknown bucket '{label[:40]}': use one of {', '.join(bounds.labels)}")
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(1, int(page))
     f = apply(scope, filters)
