@@ -78,7 +78,8 @@ def _raw(key: str) -> list[str]:
 def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     """Widget values from the URL query parameters, and a notice for every value that is not valid."""
     lang_raw = _raw("lang")
-    lang = lang_raw[-1] if lang_raw and lang_raw[-1] in LANGS else "zh"
+    valid_langs = [v for v in lang_raw if v in LANGS]
+    lang = valid_langs[-1] if valid_langs else "zh"  # the language the page will show: notices in it too
     notes: list[str] = []
     values: dict[str, object] = {"lang": lang}
 
