@@ -88,7 +88,7 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
         good = [v for v in dict.fromkeys(raw) if v in allowed]
         bad = [v for v in raw if v not in allowed]
         if bad:
-            notes.append(f"{t(key, lang)}: {', '.join(_shown(v, 40) for v in bad[:3])}"
+            notes.append(f"{t(key, lang)}: {', '.join(_shown(v) for v in bad[:3])}"
                          + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
         if multi:
             values[key] = good
@@ -106,12 +106,12 @@ def _from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     pick("channel", CHANNELS, False)
     unknown = [k for k in st.query_params if k not in URL_KEYS and k not in OTHER_URL_KEYS]
     if unknown:
-        notes.append(f"{t('unknown_param', lang)}: {', '.join(_shown(k, 40) for k in unknown[:3])}"
+        notes.append(f"{t('unknown_param', lang)}: {', '.join(_shown(k) for k in unknown[:3])}"
                      + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
     raw_sla = _raw("sla")  # the complaints page's widget is bound to it, and Streamlit drops a bad value silently
     if raw_sla and not (len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit()
                         and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]):
-        notes.append(f"{t('sla_days', lang)}: {', '.join(_shown(v, 40) for v in raw_sla[:3])} "
+        notes.append(f"{t('sla_days', lang)}: {', '.join(_shown(v) for v in raw_sla[:3])} "
                      f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
         del st.query_params["sla"]  # before the bound widget reads it: Streamlit would take "1e309" as infinity
     raw_dates = _raw("dates")
@@ -191,7 +191,7 @@ def drill_from_url() -> tuple[dict[str, object] | None, list[str]]:
         else:
             too_many.append(key)
     request, bad = drill_request(raw)
-    notes = [f"{DRILL_URL[k]}: {', '.join(_shown(v, 40) for v in st.query_params.get_all(DRILL_URL[k])[:3])}"
+    notes = [f"{DRILL_URL[k]}: {', '.join(_shown(v) for v in st.query_params.get_all(DRILL_URL[k])[:3])}"
              for k in [*too_many, *bad]]
     return request, notes
 
