@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, data, filters
-from dashboard.components import EXPORTS, PAGE, style
+from dashboard import audit, data, session
+from dashboard.components import style
 from dashboard.i18n import bi, t
 from dashboard.overview import database_overview
+from dashboard.sidebar import sidebar
 
 st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=":material/monitoring:", layout="wide")
 
@@ -19,10 +20,13 @@ if state is None:
     st.stop()
 
 style()
-identity = auth.identify(data.settings().is_demo)  # stops the run with a refusal when there is no viewer
-view = filters.sidebar(data.options())  # choices already limited to the viewer's scope
+settings = data.settings()
+identity = session.identify(  # stops the run with a refusal when there is no viewer
+    demo_allowed=settings.is_demo or settings.allow_demo_mode, auth_header=settings.auth_header,
+    access=data.access, all_teams=data.all_teams, on_denied=audit.denied)
+view = sidebar(data.options())  # choices already limited to the viewer's scope
 lang = view.lang
-auth.identity_box(identity, lang)
+session.identity_box(identity, lang)
 PAGES = "dashboard/pages"
 more = [
     st.Page(f"{PAGES}/cases.py", title=t("pg_cases", lang), icon=":material/folder_open:", url_path="cases"),
@@ -44,11 +48,10 @@ nav = st.navigation({
     ],
     t("sec_more", lang): more,
 })
-st.session_state[PAGE] = nav.url_path or "daily"
-st.session_state[EXPORTS] = {}
-data.begin_run()
+page = nav.url_path or "daily"
+session.begin_run(page)
 try:
     nav.run()
 finally:  # also after st.stop() in a page: every page view is recorded once per page and filters
-    auth.audit_once("view", st.session_state[PAGE], view.filters, data.rows_loaded())
-data.settle(st.session_state[PAGE])
+    audit.audit_once("view", page, view.filters, session.rows_loaded())
+data.settle(page)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from queries import schema as S  # noqa: E402
+from queries.source import contract as S  # noqa: E402
 
 PAGES: dict[str, list[tuple[str, tuple[str, ...], dict]]] = {
     "daily_recovery": [
@@ -145,7 +145,7 @@ def step_pages(store_dir: str, runs: int) -> dict:
 
 def pushdown_queries(as_of: dt.date) -> dict[str, list[sa.Select]]:
     """The pages' main aggregations as SQL against the case database (the reference)."""
-    from queries.extract import day_of
+    from queries.source.reader import day_of
 
     p, c, a, t = S.payments.c, S.contacts.c, S.agents.c, S.teams.c
     start = dt.datetime.combine(as_of.replace(day=1), dt.time())
@@ -186,7 +186,7 @@ def pushdown_queries(as_of: dt.date) -> dict[str, list[sa.Select]]:
 
 def step_pushdown(source: str, as_of: str, runs: int) -> dict:
     """Time the pushed-down SQL per page (all of a page's queries together)."""
-    from queries.db import read_only_engine
+    from queries.source.engines import read_only_engine
 
     eng = read_only_engine(source)
     out = {}
@@ -207,7 +207,7 @@ def step_pushdown(source: str, as_of: str, runs: int) -> dict:
 
 def add_day(source: str, shift: int) -> dict:
     """Copy the source's last day of payments/contacts to last day + shift, with new ids."""
-    from queries.db import writable_engine
+    from queries.source.engines import writable_engine
 
     eng = writable_engine(source)
     added = {}
@@ -229,7 +229,7 @@ def add_day(source: str, shift: int) -> dict:
 
 def remove_added(source: str, added: dict) -> None:
     """Delete the rows add_day inserted."""
-    from queries.db import writable_engine
+    from queries.source.engines import writable_engine
 
     eng = writable_engine(source)
     with eng.begin() as conn:
@@ -261,7 +261,7 @@ def main() -> None:
     print(f"store load: {pages['load_s'] * 1000:.0f} ms; dashboard-process peak {pages['peak_mb']:.0f} MB")
     from queries.store import read_manifest
 
-    as_of = read_manifest(Path(args.store))["data_as_of"]
+    as_of = read_manifest(Path(args.store)).data_as_of
     sql = _child(["_sql", args.source, as_of, str(args.sql_runs)])
     print(f"{'page':<20}{'calls':>6}{'store median ms':>17}{'first ms':>10}{'SQL queries':>13}{'SQL median ms':>15}")
     for page, r in pages["pages"].items():

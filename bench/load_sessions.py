@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 from screenshots import streamlit_process  # noqa: E402

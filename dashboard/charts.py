@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from dashboard.i18n import cny, money_axis, num, pct, t, value
+from dashboard.format import cny, money_axis, num, pct
+from dashboard.i18n import t, value
 
 TEAL, ORANGE, GREY, RED, NAVY = "#0F5C6E", "#E08A2E", "#9AA5B1", "#C0392B", "#2C3E50"
 PALETTE = ["#0F5C6E", "#E08A2E", "#4C9F70", "#8E6C8A", "#C0392B", "#3B7DD8", "#B8860B", "#5D6D7E",

@@ -9,16 +9,14 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, data
-from dashboard.filters import URL_READ, View, drill_params, file_stem, url_params
-from dashboard.i18n import day, t
+from dashboard import audit, data, session
+from dashboard.format import day
+from dashboard.i18n import t
+from dashboard.links import drill_params, file_stem, url_params
+from dashboard.session import DRILL, EXPORTS, URL_READ, View, current_page
 
 CASES_PAGE = "dashboard/pages/cases.py"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "zh-CN"}
-DRILL = "_drill"
-PAGE = "_page"
-#: key → (file stem, frame) of every download offered in this run (what the buttons would produce).
-EXPORTS = "_exports"
 
 #: A drill function maps one selected point to list_cases arguments (plus filter overrides), or None.
 Drill = Callable[[dict], dict | None]
@@ -28,7 +26,7 @@ def page_header(view: View, title_key: str, notices: list[str] | tuple[str, ...]
     """Title, demo label, data-as-of and the store's reconciliation state, and any URL notices (plus `notices`)."""
     lang = view.lang
     st.title(t(title_key, lang))
-    auth.demo_note(lang)
+    session.demo_note(lang)
     state, _ = data.store_state()
     settings = data.settings()
     if settings.is_demo:
@@ -74,11 +72,6 @@ def xlsx_bytes(df: pl.DataFrame, sheet: str) -> bytes:
     return buf.getvalue()
 
 
-def current_page() -> str:
-    """The url path of the page being rendered (for the audit log)."""
-    return str(st.session_state.get(PAGE, "-"))
-
-
 def downloads(df: pl.DataFrame, name: str, view: View, key: str) -> None:
     """CSV and Excel downloads of a chart's or table's data (as masked as the page), each recorded in the audit log."""
     stem = file_stem(name, view.filters)
@@ -88,11 +81,11 @@ def downloads(df: pl.DataFrame, name: str, view: View, key: str) -> None:
     row = st.container(horizontal=True, gap="small")
     row.download_button(t("download_csv", view.lang), lambda: csv_bytes(flat),
                         file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{key}",
-                        on_click=auth.audit_export, args=(page, f"{stem}.csv", "csv", view.filters, rows),
+                        on_click=audit.audit_export, args=(page, f"{stem}.csv", "csv", view.filters, rows),
                         icon=":material/download:", type="tertiary")
     row.download_button(t("download_xlsx", view.lang), lambda: xlsx_bytes(flat, name), file_name=f"{stem}.xlsx",
                         key=f"xlsx_{key}", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        on_click=auth.audit_export, args=(page, f"{stem}.xlsx", "xlsx", view.filters, rows),
+                        on_click=audit.audit_export, args=(page, f"{stem}.xlsx", "xlsx", view.filters, rows),
                         icon=":material/table_view:", type="tertiary")
 
 
@@ -157,5 +150,4 @@ def style() -> None:
 
 def metric_help(key: str, lang: str) -> str:
     """The glossary definition of a registry metric, for chart and KPI help."""
-    g = data.glossary(lang).filter(pl.col("key") == key)
-    return g.get_column("definition")[0] if g.height else ""
+    return data.metric_info(key).definition(lang)

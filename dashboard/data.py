@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import polars as pl
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import make_url
 
-from queries import pages_data, service
-from queries.access import Access, AccessError, load_access
-from queries.config import Settings, load_settings
-from queries.db import SourceError, describe_error, read_only_engine
-from queries.drilldown import CasePage, Timeline
+from dashboard import session
+from queries.errors import DataUnavailable, SourceError, UserError, describe
 from queries.filters import Filters, Scope
-from queries.metrics import MetricError, MetricUnavailable
+from queries.governance import audit as audit_log
+from queries.governance.access import Access, AccessError, load_access
+from queries.metrics.registry import METRICS, Metric
 from queries.metrics.registry import glossary as _glossary
-from queries.report import max_age_s
+from queries.settings import Settings, load_settings
+from queries.source.engines import read_only_engine
+from queries.source.summary import database_summary as _database_summary
 from queries.store import Store, StoreMissing
-from queries.summary import database_summary as _database_summary
+from queries.views import pages as pages_data
+from queries.views import scoped as service
+from queries.views.drilldown import CasePage, DrillDownError, Timeline
 
 SOURCE_ERRORS = (SourceError, sa.exc.SQLAlchemyError, OSError)
 
@@ -61,7 +66,7 @@ def database_summary() -> tuple[pl.DataFrame | None, str | None]:
     try:
         return _database_summary(engine()), None
     except SOURCE_ERRORS as exc:
-        return None, describe_error(exc)
+        return None, describe(exc)
 
 
 # ---------------------------------------------------------------- the analytics store
@@ -75,6 +80,8 @@ class StoreState:
     source_error: str | None = None
     #: set when the active store version was unreadable and an earlier one is served instead
     store_note: str | None = None
+    #: when this state was made (time.monotonic()): it is made again once older than the store's max age
+    made: float = field(default_factory=time.monotonic)
 
     @property
     def version(self) -> str:
@@ -84,18 +91,19 @@ class StoreState:
 
 def _ensure_demo(s: Settings) -> None:
     if s.is_demo and not s.demo_db_path.exists():
-        from queries.cli import ensure_demo_database
+        from queries.demo.embedded import ensure_demo_database
 
         ensure_demo_database(s)
 
 
-@st.cache_resource(ttl=max_age_s(), show_spinner="正在同步分析库 · Syncing the analytics store …")
+@st.cache_resource(show_spinner="正在同步分析库 · Syncing the analytics store …")
 def _store_state() -> StoreState:
     """Open the store once per process; sync first when it is missing or older than the max age.
 
-    A corrupt active version is moved aside first and the newest readable one served (queries.health).
+    A corrupt active version is moved aside first and the newest readable one served (queries.store.recovery).
     """
-    from queries.health import outdated, roll_back_if_corrupt, safe_sync_in_child
+    from queries.store.recovery import outdated, roll_back_if_corrupt
+    from queries.sync.child import safe_sync_in_child
 
     s = settings()
     note = roll_back_if_corrupt(s.store_dir)
@@ -104,7 +112,7 @@ def _store_state() -> StoreState:
     except StoreMissing:
         current = None
     too_old = outdated(current) if current is not None else None  # written by an older dashboard
-    if current is not None and not too_old and current.age_seconds() <= max_age_s():
+    if current is not None and not too_old and current.age_seconds() <= s.store_max_age_s:
         return StoreState(current, store_note=note)
     try:
         _ensure_demo(s)
@@ -112,22 +120,31 @@ def _store_state() -> StoreState:
         safe_sync_in_child(s, s.store_dir, full=False)
     except SOURCE_ERRORS as exc:
         if current is None or too_old:
-            reason = describe_error(exc) + (f"; {too_old}" if too_old else "")
+            reason = describe(exc) + (f"; {too_old}" if too_old else "")
             raise SourceError(reason) from exc  # not cached: retried on the next run
-        return StoreState(current, describe_error(exc), note)
+        return StoreState(current, describe(exc), note)
     return StoreState(Store.open(s.store_dir))
+
+
+def _current_state() -> StoreState:
+    """The cached store state, made again (with a sync when due) once it is older than the store's max age."""
+    state = _store_state()
+    if time.monotonic() - state.made > settings().store_max_age_s:
+        _store_state.clear()
+        state = _store_state()
+    return state
 
 
 def store_state() -> tuple[StoreState | None, str | None]:
     """The store state, or None and the reason no store can be served."""
     try:
-        return _store_state(), None
+        return _current_state(), None
     except SOURCE_ERRORS as exc:
-        return None, describe_error(exc)
+        return None, describe(exc)
 
 
 def _store() -> Store:
-    return _store_state().store
+    return _current_state().store
 
 
 # ---------------------------------------------------------------- who may see what
@@ -147,26 +164,11 @@ def access() -> tuple[Access | None, str | None]:
 
 def _scope() -> Scope:
     """The viewer's scope from the session (a scope selecting nothing when there is no identity)."""
-    from dashboard.auth import scope
-
-    return scope()
-
-
-ROWS = "_rows_loaded"
+    return session.scope()
 
 
 def _count(n: int) -> None:
-    st.session_state[ROWS] = st.session_state.get(ROWS, 0) + n
-
-
-def begin_run() -> None:
-    """Reset this run's count of rows loaded (the page view's row count in the audit log)."""
-    st.session_state[ROWS] = 0
-
-
-def rows_loaded() -> int:
-    """Rows of every frame loaded for the page in this run."""
-    return int(st.session_state.get(ROWS, 0))
+    session.count_rows(n)
 
 
 # ---------------------------------------------------------------- metrics and page compositions (scoped)
@@ -197,13 +199,13 @@ def _counted(r: Result) -> Result:
 def _metric(version: str, scope: Scope, key: str, filters: Filters, by: tuple[str, ...], options: tuple) -> Result:
     try:
         return Result(service.metric(_store(), scope, key, filters, by, **dict(options)))
-    except (MetricUnavailable, MetricError) as exc:
+    except (DataUnavailable, UserError) as exc:
         return Result(None, str(exc))
 
 
 def metric(key: str, filters: Filters, by: tuple[str, ...] = (), **options: object) -> Result:
     """One registry metric within the viewer's scope, cached on (store version, scope, metric, filters, by, options)."""
-    return _counted(_metric(_store_state().version, _scope(), key, filters, tuple(by),
+    return _counted(_metric(_current_state().version, _scope(), key, filters, tuple(by),
                             tuple(sorted(options.items()))))
 
 
@@ -211,18 +213,18 @@ def metric(key: str, filters: Filters, by: tuple[str, ...] = (), **options: obje
 def _compose(version: str, scope: Scope, name: str, filters: Filters, options: tuple) -> Result:
     try:
         return Result(service.compose(_store(), scope, name, filters, **dict(options)))
-    except (MetricUnavailable, MetricError) as exc:
+    except (DataUnavailable, UserError) as exc:
         return Result(None, str(exc))
 
 
 def compose(name: str, filters: Filters, **options: object) -> Result:
-    """A page composition from queries.pages_data within the viewer's scope, cached like metric()."""
-    return _counted(_compose(_store_state().version, _scope(), name, filters, tuple(sorted(options.items()))))
+    """A page composition from queries.views.pages within the viewer's scope, cached like metric()."""
+    return _counted(_compose(_current_state().version, _scope(), name, filters, tuple(sorted(options.items()))))
 
 
 def kpis(filters: Filters) -> dict:
     """The daily-recovery KPI values for the day filters.end and the same day last month (scoped)."""
-    return _kpis(_store_state().version, _scope(), filters)
+    return _kpis(_current_state().version, _scope(), filters)
 
 
 @st.cache_data(show_spinner=False, max_entries=1000)
@@ -232,7 +234,7 @@ def _kpis(version: str, scope: Scope, filters: Filters) -> dict:
 
 def options() -> pages_data.Options:
     """Choices for the filter widgets, limited to the viewer's scope."""
-    return _options(_store_state().version, _scope())
+    return _options(_current_state().version, _scope())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -242,7 +244,7 @@ def _options(version: str, scope: Scope) -> pages_data.Options:
 
 def all_teams() -> tuple[tuple[str, str], ...]:
     """Every team (id, name), for the demo-mode team picker only."""
-    return _all_teams(_store_state().version)
+    return _all_teams(_current_state().version)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -253,6 +255,50 @@ def _all_teams(version: str) -> tuple[tuple[str, str], ...]:
 def glossary(lang: str) -> pl.DataFrame:
     """Every registered metric with its definition (no caching needed: built from constants)."""
     return _glossary(lang)
+
+
+def metric_info(key: str) -> Metric:
+    """The declaration of a registered metric (name, definition, unit)."""
+    return METRICS[key]
+
+
+def leaderboard_rows(board: pl.DataFrame, show: str, search: str) -> pl.DataFrame:
+    """The leaderboard rows to display (top/bottom N or all, matching the search)."""
+    return pages_data.leaderboard_rows(board, show, search, pages_data.LEADERBOARD_TOP)
+
+
+LEADERBOARD_SHOWS = pages_data.LEADERBOARD_SHOWS
+
+
+def leaderboard_top() -> int:
+    """How many agents the leaderboard shows by default in a large centre."""
+    return pages_data.LEADERBOARD_TOP
+
+
+def trend_window(filters: Filters) -> Filters:
+    """The period widened to the 13 whole months the trend page shows."""
+    return pages_data.trend_window(filters)
+
+
+def snapshot_window(filters: Filters, snapshot: dt.date) -> Filters:
+    """The 12 month-end snapshots up to `snapshot` (roll and cure trends)."""
+    return pages_data.snapshot_window(filters, snapshot)
+
+
+# ---------------------------------------------------------------- the audit log (compliance only)
+
+
+def audit_problems() -> list[str]:
+    """Where the audit log's hash chain breaks (empty when intact)."""
+    return audit_log.verify(settings().store_dir)
+
+
+def audit_entries(start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Audit entries between two dates, newest first."""
+    return audit_log.read(settings().store_dir, start, end)
+
+
+AUDIT_ACTIONS = audit_log.ACTIONS
 
 
 # ---------------------------------------------------------------- drill-down on the case database (scoped)
@@ -270,15 +316,13 @@ def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
 @st.cache_data(ttl=120, show_spinner=False, max_entries=500)
 def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: int,
            reveal: bool) -> tuple[CasePage | None, str | None]:
-    from queries.drilldown import DrillDownError
-
     try:
         return service.cases(engine(), scope, filters, dict(drill), page=page, page_size=page_size,
                              reveal_pii=reveal), None
     except DrillDownError as exc:
         return None, str(exc)
     except SOURCE_ERRORS as exc:
-        return None, describe_error(exc)
+        return None, describe(exc)
 
 
 def timeline(case_id: int, filters: Filters, reveal: bool = False) -> tuple[Timeline | None, str | None]:
@@ -291,4 +335,4 @@ def _timeline(scope: Scope, case_id: int, filters: Filters, reveal: bool) -> tup
     try:
         return service.timeline(engine(), scope, case_id, filters, reveal_pii=reveal), None
     except SOURCE_ERRORS as exc:
-        return None, describe_error(exc)
+        return None, describe(exc)

@@ -1,11 +1,11 @@
-"""Labels in zh-CN and en, and number formats: CNY (¥, 万 in Chinese), percent, counts."""
+"""Labels in zh-CN and en: interface text, data values of the contract's enumerations; metric names come from
+the metric declarations (queries.metrics), never from here."""
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-
 import polars as pl
+
+from queries.metrics.registry import METRICS
 
 LANGS = ("zh", "en")
 
@@ -129,6 +129,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "k_paying": ("还款户数", "Paying accounts"),
     "k_vs_lm": ("较上月同日", "vs same day last month"),
     "k_no_target": ("无目标数据", "no targets"),
+    "calendar_unknown": ("工作日历尚无 {years} 年的法定节假日安排，进度按周一至周五计算。",
+                         "The working-day calendar has no public holidays for {years} yet: pace counts Monday to "
+                         "Friday."),
     "k_period": ("所选期间", "Selected period"),
     # chart titles
     "c_daily": ("每日回收与累计 vs 目标", "Daily collected, cumulative vs target"),
@@ -137,9 +140,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "daily_bar": ("每日回收", "Daily collected"),
     "cumulative": ("累计回收", "Cumulative collected"),
     "target_line": ("月度目标", "Monthly target"),
-    "collected": ("回收金额", "Collected"),
     "achievement": ("达成率", "Achievement"),
-    "recovery_rate": ("回收率", "Recovery rate"),
     "day": ("日期", "Day"),
     "month": ("月份", "Month"),
     "week": ("周", "Week"),
@@ -165,13 +166,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "ptp": ("承诺", "PTP"),
     "kept": ("兑现", "Kept"),
     "paid": ("还款笔数", "Paid"),
-    "contact_rate": ("接通率", "Contact rate"),
-    "rpc_rate": ("本人接通率", "RPC rate"),
-    "ptp_rate": ("承诺率", "PTP rate"),
-    "ptp_kept_rate": ("承诺兑现率", "PTP kept rate"),
     "complaints": ("投诉", "Complaints"),
-    "after_hours": ("非时段外呼", "After-hours"),
-    "over_frequency": ("超频案件日", "Over-frequency"),
     "choose_agent": ("选择坐席（或点击表格行/散点）", "Choose an agent (or click a table row / point)"),
     "this_agent": ("本坐席", "This agent"),
     "team_median": ("团队中位数", "Team median"),
@@ -231,7 +226,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "yoy": ("同比", "YoY"),
     "months_since": ("委案后月数", "Months since placement"),
     "placed_month": ("委案月份", "Placement month"),
-    "liquidation": ("清收率", "Liquidation"),
     "immature": ("未成熟（当月未满）", "immature (month not complete)"),
     "trend_note": ("月度趋势看所选期间涉及的整月；同比需要上一年同月的数据。",
                    "Monthly trends cover the whole months the period touches; YoY needs the same month a year "
@@ -298,13 +292,30 @@ _VALUES: dict[str, tuple[str, str]] = {
     "open": ("未结", "Open"), "resolved": ("已结", "Resolved"),
     "in_house": ("自营", "In-house"), "agency": ("委外", "Agency"),
     "closed": ("结清", "Closed"),
+    # case statuses
+    "active": ("在催", "Active"), "paid_off": ("已结清", "Paid off"), "settled": ("和解结清", "Settled"),
+    "legal": ("诉讼", "Legal"), "written_off": ("已核销", "Written off"), "recalled": ("已收回", "Recalled"),
+    # contact channels, parties and outcomes
+    "call": ("电话", "Call"), "sms": ("短信", "SMS"), "email": ("邮件", "E-mail"), "visit": ("外访", "Visit"),
+    "debtor": ("债务人本人", "Debtor"), "third_party": ("第三方", "Third party"), "none": ("无人", "No one"),
+    "no_answer": ("无人接听", "No answer"), "busy": ("忙线", "Busy"), "wrong_number": ("号码错误", "Wrong number"),
+    "rpc": ("本人接通", "Right-party contact"), "ptp": ("承诺还款", "Promise to pay"), "refused": ("拒绝还款", "Refused"),
+    "dispute": ("争议", "Dispute"), "hardship": ("困难", "Hardship"), "callback": ("约回电", "Callback"),
+    # promise statuses
+    "pending": ("待到期", "Pending"), "kept": ("已兑现", "Kept"), "partial": ("部分兑现", "Partial"),
+    "broken": ("违约", "Broken"),
+    # payment methods
+    "bank_transfer": ("银行转账", "Bank transfer"), "app": ("手机银行", "Mobile app"), "wechat_pay": ("微信支付", "WeChat Pay"),
+    "alipay": ("支付宝", "Alipay"), "counter": ("柜面", "Counter"), "auto_debit": ("自动扣款", "Auto debit"),
     "白金卡": ("白金卡", "Platinum card"), "金卡": ("金卡", "Gold card"), "普卡": ("普卡", "Classic card"),
     "联名卡": ("联名卡", "Co-brand card"), "现金分期": ("现金分期", "Cash instalment"),
 }
 
 
 def t(key: str, lang: str, **fmt: object) -> str:
-    """The label of `key` in `lang`, formatted with `fmt`."""
+    """The label of `key` in `lang` (a metric key gives the metric's declared name), formatted with `fmt`."""
+    if key in METRICS:
+        return METRICS[key].name(lang)
     zh, en = _LABELS[key]
     text = zh if lang == "zh" else en
     return text.format(**fmt) if fmt else text
@@ -334,61 +345,3 @@ def values_expr(col: str, lang: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).replace(mapping).fill_null("—").alias(col)
 
 
-def _missing(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def cny(x: float | None, lang: str) -> str:
-    """CNY amount: ¥123.45万 / ¥1.23亿 in Chinese; ¥1.23M or ¥1,234,567 in English."""
-    if _missing(x):
-        return "—"
-    sign = "-" if x < 0 else ""
-    a = abs(float(x))
-    if lang == "zh":
-        if a >= 1e8:
-            return f"{sign}¥{a / 1e8:,.2f}亿"
-        if a >= 1e4:
-            return f"{sign}¥{a / 1e4:,.2f}万"
-        return f"{sign}¥{a:,.0f}"
-    if a >= 1e9:
-        return f"{sign}¥{a / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"{sign}¥{a / 1e6:,.2f}M"
-    return f"{sign}¥{a:,.0f}"
-
-
-def pct(x: float | None, digits: int = 1) -> str:
-    """A 0–1 ratio as a percent."""
-    return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
-
-
-def num(x: float | None, digits: int = 0) -> str:
-    """A count or plain number with thousands separators."""
-    return "—" if _missing(x) else f"{x:,.{digits}f}"
-
-
-def pp(x: float | None) -> str:
-    """A change of a ratio in percentage points."""
-    return "—" if _missing(x) else f"{x * 100:+.1f} pp"
-
-
-def change(x: float | None) -> str:
-    """A relative change (0.12 → +12.0%)."""
-    return "—" if _missing(x) else f"{x * 100:+.1f}%"
-
-
-def day(d: dt.date | None, lang: str) -> str:
-    """A date: 2026年11月22日 / 22 Nov 2026."""
-    if d is None:
-        return "—"
-    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else d.strftime("%-d %b %Y")
-
-
-def month(d: dt.date, lang: str) -> str:
-    """A month: 2026年11月 / Nov 2026."""
-    return f"{d.year}年{d.month}月" if lang == "zh" else d.strftime("%b %Y")
-
-
-def money_axis(lang: str) -> tuple[float, str]:
-    """Divisor and unit suffix for money on chart axes: 万元 in Chinese, yuan in English."""
-    return (1e4, "（万元）") if lang == "zh" else (1.0, " (¥)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from queries.schema import DEFAULT_BUCKETS, TEAM_CHANNELS, BucketBounds
+from queries.buckets import DEFAULT_BUCKETS, BucketBounds
+from queries.errors import UserError
+from queries.source.contract import TEAM_CHANNELS
 
 
-class FilterError(ValueError):
+class FilterError(UserError):
     """A filter value is not valid; the message is one line meant for the user."""
 
 

@@ -1,5 +1,2 @@
-"""Shared pytest fixtures; each area keeps its own in a fixtures_*.py module imported here."""
-
-from fixtures_demo import demo_portfolio, small_portfolio, small_source  # noqa: F401
-from fixtures_store import fresh_source, handmade_source, handmade_store  # noqa: F401
-from fixtures_app import app_source, app_store, run_app  # noqa: F401
+"""Shared by every layer's tests: this folder is on sys.path, so each layer's conftest.py imports the fixtures it
+needs from the fixtures_*.py modules here (demo centres, hand-made sources, the app under AppTest)."""

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from fixtures_demo import AS_OF, SMALL
 from streamlit.testing.v1 import AppTest
 
-from fixtures_demo import AS_OF, SMALL
-
-APP = "../streamlit_app.py"  # relative to this file, as AppTest wants
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")  # the entry point, absolute
 PAGE_FILES = {"data": "data_overview"}  # url path → script name where they differ
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from queries import schema as S
+from queries.source import contract as S
 
 D = dt.date
 T = dt.datetime
@@ -186,10 +185,9 @@ def fresh_source(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'cases.sqlite'}"
         return
-    env = "CASES_TEST_PG_URL" if kind == "postgresql" else "CASES_TEST_MYSQL_URL"
-    base = os.environ.get(env)
-    if not base:
-        pytest.skip(f"{env} is not set; {kind} source tests skipped")
+    from fixtures_demo import server_url
+
+    base = server_url(kind)
     yield from (_pg_fresh(base) if kind == "postgresql" else _mysql_fresh(base))
 
 

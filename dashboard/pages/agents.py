@@ -3,24 +3,32 @@
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.components import chart_block, downloads, empty_state, kpi, metric_help, open_cases, page_header
-from dashboard.filters import current
-from dashboard.i18n import cny, num, pct, t
-from queries import pages_data
+from dashboard import charts, data, session
+from dashboard.components import (
+    chart_block,
+    downloads,
+    empty_state,
+    kpi,
+    metric_help,
+    open_cases,
+    page_header,
+)
+from dashboard.format import cny, num, pct
+from dashboard.i18n import t
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang, f = view.lang, view.filters
 page_header(view, "pg_agents")
 
 board = data.compose("leaderboard", f)
-PICK = "scorecard_agent"
+PICK = session.SCORECARD_AGENT
 
 
 def _pick(source: str, agent: str | None) -> None:
     """Open an agent's scorecard from a click, once per new click (selections persist across reruns)."""
-    if agent and st.session_state.get(f"_last_{source}") != agent:
-        st.session_state[f"_last_{source}"] = agent
+    if agent and st.session_state.get(f"{session.PICK_LAST}{source}") != agent:
+        st.session_state[f"{session.PICK_LAST}{source}"] = agent
         st.session_state[PICK] = agent
 
 
@@ -30,15 +38,15 @@ with st.container(border=True):
         empty_state(view, board)
         st.stop()
     df = board.df
-    n = pages_data.LEADERBOARD_TOP
+    n = data.leaderboard_top()
     top, search = st.columns([2, 3], vertical_alignment="bottom")
     shown = "all"
     if df.height > n:  # a large centre: the top N by default, the bottom N for coaching, or everyone
         shown = top.segmented_control(
-            t("lb_show", lang), pages_data.LEADERBOARD_SHOWS, default="top", key="lb_show",
+            t("lb_show", lang), data.LEADERBOARD_SHOWS, default="top", key="lb_show",
             format_func=lambda s: t(f"lb_{s}", lang, n=n, total=df.height)) or "top"
     needle = search.text_input(t("lb_search", lang), key="lb_search", placeholder=t("lb_search_hint", lang))
-    rows_df = pages_data.leaderboard_rows(df, shown, needle, n)
+    rows_df = data.leaderboard_rows(df, shown, needle)
     if rows_df.height == 0:
         st.info(t("lb_no_match", lang, q=needle))
     cols = ["rank", "agent_id", "agent_name", "team_id", "daily", "collected", "recovery_rate", "attempts",
@@ -62,7 +70,7 @@ with st.container(border=True):
             "ptp_rate": st.column_config.NumberColumn(t("ptp_rate", lang), format="percent"),
             "ptp_kept_rate": st.column_config.NumberColumn(t("ptp_kept_rate", lang), format="percent"),
             "complaints": st.column_config.NumberColumn(t("complaints", lang), format="%d"),
-            "after_hours": st.column_config.NumberColumn(t("after_hours", lang), format="%d",
+            "after_hours": st.column_config.NumberColumn(t("after_hours_rate", lang), format="%d",
                                                          help=metric_help("after_hours_rate", lang)),
             "over_frequency": st.column_config.NumberColumn(t("over_frequency", lang), format="%d",
                                                             help=metric_help("over_frequency", lang)),
@@ -105,7 +113,7 @@ with right:
             st.plotly_chart(charts.funnel(fun.df, lang, label), width="stretch", key="funnel",
                             config={"displaylogo": False})
             downloads(fun.df, f"funnel_{agent}", view, "funnel")
-        st.caption(f"{t('complaints', lang)} {num(me['complaints'])} · {t('after_hours', lang)} "
+        st.caption(f"{t('complaints', lang)} {num(me['complaints'])} · {t('after_hours_rate', lang)} "
                    f"{num(me['after_hours'])} · {t('over_frequency', lang)} {num(me['over_frequency'])}")
         if st.button(f"{t('pg_cases', lang)} · {label}", icon=":material/folder_open:", key="agent_cases"):
             open_cases({"event": "cases", "agents": (agent,), "label": label}, view)

@@ -5,11 +5,10 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import chart_block, metric_help, page_header
-from dashboard.filters import current
 from dashboard.i18n import t
-from queries.pages_data import shift_months
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang, f = view.lang, view.filters
 page_header(view, "pg_aging")
 
@@ -47,7 +46,7 @@ with right:
                                                  "to_bucket": tb, "label": f"{snap} · {fb} → {tb}"})(
                     *str(p.get("customdata", "|")).split("|")))
 
-window = f.with_dates(shift_months(snap.replace(day=1), -11), snap)
+window = data.snapshot_window(f, snap)
 left, right = st.columns(2)
 with left:
     trend = data.compose("roll_trend", window, basis=basis)

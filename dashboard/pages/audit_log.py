@@ -5,21 +5,19 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import data, session
 from dashboard.components import downloads, page_header
-from dashboard.filters import current
 from dashboard.i18n import t
-from queries.audit import ACTIONS, read, verify
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang = view.lang
-if auth.role() != "compliance":  # the navigation hides this page from other roles; refuse it here as well
+if session.role() != "compliance":  # the navigation hides this page from other roles; refuse it here as well
     st.error(f"{t('audit_only', 'zh')}  \n{t('audit_only', 'en')}", icon=":material/lock:")
     st.stop()
 page_header(view, "pg_audit")
 
-store_dir = data.settings().store_dir
-problems = verify(store_dir)
+problems = data.audit_problems()
 if problems:
     st.error(t("audit_chain_bad", lang) + "  \n" + "  \n".join(f"- {p}" for p in problems[:20]),
              icon=":material/gpp_bad:")
@@ -32,10 +30,10 @@ picked = c1.date_input(t("audit_dates", lang), value=(today - dt.timedelta(days=
                        format="YYYY-MM-DD")
 picked = tuple(d for d in (picked if isinstance(picked, (tuple, list)) else (picked,)) if d is not None)
 start, end = (picked[0], picked[-1]) if picked else (today - dt.timedelta(days=6), today)
-actions = c2.multiselect(t("audit_action", lang), ACTIONS, key="audit_actions", placeholder=t("all", lang))
+actions = c2.multiselect(t("audit_action", lang), data.AUDIT_ACTIONS, key="audit_actions", placeholder=t("all", lang))
 who = c3.text_input(t("audit_user", lang), key="audit_user", max_chars=120)
 
-log = read(store_dir, start, end)
+log = data.audit_entries(start, end)
 if actions:
     log = log.filter(pl.col("action").is_in(actions))
 if who.strip():

@@ -3,15 +3,16 @@
 import dataclasses
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
-from dashboard import auth, data
-from dashboard.components import DRILL, current_page, downloads, page_header
-from dashboard.filters import current, drill_from_url, drill_request
-from dashboard.i18n import cny, num, t, value, values_expr
+from dashboard import audit, data, session
+from dashboard.components import downloads, page_header
+from dashboard.format import cny, num
+from dashboard.i18n import t, value, values_expr
+from dashboard.links import drill_from_url, drill_request
+from dashboard.session import CASE_PAGE, CASE_REQUEST, DRILL, current_page, current_view
 
-view = current()
+view = current_view()
 lang = view.lang
 url_request, url_notes = drill_from_url()
 page_header(view, "pg_cases", url_notes)
@@ -55,7 +56,7 @@ else:
 drilled = request is not None
 request = request or {"event": "cases"}
 # A drill request (checked by drill_request: dates as ISO text, lists as tuples) narrows the sidebar's
-# filters; queries.service applies the viewer's scope on top, so no value in it can show more than the scope.
+# filters; queries.views.scoped applies the viewer's scope on top, so no value in it can show more than the scope.
 overrides: dict[str, object] = {k: request[k] for k in ("teams", "agents", "buckets", "channel") if k in request}
 overrides |= {k: dt.date.fromisoformat(request[k]) for k in ("start", "end") if k in request}
 f = dataclasses.replace(view.filters, **overrides)
@@ -70,17 +71,17 @@ if drilled:
 else:
     st.caption(t("cases_none", lang))
 
-if "case_page" not in st.session_state or st.session_state.get("_case_req") != request:
-    st.session_state["_case_req"] = request
-    st.session_state.pop("case_page", None)
-page_no = st.session_state.get("case_page", 1)
+if CASE_PAGE not in st.session_state or st.session_state.get(CASE_REQUEST) != request:
+    st.session_state[CASE_REQUEST] = request
+    st.session_state.pop(CASE_PAGE, None)
+page_no = st.session_state.get(CASE_PAGE, 1)
 reveal = False
-if auth.role() == "compliance":  # only compliance may ask for personal data; queries re-check the role
+if session.role() == "compliance":  # only compliance may ask for personal data; queries re-check the role
     reveal = st.toggle(t("reveal_pii", lang), key="reveal_pii", value=False)
 drill = tuple(sorted(args.items()))
 result, error = data.cases(f, drill, page_no, reveal=reveal)
 audit_detail = {k: str(v) for k, v in args.items()} | {"page": page_no, "reveal_pii": reveal}
-auth.audit_once("drilldown", current_page(), f, None if result is None else result.total, audit_detail)
+audit.audit_once("drilldown", current_page(), f, None if result is None else result.total, audit_detail)
 if error:
     st.error(t("drill_unavailable", lang, msg=error), icon=":material/error:")
     st.stop()
@@ -102,14 +103,14 @@ event = st.dataframe(
         "amount": st.column_config.NumberColumn(labels["amount"], format="¥%.2f"),
         "case_id": st.column_config.NumberColumn("ID", format="%d")})
 if result.pages > 1:
-    st.pagination(result.pages, key="case_page", default=page_no)
+    st.pagination(result.pages, key=CASE_PAGE, default=page_no)
 downloads(result.rows, f"cases_{args['event']}", view, "cases")
 
 selected = event.selection.rows if event else []
 if selected:
     case_id = int(result.rows.get_column("case_id")[selected[0]])
     tl, err = data.timeline(case_id, f, reveal=reveal)
-    auth.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
+    audit.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
                     {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
     with st.container(border=True):
         st.subheader(t("timeline", lang, case=case_id))

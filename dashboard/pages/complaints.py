@@ -1,17 +1,18 @@
 """投诉监控 · Complaints: counts and rates by category, source (12378 apart), team, agent; trend; open vs SLA."""
 
 import datetime as dt
-import os
 
 import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import chart_block, downloads, kpi, metric_help, page_header
-from dashboard.filters import SLA_DAYS, current
-from dashboard.i18n import num, t, value, values_expr
+from dashboard.format import num
+from dashboard.i18n import t, value, values_expr
+from dashboard.links import SLA_DAYS
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang, f = view.lang, view.filters
 page_header(view, "pg_complaints")
 help_rate = metric_help("complaint_rate", lang)
@@ -90,7 +91,7 @@ with st.container(border=True):
     st.markdown(f"**{t('c_open', lang)}**")
     sla = st.number_input(t("sla_days", lang), min_value=SLA_DAYS[0], max_value=SLA_DAYS[1], step=1, key="sla",
                           bind="query-params",
-                          value=int(os.environ.get("CASES_COMPLAINT_SLA_DAYS", "15")), width=200)
+                          value=data.settings().complaint_sla_days, width=200)
     opened = data.compose("open_complaints", f, sla_days=int(sla))
     if opened.empty:
         st.info(t("no_open", lang), icon=":material/task_alt:")

@@ -4,10 +4,11 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import chart_block, kpi, metric_help, page_header
-from dashboard.filters import current
-from dashboard.i18n import change, cny, day, num, pct, pp, t
+from dashboard.format import change, cny, day, num, pct, pp
+from dashboard.i18n import t
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang, f = view.lang, view.filters
 page_header(view, "pg_daily")
 
@@ -39,6 +40,8 @@ kpi(c[4], t("k_paying", lang), num(now["paying_accounts_mtd"]),
     _delta(now["paying_accounts_mtd"], lm["paying_accounts_mtd"]), help=f"{t('p_mtd', lang)} · {metric_help('paying_accounts', lang)}")
 kpi(c[5], t("k_ptp_due", lang), num(now["ptp_due_today"]), _delta(now["ptp_due_today"], lm["ptp_due_today"]),
     help=f"{cny(now['ptp_due_amount'], lang)} · {metric_help('ptp_kept_rate', lang)}")
+if k["calendar_unknown"]:
+    st.caption(t("calendar_unknown", lang, years=", ".join(str(y) for y in k["calendar_unknown"])))
 st.caption(f"{t('k_payments', lang)} ({t('k_mtd', lang)}): {num(now['payments_mtd'])} · "
            f"{t('k_vs_lm', lang)} {num(lm['payments_mtd'])}")
 

@@ -4,11 +4,11 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.components import page_header
-from dashboard.filters import current
 from dashboard.i18n import t
 from dashboard.overview import database_overview
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 page_header(view, "pg_data")
 database_overview(view.lang)
 state, _ = data.store_state()

@@ -4,10 +4,10 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.components import downloads, page_header
-from dashboard.filters import current
 from dashboard.i18n import t
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang = view.lang
 page_header(view, "pg_glossary")
 st.caption(t("glossary_intro", lang))

@@ -5,13 +5,13 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import chart_block, kpi, metric_help, page_header
-from dashboard.i18n import change, cny, month, pct, pp, t
-from dashboard.filters import current
-from queries.pages_data import trend_window
+from dashboard.format import change, cny, month, pct, pp
+from dashboard.i18n import t
+from dashboard.session import current_view
 
-view = current()
+view = current_view()
 lang = view.lang
-f = trend_window(view.filters)
+f = data.trend_window(view.filters)
 page_header(view, "pg_trends")
 st.caption(t("trend_note", lang) + f" ({f.start.isoformat()} → {f.end.isoformat()})")
 

@@ -1,4 +1,4 @@
-"""Seeded generator of a realistic demo case database (DESIGN §3), for any SQLAlchemy URL."""
+"""Seeded generator of a realistic demo case database (docs/design.md §3), for any SQLAlchemy URL."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ..db import backend, describe_error, writable_engine
-from ..schema import TABLES, metadata
-from .load import create_indexes, create_tables, load_mysql, load_postgresql, load_sqlite
-from .simulate import Portfolio, Scale, simulate
+from queries.demo.load import (
+    create_indexes,
+    create_tables,
+    load_mysql,
+    load_postgresql,
+    load_sqlite,
+)
+from queries.demo.simulate import Portfolio, Scale, simulate
+from queries.errors import UserError, describe
+from queries.source.contract import TABLES, metadata
+from queries.source.engines import backend, writable_engine
 
 SCALES: dict[str, Scale] = {
     "demo": Scale("demo", cases=20_000, teams=8, agency_teams=2, agents=60),
@@ -24,7 +31,7 @@ SCALES: dict[str, Scale] = {
 __all__ = ["SCALES", "DemoError", "Scale", "build_demo_database", "generate"]
 
 
-class DemoError(RuntimeError):
+class DemoError(UserError):
     """A demo database cannot be written; the message says what is wrong and what to do."""
 
 
@@ -82,7 +89,7 @@ def build_demo_database(url: str, scale: str | Scale = "demo", seed: int = 7, as
             # Connecting would create a missing SQLite file; a missing file has no tables anyway.
             existing = [] if sqlite_path is not None and not sqlite_path.exists() else _existing_case_tables(engine)
         except sa.exc.SQLAlchemyError as exc:
-            raise DemoError(f"cannot reach {u.render_as_string(hide_password=True)}: {describe_error(exc)}; "
+            raise DemoError(f"cannot reach {u.render_as_string(hide_password=True)}: {describe(exc)}; "
                             "check the URL and that the server is running") from None
         if existing and not replace:
             raise DemoError(f"{u.render_as_string(hide_password=True)} already holds case tables "

@@ -18,12 +18,6 @@ SPRING_FESTIVAL = {
 PAY_DAYS = (5, 10, 15, 25)  # common salary days at Chinese employers
 
 
-def month_start(day: dt.date, shift: int = 0) -> dt.date:
-    """First day of the month of `day`, moved by `shift` months."""
-    m = day.year * 12 + day.month - 1 + shift
-    return dt.date(m // 12, m % 12 + 1, 1)
-
-
 def days_between(start: dt.date, end: dt.date) -> np.ndarray:
     """Every day from start to end inclusive, as datetime64[D]."""
     return np.arange(np.datetime64(start), np.datetime64(end) + 1, dtype="datetime64[D]")

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from ..schema import TABLES
+from queries.source.contract import TABLES
 
 CHUNK_ROWS = 1_000_000
 Progress = Callable[[str], None]

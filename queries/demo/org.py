@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .calendar import month_start
-from .people import chinese_names
+from queries.dates import month_start
+from queries.demo.people import chinese_names
 
 STAGES = ("early", "mid", "agency")  # early: M0–M1, mid: M2–M3, agency: M4 and later
 STAGE_SHARE = (0.45, 0.30, 0.25)  # share of seats per stage, by workload

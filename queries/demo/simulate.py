@@ -15,10 +15,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from ..schema import CASE_STATUSES, COMPLAINT_CATEGORIES, COMPLAINT_SOURCES, CONTACT_CHANNELS, CONTACT_OUTCOMES
-from .calendar import contact_weights, days_between, month_start, payment_weights
-from .org import Organisation, build_organisation
-from .people import PROVINCES, card_numbers, chinese_names, id_numbers, mobile_numbers
+from queries.dates import month_start
+from queries.demo.calendar import contact_weights, days_between, payment_weights
+from queries.demo.org import Organisation, build_organisation
+from queries.demo.people import (
+    PROVINCES,
+    card_numbers,
+    chinese_names,
+    id_numbers,
+    mobile_numbers,
+)
+from queries.source.contract import (
+    CASE_STATUSES,
+    COMPLAINT_CATEGORIES,
+    CONTACT_CHANNELS,
+    CONTACT_OUTCOMES,
+)
 
 CURE, STAY, ROLL, PAIDOFF, SETTLE, LEGAL, WRITEOFF, RECALL = range(8)
 CLOSING = np.array([PAIDOFF, SETTLE, LEGAL, WRITEOFF, RECALL])
@@ -489,7 +501,7 @@ def simulate(scale: Scale, seed: int, as_of: dt.date) -> Portfolio:
 
 
 def _assemble(sim: _Sim) -> Portfolio:
-    rng, org, n = sim.rng, sim.org, sim.scale.cases
+    rng, org = sim.rng, sim.org
     agent_ids = org.agent_ids
     out = Portfolio()
     out.tables["teams"] = org.teams

@@ -5,14 +5,26 @@ from __future__ import annotations
 import polars as pl
 
 from queries.filters import Filters
-from queries.metrics._base import (
-    EVENT_DIMS, add_dims, check_dims, empty, filter_frame, finish, group, month_aligned, ratio, rows,
+from queries.metrics.base import (
+    EVENT_DIMS,
+    add_dims,
+    check_dims,
+    empty,
+    filter_frame,
+    finish,
+    group,
+    month_aligned,
+    ratio,
+    rows,
 )
+from queries.metrics.declare import metric
 from queries.store import Store
 
 COMPLAINT_ONLY = ("category", "source", "severity", "status")
 COMPLAINT_DIMS = (*EVENT_DIMS, *COMPLAINT_ONLY)
 EXTRA = ("attempts", "per_10k_attempts", "regulator_12378")
+#: Complaint sources that are a regulator's (counted apart as `regulator_12378`).
+REGULATOR_SOURCES = ("regulator_12378",)
 
 
 def _worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
@@ -40,6 +52,13 @@ def _count_worked(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame
     return group(add_dims(store, df, by), by, count)
 
 
+@metric("complaint_rate", name=("投诉率", "Complaint rate"),
+        definition=("期间内收到的投诉 ÷ 期间内至少有一次外呼/外访的不重复案件数 × 10,000（另列每万次外呼、12378 监管投诉）",
+                    "Complaints received ÷ distinct cases with at least one attempt in the period × 10,000 "
+                    "(also per 10,000 attempts; regulator 12378 complaints shown apart)"),
+        numerator=("期间内收到的投诉", "complaints received"),
+        denominator=("有外呼/外访的不重复案件数", "distinct worked cases"), dims=COMPLAINT_DIMS, unit="per_10k",
+        sets={"regulator sources": REGULATOR_SOURCES})
 def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Complaints received ÷ distinct cases with ≥1 attempt in the period, × 10,000."""
     by = check_dims("complaint_rate", by, COMPLAINT_DIMS)
@@ -48,7 +67,7 @@ def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> 
     base_by = tuple(d for d in by if d not in COMPLAINT_ONLY)
     comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
     num = group(comp, by, [pl.len().alias("numerator"),
-                           (pl.col("source") == "regulator_12378").sum().alias("regulator_12378")])
+                           pl.col("source").is_in(list(REGULATOR_SOURCES)).sum().alias("regulator_12378")])
     den = _worked_cases(store, filters, base_by)
     att = group(rows(store, "contacts", filters, base_by), base_by, [pl.col("attempts").sum().alias("attempts")])
     if base_by:

@@ -6,10 +6,21 @@ import datetime as dt
 
 import polars as pl
 
+from queries.buckets import CLOSED
 from queries.filters import Filters
-from queries.metrics._base import (
-    CASE_DIMS, ORG_DIMS, MetricError, check_dims, empty, finish, group, money, ratio, rows,
+from queries.metrics.base import (
+    CASE_DIMS,
+    ORG_DIMS,
+    MetricError,
+    check_dims,
+    empty,
+    finish,
+    group,
+    money,
+    ratio,
+    rows,
 )
+from queries.metrics.declare import metric
 from queries.store import Store
 
 SNAP_DIMS = ("month", *ORG_DIMS, *CASE_DIMS)
@@ -34,6 +45,10 @@ def _snapshots(store: Store, filters: Filters, snapshot: dt.date | None, all_in_
     return inside if all_in_range else inside[-1:]
 
 
+@metric("bucket_balance", name=("账龄分布", "Balance by bucket"),
+        definition=("快照中各账龄段的余额合计（或案件数）", "Sum of balance (or count of cases) per bucket in a snapshot"),
+        numerator=("各账龄段余额（或户数）", "balance or count per bucket"), denominator=None, dims=SNAP_DIMS,
+        unit="money", money_numerator=True)
 def bucket_balance(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
                    snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
     """Balance (or count) of cases per bucket in a snapshot: the latest in the period unless by month."""
@@ -66,7 +81,7 @@ def _roll(metric: str, store: Store, filters: Filters, by: tuple[str, ...], snap
         df = df.collect()
     denom_keys = [d for d in by if d != "to_bucket"]
     if cure:
-        cured = pl.col("to_bucket").is_in([store.bounds.labels[0], "closed"])
+        cured = pl.col("to_bucket").is_in([store.bounds.labels[0], CLOSED])
         out = group(df, by, [pl.col(col).filter(cured).sum().alias("num"), pl.col(col).sum().alias("den")])
     else:
         out = group(df, by, [pl.col(col).sum().alias("num")]).with_columns(
@@ -77,12 +92,24 @@ def _roll(metric: str, store: Store, filters: Filters, by: tuple[str, ...], snap
     return finish(out, by)
 
 
+@metric("roll_rate", name=("迁徙率", "Roll rate"),
+        definition=("上期末 k 段余额（或户数）中本期末处于 j 段（或结清）的部分 ÷ 上期末 k 段余额",
+                    "Balance (or count) in bucket k at snapshot t−1 found in bucket j at t (absent or zero = closed) "
+                    "÷ balance (or count) in bucket k at t−1"),
+        numerator=("k 段迁入 j 段的余额", "balance k→j"), denominator=("上期末 k 段余额", "balance in k at t−1"),
+        dims=ROLL_DIMS, unit="rate", money_numerator=True)
 def roll_rate(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
               snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
     """Share of bucket k at snapshot t−1 found in bucket j (or closed) at t; always by from/to bucket."""
     return _roll("roll_rate", store, filters, by, snapshot, basis, cure=False)
 
 
+@metric("cure_rate", name=("回滚率", "Cure rate"),
+        definition=("上期末 k 段余额中本期末为 M0 或结清的部分 ÷ 上期末 k 段余额",
+                    "Part of bucket k at t−1 that is M0 or closed at t ÷ balance (or count) in bucket k at t−1"),
+        numerator=("k 段回到 M0 或结清的余额", "balance k→M0 or closed"),
+        denominator=("上期末 k 段余额", "balance in k at t−1"),
+        dims=tuple(d for d in ROLL_DIMS if d != "to_bucket"), unit="rate", money_numerator=True)
 def cure_rate(store: Store, filters: Filters, by: tuple[str, ...] = (), *,
               snapshot: dt.date | None = None, basis: str = "balance") -> pl.DataFrame:
     """Share of bucket k at t−1 that is M0 or closed at t; always by from_bucket."""

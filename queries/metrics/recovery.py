@@ -6,12 +6,32 @@ import datetime as dt
 
 import polars as pl
 
-from queries.filters import Filters
-from queries.metrics._base import (
-    CASE_DIMS, EVENT_DIMS, ORG_DIMS, MetricError, MetricUnavailable, add_dims, check_dims, empty, filter_frame,
-    finish, group, money, month_end, month_starts, ratio, rows,
+from queries.dates import (
+    CHINA_CALENDAR,
+    WorkCalendar,
+    month_end,
+    month_index,
+    month_index_expr,
+    month_starts,
 )
-from queries.rules import CHINA_CALENDAR, WorkCalendar
+from queries.filters import Filters
+from queries.metrics.base import (
+    CASE_DIMS,
+    EVENT_DIMS,
+    ORG_DIMS,
+    MetricError,
+    MetricUnavailable,
+    add_dims,
+    check_dims,
+    empty,
+    filter_frame,
+    finish,
+    group,
+    money,
+    ratio,
+    rows,
+)
+from queries.metrics.declare import metric
 from queries.store import Store
 
 RECOVERY_DIMS = ("month", *ORG_DIMS, *CASE_DIMS)
@@ -19,6 +39,10 @@ TARGET_DIMS = ("month", "team_id", "channel")
 LIQ_DIMS = ("placed_month", "months_since", *ORG_DIMS, *CASE_DIMS)
 
 
+@metric("collected", name=("回收金额", "Collected"),
+        definition=("期间内还款金额合计", "Sum of payments received in the period"),
+        numerator=("期间内还款金额合计", "sum of payments.amount in the period"), denominator=None,
+        dims=EVENT_DIMS, unit="money", money_numerator=True)
 def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Sum of payments in the period (yuan); extra column `payments` = number of payments."""
     by = check_dims("collected", by, EVENT_DIMS)
@@ -30,6 +54,12 @@ def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.Da
     return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
 
 
+@metric("paying_accounts", name=("还款户数", "Paying accounts"),
+        definition=("期间内至少有一笔还款的不重复案件数（按日、团队等拆分时各行分别去重，不可相加）",
+                    "Distinct cases with at least one payment in the period (each row of a breakdown counts its own "
+                    "distinct cases, so rows do not add up to the total)"),
+        numerator=("期间内至少有一笔还款的不重复案件数", "distinct cases with at least one payment in the period"),
+        denominator=None, dims=EVENT_DIMS, unit="count")
 def paying_accounts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Distinct cases with at least one payment in the period (per row of `by`); extra `payments`.
 
@@ -45,6 +75,12 @@ def paying_accounts(store: Store, filters: Filters, by: tuple[str, ...] = ()) ->
     return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
 
 
+@metric("recovery_rate", name=("回收率", "Recovery rate"),
+        definition=("期间内月初在催案件的还款 ÷ 月初余额（上月末快照余额 + 当月新入催案件委案金额，多月相加）",
+                    "Payments in the period on the month's opening cases ÷ opening balance (previous month-end "
+                    "snapshot balance of active cases + placed balance of cases placed in the month; months summed)"),
+        numerator=("月初在催案件的还款", "payments on opening cases"),
+        denominator=("月初余额", "opening balance"), dims=RECOVERY_DIMS, unit="rate", money_numerator=True)
 def recovery_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Payments on the month's opening cases ÷ opening balance of the months the period touches."""
     by = check_dims("recovery_rate", by, RECOVERY_DIMS)
@@ -65,6 +101,12 @@ def recovery_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
     return finish(out.sort(list(by), nulls_last=True) if by else out, by)
 
 
+@metric("target_achievement", name=("达成率", "Target achievement"),
+        definition=("当月回收金额 ÷ 团队月度目标；进度 = 达成率 ÷ (已过工作日 ÷ 当月工作日)",
+                    "Collected in the month ÷ the team's monthly target; pace = achievement ÷ (elapsed working days "
+                    "÷ working days in the month; Mon–Fri minus Chinese public holidays, plus make-up days)"),
+        numerator=("当月回收金额", "collected in the month"), denominator=("团队月度目标", "targets.target_amount"),
+        dims=TARGET_DIMS, unit="rate", money_numerator=True)
 def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
                        calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
     """Collected ÷ team target per month; `pace` = achievement ÷ share of working days elapsed."""
@@ -97,7 +139,7 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
         done = sum(calendar.working_days(m, min(month_end(m), filters.end)) for m in span)
         return done / total if total else None
 
-    if "month" in by:  # a native lookup, not a Python UDF: see dashboard.i18n.values_expr on UDFs and the GIL
+    if "month" in by:  # a native lookup, not a Python UDF (tests/architecture/test_no_python_udfs.py says why)
         shares = {m: elapsed_share(m) for m in out.get_column("month").drop_nulls().unique().to_list()}
         share = pl.col("month").replace_strict(shares, default=None, return_dtype=pl.Float64)
     else:
@@ -108,6 +150,12 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
     return finish(out.sort(list(by)) if by else out, by, ["pace"])
 
 
+@metric("liquidation", name=("清收率", "Liquidation"),
+        definition=("委案后 n 个月内累计还款 ÷ 当月委案金额，按委案月份；未满月的单元格标记为未成熟",
+                    "Payments within n months after placement ÷ placed balance of the cases placed that month; "
+                    "cells whose month is not complete are flagged immature"),
+        numerator=("委案后 n 个月内累计还款", "cumulative payments by months since placement"),
+        denominator=("当月委案金额", "placed balance"), dims=LIQ_DIMS, unit="rate", money_numerator=True)
 def liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Cumulative payments n months after placement ÷ placed balance, per placement month."""
     by = check_dims("liquidation", by, LIQ_DIMS)
@@ -125,9 +173,8 @@ def liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.
     if den.height == 0:
         return empty(by, ["immature"])
     as_of = store.as_of or dt.date.today()
-    as_of_mi = as_of.year * 12 + as_of.month - 1
-    mi = pl.col("placed_month").dt.year().cast(pl.Int32) * 12 + pl.col("placed_month").dt.month().cast(pl.Int32) - 1
-    grid = den.with_columns((pl.lit(as_of_mi) - mi).alias("_max")).filter(pl.col("_max") >= 0)
+    grid = den.with_columns((pl.lit(month_index(as_of)) - month_index_expr(pl.col("placed_month"))).alias("_max")) \
+        .filter(pl.col("_max") >= 0)
     grid = grid.with_columns(pl.int_ranges(0, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")) \
         .explode("months_since")
     paid = pays.group_by([*keys, "months_since"]).agg(pl.col("cents").sum().alias("paid"))

@@ -1,0 +1,222 @@
+"""Links: the view ↔ URL query parameters, drill-down requests in the cases page's URL, and export file names.
+
+A copied link reopens the same view; a value in a link that is not valid is named in a notice and left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard.i18n import LANGS, t
+from dashboard.session import View
+from queries.dates import DEFAULT_PRESET, PRESETS
+from queries.filters import Filters
+from queries.views.drilldown import EVENTS
+from queries.views.pages import Options
+
+CHANNELS = ("all", "in_house", "agency")
+#: Widget keys = URL query parameter names.
+URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "region", "channel")
+#: A drill-down request in the cases page's URL: request key → query parameter.
+DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on": "d_snapshot", "start": "d_start",
+             "end": "d_end", "teams": "d_team", "agents": "d_agent", "buckets": "d_bucket", "from_bucket": "d_from",
+             "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel"}
+_DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
+_DRILL_LISTS = ("teams", "agents", "buckets")
+#: Other query parameters the app knows: page widgets bound to the URL, and Streamlit's own.
+OTHER_URL_KEYS = ("sla", "embed", "embed_options", *DRILL_URL.values())
+#: The complaints page's SLA in days (`?sla=`): the range a link may ask for.
+SLA_DAYS = (1, 365)
+
+
+def date_bounds(opts: Options) -> tuple[dt.date, dt.date]:
+    """The dates a link may ask for: 20 years before the data's last day to 5 years after."""
+    return opts.as_of.replace(year=opts.as_of.year - 20, day=1), opts.as_of.replace(year=opts.as_of.year + 5, day=1)
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A value from the URL quoted for a notice: inline code, so markdown, links and HTML in it stay inert."""
+    return "`" + text[:limit].replace("`", "'").replace("\n", " ") + "`"
+
+
+def _raw(key: str) -> list[str]:
+    return [v for v in st.query_params.get_all(key) if v != ""]
+
+
+def from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
+    """Widget values from the URL query parameters, and a notice for every value that is not valid."""
+    lang_raw = _raw("lang")
+    valid_langs = [v for v in lang_raw if v in LANGS]
+    lang = valid_langs[-1] if valid_langs else "zh"  # the language the page will show: notices in it too
+    notes: list[str] = []
+    values: dict[str, object] = {"lang": lang}
+
+    def pick(key: str, allowed: list[str] | tuple[str, ...], multi: bool) -> None:
+        raw = _raw(key)
+        good = [v for v in dict.fromkeys(raw) if v in allowed]
+        bad = [v for v in raw if v not in allowed]
+        if bad:
+            notes.append(f"{t(key, lang)}: {', '.join(shown(v) for v in bad[:3])}"
+                         + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
+        if multi:
+            values[key] = good
+        elif good:
+            values[key] = good[-1]
+
+    pick("lang", LANGS, False)
+    pick("period", PRESETS, False)
+    pick("team", [tid for tid, _, _ in opts.teams], True)
+    teams = values["team"]
+    pick("agent", [a for a, _, team in opts.agents if not teams or team in teams], True)
+    pick("bucket", opts.buckets, True)
+    pick("product", opts.products, True)
+    pick("region", opts.regions, True)
+    pick("channel", CHANNELS, False)
+    unknown = [k for k in st.query_params if k not in URL_KEYS and k not in OTHER_URL_KEYS]
+    if unknown:
+        notes.append(f"{t('unknown_param', lang)}: {', '.join(shown(k) for k in unknown[:3])}"
+                     + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
+    raw_sla = _raw("sla")  # the complaints page's widget is bound to it, and Streamlit drops a bad value silently
+    if raw_sla and not (len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit()
+                        and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]):
+        notes.append(f"{t('sla_days', lang)}: {', '.join(shown(v) for v in raw_sla[:3])} "
+                     f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
+        del st.query_params["sla"]  # before the bound widget reads it: Streamlit would take "1e309" as infinity
+    raw_dates = _raw("dates")
+    if raw_dates:
+        try:
+            parsed = [dt.date.fromisoformat(v) for v in raw_dates]
+            if len(parsed) > 2 or parsed[0] > parsed[-1]:
+                raise ValueError
+            lo, hi = date_bounds(opts)
+            if parsed[0] < lo or parsed[-1] > hi:  # far outside the data: date arithmetic would overflow
+                raise ValueError
+        except ValueError:
+            notes.append(f"{t('dates', lang)}: {' → '.join(shown(v, 20) for v in raw_dates[:2])}")
+        else:
+            values["dates"] = (parsed[0], parsed[-1])
+            if "period" not in values:
+                values["period"] = "custom"
+    return values, notes
+
+
+def url_params(view: View) -> dict[str, list[str] | str]:
+    """The query parameters that reproduce this view (for links to the cases page)."""
+    f = view.filters
+    out: dict[str, list[str] | str] = {}
+    if view.lang != "zh":
+        out["lang"] = view.lang
+    if view.period != DEFAULT_PRESET:
+        out["period"] = view.period
+    if view.period == "custom":
+        out["dates"] = [f.start.isoformat(), f.end.isoformat()]
+    for key, vals in (("team", f.teams), ("agent", f.agents), ("bucket", f.buckets), ("product", f.products),
+                      ("region", f.regions)):
+        if vals:
+            out[key] = list(vals)
+    if f.channel:
+        out["channel"] = f.channel
+    return out
+
+
+def sync_url(view: View) -> None:
+    """Write the view's filters to the URL (only our keys), so a copied link reopens the same view."""
+    want = url_params(view)
+    for key in URL_KEYS:
+        value = want.get(key)
+        have = st.query_params.get_all(key)
+        if value is None:
+            if have:
+                del st.query_params[key]
+        elif have != (value if isinstance(value, list) else [value]):
+            st.query_params[key] = value
+
+
+# ---------------------------------------------------------------- drill-down requests
+
+
+def drill_request(raw: dict[str, object]) -> tuple[dict[str, object], list[str]]:
+    """The valid parts of a drill-down request (dates as ISO text, lists as tuples), and the keys that were not.
+
+    An unknown event drops the whole request (the cases page then lists the filters' cases). Only the
+    shape is checked here; queries.views.drilldown and the viewer's scope decide what any value may show.
+    """
+    bad: list[str] = []
+    event = raw.get("event", "cases")
+    if event not in EVENTS:
+        return {"event": "cases"}, ["event"]
+    out: dict[str, object] = {"event": event}
+    for key in DRILL_URL:
+        v = raw.get(key)
+        if key == "event" or v is None or v == "" or v == ():
+            continue
+        if key in _DRILL_LISTS:
+            items = [v] if isinstance(v, str) else list(v) if isinstance(v, (list, tuple)) else None
+            if items is None or not 0 < len(items) <= 50 or not all(isinstance(x, str) and 0 < len(x) <= 40
+                                                                   for x in items):
+                bad.append(key)
+            else:
+                out[key] = tuple(dict.fromkeys(items))
+            continue
+        if not isinstance(v, str) or not 0 < len(v) <= 40:
+            bad.append(key)
+        elif key in _DRILL_DATES:
+            try:
+                d = dt.date.fromisoformat(v)
+            except ValueError:
+                bad.append(key)
+            else:
+                if 1990 <= d.year <= 2100:
+                    out[key] = d.isoformat()
+                else:
+                    bad.append(key)
+        elif key == "channel" and v not in ("in_house", "agency"):
+            bad.append(key)
+        else:
+            out[key] = v
+    return out, bad
+
+
+def drill_from_url() -> tuple[dict[str, object] | None, list[str]]:
+    """The drill-down request in the URL (None when there is none) and a notice per part that is not valid."""
+    if not any(k in st.query_params for k in DRILL_URL.values()):
+        return None, []
+    raw: dict[str, object] = {}
+    too_many: list[str] = []
+    for key, param in DRILL_URL.items():
+        vals = st.query_params.get_all(param)
+        if not vals:
+            continue
+        if key in _DRILL_LISTS:
+            raw[key] = tuple(vals)
+        elif len(vals) == 1:
+            raw[key] = vals[0]
+        else:
+            too_many.append(key)
+    request, bad = drill_request(raw)
+    notes = [f"{DRILL_URL[k]}: {', '.join(shown(v) for v in st.query_params.get_all(DRILL_URL[k])[:3])}"
+             for k in [*too_many, *bad]]
+    return request, notes
+
+
+def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
+    """The query parameters that carry a drill-down request (its valid parts), for a link that can be shared."""
+    clean, _ = drill_request(request)
+    return {DRILL_URL[k]: (list(v) if isinstance(v, tuple) else str(v)) for k, v in clean.items()}
+
+
+# ---------------------------------------------------------------- export file names
+
+
+def file_stem(name: str, f: Filters) -> str:
+    """Export file name: chart name, period and the selections, e.g. collected_by_team_2026-11-01_2026-11-22_T01."""
+    parts = [name, f.start.isoformat(), f.end.isoformat()]
+    for vals in (f.teams, f.agents, f.buckets, f.products, f.regions):
+        if vals:
+            parts.append("+".join(vals[:4]) + ("+more" if len(vals) > 4 else ""))
+    if f.channel:
+        parts.append(f.channel)
+    stem = "_".join(parts)
+    return "".join(c if c.isalnum() or c in "-_+." else "-" for c in stem)[:150]

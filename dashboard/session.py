@@ -1,0 +1,224 @@
+"""Session state, once: every key the app keeps per browser session, the viewer's identity and scope, the view.
+
+Identity comes from, in this order:
+
+1. `st.login` / `st.user` (OIDC) when secrets have an `[auth]` section (needs `streamlit[auth]`);
+2. a trusted reverse-proxy header named by CASES_AUTH_HEADER (e.g. `X-Forwarded-Email`). The proxy
+   must authenticate the user, set this header itself and strip any copy a client sends, and the
+   dashboard must be reachable only through that proxy; otherwise anyone can claim any identity;
+3. demo mode: a role picker in the sidebar, labelled on every page. Refused when a real database is
+   configured unless CASES_ALLOW_DEMO_MODE=1.
+
+Signed-in users are looked up in the access file (queries.governance.access); an unknown user sees a polite
+refusal and no data. The resulting Scope is kept in the session; dashboard.data reads it for every query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+from dashboard.i18n import t
+from queries.filters import Filters, Scope
+from queries.governance.access import ROLES, Access
+
+# ---------------------------------------------------------------- every session-state key
+
+IDENTITY = "_identity"  # the Identity resolved in this run (None when refused)
+VIEW = "_view"  # the View the sidebar built in this run
+URL_READ = "_url_read"  # set once the URL has filled the sidebar's widgets (cleared to read it again)
+URL_NOTES = "_url_notes"  # notices about values in the link that were not valid
+URL_FILTERS = "_url_filters"  # the filters the link asked for (a change clears the notices)
+DRILL = "_drill"  # the last drill-down request made by a click (kept for its label)
+PAGE = "_page"  # url path of the page being rendered (for the audit log)
+EXPORTS = "_exports"  # key → (file stem, frame) of every download offered in this run
+ROWS = "_rows_loaded"  # rows loaded for the page in this run (the page view's row count in the audit log)
+DEMO_ROLE, DEMO_TEAMS = "demo_role", "demo_teams"  # the demo-mode pickers (widget keys)
+AUDIT_LAST = "_audit_last_"  # + action: the last entry of that kind (not written twice in a row)
+CASE_PAGE, CASE_REQUEST = "case_page", "_case_req"  # the cases page's paging and the request it pages
+SCORECARD_AGENT = "scorecard_agent"  # the agent page's chosen scorecard agent (widget key)
+PICK_LAST = "_last_"  # + source: the last agent picked from a click in that source
+FILTER_PREFIX = "f_"  # + URL key: the sidebar's widget keys
+
+DEFAULT_DEMO_ROLE = "manager"
+#: A scope that selects nothing: what a run without a resolved identity gets (fail closed).
+NO_SCOPE = Scope(teams=frozenset(), role="none")
+
+
+# ---------------------------------------------------------------- the view
+
+
+@dataclass(frozen=True)
+class View:
+    """What every page reads: validated Filters, the language, the preset and the data-as-of day."""
+
+    filters: Filters
+    lang: str
+    period: str
+    as_of: dt.date
+    notices: tuple[str, ...] = ()
+
+
+def current_view() -> View:
+    """The view the entry point built in this run (pages call this)."""
+    return st.session_state[VIEW]
+
+
+def current_page() -> str:
+    """The url path of the page being rendered (for the audit log)."""
+    return str(st.session_state.get(PAGE, "-"))
+
+
+def begin_run(page: str) -> None:
+    """Start a page run: its path, no exports offered yet, no rows loaded yet."""
+    st.session_state[PAGE] = page
+    st.session_state[EXPORTS] = {}
+    st.session_state[ROWS] = 0
+
+
+def count_rows(n: int) -> None:
+    """Add rows loaded for this run's page."""
+    st.session_state[ROWS] = st.session_state.get(ROWS, 0) + n
+
+
+def rows_loaded() -> int:
+    """Rows of every frame loaded for the page in this run."""
+    return int(st.session_state.get(ROWS, 0))
+
+
+# ---------------------------------------------------------------- who is looking
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The viewer: user name (e-mail), scope (role and teams) and how they were identified."""
+
+    user: str
+    scope: Scope
+    mode: str  # "oidc" | "header" | "demo"
+
+    @property
+    def role(self) -> str:
+        """The viewer's role."""
+        return self.scope.role
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why no data is shown: an i18n message key and its fields."""
+
+    key: str
+    user: str | None = None
+    err: str | None = None
+
+
+def auth_configured() -> bool:
+    """True when secrets have an [auth] section (OIDC through st.login)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: not configured
+        return False
+
+
+def resolve(user: str | None, mode: str, access: tuple[Access | None, str | None]) -> Identity | Refusal:
+    """A signed-in user's identity from the access file (access, error), or why they see nothing."""
+    user = (user or "").strip()
+    if not user:
+        return Refusal("no_identity")
+    found, error = access
+    if error:
+        return Refusal("access_broken", err=error)
+    scope = found.scope_for(user) if found is not None else None
+    if scope is None:
+        return Refusal("unknown_user", user=user[:120])
+    return Identity(user.lower(), scope, mode)
+
+
+def _refuse(refusal: Refusal, mode: str, on_denied: Callable[[Refusal, str], None]) -> None:
+    st.title("催收监控看板 · Collections supervisor dashboard")
+    fields = {"user": refusal.user or "", "err": refusal.err or ""}
+    st.error(f"{t(refusal.key, 'zh', **fields)}  \n{t(refusal.key, 'en', **fields)}", icon=":material/lock:")
+    if mode == "oidc" and st.user.is_logged_in:
+        st.button(f"{t('sign_out_btn', 'zh')} · {t('sign_out_btn', 'en')}", on_click=st.logout)
+    if refusal.key in ("unknown_user", "no_identity"):
+        on_denied(refusal, mode)
+    st.stop()
+
+
+def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]]) -> Identity:
+    """The role (and teams) picked in the sidebar."""
+    sb = st.sidebar
+    ss = st.session_state
+    if ss.get(DEMO_ROLE) not in ROLES:
+        ss[DEMO_ROLE] = DEFAULT_DEMO_ROLE
+    role = sb.selectbox(f"{t('demo_role', 'zh')} · {t('demo_role', 'en')}", ROLES, key=DEMO_ROLE,
+                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}")
+    teams = None
+    if role == "team_lead":
+        names = dict(all_teams())
+        picked = [x for x in ss.get(DEMO_TEAMS, []) if x in names] or list(names)[:1]
+        ss[DEMO_TEAMS] = picked
+        teams = frozenset(sb.multiselect(f"{t('demo_teams', 'zh')} · {t('demo_teams', 'en')}", list(names),
+                                         key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}"))
+    return Identity(f"demo:{role}", Scope(teams=teams, role=role), "demo")
+
+
+def identify(*, demo_allowed: bool, auth_header: str | None, access: Callable[[], tuple[Access | None, str | None]],
+             all_teams: Callable[[], tuple[tuple[str, str], ...]],
+             on_denied: Callable[[Refusal, str], None]) -> Identity:
+    """Resolve the viewer for this run (drawing sign-in, pickers or a refusal); stops the run without one."""
+    st.session_state[IDENTITY] = None
+    if auth_configured():
+        if not st.user.is_logged_in:
+            st.title("催收监控看板 · Collections supervisor dashboard")
+            st.info(f"{t('sign_in', 'zh')}  \n{t('sign_in', 'en')}", icon=":material/login:")
+            st.button(f"{t('sign_in_btn', 'zh')} · {t('sign_in_btn', 'en')}", on_click=st.login, type="primary")
+            st.stop()
+        got, mode = resolve(st.user.get("email"), "oidc", access()), "oidc"
+    elif auth_header is not None:
+        got, mode = resolve(st.context.headers.get(auth_header), "header", access()), "header"
+    elif demo_allowed:
+        got, mode = _demo_identity(all_teams), "demo"
+    else:
+        got, mode = Refusal("demo_refused"), "demo"
+    if isinstance(got, Refusal):
+        _refuse(got, mode, on_denied)
+    st.session_state[IDENTITY] = got
+    return got
+
+
+def current() -> Identity | None:
+    """The identity resolved in this run (None before identify, or when refused)."""
+    return st.session_state.get(IDENTITY)
+
+
+def scope() -> Scope:
+    """The viewer's scope; a scope that selects nothing when no identity was resolved (fail closed)."""
+    ident = current()
+    return ident.scope if ident is not None else NO_SCOPE
+
+
+def role() -> str:
+    """The viewer's role ('none' without an identity)."""
+    return scope().role
+
+
+def identity_box(ident: Identity, lang: str) -> None:
+    """Who is signed in, their role and teams, and a sign-out button (OIDC), at the foot of the sidebar."""
+    sb = st.sidebar
+    teams = ", ".join(sorted(ident.scope.teams)) if ident.scope.teams is not None else t("scope_all", lang)
+    if ident.mode != "demo":
+        sb.caption(f":material/person: {t('signed_in_as', lang)} **{ident.user}** · {t('r_' + ident.role, lang)}"
+                   f" · {t('scope_teams', lang)}: {teams}")
+    if ident.mode == "oidc":
+        sb.button(t("sign_out_btn", lang), on_click=st.logout, key="sign_out", type="tertiary")
+
+
+def demo_note(lang: str) -> None:
+    """The visible demo-mode note (every page shows it through page_header)."""
+    ident = current()
+    if ident is not None and ident.mode == "demo":
+        st.caption(f":orange-badge[:material/theater_comedy: {t('demo_mode', lang)}]")

@@ -1,0 +1,172 @@
+"""`collections-dashboard` command line: run the dashboard, build a demo database, sync, doctor, report.
+
+Every error meant for a person (queries.errors) is printed as one line; the exit code comes from its kind
+(errors.exit_code: 2 for bad input, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from queries.demo.embedded import DEMO_SEED
+from queries.errors import DashboardError, UserError, describe, exit_code
+from queries.settings import PROJECT_ROOT, Settings, load_settings
+
+
+class CliError(UserError):
+    """Bad input or an unusable environment: printed as one line, exit code 2."""
+
+
+def _fail(exc: BaseException) -> int:
+    print(f"collections-dashboard: error: {describe(exc)}", file=sys.stderr)
+    return exit_code(exc)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"'{text}' is not a date: use YYYY-MM-DD") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="collections-dashboard", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("run", help="start the dashboard (the default); further arguments go to streamlit, "
+                   "e.g. run --server.port 8080")
+    demo = sub.add_parser("demo-db", help="write a realistic demo case database to any SQLAlchemy URL")
+    demo.add_argument("--url", required=True, help="e.g. sqlite:///data/demo.sqlite, postgresql+psycopg://…")
+    demo.add_argument("--scale", default="demo", help="demo (~20,000 cases) or bank (1,000,000 cases)")
+    demo.add_argument("--seed", default=str(DEMO_SEED), help="random seed; same seed and as-of, same data")
+    demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
+    demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
+    sync = sub.add_parser("sync", help="refresh the analytics store from the case database "
+                          "(exit 1 when it does not reconcile)")
+    sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
+    doctor = sub.add_parser("doctor", help="check a case database against the data contract")
+    doctor.add_argument("--url", default=None, help="database to check (default: the configured one)")
+    sub.add_parser("report", help="print a metric as JSON or CSV (see 'report --help')", add_help=False)
+    return p
+
+
+def _demo_db(args: argparse.Namespace) -> int:
+    from queries.demo import SCALES, build_demo_database
+
+    if args.scale not in SCALES:
+        raise CliError(f"unknown scale '{args.scale}': use one of {', '.join(SCALES)}")
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise CliError(f"--seed must be a whole number, not '{args.seed}'") from None
+    as_of = _date(args.as_of) if args.as_of else None
+    result = build_demo_database(args.url, args.scale, seed, as_of, replace=args.replace,
+                                 progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    from queries.demo.embedded import ensure_demo_database
+    from queries.errors import SourceError
+    from queries.sync.child import safe_sync
+
+    if settings.is_demo:
+        ensure_demo_database(settings)
+    try:
+        result, notes = safe_sync(settings, settings.store_dir, full=args.full)
+    except SourceError as exc:
+        raise CliError(f"{describe(exc)}; the previous store, if any, is unchanged") from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise CliError(f"sync failed: {describe(exc)}; the previous store, if any, is unchanged") from None
+    for note in notes:
+        print(f"note: {note}")
+    print(result.summary())
+    for m in result.reconciliation.get("mismatches", [])[:20]:
+        print(f"  mismatch: {m}")
+    return 0 if result.ok else 1
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    from queries.errors import SourceError
+    from queries.source.doctor import OK, check
+    from queries.source.doctor import exit_code as doctor_exit
+    from queries.source.engines import read_only_engine
+
+    url = args.url or settings.source_url
+    try:
+        engine = read_only_engine(url)
+        findings = check(engine, progress=lambda m: print(f"  {m} …", file=sys.stderr, flush=True))
+    except SourceError as exc:
+        raise CliError(describe(exc)) from None
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise CliError(f"cannot check {url.split('@')[-1]}: {describe(exc)}") from None
+    for f in findings:
+        print(f.line())
+    errors = sum(f.level == "ERROR" for f in findings)
+    warnings = sum(f.level == "WARNING" for f in findings)
+    print(f"{OK if not errors else 'FAILED'}: {errors} errors, {warnings} warnings")
+    return doctor_exit(findings)
+
+
+def _run(streamlit_args: list[str], settings: Settings) -> int:
+    from queries.demo.embedded import ensure_demo_database
+
+    app = PROJECT_ROOT / "streamlit_app.py"
+    if not app.exists():
+        raise CliError(f"{app} not found: install the project from its checkout with 'pip install -e .'")
+    env = dict(os.environ)
+    env["CASES_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["CASES_STORE_DIR"] = str(settings.store_dir.resolve())
+    if settings.is_demo:
+        ensure_demo_database(settings)
+    else:
+        env["CASES_DB_URL"] = settings.db_url or ""
+    extra = [a for a in streamlit_args if a != "--"]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), *extra]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings()
+        if argv and argv[0] == "report":
+            from queries.cli.report import main as report_main
+
+            return report_main(argv[1:], settings)
+        if not argv or argv[0] == "run":
+            if argv[1:2] in (["-h"], ["--help"]):
+                _parser().parse_args(["--help"])
+            return _run(argv[1:], settings)
+        args = _parser().parse_args(argv)
+        if args.command == "demo-db":
+            return _demo_db(args)
+        if args.command == "doctor":
+            return _doctor(args, settings)
+        if args.command == "sync":
+            return _sync(args, settings)
+        return _run([], settings)
+    except DashboardError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return 130
+
+

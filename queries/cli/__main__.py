@@ -1,0 +1,5 @@
+"""`python -m queries.cli …` runs the command line."""
+
+from queries.cli import main
+
+raise SystemExit(main())

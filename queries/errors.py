@@ -1,0 +1,60 @@
+"""Every error meant for a person, under one root, and what each kind becomes: a notice, a banner, an exit code.
+
+- `UserError`: the request is wrong (a filter, a command-line argument, a file the user wrote). The page
+  shows a notice and a valid default view; the command line exits 2.
+- `DataUnavailable`: the request is fine but the data it needs is not there (an optional table, no store
+  yet). The page shows an explained empty state; the command line exits 1.
+- `SourceError`: the case database cannot be reached or used. The page keeps serving the last good store
+  with a banner; the command line exits 1.
+
+Anything else is a bug: it is logged whole and shown to a user as one line with an error id.
+"""
+
+from __future__ import annotations
+
+import re
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class DashboardError(Exception):
+    """Root of every error whose message is one line meant for a user."""
+
+
+class UserError(DashboardError, ValueError):
+    """Bad input from the user: a filter, an argument, a configuration file; exit code 2."""
+
+
+class DataUnavailable(DashboardError):
+    """The data a view needs is not in the source or the store (yet); exit code 1."""
+
+
+class SourceError(DashboardError):
+    """The case database cannot be reached or is not usable; the message says what to do; exit code 1."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The command-line exit code of an error: 2 for bad input, 1 otherwise."""
+    return EXIT_BAD_INPUT if isinstance(exc, UserError) else EXIT_FAILED
+
+
+def kind(exc: BaseException) -> str:
+    """'user', 'unavailable', 'source' or 'bug': how a page presents the error."""
+    if isinstance(exc, UserError):
+        return "user"
+    if isinstance(exc, DataUnavailable):
+        return "unavailable"
+    if isinstance(exc, SourceError):
+        return "source"
+    return "bug"
+
+
+# A URL with credentials ("scheme://user:secret@host"), or "password=…" in a driver message.
+_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://)[^\s'\"]*@|(password|passwd|pwd)\s*[=:]\s*\S+")
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a user: the error's own message (a driver's first line), credentials removed."""
+    msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = msg[0] if msg else exc.__class__.__name__
+    return _CREDENTIALS.sub(lambda m: (m.group(1) + "…@") if m.group(1) else f"{m.group(2)}=…", line)

@@ -1,0 +1,136 @@
+"""Every setting of the dashboard: each `CASES_*` environment variable is named once, here, with what it does.
+
+Code never reads `os.environ` for a `CASES_*` variable itself: it calls `load_settings()` (the whole set,
+read when called, never at import) or `variable(name)` for one value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = Path("data")
+DEMO_DB_NAME = "demo.sqlite"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, default (as text) and what it sets."""
+
+    name: str
+    default: str | None  # the value used when the variable is unset (None: no value)
+    doc: str
+
+
+#: Every `CASES_*` variable the dashboard, the command line and the sync read. The README lists each one
+#: (a test checks it).
+VARIABLES: dict[str, Variable] = {v.name: v for v in (
+    Variable("CASES_DB_URL", None, "SQLAlchemy URL of the case database; unset means the embedded demo "
+             "database (or [connections.cases] url in .streamlit/secrets.toml)."),
+    Variable("CASES_DATA_DIR", None, "Folder for the demo database and, by default, the analytics store "
+             "(default ./data)."),
+    Variable("CASES_STORE_DIR", None, "The dashboard's own analytics store, Parquet (default <CASES_DATA_DIR>/store)."),
+    Variable("CASES_TZ", "Asia/Shanghai", "Time zone of the case database's local timestamps."),
+    Variable("CASES_ACCESS_FILE", None, "The access file: users, roles and teams (default .streamlit/access.toml "
+             "when it exists)."),
+    Variable("CASES_STORE_MAX_AGE_S", "900", "Seconds after which the dashboard and `report` sync the store "
+             "before serving it."),
+    Variable("CASES_AUTH_HEADER", None, "Name of the identity header a trusted reverse proxy sets "
+             "(e.g. X-Forwarded-Email)."),
+    Variable("CASES_ALLOW_DEMO_MODE", None, "1 allows the demo role picker on a configured (real) database."),
+    Variable("CASES_COMPLAINT_SLA_DAYS", "15", "Default service level, in days, for open complaints."),
+    Variable("CASES_RULES_FILE", None, "JSON file overriding the collection rule set's limits."),
+    Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
+    Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "
+             "(load tests count them)."),
+)}
+
+
+def variable(name: str) -> str | None:
+    """The value of one `CASES_*` variable (None or its default when unset); KeyError for an undeclared one."""
+    declared = VARIABLES[name]
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    return declared.default
+
+
+def _number(name: str, kind: type, low: float | None = None) -> float | int:
+    raw = variable(name)
+    default = kind(VARIABLES[name].default)
+    try:
+        value = kind(float(raw)) if kind is int else kind(raw)
+    except (TypeError, ValueError):
+        return default
+    return default if low is not None and value < low else value
+
+
+def _flag(name: str) -> bool:
+    return (variable(name) or "").lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved runtime settings: source URL (None means the embedded demo), store dir, timezone and the rest."""
+
+    db_url: str | None
+    store_dir: Path
+    data_dir: Path
+    timezone: str = "Asia/Shanghai"
+    #: The access file (user → role, teams); None when none is configured (demo mode only).
+    access_file: Path | None = None
+    store_max_age_s: float = 900.0
+    auth_header: str | None = None
+    allow_demo_mode: bool = False
+    complaint_sla_days: int = 15
+    rules_file: str | None = None
+    sync_month_workers: int = 2
+    query_log: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        """True when no real case database is configured."""
+        return self.db_url is None
+
+    @property
+    def demo_db_path(self) -> Path:
+        """Path of the embedded demo SQLite database."""
+        return self.data_dir / DEMO_DB_NAME
+
+    @property
+    def source_url(self) -> str:
+        """URL of the case database actually read (the demo file when none is configured)."""
+        return self.db_url or f"sqlite:///{self.demo_db_path.resolve()}"
+
+
+def _secrets_url(secrets_path: Path) -> str | None:
+    if not secrets_path.is_file():
+        return None
+    with secrets_path.open("rb") as fh:
+        data = tomllib.load(fh)
+    url = data.get("connections", {}).get("cases", {}).get("url")
+    return str(url) if url else None
+
+
+def load_settings(cwd: Path | None = None) -> Settings:
+    """Every setting, read now from the environment (and .streamlit/secrets.toml for the URL)."""
+    cwd = cwd or Path.cwd()
+    url = variable("CASES_DB_URL") or _secrets_url(cwd / ".streamlit" / "secrets.toml")
+    data_dir = Path(variable("CASES_DATA_DIR") or cwd / DEFAULT_DATA_DIR)
+    store_dir = Path(variable("CASES_STORE_DIR") or data_dir / "store")
+    access = variable("CASES_ACCESS_FILE")
+    default_access = cwd / ".streamlit" / "access.toml"
+    access_file = Path(access) if access else (default_access if default_access.is_file() else None)
+    return Settings(
+        db_url=url or None, store_dir=store_dir, data_dir=data_dir,
+        timezone=variable("CASES_TZ") or "Asia/Shanghai", access_file=access_file,
+        store_max_age_s=float(_number("CASES_STORE_MAX_AGE_S", float)),
+        auth_header=variable("CASES_AUTH_HEADER"), allow_demo_mode=_flag("CASES_ALLOW_DEMO_MODE"),
+        complaint_sla_days=int(_number("CASES_COMPLAINT_SLA_DAYS", int, 1)),
+        rules_file=variable("CASES_RULES_FILE"),
+        sync_month_workers=int(_number("CASES_SYNC_MONTH_WORKERS", int, 1)),
+        query_log=variable("CASES_QUERY_LOG"),
+    )

@@ -1,0 +1,1 @@
+"""The case database, read-only: the contract's tables (contract), engines, bulk readers, doctor, summary."""

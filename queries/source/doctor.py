@@ -1,0 +1,202 @@
+"""Check a case database against the data contract: what is missing, malformed or risky, table by table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from queries.errors import SourceError
+from queries.source import contract as S
+from queries.source.engines import backend
+
+ERROR, WARNING, OK = "ERROR", "WARNING", "OK"
+
+#: Columns whose values the contract enumerates.
+ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("teams", "channel"): S.TEAM_CHANNELS,
+    ("cases", "status"): S.CASE_STATUSES,
+    ("contacts", "channel"): S.CONTACT_CHANNELS,
+    ("contacts", "party"): S.CONTACT_PARTIES,
+    ("contacts", "outcome"): S.CONTACT_OUTCOMES,
+    ("promises", "status"): S.PROMISE_STATUSES,
+    ("complaints", "source"): S.COMPLAINT_SOURCES,
+    ("complaints", "category"): S.COMPLAINT_CATEGORIES,
+    ("complaints", "severity"): S.COMPLAINT_SEVERITIES,
+    ("complaints", "status"): S.COMPLAINT_STATUSES,
+}
+_TYPE_FAMILY = (
+    (sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"), (sa.Numeric, "number"),
+    (sa.Integer, "integer"), (sa.String, "text"),
+)
+MONEY_COLUMNS = {("cases", "placed_balance"), ("cases", "current_balance"), ("balance_snapshots", "balance"),
+                 ("promises", "amount"), ("payments", "amount"), ("targets", "target_amount")}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of the check: level, where (table or table.column) and what to do."""
+
+    level: str
+    where: str
+    message: str
+
+    def line(self) -> str:
+        """The finding as one printable line."""
+        return f"{self.level:<8}{self.where:<34}{self.message}"
+
+
+def _family(t: sa.types.TypeEngine) -> str:
+    for cls, name in _TYPE_FAMILY:
+        if isinstance(t, cls):
+            return name
+    return "other"
+
+
+def _compatible(expected: sa.types.TypeEngine, found: sa.types.TypeEngine, kind: str) -> bool:
+    want, got = _family(expected), _family(found)
+    if want == got:
+        return True
+    if want == "boolean" and got == "integer":  # MySQL BOOL is TINYINT(1)
+        return True
+    if want == "integer" and got == "number":  # NUMBER(10,0) and the like
+        return True
+    return kind == "sqlite" and want in ("date", "datetime", "number") and got in ("text", "number", "other")
+
+
+def check(engine: sa.Engine, progress: Callable[[str], None] | None = None) -> list[Finding]:
+    """Every finding for the database behind `engine` (reads only)."""
+    return list(_checks(engine, progress or (lambda _m: None)))
+
+
+def structure(conn: sa.Connection, kind: str, usable: list[sa.Table] | None = None,
+              indexes: bool = True) -> Iterator[Finding]:
+    """Tables, columns, types (and indexes) against the contract, from the catalogue only: fast.
+
+    Tables whose columns are all present are appended to `usable`.
+    """
+    insp = sa.inspect(conn)
+    tables = insp.get_table_names()
+    present = {n.lower(): n for n in tables} | {n.lower(): n for n in insp.get_view_names()}
+    for t in S.TABLES:
+        if t.name not in present:
+            if t.name in S.OPTIONAL_TABLES:
+                yield Finding(WARNING, t.name, "optional table missing: target metrics will say so")
+            else:
+                yield Finding(ERROR, t.name, "required table missing: create it or a view of that name")
+            continue
+        cols = {c["name"].lower(): c for c in insp.get_columns(present[t.name])}
+        missing = [c.name for c in t.columns if c.name not in cols]
+        for name in missing:
+            yield Finding(ERROR, f"{t.name}.{name}", "required column missing")
+        for c in t.columns:
+            found = cols.get(c.name)
+            if found is not None and not _compatible(c.type, found["type"], kind):
+                yield Finding(WARNING, f"{t.name}.{c.name}",
+                              f"type {found['type']} where the contract has {_family(c.type)}")
+        if not missing:
+            if usable is not None:
+                usable.append(t)
+            if indexes and present[t.name] in tables:
+                yield from _index_findings(insp, t)
+
+
+def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:
+    kind = backend(engine.url)
+    with engine.connect() as conn:
+        usable: list[sa.Table] = []
+        yield from structure(conn, kind, usable)
+        for t in usable:
+            say(f"checking values in {t.name}")
+            yield from _value_findings(conn, t)
+        names = {t.name for t in usable}
+        if {"agents", "teams"} <= names:
+            orphans = conn.execute(sa.select(sa.func.count()).select_from(S.agents).where(
+                ~S.agents.c.team_id.in_(sa.select(S.teams.c.team_id)))).scalar_one()
+            if orphans:
+                yield Finding(ERROR, "agents.team_id", f"{orphans} agents name a team not in teams")
+        yield from _write_access(conn, kind)
+
+
+def _index_findings(insp: sa.Inspector, t: sa.Table) -> Iterator[Finding]:
+    have = {tuple(c.lower() for c in ix["column_names"] if c) for ix in insp.get_indexes(t.name)}
+    pk = insp.get_pk_constraint(t.name).get("constrained_columns") or []
+    have.add(tuple(c.lower() for c in pk))
+    for ix in t.indexes:
+        want = tuple(c.name for c in ix.columns)
+        if not any(h[:len(want)] == want for h in have):
+            yield Finding(WARNING, t.name, f"no index on ({', '.join(want)}): drill-down and sync will scan")
+
+
+def _value_findings(conn: sa.Connection, t: sa.Table) -> Iterator[Finding]:
+    required = [c for c in t.columns if not c.nullable]
+    if required:
+        counts = conn.execute(sa.select(
+            sa.func.count(), *[sa.func.sum(sa.case((c.is_(None), 1), else_=0)) for c in required])).one()
+        if counts[0] == 0:
+            yield Finding(WARNING if t.name in S.OPTIONAL_TABLES else ERROR, t.name,
+                          "table is empty" if t.name not in S.OPTIONAL_TABLES else "optional table is empty")
+        for c, nulls in zip(required, counts[1:], strict=True):
+            if nulls:
+                yield Finding(ERROR, f"{t.name}.{c.name}", f"{nulls:,} rows are NULL; the contract requires a value")
+    for (table, col), allowed in ALLOWED_VALUES.items():
+        if table != t.name:
+            continue
+        values = conn.execute(sa.select(t.c[col]).distinct().limit(200)).scalars().all()
+        bad = sorted({str(v) for v in values if v is not None and v not in allowed})
+        if bad:
+            yield Finding(ERROR, f"{table}.{col}", f"values outside the contract: {', '.join(bad[:8])} "
+                          f"(allowed: {', '.join(allowed)})")
+    for table, col in MONEY_COLUMNS:
+        if table == t.name:
+            neg = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c[col] < 0)).scalar_one()
+            if neg:
+                yield Finding(WARNING, f"{table}.{col}", f"{neg:,} negative amounts (reversals are not in the contract)")
+    if t.name == "payments":
+        tomorrow = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time())
+        future = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.paid_at >= tomorrow)).scalar_one()
+        if future:
+            yield Finding(WARNING, "payments.paid_at", f"{future:,} payments dated in the future: check the time zone")
+
+
+def _write_access(conn: sa.Connection, kind: str) -> Iterator[Finding]:
+    """Warn when the login could write: the dashboard should be given a SELECT-only user."""
+    try:
+        if kind == "postgresql":
+            can = conn.execute(sa.text("SELECT has_table_privilege(current_user, 'cases', 'INSERT') "
+                                       "OR has_table_privilege(current_user, 'cases', 'UPDATE')")).scalar_one()
+        elif kind == "mysql":
+            grants = " ".join(r[0] for r in conn.execute(sa.text("SHOW GRANTS FOR CURRENT_USER()")))
+            can = any(p in grants.upper() for p in ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE"))
+        else:
+            return
+    except sa.exc.SQLAlchemyError:
+        return
+    if can:
+        yield Finding(WARNING, "(login)", "this user may write the case database; the dashboard opens it read-only, "
+                      "but give it a SELECT-only user")
+
+
+def source_problems(engine: sa.Engine) -> list[str]:
+    """Required tables and columns the case database lacks ("table" or "table.column")."""
+    with engine.connect() as conn:
+        return [f.where for f in structure(conn, backend(engine.url), indexes=False) if f.level == ERROR]
+
+
+def check_source(engine: sa.Engine) -> None:
+    """Raise SourceError naming every missing required table and column."""
+    problems = source_problems(engine)
+    if problems:
+        tables = [p for p in problems if "." not in p]
+        columns = [p for p in problems if "." in p]
+        parts = ([f"required table{'s' if len(tables) > 1 else ''} missing: {', '.join(tables)}"] if tables else []) \
+            + ([f"required column{'s' if len(columns) > 1 else ''} missing: {', '.join(columns)}"] if columns else [])
+        raise SourceError("the case database does not match the data contract — " + "; ".join(parts)
+                          + ". Run `collections-dashboard doctor` for details.")
+
+
+def exit_code(findings: list[Finding]) -> int:
+    """0 when nothing is in error, 1 otherwise."""
+    return 1 if any(f.level == ERROR for f in findings) else 0

@@ -1,0 +1,134 @@
+"""Reading the analytics store: the active version (CURRENT), its manifest and its rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from queries.buckets import BucketBounds
+from queries.errors import DataUnavailable
+from queries.store.catalogue import PARTITIONED, ROLLUPS, SUMMABLE
+from queries.store.manifest import MANIFEST, Manifest, load
+
+CURRENT = "CURRENT"
+SCHEMA_FILE = "_schema.parquet"
+
+
+class StoreMissing(DataUnavailable):
+    """No analytics store has been built yet; run `collections-dashboard sync`."""
+
+
+def month_key(d: dt.date) -> str:
+    """Partition file stem of the month of `d`."""
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def part_key(name: str, d: dt.date) -> str:
+    """Partition file stem of `d` in table `name` (its day or its month)."""
+    return d.isoformat() if PARTITIONED[name] == "day" else month_key(d)
+
+
+def current_version(store_dir: Path) -> Path | None:
+    """Directory of the active store version, or None."""
+    pointer = Path(store_dir) / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    path = Path(store_dir) / name
+    return path if (path / MANIFEST).is_file() else None
+
+
+def read_manifest(store_dir: Path) -> Manifest | None:
+    """The manifest of the active version, or None when there is no store."""
+    version = current_version(store_dir)
+    return None if version is None else load(version)
+
+
+@dataclass
+class Store:
+    """In-memory rollups of one store version plus its manifest."""
+
+    path: Path
+    manifest: Manifest
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: results shared between metric calls on this version (e.g. distinct worked cases)
+    memo: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS) -> Store:
+        """Load the active version's rollups; raise StoreMissing when there is none."""
+        version = current_version(Path(store_dir))
+        if version is None:
+            raise StoreMissing(f"no analytics store in {store_dir}; run `collections-dashboard sync`")
+        manifest = load(version)
+        frames = {}
+        for name in tables:
+            file, folder = version / f"{name}.parquet", version / name
+            if file.is_file():
+                frames[name] = pl.read_parquet(file)
+            elif folder.is_dir():  # month-partitioned rollup: all months (the schema file is empty)
+                frames[name] = pl.read_parquet(sorted(folder.glob("*.parquet"))).sort("day")
+        # month-level views of the day-level rollups, for month-aligned periods (MTD, trends)
+        for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
+            if name in frames:
+                df = frames[name]
+                keys = [c for c in df.columns if c not in SUMMABLE and c != "day"]
+                sums = [c for c in df.columns if c in SUMMABLE]
+                frames[f"{name}_m"] = (df.group_by(pl.col("day").dt.month_start().alias("month"), *keys)
+                                       .agg(pl.col(sums).sum()).sort("month"))
+        return cls(path=version, manifest=manifest, frames=frames)
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """One rollup; KeyError names it when absent."""
+        try:
+            return self.frames[name]
+        except KeyError:
+            raise KeyError(f"store table {name!r} is missing") from None
+
+    def scan(self, name: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.LazyFrame:
+        """A lazy scan of a full-grain table; partitioned ones read only the months in [start, end]."""
+        if name in self.frames:
+            return self.frames[name].lazy()
+        if name not in PARTITIONED:
+            return pl.scan_parquet(self.path / f"{name}.parquet")
+        folder = self.path / name
+        lo = part_key(name, start) if start else ""
+        hi = part_key(name, end) if end else "9999"
+        files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE and lo <= f.stem <= hi)
+        return pl.scan_parquet(files or [folder / SCHEMA_FILE])
+
+    def has(self, name: str) -> bool:
+        """True when the rollup exists in this version."""
+        return name in self.frames
+
+    @property
+    def bounds(self) -> BucketBounds:
+        """Bucket bounds the rollups were built with."""
+        return BucketBounds(tuple(self.manifest.bucket_upper))
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """Last day with events in the store (data as of)."""
+        return self.manifest.as_of
+
+    @property
+    def synced_at(self) -> dt.datetime:
+        """When the store was last synced (local time of the sync host)."""
+        return self.manifest.synced
+
+    @property
+    def snapshots(self) -> list[dt.date]:
+        """Snapshot dates present in the store, ascending."""
+        return self.manifest.watermarks.snapshot_dates()
+
+    @property
+    def reconciliation(self) -> dict:
+        """{'ok': bool, 'mismatches': [...], ...} from the last sync."""
+        return self.manifest.reconciliation
+
+    def age_seconds(self) -> float:
+        """Seconds since the last sync."""
+        return (dt.datetime.now() - self.synced_at).total_seconds()

@@ -1,0 +1,159 @@
+"""Contacts: effort and result sums, the hourly view, worked case-days and months, and call case-days with the
+frequency limits applied."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+
+from queries.dates import months_of
+from queries.metrics.contact import (
+    ATTEMPT_CHANNELS,
+    NOT_CONNECTED,
+    RPC_OUTCOMES,
+    UNANSWERED,
+    over_frequency_breach,
+)
+from queries.source import contract as S
+from queries.source.reader import epoch_of
+from queries.store import Watermarks
+from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
+from queries.sync.events import affected, collect_events, finish_index, map_months
+from queries.sync.tables import coarse, day_keys, replace_days, replace_months
+
+B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
+SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
+C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
+C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
+            **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
+C_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
+          "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
+C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "calls": pl.UInt32,
+             "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
+C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
+
+
+def contact_select() -> sa.Select:
+    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast)."""
+    c = S.contacts.c
+    attempt = c.channel.in_(ATTEMPT_CHANNELS)
+    call = c.channel == "call"
+    connected = sa.and_(attempt, c.outcome.not_in(NOT_CONNECTED))
+    unanswered = sa.and_(call, c.outcome.in_(UNANSWERED))
+
+    def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
+        return sa.case((cond, value), else_=0)
+
+    k = (bit(attempt, B_ATTEMPT) + bit(call, B_CALL) + bit(connected, B_CONNECTED)
+         + bit(sa.and_(attempt, c.party == "debtor", c.outcome.in_(RPC_OUTCOMES)), B_RPC)
+         + bit(sa.and_(attempt, c.outcome == "ptp"), B_PTP)
+         + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
+         + bit(unanswered, B_UNANSWERED))
+    return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
+                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
+
+
+def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
+                  breach: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One month's attached contact rows → every contact table of the month, each written as soon as it is
+    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls, worked total)."""
+    lk = ctx.lk
+    k = pl.col("k")
+
+    def has(bit: int) -> pl.Expr:
+        return (k & bit) > 0
+
+    def put(name: str, df: pl.DataFrame, date_col: str = "day") -> None:
+        ctx.writer.put_parts(name, df, date_col=date_col, schema_file=False)
+
+    after = pl.col("hour").is_in(list(ctx.rules.after_hours()))
+    sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
+            has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
+    fine = lk.decode(a.group_by("day", *DIMS).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")))
+    put("contacts_daily", fine.select(*C_FINE))
+    agent_part = coarse(fine.drop("product", "region"), (), [*SUMS, "after_hours"])
+    del fine
+    put("contacts_hourly", a.group_by("day", "hour", "agent_id").agg(
+        *sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent")).select(*C_HOURLY))
+    phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
+        pl.len().alias("unanswered")).group_by("day", "case_id").agg(
+        pl.col("unanswered").max().alias("max_unanswered_phone"))
+    # bucket, product and region are the case's for the month: first() is exact
+    case_days = lk.decode(a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
+        pl.col("bucket", "product", "region").first(), pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
+        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")))
+    del a
+    # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id)
+    calls = case_days.filter(pl.col("calls") > 0).sort(
+        ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
+    call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
+        pl.col("agent_id", "bucket", "product", "region").first(),
+        pl.col("calls").sum(), pl.col("connected_calls").sum(),
+    ).join(phone, on=["day", "case_id"], how="left").with_columns(
+        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
+    del calls, phone
+    put("call_case_days", call_days)
+    call_part = call_days.group_by("day", "agent_id", "bucket").agg(
+        pl.len().alias("case_days"), breach.sum().alias("breaches"))
+    del call_days
+    worked = case_days.select(*C_WORKED)
+    del case_days
+    put("worked_case_days", worked)
+    # distinct (case, agent, …) of the month: the days kept plus the days recomputed
+    wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
+    del worked
+    prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
+    if days is not None and prev_wm is not None and prev_wm.is_file():
+        wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
+    wm_rows = wm_rows.unique()
+    put("worked_months", wm_rows, "month")
+    total = pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
+                         schema={"month": pl.Date, "cases": pl.UInt32})
+    return agent_part, call_part, total
+
+
+def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
+    """Hour of day and the narrow bit column, before attaching."""
+    return c.with_columns(pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8))
+
+
+def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
+    """Contact rollups: new rows by id; the days they touch are recomputed."""
+    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(),
+                             CONTACT_SCHEMA, wm, "day")
+    parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
+              "call_case_days": C_CALLDAY}
+    if days is not None and not days:
+        for name in ("worked_month_total", "base/contacts_days"):
+            ctx.writer.keep(name)
+        for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
+            ctx.writer.keep_parts(name, set())
+        return
+    ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
+                        ("product", "region"), days is None)
+    idx = finish_index(ctx, "contacts", ev, days, "day")
+    todo = months_of(days if days is not None else idx.get_column("day").to_list())
+    for name, schema in parted.items():
+        ctx.writer.keep_parts(name, day_keys(days))
+        ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
+    ctx.writer.keep_parts("worked_months", {f"{m:%Y-%m}" for m in todo})
+    wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
+    ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
+    breach = over_frequency_breach(ctx.rules)
+
+    def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        return contact_month(ctx, m, ev.take(m), days, breach)
+
+    have = set(ev.months())
+    results = map_months(ctx, month, [m for m in todo if m in have])
+    agent_parts, call_parts, totals = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
+    aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
+    replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)
+    replace_days(ctx, "calls_agent", concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
+                                                         "bucket": pl.String, "case_days": pl.UInt32,
+                                                         "breaches": pl.UInt32}), days)
+    replace_months(ctx, "worked_month_total", concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
+                   pl.col("month"), set(todo) if days is not None else None, "month")
+

@@ -1,0 +1,74 @@
+"""Writing one rollup into the new version: replace the recomputed days, months or snapshots of the previous one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.dates import month_start
+from queries.store.catalogue import COARSE
+from queries.sync.context import SyncContext, concat
+
+
+def replace_rows(ctx: SyncContext, name: str, parts: list[pl.DataFrame], key: str, keys: set,
+                 schema: dict) -> pl.DataFrame:
+    """Previous table minus rows whose `key` is in `keys`, plus the new parts; written with its
+    coarse twin (name_agent: without product and region)."""
+    coarse_name = COARSE[name]
+    if ctx.prev is not None and not keys and not any(p.height for p in parts):
+        if ctx.writer.keep(name) and ctx.writer.keep(coarse_name):
+            return pl.DataFrame(schema=schema)
+    new = concat(parts, schema)
+    prev = ctx.prev_frame(name)
+    if prev is not None and keys:
+        prev = prev.filter(~pl.col(key).is_in(list(keys)))
+    out = new if prev is None else concat([prev, new.select(prev.columns) if new.height else new], schema)
+    if out.height == 0:
+        out = pl.DataFrame(schema=schema)
+    out = out.sort(key)
+    ctx.writer.put(name, out)
+    sums = [c for c in ("n", "cents") if c in out.columns]
+    ctx.writer.put(coarse_name, coarse(out, ("product", "region"), sums).sort(key))
+    return out
+
+
+def replace_months(ctx: SyncContext, name: str, new: pl.DataFrame, month_expr: pl.Expr, months: set[dt.date] | None,
+                   sort: str) -> pl.DataFrame:
+    """Previous in-memory rollup minus the given months, plus `new`; written out."""
+    prev = ctx.prev_frame(name) if months is not None else None
+    if prev is not None:
+        prev = prev.filter(~month_expr.is_in(list(months)))
+        new = pl.concat([prev, new.select(prev.columns)], how="vertical_relaxed")
+    out = new.sort(sort)
+    ctx.writer.put(name, out)
+    return out
+
+
+def replace_days(ctx: SyncContext, name: str, new: pl.DataFrame, days: set[dt.date] | None) -> None:
+    """A month-partitioned in-memory rollup: rewrite only the months holding recomputed days."""
+    if days is None:
+        ctx.writer.put_parts(name, new)
+        return
+    months = {month_start(d) for d in days}
+    ctx.writer.keep_parts(name, {f"{m:%Y-%m}" for m in months})
+    for m in months:
+        part = new.filter(pl.col("day").dt.month_start() == m)
+        old = ctx.prev / name / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
+        if old is not None and old.is_file():
+            prev = pl.read_parquet(old).filter(~pl.col("day").is_in(list(days)))
+            part = pl.concat([prev, part.select(prev.columns)], how="vertical_relaxed")
+        ctx.writer.put_parts(name, part)
+    ctx.writer.put_parts(name, new.head(0))
+
+
+def coarse(df: pl.DataFrame, drop: tuple[str, ...], sums: list[str]) -> pl.DataFrame:
+    """The same rollup without some dimensions (product, region)."""
+    keys = [c for c in df.columns if c not in sums and c not in drop]
+    return df.group_by(keys).agg(pl.col(sums).sum())
+
+
+def day_keys(days: set[dt.date] | None) -> set[str]:
+    """Partition file stems of some days (empty for None)."""
+    return {d.isoformat() for d in days} if days else set()
+

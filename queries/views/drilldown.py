@@ -1,0 +1,320 @@
+"""The cases behind a number: small, paginated, scoped queries on the case database by indexed keys.
+
+Every list applies the viewer's Scope first (queries.filters.apply), attributes events as docs/design.md §4
+does (agent on the row → team; case → product, region; opening bucket of the event's month), and
+masks personal data unless the viewer may see it (queries.governance.masking).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+
+from queries.buckets import CLOSED, DEFAULT_BUCKETS, BucketBounds
+from queries.dates import month_start
+from queries.errors import UserError
+from queries.filters import FULL_SCOPE, Filters, Scope, apply
+from queries.governance.masking import mask_frame, may_reveal
+from queries.metrics.contact import ATTEMPT_CHANNELS
+from queries.source import contract as S
+
+EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot")
+MAX_PAGE_SIZE = 500
+CASE_COLUMNS = ("case_id", "customer_name", "phone", "account_no", "product", "region", "status",
+                "current_dpd", "current_balance", "agent_id")
+
+
+class DrillDownError(UserError):
+    """A drill-down request that cannot be answered; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of cases: rows (masked as the viewer requires), total matching cases, paging."""
+
+    rows: pl.DataFrame
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One case's header (None when not visible to the viewer) and its events, newest first."""
+
+    case: dict | None
+    events: pl.DataFrame
+
+
+def _visible_agents(conn: sa.Connection, f: Filters) -> list[str] | None:
+    """Agent ids the team, agent and channel filters allow; None when they restrict nothing."""
+    if not (f.teams or f.agents or f.channel):
+        return None
+    q = sa.select(S.agents.c.agent_id).join(S.teams, S.teams.c.team_id == S.agents.c.team_id)
+    if f.teams:
+        q = q.where(S.agents.c.team_id.in_(f.teams))
+    if f.agents:
+        q = q.where(S.agents.c.agent_id.in_(f.agents))
+    if f.channel:
+        q = q.where(S.teams.c.channel == f.channel)
+    return list(conn.execute(q).scalars())
+
+
+def _period(f: Filters, day: dt.date | None, month: dt.date | None) -> tuple[dt.date, dt.date]:
+    start, end = f.start, f.end
+    if month is not None:
+        m0 = month_start(month)
+        start, end = max(start, m0), min(end, month_start(m0, 1) - dt.timedelta(days=1))
+    if day is not None:
+        start, end = max(start, day), min(end, day)
+    return start, end
+
+
+def _event_spec(event: str) -> tuple[sa.Table, sa.Column, list[sa.ColumnElement]]:
+    """Table, the column that dates an event, and extra conditions for each event kind."""
+    if event == "payments":
+        return S.payments, S.payments.c.paid_at, []
+    if event == "contacts":
+        return S.contacts, S.contacts.c.contacted_at, [S.contacts.c.channel.in_(ATTEMPT_CHANNELS)]
+    if event == "promises":
+        return S.promises, S.promises.c.due_on, []
+    return S.complaints, S.complaints.c.received_at, []
+
+
+def _event_rows(event: str, f: Filters, agents: list[str] | None, start: dt.date, end: dt.date,
+                category: str | None, source: str | None, bounds: BucketBounds) -> sa.Select:
+    """(case_id, amount) of every matching event; one branch per month for the opening bucket."""
+    table, when, extra = _event_spec(event)
+    amount = table.c.amount if "amount" in table.c else sa.literal(0)
+    branches = []
+    m = month_start(start)
+    while m <= end:
+        lo, hi = max(start, m), min(end, month_start(m, 1) - dt.timedelta(days=1))
+        is_date = isinstance(when.type, sa.Date)
+        conds = [when >= lo, when <= hi] if is_date else [
+            when >= dt.datetime.combine(lo, dt.time()), when < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time())]
+        conds += extra
+        if agents is not None:
+            conds.append(table.c.agent_id.in_(agents))
+        if event == "complaints" and category:
+            conds.append(table.c.category == category)
+        if event == "complaints" and source:
+            conds.append(table.c.source == source)
+        q = sa.select(table.c.case_id.label("case_id"), amount.label("amount")).select_from(table)
+        if f.products or f.regions or f.buckets:
+            q = q.join(S.cases, S.cases.c.case_id == table.c.case_id)
+            if f.products:
+                conds.append(S.cases.c.product.in_(f.products))
+            if f.regions:
+                conds.append(S.cases.c.region.in_(f.regions))
+        if f.buckets:
+            snap = S.balance_snapshots.alias("opening")
+            q = q.outerjoin(snap, sa.and_(snap.c.case_id == table.c.case_id,
+                                          snap.c.snapshot_on == m - dt.timedelta(days=1)))
+            placed_here = sa.and_(S.cases.c.placed_on >= m, S.cases.c.placed_on < month_start(m, 1))
+            opening_dpd = sa.case((snap.c.case_id.is_not(None), snap.c.dpd),
+                                  (placed_here, S.cases.c.placed_dpd), else_=None)
+            conds.append(bounds.sql_any(opening_dpd, f.buckets))
+        branches.append(q.where(*conds))
+        m = month_start(m, 1)
+    if not branches:
+        return sa.select(sa.literal(0).label("case_id"), sa.literal(0).label("amount")).where(sa.false())
+    return branches[0] if len(branches) == 1 else sa.union_all(*branches)
+
+
+def _snapshot_rows(conn: sa.Connection, f: Filters, agents: list[str] | None, snapshot_on: dt.date,
+                   from_bucket: str | None, to_bucket: str | None, bounds: BucketBounds) -> sa.Select:
+    """Cases in a snapshot (optionally a bucket), or rolled from `from_bucket` at the previous one."""
+    snap = S.balance_snapshots
+    if to_bucket is None and from_bucket is None and not f.buckets:
+        q = sa.select(snap.c.case_id, snap.c.balance.label("amount")).where(snap.c.snapshot_on == snapshot_on)
+        src = snap
+    else:
+        prev_on = conn.execute(sa.select(sa.func.max(snap.c.snapshot_on))
+                               .where(snap.c.snapshot_on < snapshot_on)).scalar_one()
+        if from_bucket is not None and prev_on is None:
+            raise DrillDownError(f"no snapshot before {snapshot_on}: roll rates need two snapshots")
+        if from_bucket is None:
+            q = sa.select(snap.c.case_id, snap.c.balance.label("amount")).where(
+                snap.c.snapshot_on == snapshot_on, bounds.sql_any(snap.c.dpd, f.buckets or (to_bucket,)))
+            src = snap
+        else:
+            prev, cur = snap.alias("prev"), snap.alias("cur")
+            q = (sa.select(prev.c.case_id, prev.c.balance.label("amount"))
+                 .outerjoin(cur, sa.and_(cur.c.case_id == prev.c.case_id, cur.c.snapshot_on == snapshot_on))
+                 .where(prev.c.snapshot_on == prev_on, bounds.sql(prev.c.dpd, from_bucket)))
+            if to_bucket == CLOSED:
+                q = q.where(sa.or_(cur.c.case_id.is_(None), cur.c.balance == 0))
+            elif to_bucket is not None:
+                q = q.where(cur.c.balance > 0, bounds.sql(cur.c.dpd, to_bucket))
+            src = prev
+    if agents is not None:
+        q = q.where(src.c.agent_id.in_(agents))
+    if f.products or f.regions:
+        q = q.join(S.cases, S.cases.c.case_id == src.c.case_id)
+        if f.products:
+            q = q.where(S.cases.c.product.in_(f.products))
+        if f.regions:
+            q = q.where(S.cases.c.region.in_(f.regions))
+    return q
+
+
+def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -> sa.Select:
+    """Cases currently assigned to the selected agents, with their current balance."""
+    c = S.cases
+    q = sa.select(c.c.case_id, c.c.current_balance.label("amount")).where(c.c.status == "active")
+    if agents is not None:
+        q = q.where(c.c.agent_id.in_(agents))
+    if f.products:
+        q = q.where(c.c.product.in_(f.products))
+    if f.regions:
+        q = q.where(c.c.region.in_(f.regions))
+    if f.buckets:
+        q = q.where(bounds.sql_any(c.c.current_dpd, f.buckets))
+    return q
+
+
+def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
+               month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
+               to_bucket: str | None = None, category: str | None = None, source: str | None = None,
+               page: int = 1, page_size: int = 50, reveal_pii: bool = False, scope: Scope = FULL_SCOPE,
+               bounds: BucketBounds = DEFAULT_BUCKETS) -> CasePage:
+    """One page of the cases behind a selection, largest amount first (events: count, amount, per case)."""
+    if event not in EVENTS:
+        raise DrillDownError(f"unknown drill-down '{event}': use one of {', '.join(EVENTS)}")
+    if event == "snapshot" and snapshot_on is None:
+        raise DrillDownError("a snapshot drill-down needs the snapshot date")
+    for label in (from_bucket, to_bucket):
+        if label is not None and label not in bounds.labels and label != CLOSED:
+            raise DrillDownError(f"unknown bucket '{label}'")
+    for label in filters.buckets:  # a link can ask for any text; the SQL is built from known buckets only
+        if label not in bounds.labels:
+            raise DrillDownError(f"unknown bucket '{label[:40]}': use one of {', '.join(bounds.labels)}")
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    page = max(1, int(page))
+    f = apply(scope, filters)
+    empty = CasePage(_empty_rows(), 0, page, page_size)
+    if f.nothing:
+        return empty
+    with engine.connect() as conn:
+        agents = _visible_agents(conn, f)
+        if agents is not None and not agents:
+            return empty
+        if event == "snapshot":
+            rows = _snapshot_rows(conn, f, agents, snapshot_on, from_bucket, to_bucket, bounds)
+        elif event == "cases":
+            rows = _assigned_rows(f, agents, bounds)
+        else:
+            start, end = _period(f, day, month)
+            if start > end:
+                return empty
+            rows = _event_rows(event, f, agents, start, end, category, source, bounds)
+        ev = rows.subquery("ev")
+        per_case = (sa.select(ev.c.case_id, sa.func.count().label("events"), sa.func.sum(ev.c.amount).label("amount"))
+                    .group_by(ev.c.case_id).subquery("per_case"))
+        total = conn.execute(sa.select(sa.func.count()).select_from(per_case)).scalar_one()
+        c = S.cases
+        q = (sa.select(*[c.c[n] for n in CASE_COLUMNS], per_case.c.events, per_case.c.amount)
+             .join_from(per_case, c, c.c.case_id == per_case.c.case_id)
+             .order_by(per_case.c.amount.desc(), per_case.c.case_id)
+             .limit(page_size).offset((page - 1) * page_size))
+        df = pl.read_database(q, conn, schema_overrides=_SCHEMA)
+    df = _typed(df)
+    return CasePage(mask_frame(df, may_reveal(scope, reveal_pii)), int(total), page, page_size)
+
+
+_SCHEMA = {"case_id": pl.Int64, "current_dpd": pl.Int64, "events": pl.Int64}
+
+
+def _typed(df: pl.DataFrame) -> pl.DataFrame:
+    """Money as exact 2-decimal numbers whatever the backend returned (SQLite: floats)."""
+    return df.with_columns(pl.col("current_balance", "amount").cast(pl.Float64).round(2))
+
+
+def _empty_rows() -> pl.DataFrame:
+    schema = {n: pl.String for n in CASE_COLUMNS} | {"case_id": pl.Int64, "current_dpd": pl.Int64,
+                                                    "current_balance": pl.Float64, "events": pl.Int64,
+                                                    "amount": pl.Float64}
+    return pl.DataFrame(schema=schema)
+
+
+def _case_visible(conn: sa.Connection, case_id: int, f: Filters) -> bool:
+    agents = _visible_agents(conn, f)
+    if agents is None:
+        return True
+    if not agents:
+        return False
+    owned = sa.select(S.cases.c.case_id).where(S.cases.c.case_id == case_id, S.cases.c.agent_id.in_(agents))
+    worked = sa.select(S.payments.c.case_id).where(S.payments.c.case_id == case_id, S.payments.c.agent_id.in_(agents))
+    touched = sa.select(S.contacts.c.case_id).where(S.contacts.c.case_id == case_id,
+                                                    S.contacts.c.agent_id.in_(agents))
+    return conn.execute(sa.select(sa.exists(owned) | sa.exists(worked) | sa.exists(touched))).scalar_one()
+
+
+def case_timeline(engine: sa.Engine, case_id: int, *, filters: Filters | None = None, reveal_pii: bool = False,
+                  scope: Scope = FULL_SCOPE) -> Timeline:
+    """A case's header and every contact, promise, payment, complaint and month-end snapshot, newest first.
+
+    The case is visible when it is assigned to, or was worked by, an agent the scope (and filters'
+    teams/agents) allow; otherwise the header is None and there are no events.
+    """
+    today = dt.date.today()
+    f = apply(scope, filters or Filters(start=today, end=today))
+    events_schema = {"at": pl.Datetime("us"), "kind": pl.String, "agent_id": pl.String, "detail": pl.String,
+                     "amount": pl.Float64}
+    nothing = Timeline(None, pl.DataFrame(schema=events_schema))
+    if f.nothing:
+        return nothing
+    reveal = may_reveal(scope, reveal_pii)
+    with engine.connect() as conn:
+        head = conn.execute(sa.select(S.cases).where(S.cases.c.case_id == case_id)).mappings().first()
+        if head is None or not _case_visible(conn, case_id, f):
+            return nothing
+        parts = []
+        k = S.contacts.c
+        parts.append(pl.read_database(
+            sa.select(k.contacted_at.label("at"), sa.literal("contact").label("kind"), k.agent_id,
+                      k.channel, k.party, k.outcome, k.duration_s, k.phone_no)
+            .where(k.case_id == case_id), conn))
+        p = S.promises.c
+        parts.append(pl.read_database(
+            sa.select(p.promised_at.label("at"), sa.literal("promise").label("kind"), p.agent_id, p.due_on,
+                      p.status, p.amount).where(p.case_id == case_id), conn))
+        y = S.payments.c
+        parts.append(pl.read_database(
+            sa.select(y.paid_at.label("at"), sa.literal("payment").label("kind"), y.agent_id, y.method, y.amount)
+            .where(y.case_id == case_id), conn))
+        q = S.complaints.c
+        parts.append(pl.read_database(
+            sa.select(q.received_at.label("at"), sa.literal("complaint").label("kind"), q.agent_id, q.category,
+                      q.source, q.severity, q.status).where(q.case_id == case_id), conn))
+        b = S.balance_snapshots.c
+        parts.append(pl.read_database(
+            sa.select(b.snapshot_on.label("at"), sa.literal("snapshot").label("kind"), b.agent_id, b.dpd,
+                      b.balance.label("amount")).where(b.case_id == case_id), conn))
+    events = pl.concat([_timeline_part(df, reveal) for df in parts], how="vertical")
+    header = mask_frame(pl.DataFrame([dict(head)]), reveal).with_columns(
+        pl.col("placed_balance", "current_balance").cast(pl.Float64).round(2)).row(0, named=True)
+    return Timeline(header, events.sort("at", descending=True))
+
+
+def _timeline_part(df: pl.DataFrame, reveal: bool) -> pl.DataFrame:
+    """One event kind's rows as (at, kind, agent_id, detail, amount)."""
+    if "phone_no" in df.columns:
+        df = mask_frame(df, reveal)
+    at = pl.col("at").cast(pl.String).str.to_datetime(strict=False) if df.schema.get("at") == pl.String \
+        else pl.col("at").cast(pl.Datetime("us"))
+    detail_cols = [c for c in df.columns if c not in ("at", "kind", "agent_id", "amount")]
+    detail = (pl.concat_str([pl.col(c).cast(pl.String).fill_null("–") for c in detail_cols], separator=" · ")
+              if detail_cols else pl.lit(""))
+    amount = pl.col("amount").cast(pl.Float64).round(2) if "amount" in df.columns else pl.lit(None, pl.Float64)
+    return df.select(at.alias("at"), pl.col("kind").cast(pl.String), pl.col("agent_id").cast(pl.String),
+                     detail.alias("detail"), amount.alias("amount"))

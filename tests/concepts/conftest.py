@@ -1,0 +1,1 @@
+"""The concepts defined once: settings, errors, dates and the working-day calendar, buckets, filters."""

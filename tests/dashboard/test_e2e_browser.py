@@ -1,0 +1,104 @@
+"""End to end: `streamlit run` on a small generated database, every page in headless Chromium, a chart click-through."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures_demo import AS_OF
+
+from dashboard.format import cny
+from queries.filters import Filters
+from queries.metrics.registry import compute
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from screenshots import CHROMIUM, PAGES, browser, open_page, streamlit_server  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: end-to-end test skipped"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
+    """A dashboard server on the small demo database with a store directory of its own."""
+    import shutil
+
+    url, store = app_source
+    own = tmp_path_factory.mktemp("e2e") / "store"
+    shutil.copytree(store, own)
+    env = {"CASES_DB_URL": url, "CASES_STORE_DIR": str(own), "CASES_DATA_DIR": str(own.parent),
+           "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}  # demo role picker on a configured db
+    with streamlit_server(env) as base:
+        yield base
+
+
+def test_every_page_in_a_real_browser(server, app_store, tmp_path) -> None:  # noqa: ANN001
+    collected_mtd = compute("collected", app_store, Filters(AS_OF.replace(day=1), AS_OF))["value"][0]
+    with browser() as page:
+        for path, (zh, en) in PAGES.items():
+            seconds = open_page(page, server, path)
+            assert page.locator('[data-testid="stException"]').count() == 0, path
+            assert page.get_by_role("heading", name=zh).count() >= 1
+            assert page.get_by_text("数据截至 2026年11月22日").count() >= 1, path
+            page.screenshot(path=str(tmp_path / f"{path}.png"), full_page=True)
+            assert seconds < 60
+        open_page(page, server, "daily")
+        assert page.locator('[data-testid="stMetricValue"]').filter(has_text=cny(collected_mtd, "zh")).count() == 1
+        open_page(page, server, "daily", "en")
+        assert page.get_by_role("heading", name="Daily recovery").count() == 1
+        assert page.locator('[data-testid="stMetricValue"]').filter(has_text=cny(collected_mtd, "en")).count() == 1
+    assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
+
+
+def test_clicking_a_bar_lists_the_cases_and_a_row_opens_the_timeline(server) -> None:  # noqa: ANN001
+    with browser() as page:
+        open_page(page, server, "daily")
+        bar = page.locator('[data-testid="stPlotlyChart"]').first.locator(".bars path").nth(-2)
+        bar.scroll_into_view_if_needed()  # below the fold at 900 px since the KPI cards take two rows
+        box = bar.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)
+        page.get_by_role("heading", name="案件明细").wait_for(timeout=60_000)
+        page.get_by_text("下列案件对应").wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        link = page.url
+        assert "drill=payments" in link and "d_day=" in link  # the drill travels in the address bar
+        total = page.get_by_text("共 ").first.inner_text()
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for(timeout=30_000)
+        gb = grid.bounding_box()
+        page.mouse.click(gb["x"] + 18, gb["y"] + 35 + 17)  # the first row's selection checkbox
+        page.get_by_role("heading", name="案件时间线").first.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    with browser() as other:  # the copied link, opened by someone else: the same cases
+        other.goto(link)
+        other.get_by_text("下列案件对应").wait_for(timeout=60_000)
+        assert other.get_by_text(total).count() == 1
+        assert other.locator('[data-testid="stException"]').count() == 0
+        assert other.locator('[data-testid="stAlert"]').count() == 0
+
+
+def test_a_leaderboard_row_found_by_search_opens_that_agents_scorecard(server, app_store) -> None:  # noqa: ANN001
+    board = compute("collected", app_store, Filters(AS_OF.replace(day=1), AS_OF), ("agent_id",)).sort(
+        ["value", "agent_id"], descending=[True, False])
+    agent = board["agent_id"][4]  # not the top agent the scorecard opens on
+    with browser() as page:
+        open_page(page, server, "agents")
+        box = page.get_by_label("查找坐席")
+        box.fill(agent)
+        box.press("Enter")
+        page.wait_for_timeout(500)
+        page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        gb = grid.bounding_box()
+        page.mouse.click(gb["x"] + 18, gb["y"] + 35 + 17)  # the only row's selection checkbox
+        # the scorecard (its funnel heading and rank card) follows the clicked row
+        page.get_by_text(f"催收漏斗：{agent} ").wait_for(timeout=60_000)
+        rank = board["agent_id"].to_list().index(agent) + 1
+        assert page.locator('[data-testid="stMetricValue"]').filter(has_text=f"{rank} / ").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,0 +1,1 @@
+"""Access file, masking and audit log tests."""

@@ -1,0 +1,188 @@
+"""Faults: a corrupt store, a sync killed half-way, a source missing tables or columns, a source gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from fixtures_demo import AS_OF, SMALL
+
+from queries.cli import main as cli_main
+from queries.demo import build_demo_database
+from queries.store import Store, current_version
+from queries.store.recovery import roll_back_if_corrupt, version_problems
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    """A small case database and an empty store directory, configured as the CLI reads them."""
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    build_demo_database(url, SMALL, seed=4, as_of=AS_OF)
+    monkeypatch.setenv("CASES_DB_URL", url)
+    monkeypatch.setenv("CASES_STORE_DIR", str(tmp_path / "store"))
+    return url, tmp_path / "store"
+
+
+def _payments_in_source(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM payments")).scalar_one()
+    engine.dispose()
+    return n
+
+
+def _payments_in_store(store_dir: Path) -> int:
+    s = Store.open(store_dir)
+    return int(pl.concat([s.frame("payments_agent")]).select(pl.col("n").sum()).item())
+
+
+def _add_payment(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        pid = conn.execute(sa.text("SELECT MAX(payment_id) FROM payments")).scalar_one() + 1
+        conn.execute(sa.text("INSERT INTO payments VALUES (:p, 1, 'A0001', :t, 123.45, 'app')"),
+                     {"p": pid, "t": f"{AS_OF} 10:00:00.000000"})
+    engine.dispose()
+
+
+def _corrupt(version: Path) -> Path:
+    victim = sorted(version.rglob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:50])
+    return victim
+
+
+def test_corrupt_store_is_rolled_back_and_the_next_sync_repairs_it(source, capsys) -> None:  # noqa: ANN001
+    url, store = source
+    assert cli_main(["sync", "--full"]) == 0
+    good = current_version(store)
+    _add_payment(url)
+    assert cli_main(["sync"]) == 0
+    newest = current_version(store)
+    assert newest != good and version_problems(newest) == []
+    victim = _corrupt(newest)
+    assert version_problems(newest) and victim.name in version_problems(newest)[0]
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the reader raises, it must not be served
+        Store.open(store)
+    note = roll_back_if_corrupt(store)
+    assert "serving the previous version" in note and current_version(store) == good
+    assert Store.open(store).path == good  # the last good store is served
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 0  # builds on the good version and catches up
+    out = capsys.readouterr().out
+    assert "reconciled" in out
+    assert _payments_in_store(store) == _payments_in_source(url)
+    assert (store / f"corrupt-{newest.name}").is_dir()  # kept for inspection, never served
+
+
+def test_corrupt_only_version_means_a_full_rebuild(source, capsys) -> None:  # noqa: ANN001
+    url, store = source
+    assert cli_main(["sync", "--full"]) == 0
+    _corrupt(current_version(store))
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "no readable earlier version" in out and "full sync" in out and "reconciled" in out
+    assert _payments_in_store(store) == _payments_in_source(url)
+
+
+def test_sync_killed_half_way_keeps_the_last_good_store(tmp_path) -> None:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    build_demo_database(url, "demo", seed=4, as_of=AS_OF)  # big enough for a sync to take seconds
+    store = tmp_path / "store"
+    env = {**os.environ, "CASES_DB_URL": url, "CASES_STORE_DIR": str(store)}
+    cmd = [sys.executable, "-m", "queries.cli", "sync", "--full"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    good = current_version(store)
+    before = _payments_in_store(store)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [d for d in store.glob("v-*") if d != good]:
+        time.sleep(0.02)
+    time.sleep(0.5)  # let it write part of the new version
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    half = [d for d in store.glob("v-*") if d != good]
+    assert half and not (half[0] / "manifest.json").exists(), "the kill did not land mid-sync"
+    assert current_version(store) == good and Store.open(store).path == good
+    assert _payments_in_store(store) == before
+    done = subprocess.run([sys.executable, "-m", "queries.cli", "sync"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "reconciled" in done.stdout
+    assert version_problems(current_version(store)) == []
+    assert _payments_in_store(store) == _payments_in_source(url)
+
+
+def test_source_missing_table_or_column_is_one_clear_line(source, capsys) -> None:  # noqa: ANN001
+    url, store = source
+    assert cli_main(["sync", "--full"]) == 0
+    good = current_version(store)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE complaints"))
+        conn.execute(sa.text("ALTER TABLE payments DROP COLUMN method"))
+    engine.dispose()
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "required table missing: complaints" in err[0] and "payments.method" in err[0] and "doctor" in err[0]
+    assert current_version(store) == good  # nothing lost
+
+
+def test_source_gone_keeps_the_store(source, capsys) -> None:  # noqa: ANN001
+    url, store = source
+    assert cli_main(["sync", "--full"]) == 0
+    good = current_version(store)
+    Path(sa.engine.make_url(url).database).rename(store.parent / "moved.sqlite")
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not found" in err[0] and "unchanged" in err[0]
+    assert current_version(store) == good and Store.open(store).path == good
+
+
+def test_the_dashboards_sync_runs_in_a_child_and_reports_like_the_cli(source, tmp_path) -> None:  # noqa: ANN001
+    from queries.errors import SourceError
+    from queries.settings import load_settings
+    from queries.sync.child import safe_sync_in_child
+
+    url, store_dir = source
+    settings = load_settings()
+    assert safe_sync_in_child(settings, store_dir) == []
+    store = Store.open(store_dir)
+    assert store.reconciliation.get("ok") is True
+    assert _payments_in_store(store_dir) == _payments_in_source(url)
+    # a source that lost a table: the child's one-line reason reaches the caller as a SourceError
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE promises"))
+    engine.dispose()
+    with pytest.raises(SourceError, match="promises"):
+        safe_sync_in_child(settings, store_dir)
+    assert current_version(store_dir) == store.path
+
+
+def test_a_sync_child_that_dies_leaves_the_store_and_says_so(source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import queries.sync.child as health
+    from queries.errors import SourceError
+    from queries.settings import load_settings
+
+    _, store_dir = source
+    settings = load_settings()
+    health.safe_sync_in_child(settings, store_dir)
+    before = current_version(store_dir)
+    killer = tmp_path / "python-killed"
+    killer.write_text("#!/bin/sh\necho 'Killed' >&2\nkill -9 $$\n")
+    killer.chmod(0o755)
+    monkeypatch.setattr(health.sys, "executable", str(killer))  # the interpreter the child starts with
+    with pytest.raises(SourceError, match="stopped before it finished.*Killed.*store is unchanged"):
+        health.safe_sync_in_child(settings, store_dir, full=True)
+    assert current_version(store_dir) == before
+    assert Store.open(store_dir).reconciliation.get("ok") is True

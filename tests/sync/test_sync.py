@@ -1,0 +1,167 @@
+"""Sync on SQLite, PostgreSQL and MariaDB sources: full, incremental = full, reconciliation, atomic swap.
+
+PostgreSQL / MariaDB run when CASES_TEST_PG_URL / CASES_TEST_MYSQL_URL are set (each test gets its own
+freshly created database, dropped afterwards); otherwise they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from fixtures_store import (
+    AGENTS,
+    CASES,
+    COMPLAINTS,
+    CONTACTS,
+    PAYMENTS,
+    PROMISES,
+    SNAPSHOTS,
+    TARGETS,
+    TEAMS,
+    build_handmade,
+    insert_rows,
+)
+
+from queries.filters import Filters
+from queries.metrics.registry import compute
+from queries.source import contract as S
+from queries.source.reader import Reader
+from queries.store import CURRENT, ROLLUPS, SCANNED, Store, current_version
+from queries.sync import reconcile, run_sync
+from queries.sync import run as sync_run
+
+Q1 = Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+
+
+def frames_equal(a: Store, b: Store) -> None:
+    for name in (*ROLLUPS, *SCANNED):
+        if name in ROLLUPS and name not in a.frames and name not in b.frames:
+            continue
+        x, y = (a.frame(name), b.frame(name)) if name in ROLLUPS else (a.scan(name).collect(), b.scan(name).collect())
+        assert x.columns == y.columns, name
+        x, y = x.sort(x.columns, nulls_last=True), y.sort(y.columns, nulls_last=True)
+        assert x.cast(y.schema).equals(y), f"{name} differs:\n{x}\n{y}"
+
+
+def test_full_sync_every_backend(handmade_source, tmp_path):
+    res = run_sync(handmade_source, tmp_path / "store", full=True)
+    assert res.ok, res.reconciliation
+    st = Store.open(tmp_path / "store")
+    assert st.manifest.watermarks.payments_id == 5
+    assert compute("collected", st, Q1).row(0, named=True)["numerator"] == 850.34
+    assert compute("recovery_rate", st, Q1).row(0, named=True)["denominator"] == 9400.0
+    c = compute("contact_rate", st, Q1).row(0, named=True)
+    assert (c["numerator"], c["denominator"]) == (7, 15)
+    assert compute("over_frequency", st, Q1).row(0, named=True)["numerator"] == 2
+    assert compute("complaint_rate", st, Q1).row(0, named=True)["denominator"] == 3
+    assert compute("target_achievement", st, Q1).height == 1
+
+
+def _split_source(url: str) -> None:
+    """The hand-made set as it stood on 2026-02-05: later rows are added by _add_later."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    S.metadata.create_all(engine)
+    early_promise2 = {**PROMISES[1], "status": "pending", "updated_at": dt.datetime(2026, 2, 4)}
+    rows = {
+        S.teams: TEAMS, S.agents: AGENTS, S.targets: TARGETS,
+        S.cases: [c for c in CASES if c["case_id"] != 3],
+        S.balance_snapshots: [s for s in SNAPSHOTS if s["snapshot_on"] < dt.date(2026, 2, 1)],
+        S.payments: PAYMENTS[:3], S.contacts: [c for c in CONTACTS if c["contact_id"] <= 20],
+        S.promises: [PROMISES[0], early_promise2], S.complaints: COMPLAINTS,
+    }
+    with engine.begin() as conn:
+        for table, data in rows.items():
+            conn.execute(table.insert(), data)
+    engine.dispose()
+
+
+def _add_later(url: str) -> None:
+    import sqlalchemy as sa
+
+    insert_rows(url, S.cases, [c for c in CASES if c["case_id"] == 3])
+    insert_rows(url, S.balance_snapshots, [s for s in SNAPSHOTS if s["snapshot_on"] == dt.date(2026, 2, 28)])
+    insert_rows(url, S.payments, PAYMENTS[3:])
+    insert_rows(url, S.contacts, [c for c in CONTACTS if c["contact_id"] > 20])
+    insert_rows(url, S.promises, PROMISES[2:])
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a mutable row changes: promise 2 is broken
+        conn.execute(S.promises.update().where(S.promises.c.promise_id == 2)
+                     .values(status="broken", updated_at=dt.datetime(2026, 2, 11)))
+    engine.dispose()
+
+
+def test_incremental_equals_full(fresh_source, tmp_path):
+    _split_source(fresh_source)
+    first = run_sync(fresh_source, tmp_path / "inc", full=True)
+    assert first.ok
+    _add_later(fresh_source)
+    inc = run_sync(fresh_source, tmp_path / "inc")
+    assert not inc.full and inc.ok, inc.reconciliation
+    assert inc.rows_read["payments"] == 2 and inc.rows_read["contacts"] == 5
+    full = run_sync(fresh_source, tmp_path / "full", full=True)
+    frames_equal(Store.open(tmp_path / "inc"), Store.open(tmp_path / "full"))
+    # nothing new: the next incremental sync reads no events and changes nothing
+    again = run_sync(fresh_source, tmp_path / "inc")
+    assert again.rows_read.get("payments") == 0 and again.rows_read.get("contacts") == 0
+    frames_equal(Store.open(tmp_path / "inc"), Store.open(tmp_path / "full"))
+    assert full.ok
+
+
+def test_reconciliation_flags_row_behind_watermark(handmade_source, tmp_path):
+    run_sync(handmade_source, tmp_path / "store", full=True)
+    # id below the watermark: the incremental path cannot see it, reconciliation must
+    insert_rows(handmade_source, S.payments, [{
+        "payment_id": -1, "case_id": 1, "agent_id": "A1", "paid_at": dt.datetime(2026, 2, 10, 9),
+        "amount": Decimal("12.34"), "method": "app"}])
+    res = run_sync(handmade_source, tmp_path / "store", reconcile_days=60)
+    assert not res.ok
+    bad = res.reconciliation["mismatches"]
+    assert bad == [{"table": "payments", "day": "2026-02-10", "source": {"n": 1, "cents": 1234},
+                    "store": {"n": 0, "cents": 0}}]
+    manifest = json.loads((current_version(tmp_path / "store") / "manifest.json").read_text())
+    assert manifest["reconciliation"]["ok"] is False
+    assert run_sync(handmade_source, tmp_path / "store", full=True).ok  # --full repairs it
+
+
+def test_reconciliation_flags_tampered_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    run_sync(url, tmp_path / "store", full=True)
+    version = current_version(tmp_path / "store")
+    f = sorted((version / "contacts_agent").glob("????-??.parquet"))[0]
+    df = pl.read_parquet(f)
+    df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("n") + 1).otherwise(pl.col("n"))
+                    .alias("n")).write_parquet(f)
+    with Reader(url) as r:
+        rec = reconcile(r, version)
+    assert not rec["ok"] and rec["mismatches"][0]["table"] == "contacts"
+
+
+def test_sync_dying_half_way_keeps_previous_store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    run_sync(url, tmp_path / "store", full=True)
+    before = (tmp_path / "store" / CURRENT).read_text()
+
+    def boom(*_a, **_k):
+        raise RuntimeError("killed half-way")
+
+    monkeypatch.setattr(sync_run, "sync_contacts", boom)
+    with pytest.raises(RuntimeError):
+        run_sync(url, tmp_path / "store", full=True)
+    assert (tmp_path / "store" / CURRENT).read_text() == before
+    assert [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith("v-")] == [before]
+    assert Store.open(tmp_path / "store").scan("payments_daily").collect().height == 5
+
+
+def test_source_without_targets(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nt.sqlite'}"
+    build_handmade(url, targets=False)
+    res = run_sync(url, tmp_path / "store", full=True)
+    assert res.ok and Store.open(tmp_path / "store").manifest.has_targets is False
