@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import audit, data, session
@@ -10,7 +12,10 @@ from dashboard.i18n import bi, t
 from dashboard.overview import database_overview
 from dashboard.sidebar import sidebar
 
-st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=":material/monitoring:", layout="wide")
+ICON = Path(__file__).resolve().parent / "dashboard" / "static" / "icon.png"
+
+# A local icon: a material icon here would make every browser fetch it from fonts.gstatic.com (banks have no internet)
+st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon=str(ICON), layout="wide")
 
 state, error = data.store_state()
 if state is None:
@@ -22,8 +27,9 @@ if state is None:
 style()
 settings = data.settings()
 identity = session.identify(  # stops the run with a refusal when there is no viewer
-    demo_allowed=settings.is_demo or settings.allow_demo_mode, auth_header=settings.auth_header,
-    access=data.access, all_teams=data.all_teams, on_denied=audit.denied)
+    demo_allowed=data.store_from_demo() or settings.allow_demo_mode, auth_header=settings.auth_header,
+    access=data.access, all_teams=data.all_teams, on_denied=audit.denied,
+    demo_refusal="demo_store_real" if settings.is_demo else "demo_refused")
 view = sidebar(data.options())  # choices already limited to the viewer's scope
 lang = view.lang
 session.identity_box(identity, lang)
@@ -50,8 +56,12 @@ nav = st.navigation({
 })
 page = nav.url_path or "daily"
 session.begin_run(page)
+audit.gate()  # a view that cannot be audited is refused before any data is drawn
 try:
     nav.run()
+except Exception:  # a bug: an error id for the viewer, the traceback in the server log (never in the browser)
+    session.report_bug(lang)
+    raise
 finally:  # also after st.stop() in a page: every page view is recorded once per page and filters
     audit.audit_once("view", page, view.filters, session.rows_loaded())
 data.settle(page)

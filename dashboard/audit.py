@@ -7,36 +7,45 @@ import streamlit as st
 from dashboard import data, session
 from dashboard.i18n import t
 from queries.filters import Filters, apply
-from queries.governance.audit import AuditError, record
+from queries.governance.audit import (
+    AuditError,
+    filters_record,
+    ready,
+    record,
+    record_denied,
+)
 
 
-def filters_record(f: Filters | None) -> dict:
-    """The filters as ids and ISO dates for the audit log (no personal data in Filters)."""
-    if f is None:
-        return {}
-    out: dict[str, object] = {"start": f.start.isoformat(), "end": f.end.isoformat()}
-    for k in ("teams", "agents", "buckets", "products", "regions"):
-        v = getattr(f, k)
-        if v:
-            out[k] = list(v[:50]) + (["…"] if len(v) > 50 else [])
-    if f.channel:
-        out["channel"] = f.channel
-    return out
+def refuse(exc: AuditError) -> None:
+    """Fail closed: what could not be audited is not shown (the reason is in the server log)."""
+    st.error(f"{t('audit_failed', 'zh')}  \n{t('audit_failed', 'en')}", icon=":material/gpp_bad:")
+    st.stop()
+
+
+def gate() -> None:
+    """Before a page is served: the audit log must be writable now, or the view is refused."""
+    try:
+        ready(data.settings().store_dir)
+    except AuditError as exc:
+        refuse(exc)
 
 
 def write(*, user: str, role: str, action: str, page: str, filters: Filters | None = None,
           rows: int | None = None, detail: dict | None = None) -> None:
-    """Append one entry; a failure is shown as a toast."""
+    """Append one entry; when it cannot be written, the view is refused (fail closed)."""
     try:
         record(data.settings().store_dir, user=user, role=role, action=action, page=page,
                filters=filters_record(filters), rows=rows, detail=detail)
-    except (OSError, AuditError) as exc:
-        st.toast(t("audit_failed", "zh", err=str(exc)[:200]), icon=":material/error:")
+    except AuditError as exc:
+        refuse(exc)
 
 
 def denied(refusal: session.Refusal, mode: str) -> None:
-    """Record a refused viewer (unknown user or no identity)."""
-    write(user=refusal.user or "(none)", role="none", action="denied", page="-", detail={"mode": mode})
+    """Record a refused viewer (unknown user or no identity), rate-limited against floods."""
+    try:
+        record_denied(data.settings().store_dir, refusal.user or "(none)", mode)
+    except AuditError:
+        pass  # the viewer is refused anyway; the failure is in the server log
 
 
 def audit(action: str, page: str, filters: Filters | None = None, rows: int | None = None,

@@ -28,8 +28,7 @@ def page_header(view: View, title_key: str, notices: list[str] | tuple[str, ...]
     st.title(t(title_key, lang))
     session.demo_note(lang)
     state, _ = data.store_state()
-    settings = data.settings()
-    if settings.is_demo:
+    if data.store_from_demo():
         st.caption(f":material/science: {t('demo', lang)}")
     if state is not None:
         store = state.store
@@ -45,9 +44,10 @@ def page_header(view: View, title_key: str, notices: list[str] | tuple[str, ...]
             days = ", ".join(m["day"] for m in rec.get("mismatches", [])[:3])
             st.warning(t("recon_bad", lang, n=rec.get("mismatch_count", len(rec.get("mismatches", []))), days=days),
                        icon=":material/sync_problem:")
-        if state.source_error:
-            st.warning(t("db_down_store", lang, err=state.source_error, at=f"{store.synced_at:%Y-%m-%d %H:%M}"),
-                       icon=":material/cloud_off:")
+        if state.sync_problem:
+            reason, err = state.sync_problem
+            st.warning(t(f"sync_failed_{reason}", lang, err=err, at=f"{store.synced_at:%Y-%m-%d %H:%M}"),
+                       icon=":material/cloud_off:" if reason == "source" else ":material/sync_problem:")
         if state.store_note:
             st.warning(t("store_rolled_back", lang, note=state.store_note), icon=":material/restore:")
     if view.notices or notices:

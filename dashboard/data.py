@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
+import os
+import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import polars as pl
 import sqlalchemy as sa
@@ -13,21 +18,33 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 
 from dashboard import session
-from queries.errors import DataUnavailable, SourceError, UserError, describe
+from dashboard.format import plain, plain_frame
+from queries.errors import (
+    DashboardError,
+    DataUnavailable,
+    SourceError,
+    SyncFailed,
+    UserError,
+    describe,
+    sync_reason,
+)
 from queries.filters import Filters, Scope
 from queries.governance import audit as audit_log
 from queries.governance.access import Access, AccessError, load_access
 from queries.metrics.registry import METRICS, Metric
 from queries.metrics.registry import glossary as _glossary
 from queries.settings import Settings, load_settings
-from queries.source.engines import read_only_engine
+from queries.source.engines import checked_url, read_only_engine
 from queries.source.summary import database_summary as _database_summary
 from queries.store import Store, StoreMissing
+from queries.store.versions import LEASE_RENEW_S, current_name, lease
 from queries.views import pages as pages_data
 from queries.views import scoped as service
 from queries.views.drilldown import CasePage, DrillDownError, Timeline
 
 SOURCE_ERRORS = (SourceError, sa.exc.SQLAlchemyError, OSError)
+log = logging.getLogger("collections.dashboard")
+T = TypeVar("T")
 
 
 @st.cache_resource
@@ -55,9 +72,25 @@ def settle(page: str) -> None:
     gc.freeze()
 
 
+def store_from_demo() -> bool:
+    """True only when no database is configured AND the store was built from the embedded demo database.
+
+    A store synced from a real database, served with CASES_DB_URL unset, is real data: never labelled as demo
+    data, never open to the demo role picker."""
+    s = settings()
+    if not s.is_demo:
+        return False
+    state, _ = store_state()
+    demo_url = make_url(s.source_url).render_as_string(hide_password=True)
+    return state is not None and state.store.manifest.source == demo_url
+
+
 def source_label() -> str:
-    """The source URL without its password, for display."""
-    return make_url(settings().source_url).render_as_string(hide_password=True)
+    """The source URL without its password, for display (nothing of a URL that cannot be parsed safely)."""
+    try:
+        return checked_url(settings().source_url).render_as_string(hide_password=True)
+    except SourceError:
+        return "—"
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -77,7 +110,8 @@ class StoreState:
     """The store the pages read, and the source error when the last sync attempt failed."""
 
     store: Store
-    source_error: str | None = None
+    #: the last sync attempt failed: (reason, one line) — reason as queries.errors.SyncFailed has it
+    sync_problem: tuple[str, str] | None = None
     #: set when the active store version was unreadable and an earlier one is served instead
     store_note: str | None = None
     #: when this state was made (time.monotonic()): it is made again once older than the store's max age
@@ -118,28 +152,65 @@ def _store_state() -> StoreState:
         _ensure_demo(s)
         # in a child process: the dashboard keeps none of the sync's memory (a format change makes it a full rebuild)
         safe_sync_in_child(s, s.store_dir, full=False)
-    except SOURCE_ERRORS as exc:
+    except (DashboardError, *SOURCE_ERRORS) as exc:  # any failure: the last good store stays in service
+        problem = (sync_reason(exc), describe(exc))
+        log.warning("sync failed (%s): %s", *problem)
         if current is None or too_old:
-            reason = describe(exc) + (f"; {too_old}" if too_old else "")
-            raise SourceError(reason) from exc  # not cached: retried on the next run
-        return StoreState(current, describe(exc), note)
+            reason = problem[1] + (f"; {too_old}" if too_old else "")
+            raise SyncFailed(problem[0], reason) from exc  # not cached: retried on the next run
+        return StoreState(current, problem, note)
     return StoreState(Store.open(s.store_dir))
 
 
+_HOLDER = f"{socket.gethostname()}-{os.getpid()}"
+RECHECK_S = 30
+_renewed: dict[str, float] = {}
+
+
 def _current_state() -> StoreState:
-    """The cached store state, made again (with a sync when due) once it is older than the store's max age."""
+    """The cached store state, made again when it is older than the store's max age (syncing when due) or when
+    another process (a sync job, another replica) has swapped in a new version; its lease renewed every minute."""
+    s = settings()
     state = _store_state()
-    if time.monotonic() - state.made > settings().store_max_age_s:
+    age = time.monotonic() - state.made
+    # not more often than every RECHECK_S: a failed sync is not retried on every call of a page
+    if age > max(s.store_max_age_s, RECHECK_S) or current_name(s.store_dir) not in (None, state.version):
         _store_state.clear()
         state = _store_state()
+    now, held = time.monotonic(), f"{s.store_dir}/{state.version}"
+    if now - _renewed.get(held, -1e9) > LEASE_RENEW_S:
+        try:
+            lease(s.store_dir, state.version, _HOLDER)
+            _renewed.clear()
+            _renewed[held] = now
+        except OSError as exc:  # a read-only store: the version may go sooner, and we recover when it does
+            log.warning("cannot renew the store lease: %s", exc)
     return state
+
+
+def _vanished(exc: BaseException) -> bool:
+    """True when a query failed because its store version's files are gone (another process pruned it)."""
+    return isinstance(exc, FileNotFoundError) or (
+        isinstance(exc, pl.exceptions.ComputeError | OSError) and "No such file" in str(exc))
+
+
+def _recovering(fn: Callable[[], T]) -> T:
+    """fn(), and once more on the current version if the version it read was removed meanwhile."""
+    try:
+        return fn()
+    except Exception as exc:
+        if not _vanished(exc):
+            raise
+        log.warning("store version gone while serving (%s); moving to the current one", exc)
+        _store_state.clear()
+        return fn()
 
 
 def store_state() -> tuple[StoreState | None, str | None]:
     """The store state, or None and the reason no store can be served."""
     try:
         return _current_state(), None
-    except SOURCE_ERRORS as exc:
+    except (DashboardError, *SOURCE_ERRORS) as exc:
         return None, describe(exc)
 
 
@@ -198,33 +269,34 @@ def _counted(r: Result) -> Result:
 @st.cache_data(show_spinner=False, max_entries=4000)
 def _metric(version: str, scope: Scope, key: str, filters: Filters, by: tuple[str, ...], options: tuple) -> Result:
     try:
-        return Result(service.metric(_store(), scope, key, filters, by, **dict(options)))
+        return Result(plain_frame(service.metric(_store(), scope, key, filters, by, **dict(options))))
     except (DataUnavailable, UserError) as exc:
         return Result(None, str(exc))
 
 
 def metric(key: str, filters: Filters, by: tuple[str, ...] = (), **options: object) -> Result:
     """One registry metric within the viewer's scope, cached on (store version, scope, metric, filters, by, options)."""
-    return _counted(_metric(_current_state().version, _scope(), key, filters, tuple(by),
-                            tuple(sorted(options.items()))))
+    return _counted(_recovering(lambda: _metric(_current_state().version, _scope(), key, filters, tuple(by),
+                                                tuple(sorted(options.items())))))
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
 def _compose(version: str, scope: Scope, name: str, filters: Filters, options: tuple) -> Result:
     try:
-        return Result(service.compose(_store(), scope, name, filters, **dict(options)))
+        return Result(plain_frame(service.compose(_store(), scope, name, filters, **dict(options))))
     except (DataUnavailable, UserError) as exc:
         return Result(None, str(exc))
 
 
 def compose(name: str, filters: Filters, **options: object) -> Result:
     """A page composition from queries.views.pages within the viewer's scope, cached like metric()."""
-    return _counted(_compose(_current_state().version, _scope(), name, filters, tuple(sorted(options.items()))))
+    return _counted(_recovering(lambda: _compose(_current_state().version, _scope(), name, filters,
+                                                 tuple(sorted(options.items())))))
 
 
 def kpis(filters: Filters) -> dict:
     """The daily-recovery KPI values for the day filters.end and the same day last month (scoped)."""
-    return _kpis(_current_state().version, _scope(), filters)
+    return _recovering(lambda: _kpis(_current_state().version, _scope(), filters))
 
 
 @st.cache_data(show_spinner=False, max_entries=1000)
@@ -239,7 +311,9 @@ def options() -> pages_data.Options:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _options(version: str, scope: Scope) -> pages_data.Options:
-    return service.options(_store(), scope)
+    opts = service.options(_store(), scope)
+    return replace(opts, teams=tuple((tid, plain(name), ch) for tid, name, ch in opts.teams),
+                   agents=tuple((aid, plain(name), tid) for aid, name, tid in opts.agents))
 
 
 def all_teams() -> tuple[tuple[str, str], ...]:
@@ -249,7 +323,7 @@ def all_teams() -> tuple[tuple[str, str], ...]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _all_teams(version: str) -> tuple[tuple[str, str], ...]:
-    return service.all_teams(_store())
+    return tuple((tid, plain(name)) for tid, name in service.all_teams(_store()))
 
 
 def glossary(lang: str) -> pl.DataFrame:
@@ -307,7 +381,10 @@ AUDIT_ACTIONS = audit_log.ACTIONS
 def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
           reveal: bool = False) -> tuple[CasePage | None, str | None]:
     """One page of the cases behind a selection within the viewer's scope (masked unless revealed), or why not."""
-    result, error = _cases(_scope(), filters, drill, page, page_size, reveal)
+    try:
+        result, error = _cases(_scope(), filters, drill, page, page_size, reveal)
+    except SOURCE_ERRORS as exc:  # raised, so not cached: the list works again as soon as the database is back
+        return None, describe(exc)
     if result is not None:
         _count(result.rows.height)
     return result, error
@@ -317,22 +394,23 @@ def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
 def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: int,
            reveal: bool) -> tuple[CasePage | None, str | None]:
     try:
-        return service.cases(engine(), scope, filters, dict(drill), page=page, page_size=page_size,
-                             reveal_pii=reveal), None
-    except DrillDownError as exc:
+        page_ = service.cases(engine(), scope, filters, dict(drill), page=page, page_size=page_size,
+                              reveal_pii=reveal)
+        return replace(page_, rows=plain_frame(page_.rows)), None
+    except DrillDownError as exc:  # a request that cannot be answered: the same answer every time
         return None, str(exc)
-    except SOURCE_ERRORS as exc:
-        return None, describe(exc)
 
 
 def timeline(case_id: int, filters: Filters, reveal: bool = False) -> tuple[Timeline | None, str | None]:
     """A case's header and events within the viewer's scope (masked unless revealed), or why not."""
-    return _timeline(_scope(), int(case_id), filters, reveal)
+    try:
+        return _timeline(_scope(), int(case_id), filters, reveal), None
+    except SOURCE_ERRORS as exc:  # not cached
+        return None, describe(exc)
 
 
 @st.cache_data(ttl=120, show_spinner=False, max_entries=500)
-def _timeline(scope: Scope, case_id: int, filters: Filters, reveal: bool) -> tuple[Timeline | None, str | None]:
-    try:
-        return service.timeline(engine(), scope, case_id, filters, reveal_pii=reveal), None
-    except SOURCE_ERRORS as exc:
-        return None, describe(exc)
+def _timeline(scope: Scope, case_id: int, filters: Filters, reveal: bool) -> Timeline:
+    tl = service.timeline(engine(), scope, case_id, filters, reveal_pii=reveal)
+    head = None if tl.case is None else {k: plain(v) if isinstance(v, str) else v for k, v in tl.case.items()}
+    return replace(tl, case=head, events=plain_frame(tl.events))

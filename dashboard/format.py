@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+
+import polars as pl
 
 
 def _missing(x: object) -> bool:
@@ -64,3 +67,23 @@ def month(d: dt.date, lang: str) -> str:
 def money_axis(lang: str) -> tuple[float, str]:
     """Divisor and unit suffix for money on chart axes: 万元 in Chinese, yuan in English."""
     return (1e4, "（万元）") if lang == "zh" else (1.0, " (¥)")
+
+
+# Characters that change how text displays or break lines: C0 controls but tab and newline, DEL, C1 NEL, the
+# line/paragraph separators, and the bidi embedding, override and isolate marks (U+202E turns "abc" into "cba").
+_INVISIBLE = "[\\x00-\\x08\\x0b-\\x1f\\x7f\\x85\\u200e\\u200f\\u061c\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]"
+_INVISIBLE_RE = re.compile(_INVISIBLE)
+REPLACEMENT = "\ufffd"
+
+
+def plain(text: object) -> str:
+    """A value from the database as plain display text: control and bidi characters shown as �."""
+    return _INVISIBLE_RE.sub(REPLACEMENT, "" if text is None else str(text))
+
+
+def plain_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """Every text column of a frame made plain (native Polars, no Python per value)."""
+    cols = [c for c, t in df.schema.items() if t == pl.String]
+    if not cols:
+        return df
+    return df.with_columns(pl.col(cols).str.replace_all(_INVISIBLE, REPLACEMENT))

@@ -37,9 +37,24 @@ _LABELS: dict[str, tuple[str, str]] = {
     "store_rolled_back": ("分析库当前版本已损坏，已改用上一个完好的版本；下次同步会补齐数据。详情：{note}",
                           "The analytics store's latest version was unreadable, so the previous good version is "
                           "served; the next sync brings it up to date. Details: {note}"),
-    "db_down_store": ("案件库暂时无法连接（{err}），正在使用 {at} 同步的分析库。恢复连接后将自动更新。",
-                      "The case database is unreachable ({err}); serving the analytics store synced at {at}. "
-                      "It refreshes once the database is back."),
+    "sync_failed_source": ("案件库暂时无法连接（{err}），正在使用 {at} 同步的分析库。恢复连接后将自动更新。",
+                           "The case database is unreachable ({err}); serving the analytics store synced at {at}. "
+                           "It refreshes once the database is back."),
+    "sync_failed_data": ("案件库中有不符合数据契约的记录，本次同步未完成（{err}）。正在使用 {at} 同步的分析库；请运行 "
+                         "`collections-dashboard doctor` 找出并更正这些记录。",
+                         "Rows in the case database break the data contract, so the sync stopped ({err}). Serving "
+                         "the analytics store synced at {at}; run `collections-dashboard doctor` to find and correct "
+                         "them."),
+    "sync_failed_store": ("分析库无法写入，本次同步未完成（{err}）。正在使用 {at} 同步的分析库；请释放磁盘空间或检查 "
+                          "CASES_STORE_DIR 的权限。",
+                          "The analytics store cannot be written, so the sync stopped ({err}). Serving the store "
+                          "synced at {at}; free disk space or check the permissions of CASES_STORE_DIR."),
+    "sync_failed_killed": ("同步进程中途停止（{err}），分析库未改动，正在使用 {at} 同步的版本；下次同步会重试。",
+                           "The sync process stopped before it finished ({err}); the store is unchanged and the "
+                           "version synced at {at} is served. The next sync tries again."),
+    "sync_failed_bug": ("同步意外失败（{err}），正在使用 {at} 同步的分析库。请把错误编号告知看板管理员（详情见服务器日志）。",
+                        "The sync failed unexpectedly ({err}); serving the analytics store synced at {at}. Please "
+                        "give the error id to the dashboard administrator (details are in the server log)."),
     "db_down": ("无法读取案件库，也没有可用的分析库：{err}  \n检查 CASES_DB_URL 或 .streamlit/secrets.toml 中的 "
                 "[connections.cases] url，并确认数据库在运行。",
                 "Cannot read the case database and no analytics store exists yet: {err}  \nCheck CASES_DB_URL "
@@ -63,14 +78,23 @@ _LABELS: dict[str, tuple[str, str]] = {
                      "A real case database is configured, so demo mode is off: sign in through single sign-on "
                      "([auth]) or a reverse-proxy identity header (CASES_AUTH_HEADER). To allow demo mode anyway, "
                      "set CASES_ALLOW_DEMO_MODE=1."),
+    "demo_store_real": ("分析库是从真实案件库同步的，但当前未配置案件库（CASES_DB_URL），因此不提供演示模式。请配置 CASES_DB_URL "
+                        "并通过单点登录或代理身份头访问。",
+                        "The analytics store was synced from a real case database, but no database is configured "
+                        "(CASES_DB_URL), so demo mode is off. Configure CASES_DB_URL and sign in through single sign-on "
+                        "or the proxy identity header."),
     "unknown_user": ("抱歉，{user} 尚未获得访问此看板的授权。如需开通，请联系看板管理员。",
                      "Sorry, {user} has not been given access to this dashboard. Please ask the dashboard "
                      "administrator to add you."),
     "no_identity": ("未能识别您的身份（缺少身份信息），无法显示数据。请通过公司门户重新进入。",
                     "We could not tell who you are (no identity was passed on), so no data is shown. Please "
                     "open the dashboard through the company portal."),
-    "access_broken": ("访问权限文件无法读取，暂不显示任何数据：{err}", "The access file cannot be read, so no "
-                      "data is shown: {err}"),
+    "access_broken": ("访问权限文件有误，暂不显示任何数据。请联系看板管理员（详情见服务器日志）。",
+                      "The access file has an error, so no data is shown. Please tell the dashboard administrator "
+                      "(details are in the server log)."),
+    "identity_ambiguous": ("身份信息重复或含糊（身份请求头出现多次），为安全起见拒绝访问。请通过公司门户重新进入。",
+                           "The identity was sent more than once (the identity header appeared twice), so access is "
+                           "refused for safety. Please open the dashboard through the company portal."),
     "sign_in": ("请登录后查看看板。", "Please sign in to see the dashboard."),
     "sign_in_btn": ("登录", "Sign in"),
     "sign_out_btn": ("退出登录", "Sign out"),
@@ -92,8 +116,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     "audit_action": ("操作", "Action"),
     "audit_user": ("用户", "User"),
     "audit_total": ("共 {n} 条记录", "{n} entries"),
-    "audit_failed": ("审计日志写入失败（{err}），请联系管理员。", "Could not write the audit log ({err}); please "
-                     "tell the administrator."),
+    "audit_failed": ("审计日志暂时无法写入，为确保每次查看都有记录，本页面暂不显示数据。请联系看板管理员（详情见服务器日志）。",
+                     "The audit log cannot be written right now, so no data is shown: every view must be recorded. "
+                     "Please tell the dashboard administrator (details are in the server log)."),
+    "bug": ("页面出现意外错误（错误编号 {id}）。请把错误编号告知看板管理员；详情已记录在服务器日志中。",
+            "Something went wrong on this page (error id {id}). Please give the error id to the dashboard "
+            "administrator; the details are in the server log."),
     "unknown_param": ("未知参数", "unknown parameter"),
     # presets
     "p_today": ("今天", "Today"),

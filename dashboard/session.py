@@ -16,6 +16,7 @@ refusal and no data. The resulting Scope is kept in the session; dashboard.data 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ PICK_LAST = "_last_"  # + source: the last agent picked from a click in that sou
 FILTER_PREFIX = "f_"  # + URL key: the sidebar's widget keys
 
 DEFAULT_DEMO_ROLE = "manager"
+log = logging.getLogger("collections.dashboard")
 #: A scope that selects nothing: what a run without a resolved identity gets (fail closed).
 NO_SCOPE = Scope(teams=frozenset(), role="none")
 
@@ -123,14 +125,24 @@ def auth_configured() -> bool:
         return False
 
 
+def header_values(headers: object, name: str) -> list[str]:
+    """Every value of a request header (a header sent twice gives two)."""
+    get_all = getattr(headers, "get_all", None)
+    if get_all is not None:
+        return list(get_all(name))
+    value = headers.get(name) if hasattr(headers, "get") else None
+    return [] if value is None else [value]
+
+
 def resolve(user: str | None, mode: str, access: tuple[Access | None, str | None]) -> Identity | Refusal:
     """A signed-in user's identity from the access file (access, error), or why they see nothing."""
     user = (user or "").strip()
     if not user:
         return Refusal("no_identity")
     found, error = access
-    if error:
-        return Refusal("access_broken", err=error)
+    if error:  # the details (which may name users) go to the server log, never to the viewer
+        log.error("access file unusable: %s", error)
+        return Refusal("access_broken")
     scope = found.scope_for(user) if found is not None else None
     if scope is None:
         return Refusal("unknown_user", user=user[:120])
@@ -143,7 +155,7 @@ def _refuse(refusal: Refusal, mode: str, on_denied: Callable[[Refusal, str], Non
     st.error(f"{t(refusal.key, 'zh', **fields)}  \n{t(refusal.key, 'en', **fields)}", icon=":material/lock:")
     if mode == "oidc" and st.user.is_logged_in:
         st.button(f"{t('sign_out_btn', 'zh')} · {t('sign_out_btn', 'en')}", on_click=st.logout)
-    if refusal.key in ("unknown_user", "no_identity"):
+    if refusal.key in ("unknown_user", "no_identity", "identity_ambiguous"):
         on_denied(refusal, mode)
     st.stop()
 
@@ -167,8 +179,8 @@ def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]]) -> Iden
 
 
 def identify(*, demo_allowed: bool, auth_header: str | None, access: Callable[[], tuple[Access | None, str | None]],
-             all_teams: Callable[[], tuple[tuple[str, str], ...]],
-             on_denied: Callable[[Refusal, str], None]) -> Identity:
+             all_teams: Callable[[], tuple[tuple[str, str], ...]], on_denied: Callable[[Refusal, str], None],
+             demo_refusal: str = "demo_refused") -> Identity:
     """Resolve the viewer for this run (drawing sign-in, pickers or a refusal); stops the run without one."""
     st.session_state[IDENTITY] = None
     if auth_configured():
@@ -179,11 +191,15 @@ def identify(*, demo_allowed: bool, auth_header: str | None, access: Callable[[]
             st.stop()
         got, mode = resolve(st.user.get("email"), "oidc", access()), "oidc"
     elif auth_header is not None:
-        got, mode = resolve(st.context.headers.get(auth_header), "header", access()), "header"
+        values = header_values(st.context.headers, auth_header)
+        mode = "header"
+        # sent twice (or joined by a proxy with a comma): which copy the proxy set cannot be known — refuse
+        got = Refusal("identity_ambiguous") if len(values) > 1 or any("," in v for v in values) else \
+            resolve(values[0] if values else None, mode, access())
     elif demo_allowed:
         got, mode = _demo_identity(all_teams), "demo"
     else:
-        got, mode = Refusal("demo_refused"), "demo"
+        got, mode = Refusal(demo_refusal), "demo"
     if isinstance(got, Refusal):
         _refuse(got, mode, on_denied)
     st.session_state[IDENTITY] = got
@@ -215,6 +231,16 @@ def identity_box(ident: Identity, lang: str) -> None:
                    f" · {t('scope_teams', lang)}: {teams}")
     if ident.mode == "oidc":
         sb.button(t("sign_out_btn", lang), on_click=st.logout, key="sign_out", type="tertiary")
+
+
+def report_bug(lang: str) -> str:
+    """Log the exception being handled with a new error id and tell the viewer that id; the id."""
+    from queries.errors import error_id
+
+    eid = error_id()
+    log.exception("page failed, error id %s", eid)
+    st.error(t("bug", lang, id=eid), icon=":material/error:")
+    return eid
 
 
 def demo_note(lang: str) -> None:

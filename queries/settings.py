@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,10 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
     Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "
              "(load tests count them)."),
+    Variable("CASES_AUDIT_KEY", None, "Secret key of the audit log's hash chain (or [audit] key in secrets.toml); "
+             "without one a key file is generated beside the anchor."),
+    Variable("CASES_AUDIT_ANCHOR_DIR", None, "Folder outside the store where each day's audit count and last "
+             "hash are kept (default: <store dir>-audit-anchor beside the store)."),
 )}
 
 
@@ -89,6 +93,8 @@ class Settings:
     rules_file: str | None = None
     sync_month_workers: int = 2
     query_log: str | None = None
+    audit_key: str | None = field(default=None, repr=False)
+    audit_anchor_dir: str | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -106,26 +112,25 @@ class Settings:
         return self.db_url or f"sqlite:///{self.demo_db_path.resolve()}"
 
 
-def _secrets_url(secrets_path: Path) -> str | None:
+def _secrets(secrets_path: Path) -> dict:
     if not secrets_path.is_file():
-        return None
+        return {}
     with secrets_path.open("rb") as fh:
-        data = tomllib.load(fh)
-    url = data.get("connections", {}).get("cases", {}).get("url")
-    return str(url) if url else None
+        return tomllib.load(fh)
 
 
 def load_settings(cwd: Path | None = None) -> Settings:
     """Every setting, read now from the environment (and .streamlit/secrets.toml for the URL)."""
     cwd = cwd or Path.cwd()
-    url = variable("CASES_DB_URL") or _secrets_url(cwd / ".streamlit" / "secrets.toml")
+    secrets = _secrets(cwd / ".streamlit" / "secrets.toml")
+    url = variable("CASES_DB_URL") or secrets.get("connections", {}).get("cases", {}).get("url")
     data_dir = Path(variable("CASES_DATA_DIR") or cwd / DEFAULT_DATA_DIR)
     store_dir = Path(variable("CASES_STORE_DIR") or data_dir / "store")
     access = variable("CASES_ACCESS_FILE")
     default_access = cwd / ".streamlit" / "access.toml"
     access_file = Path(access) if access else (default_access if default_access.is_file() else None)
     return Settings(
-        db_url=url or None, store_dir=store_dir, data_dir=data_dir,
+        db_url=str(url) if url else None, store_dir=store_dir, data_dir=data_dir,
         timezone=variable("CASES_TZ") or "Asia/Shanghai", access_file=access_file,
         store_max_age_s=float(_number("CASES_STORE_MAX_AGE_S", float)),
         auth_header=variable("CASES_AUTH_HEADER"), allow_demo_mode=_flag("CASES_ALLOW_DEMO_MODE"),
@@ -133,4 +138,6 @@ def load_settings(cwd: Path | None = None) -> Settings:
         rules_file=variable("CASES_RULES_FILE"),
         sync_month_workers=int(_number("CASES_SYNC_MONTH_WORKERS", int, 1)),
         query_log=variable("CASES_QUERY_LOG"),
+        audit_key=variable("CASES_AUDIT_KEY") or secrets.get("audit", {}).get("key"),
+        audit_anchor_dir=variable("CASES_AUDIT_ANCHOR_DIR"),
     )

@@ -79,20 +79,22 @@ def _demo_db(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    import sqlalchemy as sa
-
     from queries.demo.embedded import ensure_demo_database
-    from queries.errors import SourceError
-    from queries.sync.child import safe_sync
+    from queries.errors import SyncFailed, error_id
+    from queries.sync.child import failure, safe_sync
 
     if settings.is_demo:
         ensure_demo_database(settings)
     try:
         result, notes = safe_sync(settings, settings.store_dir, full=args.full)
-    except SourceError as exc:
-        raise CliError(f"{describe(exc)}; the previous store, if any, is unchanged") from None
-    except (sa.exc.SQLAlchemyError, OSError) as exc:
-        raise CliError(f"sync failed: {describe(exc)}; the previous store, if any, is unchanged") from None
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; the previous store stays
+        eid = error_id()
+        reason, line = failure(exc, eid)
+        if reason == "bug":
+            _log_traceback(settings, eid)
+        if reason in ("source", "data"):  # the configured database is not usable as it is
+            raise CliError(f"{line}; the previous store, if any, is unchanged") from None
+        raise SyncFailed(reason, f"sync failed: {line}; the previous store, if any, is unchanged") from None
     for note in notes:
         print(f"note: {note}")
     print(result.summary())
@@ -143,9 +145,26 @@ def _run(streamlit_args: list[str], settings: Settings) -> int:
     return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
 
 
+def _log_traceback(settings: Settings | None, eid: str) -> str:
+    """Write the current exception's traceback to <data dir>/logs/cli-errors.log; the file's path."""
+    import traceback
+
+    folder = (settings.data_dir if settings else PROJECT_ROOT / "data") / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "cli-errors.log"
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} error id {eid}\n")
+            traceback.print_exc(file=fh)
+        return str(path)
+    except OSError:
+        return "(no log: the data folder cannot be written)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    settings = None
     try:
         settings = load_settings()
         if argv and argv[0] == "report":
@@ -168,5 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, the details in a log file
+        from queries.errors import error_id
+
+        eid = error_id()
+        where = _log_traceback(settings, eid)
+        print(f"collections-dashboard: error: {type(exc).__name__}: {describe(exc)} (error id {eid}; "
+              f"details in {where})", file=sys.stderr)
+        return 1
 
 

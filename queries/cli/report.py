@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import getpass
 import io
 import json
 import math
@@ -14,8 +15,9 @@ from typing import IO
 import polars as pl
 
 from queries.errors import DashboardError, SourceError, UserError, describe, exit_code
-from queries.filters import FULL_SCOPE, FilterError, Filters, Scope
+from queries.filters import FULL_SCOPE, FilterError, Filters, Scope, apply
 from queries.governance.access import AccessError, load_access
+from queries.governance.audit import filters_record, record
 from queries.metrics.registry import METRICS, Metric
 from queries.settings import Settings
 from queries.store import Store, StoreMissing
@@ -217,6 +219,11 @@ def main(argv: list[str], settings: Settings, *, out: IO[str] | None = None,
         metric, filters, by, options, fmt = parse(args, store)
         check_scope(scope, filters)
         df = scoped_metric(store, scope, metric.key, filters, by, **options)
+        # audited like a page view; an entry that cannot be written means no report (fail closed)
+        record(settings.store_dir, user=args.user.strip().lower() if args.user else f"cli:{getpass.getuser()}",
+               role=scope.role, action="report", page=f"report:{metric.key}",
+               filters=filters_record(apply(scope, filters)), rows=df.height,
+               detail={"by": list(by), "format": fmt})
     except DashboardError as exc:
         err.write(f"error: {exc}\n")
         return exit_code(exc)

@@ -38,28 +38,78 @@ class Access:
         return self.users.get(user.strip().lower())
 
 
+#: The keys a user's table may hold; anything else (a misspelt `team = [...]`) is an error, never ignored.
+USER_KEYS = ("role", "teams")
+TOP_KEYS = ("users",)
+
+
+def _line_of(text: str, *needles: str) -> int | None:
+    """The first line (1-based) holding all the needles in order, for error messages."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        pos = 0
+        for needle in needles:
+            pos = line.find(needle, pos)
+            if pos < 0:
+                break
+        else:
+            return n
+    return None
+
+
+def _key_line(text: str, table_line: int | None, key: str) -> int | None:
+    """The line of `key = …` in the table whose header is on `table_line` (anywhere when that is unknown)."""
+    lines = text.splitlines()
+    for n in range(table_line or 0, len(lines)):
+        stripped = lines[n].strip()
+        if table_line and stripped.startswith("["):
+            break
+        if stripped.split("=", 1)[0].strip().strip('"') == key:
+            return n + 1
+    return None
+
+
+def _where(source: str, line: int | None) -> str:
+    return f"{source}, line {line}" if line else source
+
+
 def parse_access(text: str, source: str = "access file") -> Access:
-    """Parse access TOML; every user needs a known role, and a team lead at least one team."""
+    """Parse access TOML strictly: known keys only, a known role for everyone, teams as a list (empty = none),
+    a team lead with their teams, and no two users whose e-mails differ only in case."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AccessError(f"{source}: not valid TOML ({exc})") from None
+    for key in data:
+        if key not in TOP_KEYS:
+            raise AccessError(f"{_where(source, _line_of(text, key))}: unknown key {key!r}; use [users.\"…\"]")
     users = data.get("users")
     if not isinstance(users, dict) or not users:
         raise AccessError(f"{source}: no [users.\"…\"] entries")
     out: dict[str, Scope] = {}
+    first_line: dict[str, int | None] = {}
     for user, entry in users.items():
+        line = _line_of(text, "users", user)
+        where = _where(source, line)
         if not isinstance(entry, dict):
-            raise AccessError(f"{source}: user {user!r} must be a table with role (and teams)")
+            raise AccessError(f"{where}: user {user!r} must be a table with role (and teams)")
+        unknown = [k for k in entry if k not in USER_KEYS]
+        if unknown:
+            raise AccessError(f"{_where(source, _key_line(text, line, unknown[0]))}: user {user!r} has an unknown "
+                              f"key {unknown[0]!r}; use {' and '.join(USER_KEYS)}")
         role = entry.get("role")
         if role not in ROLES:
-            raise AccessError(f"{source}: user {user!r} has role {role!r}; use one of {', '.join(ROLES)}")
+            raise AccessError(f"{where}: user {user!r} has role {role!r}; use one of {', '.join(ROLES)}")
         teams = entry.get("teams")
         if teams is not None and (not isinstance(teams, list) or not all(isinstance(t, str) for t in teams)):
-            raise AccessError(f"{source}: user {user!r}: teams must be a list of team ids")
-        if role == "team_lead" and not teams:
-            raise AccessError(f"{source}: team lead {user!r} needs teams = [\"…\"]")
-        out[user.strip().lower()] = Scope(teams=frozenset(teams) if teams else None, role=role)
+            raise AccessError(f"{where}: user {user!r}: teams must be a list of team ids")
+        if role == "team_lead" and teams is None:
+            raise AccessError(f"{where}: team lead {user!r} needs teams = [\"…\"]")
+        key = user.strip().lower()
+        if key in out:
+            raise AccessError(f"{where}: user {user!r} is already listed (line {first_line[key]}) in other "
+                              "letter case; e-mails are compared without case, so list each person once")
+        first_line[key] = line
+        out[key] = Scope(teams=frozenset(teams) if teams is not None else None, role=role)
     return Access(out)
 
 

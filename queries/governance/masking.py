@@ -18,30 +18,50 @@ def may_reveal(scope: Scope, reveal_pii: bool) -> bool:
     return reveal_pii and scope.role in PII_ROLES
 
 
-def mask_name(e: pl.Expr) -> pl.Expr:
-    """张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜: first and last character kept."""
+def _stars(n: pl.Expr) -> pl.Expr:
+    """A run of `n` asterisks (at least one)."""
+    return pl.lit("*").repeat_by(pl.max_horizontal(n, pl.lit(1))).list.join("")
+
+
+def _ends(e: pl.Expr, head: pl.Expr, tail: pl.Expr) -> pl.Expr:
+    """The first `head` and last `tail` characters kept, the rest starred."""
     n = e.str.len_chars()
-    middle = pl.lit("*").repeat_by(pl.max_horizontal(n - 2, pl.lit(1))).list.join("")
-    two_or_less = e.str.slice(0, 1) + pl.lit("*")
-    longer = e.str.slice(0, 1) + middle + e.str.slice(-1, 1)
-    return pl.when(n <= 2).then(two_or_less).otherwise(longer)
+    return e.str.slice(0, head) + _stars(n - head - tail) + \
+        pl.when(tail > 0).then(e.str.slice(-tail, tail)).otherwise(pl.lit(""))
+
+
+def _quarter(n: pl.Expr) -> pl.Expr:
+    """How many characters a short identifier may show at each end: a quarter of it, so half stays hidden."""
+    return (n // 4).cast(pl.Int64)
+
+
+def mask_name(e: pl.Expr) -> pl.Expr:
+    """张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜: first and last character kept; a one-character name → *."""
+    n = e.str.len_chars()
+    return (pl.when(n <= 1).then(pl.lit("*"))
+            .when(n == 2).then(e.str.slice(0, 1) + pl.lit("*"))
+            .otherwise(_ends(e, pl.lit(1), pl.lit(1))))
 
 
 def mask_phone(e: pl.Expr) -> pl.Expr:
-    """13812345678 → 138****5678; shorter numbers keep only their last two digits."""
+    """13812345678 → 138****5678; a shorter number keeps at most a quarter of its digits, at the end."""
     n = e.str.len_chars()
     return (pl.when(n >= 11).then(e.str.slice(0, 3) + pl.lit("****") + e.str.slice(-4, 4))
-            .otherwise(pl.lit("****") + e.str.slice(-2, 2)))
+            .otherwise(_ends(e, pl.lit(0), pl.min_horizontal(_quarter(n), pl.lit(2)))))
 
 
 def mask_id_number(e: pl.Expr) -> pl.Expr:
-    """110105199001011234 → 110105********1234."""
-    return e.str.slice(0, 6) + pl.lit("********") + e.str.slice(-4, 4)
+    """110105199001011234 → 110105********1234; shorter ids (passports, 9 characters) keep a quarter at each end."""
+    n = e.str.len_chars()
+    return (pl.when(n >= 15).then(e.str.slice(0, 6) + pl.lit("********") + e.str.slice(-4, 4))
+            .otherwise(_ends(e, _quarter(n), _quarter(n))))
 
 
 def mask_account(e: pl.Expr) -> pl.Expr:
-    """6222…1234 → ****1234 (account tail only)."""
-    return pl.lit("****") + e.str.slice(-4, 4)
+    """6222…1234 → ****1234 (account tail only); a short account keeps at most a quarter of it."""
+    n = e.str.len_chars()
+    return pl.lit("****") + pl.when(n >= 12).then(e.str.slice(-4, 4)).otherwise(
+        pl.when(_quarter(n) > 0).then(e.str.slice(-_quarter(n), _quarter(n))).otherwise(pl.lit("")))
 
 
 _MASKERS = {"name": mask_name, "phone": mask_phone, "id_number": mask_id_number, "account": mask_account}

@@ -111,6 +111,7 @@ def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:
         for t in usable:
             say(f"checking values in {t.name}")
             yield from _value_findings(conn, t)
+            yield from _row_findings(conn, t, kind)
         names = {t.name for t in usable}
         if {"agents", "teams"} <= names:
             orphans = conn.execute(sa.select(sa.func.count()).select_from(S.agents).where(
@@ -130,6 +131,75 @@ def _index_findings(insp: sa.Inspector, t: sa.Table) -> Iterator[Finding]:
             yield Finding(WARNING, t.name, f"no index on ({', '.join(want)}): drill-down and sync will scan")
 
 
+#: Characters a name or code must not hold: NUL and the other C0 controls, DEL (tab and line breaks included).
+CONTROL_CHARS = "".join(chr(c) for c in range(32)) + "\x7f"
+SAMPLE_KEYS = 5
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A value from the database quoted for a terminal: escapes, never raw control or bidi characters."""
+    return repr(str(value)[:limit]) + ("…" if len(str(value)) > limit else "")
+
+
+def _bad_time(col: sa.ColumnElement, kind: str) -> sa.ColumnElement | None:
+    """Rows whose date/time value is not a valid one (only backends that can store such a value)."""
+    if kind == "sqlite":
+        return sa.and_(col.is_not(None), sa.func.julianday(col).is_(None))
+    if kind == "mysql":  # a non-strict server stores an invalid time as the zero date
+        return sa.and_(col.is_not(None), sa.or_(sa.func.year(col) == 0, sa.func.month(col) == 0))
+    return None
+
+
+def _bad_number(col: sa.ColumnElement, kind: str) -> sa.ColumnElement | None:
+    if kind == "sqlite":
+        return sa.and_(col.is_not(None), sa.func.typeof(col).not_in(("integer", "real")))
+    return None
+
+
+def _control(col: sa.ColumnElement, kind: str) -> sa.ColumnElement:
+    if kind == "sqlite":
+        return sa.or_(sa.func.instr(col, sa.func.char(0)) > 0,
+                      col.op("GLOB")(sa.literal("*[" + CONTROL_CHARS[1:] + "]*")))
+    if kind == "postgresql":
+        return col.op("~")(sa.literal("[\x01-\x1f\x7f]"))
+    return col.op("REGEXP")(sa.literal("[[:cntrl:]]"))
+
+
+def _row_findings(conn: sa.Connection, t: sa.Table, kind: str) -> Iterator[Finding]:
+    """Rows the sync or the pages cannot take as they are, each check naming table, column and sample keys."""
+    keys = [c for c in t.primary_key.columns]
+    checks: list[tuple[sa.Column, sa.ColumnElement, str]] = []
+    for c in t.columns:
+        if isinstance(c.type, sa.Date | sa.DateTime):
+            cond = _bad_time(c, kind)
+            if cond is not None:
+                checks.append((c, cond, "a value that is not a valid date/time"))
+        elif isinstance(c.type, sa.Numeric | sa.Integer) and not isinstance(c.type, sa.Boolean):
+            cond = _bad_number(c, kind)
+            if cond is not None:
+                checks.append((c, cond, "a value that is not a number"))
+        elif isinstance(c.type, sa.String):
+            if c.type.length:
+                checks.append((c, sa.func.length(c) > c.type.length,
+                               f"text longer than the contract's {c.type.length} characters"))
+            checks.append((c, _control(c, kind), "NUL or control characters"))
+    for c, cond, what in checks:
+        try:
+            n = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar_one()
+        except sa.exc.SQLAlchemyError:  # a backend without the function: nothing to say
+            conn.rollback()
+            continue
+        if not n:
+            continue
+        raw = sa.type_coerce(c, sa.String())  # as stored: a driver must not try to parse a broken value
+        sample = conn.execute(sa.select(*[sa.type_coerce(k, sa.String()) for k in keys], raw)
+                              .where(cond).limit(SAMPLE_KEYS)).all()
+        shown = "; ".join(", ".join(f"{k.name} {_shown(v)}" for k, v in zip(keys, row[:-1], strict=True))
+                          + f": {_shown(row[-1])}" for row in sample)
+        yield Finding(ERROR, f"{t.name}.{c.name}", f"{n:,} row{'s' if n > 1 else ''} with {what} ({shown}"
+                      f"{' …' if n > SAMPLE_KEYS else ''})")
+
+
 def _value_findings(conn: sa.Connection, t: sa.Table) -> Iterator[Finding]:
     required = [c for c in t.columns if not c.nullable]
     if required:
@@ -147,8 +217,13 @@ def _value_findings(conn: sa.Connection, t: sa.Table) -> Iterator[Finding]:
         values = conn.execute(sa.select(t.c[col]).distinct().limit(200)).scalars().all()
         bad = sorted({str(v) for v in values if v is not None and v not in allowed})
         if bad:
-            yield Finding(ERROR, f"{table}.{col}", f"values outside the contract: {', '.join(bad[:8])} "
-                          f"(allowed: {', '.join(allowed)})")
+            keys = [k for k in t.primary_key.columns]
+            sample = conn.execute(sa.select(*[sa.type_coerce(k, sa.String()) for k in keys])
+                                  .where(t.c[col].in_(bad[:8])).limit(SAMPLE_KEYS)).all()
+            where = "; ".join(", ".join(f"{k.name} {_shown(v)}" for k, v in zip(keys, row, strict=True))
+                              for row in sample)
+            yield Finding(ERROR, f"{table}.{col}", f"values outside the contract: {', '.join(_shown(b) for b in bad[:8])}"
+                          f" (allowed: {', '.join(allowed)}; e.g. {where})")
     for table, col in MONEY_COLUMNS:
         if table == t.name:
             neg = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c[col] < 0)).scalar_one()

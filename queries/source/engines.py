@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from queries.errors import SourceError
+from queries.errors import SourceError, register_secret
 from queries.settings import variable
 
 
@@ -63,9 +63,36 @@ def _sqlite_path(url: sa.URL) -> Path | None:
     return None if not db or db == ":memory:" else Path(db)
 
 
+def checked_url(url: str) -> sa.URL:
+    """The parsed URL, its password registered as a secret; SourceError for a URL whose password would be read
+    as part of the host (an unencoded '@'), which drivers then echo in their messages."""
+    raw = str(url)
+    netloc = raw.split("://", 1)[1].split("/", 1)[0] if "://" in raw else ""
+    userinfo = netloc.rpartition("@")[0]
+    if userinfo:
+        register_secret(userinfo.partition(":")[2])
+        if "@" in userinfo:
+            raise SourceError("the case database URL has an unencoded '@' in the password (percent-encode special "
+                              "characters: @ → %40, : → %3A, / → %2F) — check CASES_DB_URL or [connections.cases] url")
+    try:
+        u = make_url(raw)
+    except Exception as exc:  # noqa: BLE001 - any parse error: name the setting, never echo the URL
+        raise SourceError("the case database URL cannot be read: check CASES_DB_URL or [connections.cases] url "
+                          f"({type(exc).__name__})") from None
+    register_secret(u.password)
+    return u
+
+
 def read_only_engine(url: str) -> sa.Engine:
     """An engine that cannot write: SQLite mode=ro, PostgreSQL/MySQL read-only transactions."""
-    u = make_url(url)
+    try:
+        return _read_only_engine(checked_url(url))
+    except ImportError as exc:  # the driver package is not installed
+        raise SourceError(f"no database driver for '{make_url(url).drivername}' ({exc.name or exc}); install "
+                          "it, e.g. pip install -e '.[postgres]' or '.[mysql]'") from None
+
+
+def _read_only_engine(u: sa.URL) -> sa.Engine:
     kind = backend(u)
     if kind == "sqlite":
         path = _sqlite_path(u)
@@ -100,7 +127,7 @@ def _sqlite_ro_connect(uri: str):  # noqa: ANN202 - sqlite3.Connection
 
 def writable_engine(url: str) -> sa.Engine:
     """A normal engine, used only by the demo generator and tests."""
-    u = make_url(url)
+    u = checked_url(url)
     kind = backend(u)
     if kind == "postgresql":
         return sa.create_engine(u, connect_args={"connect_timeout": 5})

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from queries.errors import SourceError
+from queries.errors import SourceDataError, SourceError
 from queries.source.engines import backend, read_only_engine
 
 
@@ -171,6 +171,22 @@ class Reader:
         self.close()
 
 
+def require(df: pl.DataFrame, table: str, key: str, columns: dict[str, str]) -> pl.DataFrame:
+    """The frame, or SourceDataError naming table, column and keys where a required value is missing or unreadable.
+
+    `columns` maps a result column to the contract column it was read from (e.g. {"paid_at": "paid_at"}).
+    """
+    for col, contract_col in columns.items():
+        bad = df.filter(pl.col(col).is_null())
+        if bad.height:
+            keys = ", ".join(str(k) for k in bad.get_column(key).head(5).to_list())
+            raise SourceDataError(
+                f"{table}.{contract_col}: {bad.height:,} row{'s' if bad.height > 1 else ''} without a valid value "
+                f"({key} {keys}{' …' if bad.height > 5 else ''}); run `collections-dashboard doctor` and correct "
+                "the case database")
+    return df
+
+
 def normalize(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Cast columns to the wanted types; SQLite text dates and 0/1 booleans included."""
     exprs = []
@@ -183,13 +199,13 @@ def normalize(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
             continue
         if want == pl.Date:
             if have == pl.String:
-                col = col.str.slice(0, 10).str.to_date("%Y-%m-%d")
+                col = col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)  # bad text → null, caught by require
             else:
                 col = col.cast(pl.Date)
         elif isinstance(want, pl.Datetime):
             if have == pl.String:
                 col = col.str.replace("T", " ").str.slice(0, 19).str.to_datetime(
-                    "%Y-%m-%d %H:%M:%S", time_unit="us")
+                    "%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
             elif have == pl.Date:
                 col = col.cast(pl.Datetime("us"))
             elif have.is_integer():  # epoch seconds from epoch_of()

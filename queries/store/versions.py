@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from queries.store.manifest import MANIFEST, Manifest, load
 
 CURRENT = "CURRENT"
 SCHEMA_FILE = "_schema.parquet"
+LEASES = "leases"
+#: A dashboard process renews its lease on the version it serves at least this often; a sync keeps every
+#: version with a lease younger than LEASE_TTL_S (several replicas may serve older versions for a while).
+LEASE_RENEW_S = 60
+LEASE_TTL_S = 900
 
 
 class StoreMissing(DataUnavailable):
@@ -39,6 +45,42 @@ def current_version(store_dir: Path) -> Path | None:
     name = pointer.read_text(encoding="utf-8").strip()
     path = Path(store_dir) / name
     return path if (path / MANIFEST).is_file() else None
+
+
+def current_name(store_dir: Path) -> str | None:
+    """The name CURRENT points at (one small read: replicas call it on every page run)."""
+    try:
+        return (Path(store_dir) / CURRENT).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def lease(store_dir: Path, version: str, holder: str) -> None:
+    """Renew `holder`'s lease on a version it serves (a file whose mtime is the renewal time)."""
+    folder = Path(store_dir) / LEASES
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{version}@{holder}"
+    path.touch()
+    for other in folder.glob(f"*@{holder}"):  # a holder serves one version at a time
+        if other != path:
+            other.unlink(missing_ok=True)
+
+
+def leased_versions(store_dir: Path, ttl_s: float = LEASE_TTL_S) -> set[str]:
+    """Versions some process renewed a lease on within the last `ttl_s` seconds (stale leases are removed)."""
+    folder = Path(store_dir) / LEASES
+    out: set[str] = set()
+    now = time.time()
+    for path in folder.glob("*@*") if folder.is_dir() else []:
+        try:
+            fresh = now - path.stat().st_mtime <= ttl_s
+        except OSError:
+            continue
+        if fresh:
+            out.add(path.name.split("@", 1)[0])
+        else:
+            path.unlink(missing_ok=True)
+    return out
 
 
 def read_manifest(store_dir: Path) -> Manifest | None:

@@ -11,7 +11,12 @@ import polars as pl
 
 from queries.store.catalogue import PARTITIONED
 from queries.store.manifest import MANIFEST, Manifest, write
-from queries.store.versions import CURRENT, SCHEMA_FILE, current_version
+from queries.store.versions import (
+    CURRENT,
+    SCHEMA_FILE,
+    current_version,
+    leased_versions,
+)
 
 
 class StoreWriter:
@@ -96,9 +101,10 @@ class StoreWriter:
         tmp.write_text(self.name, encoding="utf-8")
         os.replace(tmp, self.store_dir / CURRENT)  # the atomic step
         keep = {self.name, self.previous.name if self.previous else ""}
+        held = leased_versions(self.store_dir)
         for child in self.store_dir.iterdir():
-            if not (child.is_dir() and child.name.startswith("v-")) or child.name in keep:
-                continue
+            if not (child.is_dir() and child.name.startswith("v-")) or child.name in keep | held:
+                continue  # a version a dashboard process still serves (a fresh lease) stays until released
             # a version without a manifest may be another sync still writing: leave it an hour
             if (child / MANIFEST).is_file() or time.time() - child.stat().st_mtime > 3600:
                 shutil.rmtree(child, ignore_errors=True)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from queries.buckets import CLOSED_CODE
 from queries.dates import month_start
 from queries.source import contract as S
-from queries.source.reader import cents
+from queries.source.reader import cents, require
 from queries.store import Watermarks
 from queries.sync.context import CASE_SCHEMA, DIMS, SNAP_SCHEMA, CaseLookup, SyncContext
 from queries.sync.tables import coarse, replace_rows
@@ -37,6 +37,10 @@ def sync_dims(ctx: SyncContext) -> dict:
     return {"has_targets": has_targets}
 
 
+CASE_REQUIRED = {"placed_on": "placed_on", "placed_cents": "placed_balance", "placed_dpd": "placed_dpd",
+                 "updated_at": "updated_at"}
+
+
 def case_select() -> sa.Select:
     """The case columns the sync keeps (placement facts, status, agent), money as cents."""
     c = S.cases.c
@@ -49,12 +53,12 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     prev = ctx.prev_frame("base/cases")
     since = wm.cases_updated_at
     if prev is None or since is None:
-        cases = ctx.reader.read(case_select(), CASE_SCHEMA)
+        cases = require(ctx.reader.read(case_select(), CASE_SCHEMA), "cases", "case_id", CASE_REQUIRED)
         changed = cases
         touched = set(cases.get_column("placed_on").dt.month_start().unique().to_list())
     else:
         stmt = case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
-        changed = ctx.reader.read(stmt, CASE_SCHEMA)
+        changed = require(ctx.reader.read(stmt, CASE_SCHEMA), "cases", "case_id", CASE_REQUIRED)
         # updated_at >= watermark re-reads the last rows: drop those unchanged (compared on their ids only)
         same = prev.join(changed.select("case_id"), on="case_id", how="semi")
         changed = changed.join(same, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)

@@ -8,19 +8,28 @@ as it was. (A plain interpreter rather than multiprocessing: spawn would re-run 
 
 from __future__ import annotations
 
+import logging
 import pickle
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from queries.errors import SourceError, describe
+from queries.errors import (
+    SourceDataError,
+    SourceError,
+    SyncFailed,
+    describe,
+    error_id,
+    sync_reason,
+)
 from queries.settings import Settings
 from queries.source.doctor import check_source
 from queries.source.engines import read_only_engine
 from queries.store.recovery import roll_back_if_corrupt
 from queries.sync.run import SyncResult, run_sync
+
+log = logging.getLogger("collections.sync")
 
 
 def safe_sync(settings: Settings, store_dir: Path, full: bool = False) -> tuple[SyncResult, list[str]]:
@@ -38,20 +47,25 @@ def safe_sync(settings: Settings, store_dir: Path, full: bool = False) -> tuple[
 
 
 def safe_sync_in_child(settings: Settings, store_dir: Path, full: bool = False) -> list[str]:
-    """safe_sync in a fresh Python process; its notes. Source problems come back as SourceError."""
+    """safe_sync in a fresh Python process; its notes. Source problems come back as SourceError (bad rows as
+    SourceDataError); a store that cannot be written, a killed process or a bug as SyncFailed with its reason."""
     proc = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps((settings, str(store_dir), full)),
                           capture_output=True, check=False)
     try:
         kind, payload = pickle.loads(proc.stdout)
     except Exception as exc:  # noqa: BLE001 - no outcome at all: the child died
         last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        raise SourceError(f"the sync process stopped before it finished ({last[0][:200]}); "
-                          "the store is unchanged") from exc
+        raise SyncFailed("killed", f"the sync process stopped before it finished ({last[0][:200]}); "
+                         "the store is unchanged") from exc
+    if kind == "ok":
+        return payload
     if kind == "source":
         raise SourceError(payload)
-    if kind == "error":
-        raise RuntimeError(payload)
-    return payload
+    if kind == "data":
+        raise SourceDataError(payload)
+    if kind == "bug":  # the traceback is in the child's stderr: keep it in the server log
+        log.error("sync failed: %s\n%s", payload, proc.stderr.decode(errors="replace")[-5000:])
+    raise SyncFailed(kind, payload)
 
 
 def _child() -> None:
@@ -61,12 +75,26 @@ def _child() -> None:
     try:
         _, notes = safe_sync(settings, Path(store_dir), full=full)
         outcome: tuple[str, object] = ("ok", notes)
-    except (SourceError, sa.exc.SQLAlchemyError, OSError) as exc:
-        outcome = ("source", describe(exc))
-    except Exception as exc:  # noqa: BLE001 - anything else is a bug: reported whole in the parent
-        outcome = ("error", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line for the parent
+        eid = error_id()
+        outcome = failure(exc, eid)
+        if outcome[0] == "bug":  # to stderr, which the parent keeps in the server log
+            print(f"error id {eid}:", file=sys.stderr)
+            traceback.print_exc()
     out.buffer.write(pickle.dumps(outcome))
     out.flush()
+
+
+def failure(exc: BaseException, eid: str) -> tuple[str, str]:
+    """(reason, one line) for a failed sync: what failed and what to do, no traceback, no credentials."""
+    reason = sync_reason(exc)
+    if reason == "store":
+        where = getattr(exc, "filename", None)
+        return reason, (f"the analytics store cannot be written ({describe(exc)}"
+                        f"{f': {where}' if where else ''}); free disk space or fix the permissions of CASES_STORE_DIR")
+    if reason == "bug":
+        return reason, f"the sync failed unexpectedly ({type(exc).__name__}; error id {eid})"
+    return reason, describe(exc)
 
 
 if __name__ == "__main__":

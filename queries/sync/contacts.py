@@ -122,7 +122,7 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
     chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(),
-                             CONTACT_SCHEMA, wm, "day")
+                            CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
               "call_case_days": C_CALLDAY}
     if days is not None and not days:

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.source.reader import Reader
+from queries.source.reader import Reader, require
 from queries.store import Watermarks
 from queries.sync.context import SyncContext, concat
 
@@ -58,7 +58,7 @@ class Events:
 
 
 def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Select, schema: dict,
-                 lo_exclusive: int, hi: int) -> Iterator[pl.DataFrame]:
+                lo_exclusive: int, hi: int, required: dict[str, str] | None = None) -> Iterator[pl.DataFrame]:
     """Rows with lo < id <= hi, one id chunk at a time, in id order. Two connections read the next
     chunks while the current one is used (drivers and Polars release the GIL; SQLite is single-threaded
     per connection, so a second connection doubles the read rate on a multi-core machine)."""
@@ -80,16 +80,18 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
         ahead = []
         for i, (lo, hi_) in enumerate(bounds):
             if len(ahead) == len(readers):
-                yield ahead.pop(0).result()
+                yield require(ahead.pop(0).result(), table.name, id_col, required or {})
             # chunk i runs on reader i mod k; the chunk k before it on that reader has been taken
             ahead.append(pool.submit(readers[i % len(readers)].read, select.where(col > lo, col <= hi_), schema))
         for fut in ahead:
-            yield fut.result()
+            yield require(fut.result(), table.name, id_col, required or {})
 
 
 def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
-             schema: dict, wm: Watermarks, unit: str) -> tuple[Iterator[pl.DataFrame], set[dt.date] | None]:
-    """Chunks of rows to (re)aggregate, and the days/months they replace (None = everything)."""
+             schema: dict, wm: Watermarks, unit: str,
+             required: dict[str, str] | None = None) -> tuple[Iterator[pl.DataFrame], set[dt.date] | None]:
+    """Chunks of rows to (re)aggregate, and the days/months they replace (None = everything); rows missing a
+    `required` value (result column → contract column) stop the sync with SourceDataError naming them."""
     col = table.c[id_col]
     hi = ctx.id_limits.get(kind)
     if hi is None:
@@ -99,8 +101,8 @@ def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str,
     if ctx.prev is None or last is None or index is None:
         lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
         wm.set_last_id(kind, hi)
-        return read_events(ctx, table, id_col, select, schema, lo, hi), None
-    new = list(read_events(ctx, table, id_col, select, schema, last, hi))
+        return read_events(ctx, table, id_col, select, schema, lo, hi, required), None
+    new = list(read_events(ctx, table, id_col, select, schema, last, hi, required))
     ctx.rows[kind] = sum(c.height for c in new)
     wm.set_last_id(kind, max(hi, last))
     if not ctx.rows[kind]:
@@ -110,7 +112,7 @@ def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str,
     units = set((days.dt.month_start() if unit == "month" else days).unique().to_list())
     known = index.filter(pl.col("day") >= min(units)).get_column("min_id").min()
     lo = min(int(known) if known is not None else last + 1, last + 1) - 1
-    older = list(read_events(ctx, table, id_col, select, schema, lo, last)) if lo < last else []
+    older = list(read_events(ctx, table, id_col, select, schema, lo, last, required)) if lo < last else []
     key = pl.col(ts).cast(pl.Date)
     if unit == "month":
         key = key.dt.month_start()

@@ -8,7 +8,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.source import contract as S
-from queries.source.reader import cents
+from queries.source.reader import cents, require
 from queries.store import Watermarks
 from queries.sync.context import COMPLAINT_SCHEMA, DIMS, PROMISE_SCHEMA, US, SyncContext
 from queries.sync.tables import coarse
@@ -26,7 +26,8 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
     incremental = prev_file is not None and prev_file.is_file() and since is not None
     if incremental:
         select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
-    changed = ctx.reader.read(select, PROMISE_SCHEMA)
+    changed = require(ctx.reader.read(select, PROMISE_SCHEMA), "promises", "promise_id",
+                      {"promised_at": "promised_at", "due_on": "due_on", "cents": "amount", "updated_at": "updated_at"})
     if incremental:  # updated_at >= watermark re-reads the last rows: drop those unchanged
         ids = changed.get_column("promise_id").unique()
         same = pl.scan_parquet(prev_file).filter(pl.col("promise_id").is_in(ids.implode())).select(
@@ -70,7 +71,8 @@ COMPLAINT_STORE = {"complaint_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date
 
 def sync_complaints(ctx: SyncContext) -> None:
     """Complaints are few: read them all, but work out the bucket only for new or changed ones."""
-    rows = ctx.reader.read(sa.select(*S.complaints.c), COMPLAINT_SCHEMA)
+    rows = require(ctx.reader.read(sa.select(*S.complaints.c), COMPLAINT_SCHEMA), "complaints", "complaint_id",
+                   {"received_at": "received_at", "updated_at": "updated_at"})
     prev = ctx.prev_frame("complaints")
     same = pl.DataFrame(schema=COMPLAINT_STORE)
     if prev is not None and "updated_at" in prev.columns:

@@ -51,7 +51,8 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
     p = S.payments.c
     select = sa.select(p.payment_id, p.case_id, p.agent_id, epoch_of(p.paid_at).label("paid_at"),
                        cents(p.amount).label("cents"))
-    chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day")
+    chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day",
+                            {"paid_at": "paid_at", "case_id": "case_id", "cents": "amount"})
     parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paying_case_days": PAY_CASE}
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):

@@ -114,13 +114,30 @@ def test_demo_mode_is_labelled_on_every_page(run_app) -> None:  # noqa: ANN001
     assert at.sidebar.selectbox(key="demo_role").value == "manager"
 
 
-def test_broken_access_file_shows_no_data(run_app, access_file, monkeypatch) -> None:  # noqa: ANN001
-    access_file.write_text('[users."a@b"]\nrole = "superuser"\n', encoding="utf-8")
+def test_broken_access_file_shows_no_data_and_names_no_one(run_app, access_file, monkeypatch, caplog) -> None:  # noqa: ANN001
+    access_file.write_text('[users."boss@bank.example"]\nrole = "superuser"\n', encoding="utf-8")
     monkeypatch.setenv("CASES_AUTH_HEADER", "X-Forwarded-Email")
-    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: {"X-Forwarded-Email": "a@b"}))
+    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: {"X-Forwarded-Email": "stranger@x.example"}))
     at = run_app()
     _no_data(at)
-    assert "superuser" in at.error[0].value
+    shown = " ".join(e.value for e in at.error)
+    assert "访问权限文件有误" in shown and "access file has an error" in shown
+    assert "boss@bank.example" not in shown and "superuser" not in shown  # the file's contents stay in the server log
+    assert any("superuser" in r.getMessage() for r in caplog.records)
+
+
+def test_an_identity_header_sent_twice_is_refused(run_app, access_file, monkeypatch) -> None:  # noqa: ANN001
+    from streamlit.runtime.context import StreamlitHeaders
+
+    monkeypatch.setenv("CASES_AUTH_HEADER", "X-Forwarded-Email")
+    twice = StreamlitHeaders([("X-Forwarded-Email", "boss@bank.example"), ("X-Forwarded-Email", "x@evil.example")])
+    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: twice))
+    at = run_app()
+    _no_data(at)
+    assert any("身份信息重复" in e.value for e in at.error)
+    joined = StreamlitHeaders([("X-Forwarded-Email", "boss@bank.example, x@evil.example")])
+    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: joined))
+    _no_data(run_app())
 
 
 def test_audit_page_is_listed_for_compliance_only(run_app) -> None:  # noqa: ANN001

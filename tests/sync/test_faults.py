@@ -171,7 +171,7 @@ def test_the_dashboards_sync_runs_in_a_child_and_reports_like_the_cli(source, tm
 
 def test_a_sync_child_that_dies_leaves_the_store_and_says_so(source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import queries.sync.child as health
-    from queries.errors import SourceError
+    from queries.errors import SyncFailed
     from queries.settings import load_settings
 
     _, store_dir = source
@@ -182,7 +182,8 @@ def test_a_sync_child_that_dies_leaves_the_store_and_says_so(source, tmp_path, m
     killer.write_text("#!/bin/sh\necho 'Killed' >&2\nkill -9 $$\n")
     killer.chmod(0o755)
     monkeypatch.setattr(health.sys, "executable", str(killer))  # the interpreter the child starts with
-    with pytest.raises(SourceError, match="stopped before it finished.*Killed.*store is unchanged"):
+    with pytest.raises(SyncFailed, match="stopped before it finished.*Killed.*store is unchanged") as err:
         health.safe_sync_in_child(settings, store_dir, full=True)
+    assert err.value.reason == "killed"  # not "the case database is unreachable": the database was fine
     assert current_version(store_dir) == before
     assert Store.open(store_dir).reconciliation.get("ok") is True
