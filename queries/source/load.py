@@ -1,4 +1,5 @@
-"""Bulk-load generated tables into SQLite (ADBC), PostgreSQL (COPY) or MySQL/MariaDB (LOAD DATA)."""
+"""Bulk-load case tables (Polars frames, money as integer cents) into SQLite (ADBC), PostgreSQL (COPY)
+or MySQL/MariaDB (LOAD DATA)."""
 
 from __future__ import annotations
 
