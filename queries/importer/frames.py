@@ -209,10 +209,8 @@ def duplicates(parsed: pl.DataFrame, files: list[str], mapping: Mapping) -> pl.D
     first = d.join(again.select("key", "month"), on=["key", "month"], how="semi").group_by("key", "month").agg(
         pl.col("file").first().alias("first_file"), pl.col("line").first().alias("first_line"))
     again = again.join(first, on=["key", "month"], how="left")
-    names = pl.Series(files)
-
     def name(col: str) -> pl.Expr:
-        return pl.col(col).map_batches(lambda s: names.gather(s.cast(pl.UInt32)), return_dtype=pl.String)
+        return pl.col(col).replace_strict(list(range(len(files))), files, return_dtype=pl.String)
 
     return again.select(
         name("file").alias("file"), "line", pl.lit(mapping.month_column or mapping.key).alias("column"),
