@@ -39,7 +39,6 @@ def read_status_files(files: Sequence[str | Path], mapping: Mapping,
             table = read_table(path, mapping, pick, Path(tmp))
             if table.frame.height == 0:
                 raise FileProblem(f"{path} line {table.header_line + 1} column 1: no data rows after the header")
-            say(f"read {path.name}: {table.frame.height:,} rows")
             for part in chosen["parts"]:
                 out, errs = read_part(table, i, part, mapping)
                 parsed.append(out)
@@ -78,6 +77,7 @@ def import_status(files: Sequence[str | Path], url: str, mapping_path: str | Pat
                 " (--max-bad-rows N imports without up to N bad rows)"
             raise BadRows(f"{e['file']} line {e['line']} column {e['column']}: {e['problem']}: '{e['value']}'"
                           f"{more}; nothing written{allow}")
+        say(f"read {data.height:,} account-months from {len(files)} file(s)")
         good = data.join(bad.rename({"file_no": "file"}), on=["file", "line"], how="anti") if bad.height else data
         del data
         if good.height == 0:

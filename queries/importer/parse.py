@@ -142,16 +142,18 @@ def _read_csv(path: Path, utf8: Path, mapping: Mapping, pick: Pick) -> Table:
     header = _names(next(csv.reader([line], delimiter=sep)))
     names = pick(header)
     idx = [header.index(n) for n in names]
+    # every column is read (as text): only then does Polars refuse a row with more cells than the header, which
+    # is how an unquoted delimiter inside a value shows (it would shift the cells after it silently)
+    schema = {f"c{i}": pl.String for i in range(len(header))}
     try:
-        df = pl.read_csv(utf8, has_header=False, skip_rows=mapping.header_row, separator=sep, infer_schema=False,
-                         columns=idx, new_columns=None, row_index_name="_row", quote_char='"',
-                         encoding="utf8", raise_if_empty=False)
+        df = pl.read_csv(utf8, has_header=False, skip_rows=mapping.header_row, separator=sep, schema=schema,
+                         row_index_name="_row", quote_char='"', encoding="utf8", raise_if_empty=False)
     except pl.exceptions.ComputeError as exc:
         raise _ragged(path, utf8, mapping.header_row, sep, len(header)) or FileProblem(
             f"{path} line {mapping.header_row + 1} column 1: cannot read the file as CSV: "
             f"{str(exc).splitlines()[0]}") from None
-    df = df.rename({c: names[i] for i, c in enumerate(c for c in df.columns if c != "_row")})
-    df = df.select((pl.col("_row").cast(pl.Int64) + mapping.header_row + 1).alias(LINE), *names)
+    df = df.select((pl.col("_row").cast(pl.Int64) + mapping.header_row + 1).alias(LINE),
+                   *[pl.col(f"c{i}").alias(n) for i, n in zip(idx, names, strict=True)])
     return Table(path, _drop_blank(df, names), header, mapping.header_row)
 
 
