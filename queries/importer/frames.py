@@ -151,14 +151,15 @@ def read_part(table: Table, file_no: int, part: Part, mapping: Mapping) -> tuple
                            "a negative payment (reversals are not part of the case data contract)", "_p_raw"))
     if mapping.outcome:
         df = code(df, "_o", "outcome")
+    # outcome, product and region only when mapped: a column of nulls still costs 16 bytes a row
     out = df.select(
-        "file", pl.col(LINE).alias("line"), "key", "month", "dpd",
+        "file", pl.col(LINE).alias("line"), "key", "month", pl.col("dpd").cast(pl.Int32),
         pl.col("bal").fill_null(0).clip(lower_bound=0).alias("balance_cents"),
         (pl.col("bal") < 0).fill_null(False).alias("credit"),
         pl.col("pay").fill_null(0).alias("payment_cents"),
-        pl.col("outcome") if mapping.outcome else pl.lit(None, pl.String).alias("outcome"),
-        pl.col("_pr").alias("product") if mapping.product else pl.lit(None, pl.String).alias("product"),
-        pl.col("_re").alias("region") if mapping.region else pl.lit(None, pl.String).alias("region"))
+        *([pl.col("outcome")] if mapping.outcome else []),
+        *([pl.col("_pr").alias("product")] if mapping.product else []),
+        *([pl.col("_re").alias("region")] if mapping.region else []))
     errs = pl.concat(errors, how="vertical_relaxed").with_columns(pl.lit(path).alias("file"))
     return out, errs
 
@@ -236,16 +237,20 @@ def case_ids(keys: pl.Series) -> pl.Series:
 
 def contract_frames(parsed: pl.DataFrame, mapping: Mapping) -> dict[str, pl.DataFrame]:
     """cases, balance_snapshots, payments, teams and agents from the good account-months."""
-    parsed = parsed.sort("key", "month")
-    keys = parsed.get_column("key").unique(maintain_order=True)
+    keys = parsed.get_column("key").unique().sort()
     ids = pl.DataFrame({"key": keys, "case_id": case_ids(keys)})
-    p = parsed.join(ids, on="key", how="left", maintain_order="left")
+    cols = ["case_id", "month", "dpd", "balance_cents", "payment_cents",
+            *[c for c in ("product", "region") if c in parsed.columns]]
+    p = parsed.join(ids, on="key", how="left").select(cols)  # no full sort: first/last by month inside the groups
     last_month = p.get_column("month").max()
     first = p.group_by("case_id").agg(
-        pl.col("key").first(), pl.col("month").first().alias("first"), pl.col("month").last().alias("last"),
-        pl.col("dpd").first().alias("placed_dpd"), pl.col("balance_cents").first().alias("placed_cents"),
-        pl.col("dpd").last().alias("current_dpd"), pl.col("balance_cents").last().alias("current_cents"),
-        pl.col("product").drop_nulls().last(), pl.col("region").drop_nulls().last())
+        pl.col("month").min().alias("first"), pl.col("month").max().alias("last"),
+        pl.col("dpd").sort_by("month").first().alias("placed_dpd"),
+        pl.col("balance_cents").sort_by("month").first().alias("placed_cents"),
+        pl.col("dpd").sort_by("month").last().alias("current_dpd"),
+        pl.col("balance_cents").sort_by("month").last().alias("current_cents"),
+        *[pl.col(c).sort_by("month").drop_nulls().last() if c in p.columns else pl.lit(None, pl.String).alias(c)
+          for c in ("product", "region")]).join(ids, on="case_id")
     status = (pl.when(pl.col("last") == last_month).then(pl.lit("active"))
               .when(pl.col("current_cents") == 0).then(pl.lit("paid_off")).otherwise(pl.lit("recalled")))
     updated = dt.datetime.combine(_month_end_date(last_month), dt.time())

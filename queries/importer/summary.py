@@ -110,7 +110,7 @@ def summarize(url: str, files: list[str], frames: dict[str, pl.DataFrame], parse
                 gaps.append(f"{m:%Y-%m}")
             m = dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
     pos = known = None
-    if outcome_label is not None:
+    if outcome_label is not None and "outcome" in parsed.columns:
         last = parsed.sort("month").group_by("key").agg(pl.col("outcome").drop_nulls().last())
         known = int(last.get_column("outcome").is_not_null().sum())
         pos = int(last.get_column("outcome").is_in(list(outcome_positive)).sum())

@@ -147,6 +147,9 @@ def _write_sqlite(target: Target, frames: dict[str, pl.DataFrame], say: Progress
         tmp_engine = sa.create_engine(f"sqlite:///{tmp}")
         with tmp_engine.begin() as conn:
             say("building indexes")
+            # the file is private until renamed: no journal, no fsync, a larger sort cache (256 MB)
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144"):
+                conn.exec_driver_sql(f"PRAGMA {pragma}")
             create_indexes(conn)
         tmp_engine.dispose()
         os.replace(tmp, path)
