@@ -21,18 +21,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from queries.dates import month_end
 from queries.importer.errors import FileProblem
 from queries.importer.mapping import MONTH, Mapping
 from queries.importer.parse import LINE, Table
-from queries.importer.text import canonical_code, cents, clean, code, key, month, parse_month, whole
+from queries.importer.text import cents, clean, code, key, month, parse_month, whole
 
 UNASSIGNED = "unassigned"
 UNASSIGNED_NAME = "未分配 unassigned"
 ERRORS = {"file": pl.String, "line": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
-PARSED = {"file": pl.UInt16, "line": pl.Int64, "key": pl.String, "month": pl.Date, "dpd": pl.Int64,
-          "balance_cents": pl.Int64, "credit": pl.Boolean, "payment_cents": pl.Int64, "outcome": pl.String,
-          "product": pl.String, "region": pl.String}
-
 
 @dataclass(frozen=True)
 class Part:
@@ -253,7 +250,7 @@ def contract_frames(parsed: pl.DataFrame, mapping: Mapping) -> dict[str, pl.Data
           for c in ("product", "region")]).join(ids, on="case_id")
     status = (pl.when(pl.col("last") == last_month).then(pl.lit("active"))
               .when(pl.col("current_cents") == 0).then(pl.lit("paid_off")).otherwise(pl.lit("recalled")))
-    updated = dt.datetime.combine(_month_end_date(last_month), dt.time())
+    updated = dt.datetime.combine(month_end(last_month), dt.time())
     cases = first.sort("case_id").select(
         "case_id", pl.col("key").alias("account_no"), pl.lit("").alias("customer_name"), pl.lit("").alias("phone"),
         pl.lit("").alias("id_number"), pl.col("product").fill_null("unknown"), pl.col("region").fill_null("unknown"),
@@ -280,10 +277,3 @@ def contract_frames(parsed: pl.DataFrame, mapping: Mapping) -> dict[str, pl.Data
                                   "hired_on": pl.Date, "left_on": pl.Date})
     return {"teams": teams, "agents": agents, "cases": cases, "balance_snapshots": snaps, "payments": pays}
 
-
-def _month_end_date(m: dt.date) -> dt.date:
-    return (dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)) - dt.timedelta(days=1)
-
-
-__all__ = ["ERRORS", "PARSED", "UNASSIGNED", "Part", "canonical_code", "case_ids", "contract_frames", "duplicates",
-           "plan", "read_part"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from queries.buckets import DEFAULT_BUCKETS
+from queries.dates import month_end
 from queries.importer.errors import MappingError
 from queries.importer.text import canonical_code, parse_month
 from queries.source.contract import PAYMENT_METHODS
@@ -67,13 +68,8 @@ class Mapping:
         if self.payment_day == "month_start":
             return month
         if self.payment_day == "month_end":
-            return _month_end(month)
+            return month_end(month)
         return month.replace(day=int(self.payment_day))
-
-
-def _month_end(month: dt.date) -> dt.date:
-    nxt = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
 
 
 class _Reader:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from queries.buckets import DEFAULT_BUCKETS
+from queries.dates import month_start
 
 #: bad rows listed in the text summary (all are in `bad_rows`)
 SHOWN_BAD = 50
@@ -108,7 +109,7 @@ def summarize(url: str, files: list[str], frames: dict[str, pl.DataFrame], parse
         while m < months[-1]:
             if m not in key:
                 gaps.append(f"{m:%Y-%m}")
-            m = dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
+            m = month_start(m, 1)
     pos = known = None
     if outcome_label is not None and "outcome" in parsed.columns:
         last = parsed.sort("month").group_by("key").agg(pl.col("outcome").drop_nulls().last())

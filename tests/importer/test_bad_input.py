@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import MAPPING
+from fixtures_importer import MAPPING
 
 from queries.cli import main as cli_main
 from queries.importer import text as T

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import COLUMNS, MAPPING, MONTHS
+from fixtures_importer import COLUMNS, MAPPING, MONTHS
 
 from queries.importer import import_status
 from queries.source import contract as S

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MAPPING
+from fixtures_importer import MAPPING
 from fixtures_app import run_app  # noqa: F401
 
 NO_CONTACTS = "this database holds no contact records"

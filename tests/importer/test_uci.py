@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from conftest import LABELS, MONTHS
+from fixtures_importer import LABELS, MONTHS
 
 from queries.filters import Filters
 from queries.metrics import MetricUnavailable
