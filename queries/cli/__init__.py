@@ -1,4 +1,5 @@
-"""`collections-dashboard` command line: run the dashboard, build a demo database, sync, doctor, report.
+"""`collections-dashboard` command line: run the dashboard, build a demo database, import status files, sync,
+doctor, report.
 
 Every error meant for a person (queries.errors) is printed as one line; the exit code comes from its kind
 (errors.exit_code: 2 for bad input, 1 otherwise).
@@ -53,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", default=str(DEMO_SEED), help="random seed; same seed and as-of, same data")
     demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
     demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
+    imp = sub.add_parser("import-status", help="write a case database from month-end account status files "
+                         "(CSV or Excel) and a mapping file (docs/import-status.md)")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="month-end status files (CSV or Excel)")
+    imp.add_argument("--url", required=True, help="e.g. sqlite:///data/uci.sqlite, postgresql+psycopg://…")
+    imp.add_argument("--mapping", required=True, help="the mapping file (TOML), e.g. docs/examples/uci-mapping.toml")
+    imp.add_argument("--replace", action="store_true", help="overwrite existing case tables")
+    imp.add_argument("--max-bad-rows", default="0", help="import without up to N rows that cannot be read "
+                     "(default 0: refuse at the first)")
+    imp.add_argument("--json", action="store_true", help="print the summary as JSON")
     sync = sub.add_parser("sync", help="refresh the analytics store from the case database "
                           "(exit 1 when it does not reconcile)")
     sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
@@ -75,6 +85,25 @@ def _demo_db(args: argparse.Namespace) -> int:
     result = build_demo_database(args.url, args.scale, seed, as_of, replace=args.replace,
                                  progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _import_status(args: argparse.Namespace, settings: Settings) -> int:
+    from queries.importer import import_status
+
+    try:
+        max_bad = int(args.max_bad_rows)
+    except ValueError:
+        raise CliError(f"--max-bad-rows must be a whole number, not '{args.max_bad_rows}'") from None
+    summary = import_status(args.files, args.url, args.mapping, replace=args.replace, max_bad_rows=max_bad,
+                            progress=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False, default=str))
+        return 0
+    print(summary.text())
+    print(f"\nopen the dashboard on it: CASES_DB_URL='{summary.url}' collections-dashboard")
+    if args.replace and settings.db_url and settings.db_url == args.url:
+        print("this is the configured database: rebuild its store with 'collections-dashboard sync --full'")
     return 0
 
 
@@ -178,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "demo-db":
             return _demo_db(args)
+        if args.command == "import-status":
+            return _import_status(args, settings)
         if args.command == "doctor":
             return _doctor(args, settings)
         if args.command == "sync":

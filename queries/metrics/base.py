@@ -28,6 +28,25 @@ class MetricUnavailable(DataUnavailable):
     """The data the metric needs is not in the source (e.g. the optional targets table)."""
 
 
+#: Why a metric cannot be shown when its source table holds no rows (both languages: a page shows it as is).
+NO_RECORDS = {
+    "contacts": ("案件库中没有催收行动记录（contacts 表为空）", "this database holds no contact records (the contacts table is "
+                 "empty)"),
+    "promises": ("案件库中没有还款承诺记录（promises 表为空）", "this database holds no promise-to-pay records (the promises "
+                 "table is empty)"),
+    "complaints": ("案件库中没有投诉记录（complaints 表为空）", "this database holds no complaint records (the complaints "
+                   "table is empty)"),
+}
+
+
+def require(store: Store, source_table: str) -> None:
+    """Raise MetricUnavailable when the source table held no rows at all: its metrics would show zeros that look
+    real (e.g. a database imported from month-end status files has no contacts, promises or complaints)."""
+    if not store.holds(source_table):
+        zh, en = NO_RECORDS[source_table]
+        raise MetricUnavailable(f"{zh} · {en}")
+
+
 def check_dims(metric: str, by: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:
     """Validate `by` against the dimensions a metric supports."""
     by = tuple(by)

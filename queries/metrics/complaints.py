@@ -15,6 +15,7 @@ from queries.metrics.base import (
     group,
     month_aligned,
     ratio,
+    require,
     rows,
 )
 from queries.metrics.declare import metric
@@ -64,6 +65,7 @@ def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> 
     by = check_dims("complaint_rate", by, COMPLAINT_DIMS)
     if filters.nothing:
         return empty(by, EXTRA)
+    require(store, "complaints")
     base_by = tuple(d for d in by if d not in COMPLAINT_ONLY)
     comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
     num = group(comp, by, [pl.len().alias("numerator"),

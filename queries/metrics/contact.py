@@ -19,6 +19,7 @@ from queries.metrics.base import (
     money,
     needs_full_grain,
     ratio,
+    require,
     rows,
 )
 from queries.metrics.declare import listed, metric
@@ -62,6 +63,7 @@ def _rate(metric: str, store: Store, filters: Filters, by: tuple[str, ...], num:
     by = check_dims(metric, by, CONTACT_DIMS)
     if filters.nothing:
         return empty(by)
+    require(store, "contacts")
     out = group(_contacts(store, filters, by, hourly), by, [num.alias("numerator"), den.alias("denominator")])
     return finish(out.with_columns(ratio(pl.col("numerator"), pl.col("denominator")).alias("value")), by)
 
@@ -127,6 +129,7 @@ def ptp_kept_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
     by = check_dims("ptp_kept_rate", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by, ["pending", "due_amount"])
+    require(store, "promises")
     df = rows(store, "promises", filters, by, future_rows=True)
     st = pl.col("status")
     out = group(df, by, [
@@ -152,6 +155,7 @@ def over_frequency(store: Store, filters: Filters, by: tuple[str, ...] = (),
     by = check_dims("over_frequency", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by)
+    require(store, "contacts")
     limits = [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day]
     if limits == store.manifest.get("limits") and not needs_full_grain(filters, by):
         df = rows(store, "calls", filters, by)  # breaches counted at sync time with these limits

@@ -74,6 +74,10 @@ TABLES: tuple[StoreTable, ...] = (
 )
 BY_NAME: dict[str, StoreTable] = {t.name: t for t in TABLES}
 
+#: Source event table → the in-memory rollup that has rows exactly when the source table had any (a database
+#: made from month-end status files has no contacts, promises or complaints: Store.holds tells).
+HOLDS: dict[str, str] = {"payments": "payments_agent", "contacts": "contacts_agent", "promises": "promises_agent",
+                         "complaints": "complaints"}
 #: Tables the dashboard holds in memory (loaded by Store.open).
 ROLLUPS: tuple[str, ...] = tuple(t.name for t in TABLES if t.where == MEMORY)
 #: Full-grain tables scanned from disk only when a query needs them.

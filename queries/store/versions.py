@@ -11,7 +11,7 @@ import polars as pl
 
 from queries.buckets import BucketBounds
 from queries.errors import DataUnavailable
-from queries.store.catalogue import PARTITIONED, ROLLUPS, SUMMABLE
+from queries.store.catalogue import HOLDS, PARTITIONED, ROLLUPS, SUMMABLE
 from queries.store.manifest import MANIFEST, Manifest, load
 
 CURRENT = "CURRENT"
@@ -141,6 +141,12 @@ class Store:
         hi = part_key(name, end) if end else "9999"
         files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE and lo <= f.stem <= hi)
         return pl.scan_parquet(files or [folder / SCHEMA_FILE])
+
+    def holds(self, source_table: str) -> bool:
+        """False when the synced source table ('payments', 'contacts', 'promises', 'complaints') had no rows at
+        all; True when it had some, or when this Store was opened without the rollup that tells."""
+        df = self.frames.get(HOLDS[source_table])
+        return df is None or df.height > 0
 
     def has(self, name: str) -> bool:
         """True when the rollup exists in this version."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -10,7 +11,7 @@ import polars as pl
 from queries.dates import CHINA_CALENDAR, month_end, month_start, shift_months
 from queries.filters import Filters
 from queries.metrics import MetricUnavailable
-from queries.metrics.base import filter_frame
+from queries.metrics.base import filter_frame, require
 from queries.metrics.registry import compute
 from queries.store import Store
 
@@ -67,9 +68,12 @@ def _kpis_for(store: Store, f: Filters, day: dt.date) -> dict:
         out["achievement"], out["pace"], out["target"] = _one(ach), _one(ach, "pace"), _one(ach, "denominator")
     except MetricUnavailable:
         out["achievement"] = out["pace"] = out["target"] = None
-    due = compute("ptp_kept_rate", store, today)
-    out["ptp_due_today"] = (_one(due, "denominator") or 0) + (_one(due, "pending") or 0) if due.height else 0
-    out["ptp_due_amount"] = _one(due, "due_amount")
+    try:
+        due = compute("ptp_kept_rate", store, today)
+        out["ptp_due_today"] = (_one(due, "denominator") or 0) + (_one(due, "pending") or 0) if due.height else 0
+        out["ptp_due_amount"] = _one(due, "due_amount")
+    except MetricUnavailable:  # no promises at all: no count, rather than a zero that looks real
+        out["ptp_due_today"] = out["ptp_due_amount"] = None
     return out
 
 
@@ -124,8 +128,18 @@ def _team_names(store: Store, df: pl.DataFrame) -> pl.DataFrame:
     return df.join(teams, on="team_id", how="left")
 
 
+def _optional(make: Callable[[], pl.DataFrame], columns: tuple[str, ...]) -> pl.DataFrame:
+    """A metric's columns, or null columns (never zeros) when its source table holds no rows."""
+    try:
+        return make()
+    except MetricUnavailable:
+        return pl.DataFrame(schema={"agent_id": pl.String, **dict.fromkeys(columns, pl.Float64)})
+
+
 def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
-    """One row per agent with every per-agent metric, a daily-collected series and a rank by collected."""
+    """One row per agent with every per-agent metric, a daily-collected series and a rank by collected.
+
+    Needs contacts (MetricUnavailable without any); promise and complaint columns stay null without them."""
     by = ("agent_id",)
     col = compute("collected", store, f, by).select("agent_id", pl.col("value").alias("collected"),
                                                      pl.col("payments").alias("paid"))
@@ -138,9 +152,11 @@ def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
                                                  pl.col("value").alias("rpc_rate")),
         compute("ptp_rate", store, f, by).select("agent_id", pl.col("numerator").alias("ptp"),
                                                  pl.col("value").alias("ptp_rate")),
-        compute("ptp_kept_rate", store, f, by).select("agent_id", pl.col("numerator").alias("kept"),
-                                                      pl.col("value").alias("ptp_kept_rate")),
-        compute("complaint_rate", store, f, by).select("agent_id", pl.col("numerator").alias("complaints")),
+        _optional(lambda: compute("ptp_kept_rate", store, f, by).select(
+            "agent_id", pl.col("numerator").alias("kept"), pl.col("value").alias("ptp_kept_rate")),
+            ("kept", "ptp_kept_rate")),
+        _optional(lambda: compute("complaint_rate", store, f, by).select(
+            "agent_id", pl.col("numerator").alias("complaints")), ("complaints",)),
         compute("after_hours_rate", store, f, by).select("agent_id", pl.col("numerator").alias("after_hours")),
         compute("over_frequency", store, f, by).select("agent_id", pl.col("numerator").alias("over_frequency")),
     ]
@@ -150,8 +166,8 @@ def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
     out = out.filter(pl.col("agent_id").is_not_null())
     if out.height == 0:
         return out
-    counts = ["collected", "paid", "attempts", "contacts", "rpc", "ptp", "kept", "complaints", "after_hours",
-              "over_frequency"]
+    counts = ["collected", "paid", "attempts", "contacts", "rpc", "ptp", "after_hours", "over_frequency"]
+    counts += [c for c, table in (("kept", "promises"), ("complaints", "complaints")) if store.holds(table)]
     out = out.with_columns(pl.col(counts).fill_null(0.0))
     daily = compute("collected", store, f, ("agent_id", "day")).select("agent_id", "day", "value")
     grid = (out.select("agent_id").join(pl.DataFrame({"day": pl.date_range(f.start, f.end, "1d", eager=True)}),
@@ -198,10 +214,11 @@ def funnel(store: Store, f: Filters, agent_id: str) -> pl.DataFrame:
         return pl.DataFrame(schema={"stage": pl.String, "agent": pl.Float64, "team_median": pl.Float64})
     team = me.get_column("team_id")[0]
     mates = board.filter(pl.col("team_id") == team)
+    stages = [s for s in FUNNEL if me.get_column(s)[0] is not None]  # kept is null without promises
     return pl.DataFrame({
-        "stage": list(FUNNEL),
-        "agent": [float(me.get_column(s)[0]) for s in FUNNEL],
-        "team_median": [float(mates.get_column(s).median()) for s in FUNNEL],
+        "stage": stages,
+        "agent": [float(me.get_column(s)[0]) for s in stages],
+        "team_median": [float(mates.get_column(s).median()) for s in stages],
     })
 
 
@@ -217,7 +234,10 @@ def hourly_rpc(store: Store, f: Filters, min_attempts: int = 20) -> pl.DataFrame
 
 
 def open_complaints(store: Store, f: Filters, sla_days: int) -> pl.DataFrame:
-    """Complaints still open at the period's end (received any time before), with age against the SLA."""
+    """Complaints still open at the period's end (received any time before), with age against the SLA.
+
+    MetricUnavailable when the source holds no complaints at all (an empty list would read as "none open")."""
+    require(store, "complaints")
     df = store.frame("complaints")
     first = df.get_column("day").min() or f.end
     df = filter_frame(store, df, f, date_range=(first, f.end)).filter(pl.col("status") == "open")
@@ -302,8 +322,11 @@ def by_channel_month(store: Store, f: Filters) -> pl.DataFrame:
     by = ("month", "channel")
     out = compute("collected", store, f, by).select(*by, pl.col("value").alias("collected"))
     for key in ("recovery_rate", "contact_rate", "ptp_kept_rate"):
-        out = out.join(compute(key, store, f, by).select(*by, pl.col("value").alias(key)), on=list(by),
-                       how="full", coalesce=True)
+        try:
+            part = compute(key, store, f, by).select(*by, pl.col("value").alias(key))
+        except MetricUnavailable:  # no contacts or promises at all: the rate stays null
+            part = pl.DataFrame(schema={"month": pl.Date, "channel": pl.String, key: pl.Float64})
+        out = out.join(part, on=list(by), how="full", coalesce=True)
     return out.filter(pl.col("channel").is_not_null()).sort(list(by))
 
 

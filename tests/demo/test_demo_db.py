@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fixtures_demo import AS_OF, SMALL
 
-import queries.demo as demo
+import queries.source.write as write
 from queries.cli import main as cli_main
 from queries.demo import DemoError, build_demo_database
 from queries.source import contract as S
@@ -74,13 +74,13 @@ def test_refuses_existing_case_tables_unless_replace(fresh_source, capsys) -> No
 def test_failure_half_way_leaves_nothing_behind(fresh_source, monkeypatch) -> None:  # noqa: ANN001
     kind = sa.engine.make_url(fresh_source).get_backend_name()
     attr = {"sqlite": "load_sqlite", "postgresql": "load_postgresql"}.get(kind, "load_mysql")
-    real = getattr(demo, attr)
+    real = getattr(write, attr)
 
     def load_then_die(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         real(*args, **kwargs)
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(demo, attr, load_then_die)
+    monkeypatch.setattr(write, attr, load_then_die)
     with pytest.raises(RuntimeError, match="half-way"):
         build_demo_database(fresh_source, SMALL, seed=11, as_of=AS_OF)
     if kind == "sqlite":

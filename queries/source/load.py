@@ -1,4 +1,5 @@
-"""Bulk-load generated tables into SQLite (ADBC), PostgreSQL (COPY) or MySQL/MariaDB (LOAD DATA)."""
+"""Bulk-load case tables (Polars frames, money as integer cents) into SQLite (ADBC), PostgreSQL (COPY)
+or MySQL/MariaDB (LOAD DATA)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ def load_sqlite(path: Path, frames: dict[str, pl.DataFrame], progress: Progress)
     import adbc_driver_sqlite.dbapi as adbc
 
     with adbc.connect(str(path)) as conn:
+        with conn.cursor() as cur:  # a private temporary file, renamed when complete: no journal needed
+            cur.execute("PRAGMA journal_mode=OFF")
         for t in TABLES:
             for chunk in _wire_chunks(frames[t.name], t, "sqlite"):
                 with conn.cursor() as cur:

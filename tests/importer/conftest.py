@@ -1,0 +1,3 @@
+"""Importer tests: month-end status files into a case database, proven on the public UCI card data."""
+
+from fixtures_importer import expected, uci_csv, uci_db, uci_rows  # noqa: F401
