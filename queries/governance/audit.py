@@ -1,4 +1,4 @@
-"""Append-only audit log of page views, drill-downs and exports, kept beside the analytics store.
+"""Append-only audit log of page views, drill-downs, exports, digests, alerts and deliveries, beside the store.
 
 One JSON line per event in `<store>/audit/YYYY-MM.jsonl`; each line carries the hash of the line
 before it, so an edited or deleted line breaks the chain and `verify` says where. Writers take an
@@ -21,7 +21,9 @@ from queries.errors import DashboardError
 from queries.governance.masking import PII_COLUMNS
 
 AUDIT_DIR = "audit"
-ACTIONS = ("view", "drilldown", "timeline", "export", "denied")
+#: view … denied: the dashboard's; digest: a digest built for a recipient; alert: a rule fired;
+#: delivery: a message handed to a channel (or failed and kept in the outbox) by queries.notify.
+ACTIONS = ("view", "drilldown", "timeline", "export", "denied", "digest", "alert", "delivery")
 GENESIS = "0" * 64
 
 
