@@ -163,3 +163,72 @@ def settings(app_source, store_dir, tmp_path, robots, mailbox) -> Settings:  # n
                     store_max_age_s=1e12, dashboard_url="http://dash.example",
                     smtp_url=f"smtp://127.0.0.1:{mailbox.port}?tls=none&from=dash@bank.example",
                     notify_robots=json.dumps(robot_conf), notify_retries=3, notify_backoff_s=0.01)
+
+
+def run_cli(command: str, argv: list[str], settings: Settings) -> tuple[int, str, str]:
+    """`digest` or `alerts` in-process: (exit code, stdout, stderr)."""
+    import io
+
+    from queries.cli.notify import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(command, argv, settings, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def report(settings: Settings, metric: str, start, end, by=(), teams=(), user=None) -> list[dict]:  # noqa: ANN001
+    """The rows `collections-dashboard report` prints for these arguments (JSON)."""
+    import io
+
+    from queries.cli.report import main
+
+    argv = [metric, "--start", start.isoformat(), "--end", end.isoformat()]
+    if by:
+        argv += ["--by", ",".join(by)]
+    for t in teams:
+        argv += ["--team", t]
+    if user:
+        argv += ["--user", user]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, settings, out=out, err=err) == 0, err.getvalue()
+    return json.loads(out.getvalue())["rows"]
+
+
+def read_xlsx(data: bytes) -> dict[str, list[list[object]]]:
+    """Every sheet of a workbook as rows of cell values (strings, numbers), and '=formula' for any formula cell."""
+    import io
+    import re
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    z = zipfile.ZipFile(io.BytesIO(data))
+    shared = []
+    if "xl/sharedStrings.xml" in z.namelist():
+        for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall("m:si", ns):
+            shared.append("".join(x.text or "" for x in si.iter(f"{{{ns['m']}}}t")))
+    rels = {r.get("Id"): r.get("Target") for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+    out = {}
+    for sh in ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets", ns):
+        target = rels[sh.get(f"{{{ns['r']}}}id")]
+        rows = []
+        for row in ET.fromstring(z.read(f"xl/{target}")).iter(f"{{{ns['m']}}}row"):
+            cells = []
+            for c in row.findall("m:c", ns):
+                col = re.match(r"[A-Z]+", c.get("r")).group(0)
+                idx = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(col))) - 1
+                while len(cells) < idx:
+                    cells.append(None)
+                f, v = c.find("m:f", ns), c.find("m:v", ns)
+                if f is not None:
+                    cells.append("=" + (f.text or ""))
+                elif c.get("t") == "s":
+                    cells.append(shared[int(v.text)])
+                elif c.get("t") == "inlineStr":
+                    cells.append("".join(x.text or "" for x in c.iter(f"{{{ns['m']}}}t")))
+                else:
+                    cells.append(None if v is None else float(v.text))
+            rows.append(cells)
+        out[sh.get("name")] = rows
+    return out
