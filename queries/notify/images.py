@@ -49,6 +49,7 @@ def figures(d: Digest) -> list[tuple[str, str, go.Figure]]:
             [f"{a} {n or ''}"[:24] for a, n in zip(board["agent_id"], board["agent_name"], strict=True)],
             [v / div for v in board["collected"].to_list()], lang, f"{t('collected', lang)}{unit}",
             fmt="money", height=max(260, 28 * board.height + 80))))
+        out[-1][2].update_layout(margin={"r": 70})  # room for the bar labels, which a page lets overflow
     return out
 
 

@@ -127,11 +127,16 @@ def recipients(run: Run, user: str | None, role: str | None, team: str | None, l
     return chosen
 
 
-def _charts(digests: list[Digest], wanted: list[bool]) -> list[list[render.Chart]]:
-    """The charts of every digest that needs them, rendered in one batch."""
+def _charts(run: Run, digests: list[Digest], wanted: list[bool]) -> list[list[render.Chart]]:
+    """The charts of every digest that needs them, rendered in one batch (none, with a warning, when they cannot
+    be drawn: the numbers still go out)."""
     specs = [images.figures(d) if w else [] for d, w in zip(digests, wanted, strict=True)]
     flat = [f for spec in specs for _, _, f in spec]
-    pngs = iter(images.png(flat))
+    try:
+        pngs = iter(images.png(flat))
+    except images.ChartsUnavailable as exc:
+        run.err.write(f"warning: {exc}; the digests go out without charts\n")
+        return [[] for _ in digests]
     out = []
     for d, spec in zip(digests, specs, strict=True):
         stamp = f"{d.day:%Y%m%d}"
@@ -232,10 +237,10 @@ def digest(run: Run, *, user: str | None = None, role: str | None = None, team: 
     s = run.settings
     digests = [build(run.store, r, day, dashboard_url=s.dashboard_url, max_age_s=s.store_max_age_s) for r in chosen]
     if not sending:
-        charts = _charts(digests, [fmt == "html"] * len(digests))
+        charts = _charts(run, digests, [fmt == "html"] * len(digests))
         _print(run, digests, fmt, out_path, charts)
         return _finish(run, day, None)
-    charts = _charts(digests, [_needs_charts(d.recipient, run.channels) for d in digests])
+    charts = _charts(run, digests, [_needs_charts(d.recipient, run.channels) for d in digests])
     groups = [g for d, ch in zip(digests, charts, strict=True) for g in digest_groups(run, d, ch)]
     if dry_run:
         for g in groups:
