@@ -158,14 +158,19 @@ def breach_metric() -> str | None:
     return next((k for k in BREACH_METRICS if k in METRICS), None)
 
 
-def _headline(r: _Reader, day: dt.date) -> dict[str, float | None]:
-    m0 = month_start(day)
-    lm_day = shift_months(day, -1)
-    out = {"yesterday": r.one("collected", day, day, ("value",))["value"]}
+def _headline(r: _Reader, day: dt.date, series: pl.DataFrame) -> dict[str, float | None]:
+    """Yesterday and month to date from the daily series (collected adds up over days), the same two for the same
+    day last month from one call by day, then recovery rate and target achievement month to date."""
+    m0, lm_day = month_start(day), shift_months(day, -1)
+    by_day = dict(series.select("day", "collected").iter_rows())
     mtd = r.one("collected", m0, day, ("value", "payments"))
-    out |= {"mtd": mtd["value"], "payments_mtd": mtd["payments"]}
-    out["yesterday_lm"] = r.one("collected", lm_day, lm_day, ("value",))["value"]
-    out["mtd_lm"] = r.one("collected", month_start(lm_day), lm_day, ("value",))["value"]
+    out = {"yesterday": r.note("collected", day, day, "value", by_day.get(day)),
+           "mtd": mtd["value"], "payments_mtd": mtd["payments"]}
+    last = r.frame("collected", month_start(lm_day), lm_day, ("day",))
+    out["yesterday_lm"] = r.note("collected", lm_day, lm_day, "value",
+                                 last.filter(pl.col("day") == lm_day).get_column("value").sum() if last.height else None)
+    out["mtd_lm"] = r.note("collected", month_start(lm_day), lm_day, "value",
+                           last.get_column("value").sum() if last.height else None)
     out["recovery_rate_mtd"] = r.one("recovery_rate", m0, day, ("value",))["value"]
     try:
         ach = r.one("target_achievement", m0, day, ("denominator", "value", "pace"))
@@ -189,23 +194,29 @@ def _teams(r: _Reader, store: Store, day: dt.date) -> pl.DataFrame:
 
 
 def _agents(r: _Reader, store: Store, day: dt.date, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    m0 = month_start(day)
-    board = scoped.compose(store, r.scope, "leaderboard", Filters(m0, day))
-    cols = ["rank", "agent_id", "agent_name", "team_id", "collected", "paid", "attempts", "rpc_rate"]
-    if board.height == 0:
-        empty = pl.DataFrame(schema={c: (pl.Int64 if c == "rank" else pl.String if c.endswith("_id") or c ==
-                                         "agent_name" else pl.Float64) for c in cols})
-        return empty, empty
-    board = board.select(cols).sort("rank")
+    """The month's first and last `n` agents by collected, ranked as the leaderboard ranks (collected, then id),
+    among the agents with a payment or an attempt this month."""
+    m0, by = month_start(day), ("agent_id",)
+    board = r.frame("collected", m0, day, by).select("agent_id", pl.col("value").alias("collected"),
+                                                     pl.col("payments").alias("paid"))
+    for key, col, name in (("contact_rate", "denominator", "attempts"), ("rpc_rate", "value", "rpc_rate")):
+        board = board.join(r.frame(key, m0, day, by).select("agent_id", pl.col(col).alias(name)), on="agent_id",
+                           how="full", coalesce=True)
+    board = board.filter(pl.col("agent_id").is_not_null()).with_columns(
+        pl.col("collected", "paid", "attempts").fill_null(0.0))
+    board = board.join(store.frame("agents").select("agent_id", "agent_name", "team_id"), on="agent_id", how="left")
+    board = board.sort(["collected", "agent_id"], descending=[True, False]).with_columns(
+        pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("rank"))
+    board = board.select("rank", "agent_id", "agent_name", "team_id", "collected", "paid", "attempts", "rpc_rate")
     top = board.head(n)
     bottom = board.tail(max(0, min(n, board.height - n))).reverse()
     for part in (top, bottom):
         for row in part.iter_rows(named=True):
             key = {"agent_id": row["agent_id"]}
-            r.note("collected", m0, day, "value", row["collected"], ("agent_id",), key)
-            r.note("collected", m0, day, "payments", row["paid"], ("agent_id",), key)
-            r.note("contact_rate", m0, day, "denominator", row["attempts"], ("agent_id",), key)
-            r.note("rpc_rate", m0, day, "value", row["rpc_rate"], ("agent_id",), key)
+            r.note("collected", m0, day, "value", row["collected"], by, key)
+            r.note("collected", m0, day, "payments", row["paid"], by, key)
+            r.note("contact_rate", m0, day, "denominator", row["attempts"], by, key)
+            r.note("rpc_rate", m0, day, "value", row["rpc_rate"], by, key)
     return top, bottom
 
 
@@ -221,9 +232,9 @@ def _ptp(r: _Reader, store: Store, today: dt.date) -> tuple[dict, pl.DataFrame]:
 
 
 def _complaints(r: _Reader, store: Store, day: dt.date) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
-    tot = r.one("complaint_rate", day, day, ("numerator", REGULATOR))
-    cat = r.frame("complaint_rate", day, day, ("category",)).filter(pl.col("numerator") > 0) \
-        .sort(["numerator", "category"], descending=[True, False])
+    every = r.frame("complaint_rate", day, day, ("category",))  # each complaint has one category: totals add up
+    tot = {c: r.note("complaint_rate", day, day, c, every.get_column(c).sum()) for c in ("numerator", REGULATOR)}
+    cat = every.filter(pl.col("numerator") > 0).sort(["numerator", "category"], descending=[True, False])
     r.rows("complaint_rate", day, day, ("category",), ("numerator",), cat)
     by = ("agent_id", "source")
     reg = r.frame("complaint_rate", day, day, by).filter((pl.col("source") == REGULATOR) & (pl.col("numerator") > 0))
@@ -264,19 +275,19 @@ def build(store: Store, who: Recipient, day: dt.date, *, dashboard_url: str = ""
     r = _Reader(store, who.scope)
     today = day + dt.timedelta(days=1)
     m0 = month_start(day)
+    series = scoped.compose(store, who.scope, "daily_series", Filters(m0, day))
     teams = _teams(r, store, day)
     behind = teams.filter(pl.col("pace") < 1).sort(["pace", "team_id"])
     top, bottom = _agents(r, store, day, top_n)
     ptp, ptp_by_team = _ptp(r, store, today)
     complaints, by_category, regulator = _complaints(r, store, day)
     breach_key, breaches = _breaches(r, day)
-    series = scoped.compose(store, who.scope, "daily_series", Filters(m0, day))
     narrowed = tuple(sorted(who.scope.teams)) if who.narrowed and who.scope.teams else ()
     return Digest(
         recipient=who, day=day, today=today, as_of=store.as_of, synced_at=store.synced_at,
         notes=stale_notes(store, day, who.lang, max_age_s),
         workday=(CHINA_CALENDAR.working_days(m0, day), CHINA_CALENDAR.working_days(m0, month_end(day))),
-        headline=_headline(r, day), teams=mask_frame(teams), behind=mask_frame(behind), top=mask_frame(top),
+        headline=_headline(r, day, series), teams=mask_frame(teams), behind=mask_frame(behind), top=mask_frame(top),
         bottom=mask_frame(bottom), ptp=ptp, ptp_by_team=mask_frame(ptp_by_team), complaints=complaints,
         complaints_by_category=by_category, regulator_agents=mask_frame(regulator), breach_metric=breach_key,
         breaches=None if breaches is None else mask_frame(breaches), series=series,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import threading
-from collections.abc import Coroutine
 
 import plotly.graph_objects as go
 import polars as pl
@@ -85,42 +85,68 @@ class _Browser:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="kaleido", daemon=True).start()
         self.browser = Recycling(n=tabs, mathjax=False)
-        try:
-            self._run(self.browser.open())
-        except Exception as exc:  # noqa: BLE001 - no Chromium, or it would not start: one line
-            raise ChartsUnavailable(f"charts could not be drawn: the browser did not start ({exc})") from None
+        self.opened: asyncio.Future | None = None
         atexit.register(self.close)
 
-    def _run(self, coro: Coroutine) -> object:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    async def _ready(self) -> None:
+        if self.opened is None:  # the first caller opens the browser; the others wait for the same opening
+            self.opened = asyncio.ensure_future(self.browser.open())
+        try:
+            await asyncio.shield(self.opened)
+        except Exception as exc:  # noqa: BLE001 - no Chromium, or it would not start: one line
+            raise ChartsUnavailable(f"charts could not be drawn: the browser did not start ({exc})") from None
 
-    def render(self, jobs: list[tuple[dict, dict]]) -> list[bytes]:
-        """PNG bytes of each (figure dict, options), rendered concurrently in the browser's tabs."""
-        async def all_of() -> list[bytes]:
-            return await asyncio.gather(*(self.browser.calc_fig(f, opts=o) for f, o in jobs))
+    def submit(self, jobs: list[tuple[dict, dict]]) -> concurrent.futures.Future:
+        """Start drawing each (figure dict, options) in the browser's tabs; the future gives the PNGs in order.
 
-        return self._run(all_of())
+        Returns at once, so the caller computes the next digest while the browser draws (it runs in its own
+        processes); the browser opens on the first call."""
+        async def draw() -> list[bytes]:
+            await self._ready()
+            return list(await asyncio.gather(*(self.browser.calc_fig(f, opts=o) for f, o in jobs)))
+
+        return asyncio.run_coroutine_threadsafe(draw(), self.loop)
 
     def close(self) -> None:
         """Close the browser (at exit)."""
-        with contextlib.suppress(Exception):
-            self._run(self.browser.close())
+        if self.opened is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self.browser.close(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 _browser: _Browser | None = None
 
 
-def png(figs: list[go.Figure], width: int = WIDTH, height: int | None = None) -> list[bytes]:
-    """PNG bytes of each figure, in order, rendered by the process's one browser."""
+def _jobs(figs: list[go.Figure], width: int, height: int | None) -> list[tuple[dict, dict]]:
+    return [(f.to_dict(), {"format": "png", "width": width, "height": height or f.layout.height or HEIGHT,
+                           "scale": SCALE}) for f in figs]
+
+
+def start() -> None:
+    """Open the process's browser in the background (a digest run does this before computing its numbers)."""
     global _browser
-    if not figs:
-        return []
     if _browser is None:
         _browser = _Browser(TABS)
-    jobs = [(f.to_dict(), {"format": "png", "width": width, "height": height or f.layout.height or HEIGHT,
-                           "scale": SCALE}) for f in figs]
+        _browser.submit([])
+
+
+def submit(figs: list[go.Figure], width: int = WIDTH, height: int | None = None) -> concurrent.futures.Future:
+    """Start drawing the figures as PNG; `result(future)` gives their bytes in order."""
+    start()
+    return _browser.submit(_jobs(figs, width, height))
+
+
+def result(future: concurrent.futures.Future) -> list[bytes]:
+    """The PNGs of a submitted batch; ChartsUnavailable when the browser could not draw them."""
     try:
-        return _browser.render(jobs)
+        return future.result()
+    except ChartsUnavailable:
+        raise
     except Exception as exc:  # noqa: BLE001 - the browser died or timed out: one line, no charts
         raise ChartsUnavailable(f"charts could not be drawn: {exc}") from None
+
+
+def png(figs: list[go.Figure], width: int = WIDTH, height: int | None = None) -> list[bytes]:
+    """PNG bytes of each figure, in order, drawn by the process's one browser."""
+    return result(submit(figs, width, height)) if figs else []

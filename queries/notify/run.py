@@ -24,7 +24,7 @@ from queries.governance.access import EMAIL, NOTIFY_LANGS, ROLES, Access, Access
 from queries.metrics.registry import METRICS
 from queries.notify import alerts as alert_rules
 from queries.notify import images, render
-from queries.notify.config import Channels, ConfigError, load_channels
+from queries.notify.config import ROBOT_KINDS, Channels, ConfigError
 from queries.notify.courier import Courier, Outgoing, group
 from queries.notify.digest import Digest, Recipient, build, link, recipient, stale_notes
 from queries.notify.outbox import Delivery, Group, Outbox, message_id
@@ -127,26 +127,38 @@ def recipients(run: Run, user: str | None, role: str | None, team: str | None, l
     return chosen
 
 
-def _charts(run: Run, digests: list[Digest], wanted: list[bool]) -> list[list[render.Chart]]:
-    """The charts of every digest that needs them, rendered in one batch (none, with a warning, when they cannot
-    be drawn: the numbers still go out)."""
-    specs = [images.figures(d) if w else [] for d, w in zip(digests, wanted, strict=True)]
-    flat = [f for spec in specs for _, _, f in spec]
+def _build(run: Run, chosen: list[Recipient], day: dt.date,
+           wants_charts: Callable[[Recipient], bool]) -> tuple[list[Digest], list[list[render.Chart]]]:
+    """Every recipient's digest and charts. The browser draws one digest's charts (in its own processes) while
+    the next digest's numbers are computed. Without a browser the digests go out without charts, with a warning."""
+    s = run.settings
+    digests, pending = [], []
+    drawing = any(wants_charts(r) for r in chosen)
     try:
-        pngs = iter(images.png(flat))
+        if drawing:
+            images.start()
     except images.ChartsUnavailable as exc:
         run.err.write(f"warning: {exc}; the digests go out without charts\n")
-        return [[] for _ in digests]
-    out = []
-    for d, spec in zip(digests, specs, strict=True):
+        drawing = False
+    for r in chosen:
+        d = build(run.store, r, day, dashboard_url=s.dashboard_url, max_age_s=s.store_max_age_s)
+        spec = images.figures(d) if drawing and wants_charts(r) else []
+        digests.append(d)
+        pending.append((spec, images.submit([f for _, _, f in spec]) if spec else None))
+    charts: list[list[render.Chart]] = []
+    for d, (spec, future) in zip(digests, pending, strict=True):
+        try:
+            pngs = images.result(future) if future is not None and drawing else []
+        except images.ChartsUnavailable as exc:
+            run.err.write(f"warning: {exc}; the digests go out without charts\n")
+            drawing, pngs = False, []
         stamp = f"{d.day:%Y%m%d}"
-        out.append([render.Chart(f"{cid}-{stamp}@digest", title, next(pngs)) for cid, title, _ in spec])
-    return out
+        charts.append([render.Chart(f"{cid}-{stamp}@digest", title, png)
+                       for (cid, title, _), png in zip(spec, pngs, strict=False)])
+    return digests, charts
 
 
 def _needs_charts(r: Recipient, channels: Channels) -> bool:
-    from queries.notify.config import ROBOT_KINDS
-
     return any(c == EMAIL or ROBOT_KINDS[channels.robots[c].kind].IMAGES for c in r.channels)
 
 
@@ -235,12 +247,11 @@ def digest(run: Run, *, user: str | None = None, role: str | None = None, team: 
     sending = send or dry_run
     chosen = recipients(run, user, role, team, lang, sending)
     s = run.settings
-    digests = [build(run.store, r, day, dashboard_url=s.dashboard_url, max_age_s=s.store_max_age_s) for r in chosen]
     if not sending:
-        charts = _charts(run, digests, [fmt == "html"] * len(digests))
+        digests, charts = _build(run, chosen, day, lambda r: fmt == "html")
         _print(run, digests, fmt, out_path, charts)
         return _finish(run, day, None)
-    charts = _charts(run, digests, [_needs_charts(d.recipient, run.channels) for d in digests])
+    digests, charts = _build(run, chosen, day, lambda r: _needs_charts(r, run.channels))
     groups = [g for d, ch in zip(digests, charts, strict=True) for g in digest_groups(run, d, ch)]
     if dry_run:
         for g in groups:

@@ -190,3 +190,37 @@ def test_every_subscriber_once_and_rerun_sends_nothing(settings, robots, mailbox
     code, out, _ = run_cli("digest", SEND, settings)
     assert code == 0 and len(robots.requests) == first and len(mailbox.messages) == 3
     assert "already sent or waiting: 6 group(s)" in out
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("password, delivered", [("s3cret", True), ("wrong", False)])
+def test_smtp_login_from_the_configuration(settings, password, delivered) -> None:  # noqa: ANN001
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802 - aiosmtpd's API
+            got.append((session.auth_data.login, envelope.rcpt_tos))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"dash", b"s3cret")
+        return AuthResult(success=ok, auth_data=auth_data)
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True,
+                     auth_require_tls=False)
+    ctl.start()
+    try:
+        s = dataclasses.replace(settings, smtp_url=f"smtp://dash:{password}@127.0.0.1:{port}?tls=none&from=d@b.example",
+                                notify_robots=None)
+        code, _, err = run_cli("digest", [*SEND, "--user", "audit@bank.example"], s)
+    finally:
+        ctl.stop()
+    if delivered:
+        assert code == 0 and got == [(b"dash", ["audit@bank.example"])]
+    else:
+        assert code == 1 and got == [] and "mail server 127.0.0.1" in err and password not in err
+        assert [g.channel for g in Outbox(settings.store_dir).pending()] == ["email"]
