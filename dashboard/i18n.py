@@ -126,6 +126,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "n_alert_period": ("{metric}，{start} 至 {end}", "{metric}, {start} to {end}"),
     "n_alert_rule": ("条件：{column} {op} {threshold}", "Condition: {column} {op} {threshold}"),
     "n_value": ("数值", "Value"),
+    "n_amount": ("金额", "Amount"),
+    "n_due_amount": ("到期金额", "Amount due"),
     "n_numerator": ("分子", "Numerator"),
     "n_denominator": ("分母", "Denominator"),
     # presets

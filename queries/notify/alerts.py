@@ -341,6 +341,26 @@ def fmt(rule: Rule, v: float | None, lang: str) -> str:
     return num(v, 0 if v is None or float(v).is_integer() else 2)
 
 
+#: Labels (dashboard/i18n.py keys) of the metrics' extra columns a rule may compare.
+_EXTRA_LABELS = {"pace": "n_pace", "regulator_12378": "k_12378", "payments": "k_payments", "attempts": "attempts",
+                 "per_10k_attempts": "k_rate_att", "pending": "pending", "due_amount": "n_due_amount"}
+
+
+def column_label(rule: Rule, lang: str) -> str:
+    """What the rule compares, in `lang`: the metric's name, its numerator or denominator as declared, or an extra."""
+    m = METRICS[rule.metric]
+    if rule.column == "value":
+        return m.name(lang)
+    if rule.column == "numerator":
+        return m.numerator_in(lang)
+    if rule.column == "denominator":
+        return m.denominator_in(lang) or t("n_denominator", lang)
+    key = _EXTRA_LABELS.get(rule.column)
+    if key is None:
+        return rule.column
+    return value(key, lang) if key == "pending" else t(key, lang)
+
+
 def _row_label(store: Store, key: tuple[tuple[str, object], ...], lang: str) -> str:
     names = {"team_id": dict(store.frame("teams").select("team_id", "team_name").iter_rows()),
              "agent_id": dict(store.frame("agents").select("agent_id", "agent_name").iter_rows())}
@@ -361,10 +381,8 @@ def message(store: Store, rule: Rule, firings: list[Firing], lang: str, link: st
     m = METRICS[rule.metric]
     start, end = firings[0].start, firings[0].end
     title = t("n_alert", lang, rule=rule.title[lang])
-    labels = {"value": m.name(lang), "numerator": t("n_numerator", lang), "denominator": t("n_denominator", lang),
-              "pace": t("n_pace", lang), "regulator_12378": t("k_12378", lang)}
     head = [t("n_alert_period", lang, metric=m.name(lang), start=fmt_day(start, lang), end=fmt_day(end, lang)),
-            t("n_alert_rule", lang, column=labels.get(rule.column, rule.column), op=rule.comparison,
+            t("n_alert_rule", lang, column=column_label(rule, lang), op=rule.comparison,
               threshold=fmt(rule, rule.threshold, lang))]
     sep = "：" if lang == "zh" else ": "
     rows = [(_row_label(store, f.key, lang) or m.name(lang), fmt(rule, f.value, lang)) for f in firings]

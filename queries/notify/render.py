@@ -113,7 +113,7 @@ def _tables(d: Digest) -> list[Table]:
         out.append(cut(title, head, rows, 3))
     ptp = [[r["team_id"], clean(r["team_name"]), num(r["due"]), cny(r["amount"], lang)]
            for r in d.ptp_by_team.iter_rows(named=True)]
-    out.append(cut(t("n_ptp", lang), [t("team", lang), "", t("count", lang), t("n_value", lang)], ptp, 2))
+    out.append(cut(t("n_ptp", lang), [t("team", lang), "", t("count", lang), t("n_amount", lang)], ptp, 2))
     cats = [[value(r["category"], lang), num(r["numerator"])] for r in d.complaints_by_category.iter_rows(named=True)]
     out.append(cut(t("n_complaints", lang), [t("category", lang), t("count", lang)], cats, 1))
     reg = [[r["agent_id"], clean(r["agent_name"]), r["team_id"] or "—", num(r["numerator"])]
@@ -298,7 +298,7 @@ def xlsx(d: Digest) -> bytes:
 
 def _header(col: str, lang: str) -> str:
     labels = {"team_id": "team", "agent_id": "agent", "numerator": "count", "target": "n_target", "pace": "n_pace",
-              "due": "count", "amount": "n_value", "collected": "collected", "day": "day", "target_line": "target"}
+              "due": "count", "amount": "n_amount", "collected": "collected", "day": "day", "target_line": "target"}
     key = labels.get(col, col)
     try:
         return t(key, lang)

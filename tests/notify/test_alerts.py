@@ -10,7 +10,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from conftest import report, run_cli
+from fixtures_notify import report, run_cli
 
 from queries.governance import audit
 from queries.governance.access import load_access

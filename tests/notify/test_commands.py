@@ -8,7 +8,7 @@ import json
 from email import policy
 
 import pytest
-from conftest import ACCESS, read_xlsx, run_cli
+from fixtures_notify import ACCESS, read_xlsx, run_cli
 
 from queries.governance.access import AccessError, Subscription, parse_access
 from queries.notify.outbox import Outbox, OutboxBusy, Pacer

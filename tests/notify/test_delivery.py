@@ -14,7 +14,7 @@ from email import policy
 
 import polars as pl
 import pytest
-from conftest import DING_SECRET, FEISHU_SECRET, free_port, read_xlsx, report, run_cli
+from fixtures_notify import DING_SECRET, FEISHU_SECRET, free_port, read_xlsx, report, run_cli
 
 from dashboard.format import cny, pct
 from queries.governance import audit

@@ -8,7 +8,7 @@ import sqlite3
 
 import polars as pl
 import pytest
-from conftest import report
+from fixtures_notify import report
 
 from queries.governance.access import load_access
 from queries.metrics.declare import Metric

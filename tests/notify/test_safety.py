@@ -9,7 +9,7 @@ from email import policy
 
 import polars as pl
 import pytest
-from conftest import read_xlsx, run_cli
+from fixtures_notify import read_xlsx, run_cli
 
 DAY = dt.date(2026, 11, 21)
 HOSTILE_TEAM = "=cmd|' /C calc'!A0 <font color=red>x</font>"
