@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import IO
 
-from queries.cli.report import ensure_store
+from queries.cli.report import _date, ensure_store
 from queries.errors import EXIT_FAILED, DashboardError, SourceError, UserError, describe, exit_code
 from queries.governance.access import NOTIFY_LANGS, ROLES
 from queries.notify.config import load_channels
@@ -25,13 +24,6 @@ class BadInput(UserError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # noqa: D102 - raise instead of exiting
         raise BadInput(f"{message} (see '{self.prog} --help')")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def digest_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from dashboard.i18n import t
 from queries.errors import EXIT_FAILED, EXIT_OK, EXIT_STALE, UserError
@@ -71,9 +72,9 @@ def load_access_file(settings: Settings) -> Access | None:
         raise NotifyInput(str(exc)) from None
 
 
-def default_day() -> dt.date:
-    """The day a morning run reports on: yesterday."""
-    return dt.date.today() - dt.timedelta(days=1)
+def default_day(tz: str = "Asia/Shanghai") -> dt.date:
+    """The day a morning run reports on: yesterday in the centre's time zone (CASES_TZ), whatever the server's."""
+    return dt.datetime.now(ZoneInfo(tz)).date() - dt.timedelta(days=1)
 
 
 # ---------------------------------------------------------------- digest
@@ -243,7 +244,7 @@ def digest(run: Run, *, user: str | None = None, role: str | None = None, team: 
         raise NotifyInput(f"--format {fmt!r}; use one of {', '.join(FORMATS)}")
     if lang is not None and lang not in NOTIFY_LANGS:
         raise NotifyInput(f"--lang {lang!r}; use one of {', '.join(NOTIFY_LANGS)}")
-    day = day or default_day()
+    day = day or default_day(run.settings.timezone)
     sending = send or dry_run
     chosen = recipients(run, user, role, team, lang, sending)
     s = run.settings
@@ -282,7 +283,7 @@ def alerts(run: Run, *, rules_path: Path | None = None, day: dt.date | None = No
     if path is None:
         raise NotifyInput("no rules file: set CASES_ALERTS_FILE, write .streamlit/alerts.toml, or pass --rules")
     rules = alert_rules.load_rules(path, run.store, run.access, run.channels)
-    day, now = day or default_day(), now or dt.datetime.now()
+    day, now = day or default_day(run.settings.timezone), now or dt.datetime.now()
     for r in rules:
         for u in r.recipients:
             lang, chans = alert_rules.recipients_channels(r, u, run.access)

@@ -144,3 +144,13 @@ def test_robot_configuration_errors_are_one_line(settings) -> None:  # noqa: ANN
     bad = dataclasses.replace(settings, notify_robots=json.dumps({"x": {"kind": "slack", "webhook": "http://h"}}))
     code, _, err = run_cli("digest", ["--send", "--date", DAY], bad)
     assert code == 2 and "CASES_NOTIFY_ROBOTS: robot 'x': kind 'slack'" in err and err.count("\n") == 1
+
+
+def test_yesterday_is_the_centres_yesterday() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from queries.notify.run import default_day
+
+    for tz in ("Asia/Shanghai", "America/Los_Angeles"):
+        assert default_day(tz) == dt.datetime.now(ZoneInfo(tz)).date() - dt.timedelta(days=1)
