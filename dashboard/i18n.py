@@ -107,6 +107,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "n_none_behind": ("没有团队落后于进度。", "No team is behind pace."),
     "n_top": ("本月回收最多的坐席", "Top agents this month"),
     "n_bottom": ("本月回收最少的坐席", "Bottom agents this month"),
+    "n_agents_chart": ("本月各坐席回收（前 10 名）", "Collected by agent this month (top 10)"),
     "n_ptp": ("今日到期承诺", "PTPs due today"),
     "n_ptp_line": ("{n} 笔，合计 {amount}", "{n}, {amount} in all"),
     "n_complaints": ("昨日新增投诉", "New complaints yesterday"),

@@ -50,7 +50,7 @@ def figures(d: Digest) -> list[tuple[str, str, go.Figure]]:
     if d.top.height:
         board = d.top.vstack(d.bottom).unique("agent_id").sort("rank").head(AGENT_BARS)
         div, unit = money_axis(lang)
-        out.append(("agents", t("n_top", lang), charts.hbar(
+        out.append(("agents", t("n_agents_chart", lang), charts.hbar(
             [f"{a} {n or ''}"[:24] for a, n in zip(board["agent_id"], board["agent_name"], strict=True)],
             [v / div for v in board["collected"].to_list()], lang, f"{t('collected', lang)}{unit}",
             fmt="money", height=max(260, 28 * board.height + 80))))

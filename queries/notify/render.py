@@ -147,9 +147,13 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     def align(cell: str) -> str:
         return "right" if cell[:1] in "¥-+0123456789" or cell.endswith("%") else "left"
 
+    def td(c: str) -> str:  # numbers and short names never break across lines on a phone; long names may
+        a = align(c)
+        keep = a == "right" or len(c) <= 6
+        return f'<td {_TD.format(a)[:-1]}{";white-space:nowrap" if keep else ""}">{_html.escape(c)}</td>'
+
     head = "".join(f'<th {_TD.format("left")}>{_html.escape(h)}</th>' for h in header)
-    body = "".join("<tr>" + "".join(f"<td {_TD.format(align(c))}>{_html.escape(c)}</td>" for c in r) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(td(c) for c in r) + "</tr>" for r in rows)
     return f'<table style="border-collapse:collapse;font-size:14px"><tr>{head}</tr>{body}</table>'
 
 
@@ -169,6 +173,8 @@ def html(d: Digest, charts: list[Chart]) -> str:
             for c in charts:
                 parts.append(f"<h3>{_html.escape(c.title)}</h3>"
                              f'<img src="cid:{c.cid}" alt="{_html.escape(c.title)}" style="max-width:100%">')
+        if i > 0 and not tb.rows and tb.title not in lines:
+            continue  # an empty table (no bottom agents in a small team, no 12378 complaint) is left out
         parts.append(f"<h3>{_html.escape(tb.title)}</h3>")
         if tb.title in lines:
             parts.append(f"<p>{_html.escape(lines[tb.title])}</p>")
@@ -198,6 +204,8 @@ def markdown(d: Digest, charts_attached: bool = True) -> str:
     out += [f"- {label}：{v}" if lang == "zh" else f"- {label}: {v}" for label, v in headline_rows(d)]
     sep, comma = ("：", "，") if lang == "zh" else (": ", ", ")
     for i, tb in enumerate(_tables(d)):
+        if i > 0 and not tb.rows and tb.title not in lines:
+            continue
         out += ["", f"### {tb.title}"]
         if tb.title in lines:
             out.append(lines[tb.title])
