@@ -108,7 +108,10 @@ class _Browser:
         return asyncio.run_coroutine_threadsafe(draw(), self.loop)
 
     def close(self) -> None:
-        """Close the browser (at exit)."""
+        """Close the browser (at exit, or before; once)."""
+        if not self.loop.is_running():
+            return
+        atexit.unregister(self.close)
         if self.opened is not None:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self.browser.close(), self.loop).result(timeout=30)
