@@ -7,6 +7,9 @@
 - `SourceError`: the case database cannot be reached or used. The page keeps serving the last good store
   with a banner; the command line exits 1.
 
+A scheduled run (`digest`, `alerts`) that completed on a store older than its maximum age exits 3 (EXIT_STALE),
+and its messages say so.
+
 Anything else is a bug: it is logged whole and shown to a user as one line with an error id.
 """
 
@@ -15,6 +18,8 @@ from __future__ import annotations
 import re
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: A scheduled command (digest, alerts) did its work on a store older than CASES_STORE_MAX_AGE_S.
+EXIT_STALE = 3
 
 
 class DashboardError(Exception):

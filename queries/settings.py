@@ -50,6 +50,18 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "without one a key file is generated beside the anchor."),
     Variable("CASES_AUDIT_ANCHOR_DIR", None, "Folder outside the store where each day's audit count and last "
              "hash are kept (default: <store dir>-audit-anchor beside the store)."),
+    Variable("CASES_DASHBOARD_URL", "http://localhost:8501", "Address of the dashboard as its readers open it: "
+             "digests and alerts link back to it."),
+    Variable("CASES_ALERTS_FILE", None, "The alert rules file, TOML (default .streamlit/alerts.toml when it "
+             "exists)."),
+    Variable("CASES_SMTP_URL", None, "SMTP server for digests and alerts, e.g. smtp://user:pass@host:587"
+             "?tls=starttls&from=dashboard@bank.example (or [notify.smtp] in .streamlit/secrets.toml)."),
+    Variable("CASES_NOTIFY_ROBOTS", None, "Group robots as JSON, {\"name\": {\"kind\": \"wecom\", \"webhook\": "
+             "\"…\", \"secret\": \"…\"}} (or [notify.robots.NAME] in .streamlit/secrets.toml)."),
+    Variable("CASES_NOTIFY_RETRIES", "3", "Attempts per message and run before it waits in the outbox for the "
+             "next run."),
+    Variable("CASES_NOTIFY_BACKOFF_S", "2", "Seconds before the second attempt of a message; doubled for each "
+             "further one."),
 )}
 
 
@@ -95,6 +107,14 @@ class Settings:
     query_log: str | None = None
     audit_key: str | None = field(default=None, repr=False)
     audit_anchor_dir: str | None = None
+    dashboard_url: str = "http://localhost:8501"
+    alerts_file: Path | None = None
+    smtp_url: str | None = None
+    notify_robots: str | None = None
+    notify_retries: int = 3
+    notify_backoff_s: float = 2.0
+    #: .streamlit/secrets.toml when it exists (channel endpoints and secrets may be there)
+    secrets_file: Path | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -129,6 +149,9 @@ def load_settings(cwd: Path | None = None) -> Settings:
     access = variable("CASES_ACCESS_FILE")
     default_access = cwd / ".streamlit" / "access.toml"
     access_file = Path(access) if access else (default_access if default_access.is_file() else None)
+    alerts = variable("CASES_ALERTS_FILE")
+    default_alerts = cwd / ".streamlit" / "alerts.toml"
+    secrets_path = cwd / ".streamlit" / "secrets.toml"
     return Settings(
         db_url=str(url) if url else None, store_dir=store_dir, data_dir=data_dir,
         timezone=variable("CASES_TZ") or "Asia/Shanghai", access_file=access_file,
@@ -140,4 +163,10 @@ def load_settings(cwd: Path | None = None) -> Settings:
         query_log=variable("CASES_QUERY_LOG"),
         audit_key=variable("CASES_AUDIT_KEY") or secrets.get("audit", {}).get("key"),
         audit_anchor_dir=variable("CASES_AUDIT_ANCHOR_DIR"),
+        dashboard_url=(variable("CASES_DASHBOARD_URL") or "").rstrip("/"),
+        alerts_file=Path(alerts) if alerts else (default_alerts if default_alerts.is_file() else None),
+        smtp_url=variable("CASES_SMTP_URL"), notify_robots=variable("CASES_NOTIFY_ROBOTS"),
+        notify_retries=int(_number("CASES_NOTIFY_RETRIES", int, 1)),
+        notify_backoff_s=float(_number("CASES_NOTIFY_BACKOFF_S", float, 0)),
+        secrets_file=secrets_path if secrets_path.is_file() else None,
     )

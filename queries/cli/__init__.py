@@ -1,5 +1,5 @@
 """`collections-dashboard` command line: run the dashboard, build a demo database, import status files, sync,
-doctor, report.
+doctor, report, digest, alerts.
 
 Every error meant for a person (queries.errors) is printed as one line; the exit code comes from its kind
 (errors.exit_code: 2 for bad input, 1 otherwise).
@@ -66,9 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="refresh the analytics store from the case database "
                           "(exit 1 when it does not reconcile)")
     sync.add_argument("--full", action="store_true", help="rebuild the store from scratch")
+    sync.add_argument("--alerts", action="store_true", help="evaluate the alert rules right after a good sync")
     doctor = sub.add_parser("doctor", help="check a case database against the data contract")
     doctor.add_argument("--url", default=None, help="database to check (default: the configured one)")
     sub.add_parser("report", help="print a metric as JSON or CSV (see 'report --help')", add_help=False)
+    sub.add_parser("digest", help="build or send the daily digest (see 'digest --help')", add_help=False)
+    sub.add_parser("alerts", help="evaluate the alert rules and send what fires (see 'alerts --help')",
+                   add_help=False)
     return p
 
 
@@ -129,7 +133,13 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     print(result.summary())
     for m in result.reconciliation.get("mismatches", [])[:20]:
         print(f"  mismatch: {m}")
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    if args.alerts:
+        from queries.cli.notify import main as notify_main
+
+        return notify_main("alerts", [], settings, sync=False)
+    return 0
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -200,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from queries.cli.report import main as report_main
 
             return report_main(argv[1:], settings)
+        if argv and argv[0] in ("digest", "alerts"):
+            from queries.cli.notify import main as notify_main
+
+            return notify_main(argv[0], argv[1:], settings)
         if not argv or argv[0] == "run":
             if argv[1:2] in (["-h"], ["--help"]):
                 _parser().parse_args(["--help"])

@@ -1,4 +1,4 @@
-"""Append-only audit log of page views, drill-downs, exports and reports, kept beside the analytics store.
+"""Append-only audit log of page views, drill-downs, exports, reports, digests, alerts and deliveries.
 
 One JSON line per event in `<store>/audit/YYYY-MM.jsonl`. Each line carries a keyed hash (HMAC-SHA256 with the
 secret `CASES_AUDIT_KEY`) of the line before it and of itself, so an edited, inserted or deleted line breaks the
@@ -36,7 +36,10 @@ from queries.governance.masking import PII_COLUMNS
 from queries.settings import load_settings
 
 AUDIT_DIR = "audit"
-ACTIONS = ("view", "drilldown", "timeline", "export", "report", "denied", "seal")
+#: view … denied: the dashboard's; report: a `report` run; digest: a digest built for a recipient; alert: a rule
+#: fired; delivery: a message handed to a channel (or failed and kept in the outbox) by queries.notify; seal: a
+#: line torn by a failed write, sealed into the chain by the next writer.
+ACTIONS = ("view", "drilldown", "timeline", "export", "report", "denied", "digest", "alert", "delivery", "seal")
 GENESIS = "0" * 64
 VERSION = 2  # keyed entries; entries without "v" are the unkeyed (sha256) format of earlier versions
 CHECKPOINT = ".verified.json"

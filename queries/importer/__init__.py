@@ -9,7 +9,12 @@ from pathlib import Path
 
 import polars as pl
 
-from queries.importer.errors import BadRows, FileProblem, ImportStatusError, MappingError
+from queries.importer.errors import (
+    BadRows,
+    FileProblem,
+    ImportStatusError,
+    MappingError,
+)
 from queries.importer.frames import ERRORS, contract_frames, duplicates, plan, read_part
 from queries.importer.mapping import Mapping, load_mapping
 from queries.importer.parse import read_table, temp_dir

@@ -20,7 +20,13 @@ from sqlalchemy.engine import make_url
 from queries.errors import UserError, describe
 from queries.source.contract import MONEY, TABLES, metadata
 from queries.source.engines import backend, writable_engine
-from queries.source.load import create_indexes, create_tables, load_mysql, load_postgresql, load_sqlite
+from queries.source.load import (
+    create_indexes,
+    create_tables,
+    load_mysql,
+    load_postgresql,
+    load_sqlite,
+)
 
 Progress = Callable[[str], None]
 

@@ -1,6 +1,8 @@
 """The layering rules, checked on the source tree (AST): who may import whom.
 
-- `queries/` is pure Python: it never imports Streamlit, nor anything of `dashboard/`;
+- `queries/` is pure Python: it never imports Streamlit, nor anything of `dashboard/` — except that
+  `queries/notify` (digests and alerts) draws and labels with the dashboard's Streamlit-free chart builders,
+  formats and labels (`dashboard.charts`, `dashboard.format`, `dashboard.i18n`), and those never import Streamlit;
 - pages import only `dashboard` among the project's packages (data, formats, charts come through it);
 - the app (dashboard/ and the entry point) never imports the command line;
 - metrics read the store, never the case database (no queries.source engines or readers, no SQLAlchemy, no sync);
@@ -70,10 +72,53 @@ def test_the_tree_is_what_the_rules_expect() -> None:
         m.startswith("queries.metrics.") for m in GRAPH["queries.metrics.registry"])
 
 
+#: The dashboard modules queries.notify may import: pure builders of figures, formats and labels.
+NOTIFY_MAY_IMPORT = ("dashboard", "dashboard.charts", "dashboard.format", "dashboard.i18n")
+
+
+def _allowed(module: str, imported: str) -> bool:
+    if _top(imported) == "streamlit":
+        return False
+    if _top(imported) != "dashboard":
+        return True
+    return (module == "queries.notify" or module.startswith("queries.notify.")) and imported in NOTIFY_MAY_IMPORT
+
+
 def test_queries_never_import_streamlit_nor_the_dashboard() -> None:
-    bad = {m: sorted(i for i in imps if _top(i) in ("streamlit", "dashboard"))
-           for m, imps in GRAPH.items() if m.startswith("queries")}
+    bad = {m: sorted(i for i in imps if not _allowed(m, i)) for m, imps in GRAPH.items() if m.startswith("queries")}
     assert not {m: v for m, v in bad.items() if v}
+
+
+def test_the_notify_exception_is_narrow() -> None:
+    assert not _allowed("queries.notify.digest", "dashboard.data")
+    assert not _allowed("queries.notify.digest", "dashboard.links")
+    assert not _allowed("queries.views.pages", "dashboard.charts")
+    assert not _allowed("queries.notify.images", "streamlit")
+    assert _allowed("queries.notify.images", "dashboard.charts")
+    assert "streamlit" in _reachable("dashboard.components")  # the reachability below does find Streamlit
+
+
+def _reachable(start: str) -> set[str]:
+    """Every module `start` imports, directly or through the project's modules it imports (and their packages)."""
+    seen, todo = set(), [start]
+    while todo:
+        m = todo.pop()
+        for i in GRAPH.get(m, ()):
+            parts = i.split(".")
+            for n in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+                name = ".".join(parts[:n])
+                if name not in seen:
+                    seen.add(name)
+                    if name in GRAPH:
+                        todo.append(name)
+    return seen
+
+
+@pytest.mark.parametrize("module", NOTIFY_MAY_IMPORT)
+def test_the_modules_notify_uses_never_reach_streamlit(module: str) -> None:
+    reached = _reachable(module)
+    assert not {m for m in reached if _top(m) == "streamlit"}, module
+    assert not {m for m in reached if _top(m) == "dashboard"} - set(NOTIFY_MAY_IMPORT), module
 
 
 def test_pages_import_only_the_dashboard_package() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from fixtures_importer import MAPPING
-from fixtures_app import run_app  # noqa: F401
 
 NO_CONTACTS = "this database holds no contact records"
 NO_COMPLAINTS = "this database holds no complaint records"

@@ -1,0 +1,1 @@
+"""The channels a message can go out on: SMTP e-mail and the WeCom, DingTalk and Feishu group robots."""
