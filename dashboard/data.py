@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -25,7 +26,7 @@ from queries.source.summary import database_summary as _database_summary
 from queries.store import Store, StoreMissing
 from queries.views import pages as pages_data
 from queries.views import scoped as service
-from queries.views.drilldown import CasePage, DrillDownError, Timeline
+from queries.views.drilldown import EXPORT_MAX_ROWS, CasePage, DrillDownError, Timeline, drill_period
 
 SOURCE_ERRORS = (SourceError, sa.exc.SQLAlchemyError, OSError)
 
@@ -275,6 +276,21 @@ def leaderboard_top() -> int:
     return pages_data.LEADERBOARD_TOP
 
 
+def leaderboard_fits() -> int:
+    """The most agents the leaderboard shows whole by default."""
+    return pages_data.LEADERBOARD_FITS
+
+
+def coaching_columns() -> tuple[str, ...]:
+    """The leaderboard columns flagged below the agent's team median."""
+    return pages_data.COACHING
+
+
+def min_hour_attempts() -> int:
+    """Attempts below which the RPC-by-hour heatmap greys a cell."""
+    return pages_data.MIN_HOUR_ATTEMPTS
+
+
 def trend_window(filters: Filters) -> Filters:
     """The period widened to the 13 whole months the trend page shows."""
     return pages_data.trend_window(filters)
@@ -323,6 +339,23 @@ def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: i
         return None, str(exc)
     except SOURCE_ERRORS as exc:
         return None, describe(exc)
+
+
+def export_cases(filters: Filters, drill: tuple, reveal: bool = False) -> Callable[[], Iterator[pl.DataFrame]]:
+    """Every case behind a selection (up to the export limit), for a download: the batches are read from the
+    case database only when the file is built, with the engine and the scope of this run."""
+    eng, scope = engine(), _scope()
+    return lambda: service.export_cases(eng, scope, filters, dict(drill), reveal_pii=reveal)
+
+
+def drill_dates(filters: Filters, day: dt.date | None, month: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The dates a drill-down list covers: the clicked day or month, replacing the period (drill_period)."""
+    return drill_period(filters, day, month)
+
+
+def export_limit() -> int:
+    """The most rows a case-list export holds."""
+    return EXPORT_MAX_ROWS
 
 
 def timeline(case_id: int, filters: Filters, reveal: bool = False) -> tuple[Timeline | None, str | None]:

@@ -32,9 +32,10 @@ VIEW = "_view"  # the View the sidebar built in this run
 URL_READ = "_url_read"  # set once the URL has filled the sidebar's widgets (cleared to read it again)
 URL_NOTES = "_url_notes"  # notices about values in the link that were not valid
 URL_FILTERS = "_url_filters"  # the filters the link asked for (a change clears the notices)
+URL_SEEN = "_url_seen"  # the URL's filter and page parameters as this session last left them (Back changes them)
 DRILL = "_drill"  # the last drill-down request made by a click (kept for its label)
 PAGE = "_page"  # url path of the page being rendered (for the audit log)
-EXPORTS = "_exports"  # key → (file stem, frame) of every download offered in this run
+EXPORTS = "_exports"  # key → dashboard.exports.Offer of every download offered in this run
 ROWS = "_rows_loaded"  # rows loaded for the page in this run (the page view's row count in the audit log)
 DEMO_ROLE, DEMO_TEAMS = "demo_role", "demo_teams"  # the demo-mode pickers (widget keys)
 AUDIT_LAST = "_audit_last_"  # + action: the last entry of that kind (not written twice in a row)
@@ -155,14 +156,14 @@ def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]]) -> Iden
     if ss.get(DEMO_ROLE) not in ROLES:
         ss[DEMO_ROLE] = DEFAULT_DEMO_ROLE
     role = sb.selectbox(f"{t('demo_role', 'zh')} · {t('demo_role', 'en')}", ROLES, key=DEMO_ROLE,
-                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}")
+                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}", persist_state="session")
     teams = None
     if role == "team_lead":
         names = dict(all_teams())
         picked = [x for x in ss.get(DEMO_TEAMS, []) if x in names] or list(names)[:1]
         ss[DEMO_TEAMS] = picked
         teams = frozenset(sb.multiselect(f"{t('demo_teams', 'zh')} · {t('demo_teams', 'en')}", list(names),
-                                         key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}"))
+                                         key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}", persist_state="session"))
     return Identity(f"demo:{role}", Scope(teams=teams, role=role), "demo")
 
 
