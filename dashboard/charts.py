@@ -39,7 +39,7 @@ def _layout(fig: go.Figure, height: int = 360, legend: bool = True) -> go.Figure
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         font={"family": FONT, "size": 13}, colorway=PALETTE, hovermode="closest", showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "maxheight": 0.25},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "maxheight": 0.35},
         clickmode="event+select", dragmode=False,
     )
     return fig
@@ -279,7 +279,8 @@ def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list
                            hovertemplate="%{y}<br>%{x:,.2f}<extra></extra>"))
     _layout(fig, height=height or max(260, 30 * len(labels) + 80), legend=False)
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text=axis_title, rangemode="tozero")
+    top = max((v for v in values if v is not None), default=0) or 1
+    fig.update_xaxes(title_text=axis_title, rangemode="tozero", range=[0, top * 1.18])  # room for the labels
     return fig
 
 
@@ -324,7 +325,7 @@ def roll_matrix(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
     """From-bucket × to-bucket heatmap of roll rates, each cell labelled in percent.
 
     A heatmap cell cannot be selected in Plotly, so an invisible marker sits on every cell with a value: a click
-    on the cell selects it (customdata "from|to").
+    on the cell selects it (customdata "from|to"). Cells are placed by index, labelled by bucket.
     """
     to_order = [*order, "closed"]
     lookup = {(r["from_bucket"], r["to_bucket"]): r["value"] for r in df.iter_rows(named=True)}
@@ -332,19 +333,21 @@ def roll_matrix(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
     z = [[lookup.get((f, to)) for to in to_order] for f in froms]
     text = [[pct(v, 0) if v else "" for v in row] for row in z]
     xs = [value(b, lang) if b == "closed" else b for b in to_order]
-    fig = go.Figure(go.Heatmap(z=z, x=xs, y=froms, text=text, texttemplate="%{text}", colorscale="Teal",
-                               zmin=0, zmax=1, colorbar={"tickformat": ".0%"}, hoverinfo="skip"))
-    cells = [(f, to, x, v) for f, row in zip(froms, z, strict=True) for to, x, v in zip(to_order, xs, row, strict=True)
-             if v is not None]
-    fig.add_scatter(x=[c[2] for c in cells], y=[c[0] for c in cells], mode="markers",
-                    marker={"symbol": "square", "size": 40, "opacity": 0.01, "color": NAVY},
-                    customdata=[f"{c[0]}|{c[1]}" for c in cells], text=[pct(c[3], 1) for c in cells],
-                    hovertemplate="%{y} → %{x}<br>%{text}<extra></extra>", showlegend=False)
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(to_order))), y=list(range(len(froms))), text=text,
+                               texttemplate="%{text}", colorscale="Teal", zmin=0, zmax=1,
+                               colorbar={"tickformat": ".0%"}, hoverinfo="skip"))
+    cells = [(i, j, f, to, v) for i, (f, row) in enumerate(zip(froms, z, strict=True))
+             for j, (to, v) in enumerate(zip(to_order, row, strict=True)) if v is not None]
+    fig.add_scatter(x=[c[1] for c in cells], y=[c[0] for c in cells], mode="markers",
+                    marker={"symbol": "square", "size": 30, "opacity": 0.01, "color": NAVY},
+                    customdata=[f"{c[2]}|{c[3]}" for c in cells],
+                    text=[f"{c[2]} → {xs[c[1]]}<br>{pct(c[4], 1)}" for c in cells],
+                    hovertemplate="%{text}<extra></extra>", showlegend=False)
     _layout(fig, height=380, legend=False)
-    fig.update_xaxes(title_text=t("to_bucket", lang), side="top", type="category", categoryorder="array",
-                     categoryarray=xs)
-    fig.update_yaxes(title_text=t("from_bucket", lang), autorange="reversed", type="category", categoryorder="array",
-                     categoryarray=froms)
+    fig.update_xaxes(title_text=t("to_bucket", lang), side="top", tickvals=list(range(len(xs))), ticktext=xs,
+                     range=[-0.5, len(xs) - 0.5], showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text=t("from_bucket", lang), autorange="reversed", tickvals=list(range(len(froms))),
+                     ticktext=froms, showgrid=False, zeroline=False)
     return fig
 
 

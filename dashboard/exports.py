@@ -34,7 +34,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "placed_month": ("placed_month", "month"), "snapshot_on": ("snapshot", "date"),
     "months_since": ("months_since", "count"), "hour": ("hour", "count"),
     "team_id": ("team", "text"), "team_name": ("team_name", "text"), "channel": ("channel", "code"),
-    "agent_id": ("agent", "text"), "agent_name": ("agent_name", "text"), "who_id": ("who_id", "text"),
+    "agent_id": ("agent_id", "text"), "agent_name": ("agent_name", "text"), "who_id": ("who_id", "text"),
     "who_name": ("who_name", "text"), "who": ("agent_name", "text"), "rank": ("rank", "count"),
     "bucket": ("bucket", "text"), "from_bucket": ("from_bucket", "code"), "to_bucket": ("to_bucket", "code"),
     "pair": ("pairs", "text"), "vintage": ("placed_month", "text"),
@@ -62,6 +62,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "definition": ("g_def", "text"), "user": ("audit_user", "text"), "role": ("role", "code"),
     "action": ("audit_action", "code"), "page": ("page_path", "text"), "filters": ("filters", "text"),
     "rows": ("rows", "count"), "prev": ("hash_prev", "text"), "hash": ("hash", "text"),
+    "numerator": ("g_num", ""), "denominator": ("g_den", ""), "value": ("value", ""),
 }
 #: Columns of kind "label" whose values are i18n keys after a prefix.
 _LABEL_PREFIX = {"kind": "tl_"}
@@ -107,7 +108,8 @@ def columns_for(schema: pl.Schema | dict, lang: str, *, metric: str | None = Non
             continue
         col = _metric_column(name, metric, lang, basis) if metric else None
         if col is None:
-            key, kind = COLUMNS.get(name, (name, _kind_of(dtype)))
+            key, kind = COLUMNS.get(name, (name, ""))
+            kind = kind or _kind_of(dtype)  # "": the kind follows the column's type
             header = t(key, lang) if has_label(key) else name
             col = Column(name, header, kind)
         kind = (kinds or {}).get(name, col.kind)

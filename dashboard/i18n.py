@@ -160,6 +160,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "lb_search_hint": ("工号或姓名", "ID or name"),
     "lb_no_match": ("没有工号或姓名包含“{q}”的坐席。", "No agent ID or name contains “{q}”."),
     "agent_name": ("坐席", "Agent"),
+    "agent_id": ("工号", "Agent ID"),
     "trend": ("每日回收走势", "Daily collected"),
     "attempts": ("外呼/外访", "Attempts"),
     "contacts": ("接通", "Contacts"),
@@ -265,7 +266,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "glossary_intro": ("每个指标只定义一次；看板、报表命令与导出都用同一口径。",
                        "Every metric is defined once; pages, the report command and exports use the same "
                        "definition."),
-    "g_key": ("键", "Key"),
+    "g_key": ("指标键（命令行）", "Key (command line)"),
+    "value": ("值", "Value"),
     "g_name": ("指标", "Metric"),
     "g_def": ("口径", "Definition"),
     "g_num": ("分子", "Numerator"),

@@ -15,6 +15,7 @@ lang = view.lang
 page_header(view, "pg_glossary")
 st.caption(t("glossary_intro", lang))
 g = data.glossary(lang)
+g = g.select(*[c for c in g.columns if c != "key"], "key")  # the command line's key last
 # A static table: every row shown and every definition wrapped (a grid would cut them at its column width).
 # st.table reads markdown in cells: every cell is escaped, so "targets.target_amount" shows as it is.
 headers = {c.name: c.header for c in columns_for(g.schema, lang)}
