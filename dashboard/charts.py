@@ -255,8 +255,10 @@ def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
     xs = [f"{int(h):02d}:00" for h in hours]
     attempts = [[None if v is None else int(v) for v in r] for r in z(grid, "denominator")]
     fig = go.Figure()
-    fig.add_heatmap(z=z(thin, "value"), x=xs, y=rows, colorscale=[[0, "#E5E8EB"], [1, "#E5E8EB"]], showscale=False,
-                    text=[[("" if n is None else f"{n}") for n in r] for r in attempts], texttemplate="%{text}",
+    thin_z = z(thin, "value")
+    fig.add_heatmap(z=thin_z, x=xs, y=rows, colorscale=[[0, "#E5E8EB"], [1, "#E5E8EB"]], showscale=False,
+                    text=[["" if n is None or v is None else f"{n}" for n, v in zip(r, zr, strict=True)]
+                          for r, zr in zip(attempts, thin_z, strict=True)], texttemplate="%{text}",
                     textfont={"color": "#6B7785", "size": 10}, customdata=attempts, xgap=1, ygap=1,
                     hovertemplate="%{y}<br>%{x}<br>" + t("thin_hover", lang) + "<extra></extra>")
     fig.add_heatmap(z=z(solid, "value"), x=xs, y=rows, colorscale="Teal", zmin=0, customdata=attempts, xgap=1,
