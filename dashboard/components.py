@@ -302,7 +302,7 @@ STYLE = """<style>
   .st-key-kpis [data-testid="stMetricValue"] { font-size: 1.0rem; }
   .st-key-kpis [data-testid="stMetricLabel"] p { font-size: 0.72rem; }
   .st-key-kpis [data-testid="stMetricDelta"] { font-size: 0.68rem; }
-  .st-key-kpis [data-testid="stMetricDelta"] svg { display: none; }
+  .st-key-kpis [data-testid="stMetricDelta"] svg, .st-key-kpis [data-testid="stTooltipIcon"] { display: none; }
   /* Plotly's tool bar would sit on the legend of a narrow chart */
   .modebar-container { display: none !important; }
   /* the collapsed sidebar's button says what it opens */

@@ -143,11 +143,25 @@ def _managed() -> dict[str, tuple[str, ...]]:
     return {k: tuple(st.query_params.get_all(k)) for k in (*URL_KEYS, *PAGE_KEYS) if st.query_params.get_all(k)}
 
 
+def _history_navigation() -> bool:
+    """True when this run was started by the browser's Back or Forward (Streamlit says so to its own widgets)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # pragma: no cover - a Streamlit without it: URL comparison alone
+        return False
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
+
+
 def url_changed() -> bool:
-    """True when the URL's filters differ from what this session last wrote: browser Back or Forward, or a
-    link the app switched to. The URL then fills the widgets again."""
+    """True when the URL's filters differ from what this session last wrote because the browser's Back or Forward
+    brought another URL back, or a link the app switched to carries some. The URL then fills the widgets again.
+
+    A click in the page menu drops the query string: that is not a new view, the widgets keep their values.
+    """
     seen = st.session_state.get(URL_SEEN)
-    return seen is not None and seen != _managed()
+    now = _managed()
+    return seen is not None and seen != now and (bool(now) or _history_navigation())
 
 
 def _write(want: dict[str, list[str] | str | None]) -> None:
