@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 from fixtures_demo import AS_OF
 
-from dashboard import exports
 from dashboard.i18n import _VALUES
 from dashboard.session import EXPORTS
 from queries.filters import Filters
@@ -51,6 +50,8 @@ HOSTILE = pl.DataFrame({
 
 
 def test_hand_made_rows_come_out_typed_translated_and_safe() -> None:
+    from dashboard import exports
+
     cols = exports.columns_for(HOSTILE.schema, "zh")
     assert [c.header for c in cols] == ["案件编号", "客户", "状态", "余额", "回收率", "环比（百分点）", "笔数", "日期", "详情"]
     data, rows = exports.write_xlsx([HOSTILE, HOSTILE.head(1)], cols, "zh", sheet="A[1]:*?/\\'x'",
@@ -86,6 +87,8 @@ def test_hand_made_rows_come_out_typed_translated_and_safe() -> None:
 
 
 def test_a_sheet_name_is_always_one_excel_accepts() -> None:
+    from dashboard import exports
+
     for name in ("[]:*?/\\", "'", "x" * 40, "T01: A/B*?", "'quoted'"):
         safe = exports.safe_sheet_name(name)
         assert safe and len(safe) <= 31 and not re.search(r"[\[\]:*?/\\]", safe)
@@ -113,8 +116,10 @@ def _exports_log(store: Path) -> list[dict]:
             for line in f.read_text(encoding="utf-8").splitlines() if '"export"' in line]
 
 
-def _check(offer: exports.Offer, lang: str) -> int:
+def _check(offer, lang: str) -> int:  # noqa: ANN001 - dashboard.exports.Offer
     """Open both files of a download; check them against each other and the column kinds; return the rows."""
+    from dashboard import exports
+
     table = _csv(offer.csv())
     wb = _xlsx(offer.xlsx())
     ws = wb.worksheets[0]

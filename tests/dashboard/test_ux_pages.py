@@ -10,7 +10,7 @@ import pytest
 from fixtures_demo import AS_OF
 
 from dashboard import charts
-from dashboard.format import cny, html_escape, md_escape
+from dashboard.format import cny
 from dashboard.i18n import _VALUES
 from queries.filters import Filters
 from queries.metrics.registry import compute
@@ -176,6 +176,8 @@ def test_demo_role_and_team_survive_a_drill_down_and_page_switches(run_app) -> N
 
 
 def test_database_values_stay_text_in_labels_and_charts() -> None:
+    from dashboard.format import html_escape, md_escape
+
     name = "[x](javascript:alert(1)) **b** :red[c] <img src=x>"
     assert md_escape(name) == r"\[x\]\(javascript\:alert\(1\)\) \*\*b\*\* \:red\[c\] \<img src\=x\>"
     assert html_escape("<a href='x'>y</a>") == "&lt;a href='x'&gt;y&lt;/a&gt;"

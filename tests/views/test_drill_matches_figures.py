@@ -13,8 +13,7 @@ from fixtures_demo import AS_OF
 from queries.filters import Filters, Scope
 from queries.metrics.registry import compute
 from queries.source.engines import read_only_engine
-from queries.views import scoped
-from queries.views.drilldown import drill_period, iter_cases, list_cases
+from queries.views.drilldown import list_cases
 
 MTD = Filters(start=AS_OF.replace(day=1), end=AS_OF)
 
@@ -48,6 +47,8 @@ def test_a_month_outside_the_period_replaces_it(engine, app_store) -> None:  # n
     assert page.events == _one(fig, "payments")
     assert page.amount == pytest.approx(_one(fig), abs=0.005)
     # the period's running month ends where the period does, as the chart's last bar does
+    from queries.views.drilldown import drill_period
+
     assert drill_period(MTD, month=AS_OF.replace(day=1)) == (MTD.start, AS_OF)
     assert drill_period(MTD, month=aug) == (aug, dt.date(2026, 8, 31))
     assert drill_period(MTD, day=dt.date(2026, 1, 5)) == (dt.date(2026, 1, 5), dt.date(2026, 1, 5))
@@ -121,6 +122,9 @@ def test_a_complaints_bar_lists_its_complaints(engine, app_store, by: str, drill
 
 
 def test_the_whole_selection_streams_in_the_pages_order_masked_and_scoped(engine, app_source) -> None:  # noqa: ANN001
+    from queries.views import scoped
+    from queries.views.drilldown import iter_cases
+
     f = Filters(start=dt.date(2026, 6, 1), end=AS_OF)
     first = list_cases(engine, f, event="payments", page_size=500)
     pages = [first.rows] + [list_cases(engine, f, event="payments", page=p, page_size=500).rows

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 from fixtures_demo import AS_OF
 
-from queries.dates import CHINA_CALENDAR, same_weekday_last_month
+from queries.dates import CHINA_CALENDAR
 from queries.filters import Filters
 from queries.metrics.registry import compute
-from queries.views.pages import COACHING, by_team, daily_kpis, funnel, hourly_rpc, leaderboard, monthly, trend_window
+from queries.views.pages import by_team, daily_kpis, funnel, hourly_rpc, leaderboard, monthly, trend_window
 
 MTD = Filters(start=AS_OF.replace(day=1), end=AS_OF)
 
@@ -51,6 +51,8 @@ def test_the_team_chart_has_what_each_team_should_have_collected_by_today(app_st
 
 
 def test_today_is_compared_with_the_same_weekday_of_last_month(app_store) -> None:  # noqa: ANN001
+    from queries.dates import same_weekday_last_month
+
     # 22 Nov 2026 is a Sunday; 22 Oct a Thursday. The nearest Sunday of October to the 22nd is the 25th.
     assert same_weekday_last_month(AS_OF) == dt.date(2026, 10, 25)
     assert same_weekday_last_month(dt.date(2026, 12, 31)) == dt.date(2026, 11, 26)  # stays in last month
@@ -71,6 +73,8 @@ def test_the_team_median_is_the_agents_own_team_whatever_agents_are_picked(app_s
 
 
 def test_leaderboard_flags_cells_below_the_agents_team_median(app_store) -> None:  # noqa: ANN001
+    from queries.views.pages import COACHING
+
     board = leaderboard(app_store, MTD)
     for row in board.iter_rows(named=True):
         mates = board.filter(pl.col("team_id") == row["team_id"])
