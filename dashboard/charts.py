@@ -138,15 +138,19 @@ def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money
 GREEN = "#2E8B57"
 
 
-def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace") -> go.Figure:
+#: The most teams the pace chart draws (a bank's 40 would make it 1,500 px tall and slow): the first in its order.
+TEAM_CHART_MAX = 15
+
+
+def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM_CHART_MAX) -> go.Figure:
     """Which team is behind: collected per team (horizontal bars, green ahead of pace, orange behind, grey without
     a target) with the month target and the amount expected by the period's end on the working-day calendar.
 
-    `sort`: "pace" (most behind on top), "collected" (most first) or "team".
+    `sort`: "pace" (most behind on top), "collected" (most first) or "team"; the first `limit` teams are drawn.
     """
     order = {"pace": (["pace", "team_id"], [False, False]), "collected": (["collected", "team_id"], [True, False]),
              "team": (["team_id"], [False])}[sort]
-    df = df.sort(order[0], descending=order[1], nulls_last=True)
+    df = df.sort(order[0], descending=order[1], nulls_last=True).head(limit)
     labels = [html_escape(f"{tid} {name or ''}".strip()) for tid, name in zip(df["team_id"], df["team_name"],
                                                                                 strict=True)]
     paces = df.get_column("pace").to_list()
@@ -174,7 +178,7 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace") -> go.Figure:
         fig.add_scatter(y=labels, x=tv, mode="markers", name=t("target_line", lang), customdata=df["team_id"].to_list(),
                         marker={"symbol": "line-ns-open", "size": 22, "color": RED, "line": {"width": 2}},
                         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
-    _layout(fig, height=max(260, 34 * df.height + 110))
+    _layout(fig, height=max(260, 30 * df.height + 110))
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(autorange="reversed", type="category")
     _, unit = money_axis(lang)

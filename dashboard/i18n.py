@@ -324,6 +324,8 @@ _LABELS: dict[str, tuple[str, str]] = {
                   "Ticks: dark, what the working-day calendar expects by the period's end; red, the month's "
                   "target."),
     "sort_by": ("排序", "Sort by"),
+    "team_chart_max": ("按{order}显示前 {n} 个团队（共 {total} 个）；导出包含全部团队。",
+                       "The first {n} of {total} teams by {order}; the export holds every team."),
     "sort_pace": ("按进度", "Pace"),
     "sort_collected": ("按回收金额", "Collected"),
     "sort_team": ("按团队", "Team"),

@@ -87,6 +87,9 @@ with left:
 
     chart_block(t("c_by_team", lang), teams, lambda df: charts.team_pace(df, lang, picked["sort"]), view,
                 "collected_by_team", "by_team", controls=_sort,
+                note=t("team_chart_max", lang, n=charts.TEAM_CHART_MAX, total=teams.df.height,
+                       order=t(f"sort_{st.session_state.get('team_sort') or 'pace'}", lang))
+                if not teams.empty and teams.df.height > charts.TEAM_CHART_MAX else None,
                 drill=lambda p: {"event": "payments", "teams": (p.get("customdata"),),
                                  "label": f"{t('collected', lang)} · {p.get('customdata')}"},
                 help=f"{metric_help('target_achievement', lang)} {t('pace_help', lang)}")
