@@ -91,7 +91,7 @@ def main() -> int:
         print(f"selection: {total}", flush=True)
         for run in range(args.runs):
             for fmt, label in (("xlsx", "Excel"), ("csv", "CSV")):
-                button = page.get_by_role("button", name=label).first
+                button = page.locator("[data-testid=stDownloadButton] button").filter(has_text=label).first
                 before = rss_mb(proc.pid)
                 with Sampler(proc.pid) as s:
                     t0 = time.perf_counter()

@@ -243,29 +243,26 @@ def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
     and show their attempt count instead of a colour."""
     who = pl.format("{} {}", "who_id", pl.col("who_name").fill_null("")).str.replace_all("&", "&amp;", literal=True) \
         .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True).alias("who")
-    base = df.with_columns(who)
-    rows = sorted(base.get_column("who").unique().to_list())
+    base = df.with_columns(who, pl.col("thin").fill_null(False))
     hours = sorted(base.get_column("hour").unique().to_list())
-    grid = pl.DataFrame({"who": rows}).join(pl.DataFrame({"hour": hours}, schema={"hour": base.schema["hour"]}),
-                                            how="cross").join(base, on=["who", "hour"], how="left")
-    solid = grid.with_columns(pl.when(pl.col("thin").fill_null(True)).then(None).otherwise(pl.col("value"))
-                              .alias("value"))
-    thin = grid.with_columns(pl.when(pl.col("thin").fill_null(False)).then(pl.lit(0.0)).otherwise(None)
-                             .alias("value"))
 
-    def z(frame: pl.DataFrame, col: str) -> list[list]:
-        return [frame.filter(pl.col("who") == w).sort("hour").get_column(col).to_list() for w in rows]
+    def grid(values: pl.Expr) -> tuple[list[str], list[list]]:
+        piv = base.with_columns(values.alias("_v")).pivot(on="hour", index="who", values="_v", sort_columns=True) \
+            .sort("who")
+        cells = piv.select([str(h) for h in hours]).rows()
+        return piv.get_column("who").to_list(), [list(r) for r in cells]
 
+    rows, solid = grid(pl.when(pl.col("thin")).then(None).otherwise(pl.col("value")))
+    _, thin_z = grid(pl.when(pl.col("thin")).then(pl.lit(0.0)).otherwise(None))
+    _, attempts = grid(pl.col("denominator").cast(pl.Int64))
     xs = [f"{int(h):02d}:00" for h in hours]
-    attempts = [[None if v is None else int(v) for v in r] for r in z(grid, "denominator")]
     fig = go.Figure()
-    thin_z = z(thin, "value")
     fig.add_heatmap(z=thin_z, x=xs, y=rows, colorscale=[[0, "#E5E8EB"], [1, "#E5E8EB"]], showscale=False,
                     text=[["" if n is None or v is None else f"{n}" for n, v in zip(r, zr, strict=True)]
                           for r, zr in zip(attempts, thin_z, strict=True)], texttemplate="%{text}",
                     textfont={"color": "#6B7785", "size": 10}, customdata=attempts, xgap=1, ygap=1,
                     hovertemplate="%{y}<br>%{x}<br>" + t("thin_hover", lang) + "<extra></extra>")
-    fig.add_heatmap(z=z(solid, "value"), x=xs, y=rows, colorscale="Teal", zmin=0, customdata=attempts, xgap=1,
+    fig.add_heatmap(z=solid, x=xs, y=rows, colorscale="Teal", zmin=0, customdata=attempts, xgap=1,
                     ygap=1, colorbar={"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
                     hovertemplate="%{y}<br>%{x}<br>%{z:.1%} · " + t("attempts", lang) + " %{customdata}<extra></extra>")
     _layout(fig, height=max(300, 22 * len(rows) + 80), legend=False)

@@ -445,7 +445,8 @@ def offer(stem: str, columns: list[Column], batches: Callable[[], Iterator[pl.Da
 
     def build(fmt: str) -> bytes:
         writer = write_csv if fmt == "csv" else write_xlsx
-        data, rows = writer(batches(), list(columns), lang, sheet=sheet, about=about)
+        stamped = [*about, (t("x_exported", lang), dt.datetime.now().isoformat(sep=" ", timespec="seconds"))]
+        data, rows = writer(batches(), list(columns), lang, sheet=sheet, about=stamped)
         on_produced(f"{stem}.{fmt}", fmt, rows)
         return data
 

@@ -179,10 +179,9 @@ def _snapshot_rows(conn: sa.Connection, f: Filters, agents: list[str] | None, sn
     return q
 
 
-def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -> sa.Select:
-    """Cases currently assigned to the selected agents, with their current balance."""
+def _on_cases(q: sa.Select, f: Filters, agents: list[str] | None, dpd: sa.Column, bounds: BucketBounds) -> sa.Select:
+    """`q` narrowed by the cases' own columns: their agent, product, region and the bucket of `dpd`."""
     c = S.cases
-    q = sa.select(c.c.case_id, c.c.current_balance.label("amount")).where(c.c.status == "active")
     if agents is not None:
         q = q.where(c.c.agent_id.in_(agents))
     if f.products:
@@ -190,8 +189,15 @@ def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -
     if f.regions:
         q = q.where(c.c.region.in_(f.regions))
     if f.buckets:
-        q = q.where(bounds.sql_any(c.c.current_dpd, f.buckets))
+        q = q.where(bounds.sql_any(dpd, f.buckets))
     return q
+
+
+def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -> sa.Select:
+    """Cases currently assigned to the selected agents, with their current balance."""
+    c = S.cases
+    q = sa.select(c.c.case_id, c.c.current_balance.label("amount")).where(c.c.status == "active")
+    return _on_cases(q, f, agents, c.c.current_dpd, bounds)
 
 
 def _placement_cases(f: Filters, agents: list[str] | None, month: dt.date | None, months_since: int | None,
@@ -212,15 +218,7 @@ def _placement_cases(f: Filters, agents: list[str] | None, month: dt.date | None
                    sa.func.coalesce(sa.func.sum(p.c.amount), 0).label("amount"))
          .select_from(c).outerjoin(p, window)
          .where(c.c.placed_on >= m0, c.c.placed_on < month_start(m0, 1)).group_by(c.c.case_id))
-    if agents is not None:
-        q = q.where(c.c.agent_id.in_(agents))
-    if f.products:
-        q = q.where(c.c.product.in_(f.products))
-    if f.regions:
-        q = q.where(c.c.region.in_(f.regions))
-    if f.buckets:
-        q = q.where(bounds.sql_any(c.c.placed_dpd, f.buckets))
-    return q
+    return _on_cases(q, f, agents, c.c.placed_dpd, bounds)
 
 
 def _check(event: str, filters: Filters, snapshot_on: dt.date | None, from_bucket: str | None,

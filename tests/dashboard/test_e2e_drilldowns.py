@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import polars as pl
 import pytest
+from fixtures_app import served
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny
@@ -26,7 +27,7 @@ from queries.views.pages import by_team
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from screenshots import CHROMIUM, browser, open_page, streamlit_server, wait_rendered  # noqa: E402
+from screenshots import CHROMIUM, browser, open_page, wait_rendered  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,14 +40,7 @@ YTD = Filters(AS_OF.replace(month=1, day=1), AS_OF)
 @pytest.fixture(scope="module")
 def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
     """A dashboard server on the small demo database with a store directory of its own."""
-    import shutil
-
-    url, store = app_source
-    own = tmp_path_factory.mktemp("e2e-drill") / "store"
-    shutil.copytree(store, own)
-    env = {"CASES_DB_URL": url, "CASES_STORE_DIR": str(own), "CASES_DATA_DIR": str(own.parent),
-           "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}
-    with streamlit_server(env) as base:
+    with served(app_source, tmp_path_factory) as base:
         yield base
 
 

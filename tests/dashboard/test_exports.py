@@ -77,7 +77,7 @@ def test_hand_made_rows_come_out_typed_translated_and_safe() -> None:
         assert isinstance(cell.value, str) and cell.quotePrefix, cell.value
     assert not ws.cell(4, 2).quotePrefix  # 张*三
     assert ws.cell(4, 9).value.startswith("\tx?<&>") and ws.cell(4, 9).quotePrefix  # control character as "?"
-    assert list(wb.worksheets[1].values) == [("期间", "2026-11-01 → 2026-11-22"), ("行数", "4")]
+    assert list(wb.worksheets[1].values) == [("期间", "2026-11-01 → 2026-11-22"), ("行数", "4")]  # written as given
     text, n = exports.write_csv([HOSTILE], cols, "en")
     lines = _csv(text)
     assert n == 3 and lines[0] == [c.header for c in cols]
