@@ -91,17 +91,29 @@ def streamlit_process(env: dict[str, str], port: int | None = None, timeout: flo
 
 
 @contextmanager
-def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
-    """A Playwright page in the system Chromium (never downloads a browser)."""
+def chromium() -> Iterator[object]:
+    """The system Chromium under Playwright (never downloads a browser); new_page() opens pages in it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = b.new_context(viewport={"width": width, "height": height}, locale="zh-CN", device_scale_factor=1)
-            yield ctx.new_page()
+            yield b
         finally:
             b.close()
+
+
+def new_page(b: object, width: int = 1280, height: int = 900) -> object:
+    """A page of its own (own cookies, so its own Streamlit session) in a running Chromium."""
+    ctx = b.new_context(viewport={"width": width, "height": height}, locale="zh-CN", device_scale_factor=1)
+    return ctx.new_page()
+
+
+@contextmanager
+def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
+    """A Playwright page in the system Chromium (never downloads a browser)."""
+    with chromium() as b:
+        yield new_page(b, width, height)
 
 
 def wait_rendered(page: object, heading: str, timeout_ms: int = 120_000) -> None:

@@ -178,8 +178,8 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
         fig.add_scatter(y=labels, x=tv, mode="markers", name=t("target_line", lang), customdata=df["team_id"].to_list(),
                         marker={"symbol": "line-ns-open", "size": 22, "color": RED, "line": {"width": 2}},
                         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
-    _layout(fig, height=max(260, 30 * df.height + 110))
-    fig.update_layout(barmode="overlay")
+    _layout(fig, height=max(280, 30 * df.height + 120))
+    fig.update_layout(barmode="overlay", legend={"entrywidth": 0.5, "entrywidthmode": "fraction"})
     fig.update_yaxes(autorange="reversed", type="category")
     _, unit = money_axis(lang)
     spec = {"title_text": f"{t('collected', lang)}{unit}", "rangemode": "tozero"}

@@ -298,11 +298,15 @@ STYLE = """<style>
   .st-key-kpis [data-testid="stHorizontalBlock"] { flex-direction: row !important; flex-wrap: wrap; gap: 0.35rem; }
   .st-key-kpis [data-testid="stColumn"] { width: calc(33.3% - 0.3rem) !important; flex: 1 1 30% !important;
                                           min-width: 0 !important; }
-  .st-key-kpis [data-testid="stMetric"] { padding: 0.35rem 0.45rem !important; }
-  .st-key-kpis [data-testid="stMetricValue"] { font-size: 1.0rem; }
-  .st-key-kpis [data-testid="stMetricLabel"] p { font-size: 0.72rem; }
+  .st-key-kpis [data-testid="stMetric"] { padding: 0.3rem 0.35rem !important; }
+  .st-key-kpis [data-testid="stMetricValue"] { font-size: 0.92rem; }
+  .st-key-kpis [data-testid="stMetricValue"] div { overflow: visible; }
+  .st-key-kpis [data-testid="stMetricLabel"] p { font-size: 0.7rem; white-space: normal; line-height: 1.15; }
+  .st-key-kpis [data-testid="stMetricLabel"] div { overflow: visible; white-space: normal; }
   .st-key-kpis [data-testid="stMetricDelta"] { font-size: 0.68rem; }
-  .st-key-kpis [data-testid="stMetricDelta"] svg, .st-key-kpis [data-testid="stTooltipIcon"] { display: none; }
+  .st-key-kpis [data-testid="stMetricDelta"] svg, .st-key-kpis [data-testid="stTooltipIcon"] { display: none !important; }
+  .st-key-kpis .stMarkdownEllipsis, .st-key-kpis .stMarkdownEllipsis p { white-space: normal !important;
+                                                                        overflow: visible !important; }
   /* Plotly's tool bar would sit on the legend of a narrow chart */
   .modebar-container { display: none !important; }
   /* the collapsed sidebar's button says what it opens */

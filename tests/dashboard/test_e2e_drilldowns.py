@@ -27,7 +27,7 @@ from queries.views.pages import by_team
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from screenshots import CHROMIUM, browser, open_page, wait_rendered  # noqa: E402
+from screenshots import CHROMIUM, chromium, new_page, open_page, wait_rendered  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,9 +45,15 @@ def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-def page(server):  # noqa: ANN001, ANN201
-    with browser(1280, 1000) as p:
-        yield p
+def chrome():  # noqa: ANN201
+    """One Chromium for the module (a second Playwright in the same process is refused)."""
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def page(server, chrome):  # noqa: ANN001, ANN201
+    return new_page(chrome, 1280, 1000)
 
 
 def _chart(page, title: str):  # noqa: ANN001, ANN202
@@ -258,20 +264,20 @@ def test_daily_opens_at_its_own_path_and_back_returns_to_the_previous_filters_an
     sb.get_by_text(last7).wait_for(timeout=30_000)  # the widgets follow the URL Back brought
 
 
-def test_on_a_phone_the_first_screen_has_the_date_the_kpis_and_the_data_as_of_line(server) -> None:  # noqa: ANN001
-    with browser(390, 844) as phone:
-        open_page(phone, server, "daily")
-        phone.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
-        phone.wait_for_timeout(500)
-        cards = phone.locator('[data-testid="stMetric"]')
-        assert cards.count() == 6
-        for i in range(6):  # all six above the fold, three a row
-            box = cards.nth(i).bounding_box()
-            assert box["y"] + box["height"] <= 844 and box["width"] < 390 / 2, (i, box)
-        for text in ("数据截至 2026年11月22日", "2026年11月22日（周日）"):
-            box = phone.get_by_text(text).first.bounding_box()
-            assert box is not None and box["y"] < 844, text
-        button = phone.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button')
-        label = button.first.evaluate("e => getComputedStyle(e, '::after').content")
-        assert "筛选" in label  # the filters are behind a labelled button
-        assert phone.locator(".modebar-container").first.evaluate("e => getComputedStyle(e).display") == "none"
+def test_on_a_phone_the_first_screen_has_the_date_the_kpis_and_the_data_as_of_line(server, chrome) -> None:  # noqa: ANN001
+    phone = new_page(chrome, 390, 844)
+    open_page(phone, server, "daily")
+    phone.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
+    phone.wait_for_timeout(500)
+    cards = phone.locator('[data-testid="stMetric"]')
+    assert cards.count() == 6
+    for i in range(6):  # all six above the fold, three a row
+        box = cards.nth(i).bounding_box()
+        assert box["y"] + box["height"] <= 844 and box["width"] < 390 / 2, (i, box)
+    for text in ("数据截至 2026年11月22日", "2026年11月22日（周日）"):
+        box = phone.get_by_text(text).first.bounding_box()
+        assert box is not None and box["y"] < 844, text
+    button = phone.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button')
+    label = button.first.evaluate("e => getComputedStyle(e, '::after').content")
+    assert "筛选" in label  # the filters are behind a labelled button
+    assert phone.locator(".modebar-container").first.evaluate("e => getComputedStyle(e).display") == "none"
