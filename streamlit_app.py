@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import audit, data, session
+from dashboard import audit, data, links, session
 from dashboard.components import style
 from dashboard.i18n import bi, t
 from dashboard.overview import database_overview
@@ -24,7 +24,6 @@ if state is None:
     database_overview("zh", show_errors=False)
     st.stop()
 
-style()
 settings = data.settings()
 identity = session.identify(  # stops the run with a refusal when there is no viewer
     demo_allowed=data.store_from_demo() or settings.allow_demo_mode, auth_header=settings.auth_header,
@@ -32,6 +31,7 @@ identity = session.identify(  # stops the run with a refusal when there is no vi
     demo_refusal="demo_store_real" if settings.is_demo else "demo_refused")
 view = sidebar(data.options())  # choices already limited to the viewer's scope
 lang = view.lang
+style(lang)
 session.identity_box(identity, lang)
 PAGES = "dashboard/pages"
 more = [
@@ -44,8 +44,10 @@ if identity.role == "compliance":  # the audit log is not even listed (nor reach
                         url_path="audit"))
 nav = st.navigation({
     t("sec_pages", lang): [
-        st.Page(f"{PAGES}/daily.py", title=t("pg_daily", lang), icon=":material/payments:", url_path="daily",
+        st.Page(f"{PAGES}/daily.py", title=t("pg_daily", lang), icon=":material/payments:", url_path="home",
                 default=True),
+        # the default page is served at the root only: this hidden twin serves it at its own path, /daily, too
+        st.Page(f"{PAGES}/daily.py", title=t("pg_daily", lang), url_path="daily", visibility="hidden"),
         st.Page(f"{PAGES}/agents.py", title=t("pg_agents", lang), icon=":material/support_agent:", url_path="agents"),
         st.Page(f"{PAGES}/complaints.py", title=t("pg_complaints", lang), icon=":material/report:",
                 url_path="complaints"),
@@ -55,6 +57,7 @@ nav = st.navigation({
     t("sec_more", lang): more,
 })
 page = nav.url_path or "daily"
+links.drop_other_pages_keys(page)
 session.begin_run(page)
 audit.gate()  # a view that cannot be audited is refused before any data is drawn
 try:

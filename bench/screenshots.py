@@ -91,17 +91,29 @@ def streamlit_process(env: dict[str, str], port: int | None = None, timeout: flo
 
 
 @contextmanager
-def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
-    """A Playwright page in the system Chromium (never downloads a browser)."""
+def chromium() -> Iterator[object]:
+    """The system Chromium under Playwright (never downloads a browser); new_page() opens pages in it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = b.new_context(viewport={"width": width, "height": height}, locale="zh-CN", device_scale_factor=1)
-            yield ctx.new_page()
+            yield b
         finally:
             b.close()
+
+
+def new_page(b: object, width: int = 1280, height: int = 900) -> object:
+    """A page of its own (own cookies, so its own Streamlit session) in a running Chromium."""
+    ctx = b.new_context(viewport={"width": width, "height": height}, locale="zh-CN", device_scale_factor=1)
+    return ctx.new_page()
+
+
+@contextmanager
+def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
+    """A Playwright page in the system Chromium (never downloads a browser)."""
+    with chromium() as b:
+        yield new_page(b, width, height)
 
 
 def wait_rendered(page: object, heading: str, timeout_ms: int = 120_000) -> None:
@@ -131,28 +143,47 @@ def open_page(page: object, base: str, path: str, lang: str = "zh", query: str =
     return time.perf_counter() - t0
 
 
-def shoot(base: str, out: Path, langs: dict[str, tuple[str, ...]] | None = None) -> list[Path]:
-    """Screenshot every page (full page, 1280 px wide) in the given languages; return the files."""
+#: Screen sizes: a laptop (full page captured) and a phone (its first screen, what a supervisor sees on opening).
+SIZES = {"1280": (1280, 900), "390": (390, 844)}
+
+
+def shoot(base: str, out: Path, langs: dict[str, tuple[str, ...]] | None = None,
+          sizes: tuple[str, ...] = ("1280", "390")) -> list[Path]:
+    """Screenshot every page in the given languages at each size; return the files.
+
+    1280 px: the whole page (docs/screenshots/<page>[_en].png). 390 px: the phone's first screen
+    (<page>[_en]_390.png), and the daily page scrolled whole as well (daily[_en]_390_full.png).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    langs = langs or {p: ("zh",) for p in PAGES} | {"daily": ("zh", "en"), "agents": ("zh", "en")}
+    langs = langs or {p: ("zh", "en") for p in PAGES}
     files = []
-    with browser() as page:
-        for path, ls in langs.items():
-            for lang in ls:
-                open_page(page, base, path, lang, SHOT_QUERY.get(path, ""))
-                page.wait_for_timeout(600)
-                wait_rendered(page, PAGES[path][0 if lang == "zh" else 1])
-                # Streamlit scrolls inside its main section: grow the viewport to the content to capture it all
-                height = page.evaluate("""() => {
-                    const els = ['[data-testid="stMain"]', '[data-testid="stMainBlockContainer"]', '[data-testid="stSidebar"]']
-                        .map(s => document.querySelector(s)).filter(Boolean);
-                    return Math.max(900, ...els.map(e => e.scrollHeight)); }""")
-                page.set_viewport_size({"width": 1280, "height": min(int(height) + 40, 6000)})
-                page.wait_for_timeout(800)  # Plotly re-lays out to the new size
-                file = out / f"{path}{'' if lang == 'zh' else '_en'}.png"
-                page.screenshot(path=str(file), full_page=True)
-                page.set_viewport_size({"width": 1280, "height": 900})
-                files.append(file)
+    for size in sizes:
+        width, height0 = SIZES[size]
+        with browser(width, height0) as page:
+            for path, ls in langs.items():
+                for lang in ls:
+                    open_page(page, base, path, lang, SHOT_QUERY.get(path, ""))
+                    page.wait_for_timeout(600)
+                    wait_rendered(page, PAGES[path][0 if lang == "zh" else 1])
+                    stem = f"{path}{'' if lang == 'zh' else '_en'}{'' if size == '1280' else '_' + size}"
+                    if size != "1280":
+                        page.wait_for_timeout(400)
+                        files.append(out / f"{stem}.png")
+                        page.screenshot(path=str(files[-1]))
+                        if path != "daily":
+                            continue
+                        stem += "_full"
+                    # Streamlit scrolls inside its main section: grow the viewport to the content to capture it all
+                    height = page.evaluate("""() => {
+                        const els = ['[data-testid="stMain"]', '[data-testid="stMainBlockContainer"]',
+                                     '[data-testid="stSidebar"]'].map(s => document.querySelector(s)).filter(Boolean);
+                        return Math.max(900, ...els.map(e => e.scrollHeight)); }""")
+                    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 8000)})
+                    page.wait_for_timeout(800)  # Plotly re-lays out to the new size
+                    file = out / f"{stem}.png"
+                    page.screenshot(path=str(file), full_page=True)
+                    page.set_viewport_size({"width": width, "height": height0})
+                    files.append(file)
     return files
 
 
@@ -161,15 +192,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", help="a running dashboard; default: start one on the demo database")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    ap.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES))
+    ap.add_argument("--langs", nargs="+", choices=["zh", "en"], default=["zh", "en"])
     args = ap.parse_args()
+    langs = {p: tuple(args.langs) for p in args.pages}
     if args.url:
-        files = shoot(args.url, Path(args.out))
+        files = shoot(args.url, Path(args.out), langs, tuple(args.sizes))
     else:
         with tempfile.TemporaryDirectory() as store:
             env = {"CASES_DATA_DIR": str(ROOT / "data"), "CASES_STORE_DIR": store}
             env.pop("CASES_DB_URL", None)
             with streamlit_server(env) as base:
-                files = shoot(base, Path(args.out))
+                files = shoot(base, Path(args.out), langs, tuple(args.sizes))
     for f in files:
         print(f)
     return 0

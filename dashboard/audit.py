@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dashboard import data, session
@@ -73,6 +75,19 @@ def audit_once(action: str, page: str, filters: Filters | None, rows: int | None
     audit(action, page, filters, rows, detail)
 
 
-def audit_export(page: str, name: str, fmt: str, filters: Filters, rows: int) -> None:
-    """The download button's on_click callback: one 'export' entry per download."""
-    audit("export", page, filters, rows, {"file": name, "format": fmt})
+def export_recorder(page: str, filters: Filters, detail: dict | None = None) -> Callable[[str, str, int], None]:
+    """What records an export when its file is produced: who, page and filters are taken now (in the page run);
+    the returned function, called by the file's builder in Streamlit's download thread (no session there),
+    appends the entry with the file name, format and rows. It raises when the entry cannot be written, so no
+    file leaves unrecorded."""
+    ident = session.current()
+    scoped = apply(ident.scope, filters) if ident is not None else filters
+    user, role_ = (ident.user, ident.role) if ident is not None else ("(none)", "none")
+    base = dict(detail or {}) | ({"mode": ident.mode} if ident is not None else {})
+    store_dir = data.settings().store_dir
+
+    def produced(file: str, fmt: str, rows: int) -> None:
+        record(store_dir, user=user, role=role_, action="export", page=page, filters=filters_record(scoped),
+               rows=rows, detail=base | {"file": file, "format": fmt})
+
+    return produced

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from dashboard.format import cny, money_axis, num, pct
+from dashboard.format import cny, html_escape, money_axis, num, pct
 from dashboard.i18n import t, value
 
 TEAL, ORANGE, GREY, RED, NAVY = "#0F5C6E", "#E08A2E", "#9AA5B1", "#C0392B", "#2C3E50"
@@ -15,6 +15,19 @@ PALETTE = ["#0F5C6E", "#E08A2E", "#4C9F70", "#8E6C8A", "#C0392B", "#3B7DD8", "#B
 FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 
+#: Plotly's zh-CN locale (passed in each chart's config: the bundled Plotly has only English): month and day
+#: names of date axes, and the tool bar's words.
+PLOTLY_ZH = {
+    "dictionary": {"Download plot as a png": "下载图片（PNG）", "Download plot": "下载图片",
+                   "Produced with Plotly.js": "Plotly.js", "Double-click to zoom back out": "双击还原",
+                   "Click to enter Colorscale title": "", "Click to enter X axis title": "",
+                   "Click to enter Y axis title": "", "Click to enter Plot title": ""},
+    "format": {"days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+               "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+               "months": [f"{m}月" for m in range(1, 13)], "shortMonths": [f"{m}月" for m in range(1, 13)],
+               "date": "%Y-%m-%d", "decimal": ".", "thousands": ","},
+}
+
 # Figures pick up the default template unvalidated at creation; naming it per figure instead costs a validated deep
 # copy (~15 ms a chart, most of a cached page's server time).
 pio.templates["cases"] = pio.templates["plotly_white"]
@@ -22,13 +35,20 @@ pio.templates.default = "cases"
 
 
 def _layout(fig: go.Figure, height: int = 360, legend: bool = True) -> go.Figure:
+    # A legend never takes more than a quarter of the figure (it scrolls beyond: many vintages on a phone).
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         font={"family": FONT, "size": 13}, colorway=PALETTE, hovermode="closest", showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "maxheight": 0.35},
         clickmode="event+select", dragmode=False,
     )
     return fig
+
+
+def _date_axis(fig: go.Figure, lang: str, unit: str = "day") -> None:
+    """Date ticks without English month names in Chinese: 11-22 / 2026-11 (22 Nov / Nov 2026 in English)."""
+    fmt = {("day", "zh"): "%m-%d", ("day", "en"): "%d %b", ("month", "zh"): "%Y-%m", ("month", "en"): "%b %Y"}
+    fig.update_xaxes(tickformat=fmt[(unit, lang)], hoverformat="%Y-%m-%d" if unit == "day" else "%Y-%m")
 
 
 def _money(values: list, lang: str) -> tuple[list, str]:
@@ -84,7 +104,7 @@ def daily(df: pl.DataFrame, lang: str) -> go.Figure:
           "showgrid": False, "rangemode": "tozero", "tickmode": "auto"}
     y2 |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
     fig.update_layout(yaxis2=y2)
-    fig.update_xaxes(tickformat="%m-%d" if lang == "zh" else "%d %b")
+    _date_axis(fig, lang)
     return fig
 
 
@@ -115,6 +135,59 @@ def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money
     return fig
 
 
+GREEN = "#2E8B57"
+
+
+#: The most teams the pace chart draws (a bank's 40 would make it 1,500 px tall and slow): the first in its order.
+TEAM_CHART_MAX = 15
+
+
+def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM_CHART_MAX) -> go.Figure:
+    """Which team is behind: collected per team (horizontal bars, green ahead of pace, orange behind, grey without
+    a target) with the month target and the amount expected by the period's end on the working-day calendar.
+
+    `sort`: "pace" (most behind on top), "collected" (most first) or "team"; the first `limit` teams are drawn.
+    """
+    order = {"pace": (["pace", "team_id"], [False, False]), "collected": (["collected", "team_id"], [True, False]),
+             "team": (["team_id"], [False])}[sort]
+    df = df.sort(order[0], descending=order[1], nulls_last=True).head(limit)
+    labels = [html_escape(f"{tid} {name or ''}".strip()) for tid, name in zip(df["team_id"], df["team_name"],
+                                                                                strict=True)]
+    paces = df.get_column("pace").to_list()
+    colors = [GREY if p is None else (GREEN if p >= 1 else ORANGE) for p in paces]
+    state = [t("no_target", lang) if p is None else t("ahead" if p >= 1 else "behind", lang) for p in paces]
+    hover = [f"{label}<br>{t('collected', lang)} {cny(c, lang)}<br>{t('target_line', lang)} {cny(g, lang)}<br>"
+             f"{t('expected', lang)} {cny(e, lang)}<br>{t('achievement', lang)} {pct(a)}<br>{t('pace', lang)} "
+             f"{pct(p, 0)} · {s_}"
+             for label, c, g, e, a, p, s_ in zip(labels, df["collected"], df["target"], df["expected"],
+                                                 df["achievement"], paces, state, strict=True)]
+    vals, _ = _money(df.get_column("collected").to_list(), lang)
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=vals, orientation="h", marker_color=colors, customdata=df["team_id"].to_list(),
+                hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
+                text=[f"{pct(p, 0)}" if p is not None else "" for p in paces], textposition="outside",
+                cliponaxis=False)
+    for color, key in ((GREEN, "ahead"), (ORANGE, "behind")):  # legend entries for the bar colours
+        fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=t(key, lang), hoverinfo="skip")
+    if df.get_column("target").drop_nulls().len():
+        tv, _ = _money(df.get_column("target").to_list(), lang)
+        ev, _ = _money(df.get_column("expected").to_list(), lang)
+        fig.add_scatter(y=labels, x=ev, mode="markers", name=t("expected", lang), customdata=df["team_id"].to_list(),
+                        marker={"symbol": "line-ns-open", "size": 22, "color": NAVY, "line": {"width": 3}},
+                        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
+        fig.add_scatter(y=labels, x=tv, mode="markers", name=t("target_line", lang), customdata=df["team_id"].to_list(),
+                        marker={"symbol": "line-ns-open", "size": 22, "color": RED, "line": {"width": 2}},
+                        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
+    _layout(fig, height=max(280, 30 * df.height + 120))
+    fig.update_layout(barmode="overlay", legend={"entrywidth": 0.5, "entrywidthmode": "fraction"})
+    fig.update_yaxes(autorange="reversed", type="category")
+    _, unit = money_axis(lang)
+    spec = {"title_text": f"{t('collected', lang)}{unit}", "rangemode": "tozero"}
+    spec |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
+    fig.update_xaxes(**spec)
+    return fig
+
+
 def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
     """Attempts (effort) against collected (result) per agent, with median guides for the four quadrants.
 
@@ -125,10 +198,11 @@ def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
     groups = df.group_by("team_id", maintain_order=True) if per_team else [((None,), df)]
     for i, (team, part) in enumerate(groups):
         y, _ = _money(part.get_column("collected").to_list(), lang)
-        names = [f"{a} {n} · {tm}" for a, n, tm in zip(part.get_column("agent_id"), part.get_column("agent_name"),
-                                                         part.get_column("team_id"), strict=True)]
+        names = [html_escape(f"{a} {n} · {tm}") for a, n, tm in zip(part.get_column("agent_id"),
+                                                                     part.get_column("agent_name"),
+                                                                     part.get_column("team_id"), strict=True)]
         fig.add_scatter(
-            x=part.get_column("attempts").to_list(), y=y, mode="markers", name=str(team[0]),
+            x=part.get_column("attempts").to_list(), y=y, mode="markers", name=html_escape(team[0]),
             marker={"size": 11 if per_team else 8, "color": PALETTE[i % len(PALETTE)], "opacity": 1 if per_team else 0.7,
                     "line": {"width": 1, "color": "white"}},
             customdata=part.get_column("agent_id").to_list(), text=names,
@@ -149,6 +223,7 @@ def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
 def funnel(df: pl.DataFrame, lang: str, agent_label: str) -> go.Figure:
     """Funnel stages: the agent against the team median, as horizontal bars (log scale keeps all visible)."""
     stages = [t(s, lang) for s in df.get_column("stage").to_list()]
+    agent_label = html_escape(agent_label)
     fig = go.Figure()
     fig.add_bar(y=stages, x=df.get_column("agent").to_list(), name=agent_label, orientation="h",
                 marker_color=TEAL, text=[num(v) for v in df.get_column("agent").to_list()], textposition="outside",
@@ -164,23 +239,42 @@ def funnel(df: pl.DataFrame, lang: str, agent_label: str) -> go.Figure:
 
 
 def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
-    """RPC rate by agent (rows) and hour of day (columns)."""
-    piv = df.with_columns(pl.format("{} {}", "who_id", pl.col("who_name").fill_null("")).alias("who")) \
-        .pivot(on="hour", index="who", values="value", sort_columns=True).sort("who")
-    hours = sorted(int(h) for h in piv.columns[1:])
-    z = piv.select([str(h) for h in hours]).to_numpy()
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[f"{h:02d}:00" for h in hours], y=piv.get_column("who").to_list(), colorscale="Teal",
-        colorbar={"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
-        hovertemplate="%{y}<br>%{x}<br>%{z:.1%}<extra></extra>"))
-    _layout(fig, height=max(300, 22 * piv.height + 80), legend=False)
+    """RPC rate by team or agent (rows) and hour of day (columns); hours with too few attempts (`thin`) are grey
+    and show their attempt count instead of a colour."""
+    who = pl.format("{} {}", "who_id", pl.col("who_name").fill_null("")).str.replace_all("&", "&amp;", literal=True) \
+        .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True).alias("who")
+    base = df.with_columns(who, pl.col("thin").fill_null(False))
+    hours = sorted(base.get_column("hour").unique().to_list())
+
+    def grid(values: pl.Expr) -> tuple[list[str], list[list]]:
+        piv = base.with_columns(values.alias("_v")).pivot(on="hour", index="who", values="_v", sort_columns=True) \
+            .sort("who")
+        cells = piv.select([str(h) for h in hours]).rows()
+        return piv.get_column("who").to_list(), [list(r) for r in cells]
+
+    rows, solid = grid(pl.when(pl.col("thin")).then(None).otherwise(pl.col("value")))
+    _, thin_z = grid(pl.when(pl.col("thin")).then(pl.lit(0.0)).otherwise(None))
+    _, attempts = grid(pl.col("denominator").cast(pl.Int64))
+    xs = [f"{int(h):02d}:00" for h in hours]
+    fig = go.Figure()
+    fig.add_heatmap(z=thin_z, x=xs, y=rows, colorscale=[[0, "#E5E8EB"], [1, "#E5E8EB"]], showscale=False,
+                    text=[["" if n is None or v is None else f"{n}" for n, v in zip(r, zr, strict=True)]
+                          for r, zr in zip(attempts, thin_z, strict=True)], texttemplate="%{text}",
+                    textfont={"color": "#6B7785", "size": 10}, customdata=attempts, xgap=1, ygap=1,
+                    hovertemplate="%{y}<br>%{x}<br>" + t("thin_hover", lang) + "<extra></extra>")
+    fig.add_heatmap(z=solid, x=xs, y=rows, colorscale="Teal", zmin=0, customdata=attempts, xgap=1,
+                    ygap=1, colorbar={"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
+                    hovertemplate="%{y}<br>%{x}<br>%{z:.1%} · " + t("attempts", lang) + " %{customdata}<extra></extra>")
+    _layout(fig, height=max(300, 22 * len(rows) + 80), legend=False)
     fig.update_xaxes(title_text=t("hour", lang))
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
 def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list | None = None,
          highlight: list[bool] | None = None, fmt: str = "count", height: int | None = None) -> go.Figure:
     """Horizontal bars sorted as given (top to bottom), optionally highlighting some (e.g. 12378)."""
+    labels = [html_escape(x) for x in labels]  # names are data: Plotly renders some HTML in text
     colors = [RED if h else TEAL for h in (highlight or [False] * len(labels))]
     text = [num(v) if fmt == "count" else (f"{v:,.1f}" if v is not None else "—") for v in values]
     fig = go.Figure(go.Bar(y=labels, x=values, orientation="h", marker_color=colors, customdata=keys or labels,
@@ -188,7 +282,8 @@ def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list
                            hovertemplate="%{y}<br>%{x:,.2f}<extra></extra>"))
     _layout(fig, height=height or max(260, 30 * len(labels) + 80), legend=False)
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text=axis_title, rangemode="tozero")
+    top = max((v for v in values if v is not None), default=0) or 1
+    fig.update_xaxes(title_text=axis_title, rangemode="tozero", range=[0, top * 1.18])  # room for the labels
     return fig
 
 
@@ -207,6 +302,7 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
     fig.update_layout(barmode="stack", yaxis2={"title_text": t("per_10k", lang), "overlaying": "y", "side": "right",
                                                "showgrid": False, "rangemode": "tozero", "tickmode": "auto"})
     fig.update_yaxes(title_text=t("count", lang), selector={"anchor": "x"}, rangemode="tozero")
+    _date_axis(fig, lang)
     return fig
 
 
@@ -229,34 +325,49 @@ def bucket_balance(df: pl.DataFrame, lang: str) -> go.Figure:
 
 
 def roll_matrix(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
-    """From-bucket × to-bucket heatmap of roll rates, each cell labelled in percent."""
+    """From-bucket × to-bucket heatmap of roll rates, each cell labelled in percent.
+
+    A heatmap cell cannot be selected in Plotly, so an invisible marker sits on every cell with a value: a click
+    on the cell selects it (customdata "from|to"). Cells are placed by index, labelled by bucket.
+    """
     to_order = [*order, "closed"]
     lookup = {(r["from_bucket"], r["to_bucket"]): r["value"] for r in df.iter_rows(named=True)}
     froms = [b for b in order if any(k[0] == b for k in lookup)]
     z = [[lookup.get((f, to)) for to in to_order] for f in froms]
     text = [[pct(v, 0) if v else "" for v in row] for row in z]
     xs = [value(b, lang) if b == "closed" else b for b in to_order]
-    fig = go.Figure(go.Heatmap(z=z, x=xs, y=froms, text=text, texttemplate="%{text}", colorscale="Teal",
-                               zmin=0, zmax=1, colorbar={"tickformat": ".0%"},
-                               customdata=[[f"{f}|{to}" for to in to_order] for f in froms],
-                               hovertemplate="%{y} → %{x}<br>%{z:.1%}<extra></extra>"))
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(to_order))), y=list(range(len(froms))), text=text,
+                               texttemplate="%{text}", colorscale="Teal", zmin=0, zmax=1,
+                               colorbar={"tickformat": ".0%"}, hoverinfo="skip"))
+    cells = [(i, j, f, to, v) for i, (f, row) in enumerate(zip(froms, z, strict=True))
+             for j, (to, v) in enumerate(zip(to_order, row, strict=True)) if v is not None]
+    fig.add_scatter(x=[c[1] for c in cells], y=[c[0] for c in cells], mode="markers",
+                    marker={"symbol": "square", "size": 30, "opacity": 0.01, "color": NAVY},
+                    customdata=[f"{c[2]}|{c[3]}" for c in cells],
+                    text=[f"{c[2]} → {xs[c[1]]}<br>{pct(c[4], 1)}" for c in cells],
+                    hovertemplate="%{text}<extra></extra>", showlegend=False)
     _layout(fig, height=380, legend=False)
-    fig.update_xaxes(title_text=t("to_bucket", lang), side="top")
-    fig.update_yaxes(title_text=t("from_bucket", lang), autorange="reversed")
+    fig.update_xaxes(title_text=t("to_bucket", lang), side="top", tickvals=list(range(len(xs))), ticktext=xs,
+                     range=[-0.5, len(xs) - 0.5], showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text=t("from_bucket", lang), autorange="reversed", tickvals=list(range(len(froms))),
+                     ticktext=froms, showgrid=False, zeroline=False)
     return fig
 
 
 def lines(df: pl.DataFrame, lang: str, x: str, y: str, series: str, y_title: str, rate: bool = True,
-          dashed: str | None = None) -> go.Figure:
+          dashed: str | None = None, x_title: str | None = None) -> go.Figure:
     """One line per series value (e.g. bucket pair over months); `dashed` marks points to draw open."""
     fig = go.Figure()
+    dated = df.schema[x] == pl.Date
+    x_hover = "%{x|%Y-%m}" if dated else "%{x}"
     for i, (key, part) in enumerate(df.sort(x).group_by(series, maintain_order=True)):
         name = str(key[0])
         color = PALETTE[i % len(PALETTE)]
         fig.add_scatter(x=part.get_column(x).to_list(), y=part.get_column(y).to_list(), name=name,
                         mode="lines+markers", line={"color": color}, marker={"size": 6},
                         customdata=[name] * part.height,
-                        hovertemplate=name + "<br>%{x}<br>%{y:.1%}<extra></extra>" if rate else None)
+                        hovertemplate=name + f"<br>{(x_title + ' ') if x_title else ''}{x_hover}<br>%{{y:.1%}}"
+                        "<extra></extra>" if rate else None)
         if dashed:
             imm = part.filter(pl.col(dashed))
             if imm.height:
@@ -269,6 +380,11 @@ def lines(df: pl.DataFrame, lang: str, x: str, y: str, series: str, y_title: str
         _pct_axis(fig, y_title)
     else:
         fig.update_yaxes(title_text=y_title)
+    if dated:
+        _date_axis(fig, lang, "month")
+        fig.update_xaxes(dtick="M1")
+    if x_title:
+        fig.update_xaxes(title_text=x_title)
     return fig
 
 
@@ -286,7 +402,8 @@ def monthly(df: pl.DataFrame, lang: str) -> go.Figure:
     _layout(fig)
     _money_axis(fig, lang, t("collected", lang))
     _pct_axis(fig, t("recovery_rate", lang), secondary=True)
-    fig.update_xaxes(tickformat="%Y-%m", dtick="M1")
+    _date_axis(fig, lang, "month")
+    fig.update_xaxes(dtick="M1")
     return fig
 
 
@@ -299,17 +416,20 @@ def channels(df: pl.DataFrame, lang: str) -> go.Figure:
         if part.height == 0:
             continue
         vals, _ = _money(part.get_column("collected").to_list(), lang)
+        # a grouped bar's clicked x is offset from its month: the month itself travels in customdata
+        keys = [[ch, m.isoformat()] for m in part.get_column("month").to_list()]
         fig.add_bar(x=part.get_column("month").to_list(), y=vals, name=f"{t(ch, lang)} · {t('collected', lang)}",
-                    marker_color=colors[ch], customdata=[ch] * part.height,
+                    marker_color=colors[ch], customdata=keys,
                     text=[cny(v, lang) for v in part.get_column("collected").to_list()], textposition="none",
                     hovertemplate="%{x|%Y-%m}<br>%{text}<extra></extra>")
         fig.add_scatter(x=part.get_column("month").to_list(), y=part.get_column("recovery_rate").to_list(),
                         name=f"{t(ch, lang)} · {t('recovery_rate', lang)}", yaxis="y2", mode="lines+markers",
-                        line={"color": colors[ch], "dash": "dot"}, customdata=[ch] * part.height,
+                        line={"color": colors[ch], "dash": "dot"}, customdata=keys,
                         hovertemplate="%{x|%Y-%m}<br>%{y:.1%}<extra></extra>")
     _layout(fig)
     fig.update_layout(barmode="group")
     _money_axis(fig, lang, t("collected", lang))
     _pct_axis(fig, t("recovery_rate", lang), secondary=True)
-    fig.update_xaxes(tickformat="%Y-%m", dtick="M1")
+    _date_axis(fig, lang, "month")
+    fig.update_xaxes(dtick="M1")
     return fig

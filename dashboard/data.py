@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -40,7 +40,13 @@ from queries.store import Store, StoreMissing
 from queries.store.versions import LEASE_RENEW_S, current_name, lease
 from queries.views import pages as pages_data
 from queries.views import scoped as service
-from queries.views.drilldown import CasePage, DrillDownError, Timeline
+from queries.views.drilldown import (
+    EXPORT_MAX_ROWS,
+    CasePage,
+    DrillDownError,
+    Timeline,
+    drill_period,
+)
 
 SOURCE_ERRORS = (SourceError, sa.exc.SQLAlchemyError, OSError)
 log = logging.getLogger("collections.dashboard")
@@ -251,6 +257,12 @@ class Result:
 
     df: pl.DataFrame | None
     note: str | None = None
+    #: the note in Chinese, when the reason has one (queries.errors.DataUnavailable.zh)
+    note_zh: str | None = None
+
+    def reason(self, lang: str) -> str | None:
+        """The note in the page's language."""
+        return self.note_zh if lang == "zh" and self.note_zh else self.note
 
     @property
     def empty(self) -> bool:
@@ -271,7 +283,7 @@ def _metric(version: str, scope: Scope, key: str, filters: Filters, by: tuple[st
     try:
         return Result(plain_frame(service.metric(_store(), scope, key, filters, by, **dict(options))))
     except (DataUnavailable, UserError) as exc:
-        return Result(None, str(exc))
+        return Result(None, str(exc), getattr(exc, "zh", None))
 
 
 def metric(key: str, filters: Filters, by: tuple[str, ...] = (), **options: object) -> Result:
@@ -285,7 +297,7 @@ def _compose(version: str, scope: Scope, name: str, filters: Filters, options: t
     try:
         return Result(plain_frame(service.compose(_store(), scope, name, filters, **dict(options))))
     except (DataUnavailable, UserError) as exc:
-        return Result(None, str(exc))
+        return Result(None, str(exc), getattr(exc, "zh", None))
 
 
 def compose(name: str, filters: Filters, **options: object) -> Result:
@@ -349,6 +361,21 @@ def leaderboard_top() -> int:
     return pages_data.LEADERBOARD_TOP
 
 
+def leaderboard_fits() -> int:
+    """The most agents the leaderboard shows whole by default."""
+    return pages_data.LEADERBOARD_FITS
+
+
+def coaching_columns() -> tuple[str, ...]:
+    """The leaderboard columns flagged below the agent's team median."""
+    return pages_data.COACHING
+
+
+def min_hour_attempts() -> int:
+    """Attempts below which the RPC-by-hour heatmap greys a cell."""
+    return pages_data.MIN_HOUR_ATTEMPTS
+
+
 def trend_window(filters: Filters) -> Filters:
     """The period widened to the 13 whole months the trend page shows."""
     return pages_data.trend_window(filters)
@@ -399,6 +426,23 @@ def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: i
         return replace(page_, rows=plain_frame(page_.rows)), None
     except DrillDownError as exc:  # a request that cannot be answered: the same answer every time
         return None, str(exc)
+
+
+def export_cases(filters: Filters, drill: tuple, reveal: bool = False) -> Callable[[], Iterator[pl.DataFrame]]:
+    """Every case behind a selection (up to the export limit), for a download: the batches are read from the
+    case database only when the file is built, with the engine and the scope of this run."""
+    eng, scope = engine(), _scope()
+    return lambda: (plain_frame(b) for b in service.export_cases(eng, scope, filters, dict(drill), reveal_pii=reveal))
+
+
+def drill_dates(filters: Filters, day: dt.date | None, month: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The dates a drill-down list covers: the clicked day or month, replacing the period (drill_period)."""
+    return drill_period(filters, day, month)
+
+
+def export_limit() -> int:
+    """The most rows a case-list export holds."""
+    return EXPORT_MAX_ROWS
 
 
 def timeline(case_id: int, filters: Filters, reveal: bool = False) -> tuple[Timeline | None, str | None]:

@@ -43,7 +43,7 @@ def num(x: float | None, digits: int = 0) -> str:
 
 
 def pp(x: float | None) -> str:
-    """A change of a ratio in percentage points."""
+    """A change of a ratio in percentage points (never a % sign: 12.0% → 13.2% is +1.2 pp, not +1.2%)."""
     return "—" if _missing(x) else f"{x * 100:+.1f} pp"
 
 
@@ -87,3 +87,61 @@ def plain_frame(df: pl.DataFrame) -> pl.DataFrame:
     if not cols:
         return df
     return df.with_columns(pl.col(cols).str.replace_all(_INVISIBLE, REPLACEMENT))
+
+
+def weekday(d: dt.date, lang: str) -> str:
+    """The day of the week: 周日 / Sun."""
+    return "一二三四五六日"[d.weekday()].join(("周", "")) if lang == "zh" else d.strftime("%a")
+
+
+def short_day(d: dt.date, lang: str) -> str:
+    """A day without its year: 11月15日 / 15 Nov."""
+    return f"{d.month}月{d.day}日" if lang == "zh" else d.strftime("%-d %b")
+
+
+def money_scale(largest: float | None, lang: str) -> tuple[float, int, str]:
+    """Divisor, decimals and unit suffix of a table's money column, like the cards: ¥万/¥亿 in Chinese, ¥K/¥M in
+    English. One scale per column (from its largest value), so the column stays numeric and sorts as numbers."""
+    a = abs(largest or 0.0)
+    if lang == "zh":
+        if a >= 1e8:
+            return 1e8, 2, "亿"
+        return (1e4, 2, "万") if a >= 1e4 else (1.0, 0, "")
+    if a >= 1e6:
+        return 1e6, 2, "M"
+    return (1e3, 1, "K") if a >= 1e4 else (1.0, 0, "")
+
+
+def pp_text(x: float | None) -> str:
+    """A change of a ratio in percentage points, for a table cell: +1.2 pp, empty when there is none."""
+    return "" if _missing(x) else f"{x * 100:+.1f} pp"
+
+
+def change_text(x: float | None) -> str:
+    """A relative change for a table cell: +12.0%, empty when there is none."""
+    return "" if _missing(x) else f"{x * 100:+.1f}%"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def md_escape(text: object) -> str:
+    """A value from the database made inert for Streamlit's markdown (labels, titles, captions): every markdown,
+    directive (:red[…], :material/…:) and HTML character backslash-escaped, line breaks as spaces."""
+    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", " ").replace("\r", " ")
+
+
+def code_text(text: object, limit: int = 200) -> str:
+    """A value from the database or a request quoted for a markdown message as inline code: no markdown, HTML,
+    directive or autolink (a URL or e-mail in plain markdown text becomes a link even when escaped)."""
+    return "`" + plain(text)[:limit].replace("`", "'").replace("\n", " ").replace("\r", " ") + "`"
+
+
+def html_escape(text: object) -> str:
+    """A value from the database made inert for Plotly's text (legends, hover, ticks), which renders some HTML."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_escape_expr(e: pl.Expr) -> pl.Expr:
+    """md_escape for a Polars column (natively: no Python function per value)."""
+    return e.cast(pl.String).str.replace_all(_MARKDOWN.pattern, r"\$1").str.replace_all(r"[\r\n]", " ")

@@ -15,6 +15,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "app_title": ("催收监控看板", "Collections supervisor dashboard"),
     "lang": ("语言", "Language"),
     "filters": ("筛选", "Filters"),
+    "filters_button": ("筛选与页面", "Filters & pages"),
     "period": ("日期范围", "Date range"),
     "dates": ("自定义日期", "Custom dates"),
     "team": ("团队", "Team"),
@@ -191,7 +192,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "k_payments": ("还款笔数", "Payments"),
     "k_ptp_due": ("今日到期承诺", "PTPs due today"),
     "k_paying": ("还款户数", "Paying accounts"),
-    "k_vs_lm": ("较上月同日", "vs same day last month"),
+    "k_vs_lm": ("本月累计对比上月同期", "month to date vs the same days last month"),
     "k_no_target": ("无目标数据", "no targets"),
     "calendar_unknown": ("工作日历尚无 {years} 年的法定节假日安排，进度按周一至周五计算。",
                          "The working-day calendar has no public holidays for {years} yet: pace counts Monday to "
@@ -223,6 +224,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "lb_search_hint": ("工号或姓名", "ID or name"),
     "lb_no_match": ("没有工号或姓名包含“{q}”的坐席。", "No agent ID or name contains “{q}”."),
     "agent_name": ("坐席", "Agent"),
+    "agent_id": ("工号", "Agent ID"),
     "trend": ("每日回收走势", "Daily collected"),
     "attempts": ("外呼/外访", "Attempts"),
     "contacts": ("接通", "Contacts"),
@@ -311,6 +313,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "ev_promises": ("承诺", "promises"),
     "ev_complaints": ("投诉", "complaints"),
     "ev_snapshot": ("快照案件", "snapshot cases"),
+    "ev_placements": ("委案案件", "placed cases"),
     # data + glossary
     "case_db": ("案件库概况", "Case database"),
     "source_db": ("来源", "Source"),
@@ -327,12 +330,101 @@ _LABELS: dict[str, tuple[str, str]] = {
     "glossary_intro": ("每个指标只定义一次；看板、报表命令与导出都用同一口径。",
                        "Every metric is defined once; pages, the report command and exports use the same "
                        "definition."),
-    "g_key": ("键", "Key"),
+    "g_key": ("指标键（命令行）", "Key (command line)"),
+    "value": ("值", "Value"),
     "g_name": ("指标", "Metric"),
     "g_def": ("口径", "Definition"),
     "g_num": ("分子", "Numerator"),
     "g_den": ("分母", "Denominator"),
     "total": ("合计", "Total"),
+    # export headers and the filters sheet
+    "through": ("截至", "Through"),
+    "team_name": ("团队名称", "Team name"),
+    "who_id": ("团队/坐席", "Team / agent"),
+    "who_name": ("名称", "Name"),
+    "expected": ("按进度应回收", "Expected by today"),
+    "pace": ("进度", "Pace"),
+    "opening_balance": ("月初余额", "Opening balance"),
+    "mom_pp": ("环比（百分点）", "MoM (pp)"),
+    "yoy_pp": ("同比（百分点）", "YoY (pp)"),
+    "stage": ("环节", "Stage"),
+    "thin_cell": ("样本不足", "Too few attempts"),
+    "complaint_id": ("投诉编号", "Complaint ID"),
+    "case_id": ("案件编号", "Case ID"),
+    "customer": ("客户", "Customer"),
+    "phone": ("电话", "Phone"),
+    "account": ("账号", "Account"),
+    "status": ("状态", "Status"),
+    "dpd": ("逾期天数", "DPD"),
+    "events": ("笔数", "Events"),
+    "amount": ("金额", "Amount"),
+    "at": ("时间", "Time"),
+    "event_kind": ("类型", "Type"),
+    "detail": ("详情", "Detail"),
+    "page_path": ("页面", "Page"),
+    "hash_prev": ("前一条哈希", "Previous hash"),
+    "hash": ("哈希", "Hash"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "x_page": ("页面", "Page"),
+    "x_contents": ("内容", "Contents"),
+    "x_period": ("期间", "Period"),
+    "x_drill": ("下钻条件", "Drill-down"),
+    "x_pii": ("个人信息", "Personal data"),
+    "x_masked": ("已脱敏", "masked"),
+    "x_revealed": ("未脱敏（合规查阅，已记入审计日志）", "not masked (compliance review, recorded in the audit log)"),
+    "x_as_of": ("数据截至", "Data as of"),
+    "x_exported": ("导出时间", "Exported at"),
+    "x_by": ("导出人", "Exported by"),
+    "x_limit": ("行数上限", "Row limit"),
+    # daily page
+    "k_vs_wd": ("今日对比上月同星期 {day}", "today vs the same weekday last month, {day}"),
+    "k_on_day": ("{day} 回收", "Collected on {day}"),
+    "k_ptp_due_on": ("{day} 到期承诺", "PTPs due on {day}"),
+    "ahead": ("进度领先", "Ahead of pace"),
+    "behind": ("进度落后", "Behind pace"),
+    "no_target": ("无目标", "No target"),
+    "pace_help": ("竖线：深色为按工作日进度截至所选期末应回收的金额，红色为月度目标。",
+                  "Ticks: dark, what the working-day calendar expects by the period's end; red, the month's "
+                  "target."),
+    "sort_by": ("排序", "Sort by"),
+    "team_chart_max": ("按{order}显示前 {n} 个团队（共 {total} 个）；导出包含全部团队。",
+                       "The first {n} of {total} teams by {order}; the export holds every team."),
+    "sort_pace": ("按进度", "Pace"),
+    "sort_collected": ("按回收金额", "Collected"),
+    "sort_team": ("按团队", "Team"),
+    # agents page
+    "agent_cases": ("查看 {agent} 的在催案件", "Open {agent}'s cases"),
+    "below_median_note": ("浅橙色单元格：低于该坐席所在团队的中位数（同一期间与筛选条件）。",
+                          "Light orange cells: below the median of the agent's own team (same period and filters)."),
+    "thin_note": ("灰色格：该时段外呼少于 {n} 次，接通率不可靠，格内数字为外呼次数。",
+                  "Grey cells: fewer than {n} attempts in that hour, too few for a reliable rate; the number is the "
+                  "attempts."),
+    "thin_hover": ("外呼 %{customdata} 次，样本不足", "%{customdata} attempts: too few for a rate"),
+    # complaints page
+    "no_complaints": ("本期没有投诉。", "No complaints in this period."),
+    # aging page
+    "click_cell": ("点击矩阵单元格查看对应案件", "Click a cell to see the cases behind it"),
+    # trends page
+    "months_after": ("委案后 {n} 个月内", "within {n} months of placement"),
+    # cases page
+    "tot_payments": ("还款 {n} 笔，合计 {amount}", "{n} payments, {amount} in all"),
+    "tot_contacts": ("外呼/外访 {n} 次", "{n} attempts"),
+    "tot_promises": ("承诺 {n} 笔，合计 {amount}", "{n} promises, {amount} in all"),
+    "tot_complaints": ("投诉 {n} 件", "{n} complaints"),
+    "tot_balance": ("余额合计 {amount}", "balance {amount} in all"),
+    "tot_placements": ("委案后还款合计 {amount}", "{amount} paid since placement"),
+    "export_limit": ("导出最多包含 {n} 行（共 {total} 件，按金额从大到小）。", "Exports hold at most {n} rows "
+                     "(of {total}, largest amount first)."),
+    "tl_duration": ("通话 {} 秒", "{} s call"),
+    "tl_due": ("到期 {}", "due {}"),
+    "tl_dpd": ("逾期 {} 天", "{} days past due"),
+    # timeline event kinds
+    "tl_contact": ("催收记录", "Contact"),
+    "tl_promise": ("还款承诺", "Promise"),
+    "tl_payment": ("还款", "Payment"),
+    "tl_complaint": ("投诉", "Complaint"),
+    "tl_snapshot": ("月末快照", "Month-end snapshot"),
 }
 
 # Values of data columns shown to users.
@@ -385,6 +477,18 @@ def t(key: str, lang: str, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
+def has_label(key: str) -> bool:
+    """True when `key` is an interface label or a metric key."""
+    return key in _LABELS or key in METRICS
+
+
+def labels_expr(col: str, lang: str, prefix: str = "") -> pl.Expr:
+    """Column `col` whose values are label keys (after `prefix`), as their labels in `lang` (natively, no UDF)."""
+    mapping = {k[len(prefix):]: (zh if lang == "zh" else en) for k, (zh, en) in _LABELS.items() if k.startswith(prefix)}
+    mapping |= {k: m.name(lang) for k, m in METRICS.items() if not prefix}
+    return pl.col(col).cast(pl.String).replace(mapping).fill_null("—").alias(col)
+
+
 def bi(key: str) -> str:
     """Both languages, for messages shown before the language is known."""
     zh, en = _LABELS[key]
@@ -399,13 +503,17 @@ def value(v: object, lang: str) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
+def value_mapping(lang: str) -> dict[str, str]:
+    """Every data value with a label, as its label in `lang`."""
+    return {k: (zh if lang == "zh" else en) for k, (zh, en) in _VALUES.items()}
+
+
 def values_expr(col: str, lang: str) -> pl.Expr:
     """Column `col` with its data values in `lang`, as value() does, evaluated natively by Polars.
 
     Never a Python UDF (map_elements) in the dashboard: a UDF needs the GIL on Polars' worker threads, and a
     concurrent session holding the GIL while it waits for those workers deadlocks the whole server.
     """
-    mapping = {k: (zh if lang == "zh" else en) for k, (zh, en) in _VALUES.items()}
-    return pl.col(col).cast(pl.String).replace(mapping).fill_null("—").alias(col)
+    return pl.col(col).cast(pl.String).replace(value_mapping(lang)).fill_null("—").alias(col)
 
 

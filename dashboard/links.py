@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from dashboard.i18n import LANGS, t
-from dashboard.session import View
+from dashboard.session import SCORECARD_AGENT, URL_SEEN, View
 from queries.dates import DEFAULT_PRESET, PRESETS
 from queries.filters import Filters
 from queries.views.drilldown import EVENTS
@@ -22,13 +23,18 @@ URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "re
 #: A drill-down request in the cases page's URL: request key → query parameter.
 DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on": "d_snapshot", "start": "d_start",
              "end": "d_end", "teams": "d_team", "agents": "d_agent", "buckets": "d_bucket", "from_bucket": "d_from",
-             "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel"}
+             "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel",
+             "months_since": "d_msince"}
 _DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
 _DRILL_LISTS = ("teams", "agents", "buckets")
-#: Other query parameters the app knows: page widgets bound to the URL, and Streamlit's own.
-OTHER_URL_KEYS = ("sla", "embed", "embed_options", *DRILL_URL.values())
+#: A page's own widgets kept in the URL: query parameter → (the page's url path, the widget's session key).
+PAGE_KEYS = {"snapshot": ("aging", "snapshot"), "basis": ("aging", "basis"),
+             "scorecard": ("agents", SCORECARD_AGENT), "sla": ("complaints", "sla")}
+#: Other query parameters the app knows: the pages' own, the drill-down's, and Streamlit's.
+OTHER_URL_KEYS = (*PAGE_KEYS, "embed", "embed_options", *DRILL_URL.values())
 #: The complaints page's SLA in days (`?sla=`): the range a link may ask for.
 SLA_DAYS = (1, 365)
+BASES = ("balance", "count")
 
 
 def date_bounds(opts: Options) -> tuple[dt.date, dt.date]:
@@ -78,12 +84,23 @@ def from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     if unknown:
         notes.append(f"{t('unknown_param', lang)}: {', '.join(shown(k) for k in unknown[:3])}"
                      + (f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""))
-    raw_sla = _raw("sla")  # the complaints page's widget is bound to it, and Streamlit drops a bad value silently
-    if raw_sla and not (len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit()
-                        and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]):
-        notes.append(f"{t('sla_days', lang)}: {', '.join(shown(v) for v in raw_sla[:3])} "
-                     f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
-        del st.query_params["sla"]  # before the bound widget reads it: Streamlit would take "1e309" as infinity
+    raw_sla = _raw("sla")
+    if raw_sla:
+        if len(raw_sla) == 1 and raw_sla[0].isascii() and raw_sla[0].isdigit() \
+                and SLA_DAYS[0] <= int(raw_sla[0]) <= SLA_DAYS[1]:
+            values["sla"] = int(raw_sla[0])
+        else:
+            notes.append(f"{t('sla_days', lang)}: {', '.join(shown(v) for v in raw_sla[:3])} "
+                         f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
+    snaps = {d.isoformat(): d for d in opts.snapshots}
+    visible = {a for a, _, team in opts.agents}
+    for key, allowed, label in (("snapshot", snaps, "snapshot"), ("basis", {b: b for b in BASES}, "basis"),
+                                ("scorecard", {a: a for a in visible}, "c_scorecard")):
+        raw = _raw(key)
+        if raw and len(raw) == 1 and raw[0] in allowed:
+            values[key] = allowed[raw[0]]
+        elif raw:
+            notes.append(f"{t(label, lang)}: {', '.join(shown(v) for v in raw[:3])}")
     raw_dates = _raw("dates")
     if raw_dates:
         try:
@@ -121,17 +138,76 @@ def url_params(view: View) -> dict[str, list[str] | str]:
     return out
 
 
+def _managed() -> dict[str, tuple[str, ...]]:
+    """The URL's filter and page parameters, as the app last left them or as the browser brings them back."""
+    return {k: tuple(st.query_params.get_all(k)) for k in (*URL_KEYS, *PAGE_KEYS) if st.query_params.get_all(k)}
+
+
+def _history_navigation() -> bool:
+    """True when this run was started by the browser's Back or Forward (Streamlit says so to its own widgets)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import (
+            get_script_run_ctx,
+        )
+    except ImportError:  # pragma: no cover - a Streamlit without it: URL comparison alone
+        return False
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
+
+
+def url_changed() -> bool:
+    """True when the URL's filters differ from what this session last wrote because the browser's Back or Forward
+    brought another URL back, or a link the app switched to carries some. The URL then fills the widgets again.
+
+    A click in the page menu drops the query string: that is not a new view, the widgets keep their values.
+    """
+    seen = st.session_state.get(URL_SEEN)
+    now = _managed()
+    return seen is not None and seen != now and (bool(now) or _history_navigation())
+
+
+def _write(want: dict[str, list[str] | str | None]) -> None:
+    """Set (or, for None, remove) query parameters in one step: one browser history entry per change."""
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    changed = False
+    for key, value in want.items():
+        new = [] if value is None else (value if isinstance(value, list) else [value])
+        if params.get(key, []) != new:
+            changed = True
+            if new:
+                params[key] = new
+            else:
+                params.pop(key, None)
+    if changed:
+        try:
+            st.query_params.from_dict(params)
+        except StreamlitAPIException:  # a widget bound to the URL (bind="query-params") owns a key: one by one
+            for key, value in want.items():
+                if value is None:
+                    if key in st.query_params:
+                        del st.query_params[key]
+                elif st.query_params.get_all(key) != (value if isinstance(value, list) else [value]):
+                    st.query_params[key] = value
+    st.session_state[URL_SEEN] = _managed()
+
+
 def sync_url(view: View) -> None:
     """Write the view's filters to the URL (only our keys), so a copied link reopens the same view."""
     want = url_params(view)
-    for key in URL_KEYS:
-        value = want.get(key)
-        have = st.query_params.get_all(key)
-        if value is None:
-            if have:
-                del st.query_params[key]
-        elif have != (value if isinstance(value, list) else [value]):
-            st.query_params[key] = value
+    _write({key: want.get(key) for key in URL_KEYS})
+
+
+def keep_in_url(key: str, value: object, default: object) -> None:
+    """Keep a page widget's value in the URL (`key` of PAGE_KEYS; left out when it is the default)."""
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    _write({key: None if value == default or value is None else text})
+
+
+def drop_other_pages_keys(page: str) -> None:
+    """Leave out the URL parameters of pages other than `page` (their widgets are not on this one)."""
+    other = [k for k, (owner, _) in PAGE_KEYS.items() if owner != page]
+    if any(st.query_params.get_all(k) for k in other):
+        _write(dict.fromkeys(other))
 
 
 # ---------------------------------------------------------------- drill-down requests
@@ -174,6 +250,11 @@ def drill_request(raw: dict[str, object]) -> tuple[dict[str, object], list[str]]
                     bad.append(key)
         elif key == "channel" and v not in ("in_house", "agency"):
             bad.append(key)
+        elif key == "months_since":
+            if v.isascii() and v.isdigit() and int(v) <= 600:
+                out[key] = v
+            else:
+                bad.append(key)
         else:
             out[key] = v
     return out, bad
@@ -201,6 +282,19 @@ def drill_from_url() -> tuple[dict[str, object] | None, list[str]]:
     return request, notes
 
 
+def drill_month_to_day(f: Filters, day: str) -> tuple[str, str]:
+    """The days a point of a cumulative-in-the-month line sums: its month's first day (or the period's start,
+    when later) to the point's day, as ISO text."""
+    d = dt.date.fromisoformat(day)
+    return max(d.replace(day=1), f.start).isoformat(), d.isoformat()
+
+
+def drill_week(f: Filters, week: str) -> tuple[str, str]:
+    """The days a weekly bar counts: its Monday to Sunday, within the period, as ISO text."""
+    monday = dt.date.fromisoformat(week)
+    return max(monday, f.start).isoformat(), min(monday + dt.timedelta(days=6), f.end).isoformat()
+
+
 def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
     """The query parameters that carry a drill-down request (its valid parts), for a link that can be shared."""
     clean, _ = drill_request(request)
@@ -209,10 +303,17 @@ def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
 
 # ---------------------------------------------------------------- export file names
 
+#: What a case-list export holds, per drill-down event (its file name's first part).
+CASE_FILES = {"cases": "cases_assigned", "payments": "cases_with_payments", "contacts": "cases_with_contacts",
+              "promises": "cases_with_promises_due", "complaints": "cases_with_complaints",
+              "snapshot": "cases_in_snapshot", "placements": "cases_placed"}
 
-def file_stem(name: str, f: Filters) -> str:
-    """Export file name: chart name, period and the selections, e.g. collected_by_team_2026-11-01_2026-11-22_T01."""
-    parts = [name, f.start.isoformat(), f.end.isoformat()]
+
+def file_stem(name: str, f: Filters, period: tuple[dt.date, dt.date] | None = None) -> str:
+    """Export file name: what it holds, the period it covers (`period`, else the filters' dates; one date when
+    both ends are the same day) and the selections, e.g. collected_by_team_2026-11-01_2026-11-22_T01."""
+    start, end = period or (f.start, f.end)
+    parts = [name, start.isoformat()] + ([end.isoformat()] if end != start else [])
     for vals in (f.teams, f.agents, f.buckets, f.products, f.regions):
         if vals:
             parts.append("+".join(vals[:4]) + ("+more" if len(vals) > 4 else ""))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard.format import code_text
 from dashboard.i18n import t
 from queries.filters import Filters, Scope
 from queries.governance.access import ROLES, Access
@@ -33,9 +34,10 @@ VIEW = "_view"  # the View the sidebar built in this run
 URL_READ = "_url_read"  # set once the URL has filled the sidebar's widgets (cleared to read it again)
 URL_NOTES = "_url_notes"  # notices about values in the link that were not valid
 URL_FILTERS = "_url_filters"  # the filters the link asked for (a change clears the notices)
+URL_SEEN = "_url_seen"  # the URL's filter and page parameters as this session last left them (Back changes them)
 DRILL = "_drill"  # the last drill-down request made by a click (kept for its label)
 PAGE = "_page"  # url path of the page being rendered (for the audit log)
-EXPORTS = "_exports"  # key → (file stem, frame) of every download offered in this run
+EXPORTS = "_exports"  # key → dashboard.exports.Offer of every download offered in this run
 ROWS = "_rows_loaded"  # rows loaded for the page in this run (the page view's row count in the audit log)
 DEMO_ROLE, DEMO_TEAMS = "demo_role", "demo_teams"  # the demo-mode pickers (widget keys)
 AUDIT_LAST = "_audit_last_"  # + action: the last entry of that kind (not written twice in a row)
@@ -151,7 +153,7 @@ def resolve(user: str | None, mode: str, access: tuple[Access | None, str | None
 
 def _refuse(refusal: Refusal, mode: str, on_denied: Callable[[Refusal, str], None]) -> None:
     st.title("催收监控看板 · Collections supervisor dashboard")
-    fields = {"user": refusal.user or "", "err": refusal.err or ""}
+    fields = {"user": code_text(refusal.user or ""), "err": code_text(refusal.err or "")}  # request values: inert
     st.error(f"{t(refusal.key, 'zh', **fields)}  \n{t(refusal.key, 'en', **fields)}", icon=":material/lock:")
     if mode == "oidc" and st.user.is_logged_in:
         st.button(f"{t('sign_out_btn', 'zh')} · {t('sign_out_btn', 'en')}", on_click=st.logout)
@@ -167,14 +169,14 @@ def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]]) -> Iden
     if ss.get(DEMO_ROLE) not in ROLES:
         ss[DEMO_ROLE] = DEFAULT_DEMO_ROLE
     role = sb.selectbox(f"{t('demo_role', 'zh')} · {t('demo_role', 'en')}", ROLES, key=DEMO_ROLE,
-                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}")
+                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}", persist_state="session")
     teams = None
     if role == "team_lead":
         names = dict(all_teams())
         picked = [x for x in ss.get(DEMO_TEAMS, []) if x in names] or list(names)[:1]
         ss[DEMO_TEAMS] = picked
         teams = frozenset(sb.multiselect(f"{t('demo_teams', 'zh')} · {t('demo_teams', 'en')}", list(names),
-                                         key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}"))
+                                         key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}", persist_state="session"))
     return Identity(f"demo:{role}", Scope(teams=teams, role=role), "demo")
 
 
@@ -227,7 +229,7 @@ def identity_box(ident: Identity, lang: str) -> None:
     sb = st.sidebar
     teams = ", ".join(sorted(ident.scope.teams)) if ident.scope.teams is not None else t("scope_all", lang)
     if ident.mode != "demo":
-        sb.caption(f":material/person: {t('signed_in_as', lang)} **{ident.user}** · {t('r_' + ident.role, lang)}"
+        sb.caption(f":material/person: {t('signed_in_as', lang)} {code_text(ident.user)} · {t('r_' + ident.role, lang)}"
                    f" · {t('scope_teams', lang)}: {teams}")
     if ident.mode == "oidc":
         sb.button(t("sign_out_btn", lang), on_click=st.logout, key="sign_out", type="tertiary")

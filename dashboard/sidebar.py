@@ -15,13 +15,25 @@ from queries.views.pages import Options
 def sidebar(opts: Options) -> View:
     """Draw the filter sidebar once (in the entry point) and return the validated view."""
     ss = st.session_state
-    if URL_READ not in ss:  # first run of this session (or after a drill-down jump): the URL fills the widgets
+    # The URL fills the widgets on a session's first run, after a drill-down jump, and when the browser's Back or
+    # Forward brings back another URL; otherwise the widgets are the truth and the URL follows them.
+    if URL_READ not in ss or links.url_changed():
         ss[URL_READ] = True
         values, notes = links.from_url(opts)
         values.setdefault("period", DEFAULT_PRESET)
-        for key, val in values.items():
-            ss[f"{FILTER_PREFIX}{key}"] = val
+        values.setdefault("channel", "all")
+        for key in links.URL_KEYS:
+            if key in values:
+                ss[f"{FILTER_PREFIX}{key}"] = values[key]
+            elif key == "dates":
+                ss.pop(f"{FILTER_PREFIX}dates", None)
+        for key, (_page, widget) in links.PAGE_KEYS.items():
+            if key in values:
+                ss[widget] = values[key]
+            else:
+                ss.pop(widget, None)  # the page's default
         ss[URL_NOTES] = notes
+        ss.pop(URL_FILTERS, None)
     sb = st.sidebar
     lang = sb.segmented_control("语言 · Language", LANGS, key="f_lang",
                                 format_func=lambda v: {"zh": "中文", "en": "English"}[v],

@@ -121,3 +121,12 @@ class WorkCalendar:
 
 
 CHINA_CALENDAR = WorkCalendar(official=True)
+
+
+def same_weekday_last_month(d: dt.date) -> dt.date:
+    """The day of last month on the same weekday as `d`, nearest to the same date (a Sunday for a Sunday)."""
+    anchor = shift_months(d, -1)
+    first, last = month_start(anchor), month_end(anchor)
+    candidates = [anchor + dt.timedelta(days=k) for k in range(-6, 7)]
+    same = [c for c in candidates if c.weekday() == d.weekday() and first <= c <= last]
+    return min(same, key=lambda c: (abs((c - anchor).days), c))

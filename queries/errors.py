@@ -31,7 +31,16 @@ class UserError(DashboardError, ValueError):
 
 
 class DataUnavailable(DashboardError):
-    """The data a view needs is not in the source or the store (yet); exit code 1."""
+    """The data a view needs is not in the source or the store (yet); exit code 1. `zh`: the same reason in Chinese
+    for a Chinese page (the message itself is English, as the command line prints it)."""
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+    def text(self, lang: str) -> str:
+        """The reason in `lang` ('zh' or 'en')."""
+        return self.zh if lang == "zh" and self.zh else str(self)
 
 
 class SourceError(DashboardError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,24 @@ def app_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     build_demo_database(url, SMALL, seed=3, as_of=AS_OF)
     run_sync(url, d / "store", full=True)
     return url, d / "store"
+
+
+@contextmanager
+def served(app_source: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run` on the small demo database with a store directory of its own (its own audit log); the URL."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from screenshots import streamlit_server
+
+    url, store = app_source
+    own = tmp_path_factory.mktemp("served") / "store"
+    shutil.copytree(store, own)
+    env = {"CASES_DB_URL": url, "CASES_STORE_DIR": str(own), "CASES_DATA_DIR": str(own.parent),
+           "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}  # demo role picker on a configured db
+    with streamlit_server(env) as base:
+        yield base
 
 
 @pytest.fixture

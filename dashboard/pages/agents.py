@@ -1,19 +1,24 @@
 """坐席绩效 · Agent performance: leaderboard with sparklines, effort vs result, scorecard funnel, RPC by hour."""
 
+from dataclasses import replace
+
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, session
+from dashboard import charts, data, links, session
 from dashboard.components import (
     chart_block,
+    chart_config,
+    data_title,
     downloads,
     empty_state,
     kpi,
     metric_help,
     open_cases,
     page_header,
+    table,
 )
-from dashboard.format import cny, num, pct
+from dashboard.format import cny, code_text, md_escape, num, pct
 from dashboard.i18n import t
 from dashboard.session import current_view
 
@@ -41,55 +46,47 @@ with st.container(border=True):
     n = data.leaderboard_top()
     top, search = st.columns([2, 3], vertical_alignment="bottom")
     shown = "all"
-    if df.height > n:  # a large centre: the top N by default, the bottom N for coaching, or everyone
+    if df.height > data.leaderboard_fits():  # a large centre: the top N, the bottom N for coaching, or everyone
         shown = top.segmented_control(
             t("lb_show", lang), data.LEADERBOARD_SHOWS, default="top", key="lb_show",
             format_func=lambda s: t(f"lb_{s}", lang, n=n, total=df.height)) or "top"
     needle = search.text_input(t("lb_search", lang), key="lb_search", placeholder=t("lb_search_hint", lang))
     rows_df = data.leaderboard_rows(df, shown, needle)
     if rows_df.height == 0:
-        st.info(t("lb_no_match", lang, q=needle))
-    cols = ["rank", "agent_id", "agent_name", "team_id", "daily", "collected", "recovery_rate", "attempts",
+        st.info(t("lb_no_match", lang, q=code_text(needle)))
+    cols = ["rank", "agent_id", "agent_name", "team_id", "collected", "recovery_rate", "attempts",
             "contact_rate", "rpc_rate", "ptp_rate", "ptp_kept_rate", "complaints", "after_hours", "over_frequency"]
-    money_fmt = "¥%.0f"
+    tb = table(rows_df.select(cols), lang, pinned=("rank", "agent_id", "agent_name"),
+               widths={"rank": "small", "agent_id": "small", "agent_name": "small", "team_id": "small"},
+               help={"after_hours": metric_help("after_hours_rate", lang),
+                     "over_frequency": metric_help("over_frequency", lang)})
+    frame = tb.frame.insert_column(4, rows_df.get_column("daily"))
+    config = tb.config | {"daily": st.column_config.LineChartColumn(t("trend", lang), width="medium", y_min=0)}
+    flagged = rows_df.get_column("below_median").to_list()
+    flags = {c: [c in row for row in flagged] for c in data.coaching_columns()}
+    styled = replace(tb, frame=frame).flagged(flags)
     event = st.dataframe(
-        rows_df.select(cols), hide_index=True, width="stretch", height=min(600, 38 + 35 * max(rows_df.height, 1)),
+        styled, hide_index=True, width="stretch", height=min(640, 38 + 35 * max(rows_df.height, 1)),
         # a new key per view: a selection kept from another view would point at a different agent
         on_select="rerun", selection_mode="single-row", key=f"leaderboard_{shown}_{needle.strip()}",
-        column_config={
-            "rank": st.column_config.NumberColumn(t("rank", lang), width="small"),
-            "agent_id": st.column_config.TextColumn("ID", width="small"),
-            "agent_name": st.column_config.TextColumn(t("agent_name", lang), width="small"),
-            "team_id": st.column_config.TextColumn(t("team", lang), width="small"),
-            "daily": st.column_config.LineChartColumn(t("trend", lang), width="medium", y_min=0),
-            "collected": st.column_config.NumberColumn(t("collected", lang), format=money_fmt),
-            "recovery_rate": st.column_config.NumberColumn(t("recovery_rate", lang), format="percent"),
-            "attempts": st.column_config.NumberColumn(t("attempts", lang), format="localized"),
-            "contact_rate": st.column_config.NumberColumn(t("contact_rate", lang), format="percent"),
-            "rpc_rate": st.column_config.NumberColumn(t("rpc_rate", lang), format="percent"),
-            "ptp_rate": st.column_config.NumberColumn(t("ptp_rate", lang), format="percent"),
-            "ptp_kept_rate": st.column_config.NumberColumn(t("ptp_kept_rate", lang), format="percent"),
-            "complaints": st.column_config.NumberColumn(t("complaints", lang), format="%d"),
-            "after_hours": st.column_config.NumberColumn(t("after_hours_rate", lang), format="%d",
-                                                         help=metric_help("after_hours_rate", lang)),
-            "over_frequency": st.column_config.NumberColumn(t("over_frequency", lang), format="%d",
-                                                            help=metric_help("over_frequency", lang)),
-        })
+        column_config=config)
+    st.caption(f":material/flag: {t('below_median_note', lang)}")
     rows = event.selection.rows if event else []
     _pick("table", rows_df.get_column("agent_id")[rows[0]] if rows and rows[0] < rows_df.height else None)
-    downloads(df.drop("daily"), "agent_leaderboard", view, "leaderboard")
+    downloads(df.drop("daily", "below_median"), "agent_leaderboard", view, "leaderboard",
+              title=t("c_leaderboard", lang))
 
 left, right = st.columns([1, 1])
 with left:
     with st.container(border=True):
         st.markdown(f"**{t('c_scatter', lang)}**")
         ev = st.plotly_chart(charts.scatter_effort(df, lang), width="stretch", key="scatter", on_select="rerun",
-                             selection_mode="points", config={"displaylogo": False})
+                             selection_mode="points", config=chart_config(lang))
         st.caption(f":material/ads_click: {t('choose_agent', lang)}")
         pts = ev.selection.points if ev else []
         _pick("scatter", pts[0].get("customdata") if pts else None)
         downloads(df.select("agent_id", "agent_name", "team_id", "attempts", "collected"), "effort_vs_result", view,
-                  "scatter")
+                  "scatter", title=t("c_scatter", lang))
 
 agents = df.get_column("agent_id").to_list()
 names = dict(zip(df.get_column("agent_id"), df.get_column("agent_name"), strict=True))
@@ -98,6 +95,7 @@ if st.session_state.get(PICK) not in agents:
 with right:
     with st.container(border=True):
         agent = st.selectbox(t("c_scorecard", lang), agents, key=PICK, format_func=lambda a: f"{a} · {names.get(a)}")
+        links.keep_in_url("scorecard", agent, agents[0])  # a copied link opens the same scorecard
         me = df.filter(pl.col("agent_id") == agent).row(0, named=True)
         c = st.columns(2) + st.columns(2)
         kpi(c[0], t("rank", lang), f"{me['rank']} / {df.height}")
@@ -105,19 +103,23 @@ with right:
         kpi(c[2], t("rpc_rate", lang), pct(me["rpc_rate"]))
         kpi(c[3], t("ptp_kept_rate", lang), pct(me["ptp_kept_rate"]))
         fun = data.compose("funnel", f, agent_id=agent)
-        label = f"{agent} {names.get(agent)}"
-        st.markdown(f"**{t('c_funnel', lang, agent=label)}**")
+        label = f"{agent} {names.get(agent) or ''}".strip()
+        data_title(t("c_funnel", lang, agent=label))  # the name is data: HTML-escaped text, never markdown
         if fun.empty:
             empty_state(view, fun)
         else:
             st.plotly_chart(charts.funnel(fun.df, lang, label), width="stretch", key="funnel",
-                            config={"displaylogo": False})
-            downloads(fun.df, f"funnel_{agent}", view, "funnel")
+                            config=chart_config(lang))
+            downloads(fun.df, f"funnel_{agent}", view, "funnel", title=t("c_funnel", lang, agent=label))
         st.caption(f"{t('complaints', lang)} {num(me['complaints'])} · {t('after_hours_rate', lang)} "
                    f"{num(me['after_hours'])} · {t('over_frequency', lang)} {num(me['over_frequency'])}")
-        if st.button(f"{t('pg_cases', lang)} · {label}", icon=":material/folder_open:", key="agent_cases"):
-            open_cases({"event": "cases", "agents": (agent,), "label": label}, view)
+        if st.button(t("agent_cases", lang, agent=md_escape(agent)), icon=":material/folder_open:",
+                     key="agent_cases"):
+            open_cases({"event": "cases", "agents": (agent,), "label": f"{t('agent_cases', lang, agent=label)}"},
+                       view)
 
 heat = data.compose("hourly_rpc", f)
 chart_block(t("c_heatmap", lang), heat, lambda d: charts.heatmap_hours(d, lang), view, "rpc_rate_by_hour",
-            "heatmap", help=metric_help("rpc_rate", lang))
+            "heatmap", help=metric_help("rpc_rate", lang), export_opts={"metric": "rpc_rate"},
+            note=t("thin_note", lang, n=data.min_hour_attempts())
+            if not heat.empty and heat.df.get_column("thin").any() else None)

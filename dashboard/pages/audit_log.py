@@ -42,4 +42,4 @@ st.caption(t("audit_total", lang, n=f"{log.height:,}"))
 st.dataframe(log, hide_index=True, width="stretch",
              column_config={"at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
                             "rows": st.column_config.NumberColumn(format="%d")})
-downloads(log, f"audit_log_{start}_{end}", view, "audit")
+downloads(log, "audit_log", view, "audit", title=t("pg_audit", lang), period=(start, end))

@@ -6,10 +6,10 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import audit, data, session
-from dashboard.components import downloads, page_header
-from dashboard.format import cny, num
-from dashboard.i18n import t, value, values_expr
-from dashboard.links import drill_from_url, drill_request
+from dashboard.components import downloads, page_header, table, timeline_detail
+from dashboard.format import cny, code_text, md_escape, num
+from dashboard.i18n import t, value
+from dashboard.links import CASE_FILES, drill_from_url, drill_request
 from dashboard.session import CASE_PAGE, CASE_REQUEST, DRILL, current_page, current_view
 
 view = current_view()
@@ -28,8 +28,10 @@ def _describe(req: dict, lang: str) -> str:
             parts.append(str(req[k]) + (f" → {req['end']}" if k == "start" and req.get("end") else ""))
     if req.get("month"):
         parts.append(str(req["month"])[:7])
+    if req.get("months_since") is not None:
+        parts.append(t("months_after", lang, n=req["months_since"]))
     if req.get("from_bucket") or req.get("to_bucket"):
-        parts.append(f"{req.get('from_bucket', '')} → {req.get('to_bucket', '')}")
+        parts.append(f"{req.get('from_bucket', '')} → {value(req.get('to_bucket', ''), lang)}")
     for k in ("teams", "agents", "buckets"):
         if req.get(k):
             parts.append(", ".join(req[k]))
@@ -56,7 +58,8 @@ else:
 drilled = request is not None
 request = request or {"event": "cases"}
 # A drill request (checked by drill_request: dates as ISO text, lists as tuples) narrows the sidebar's
-# filters; queries.views.scoped applies the viewer's scope on top, so no value in it can show more than the scope.
+# filters, and its dates replace the sidebar's period (a clicked month may lie outside it); queries.views.scoped
+# applies the viewer's scope on top, so no value in it can show more than the scope.
 overrides: dict[str, object] = {k: request[k] for k in ("teams", "agents", "buckets", "channel") if k in request}
 overrides |= {k: dt.date.fromisoformat(request[k]) for k in ("start", "end") if k in request}
 f = dataclasses.replace(view.filters, **overrides)
@@ -64,6 +67,16 @@ if f.start > f.end:
     f = view.filters
 args = {k: request[k] for k in ("event", "category", "source", "from_bucket", "to_bucket") if k in request}
 args |= {k: dt.date.fromisoformat(request[k]) for k in ("day", "month", "snapshot_on") if k in request}
+if "months_since" in request:
+    args["months_since"] = int(request["months_since"])
+event_kind = args["event"]
+if event_kind == "snapshot":
+    covers = (args["snapshot_on"], args["snapshot_on"])
+elif event_kind == "cases":
+    covers = (view.as_of, view.as_of)  # the cases assigned now
+else:
+    covers = data.drill_dates(f, args.get("day"), args.get("month"))
+f = f.with_dates(*covers)  # what the list covers: the audit log, the file name and the filters sheet say so
 
 if drilled:
     # plain text, never markdown: a shared link's values must not render as links, images or HTML
@@ -83,49 +96,62 @@ result, error = data.cases(f, drill, page_no, reveal=reveal)
 audit_detail = {k: str(v) for k, v in args.items()} | {"page": page_no, "reveal_pii": reveal}
 audit.audit_once("drilldown", current_page(), f, None if result is None else result.total, audit_detail)
 if error:
-    st.error(t("drill_unavailable", lang, msg=error), icon=":material/error:")
+    st.error(t("drill_unavailable", lang, msg=code_text(error)), icon=":material/error:")
     st.stop()
 if result.total == 0:
     st.info(t("empty", lang), icon=":material/filter_alt_off:")
     st.stop()
 
-st.caption(t("cases_total", lang, n=f"{result.total:,}"))
-rows = result.rows.with_columns(values_expr("product", lang))
-labels = {"case_id": "ID", "customer_name": "客户" if lang == "zh" else "Customer", "phone": "电话" if lang == "zh" else "Phone",
-          "account_no": "账号" if lang == "zh" else "Account", "product": t("product", lang), "region": t("region", lang),
-          "status": "状态" if lang == "zh" else "Status", "current_dpd": "DPD",
-          "current_balance": t("balance", lang), "agent_id": t("agent", lang),
-          "events": "笔数" if lang == "zh" else "Events", "amount": "金额" if lang == "zh" else "Amount"}
-event = st.dataframe(
-    rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="case_rows",
-    column_config={c: st.column_config.Column(lbl) for c, lbl in labels.items()} | {
-        "current_balance": st.column_config.NumberColumn(labels["current_balance"], format="¥%.2f"),
-        "amount": st.column_config.NumberColumn(labels["amount"], format="¥%.2f"),
-        "case_id": st.column_config.NumberColumn("ID", format="%d")})
+# the totals a clicked figure counts or sums, to check the list against the chart
+totals = {"payments": t("tot_payments", lang, n=f"{result.events:,}", amount=cny(result.amount, lang)),
+          "contacts": t("tot_contacts", lang, n=f"{result.events:,}"),
+          "promises": t("tot_promises", lang, n=f"{result.events:,}", amount=cny(result.amount, lang)),
+          "complaints": t("tot_complaints", lang, n=f"{result.events:,}"),
+          "snapshot": t("tot_balance", lang, amount=cny(result.amount, lang)),
+          "placements": t("tot_placements", lang, amount=cny(result.amount, lang)),
+          "cases": t("tot_balance", lang, amount=cny(result.amount, lang))}
+period = covers[0].isoformat() if covers[0] == covers[1] else f"{covers[0]} → {covers[1]}"
+st.caption(f"{t('cases_total', lang, n=f'{result.total:,}')} · {totals[event_kind]} · {period}")
+tb = table(result.rows, lang, pinned=("case_id",))
+event = st.dataframe(tb.frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                     key="case_rows", column_config=tb.config)
 if result.pages > 1:
     st.pagination(result.pages, key=CASE_PAGE, default=page_no)
-downloads(result.rows, f"cases_{args['event']}", view, "cases")
+limit = data.export_limit()
+about = ((t("x_drill", lang), label or _describe(request, lang)),)
+if result.total > limit:
+    st.caption(f":material/warning: {t('export_limit', lang, n=f'{limit:,}', total=f'{result.total:,}')}")
+    about += ((t("x_limit", lang), f"{limit:,}"),)
+downloads(result.rows.clear(), CASE_FILES[event_kind], view, "cases",
+          title=f"{t('pg_cases', lang)} · {t(f'ev_{event_kind}', lang)}", filters=f, period=covers,
+          batches=data.export_cases(f, drill, reveal), reveal=reveal, about=about,
+          detail={k: str(v) for k, v in args.items()})
 
 selected = event.selection.rows if event else []
 if selected:
     case_id = int(result.rows.get_column("case_id")[selected[0]])
     tl, err = data.timeline(case_id, f, reveal=reveal)
     audit.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
-                    {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
+                     {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
     with st.container(border=True):
         st.subheader(t("timeline", lang, case=case_id))
         if err or tl is None or tl.case is None:
-            st.info(err or t("empty", lang))
+            st.info(code_text(err) if err else t("empty", lang))
         else:
             head = tl.case
             c = st.columns(4)
-            c[0].metric(labels["customer_name"], str(head.get("customer_name")),
-                        help=f"{labels['phone']} {head.get('phone')} · {labels['account_no']} {head.get('account_no')}")
-            c[1].metric(labels["product"], value(head.get("product"), lang))
-            c[2].metric("DPD", num(head.get("current_dpd")))
-            c[3].metric(labels["current_balance"], cny(head.get("current_balance"), lang))
-            st.dataframe(tl.events, hide_index=True, width="stretch",
-                         column_config={"amount": st.column_config.NumberColumn(format="¥%.2f")})
-            downloads(tl.events, f"case_{case_id}_timeline", view, "timeline")
+            c[0].metric(t("customer", lang), str(head.get("customer_name")),
+                        help=md_escape(f"{t('phone', lang)} {head.get('phone')} · {t('account', lang)} "
+                                       f"{head.get('account_no')}"))
+            c[1].metric(t("product", lang), value(head.get("product"), lang))
+            c[2].metric(t("dpd", lang), num(head.get("current_dpd")))
+            c[3].metric(t("balance", lang), cny(head.get("current_balance"), lang))
+            events = tl.events.with_columns(timeline_detail(lang)).select("at", "kind", "agent_id", "detail",
+                                                                          "amount")
+            shown = table(events, lang)
+            st.dataframe(shown.frame, hide_index=True, width="stretch", column_config=shown.config)
+            downloads(events, f"case_{case_id}_timeline", view, "timeline", title=t("timeline", lang, case=case_id),
+                      period=(events["at"].min().date(), events["at"].max().date()) if events.height else None,
+                      reveal=reveal)
 else:
     st.caption(t("open_case", lang))

@@ -1,9 +1,12 @@
 """指标口径 · Glossary: every registered metric with its definition, numerator and denominator."""
 
+import polars as pl
 import streamlit as st
 
 from dashboard import data
 from dashboard.components import downloads, page_header
+from dashboard.exports import columns_for
+from dashboard.format import md_escape_expr
 from dashboard.i18n import t
 from dashboard.session import current_view
 
@@ -12,9 +15,10 @@ lang = view.lang
 page_header(view, "pg_glossary")
 st.caption(t("glossary_intro", lang))
 g = data.glossary(lang)
-st.dataframe(g, hide_index=True, width="stretch", row_height=60,
-             column_config={"key": st.column_config.TextColumn(t("g_key", lang), width="small"),
-                            "name": st.column_config.TextColumn(t("g_name", lang), width="small"),
-                            "definition": st.column_config.TextColumn(t("g_def", lang), width="large"),
-                            "numerator": t("g_num", lang), "denominator": t("g_den", lang)})
-downloads(g, "glossary", view, "glossary")
+g = g.select(*[c for c in g.columns if c != "key"], "key")  # the command line's key last
+# A static table: every row shown and every definition wrapped (a grid would cut them at its column width).
+# st.table reads markdown in cells: every cell is escaped, so "targets.target_amount" shows as it is.
+headers = {c.name: c.header for c in columns_for(g.schema, lang)}
+shown = g.select(md_escape_expr(pl.col(c)) for c in g.columns)
+st.table(shown.rename(headers), hide_index=True, border="horizontal")
+downloads(g, "glossary", view, "glossary", title=t("pg_glossary", lang))

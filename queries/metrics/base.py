@@ -28,7 +28,7 @@ class MetricUnavailable(DataUnavailable):
     """The data the metric needs is not in the source (e.g. the optional targets table)."""
 
 
-#: Why a metric cannot be shown when its source table holds no rows (both languages: a page shows it as is).
+#: Why a metric cannot be shown when its source table holds no rows, in Chinese and English.
 NO_RECORDS = {
     "contacts": ("案件库中没有催收行动记录（contacts 表为空）", "this database holds no contact records (the contacts table is "
                  "empty)"),
@@ -44,7 +44,7 @@ def require(store: Store, source_table: str) -> None:
     real (e.g. a database imported from month-end status files has no contacts, promises or complaints)."""
     if not store.holds(source_table):
         zh, en = NO_RECORDS[source_table]
-        raise MetricUnavailable(f"{zh} · {en}")
+        raise MetricUnavailable(en, zh=zh)
 
 
 def check_dims(metric: str, by: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:

@@ -109,13 +109,14 @@ def recovery_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> p
         dims=TARGET_DIMS, unit="rate", money_numerator=True)
 def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
                        calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
-    """Collected ÷ team target per month; `pace` = achievement ÷ share of working days elapsed."""
+    """Collected ÷ team target per month; `pace` = achievement ÷ share of working days elapsed; `expected` = the
+    target × that share (what the team should have collected by the period's end to be on pace)."""
     by = check_dims("target_achievement", by, TARGET_DIMS)
     if not store.manifest.get("has_targets") or not store.has("targets") or store.frame("targets").height == 0:
         raise MetricUnavailable("target achievement needs the optional 'targets' table, which the "
                                 "case database does not have (or it is empty)")
     if filters.nothing:
-        return empty(by, ["pace"])
+        return empty(by, ["pace", "expected"])
     months = month_starts(filters.start, filters.end)
     pays = rows(store, "payments", filters, ("month", "team_id", "channel"))
     teams = store.frame("teams").select("team_id", "channel")
@@ -146,8 +147,9 @@ def target_achievement(store: Store, filters: Filters, by: tuple[str, ...] = (),
         share = pl.lit(elapsed_share(None), dtype=pl.Float64)
     out = out.with_columns(ratio(pl.col("num"), pl.col("den")).alias("value"), share.alias("_share"))
     out = out.select(*by, money(pl.col("num")).alias("numerator"), money(pl.col("den")).alias("denominator"),
-                     "value", ratio(pl.col("value"), pl.col("_share")).alias("pace"))
-    return finish(out.sort(list(by)) if by else out, by, ["pace"])
+                     "value", ratio(pl.col("value"), pl.col("_share")).alias("pace"),
+                     money((pl.col("den") * pl.col("_share")).round(0)).alias("expected"))
+    return finish(out.sort(list(by)) if by else out, by, ["pace", "expected"])
 
 
 @metric("liquidation", name=("清收率", "Liquidation"),

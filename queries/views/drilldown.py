@@ -8,21 +8,26 @@ masks personal data unless the viewer may see it (queries.governance.masking).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
 import sqlalchemy as sa
 
 from queries.buckets import CLOSED, DEFAULT_BUCKETS, BucketBounds
-from queries.dates import month_start
+from queries.dates import month_end, month_start
 from queries.errors import UserError
 from queries.filters import FULL_SCOPE, Filters, Scope, apply
 from queries.governance.masking import mask_frame, may_reveal
 from queries.metrics.contact import ATTEMPT_CHANNELS
 from queries.source import contract as S
 
-EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot")
+EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot", "placements")
 MAX_PAGE_SIZE = 500
+#: The most rows a case-list export holds (the cases page says so when a selection has more).
+EXPORT_MAX_ROWS = 200_000
+#: Rows fetched from the case database at a time while an export streams.
+EXPORT_BATCH = 10_000
 CASE_COLUMNS = ("case_id", "customer_name", "phone", "account_no", "product", "region", "status",
                 "current_dpd", "current_balance", "agent_id")
 
@@ -33,12 +38,15 @@ class DrillDownError(UserError):
 
 @dataclass(frozen=True)
 class CasePage:
-    """One page of cases: rows (masked as the viewer requires), total matching cases, paging."""
+    """One page of cases: rows (masked as the viewer requires), total matching cases, paging, and the totals of
+    every matching case's events and amount (what the clicked figure counts or sums)."""
 
     rows: pl.DataFrame
     total: int
     page: int
     page_size: int
+    events: int = 0
+    amount: float = 0.0
 
     @property
     def pages(self) -> int:
@@ -68,14 +76,18 @@ def _visible_agents(conn: sa.Connection, f: Filters) -> list[str] | None:
     return list(conn.execute(q).scalars())
 
 
-def _period(f: Filters, day: dt.date | None, month: dt.date | None) -> tuple[dt.date, dt.date]:
-    start, end = f.start, f.end
+def drill_period(f: Filters, day: dt.date | None = None, month: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The dates a clicked mark covers: its day, or its month (up to the period's end when that falls inside the
+    month, as the trend charts' last month does); without either, the period. A click's day or month replaces the
+    period, it is not intersected with it: a month clicked on a 13-month trend lies outside a month-to-date period.
+    """
+    if day is not None:
+        return day, day
     if month is not None:
         m0 = month_start(month)
-        start, end = max(start, m0), min(end, month_start(m0, 1) - dt.timedelta(days=1))
-    if day is not None:
-        start, end = max(start, day), min(end, day)
-    return start, end
+        last = month_end(m0)
+        return m0, f.end if m0 <= f.end < last else last
+    return f.start, f.end
 
 
 def _event_spec(event: str) -> tuple[sa.Table, sa.Column, list[sa.ColumnElement]]:
@@ -167,10 +179,9 @@ def _snapshot_rows(conn: sa.Connection, f: Filters, agents: list[str] | None, sn
     return q
 
 
-def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -> sa.Select:
-    """Cases currently assigned to the selected agents, with their current balance."""
+def _on_cases(q: sa.Select, f: Filters, agents: list[str] | None, dpd: sa.Column, bounds: BucketBounds) -> sa.Select:
+    """`q` narrowed by the cases' own columns: their agent, product, region and the bucket of `dpd`."""
     c = S.cases
-    q = sa.select(c.c.case_id, c.c.current_balance.label("amount")).where(c.c.status == "active")
     if agents is not None:
         q = q.where(c.c.agent_id.in_(agents))
     if f.products:
@@ -178,16 +189,40 @@ def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -
     if f.regions:
         q = q.where(c.c.region.in_(f.regions))
     if f.buckets:
-        q = q.where(bounds.sql_any(c.c.current_dpd, f.buckets))
+        q = q.where(bounds.sql_any(dpd, f.buckets))
     return q
 
 
-def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
-               month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
-               to_bucket: str | None = None, category: str | None = None, source: str | None = None,
-               page: int = 1, page_size: int = 50, reveal_pii: bool = False, scope: Scope = FULL_SCOPE,
-               bounds: BucketBounds = DEFAULT_BUCKETS) -> CasePage:
-    """One page of the cases behind a selection, largest amount first (events: count, amount, per case)."""
+def _assigned_rows(f: Filters, agents: list[str] | None, bounds: BucketBounds) -> sa.Select:
+    """Cases currently assigned to the selected agents, with their current balance."""
+    c = S.cases
+    q = sa.select(c.c.case_id, c.c.current_balance.label("amount")).where(c.c.status == "active")
+    return _on_cases(q, f, agents, c.c.current_dpd, bounds)
+
+
+def _placement_cases(f: Filters, agents: list[str] | None, month: dt.date | None, months_since: int | None,
+                     bounds: BucketBounds) -> sa.Select:
+    """Cases placed in a month (the liquidation curve's denominator), each with its payments from placement
+    through `months_since` months after it (the numerator): (case_id, events, amount), one row per case.
+
+    Attributed as the liquidation metric is: the case's agent, its placed bucket, its product and region.
+    """
+    if month is None:
+        raise DrillDownError("a placements drill-down needs the placement month")
+    c, p = S.cases, S.payments
+    m0 = month_start(month)
+    upto = month_start(m0, (months_since if months_since is not None else 1200) + 1)
+    window = sa.and_(p.c.case_id == c.c.case_id, p.c.paid_at >= dt.datetime.combine(m0, dt.time()),
+                     p.c.paid_at < dt.datetime.combine(upto, dt.time()))
+    q = (sa.select(c.c.case_id.label("case_id"), sa.func.count(p.c.payment_id).label("events"),
+                   sa.func.coalesce(sa.func.sum(p.c.amount), 0).label("amount"))
+         .select_from(c).outerjoin(p, window)
+         .where(c.c.placed_on >= m0, c.c.placed_on < month_start(m0, 1)).group_by(c.c.case_id))
+    return _on_cases(q, f, agents, c.c.placed_dpd, bounds)
+
+
+def _check(event: str, filters: Filters, snapshot_on: dt.date | None, from_bucket: str | None,
+           to_bucket: str | None, bounds: BucketBounds) -> None:
     if event not in EVENTS:
         raise DrillDownError(f"unknown drill-down '{event}': use one of {', '.join(EVENTS)}")
     if event == "snapshot" and snapshot_on is None:
@@ -198,6 +233,50 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
     for label in filters.buckets:  # a link can ask for any text; the SQL is built from known buckets only
         if label not in bounds.labels:
             raise DrillDownError(f"unknown bucket '{label[:40]}': use one of {', '.join(bounds.labels)}")
+
+
+def _per_case(conn: sa.Connection, f: Filters, event: str, day: dt.date | None, month: dt.date | None,
+              snapshot_on: dt.date | None, from_bucket: str | None, to_bucket: str | None, category: str | None,
+              source: str | None, months_since: int | None, bounds: BucketBounds) -> sa.Subquery | None:
+    """(case_id, events, amount) of every case behind the selection; None when nothing can match."""
+    agents = _visible_agents(conn, f)
+    if agents is not None and not agents:
+        return None
+    if event == "placements":
+        return _placement_cases(f, agents, month, months_since, bounds).subquery("per_case")
+    if event == "snapshot":
+        rows = _snapshot_rows(conn, f, agents, snapshot_on, from_bucket, to_bucket, bounds)
+    elif event == "cases":
+        rows = _assigned_rows(f, agents, bounds)
+    else:
+        start, end = drill_period(f, day, month)
+        if start > end:
+            return None
+        rows = _event_rows(event, f, agents, start, end, category, source, bounds)
+    ev = rows.subquery("ev")
+    return (sa.select(ev.c.case_id, sa.func.count().label("events"), sa.func.sum(ev.c.amount).label("amount"))
+            .group_by(ev.c.case_id).subquery("per_case"))
+
+
+def _ordered(per_case: sa.Subquery) -> sa.Select:
+    """The case rows of a selection, largest amount first (the order of the page and of its export)."""
+    c = S.cases
+    return (sa.select(*[c.c[n] for n in CASE_COLUMNS], per_case.c.events, per_case.c.amount)
+            .join_from(per_case, c, c.c.case_id == per_case.c.case_id)
+            .order_by(per_case.c.amount.desc(), per_case.c.case_id))
+
+
+def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
+               month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
+               to_bucket: str | None = None, category: str | None = None, source: str | None = None,
+               months_since: int | None = None, page: int = 1, page_size: int = 50, reveal_pii: bool = False,
+               scope: Scope = FULL_SCOPE, bounds: BucketBounds = DEFAULT_BUCKETS) -> CasePage:
+    """One page of the cases behind a selection, largest amount first (events: count, amount, per case).
+
+    A `day` or `month` replaces the filters' dates (drill_period); `months_since` bounds a placements list's
+    payments to that many months after placement.
+    """
+    _check(event, filters, snapshot_on, from_bucket, to_bucket, bounds)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(1, int(page))
     f = apply(scope, filters)
@@ -205,30 +284,53 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
     if f.nothing:
         return empty
     with engine.connect() as conn:
-        agents = _visible_agents(conn, f)
-        if agents is not None and not agents:
+        per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
+                             months_since, bounds)
+        if per_case is None:
             return empty
-        if event == "snapshot":
-            rows = _snapshot_rows(conn, f, agents, snapshot_on, from_bucket, to_bucket, bounds)
-        elif event == "cases":
-            rows = _assigned_rows(f, agents, bounds)
-        else:
-            start, end = _period(f, day, month)
-            if start > end:
-                return empty
-            rows = _event_rows(event, f, agents, start, end, category, source, bounds)
-        ev = rows.subquery("ev")
-        per_case = (sa.select(ev.c.case_id, sa.func.count().label("events"), sa.func.sum(ev.c.amount).label("amount"))
-                    .group_by(ev.c.case_id).subquery("per_case"))
-        total = conn.execute(sa.select(sa.func.count()).select_from(per_case)).scalar_one()
-        c = S.cases
-        q = (sa.select(*[c.c[n] for n in CASE_COLUMNS], per_case.c.events, per_case.c.amount)
-             .join_from(per_case, c, c.c.case_id == per_case.c.case_id)
-             .order_by(per_case.c.amount.desc(), per_case.c.case_id)
-             .limit(page_size).offset((page - 1) * page_size))
+        total, events, amount = conn.execute(sa.select(
+            sa.func.count(), sa.func.sum(per_case.c.events), sa.func.sum(per_case.c.amount))).one()
+        q = _ordered(per_case).limit(page_size).offset((page - 1) * page_size)
         df = pl.read_database(q, conn, schema_overrides=_SCHEMA)
     df = _typed(df)
-    return CasePage(mask_frame(df, may_reveal(scope, reveal_pii)), int(total), page, page_size)
+    return CasePage(mask_frame(df, may_reveal(scope, reveal_pii)), int(total), page, page_size, int(events or 0),
+                    round(float(amount or 0), 2))
+
+
+def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
+               month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
+               to_bucket: str | None = None, category: str | None = None, source: str | None = None,
+               months_since: int | None = None, reveal_pii: bool = False, scope: Scope = FULL_SCOPE,
+               bounds: BucketBounds = DEFAULT_BUCKETS, batch: int = EXPORT_BATCH,
+               limit: int = EXPORT_MAX_ROWS) -> Iterator[pl.DataFrame]:
+    """Every case behind a selection (up to `limit`), in the page's order, as masked frames of `batch` rows.
+
+    One ordered query, read through a server-side cursor a batch at a time: the case database aggregates the
+    selection once (paging it by keyset or offset would aggregate it again for every page), and neither the
+    driver nor this process ever holds more than a batch.
+    """
+    _check(event, filters, snapshot_on, from_bucket, to_bucket, bounds)
+    f = apply(scope, filters)
+    reveal = may_reveal(scope, reveal_pii)
+    if f.nothing:
+        return
+    with engine.connect() as conn:
+        per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
+                             months_since, bounds)
+        if per_case is None:
+            return
+        names = [*CASE_COLUMNS, "events", "amount"]
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+            _ordered(per_case).limit(max(0, int(limit))))
+        for part in result.partitions(batch):
+            df = pl.DataFrame([tuple(r) for r in part], schema=names, orient="row", infer_schema_length=None)
+            yield mask_frame(_typed(_cast(df)), reveal)
+
+
+def _cast(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows read through a cursor with the column types of pl.read_database's (text, ids and counts as such)."""
+    text = [n for n in CASE_COLUMNS if n not in _SCHEMA and n != "current_balance"]
+    return df.with_columns(pl.col(text).cast(pl.String), *[pl.col(k).cast(v) for k, v in _SCHEMA.items()])
 
 
 _SCHEMA = {"case_id": pl.Int64, "current_dpd": pl.Int64, "events": pl.Int64}
@@ -269,7 +371,7 @@ def case_timeline(engine: sa.Engine, case_id: int, *, filters: Filters | None = 
     today = dt.date.today()
     f = apply(scope, filters or Filters(start=today, end=today))
     events_schema = {"at": pl.Datetime("us"), "kind": pl.String, "agent_id": pl.String, "detail": pl.String,
-                     "amount": pl.Float64}
+                     "amount": pl.Float64, **TIMELINE_FIELDS}
     nothing = Timeline(None, pl.DataFrame(schema=events_schema))
     if f.nothing:
         return nothing
@@ -306,8 +408,15 @@ def case_timeline(engine: sa.Engine, case_id: int, *, filters: Filters | None = 
     return Timeline(header, events.sort("at", descending=True))
 
 
+#: The fields of a timeline event beside (at, kind, agent_id, detail, amount), null where a kind has none: what a
+#: page needs to say the detail in its own language (`detail` joins the raw values).
+TIMELINE_FIELDS = {"channel": pl.String, "party": pl.String, "outcome": pl.String, "duration_s": pl.Int64,
+                   "phone_no": pl.String, "due_on": pl.Date, "status": pl.String, "method": pl.String,
+                   "category": pl.String, "source": pl.String, "severity": pl.String, "dpd": pl.Int64}
+
+
 def _timeline_part(df: pl.DataFrame, reveal: bool) -> pl.DataFrame:
-    """One event kind's rows as (at, kind, agent_id, detail, amount)."""
+    """One event kind's rows as (at, kind, agent_id, detail, amount) and the TIMELINE_FIELDS."""
     if "phone_no" in df.columns:
         df = mask_frame(df, reveal)
     at = pl.col("at").cast(pl.String).str.to_datetime(strict=False) if df.schema.get("at") == pl.String \
@@ -316,5 +425,8 @@ def _timeline_part(df: pl.DataFrame, reveal: bool) -> pl.DataFrame:
     detail = (pl.concat_str([pl.col(c).cast(pl.String).fill_null("–") for c in detail_cols], separator=" · ")
               if detail_cols else pl.lit(""))
     amount = pl.col("amount").cast(pl.Float64).round(2) if "amount" in df.columns else pl.lit(None, pl.Float64)
+    fields = [(pl.col(c).cast(pl.String).str.to_date(strict=False) if dtype == pl.Date and df.schema[c] == pl.String
+               else pl.col(c).cast(dtype, strict=False)).alias(c) if c in df.columns else pl.lit(None, dtype).alias(c)
+              for c, dtype in TIMELINE_FIELDS.items()]
     return df.select(at.alias("at"), pl.col("kind").cast(pl.String), pl.col("agent_id").cast(pl.String),
-                     detail.alias("detail"), amount.alias("amount"))
+                     detail.alias("detail"), amount.alias("amount"), *fields)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from queries.dates import CHINA_CALENDAR, month_end, month_start, shift_months
+from queries.dates import (
+    CHINA_CALENDAR,
+    month_end,
+    month_start,
+    same_weekday_last_month,
+    shift_months,
+)
 from queries.filters import Filters
 from queries.metrics import MetricUnavailable
 from queries.metrics.base import filter_frame, require
@@ -68,20 +74,33 @@ def _kpis_for(store: Store, f: Filters, day: dt.date) -> dict:
         out["achievement"], out["pace"], out["target"] = _one(ach), _one(ach, "pace"), _one(ach, "denominator")
     except MetricUnavailable:
         out["achievement"] = out["pace"] = out["target"] = None
-    try:
-        due = compute("ptp_kept_rate", store, today)
-        out["ptp_due_today"] = (_one(due, "denominator") or 0) + (_one(due, "pending") or 0) if due.height else 0
-        out["ptp_due_amount"] = _one(due, "due_amount")
-    except MetricUnavailable:  # no promises at all: no count, rather than a zero that looks real
-        out["ptp_due_today"] = out["ptp_due_amount"] = None
+    out["ptp_due_today"], out["ptp_due_amount"] = _ptp_due(store, today)
     return out
 
 
+def _ptp_due(store: Store, day: Filters) -> tuple[float | None, float | None]:
+    """Promises due on a day (resolved or pending) and their amount; None, None when the source has no promises
+    at all (no count rather than a zero that looks real)."""
+    try:
+        due = compute("ptp_kept_rate", store, day)
+    except MetricUnavailable:
+        return None, None
+    if not due.height:
+        return 0, None
+    return (_one(due, "denominator") or 0) + (_one(due, "pending") or 0), _one(due, "due_amount")
+
+
 def daily_kpis(store: Store, f: Filters) -> dict:
-    """KPI values for the period's last day and for the same day last month: {'now': …, 'last_month': …}, and
-    'calendar_unknown': the years whose working days the calendar does not know (pace assumes Monday–Friday)."""
+    """KPI values for the period's last day and for the same day last month: {'now': …, 'last_month': …};
+    'same_weekday': the day's collected and PTPs due on the same weekday last month (a Sunday against a Sunday:
+    collections follow the week); 'calendar_unknown': the years whose working days the calendar does not know
+    (pace assumes Monday–Friday)."""
     last_month = shift_months(f.end, -1)
-    return {"now": _kpis_for(store, f, f.end), "last_month": _kpis_for(store, f, last_month),
+    wd = same_weekday_last_month(f.end)
+    day = f.with_dates(wd, wd)
+    same = {"day": wd, "collected_today": _one(compute("collected", store, day)),
+            "ptp_due_today": _ptp_due(store, day)[0]}
+    return {"now": _kpis_for(store, f, f.end), "last_month": _kpis_for(store, f, last_month), "same_weekday": same,
             "calendar_unknown": CHINA_CALENDAR.unknown_years(month_start(last_month), month_end(f.end))}
 
 
@@ -101,14 +120,17 @@ def daily_series(store: Store, f: Filters) -> pl.DataFrame:
 
 
 def by_team(store: Store, f: Filters) -> pl.DataFrame:
-    """Per team: collected, target achievement and pace (null without targets)."""
+    """Per team: collected, target, what the working-day calendar expects by the period's end, achievement and
+    pace (nulls without targets)."""
     col = compute("collected", store, f, ("team_id",)).select("team_id", pl.col("value").alias("collected"))
     try:
         ach = compute("target_achievement", store, f, ("team_id",)).select(
-            "team_id", pl.col("denominator").alias("target"), pl.col("value").alias("achievement"), "pace")
+            "team_id", pl.col("denominator").alias("target"), "expected", pl.col("value").alias("achievement"),
+            "pace")
         col = col.join(ach, on="team_id", how="left")
     except MetricUnavailable:
-        col = col.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("target", "achievement", "pace"))
+        col = col.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("target", "expected", "achievement",
+                                                                            "pace"))
     return _team_names(store, col).filter(pl.col("collected") > 0)
 
 
@@ -136,8 +158,13 @@ def _optional(make: Callable[[], pl.DataFrame], columns: tuple[str, ...]) -> pl.
         return pl.DataFrame(schema={"agent_id": pl.String, **dict.fromkeys(columns, pl.Float64)})
 
 
+#: Leaderboard columns where more is better, flagged when an agent is below their own team's median.
+COACHING = ("collected", "recovery_rate", "attempts", "contact_rate", "rpc_rate", "ptp_rate", "ptp_kept_rate")
+
+
 def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
-    """One row per agent with every per-agent metric, a daily-collected series and a rank by collected.
+    """One row per agent with every per-agent metric, a daily-collected series, a rank by collected and
+    `below_median`: the COACHING columns where the agent is below their own team's median.
 
     Needs contacts (MetricUnavailable without any); promise and complaint columns stay null without them."""
     by = ("agent_id",)
@@ -177,13 +204,29 @@ def leaderboard(store: Store, f: Filters) -> pl.DataFrame:
     agents = store.frame("agents").select("agent_id", "agent_name", "team_id")
     out = out.join(spark, on="agent_id", how="left").join(agents, on="agent_id", how="left")
     out = _team_names(store, out).sort(["collected", "agent_id"], descending=[True, False])
-    return out.with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
+    out = out.with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
+    return out.join(_below_team_median(store, f, out), on="agent_id", how="left")
+
+
+def _below_team_median(store: Store, f: Filters, board: pl.DataFrame) -> pl.DataFrame:
+    """Per agent: the COACHING columns where the agent is below the median of every agent of their own team
+    (same period and bucket, product, region filters: the agents picked in the sidebar do not narrow a team)."""
+    teams = leaderboard(store, _whole_teams(f)) if f.agents else board
+    medians = teams.group_by("team_id").agg(pl.col(c).median().alias(f"_m_{c}") for c in COACHING)
+    flagged = board.select("agent_id", "team_id", *COACHING).join(medians, on="team_id", how="left")
+    return flagged.select("agent_id", pl.concat_list(
+        pl.when(pl.col(c) < pl.col(f"_m_{c}")).then(pl.lit(c)) for c in COACHING).list.drop_nulls()
+        .alias("below_median"))
+
+
 
 
 #: How much of the leaderboard to show: the top or bottom N by rank, or every agent.
 LEADERBOARD_SHOWS = ("top", "bottom", "all")
 #: The N of a large centre's leaderboard (the whole board of 500 agents is slow to draw and to read).
 LEADERBOARD_TOP = 50
+#: A board of up to this many agents is shown whole by default: hiding the weakest hides who needs coaching.
+LEADERBOARD_FITS = 100
 
 
 def leaderboard_rows(board: pl.DataFrame, show: str = "top", search: str = "", n: int = LEADERBOARD_TOP) -> pl.DataFrame:
@@ -206,11 +249,17 @@ def leaderboard_rows(board: pl.DataFrame, show: str = "top", search: str = "", n
 FUNNEL = ("attempts", "contacts", "rpc", "ptp", "kept", "paid")
 
 
+def _whole_teams(f: Filters) -> Filters:
+    """The filters without an agent selection: a team median is over the whole team, not the agents picked."""
+    return replace(f, agents=())
+
+
 def funnel(store: Store, f: Filters, agent_id: str) -> pl.DataFrame:
-    """Funnel stages for one agent and the median of the agents of that agent's team (same filters)."""
-    board = leaderboard(store, f.with_dates(f.start, f.end))
+    """Funnel stages for one agent and the median of every agent of that agent's team (same period and bucket,
+    product and region filters, whichever agents the sidebar picks)."""
+    board = leaderboard(store, _whole_teams(f))
     me = board.filter(pl.col("agent_id") == agent_id)
-    if me.height == 0:
+    if me.height == 0 or (f.agents and agent_id not in f.agents):
         return pl.DataFrame(schema={"stage": pl.String, "agent": pl.Float64, "team_median": pl.Float64})
     team = me.get_column("team_id")[0]
     mates = board.filter(pl.col("team_id") == team)
@@ -222,15 +271,21 @@ def funnel(store: Store, f: Filters, agent_id: str) -> pl.DataFrame:
     })
 
 
-def hourly_rpc(store: Store, f: Filters, min_attempts: int = 20) -> pl.DataFrame:
-    """RPC rate by hour of day per team, or per agent once teams or agents are chosen (cells with few attempts dropped)."""
+#: Attempts below which an hour's RPC rate is too noisy to colour (the heatmap greys it and shows the count).
+MIN_HOUR_ATTEMPTS = 20
+
+
+def hourly_rpc(store: Store, f: Filters, min_attempts: int = MIN_HOUR_ATTEMPTS) -> pl.DataFrame:
+    """RPC rate by hour of day per team, or per agent once teams or agents are chosen; `thin` marks cells with
+    fewer than `min_attempts` attempts."""
     if f.teams or f.agents:
         out = compute("rpc_rate", store, f, ("agent_id", "hour")).rename({"agent_id": "who_id"})
         names = store.frame("agents").select(pl.col("agent_id").alias("who_id"), pl.col("agent_name").alias("who_name"))
     else:
         out = compute("rpc_rate", store, f, ("team_id", "hour")).rename({"team_id": "who_id"})
         names = store.frame("teams").select(pl.col("team_id").alias("who_id"), pl.col("team_name").alias("who_name"))
-    return out.join(names, on="who_id", how="left").filter(pl.col("denominator") >= min_attempts)
+    return out.join(names, on="who_id", how="left").with_columns(
+        (pl.col("denominator") < min_attempts).alias("thin"))
 
 
 def open_complaints(store: Store, f: Filters, sla_days: int) -> pl.DataFrame:
@@ -271,6 +326,10 @@ def monthly(store: Store, f: Filters) -> pl.DataFrame:
     rr = compute("recovery_rate", store, wide, ("month",)).select(
         "month", pl.col("value").alias("recovery_rate"), pl.col("denominator").alias("opening_balance"))
     out = col.join(rr, on="month", how="full", coalesce=True).sort("month")
+    # Months before the first with any payment are before the data's history (their opening balances come from
+    # older cases): comparing with them would report a month's own rate as its change.
+    first = col.get_column("month").min()
+    out = out.filter(pl.col("month") >= first) if first is not None else out.clear()
     prev = out.select(pl.col("month").dt.offset_by("1mo").alias("month"),
                       pl.col("collected").alias("_prev"), pl.col("recovery_rate").alias("_prev_rr"))
     year = out.select(pl.col("month").dt.offset_by("12mo").alias("month"),
@@ -283,7 +342,7 @@ def monthly(store: Store, f: Filters) -> pl.DataFrame:
     ).drop("_prev", "_year", "_prev_rr", "_year_rr")
     out = out.filter(pl.col("month") >= f.start.replace(day=1)).with_columns(
         pl.lit(None, pl.Date).alias("through"))
-    return _like_for_like(store, f, out)
+    return _like_for_like(store, f, out, first)
 
 
 def _same_days(m0: dt.date, through: dt.date, months_back: int) -> tuple[dt.date, dt.date]:
@@ -293,7 +352,7 @@ def _same_days(m0: dt.date, through: dt.date, months_back: int) -> tuple[dt.date
     return start, min(start + (through - m0), last)
 
 
-def _like_for_like(store: Store, f: Filters, out: pl.DataFrame) -> pl.DataFrame:
+def _like_for_like(store: Store, f: Filters, out: pl.DataFrame, first: dt.date | None) -> pl.DataFrame:
     """A month still running is compared with the same days of the month before and a year before.
 
     Comparing 22 days of this month with whole earlier months would show a fall that is not there.
@@ -307,6 +366,9 @@ def _like_for_like(store: Store, f: Filters, out: pl.DataFrame) -> pl.DataFrame:
     change: dict[str, float | None] = {}
     for back, tag in ((1, "mom"), (12, "yoy")):
         then = f.with_dates(*_same_days(m0, f.end, back))
+        if first is None or then.start < first:  # no history that far back
+            change[tag] = change[f"{tag}_rr_pp"] = None
+            continue
         col_then, rr_then = _one(compute("collected", store, then)), _one(compute("recovery_rate", store, then))
         change[tag] = col_now / col_then - 1 if col_now is not None and col_then else None
         change[f"{tag}_rr_pp"] = rr_now - rr_then if rr_now is not None and rr_then is not None else None

@@ -8,7 +8,7 @@ view but never widen it: a team outside the scope selects nothing, never everyth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import polars as pl
@@ -18,13 +18,20 @@ from queries.filters import Filters, Scope, apply
 from queries.metrics.registry import compute
 from queries.store import Store
 from queries.views import pages as pages_data
-from queries.views.drilldown import CasePage, Timeline, case_timeline, list_cases
+from queries.views.drilldown import (
+    CasePage,
+    Timeline,
+    case_timeline,
+    iter_cases,
+    list_cases,
+)
 
 #: Page compositions callable through compose() (functions of queries.views.pages taking (store, filters, …)).
-COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel", "hourly_rpc", "open_complaints",
-                "monthly", "by_channel_month", "roll_trend")
+COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel", "hourly_rpc",
+                "open_complaints", "monthly", "by_channel_month", "roll_trend")
 #: Drill-down arguments a request may carry (anything else is dropped, never passed on).
-DRILL_ARGS = ("event", "day", "month", "snapshot_on", "from_bucket", "to_bucket", "category", "source")
+DRILL_ARGS = ("event", "day", "month", "snapshot_on", "from_bucket", "to_bucket", "category", "source",
+              "months_since")
 
 
 def scoped(scope: Scope, filters: Filters) -> Filters:
@@ -73,6 +80,14 @@ def cases(engine: sa.Engine, scope: Scope, filters: Filters, drill: dict, page: 
                       scope=scope, **args)
 
 
+def export_cases(engine: sa.Engine, scope: Scope, filters: Filters, drill: dict, reveal_pii: bool = False,
+                 limit: int | None = None) -> Iterator[pl.DataFrame]:
+    """Every case behind a drill-down request (up to the export limit), within the scope, masked like the page."""
+    args = {k: v for k, v in drill.items() if k in DRILL_ARGS and v is not None}
+    extra = {} if limit is None else {"limit": limit}
+    return iter_cases(engine, apply(scope, filters), reveal_pii=reveal_pii, scope=scope, **args, **extra)
+
+
 def timeline(engine: sa.Engine, scope: Scope, case_id: int, filters: Filters | None = None,
              reveal_pii: bool = False) -> Timeline:
     """One case's timeline when the case is within the scope (else an empty one), masked unless allowed."""
@@ -81,5 +96,5 @@ def timeline(engine: sa.Engine, scope: Scope, case_id: int, filters: Filters | N
     return case_timeline(engine, int(case_id), filters=f, reveal_pii=reveal_pii, scope=scope)
 
 
-__all__ = ["COMPOSITIONS", "DRILL_ARGS", "all_teams", "cases", "compose", "kpis", "metric", "options", "scoped",
-           "timeline"]
+__all__ = ["COMPOSITIONS", "DRILL_ARGS", "all_teams", "cases", "compose", "export_cases", "kpis", "metric", "options",
+           "scoped", "timeline"]

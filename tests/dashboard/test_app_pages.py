@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from fixtures_demo import AS_OF
 
-from dashboard.format import change, cny, num, pct
+from dashboard.format import change, cny, money_scale, num, pct
 from dashboard.session import EXPORTS
 from queries.filters import Filters
 from queries.metrics.registry import compute
@@ -86,7 +86,8 @@ def test_url_parameters_prefill_the_filters_and_survive_page_switches(run_app, a
         assert at.sidebar.multiselect(key="f_team").value == ["T01", "T03"]
         assert at.sidebar.selectbox(key="f_period").value == "last_month"
     f = Filters(dt.date(2026, 10, 1), dt.date(2026, 10, 31), teams=("T01", "T03"), buckets=("M2",), channel="in_house")
-    assert _metric(at, "今日回收") == cny(_value(app_store, "collected", f.with_dates(f.end, f.end)), "zh")
+    # a range ending in the past shows that day's collections, said so (not "today")
+    assert _metric(at, "10月31日 回收") == cny(_value(app_store, "collected", f.with_dates(f.end, f.end)), "zh")
 
 
 def test_custom_dates_from_the_url(run_app) -> None:  # noqa: ANN001
@@ -157,6 +158,8 @@ def test_agent_leaderboard_is_the_registry_per_agent(run_app, app_store) -> None
     at = run_app("agents", team="T01")
     assert not at.exception
     board = at.dataframe[0].value
+    div, _, _ = money_scale(board["collected"].max() * 1e4, "zh")  # the table shows money like the cards: ¥…万
+    board = board.assign(collected=board["collected"] * div, rpc_rate=board["rpc_rate"] / 100)
     f = Filters(*MTD, teams=("T01",))
     col = compute("collected", app_store, f, ("agent_id",))
     rpc = compute("rpc_rate", app_store, f, ("agent_id",))
@@ -176,6 +179,7 @@ def test_a_large_leaderboard_shows_top_or_bottom_n_and_finds_an_agent(run_app, a
     from queries.views import pages as pages_data
 
     monkeypatch.setattr(pages_data, "LEADERBOARD_TOP", 3)  # the small centre's 12 agents count as a large one here
+    monkeypatch.setattr(pages_data, "LEADERBOARD_FITS", 3)
     at = run_app("agents")
     assert not at.exception
     col = compute("collected", app_store, Filters(*MTD), ("agent_id",)).sort(["value", "agent_id"],
@@ -196,7 +200,7 @@ def test_a_large_leaderboard_shows_top_or_bottom_n_and_finds_an_agent(run_app, a
     assert any("没有这个人" in i.value for i in at.info)
     # the scatter and the export still cover every agent
     assert sum(len(tr["x"]) for tr in _figures(at)[0]["data"]) == len(ranked)
-    assert at.session_state[EXPORTS]["leaderboard"][1].height == len(ranked)
+    assert len(at.session_state[EXPORTS]["leaderboard"].csv().decode("utf-8-sig").splitlines()) == len(ranked) + 1
 
 
 def test_complaints_kpis_are_the_registry_numbers(run_app, app_store) -> None:  # noqa: ANN001
@@ -220,9 +224,10 @@ def test_aging_bars_and_roll_matrix_are_the_registry_numbers(run_app, app_store)
         assert bars[b] == pytest.approx(v / 1e4)
     roll = compute("roll_rate", app_store, f, snapshot=snap)
     heat = figs[1]["data"][0]
-    m1_row = heat["z"][heat["y"].index("M1")]
+    axes = figs[1]["layout"]
+    m1_row = heat["z"][axes["yaxis"]["ticktext"].index("M1")]
     m1_m2 = roll.filter((roll["from_bucket"] == "M1") & (roll["to_bucket"] == "M2"))["value"][0]
-    assert m1_row[heat["x"].index("M2")] == pytest.approx(m1_m2)
+    assert m1_row[axes["xaxis"]["ticktext"].index("M2")] == pytest.approx(m1_m2)
     at.segmented_control(key="basis").set_value("count").run()
     assert not at.exception
     assert any("户数" in m.value for m in at.markdown)
@@ -281,7 +286,8 @@ def test_glossary_lists_every_registered_metric(run_app) -> None:  # noqa: ANN00
     from queries.metrics.registry import METRICS
 
     at = run_app("glossary", lang="en")
-    assert set(at.dataframe[0].value["key"]) == set(METRICS)
+    table = at.table[0].value
+    assert {k.replace("\\", "") for k in table["Key (command line)"]} == set(METRICS)
     at.session_state["f_lang"] = "zh"
     at.run()
-    assert "回收金额" in set(at.dataframe[0].value["name"])
+    assert "回收金额" in set(at.table[0].value["指标"])

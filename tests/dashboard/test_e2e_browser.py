@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures_app import served
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny
@@ -15,7 +16,7 @@ from queries.metrics.registry import compute
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from screenshots import CHROMIUM, PAGES, browser, open_page, streamlit_server  # noqa: E402
+from screenshots import CHROMIUM, PAGES, browser, open_page  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,14 +27,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
     """A dashboard server on the small demo database with a store directory of its own."""
-    import shutil
-
-    url, store = app_source
-    own = tmp_path_factory.mktemp("e2e") / "store"
-    shutil.copytree(store, own)
-    env = {"CASES_DB_URL": url, "CASES_STORE_DIR": str(own), "CASES_DATA_DIR": str(own.parent),
-           "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}  # demo role picker on a configured db
-    with streamlit_server(env) as base:
+    with served(app_source, tmp_path_factory) as base:
         yield base
 
 

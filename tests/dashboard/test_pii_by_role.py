@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from google.protobuf import text_format
 from streamlit.testing.v1.element_tree import Dataframe
 
-from dashboard.components import csv_bytes, xlsx_bytes
 from dashboard.i18n import _LABELS, _VALUES
 from dashboard.session import EXPORTS
 
@@ -72,9 +71,9 @@ def _walk(node, out: list[str]) -> None:  # noqa: ANN001
 def _exported(at) -> list[str]:  # noqa: ANN001
     """The bytes every download button of this run would produce (the page's own export functions)."""
     out = []
-    for stem, frame in at.session_state[EXPORTS].values():
-        out.append(csv_bytes(frame).decode("utf-8-sig"))
-        with zipfile.ZipFile(io.BytesIO(xlsx_bytes(frame, stem[:31]))) as z:
+    for offer in at.session_state[EXPORTS].values():
+        out.append(offer.csv().decode("utf-8-sig"))
+        with zipfile.ZipFile(io.BytesIO(offer.xlsx())) as z:
             out.extend(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
     return out
 
