@@ -38,12 +38,13 @@ def main() -> int:
     """Command line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", type=Path, required=True, help="another checkout of this repository")
+    ap.add_argument("--this", type=Path, default=ROOT, help="the checkout to compare (default: this one)")
     ap.add_argument("--source", required=True, help="SQLAlchemy URL of the case database (read only)")
     ap.add_argument("--stores", required=True, help="prefix of the two store directories")
     ap.add_argument("--sync-runs", type=int, default=2)
     ap.add_argument("--page-runs", type=int, default=15)
     args = ap.parse_args()
-    trees = {"baseline": args.baseline.resolve(), "this": ROOT}
+    trees = {"baseline": args.baseline.resolve(), "this": args.this.resolve()}
     syncs: dict[str, list[dict]] = {k: [] for k in trees}
     pages: dict[str, list[dict]] = {k: [] for k in trees}
     for i in range(max(args.sync_runs, 1)):
