@@ -21,7 +21,14 @@ from queries.source.reader import epoch_of
 from queries.store import Watermarks
 from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
 from queries.sync.events import affected, collect_events, finish_index, map_months
-from queries.sync.tables import coarse, day_keys, replace_days, replace_months
+from queries.sync.tables import (
+    coarse,
+    day_keys,
+    keep_case_sets,
+    replace_days,
+    replace_months,
+    write_case_sets,
+)
 
 B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
@@ -101,6 +108,7 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     worked = case_days.select(*C_WORKED)
     del case_days
     put("worked_case_days", worked)
+    write_case_sets(ctx, "worked", m, worked, days)
     # distinct (case, agent, …) of the month: the days kept plus the days recomputed
     wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
     del worked
@@ -130,6 +138,7 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
             ctx.writer.keep(name)
         for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
             ctx.writer.keep_parts(name, set())
+        keep_case_sets(ctx, "worked", set())
         return
     ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
                         ("product", "region"), days is None)
@@ -139,6 +148,7 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
         ctx.writer.keep_parts(name, day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
     ctx.writer.keep_parts("worked_months", {f"{m:%Y-%m}" for m in todo})
+    keep_case_sets(ctx, "worked", {f"{m:%Y-%m}" for m in todo})
     wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
     ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
     breach = over_frequency_breach(ctx.rules)

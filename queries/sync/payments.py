@@ -13,7 +13,14 @@ from queries.source.reader import cents, epoch_of
 from queries.store import Watermarks
 from queries.sync.context import DIMS, PAY_SCHEMA, SyncContext, concat
 from queries.sync.events import affected, collect_events, finish_index, map_months
-from queries.sync.tables import coarse, day_keys, replace_days, replace_months
+from queries.sync.tables import (
+    coarse,
+    day_keys,
+    keep_case_sets,
+    replace_days,
+    replace_months,
+    write_case_sets,
+)
 
 PAY_SUMS = ["n", "cents", "opening_cents"]
 PAY_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, "n": pl.UInt32, "cents": pl.Int64,
@@ -59,6 +66,7 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
             ctx.writer.keep(name)
         for name in (*parted, "payments_agent"):
             ctx.writer.keep_parts(name, set())
+        keep_case_sets(ctx, "paying", set())
         return
     ev = collect_events(ctx, "payments", chunks, "paid_at", "payment_id", lambda c: c,
                         ("product", "region", "placed_on", "placed_dpd", "case_agent_id"), days is None)
@@ -67,12 +75,14 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
     for name, schema in parted.items():
         ctx.writer.keep_parts(name, day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
+    keep_case_sets(ctx, "paying", {f"{m:%Y-%m}" for m in todo})
     have = set(ev.months())
 
     def month(m: dt.date) -> pl.DataFrame:
         out = payment_month(ctx, m, ev.take(m))
         for name, df in out.items():
             ctx.writer.put_parts(name, df, schema_file=False)
+        write_case_sets(ctx, "paying", m, out["paying_case_days"], days)
         return coarse(out["payments_daily"], ("product", "region"), PAY_SUMS)
 
     agent_parts = map_months(ctx, month, [m for m in todo if m in have])

@@ -1,0 +1,170 @@
+"""Sets of case ids as compressed (roaring) bitmaps: exact distinct-case counts at the cost of days × agents.
+
+A distinct count over a period does not add up from day counts, so the store keeps, per metric family
+('paying': cases with a payment, 'worked': cases with an attempt) and per month, one file
+`casesets/<family>/YYYY-MM.parquet` of serialized bitmaps of case ids:
+
+- grain 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
+- grain 'm': month × agent (the union of that agent's days),
+- grain 'D' / 'M': day / month over all agents (for views without an agent, team or channel filter),
+- grain 'x': month × case dimension × value (bucket, product, region): the month's cases with that value.
+
+A case has one bucket (its opening bucket), product and region in a month, so a filter or breakdown on them
+is an intersection with the 'x' sets of each month the period touches; distinct cases of a period are the
+union of the months' sets. Nothing is approximate: counts equal COUNT(DISTINCT case_id) on the raw rows.
+"""
+
+from __future__ import annotations
+
+import array
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from pyroaring import BitMap, BitMap64
+
+FOLDER = "casesets"
+FAMILIES = ("paying", "worked")
+CASE_DIMS = ("bucket", "product", "region")
+DAY_AGENT, MONTH_AGENT, DAY_ALL, MONTH_ALL, MONTH_DIM = "d", "m", "D", "M", "x"
+SCHEMA = {"grain": pl.String, "day": pl.Date, "agent_id": pl.String, "dim": pl.String, "value": pl.String,
+          "cases": pl.UInt32, "wide": pl.Boolean, "bm": pl.Binary}
+NARROW_MAX = 2**32 - 1  # case ids above this need 64-bit bitmaps (slower, so only when a month has them)
+
+AnyBitMap = BitMap | BitMap64
+
+
+def folder(version: Path, family: str) -> Path:
+    """The folder of one family's month files in a store version."""
+    return Path(version) / FOLDER / family
+
+
+def month_file(version: Path, family: str, month: dt.date) -> Path:
+    """The file of one family's month."""
+    return folder(version, family) / f"{month:%Y-%m}.parquet"
+
+
+def load(blob: bytes, wide: bool) -> AnyBitMap:
+    """A bitmap back from its serialized bytes."""
+    return BitMap64.deserialize(blob) if wide else BitMap.deserialize(blob)
+
+
+def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
+    """The union of bitmaps (32- and 64-bit mixed when a store holds both)."""
+    if not bitmaps:
+        return BitMap()
+    if any(isinstance(b, BitMap64) for b in bitmaps) and not all(isinstance(b, BitMap64) for b in bitmaps):
+        bitmaps = [b if isinstance(b, BitMap64) else BitMap64(b.to_array()) for b in bitmaps]
+    return bitmaps[0].union(*bitmaps[1:]) if len(bitmaps) > 1 else bitmaps[0]
+
+
+def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
+    """a ∩ b (32- and 64-bit mixed)."""
+    if isinstance(a, BitMap64) != isinstance(b, BitMap64):
+        a, b = (x if isinstance(x, BitMap64) else BitMap64(x.to_array()) for x in (a, b))
+    return a & b
+
+
+def _serialize(ids: np.ndarray) -> tuple[bytes, bool]:
+    """Sorted unique case ids → (serialized bitmap, wide)."""
+    if ids.size and int(ids[-1]) > NARROW_MAX:
+        bm = BitMap64(array.array("Q", ids.astype(np.uint64).tobytes()))
+        wide = True
+    else:
+        bm = BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
+        wide = False
+    bm.run_optimize()
+    return bm.serialize(), wide
+
+
+def build(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm."""
+    g = df.select(*keys, "case_id").unique().sort(*keys, "case_id", nulls_last=True)
+    if g.height == 0:
+        return pl.DataFrame(schema={k: df.schema[k] for k in keys} | {"cases": pl.UInt32, "wide": pl.Boolean,
+                                                                       "bm": pl.Binary})
+    runs = g.group_by(keys, maintain_order=True).len()
+    ids = g.get_column("case_id").to_numpy()
+    lens = runs.get_column("len").to_numpy().astype(np.int64)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    blobs, wides = [], []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        blob, wide = _serialize(ids[s:e])
+        blobs.append(blob)
+        wides.append(wide)
+    return runs.select(*keys, pl.col("len").cast(pl.UInt32).alias("cases")).with_columns(
+        pl.Series("wide", wides, dtype=pl.Boolean), pl.Series("bm", blobs, dtype=pl.Binary))
+
+
+def _merge(prev: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Per key, the union of the previous and the new bitmaps (events only ever add cases to a month)."""
+    both = pl.concat([prev.select(*keys, "wide", "bm"), new.select(*keys, "wide", "bm")])
+    out = []
+    for row in both.group_by(keys, maintain_order=True).agg("wide", "bm").iter_rows(named=True):
+        bm = union([load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)])
+        bm.run_optimize()
+        out.append({**{k: row[k] for k in keys}, "cases": len(bm), "wide": isinstance(bm, BitMap64),
+                    "bm": bm.serialize()})
+    return pl.DataFrame(out, schema={k: both.schema[k] for k in keys} | {k: SCHEMA[k] for k in ("cases", "wide",
+                                                                                              "bm")})
+
+
+def _grain(df: pl.DataFrame, grain: str) -> pl.DataFrame:
+    return df.with_columns(pl.lit(grain).alias("grain")).select(
+        *[pl.col(c) if c in df.columns or c == "grain" else pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items()])
+
+
+def month_sets(rows: pl.DataFrame, prev: pl.DataFrame | None = None,
+               days: Iterable[dt.date] | None = None) -> pl.DataFrame:
+    """One month's file from its event rows (day, case_id, agent_id, bucket, product, region).
+
+    `prev` is the previous version's file of the month when only `days` were recomputed: its other days are
+    kept and its month sets are united with the new rows' (an append-only source only adds cases)."""
+    rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
+    parts = {
+        DAY_AGENT: build(rows, ["day", "agent_id"]),
+        DAY_ALL: build(rows, ["day"]),
+        MONTH_AGENT: build(rows, ["agent_id"]),
+        MONTH_ALL: build(rows.with_columns(pl.lit(True).alias("_all")), ["_all"]).drop("_all"),
+        MONTH_DIM: pl.concat([build(rows.select("case_id", pl.lit(d).alias("dim"),
+                                                pl.col(d).alias("value")), ["dim", "value"]) for d in CASE_DIMS]),
+    }
+    if prev is not None and days is not None:
+        redone = list(days)
+        for grain in (DAY_AGENT, DAY_ALL):
+            kept = prev.filter(pl.col("grain") == grain, ~pl.col("day").is_in(redone))
+            cols = parts[grain].columns
+            parts[grain] = pl.concat([kept.select(cols), parts[grain]])
+        for grain, keys in ((MONTH_AGENT, ["agent_id"]), (MONTH_ALL, []), (MONTH_DIM, ["dim", "value"])):
+            old = prev.filter(pl.col("grain") == grain)
+            if keys:
+                parts[grain] = _merge(old, parts[grain], keys)
+            else:
+                tmp = "_all"
+                parts[grain] = _merge(old.with_columns(pl.lit(True).alias(tmp)),
+                                      parts[grain].with_columns(pl.lit(True).alias(tmp)), [tmp]).drop(tmp)
+    return pl.concat([_grain(df, g) for g, df in parts.items()]).sort("grain", "day", "agent_id", "dim", "value",
+                                                                      nulls_last=True)
+
+
+def write_month(version: Path, family: str, month: dt.date, df: pl.DataFrame) -> None:
+    """Write one month's file (never through a hard link into the previous version)."""
+    target = month_file(version, family, month)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    df.write_parquet(target, compression="zstd", statistics=True, row_group_size=16_384)
+
+
+def read_month(version: Path, family: str, month: dt.date) -> pl.DataFrame | None:
+    """A month's whole file, or None when the month has none."""
+    f = month_file(version, family, month)
+    return pl.read_parquet(f) if f.is_file() else None
+
+
+def has_sets(version: Path) -> bool:
+    """True when the version was built with case sets."""
+    return all(folder(version, fam).is_dir() for fam in FAMILIES)
