@@ -33,7 +33,8 @@ PAY_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
 
 
 def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """One month's attached payment rows → payments_daily, liquidation_daily, paying_case_days."""
+    """One month's attached payment rows → payments_daily, liquidation_daily, and the paying (day, case, agent) rows
+    the month's case sets are made from."""
     lk = ctx.lk
     daily = a.group_by("day", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum(),
@@ -60,7 +61,7 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
                        cents(p.amount).label("cents"))
     chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day",
                             {"paid_at": "paid_at", "case_id": "case_id", "cents": "amount"})
-    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paying_case_days": PAY_CASE}
+    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY}
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
@@ -80,9 +81,9 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
 
     def month(m: dt.date) -> pl.DataFrame:
         out = payment_month(ctx, m, ev.take(m))
+        write_case_sets(ctx, "paying", m, out.pop("paying_case_days"), days)
         for name, df in out.items():
             ctx.writer.put_parts(name, df, schema_file=False)
-        write_case_sets(ctx, "paying", m, out["paying_case_days"], days)
         return coarse(out["payments_daily"], ("product", "region"), PAY_SUMS)
 
     agent_parts = map_months(ctx, month, [m for m in todo if m in have])
