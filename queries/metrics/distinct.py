@@ -26,33 +26,46 @@ from queries.store.casesets import (
 )
 
 
+def _month_level(store: Store, family: str, m: dt.date) -> pl.DataFrame:
+    """The month-grain rows of a month (month × agent, month, month × dimension value), kept per store version."""
+    key = ("casesets", family, m)
+    if key not in store.memo:
+        store.memo[key] = pl.read_parquet(casesets.month_file(store.path, family, m),
+                                          columns=["grain", "agent_id", "dim", "value", "wide", "bm"])
+    return store.memo[key]
+
+
 def _month_rows(store: Store, family: str, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
                 agents: list[str] | None, by_org: list[str]) -> pl.DataFrame:
     """The bitmap rows of month `m` that cover [lo, hi]: the month's own set when it is covered whole."""
     per_agent = agents is not None or bool(by_org)
     covered = lo == m and (hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of))
     whole = covered and not {"day", "week"} & set(by)
-    grain = (MONTH_AGENT if per_agent else MONTH_ALL) if whole else (DAY_AGENT if per_agent else DAY_ALL)
-    preds = [pl.col("grain") == grain]
-    if not whole:
-        preds.append(pl.col("day").is_between(lo, hi))
-    if agents is not None:
-        preds.append(pl.col("agent_id").is_in(agents))
-    scan = pl.scan_parquet(casesets.month_file(store.path, family, m)).filter(*preds)
+    agent_pred = [pl.col("agent_id").is_in(agents)] if agents is not None else []
+    if whole:
+        df = _month_level(store, family, m).filter(pl.col("grain") == (MONTH_AGENT if per_agent else MONTH_ALL),
+                                                   *agent_pred)
+        return df.select(pl.lit(None, dtype=pl.Date).alias("day"), "agent_id", "wide", "bm")
+    scan = pl.scan_parquet(casesets.month_file(store.path, family, m, days=True)).filter(
+        pl.col("grain") == (DAY_AGENT if per_agent else DAY_ALL), pl.col("day").is_between(lo, hi), *agent_pred)
     return scan.select("day", "agent_id", "wide", "bm").collect()
 
 
-def _dim_sets(store: Store, family: str, m: dt.date) -> dict[str, dict[str, AnyBitMap]]:
-    """dimension → value → the month's cases with that value (memoised per store version)."""
-    key = ("casesets_dims", family, m)
-    if key not in store.memo:
-        df = pl.scan_parquet(casesets.month_file(store.path, family, m)).filter(
-            pl.col("grain") == MONTH_DIM).select("dim", "value", "wide", "bm").collect()
-        out: dict[str, dict[str, AnyBitMap]] = defaultdict(dict)
-        for d, v, w, b in df.iter_rows():
-            out[d][v] = casesets.load(b, w)
-        store.memo[key] = dict(out)
-    return store.memo[key]
+def _dim_sets(store: Store, family: str, m: dt.date, wanted: dict[str, set[str] | None]) -> dict[str, dict]:
+    """dimension → value → the month's cases with that value, for the wanted dimensions (None: every value);
+    each set deserialized once per store version."""
+    out: dict[str, dict[str, AnyBitMap]] = defaultdict(dict)
+    level = _month_level(store, family, m)
+    for d, values in wanted.items():
+        rows = level.filter(pl.col("grain") == MONTH_DIM, pl.col("dim") == d)
+        if values is not None:
+            rows = rows.filter(pl.col("value").is_in(list(values)))
+        for v, w, b in rows.select("value", "wide", "bm").iter_rows():
+            key = ("casesets_dim", family, m, d, v)
+            if key not in store.memo:
+                store.memo[key] = casesets.load(b, w)
+            out[d][v] = store.memo[key]
+    return out
 
 
 def _case_filter(dims: dict[str, dict[str, AnyBitMap]], f: Filters) -> AnyBitMap | None:
@@ -76,7 +89,7 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
         if not casesets.month_file(store.path, family, m).is_file():
-            continue
+            continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
         rows = _month_rows(store, family, m, lo, hi, by, agents, by_org)
         if rows.height == 0:
@@ -95,7 +108,10 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
         group_keys = [*by_time, *by_org]
         groups = (rows.group_by(group_keys).agg("wide", "bm") if group_keys
                   else rows.select(pl.col("wide").implode(), pl.col("bm").implode()))
-        dims = _dim_sets(store, family, m) if (by_case or f.buckets or f.products or f.regions) else {}
+        wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),
+                                                                     ("region", f.regions)) if v}
+        wanted |= {d: None for d in by_case}
+        dims = _dim_sets(store, family, m, wanted) if wanted else {}
         keep = _case_filter(dims, f)
         splits = [((), None)]
         if by_case:
@@ -107,11 +123,16 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                     inter = casesets.intersect(inter, s)
                 if len(inter):
                     splits.append((values, inter))
+        plain = keep is None and not by_case  # no intersection: the sets are united once, at the end
         for row in groups.iter_rows(named=True):
-            bm = casesets.union([casesets.load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)])
+            loaded = [casesets.load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)]
+            head = tuple(row[k] for k in group_keys)
+            if plain:
+                acc[head].extend(loaded)
+                continue
+            bm = casesets.union(loaded)
             if keep is not None:
                 bm = casesets.intersect(bm, keep)
-            head = tuple(row[k] for k in group_keys)
             for values, part in splits:
                 got = bm if part is None else casesets.intersect(bm, part)
                 if len(got):

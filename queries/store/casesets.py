@@ -1,8 +1,9 @@
 """Sets of case ids as compressed (roaring) bitmaps: exact distinct-case counts at the cost of days × agents.
 
 A distinct count over a period does not add up from day counts, so the store keeps, per metric family
-('paying': cases with a payment, 'worked': cases with an attempt) and per month, one file
-`casesets/<family>/YYYY-MM.parquet` of serialized bitmaps of case ids:
+('paying': cases with a payment, 'worked': cases with an attempt) and per month, two files of serialized
+bitmaps of case ids, `casesets/<family>/YYYY-MM.parquet` (month grains, read for whole months and kept in
+memory once read) and `casesets/<family>-days/YYYY-MM.parquet` (day grains, read for partial months):
 
 - grain 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
 - grain 'm': month × agent (the union of that agent's days),
@@ -36,14 +37,22 @@ NARROW_MAX = 2**32 - 1  # case ids above this need 64-bit bitmaps (slower, so on
 AnyBitMap = BitMap | BitMap64
 
 
-def folder(version: Path, family: str) -> Path:
-    """The folder of one family's month files in a store version."""
-    return Path(version) / FOLDER / family
+DAY_GRAINS = (DAY_AGENT, DAY_ALL)
 
 
-def month_file(version: Path, family: str, month: dt.date) -> Path:
-    """The file of one family's month."""
-    return folder(version, family) / f"{month:%Y-%m}.parquet"
+def folders(family: str) -> tuple[str, str]:
+    """The family's two folders inside a version: month grains, day grains."""
+    return f"{FOLDER}/{family}", f"{FOLDER}/{family}-days"
+
+
+def folder(version: Path, family: str, days: bool = False) -> Path:
+    """The folder of one family's month files (month grains, or day grains with days=True) in a store version."""
+    return Path(version) / folders(family)[int(days)]
+
+
+def month_file(version: Path, family: str, month: dt.date, days: bool = False) -> Path:
+    """The file of one family's month (month grains, or day grains with days=True)."""
+    return folder(version, family, days) / f"{month:%Y-%m}.parquet"
 
 
 def load(blob: bytes, wide: bool) -> AnyBitMap:
@@ -55,9 +64,11 @@ def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
     """The union of bitmaps (32- and 64-bit mixed when a store holds both)."""
     if not bitmaps:
         return BitMap()
+    if len(bitmaps) == 1:
+        return bitmaps[0]
     if any(isinstance(b, BitMap64) for b in bitmaps) and not all(isinstance(b, BitMap64) for b in bitmaps):
         bitmaps = [b if isinstance(b, BitMap64) else BitMap64(b.to_array()) for b in bitmaps]
-    return bitmaps[0].union(*bitmaps[1:]) if len(bitmaps) > 1 else bitmaps[0]
+    return bitmaps[0].union(*bitmaps[1:])
 
 
 def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
@@ -151,18 +162,21 @@ def month_sets(rows: pl.DataFrame, prev: pl.DataFrame | None = None,
 
 
 def write_month(version: Path, family: str, month: dt.date, df: pl.DataFrame) -> None:
-    """Write one month's file (never through a hard link into the previous version)."""
-    target = month_file(version, family, month)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
-    df.write_parquet(target, compression="zstd", statistics=True, row_group_size=16_384)
+    """Write one month's two files (never through a hard link into the previous version)."""
+    for days in (False, True):
+        target = month_file(version, family, month, days)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.unlink()
+        part = df.filter(pl.col("grain").is_in(DAY_GRAINS) == days)
+        # roaring bitmaps are compressed already: a general compressor on top only slows reading
+        part.write_parquet(target, compression="uncompressed", statistics=True, row_group_size=16_384)
 
 
 def read_month(version: Path, family: str, month: dt.date) -> pl.DataFrame | None:
-    """A month's whole file, or None when the month has none."""
-    f = month_file(version, family, month)
-    return pl.read_parquet(f) if f.is_file() else None
+    """A month's rows of both files, or None when the month has none."""
+    files = [month_file(version, family, month, days) for days in (False, True)]
+    return pl.concat([pl.read_parquet(f) for f in files]) if files[0].is_file() else None
 
 
 def has_sets(version: Path) -> bool:

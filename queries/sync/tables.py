@@ -82,5 +82,6 @@ def write_case_sets(ctx: SyncContext, family: str, m: dt.date, rows: pl.DataFram
 
 def keep_case_sets(ctx: SyncContext, family: str, except_months: set[str]) -> None:
     """Reuse the previous version's month files of a family's case sets, except the listed months."""
-    casesets.folder(ctx.writer.path, family).mkdir(parents=True, exist_ok=True)
-    ctx.writer.keep_parts(f"{casesets.FOLDER}/{family}", except_months)
+    for name in casesets.folders(family):
+        (ctx.writer.path / name).mkdir(parents=True, exist_ok=True)
+        ctx.writer.keep_parts(name, except_months)
