@@ -78,36 +78,45 @@ def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
     return a & b
 
 
-def _serialize(ids: np.ndarray) -> tuple[bytes, bool]:
-    """Sorted unique case ids → (serialized bitmap, wide)."""
+def _bitmap(ids: np.ndarray) -> AnyBitMap:
+    """Sorted unique case ids → a bitmap (64-bit only when an id needs it)."""
     if ids.size and int(ids[-1]) > NARROW_MAX:
-        bm = BitMap64(array.array("Q", ids.astype(np.uint64).tobytes()))
-        wide = True
-    else:
-        bm = BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
-        wide = False
-    bm.run_optimize()
-    return bm.serialize(), wide
+        return BitMap64(array.array("Q", ids.astype(np.uint64).tobytes()))
+    return BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
+
+
+def _frame(keys: pl.DataFrame, bitmaps: list[AnyBitMap]) -> pl.DataFrame:
+    """Key columns + cases, wide, bm (serialized, run-optimized)."""
+    for bm in bitmaps:
+        bm.run_optimize()
+    return keys.with_columns(pl.Series("cases", [len(b) for b in bitmaps], dtype=pl.UInt32),
+                             pl.Series("wide", [isinstance(b, BitMap64) for b in bitmaps], dtype=pl.Boolean),
+                             pl.Series("bm", [b.serialize() for b in bitmaps], dtype=pl.Binary))
+
+
+def _bitmaps(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
+    """The distinct `case_id`s of each `keys` group of `df`, as (the groups' keys, one bitmap per group)."""
+    g = df.group_by(keys).agg(pl.col("case_id").unique().sort().alias("_ids")).sort(keys, nulls_last=True)
+    lens = g.get_column("_ids").list.len().to_numpy().astype(np.int64)
+    flat = g.get_column("_ids").explode().to_numpy() if g.height else np.empty(0, np.int64)
+    ends = np.cumsum(lens)
+    bitmaps = [_bitmap(flat[e - n:e]) for n, e in zip(lens.tolist(), ends.tolist(), strict=True)]
+    return g.drop("_ids"), bitmaps
 
 
 def build(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm."""
-    g = df.select(*keys, "case_id").unique().sort(*keys, "case_id", nulls_last=True)
-    if g.height == 0:
-        return pl.DataFrame(schema={k: df.schema[k] for k in keys} | {"cases": pl.UInt32, "wide": pl.Boolean,
-                                                                       "bm": pl.Binary})
-    runs = g.group_by(keys, maintain_order=True).len()
-    ids = g.get_column("case_id").to_numpy()
-    lens = runs.get_column("len").to_numpy().astype(np.int64)
-    ends = np.cumsum(lens)
-    starts = ends - lens
-    blobs, wides = [], []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        blob, wide = _serialize(ids[s:e])
-        blobs.append(blob)
-        wides.append(wide)
-    return runs.select(*keys, pl.col("len").cast(pl.UInt32).alias("cases")).with_columns(
-        pl.Series("wide", wides, dtype=pl.Boolean), pl.Series("bm", blobs, dtype=pl.Binary))
+    return _frame(*_bitmaps(df, keys))
+
+
+def _unite(keys: pl.DataFrame, bitmaps: list[AnyBitMap], by: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
+    """Bitmaps united per `by` (a subset of the keys; [] unites them all)."""
+    if not by:
+        return pl.DataFrame(), [union(bitmaps)]
+    groups = keys.select(by).with_row_index("_i").group_by(by, maintain_order=True).agg("_i").sort(by,
+                                                                                                   nulls_last=True)
+    out = [union([bitmaps[i] for i in idx]) for idx in groups.get_column("_i").to_list()]
+    return groups.drop("_i"), out
 
 
 def _merge(prev: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -135,13 +144,18 @@ def month_sets(rows: pl.DataFrame, prev: pl.DataFrame | None = None,
     `prev` is the previous version's file of the month when only `days` were recomputed: its other days are
     kept and its month sets are united with the new rows' (an append-only source only adds cases)."""
     rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
+    # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
+    day_agent = _bitmaps(rows, ["day", "agent_id"])
+    day_all = _unite(*day_agent, ["day"])
+    month_agent = _unite(*day_agent, ["agent_id"])
+    month_all = _unite(*day_all, [])
     parts = {
-        DAY_AGENT: build(rows, ["day", "agent_id"]),
-        DAY_ALL: build(rows, ["day"]),
-        MONTH_AGENT: build(rows, ["agent_id"]),
-        MONTH_ALL: build(rows.with_columns(pl.lit(True).alias("_all")), ["_all"]).drop("_all"),
-        MONTH_DIM: pl.concat([build(rows.select("case_id", pl.lit(d).alias("dim"),
-                                                pl.col(d).alias("value")), ["dim", "value"]) for d in CASE_DIMS]),
+        DAY_AGENT: _frame(*day_agent),
+        DAY_ALL: _frame(*day_all),
+        MONTH_AGENT: _frame(*month_agent),
+        MONTH_ALL: _frame(pl.DataFrame({"_all": [True]}), month_all[1]).drop("_all"),
+        MONTH_DIM: pl.concat([build(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")),
+                                    ["dim", "value"]) for d in CASE_DIMS]),
     }
     if prev is not None and days is not None:
         redone = list(days)
