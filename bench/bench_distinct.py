@@ -10,6 +10,7 @@ Views (the period ends on the store's as-of day):
 - custom-period agent leaderboard: paying accounts and worked cases per agent over 13 months starting on the
   15th (not month-aligned), with the extra peak memory it needs (measured in a fresh process).
 The raw tables are exported to Parquet once (kept in --parquet). Every answer is checked equal across engines.
+Needs DuckDB, which the project does not depend on: `pip install duckdb`.
 """
 
 from __future__ import annotations
