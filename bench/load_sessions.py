@@ -9,6 +9,12 @@ the server's peak memory, and how many statements reached the case database (CAS
 
     python bench/load_sessions.py --source sqlite:////tmp/ui/bank.sqlite --store /tmp/ui/bank_store \
         --sessions 20 --seconds 60
+
+With --replicas N (N > 1) it starts N servers on the same store behind HAProxy (the Debian package;
+`apt-get install haproxy`), configured as docs/scaling.md describes (sticky per viewer, websockets passed
+through), and drives the sessions through the balancer. Throughput per core is page views per CPU-second
+of the servers (their user + system time during the load), so runs with 1 and N processes compare on a
+shared machine.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
-from screenshots import streamlit_process  # noqa: E402
+from machine import load, machine  # noqa: E402
+from screenshots import free_port, streamlit_process  # noqa: E402
 from streamlit_ws import view as _view  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +57,64 @@ def _rss_mb(pid: int) -> float:
         except (OSError, StopIteration):
             pass
     return total / 1024
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of processes so far (their own, from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+#: The balancer of docs/scaling.md, for the load test: HAProxy in front of the replicas. Streamlit keeps a
+#: session's state in the process that serves its websocket, so every request of a viewer must reach the same
+#: replica: by a cookie the balancer sets (browsers), or by hashing the identity header the login proxy sets.
+HAPROXY_CFG = """global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+frontend dashboard
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance hdr({header})
+    hash-type consistent
+    cookie CASES_REPLICA insert indirect nocache
+    option httpchk GET /_stcore/health
+{servers}
+"""
+
+
+def haproxy(port: int, backends: list[int], header: str) -> subprocess.Popen:
+    """HAProxy on `port` in front of the replicas' ports (foreground process; terminate it to stop)."""
+    servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check cookie r{i}" for i, p in enumerate(backends))
+    cfg = Path(tempfile.mkstemp(prefix="haproxy-", suffix=".cfg")[1])
+    cfg.write_text(HAPROXY_CFG.format(port=port, header=header, servers=servers), encoding="utf-8")
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"haproxy exited: {proc.stderr.read().decode()[-1000:] if proc.stderr else ''}")
+        try:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("haproxy did not start listening")
 
 
 def _query(rng: random.Random, teams: list[str]) -> str:
@@ -135,6 +200,8 @@ def main() -> None:
     p.add_argument("--think", type=float, default=0.0,
                    help="mean seconds a user reads a page before the next change (default 0: back to back)")
     p.add_argument("--teams", default="T01,T02,T03,T05,T08,T12,T21,T33")
+    p.add_argument("--replicas", type=int, default=1, help="servers on the same store behind HAProxy (default 1: "
+                   "one server, no balancer)")
     args = p.parse_args()
     qlog = Path(tempfile.mkstemp(prefix="queries-", suffix=".log")[1])
     teams = [t for t in args.teams.split(",") if t]
@@ -143,18 +210,33 @@ def main() -> None:
            "CASES_STORE_MAX_AGE_S": "1e12", "CASES_QUERY_LOG": str(qlog),
            "CASES_AUTH_HEADER": AUTH_HEADER, "CASES_ACCESS_FILE": str(access)}
     try:
-        with streamlit_process(env, timeout=600) as (base, proc):
+        with ExitStack() as stack:
+            servers = [stack.enter_context(streamlit_process(env, timeout=600)) for _ in range(args.replicas)]
+            procs = [proc for _, proc in servers]
+            base = servers[0][0]
+            if args.replicas > 1:
+                port = free_port()
+                balancer = haproxy(port, [int(b.rsplit(":", 1)[1]) for b, _ in servers], AUTH_HEADER)
+                stack.callback(balancer.wait)
+                stack.callback(balancer.terminate)
+                base = f"http://127.0.0.1:{port}"
             ws_url = base.replace("http://", "ws://") + "/_stcore/stream"
+            print(f"machine: {machine()}; {args.replicas} server process(es)"
+                  + (" behind HAProxy" if args.replicas > 1 else ""))
             t0 = time.perf_counter()
-            warm = asyncio.run(_run(ws_url, 1, 0.001, teams, args.timeout))  # one view: loads the store
-            print(f"machine: {machine()}")
-            print(f"first view (store load): {time.perf_counter() - t0:.2f} s"
-                  + (f" error {warm[0][2]}" if warm and warm[0][2] else ""))
+            # one view per replica (users 0..N-1 hash to different ones mostly): each loads the store
+            warm = asyncio.run(_run(ws_url, args.replicas, 0.001, teams, args.timeout))
+            print(f"first view(s) (store load): {time.perf_counter() - t0:.2f} s; {load()}"
+                  + "".join(f" error {w[2]}" for w in warm if w[2]))
             before_q = len(qlog.read_text().splitlines())
-            peak = [_rss_mb(proc.pid)]
+            rss = lambda: sum(_rss_mb(p.pid) for p in procs)  # noqa: E731
+            peak = [rss()]
+            pids = [p.pid for p in procs]
+            cpu0, load_before = _cpu_s(pids), load()
             start = time.perf_counter()
-            results = asyncio.run(_load(ws_url, args, teams, lambda: peak.append(_rss_mb(proc.pid))))
+            results = asyncio.run(_load(ws_url, args, teams, lambda: peak.append(rss())))
             wall = time.perf_counter() - start
+            cpu = _cpu_s(pids) - cpu0
             queries = len(qlog.read_text().splitlines()) - before_q
     finally:
         qlog.unlink(missing_ok=True)
@@ -173,7 +255,9 @@ def main() -> None:
         if xs:
             print(f"  {page:<11} n={len(xs):<4} p50 {statistics.median(xs):.2f} s  "
                   f"p95 {statistics.quantiles(xs, n=20)[18] if len(xs) > 1 else xs[0]:.2f} s")
-    print(f"server memory: {idle_rss:.0f} MB after the first view, peak {max(peak):.0f} MB under load")
+    print(f"server CPU: {cpu:.0f} s over {wall:.0f} s; page views per CPU-second (throughput per core): "
+          f"{len(ok) / cpu if cpu else float('nan'):.2f}; {load_before} before, {load()} after")
+    print(f"server memory (all replicas): {idle_rss:.0f} MB after the first view, peak {max(peak):.0f} MB under load")
     print(f"statements sent to the case database during the load: {queries}")
     for pg, e in errors[:10]:
         print(f"  error on {pg}: {e}")

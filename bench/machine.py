@@ -18,3 +18,9 @@ def machine() -> str:
     except OSError:
         mem = "?"
     return f"{cpu}; {os.cpu_count()} cores; {mem}; Python {platform.python_version()}"
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min) against its cores, printed beside every figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}/{fifteen:.1f} on {os.cpu_count()} cores"

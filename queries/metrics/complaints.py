@@ -13,12 +13,12 @@ from queries.metrics.base import (
     filter_frame,
     finish,
     group,
-    month_aligned,
     ratio,
     require,
     rows,
 )
 from queries.metrics.declare import metric
+from queries.metrics.distinct import distinct_cases
 from queries.store import Store
 
 COMPLAINT_ONLY = ("category", "source", "severity", "status")
@@ -32,25 +32,8 @@ def _worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame
     """Distinct cases with at least one attempt (memoised per store version, filters and dims)."""
     key = ("worked_cases", f, by)
     if key not in store.memo:
-        store.memo[key] = _count_worked(store, f, by)
+        store.memo[key] = distinct_cases(store, "worked", f, by, "denominator")
     return store.memo[key]
-
-
-def _count_worked(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    """Distinct cases with at least one attempt, from the smallest table that answers exactly."""
-    count = [pl.col("case_id").n_unique().alias("denominator")]
-    aligned = month_aligned(store, f) and not {"day", "week"} & set(by)
-    unfiltered = not (f.teams or f.agents or f.channel or f.buckets or f.products or f.regions)
-    if aligned and unfiltered and by == ("month",):
-        totals = store.frame("worked_month_total").filter(
-            pl.col("month").is_between(f.start.replace(day=1), f.end.replace(day=1)))
-        return totals.select("month", pl.col("cases").alias("denominator")).sort("month")
-    if aligned:  # one row per case, month and agent: distinct counts over months stay exact
-        lo, hi = f.start.replace(day=1), f.end.replace(day=1)
-        df = filter_frame(store, store.scan("worked_months", lo, hi), f, date_col="month", date_range=(lo, hi))
-        return group(add_dims(store, df, by, "month"), by, count)
-    df = filter_frame(store, store.scan("worked_case_days", f.start, f.end), f)
-    return group(add_dims(store, df, by), by, count)
 
 
 @metric("complaint_rate", name=("投诉率", "Complaint rate"),

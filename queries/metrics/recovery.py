@@ -21,10 +21,8 @@ from queries.metrics.base import (
     ORG_DIMS,
     MetricError,
     MetricUnavailable,
-    add_dims,
     check_dims,
     empty,
-    filter_frame,
     finish,
     group,
     money,
@@ -32,6 +30,7 @@ from queries.metrics.base import (
     rows,
 )
 from queries.metrics.declare import metric
+from queries.metrics.distinct import distinct_cases
 from queries.store import Store
 
 RECOVERY_DIMS = ("month", *ORG_DIMS, *CASE_DIMS)
@@ -63,15 +62,17 @@ def collected(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.Da
 def paying_accounts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Distinct cases with at least one payment in the period (per row of `by`); extra `payments`.
 
-    Read from `paying_case_days` (one row per day, case and paying agent), so the count is exact for
-    any period: distinct counts do not add up across days, teams or agents.
+    Counted from the store's case sets (queries.metrics.distinct): exact for any period and filter, since
+    distinct counts do not add up across days, teams or agents.
     """
     by = check_dims("paying_accounts", by, EVENT_DIMS)
     if filters.nothing:
         return empty(by, ["payments"])
-    df = filter_frame(store, store.scan("paying_case_days", filters.start, filters.end), filters)
-    out = group(add_dims(store, df, by), by, [pl.col("case_id").n_unique().cast(pl.Float64).alias("numerator"),
-                                              pl.col("n").sum().cast(pl.Float64).alias("payments")])
+    cases = distinct_cases(store, "paying", filters, by, "numerator")
+    pays = group(rows(store, "payments", filters, by), by, [pl.col("n").sum().cast(pl.Float64).alias("payments")])
+    out = (cases.join(pays, on=list(by), how="left", nulls_equal=True) if by
+           else pl.concat([cases, pays], how="horizontal"))
+    out = out.with_columns(pl.col("payments").fill_null(0.0))
     return finish(out.with_columns(pl.col("numerator").alias("value")), by, ["payments"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from queries.filters import Filters
-from queries.metrics import complaints, contact, portfolio, recovery  # noqa: F401 - their declarations register
+from queries.metrics import complaints, contact, portfolio, recovery
 from queries.metrics.declare import DECLARED, Metric
 from queries.store import Store
 
@@ -25,7 +25,7 @@ def get(key: str) -> Metric:
         raise KeyError(f"unknown metric {key!r}; use one of {', '.join(METRICS)}") from None
 
 
-def compute(key: str, store: Store, filters: Filters, by: tuple[str, ...] = (), **options) -> pl.DataFrame:  # noqa: ANN003
+def compute(key: str, store: Store, filters: Filters, by: tuple[str, ...] = (), **options) -> pl.DataFrame:
     """Run a metric, passing only the options it takes (snapshot, basis, rules, calendar)."""
     m = get(key)
     opts = {k: v for k, v in options.items() if k in m.options and v is not None}

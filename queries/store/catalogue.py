@@ -6,6 +6,9 @@ Three kinds of table:
 - on disk: the full grain (with product and region, or one row per case), scanned only when a query needs it;
   most are partitioned, one Parquet file per day or month;
 - base: the sync's own state (cases, promises, snapshots, per-day id ranges), never read by metrics.
+
+Distinct-case counts (paying accounts, worked cases) are answered from the case sets of queries.store.casesets
+(casesets/<family>/YYYY-MM.parquet), not from tables listed here.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("agents", MEMORY, "agents dimension"),
     StoreTable("targets", MEMORY, "monthly team targets (absent when the source has none)"),
     StoreTable("complaints", MEMORY, "one row per complaint, no personal data, with bucket/product/region"),
-    StoreTable("worked_month_total", MEMORY, "month: distinct worked cases"),
     StoreTable("payments_agent", MEMORY, "day × agent × opening bucket: n, cents, opening_cents", "month",
                "payments", "coarse", True),
     StoreTable("payments_daily", DISK, "day × agent × bucket × product × region", "day", "payments", "fine"),
@@ -63,10 +65,6 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),
     StoreTable("placements", DISK, "the same with product and region", None, "placements", "fine"),
     StoreTable("contacts_hourly", DISK, "day × hour × agent (RPC heatmap, after-hours with other rules)", "day"),
-    StoreTable("worked_case_days", DISK, "day × case × agent (+ bucket, product, region): attempts", "day"),
-    StoreTable("paying_case_days", DISK, "day × case × agent (+ bucket, product, region): payments n, cents",
-               "day"),
-    StoreTable("worked_months", DISK, "month × case × agent (+ bucket, product, region)", "month"),
     StoreTable("base/cases", BASE, "cases as last read (sync state)"),
     StoreTable("base/promises", BASE, "promises as last read, attached (sync state)"),
     StoreTable("base/payments_days", BASE, "per-day payment id range and count"),

@@ -21,18 +21,21 @@ from queries.source.reader import epoch_of
 from queries.store import Watermarks
 from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
 from queries.sync.events import affected, collect_events, finish_index, map_months
-from queries.sync.tables import coarse, day_keys, replace_days, replace_months
+from queries.sync.tables import (
+    coarse,
+    day_keys,
+    keep_case_sets,
+    replace_days,
+    write_case_sets,
+)
 
 B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
 C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
 C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
             **{k: pl.UInt32 for k in [*SUMS, "attempts_no_consent"]}}
-C_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
-          "attempts": pl.UInt32, "calls": pl.UInt32, "connected_calls": pl.UInt32}
 C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "calls": pl.UInt32,
              "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
-C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
 
 
 def contact_select() -> sa.Select:
@@ -56,9 +59,9 @@ def contact_select() -> sa.Select:
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
-                  breach: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                  breach: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One month's attached contact rows → every contact table of the month, each written as soon as it is
-    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls, worked total)."""
+    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls)."""
     lk = ctx.lk
     k = pl.col("k")
 
@@ -98,20 +101,9 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     call_part = call_days.group_by("day", "agent_id", "bucket").agg(
         pl.len().alias("case_days"), breach.sum().alias("breaches"))
     del call_days
-    worked = case_days.select(*C_WORKED)
-    del case_days
-    put("worked_case_days", worked)
-    # distinct (case, agent, …) of the month: the days kept plus the days recomputed
-    wm_rows = worked.select(pl.lit(m).alias("month"), "case_id", *DIMS)
-    del worked
-    prev_wm = ctx.prev / "worked_months" / f"{m:%Y-%m}.parquet" if ctx.prev is not None else None
-    if days is not None and prev_wm is not None and prev_wm.is_file():
-        wm_rows = pl.concat([pl.read_parquet(prev_wm), wm_rows], how="vertical_relaxed")
-    wm_rows = wm_rows.unique()
-    put("worked_months", wm_rows, "month")
-    total = pl.DataFrame({"month": [m], "cases": [wm_rows.get_column("case_id").n_unique()]},
-                         schema={"month": pl.Date, "cases": pl.UInt32})
-    return agent_part, call_part, total
+    # distinct worked cases: the month's case sets (day × agent bitmaps and their unions)
+    write_case_sets(ctx, "worked", m, case_days.select("day", "case_id", *DIMS), days)
+    return agent_part, call_part
 
 
 def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
@@ -123,13 +115,12 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
     chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(),
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
-    parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
-              "call_case_days": C_CALLDAY}
+    parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "call_case_days": C_CALLDAY}
     if days is not None and not days:
-        for name in ("worked_month_total", "base/contacts_days"):
-            ctx.writer.keep(name)
-        for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
+        ctx.writer.keep("base/contacts_days")
+        for name in (*parted, "contacts_agent", "calls_agent"):
             ctx.writer.keep_parts(name, set())
+        keep_case_sets(ctx, "worked", set())
         return
     ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
                         ("product", "region"), days is None)
@@ -138,22 +129,18 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     for name, schema in parted.items():
         ctx.writer.keep_parts(name, day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
-    ctx.writer.keep_parts("worked_months", {f"{m:%Y-%m}" for m in todo})
-    wm_schema = {"month": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}}
-    ctx.writer.put_parts("worked_months", pl.DataFrame(schema=wm_schema), date_col="month")
+    keep_case_sets(ctx, "worked", {f"{m:%Y-%m}" for m in todo})
     breach = over_frequency_breach(ctx.rules)
 
-    def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
         return contact_month(ctx, m, ev.take(m), days, breach)
 
     have = set(ev.months())
     results = map_months(ctx, month, [m for m in todo if m in have])
-    agent_parts, call_parts, totals = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
+    agent_parts, call_parts = (list(x) for x in zip(*results, strict=True)) if results else ([], [])
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
     replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)
     replace_days(ctx, "calls_agent", concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
                                                          "bucket": pl.String, "case_days": pl.UInt32,
                                                          "breaches": pl.UInt32}), days)
-    replace_months(ctx, "worked_month_total", concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
-                   pl.col("month"), set(todo) if days is not None else None, "month")
 

@@ -13,7 +13,14 @@ from queries.source.reader import cents, epoch_of
 from queries.store import Watermarks
 from queries.sync.context import DIMS, PAY_SCHEMA, SyncContext, concat
 from queries.sync.events import affected, collect_events, finish_index, map_months
-from queries.sync.tables import coarse, day_keys, replace_days, replace_months
+from queries.sync.tables import (
+    coarse,
+    day_keys,
+    keep_case_sets,
+    replace_days,
+    replace_months,
+    write_case_sets,
+)
 
 PAY_SUMS = ["n", "cents", "opening_cents"]
 PAY_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, "n": pl.UInt32, "cents": pl.Int64,
@@ -26,7 +33,8 @@ PAY_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS},
 
 
 def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """One month's attached payment rows → payments_daily, liquidation_daily, paying_case_days."""
+    """One month's attached payment rows → payments_daily, liquidation_daily, and the paying (day, case, agent) rows
+    the month's case sets are made from."""
     lk = ctx.lk
     daily = a.group_by("day", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum(),
@@ -53,12 +61,13 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
                        cents(p.amount).label("cents"))
     chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day",
                             {"paid_at": "paid_at", "case_id": "case_id", "cents": "amount"})
-    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paying_case_days": PAY_CASE}
+    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY}
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
         for name in (*parted, "payments_agent"):
             ctx.writer.keep_parts(name, set())
+        keep_case_sets(ctx, "paying", set())
         return
     ev = collect_events(ctx, "payments", chunks, "paid_at", "payment_id", lambda c: c,
                         ("product", "region", "placed_on", "placed_dpd", "case_agent_id"), days is None)
@@ -67,10 +76,12 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
     for name, schema in parted.items():
         ctx.writer.keep_parts(name, day_keys(days))
         ctx.writer.put_parts(name, pl.DataFrame(schema=schema))
+    keep_case_sets(ctx, "paying", {f"{m:%Y-%m}" for m in todo})
     have = set(ev.months())
 
     def month(m: dt.date) -> pl.DataFrame:
         out = payment_month(ctx, m, ev.take(m))
+        write_case_sets(ctx, "paying", m, out.pop("paying_case_days"), days)
         for name, df in out.items():
             ctx.writer.put_parts(name, df, schema_file=False)
         return coarse(out["payments_daily"], ("product", "region"), PAY_SUMS)

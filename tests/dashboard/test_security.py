@@ -4,6 +4,7 @@ error id and never a traceback, a view that cannot be audited is refused."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -17,7 +18,8 @@ import sqlalchemy as sa
 from fixtures_app import APP
 from streamlit.testing.v1 import AppTest
 
-from queries.store import current_version
+from dashboard.format import day
+from queries.store import Store, current_version
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,12 +75,22 @@ def test_a_replica_survives_two_syncs_by_another_process(run_app, copies, monkey
     first = current_version(store)
     assert not at.exception and (store / "leases").is_dir()
     env = {**os.environ, "CASES_DB_URL": url, "CASES_STORE_DIR": str(store)}
-    for _ in range(2):  # a sync job elsewhere swaps the store twice
+    new_day = Store.open(store).as_of + dt.timedelta(days=1)
+    for k in range(2):  # a sync job elsewhere swaps the store twice; the second brings a new day
+        if k == 1:
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO payments (payment_id, case_id, agent_id, paid_at, amount, method) "
+                                     "SELECT MAX(payment_id) + 1, MIN(case_id), MIN(agent_id), :at, 12.34, 'app' "
+                                     "FROM payments"), {"at": f"{new_day} 10:00:00.000000"})
+            engine.dispose()
         subprocess.run([sys.executable, "-m", "queries.cli", "sync", "--full"], env=env, check=True,
                        capture_output=True, timeout=300)
     assert current_version(store) != first and first.is_dir()  # kept: this process still holds a lease on it
     at.switch_page("dashboard/pages/agents.py").run()  # a filtered view: reads day files from disk
     assert not at.exception
+    # the new version is served on the next run, without a restart (the replica never syncs itself)
+    assert any(day(new_day, "zh") in c.value or day(new_day, "en") in c.value for c in at.caption)
     assert any(current_version(store).name == p.name.split("@")[0] for p in (store / "leases").iterdir())
     # once no one holds it, the next sync removes the old version
     for lease in (store / "leases").glob(f"{first.name}@*"):
