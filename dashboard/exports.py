@@ -88,7 +88,7 @@ def _metric_column(name: str, metric: str, lang: str, basis: str | None) -> Colu
     m = METRICS[metric]
     counted = basis == "count"
     if name == "value":
-        kind = {"money": "money", "rate": "rate", "per_10k": "number", "count": "count"}[m.unit]
+        kind = {"money": "money", "rate": "rate", "per_10k": "number", "per_1k": "number", "count": "count"}[m.unit]
         return Column(name, m.name(lang), "count" if counted and kind == "money" else kind)
     if name == "numerator":
         money = m.money_numerator and not counted

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-UNITS = ("money", "rate", "per_10k", "count")
+UNITS = ("money", "rate", "per_10k", "per_1k", "count")
 Bilingual = tuple[str, str]  # (中文, English)
 
 
