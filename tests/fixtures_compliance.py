@@ -124,8 +124,10 @@ ROWS = {"teams": TEAMS, "agents": AGENTS, "cases": CASES, "contacts": CONTACTS, 
         "repayment_plans": PLANS}
 
 
-def build(url: str, *, plans: bool = True, optional_columns: bool = True) -> None:
-    """Create the contract tables at `url` (without the optional parts when asked) and insert the rows."""
+def build(url: str, *, plans: bool = True, optional_columns: bool = True, rows: dict | None = None) -> None:
+    """Create the contract tables at `url` (without the optional parts when asked) and insert the rows
+    (`rows`: table → rows, default the hand-made set above)."""
+    data = ROWS if rows is None else rows
     md = sa.MetaData()
     tables = []
     for t in S.TABLES:
@@ -138,7 +140,7 @@ def build(url: str, *, plans: bool = True, optional_columns: bool = True) -> Non
     md.create_all(engine)
     with engine.begin() as conn:
         for t in tables:
-            rows = ROWS.get(t.name)
-            if rows:
-                conn.execute(t.insert(), [{k: v for k, v in r.items() if k in t.c} for r in rows])
+            table_rows = data.get(t.name)
+            if table_rows:
+                conn.execute(t.insert(), [{k: v for k, v in r.items() if k in t.c} for r in table_rows])
     engine.dispose()
