@@ -338,6 +338,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "g_key": ("指标键（命令行）", "Key (command line)"),
     "value": ("值", "Value"),
     "g_name": ("指标", "Metric"),
+    "g_rules": ("判定规则（版本、生效日）", "Judging rules (version, effective from)"),
     "g_def": ("口径", "Definition"),
     "g_num": ("分子", "Numerator"),
     "g_den": ("分母", "Denominator"),

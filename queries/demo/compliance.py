@@ -15,13 +15,10 @@ Runs after everything else is drawn (its own random stream, so the other tables 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import polars as pl
-
-if TYPE_CHECKING:
-    from queries.demo.simulate import Portfolio, _Sim
 
 #: share of an early-stage team's calls made by the dialler
 ROBOT_SHARE = 0.35
@@ -35,7 +32,7 @@ PLAN_RESPECT = 0.9
 PLAN_TAKE_UP = 0.15
 
 
-def add_compliance(sim: _Sim, out: Portfolio) -> None:
+def add_compliance(sim: Any, out: Any) -> None:  # noqa: ANN401 - the simulation and its Portfolio
     """Add teams.whitelisted_on / evaluated_on, contacts.is_robot / recording_id and repayment_plans."""
     rng = np.random.default_rng([sim.scale.cases, 45251])
     as_of, first = sim.as_of, sim.months[0]
@@ -99,7 +96,7 @@ def add_compliance(sim: _Sim, out: Portfolio) -> None:
     out.tables["repayment_plans"] = plans
 
 
-def _plans(rng: np.random.Generator, out: Portfolio, as_of: dt.date) -> pl.DataFrame:
+def _plans(rng: np.random.Generator, out: Any, as_of: dt.date) -> pl.DataFrame:  # noqa: ANN401
     """Repayment plans of cases that pleaded hardship: agreed on the day of their last hardship contact."""
     hard = out.tables["contacts"].filter(pl.col("outcome") == "hardship").group_by("case_id").agg(
         pl.col("contacted_at").max().dt.date().alias("agreed_on"), pl.col("agent_id").last())

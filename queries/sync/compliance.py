@@ -27,7 +27,8 @@ from queries.metrics.compliance import MAX_ORDINAL
 from queries.metrics.contact import UNANSWERED
 from queries.source import contract as S
 from queries.source.reader import epoch_of
-from queries.sync.context import SyncContext, concat
+from queries.sync.context import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED, SyncContext, concat
+from queries.sync.tables import day_keys, replace_days
 
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
@@ -155,8 +156,6 @@ def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:
 
 def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental: bool) -> Month:  # noqa: ANN001
     """Judge one month's attached contact rows (bits k and q, channel ch, seconds of day sec, contact id cid)."""
-    from queries.sync.contacts import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED
-
     k, q = pl.col("k"), pl.col("q")
 
     def kb(bit: int) -> pl.Expr:
@@ -339,8 +338,6 @@ def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame
 
 def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> None:
     """Decide the pending third-party contacts, then write the compliance tables of the months judged."""
-    from queries.sync.tables import day_keys, replace_days
-
     months = sorted(comp.months)
     agent_parts, ordinal_parts = [], []
     ctx.writer.keep_parts("breach_contacts", day_keys(days))

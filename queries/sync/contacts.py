@@ -20,11 +20,22 @@ from queries.source import contract as S
 from queries.source.reader import epoch_of
 from queries.store import Watermarks
 from queries.sync import compliance
-from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
+from queries.sync.context import (
+    B_ATTEMPT,
+    B_CALL,
+    B_CONNECTED,
+    B_NO_CONSENT,
+    B_PTP,
+    B_RPC,
+    B_UNANSWERED,
+    CONTACT_SCHEMA,
+    DIMS,
+    SyncContext,
+    concat,
+)
 from queries.sync.events import affected, collect_events, finish_index, map_months
 from queries.sync.tables import coarse, day_keys, replace_days, replace_months
 
-B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
 C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
 C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
