@@ -85,7 +85,7 @@ def add_compliance(sim: Any, out: Any) -> None:  # noqa: ANN401 - the simulation
     rows = during.get_column("_r").unique()
     drop = c.with_row_index("_r").filter(
         pl.col("_r").is_in(rows.implode()) & pl.col("channel").is_in(["call", "visit"]) & ~pl.col("aggressive")
-        & (pl.lit(u2) < PLAN_RESPECT)).get_column("_r")
+        & (pl.col("outcome") != "ptp") & (pl.lit(u2) < PLAN_RESPECT)).get_column("_r")  # promises keep their call
     c = c.with_row_index("_r").filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
     u1 = pl.Series(rng.random(c.height))
     c = c.with_columns(pl.when(connected & ~(pl.lit(u1) < miss)).then(
