@@ -100,11 +100,14 @@ def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
         num = (pl.col("b_any") if tuple(checks) == CONTACT_CHECKS
                else pl.sum_horizontal([pl.col(f"b_{c}") for c in checks])).sum()
         out = group(df, rest, [num.alias("numerator"), pl.col("attempts").sum().alias("denominator")])
-    else:
-        parts = [group(df, rest, [pl.col(f"b_{c}").sum().alias("numerator"),
-                                  pl.col(CHECK_BASE[c]).sum().alias("denominator")]).with_columns(
-            pl.lit(c).alias("check")) for c in checks]
-        out = pl.concat(parts, how="vertical_relaxed")
+    else:  # one pass over the rollup for every check, then one row per (cell, check)
+        sums = group(df, rest, [*[pl.col(f"b_{c}").sum().alias(c) for c in checks],
+                                pl.col("attempts").sum().alias("_attempts"),
+                                pl.col("connected_calls").sum().alias("_connected")])
+        out = sums.unpivot(index=[*rest, "_attempts", "_connected"], on=list(checks), variable_name="check",
+                           value_name="numerator").with_columns(
+            pl.when(pl.col("check") == "unrecorded").then(pl.col("_connected")).otherwise(pl.col("_attempts"))
+            .alias("denominator")).drop("_attempts", "_connected")
     out = out.with_columns(ratio(pl.col("numerator"), pl.col("denominator"), 1000).alias("value"))
     return finish(out.sort(list(by), nulls_last=True) if by else out, by)
 
@@ -222,14 +225,26 @@ def rpc_by_attempt(store: Store, filters: Filters, by: tuple[str, ...] = ("ordin
 def breach_contact_keys(store: Store, filters: Filters, checks: tuple[str, ...] = CONTACT_CHECKS,
                         limit: int = 50, offset: int = 0) -> tuple[pl.DataFrame, int]:
     """One page of the breaching contacts behind a figure (day, contact_id, case_id, agent_id, bucket, check,
-    rule_id), newest first, and how many there are: the drill-down reads the contacts by these ids."""
-    lf = store.scan("breach_contacts", filters.start, filters.end)
-    lf = filter_frame(store, lf, filters, case_dims=True) if not (filters.products or filters.regions) else \
-        filter_frame(store, lf, Filters(**{**filters.__dict__, "products": (), "regions": ()}))
-    lf = lf.filter(pl.col("check").is_in(list(checks)))
-    total = int(lf.select(pl.len()).collect().item())
-    page = lf.sort(["day", "contact_id"], descending=True).slice(offset, limit).collect()
-    return page, total
+    rule_id), newest first, and how many there are: the drill-down reads the contacts by these ids. The count comes
+    from the rollup; the page reads the day files from the newest back until it is full."""
+    if filters.products or filters.regions:
+        raise MetricError("breaching contacts are listed by day, team, agent, channel and bucket; clear the product "
+                          "and region selections")
+    counts = filter_frame(store, store.frame("compliance_agent"), filters)
+    total = int(counts.select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks])).item() or 0)
+    folder = store.path / "breach_contacts"
+    files = sorted((f for f in folder.glob("*.parquet") if f.stem[:1].isdigit()
+                    and filters.start.isoformat() <= f.stem <= filters.end.isoformat()), reverse=True)
+    want, got, parts = offset + limit, 0, []
+    for f in files:
+        part = filter_frame(store, pl.read_parquet(f), filters).filter(pl.col("check").is_in(list(checks)))
+        if part.height:
+            parts.append(part.sort("contact_id", "check", descending=[True, False]))
+            got += part.height
+        if got >= want:
+            break
+    page = pl.concat(parts) if parts else store.scan("breach_contacts").head(0).collect()
+    return page.slice(offset, limit), total
 
 
 def agency_status(store: Store, on: dt.date, pack: RulePack) -> pl.DataFrame:
