@@ -38,7 +38,8 @@ MAX_ORDINAL = 7
 #: Denominator column of each check in compliance_agent (attempts; connected calls for `unrecorded`).
 CHECK_BASE = {c: ("connected_calls" if c == "unrecorded" else "attempts") for c in CONTACT_CHECKS}
 #: Optional contract parts each check needs (absent: the check is unavailable and says so).
-CHECK_NEEDS: dict[str, tuple[str, ...]] = {"during_plan": ("repayment_plans",), "unrecorded": ("contacts.recording_id",),
+CHECK_NEEDS: dict[str, tuple[str, ...]] = {"during_plan": ("repayment_plans",),
+                                           "unrecorded": ("contacts.recording_id",),
                                            "agency_not_allowed": ("teams.whitelisted_on",)}
 
 
@@ -77,7 +78,8 @@ def _ratio_out(df: pl.DataFrame, by: tuple[str, ...], num: pl.Expr, den: pl.Expr
 
 
 @metric("breaches", name=("违规率（每千次）", "Breaches per 1,000 attempts"),
-        definition=("按规则检查：违规的催收行动 ÷ 同一单元格的外呼/外访次数 × 1,000（录音检查的分母为接通的外呼）；每次行动按其"
+        definition=("按规则检查：违规的催收行动 ÷ 同一单元格的外呼/外访次数 × 1,000"
+                    "（录音检查的分母为接通的外呼）；每次行动按其"
                     "当日有效的规则判定",
                     "By check: breaching contacts ÷ attempts in the same cell × 1,000 (for `unrecorded`: ÷ connected "
                     "calls); each contact judged by the rules in force on its own day"),
@@ -113,7 +115,8 @@ def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
 
 
 @metric("third_party_unjustified", name=("违规联系第三方率", "Unjustified third-party contact rate"),
-        definition=("联系第三方而此前 30 天内未确认债务人失联（号码错误，或最近 3 次拨打债务人号码均未接通）的次数 ÷ 联系第三方次数",
+        definition=("联系第三方而此前 30 天内未确认债务人失联（号码错误，或最近 3 次拨打债务人号码均未接通）的次数"
+                    " ÷ 联系第三方次数",
                     "Third-party contacts without the debtor shown unreachable in the 30 days before (a wrong_number, "
                     "or the last 3 calls to the debtor number all no_answer or busy) ÷ third-party contacts"),
         numerator=("违规的第三方联系", "unjustified third-party contacts"),

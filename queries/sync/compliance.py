@@ -27,7 +27,15 @@ from queries.metrics.compliance import MAX_ORDINAL
 from queries.metrics.contact import UNANSWERED
 from queries.source import contract as S
 from queries.source.reader import epoch_of
-from queries.sync.context import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED, SyncContext, concat
+from queries.sync.context import (
+    B_ATTEMPT,
+    B_CALL,
+    B_CONNECTED,
+    B_RPC,
+    B_UNANSWERED,
+    SyncContext,
+    concat,
+)
 from queries.sync.tables import day_keys, replace_days
 
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
@@ -203,7 +211,8 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     if comp.plans is not None and comp.plans.height:
         att = a.filter(attempt & pl.col("r_during_plan").is_not_null()).select("cid", "case_id", "day")
         hit = att.join(comp.plans.select("case_id", "agreed_on", "ended_on"), on="case_id", how="inner").filter(
-            (pl.col("day") > pl.col("agreed_on")) & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
+            (pl.col("day") > pl.col("agreed_on"))
+            & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
         plan_hit = hit.get_column("cid").unique()
     a = a.with_columns(b_during_plan=pl.col("cid").is_in(plan_hit.implode()))
     # third party: decided here when the month's own calls justify it or its lookback stays inside the month
@@ -347,7 +356,8 @@ def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> Non
         pending = mo.pending
         if pending.height:
             if days is not None:  # incremental: the whole lookback from the source
-                pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"), pl.lit(0, pl.Int64).alias("streak_in"))
+                pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"),
+                                               pl.lit(0, pl.Int64).alias("streak_in"))
                 prior = history_from_source(ctx, pending)
             else:
                 prev = [comp.months[p].tail for p in (month_start(m, -1), month_start(m, -2)) if p in comp.months]
@@ -413,8 +423,8 @@ def complaint_columns(ctx: SyncContext, complaints: pl.DataFrame) -> pl.DataFram
         files = [f for f in files if f.stem >= lo.isoformat()]
     if files and out.height:
         ids = out.get_column("case_id").unique().implode()
-        b = pl.scan_parquet(files).filter(pl.col("case_id").is_in(ids)).select("case_id", pl.col("day").alias("b_day")) \
-            .unique().collect()
+        b = pl.scan_parquet(files).filter(pl.col("case_id").is_in(ids)).select(
+            "case_id", pl.col("day").alias("b_day")).unique().collect()
         hit = out.select("complaint_id", "case_id", "received_at").join(b, on="case_id", how="inner").filter(
             (pl.col("b_day") <= pl.col("received_at").cast(pl.Date))
             & (pl.col("b_day") >= pl.col("received_at").cast(pl.Date) - pl.duration(days=30))
