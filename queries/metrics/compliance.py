@@ -70,6 +70,30 @@ def skipped_rows(store: Store) -> dict[str, int]:
     return dict((store.manifest.get("compliance") or {}).get("skipped", {}))
 
 
+#: Why a check cannot be judged when the source lacks its optional part, in English and Chinese.
+MISSING = {
+    "unrecorded": ("the source has no contacts.recording_id column (optional, docs/case-data-contract.md)",
+                   "案件库没有 contacts.recording_id 列（可选字段，见数据约定）"),
+    "during_plan": ("the source has no repayment_plans table (optional, docs/case-data-contract.md)",
+                    "案件库没有 repayment_plans 表（可选，见数据约定）"),
+    "agency_not_allowed": ("the source has no teams.whitelisted_on column (optional, docs/case-data-contract.md)",
+                           "案件库没有 teams.whitelisted_on 列（可选字段，见数据约定）"),
+}
+
+
+def _contact_ratio(key: str, store: Store, filters: Filters, by: tuple[str, ...], num: pl.Expr, den: pl.Expr,
+                   check: str | None = None) -> pl.DataFrame:
+    """A ratio of compliance_agent sums; MetricUnavailable when `check` needs an optional part the source lacks."""
+    by = check_dims(key, by, COMPLIANCE_DIMS)
+    if filters.nothing:
+        return empty(by)
+    require(store, "contacts")
+    if check is not None and check in unavailable_checks(store):
+        en, zh = MISSING[check]
+        raise MetricUnavailable(en, zh=zh)
+    return _ratio_out(_rollup(store, "compliance_agent", filters, by), by, num, den)
+
+
 def _ratio_out(df: pl.DataFrame, by: tuple[str, ...], num: pl.Expr, den: pl.Expr, scale: float = 1.0,
                extra: tuple[str, ...] = ()) -> pl.DataFrame:
     out = group(df, by, [num.alias("numerator"), den.alias("denominator")])
@@ -123,12 +147,8 @@ def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
         denominator=("第三方联系", "third-party contacts"), dims=COMPLIANCE_DIMS, unit="rate", checks=("third_party",))
 def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Unjustified third-party contacts ÷ third-party contacts."""
-    by = check_dims("third_party_unjustified", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, pl.col("b_third_party").sum(), pl.col("third_party_contacts").sum())
+    return _contact_ratio("third_party_unjustified", store, filters, by, pl.col("b_third_party").sum(),
+                          pl.col("third_party_contacts").sum())
 
 
 @metric("recording_coverage", name=("录音覆盖率", "Recording coverage"),
@@ -138,16 +158,9 @@ def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] 
         dims=COMPLIANCE_DIMS, unit="rate", checks=("unrecorded",))
 def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Recorded connected calls ÷ connected calls."""
-    by = check_dims("recording_coverage", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    if "unrecorded" in unavailable_checks(store):
-        raise MetricUnavailable("the source has no contacts.recording_id column (optional, docs/case-data-contract.md)",
-                                zh="案件库没有 contacts.recording_id 列（可选字段，见数据约定）")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, (pl.col("connected_calls") - pl.col("b_unrecorded")).sum(),
-                      pl.col("connected_calls").sum())
+    return _contact_ratio("recording_coverage", store, filters, by,
+                          (pl.col("connected_calls") - pl.col("b_unrecorded")).sum(), pl.col("connected_calls").sum(),
+                          "unrecorded")
 
 
 @metric("plan_contacts", name=("协商还款期内催收", "Contacts during an active plan"),
@@ -158,21 +171,12 @@ def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ())
         dims=COMPLIANCE_DIMS, unit="rate", checks=("during_plan",))
 def plan_contacts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Attempts during an active repayment plan ÷ attempts."""
-    by = check_dims("plan_contacts", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    if "during_plan" in unavailable_checks(store):
-        raise MetricUnavailable("the source has no repayment_plans table (optional, docs/case-data-contract.md)",
-                                zh="案件库没有 repayment_plans 表（可选，见数据约定）")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, pl.col("b_during_plan").sum(), pl.col("attempts").sum())
+    return _contact_ratio("plan_contacts", store, filters, by, pl.col("b_during_plan").sum(),
+                          pl.col("attempts").sum(), "during_plan")
 
 
 def _complaints(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
     require(store, "complaints")
-    if filters.products or filters.regions:
-        pass  # complaints carry product and region: the filter applies
     df = store.frame("complaints")
     if "late" not in df.columns:
         raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
