@@ -15,6 +15,7 @@ Writes compliance_agent (day × agent × bucket), attempt_ordinal_agent (… × 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,33 @@ class Compliance:
     spill: Path
     months: dict[dt.date, Month] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: the months this sync judges (a full sync decides each month's pending contacts, and frees the tails,
+    #: as soon as the months before are judged: the tails never pile up)
+    expected: list[dt.date] = field(default_factory=list)
+    decided: set[dt.date] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, m: dt.date, month: Month, incremental: bool) -> None:
+        """Keep one judged month; in a full sync decide what can be decided and free tails no longer needed."""
+        with self.lock:
+            self.months[m] = month
+            if not incremental:
+                self._advance()
+
+    def _advance(self) -> None:
+        expected = set(self.expected)
+        for m in sorted(self.months):
+            before = [p for p in (month_start(m, -1), month_start(m, -2)) if p in expected]
+            if m in self.decided or any(p not in self.months for p in before):
+                continue
+            mo = self.months[m]
+            if mo.pending.height:
+                mo.pending = resolve(mo.pending, concat([self.months[p].tail for p in before], C_TAIL))
+            self.decided.add(m)
+        for p, mo in self.months.items():
+            after = [q for q in (month_start(p, 1), month_start(p, 2)) if q in expected]
+            if mo.tail.height and all(q in self.decided for q in after):
+                mo.tail = mo.tail.head(0)
 
 
 def prepare(ctx: SyncContext) -> Compliance:
@@ -364,11 +392,9 @@ def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> Non
             if days is not None:  # incremental: the whole lookback from the source
                 pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"),
                                                pl.lit(0, pl.Int64).alias("streak_in"))
-                prior = history_from_source(ctx, pending)
-            else:
-                prev = [comp.months[p].tail for p in (month_start(m, -1), month_start(m, -2)) if p in comp.months]
-                prior = concat(prev, C_TAIL)
-            pending = resolve(pending, prior)
+                pending = resolve(pending, history_from_source(ctx, pending))
+            elif m not in comp.decided:  # a full sync decided them as the months came in (Compliance.add)
+                raise RuntimeError(f"compliance: {m} judged but not decided")
         breach = pl.read_ipc(mo.breach_file) if mo.breach_file is not None else pl.DataFrame(schema=C_BREACH)
         agent = mo.agent
         if pending.height:
