@@ -59,7 +59,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "current_dpd": ("dpd", "count"), "current_balance": ("balance", "money"), "events": ("events", "count"),
     "amount": ("amount", "money"), "at": ("at", "datetime"), "kind": ("event_kind", "label"),
     "detail": ("detail", "text"), "key": ("g_key", "text"), "name": ("g_name", "text"),
-    "definition": ("g_def", "text"), "user": ("audit_user", "text"), "role": ("role", "code"),
+    "definition": ("g_def", "text"), "rules": ("g_rules", "text"),
+    "user": ("audit_user", "text"), "role": ("role", "code"),
     "action": ("audit_action", "code"), "page": ("page_path", "text"), "filters": ("filters", "text"),
     "rows": ("rows", "count"), "prev": ("hash_prev", "text"), "hash": ("hash", "text"),
     "numerator": ("g_num", ""), "denominator": ("g_den", ""), "value": ("value", ""),
@@ -88,7 +89,7 @@ def _metric_column(name: str, metric: str, lang: str, basis: str | None) -> Colu
     m = METRICS[metric]
     counted = basis == "count"
     if name == "value":
-        kind = {"money": "money", "rate": "rate", "per_10k": "number", "count": "count"}[m.unit]
+        kind = {"money": "money", "rate": "rate", "per_10k": "number", "per_1k": "number", "count": "count"}[m.unit]
         return Column(name, m.name(lang), "count" if counted and kind == "money" else kind)
     if name == "numerator":
         money = m.money_numerator and not counted

@@ -43,6 +43,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_ALLOW_DEMO_MODE", None, "1 allows the demo role picker on a configured (real) database."),
     Variable("CASES_COMPLAINT_SLA_DAYS", "15", "Default service level, in days, for open complaints."),
     Variable("CASES_RULES_FILE", None, "JSON file overriding the collection rule set's limits."),
+    Variable("CASES_RULES_DIR", None, "Folder of house rule files (TOML, the rule pack's format) judged beside the "
+             "built-in collection rules; a bad file keeps the previous valid pack in force."),
     Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
     Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "
              "(load tests count them)."),
@@ -103,6 +105,7 @@ class Settings:
     allow_demo_mode: bool = False
     complaint_sla_days: int = 15
     rules_file: str | None = None
+    rules_dir: str | None = None
     sync_month_workers: int = 2
     query_log: str | None = None
     audit_key: str | None = field(default=None, repr=False)
@@ -159,6 +162,7 @@ def load_settings(cwd: Path | None = None) -> Settings:
         auth_header=variable("CASES_AUTH_HEADER"), allow_demo_mode=_flag("CASES_ALLOW_DEMO_MODE"),
         complaint_sla_days=int(_number("CASES_COMPLAINT_SLA_DAYS", int, 1)),
         rules_file=variable("CASES_RULES_FILE"),
+        rules_dir=variable("CASES_RULES_DIR"),
         sync_month_workers=int(_number("CASES_SYNC_MONTH_WORKERS", int, 1)),
         query_log=variable("CASES_QUERY_LOG"),
         audit_key=variable("CASES_AUDIT_KEY") or secrets.get("audit", {}).get("key"),

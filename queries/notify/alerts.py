@@ -336,7 +336,7 @@ def fmt(rule: Rule, v: float | None, lang: str) -> str:
         return pct(v)
     if col == "due_amount" or (money and col in ("numerator", "denominator", "value")):
         return cny(v, lang)
-    if col == "value" and m.unit == "per_10k":
+    if col == "value" and m.unit in ("per_10k", "per_1k"):
         return num(v, 1)
     return num(v, 0 if v is None or float(v).is_integer() else 2)
 

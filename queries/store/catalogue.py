@@ -64,6 +64,13 @@ TABLES: tuple[StoreTable, ...] = (
                "product × region", "day", "liquidation", "fine"),
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),
     StoreTable("placements", DISK, "the same with product and region", None, "placements", "fine"),
+    StoreTable("compliance_agent", MEMORY, "day × agent × bucket: attempts, connected calls, third-party contacts, "
+               "robot attempts, breaching contacts per check (b_<check>) and for any check (b_any), rows skipped",
+               "month"),
+    StoreTable("attempt_ordinal_agent", MEMORY, "day × agent × bucket × attempt ordinal in its case-day (1…7, 7 = "
+               "7th and later): attempts, rpc", "month"),
+    StoreTable("breach_contacts", DISK, "one row per (breaching contact, check): day, contact_id, case_id, agent_id, "
+               "bucket, check, rule_id (drill-down keys into the case database)", "day"),
     StoreTable("contacts_hourly", DISK, "day × hour × agent (RPC heatmap, after-hours with other rules)", "day"),
     StoreTable("base/cases", BASE, "cases as last read (sync state)"),
     StoreTable("base/promises", BASE, "promises as last read, attached (sync state)"),
@@ -86,6 +93,10 @@ PARTITIONED: dict[str, str] = {t.name: t.partition for t in TABLES if t.partitio
 SUMMABLE = frozenset({
     "n", "cents", "opening_cents", "attempts", "connected", "rpc", "ptp", "messages", "after_hours",
     "case_days", "breaches",
+    # compliance (queries.sync.compliance)
+    "connected_calls", "third_party_contacts", "robot_attempts", "skipped",
+    "b_quiet_hours", "b_unanswered_cap", "b_connected_cap", "b_third_party", "b_during_plan", "b_unrecorded",
+    "b_agency_not_allowed", "b_any",
 })
 
 

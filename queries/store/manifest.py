@@ -10,7 +10,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 #: Version of the store's layout; a store of another format is rebuilt by the next sync.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 @dataclass
@@ -67,6 +67,8 @@ class Manifest:
     peak_rss_mb_after: dict[str, int] = field(default_factory=dict)
     reconciliation: dict = field(default_factory=dict)
     has_targets: bool = False
+    #: the compliance stage: rule pack fingerprint and files, optional contract parts found, rows skipped per part
+    compliance: dict = field(default_factory=dict)
 
     @property
     def as_of(self) -> dt.date | None:

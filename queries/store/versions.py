@@ -114,7 +114,8 @@ class Store:
             elif folder.is_dir():  # month-partitioned rollup: all months (the schema file is empty)
                 frames[name] = pl.read_parquet(sorted(folder.glob("*.parquet"))).sort("day")
         # month-level views of the day-level rollups, for month-aligned periods (MTD, trends)
-        for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
+        for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent", "compliance_agent",
+                     "attempt_ordinal_agent"):
             if name in frames:
                 df = frames[name]
                 keys = [c for c in df.columns if c not in SUMMABLE and c != "day"]

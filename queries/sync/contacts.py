@@ -19,7 +19,20 @@ from queries.metrics.contact import (
 from queries.source import contract as S
 from queries.source.reader import epoch_of
 from queries.store import Watermarks
-from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
+from queries.sync import compliance
+from queries.sync.context import (
+    B_ATTEMPT,
+    B_CALL,
+    B_CONNECTED,
+    B_NO_CONSENT,
+    B_PTP,
+    B_RPC,
+    B_UNANSWERED,
+    CONTACT_SCHEMA,
+    DIMS,
+    SyncContext,
+    concat,
+)
 from queries.sync.events import affected, collect_events, finish_index, map_months
 from queries.sync.tables import (
     coarse,
@@ -29,7 +42,6 @@ from queries.sync.tables import (
     write_case_sets,
 )
 
-B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
 C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
 C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
@@ -38,8 +50,9 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
              "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
 
 
-def contact_select() -> sa.Select:
-    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast)."""
+def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa.Select:
+    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
+    and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present)."""
     c = S.contacts.c
     attempt = c.channel.in_(ATTEMPT_CHANNELS)
     call = c.channel == "call"
@@ -55,7 +68,8 @@ def contact_select() -> sa.Select:
          + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
-                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
+                     k.label("k"), sa.case((call, c.phone_no), else_=None).label("phone_no"),
+                     *compliance.q_columns(optional or set(), kind))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -64,6 +78,9 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     made (the peak holds one of them, not all); returns the in-memory parts (agents, calls)."""
     lk = ctx.lk
     k = pl.col("k")
+    if ctx.compliance is not None:
+        ctx.compliance.add(m, compliance.judge(ctx.compliance, a, lk.decode, m, days is not None), days is not None)
+        a = a.drop("q", "ch", "sec", "cid")
 
     def has(bit: int) -> pl.Expr:
         return (k & bit) > 0
@@ -107,22 +124,36 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
 
 
 def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
-    """Hour of day and the narrow bit column, before attaching."""
-    return c.with_columns(pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8))
+    """Hour of day and the narrow bit columns, before attaching; the second of the day and the id (as `cid`,
+    which attaching keeps) for the compliance checks."""
+    t = pl.col("contacted_at")
+    return c.with_columns(t.dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8),
+                          pl.col("q").cast(pl.UInt8), pl.col("ch").cast(pl.UInt8),
+                          (t.dt.hour().cast(pl.Int32) * 3600 + t.dt.minute().cast(pl.Int32) * 60
+                           + t.dt.second().cast(pl.Int32)).alias("sec"), pl.col("contact_id").alias("cid"))
 
 
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
-    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(),
+    optional = ctx.compliance.optional if ctx.compliance is not None else set()
+    select = contact_select(optional, ctx.reader.kind)
+    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "call_case_days": C_CALLDAY}
     if days is not None and not days:
         ctx.writer.keep("base/contacts_days")
-        for name in (*parted, "contacts_agent", "calls_agent"):
+        for name in (*parted, "contacts_agent", "calls_agent", *compliance.TABLES):
             ctx.writer.keep_parts(name, set())
         keep_case_sets(ctx, "worked", set())
         return
-    ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
+    def prepare(c: pl.DataFrame) -> pl.DataFrame:
+        c = prepare_contacts(c)
+        if ctx.compliance is not None:
+            c = compliance.mark_debtor_calls(ctx, c)
+        # the number is kept for the unanswered calls only (their cap counts per number)
+        return c.with_columns(pl.when((pl.col("k") & B_UNANSWERED) > 0).then(pl.col("phone_no")).alias("phone_no"))
+
+    ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare,
                         ("product", "region"), days is None)
     idx = finish_index(ctx, "contacts", ev, days, "day")
     todo = months_of(days if days is not None else idx.get_column("day").to_list())
@@ -136,6 +167,8 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
         return contact_month(ctx, m, ev.take(m), days, breach)
 
     have = set(ev.months())
+    if ctx.compliance is not None:
+        ctx.compliance.expected = [m for m in todo if m in have]
     results = map_months(ctx, month, [m for m in todo if m in have])
     agent_parts, call_parts = (list(x) for x in zip(*results, strict=True)) if results else ([], [])
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
@@ -143,4 +176,6 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     replace_days(ctx, "calls_agent", concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
                                                          "bucket": pl.String, "case_days": pl.UInt32,
                                                          "breaches": pl.UInt32}), days)
+    if ctx.compliance is not None:
+        compliance.finish(ctx, ctx.compliance, days)
 
