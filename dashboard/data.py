@@ -523,6 +523,11 @@ def rule_names(lang: str) -> dict[str, str]:
     return compliance_views.rule_label_of(rule_pack()[0], lang)
 
 
+def rules_table(lang: str) -> pl.DataFrame:
+    """Every rule of the pack in force, for the glossary."""
+    return plain_frame(compliance_views.rules_frame(rule_pack()[0], lang))
+
+
 def skipped_rows() -> dict[str, int]:
     """Rows the compliance checks skipped for an unexpected optional value, by column."""
     return compliance_views.skipped(_current_state().store)

@@ -76,6 +76,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "complaint_rate": ("complaint_rate", "number"), "p_recovery": ("p_recovery", "number"),
     "p_breaches": ("p_breaches", "number"), "p_complaints": ("p_complaints", "number"), "score": ("score", "number"),
     "recovery_rank": ("recovery_rank", "count"), "rank_change": ("rank_change", "count"),
+    "rule": ("rule", "text"), "rule_id": ("rule_id", "text"), "effective_from": ("effective_from", "date"),
+    "effective_to": ("effective_to", "date"), "figures": ("figures", "text"), "file": ("rule_file", "text"),
+    "house": ("house", "bool"),
 }
 #: Columns of kind "label" whose values are i18n keys after a prefix.
 _LABEL_PREFIX = {"kind": "tl_", "check": "chk_"}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 import sqlalchemy as sa
 
-from queries.compliance.rules import CONTACT_CHECKS, RulePack
+from queries.compliance.rules import CONTACT_CHECKS, PARAMS, RulePack
 from queries.dates import previous_period
 from queries.filters import Filters, Scope
 from queries.governance.masking import mask_frame, may_reveal
@@ -275,9 +275,17 @@ def scorecard(store: Store, f: Filters, weights: dict[str, float] | tuple[tuple[
         return df.with_columns(*[pl.lit(None, pl.Float64).alias(c) for c in
                                  ("p_recovery", "p_breaches", "p_complaints", "score")],
                                *[pl.lit(None, pl.Int64).alias(c) for c in ("rank", "recovery_rank", "rank_change")])
+    return weighted_ranks(df, parts)
+
+
+def weighted_ranks(df: pl.DataFrame, weights: dict[str, float]) -> pl.DataFrame:
+    """The scorecard's arithmetic on rows of (who_id, recovery_rate, breach_rate, complaint_rate): percentile ranks
+    p_recovery, p_breaches, p_complaints (1 = best), score = Σ weight × p ÷ Σ weights (over the parts weighted),
+    rank by score (ties share the best rank), recovery_rank by recovery rate alone and rank_change = recovery_rank −
+    rank; sorted by rank."""
     df = df.with_columns(*[_pct_rank(col, up).alias(f"p_{p}") for p, (col, up) in SCORE_PARTS.items()])
-    total = sum(parts.values()) or 1.0
-    score = pl.sum_horizontal([pl.col(f"p_{p}") * w for p, w in parts.items()]) / total
+    total = sum(weights.values()) or 1.0
+    score = pl.sum_horizontal([pl.col(f"p_{p}") * w for p, w in weights.items()]) / total
     df = df.with_columns(score.alias("score"))
     df = df.with_columns(
         pl.col("score").rank("min", descending=True).cast(pl.Int64).alias("rank"),
@@ -297,3 +305,15 @@ def rule_labels(pack: RulePack, start: dt.date, end: dt.date, lang: str) -> dict
 def rule_label_of(pack: RulePack, lang: str) -> dict[str, str]:
     """Every rule id → its label, for the rule column of the breach list."""
     return {r.rule_id: r.label(lang) for r in pack.rules}
+
+
+def rules_frame(pack: RulePack, lang: str) -> pl.DataFrame:
+    """Every rule of the pack, for the glossary: check, rule (title · article (version)), rule_id, effective_from,
+    effective_to, figures ("key = value; …"), file, house (a centre's own rule)."""
+    return pl.DataFrame([{
+        "check": r.check, "rule": r.label(lang), "rule_id": r.rule_id, "effective_from": r.effective_from,
+        "effective_to": r.effective_to, "figures": "; ".join(f"{k} = {r.param(k)}" for k in PARAMS[r.check]),
+        "file": r.file, "house": r.house} for r in sorted(pack.rules, key=lambda r: (r.check, r.effective_from))],
+        schema={"check": pl.String, "rule": pl.String, "rule_id": pl.String, "effective_from": pl.Date,
+                "effective_to": pl.Date, "figures": pl.String, "file": pl.String, "house": pl.Boolean})
+
