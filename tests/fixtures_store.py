@@ -133,7 +133,7 @@ def build_handmade(url: str, *, targets: bool = True) -> None:
     S.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         for t in tables:
-            if ROWS[t.name]:
+            if ROWS.get(t.name):
                 conn.execute(t.insert(), ROWS[t.name])
     engine.dispose()
 

@@ -38,6 +38,8 @@ teams = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("agency_name", sa.String(64)),
     sa.Column("lead_agent_id", ID),
+    sa.Column("whitelisted_on", sa.Date),  # optional (§3b): agency entered the issuer's whitelist
+    sa.Column("evaluated_on", sa.Date),  # optional (§3b): agency's latest yearly evaluation
     **_OPTS,
 )
 
@@ -99,6 +101,8 @@ contacts = sa.Table(
     sa.Column("duration_s", sa.Integer, nullable=False),
     sa.Column("phone_no", PHONE),
     sa.Column("debtor_consent_after_hours", sa.Boolean, nullable=False),
+    sa.Column("is_robot", sa.Boolean),  # optional (§3b): an automated call; NULL = false
+    sa.Column("recording_id", sa.String(64)),  # optional (§3b): the call recording's key; NULL = not recorded
     sa.Index("ix_contacts_case_time", "case_id", "contacted_at"),
     sa.Index("ix_contacts_agent_time", "agent_id", "contacted_at"),
     sa.Index("ix_contacts_time", "contacted_at"),
@@ -164,11 +168,34 @@ targets = sa.Table(
     **_OPTS,
 )
 
+PLAN_STATUSES = ("active", "completed", "broken", "cancelled")
+
+repayment_plans = sa.Table(  # optional (§3b): negotiated instalment plans (协商还款 / 个性化分期)
+    "repayment_plans", metadata,
+    sa.Column("plan_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("case_id", sa.BigInteger, nullable=False),
+    sa.Column("agent_id", ID),
+    sa.Column("agreed_on", sa.Date, nullable=False),
+    sa.Column("months", sa.Integer, nullable=False),
+    sa.Column("monthly_amount", MONEY, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("ended_on", sa.Date),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_plans_case", "case_id", "agreed_on"),
+    sa.Index("ix_plans_updated_at", "updated_at"),
+    **_OPTS,
+)
+
 #: Tables in load order; every one but the optional ones must exist in a source.
 TABLES: tuple[sa.Table, ...] = (
-    teams, agents, cases, balance_snapshots, contacts, promises, payments, complaints, targets,
+    teams, agents, cases, balance_snapshots, contacts, promises, payments, complaints, targets, repayment_plans,
 )
-OPTIONAL_TABLES: frozenset[str] = frozenset({"targets"})
+OPTIONAL_TABLES: frozenset[str] = frozenset({"targets", "repayment_plans"})
+#: Optional columns of required tables (DESIGN §3b): a source without them works, the checks needing them say so.
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
+    "contacts": frozenset({"is_robot", "recording_id"}),
+    "teams": frozenset({"whitelisted_on", "evaluated_on"}),
+}
 
 #: Columns holding personal data (★ in the contract), by table, with the kind of masking each needs
 #: (queries.governance.masking): never shown or exported unmasked unless the viewer's role allows it.

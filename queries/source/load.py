@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.source.contract import TABLES
+from queries.source.contract import OPTIONAL_COLUMNS, TABLES
 
 CHUNK_ROWS = 1_000_000
 Progress = Callable[[str], None]
@@ -30,6 +30,11 @@ def to_wire(df: pl.DataFrame, table: sa.Table, kind: str) -> pl.DataFrame:
         name = col.name
         if f"{name}_cents" in df.columns:
             exprs.append(_money(f"{name}_cents").alias(name))
+            continue
+        if name not in df.columns and name in OPTIONAL_COLUMNS.get(table.name, ()):
+            null_type = pl.Int8 if isinstance(col.type, sa.Boolean) and kind in ("mysql", "sqlite") else (
+                pl.Boolean if isinstance(col.type, sa.Boolean) else pl.String)
+            exprs.append(pl.lit(None, null_type).alias(name))  # an optional column the frames do not have
             continue
         dtype = df.schema[name]
         e = pl.col(name)

@@ -155,6 +155,12 @@ class Reader:
         insp = sa.inspect(self.engine)
         return insp.has_table(name) or name in insp.get_view_names()
 
+    def columns(self, name: str) -> set[str]:
+        """Lower-case column names of a source table or view (empty when it is absent)."""
+        if not self.has_table(name):
+            return set()
+        return {c["name"].lower() for c in sa.inspect(self.engine).get_columns(name)}
+
     def close(self) -> None:
         """Release connections."""
         if self._adbc is not None:

@@ -19,6 +19,7 @@ from queries.metrics.contact import (
 from queries.source import contract as S
 from queries.source.reader import epoch_of
 from queries.store import Watermarks
+from queries.sync import compliance
 from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
 from queries.sync.events import affected, collect_events, finish_index, map_months
 from queries.sync.tables import coarse, day_keys, replace_days, replace_months
@@ -35,8 +36,9 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
 C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
 
 
-def contact_select() -> sa.Select:
-    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast)."""
+def contact_select(optional: set[str] | None = None) -> sa.Select:
+    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
+    and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present)."""
     c = S.contacts.c
     attempt = c.channel.in_(ATTEMPT_CHANNELS)
     call = c.channel == "call"
@@ -52,7 +54,8 @@ def contact_select() -> sa.Select:
          + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
-                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"))
+                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"),
+                     *compliance.q_columns(optional or set()))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -61,6 +64,9 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     made (the peak holds one of them, not all); returns the in-memory parts (agents, calls, worked total)."""
     lk = ctx.lk
     k = pl.col("k")
+    if ctx.compliance is not None:
+        ctx.compliance.months[m] = compliance.judge(ctx.compliance, a, lk.decode, m, days is not None)
+        a = a.drop("q", "ch", "sec", "cid")
 
     def has(bit: int) -> pl.Expr:
         return (k & bit) > 0
@@ -115,20 +121,26 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
 
 
 def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
-    """Hour of day and the narrow bit column, before attaching."""
-    return c.with_columns(pl.col("contacted_at").dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8))
+    """Hour of day and the narrow bit columns, before attaching; the second of the day and the id (as `cid`,
+    which attaching keeps) for the compliance checks."""
+    t = pl.col("contacted_at")
+    return c.with_columns(t.dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8),
+                          pl.col("q").cast(pl.UInt8), pl.col("ch").cast(pl.UInt8),
+                          (t.dt.hour().cast(pl.Int32) * 3600 + t.dt.minute().cast(pl.Int32) * 60
+                           + t.dt.second().cast(pl.Int32)).alias("sec"), pl.col("contact_id").alias("cid"))
 
 
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
-    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(),
+    optional = ctx.compliance.optional if ctx.compliance is not None else set()
+    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(optional),
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
               "call_case_days": C_CALLDAY}
     if days is not None and not days:
         for name in ("worked_month_total", "base/contacts_days"):
             ctx.writer.keep(name)
-        for name in (*parted, "worked_months", "contacts_agent", "calls_agent"):
+        for name in (*parted, "worked_months", "contacts_agent", "calls_agent", *compliance.TABLES):
             ctx.writer.keep_parts(name, set())
         return
     ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
@@ -156,4 +168,6 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
                                                          "breaches": pl.UInt32}), days)
     replace_months(ctx, "worked_month_total", concat(totals, {"month": pl.Date, "cases": pl.UInt32}),
                    pl.col("month"), set(todo) if days is not None else None, "month")
+    if ctx.compliance is not None:
+        compliance.finish(ctx, ctx.compliance, days)
 

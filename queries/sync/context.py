@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from queries.buckets import BucketBounds
-from queries.compliance.rules import DEFAULT_RULES, RuleSet
+from queries.compliance.rules import DEFAULT_RULES, RulePack, RuleSet, load_pack
 from queries.dates import month_start
 from queries.source.reader import Reader
 from queries.store import StoreWriter
+
+if TYPE_CHECKING:
+    from queries.sync.compliance import Compliance
 
 #: The dimensions of the fine rollups (besides the day).
 DIMS = ["agent_id", "bucket", "product", "region"]
@@ -26,7 +30,7 @@ SNAP_SCHEMA = {"case_id": pl.Int64, "dpd": pl.Int64, "cents": pl.Int64, "agent_i
 PAY_SCHEMA = {"payment_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String, "paid_at": US,
               "cents": pl.Int64}
 CONTACT_SCHEMA = {"contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
-                  "contacted_at": US, "k": pl.Int32, "phone_no": pl.String}
+                  "contacted_at": US, "k": pl.Int32, "phone_no": pl.String, "q": pl.Int32, "ch": pl.Int32}
 PROMISE_SCHEMA = {"promise_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
                   "promised_at": US, "due_on": pl.Date, "cents": pl.Int64, "status": pl.String,
                   "updated_at": US}
@@ -46,9 +50,12 @@ class SyncContext:
     """State shared by one sync run: reader, writer, bounds, base tables of the previous version."""
 
     def __init__(self, reader: Reader, writer: StoreWriter, bounds: BucketBounds,
-                 prev: Path | None, rules: RuleSet = DEFAULT_RULES, month_workers: int = 2) -> None:
+                 prev: Path | None, rules: RuleSet = DEFAULT_RULES, month_workers: int = 2,
+                 pack: RulePack | None = None) -> None:
         self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
         self.rules = rules
+        self.pack = pack or load_pack()
+        self.compliance: Compliance | None = None  # set by the compliance stage's prepare()
         self.month_workers = month_workers
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
         self._lk: CaseLookup | None = None

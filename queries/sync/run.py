@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.buckets import DEFAULT_BUCKETS, BucketBounds
-from queries.compliance.rules import RuleSet, load_rules
+from queries.compliance.rules import RulePack, RulePackError, RuleSet, active_pack, load_rules
 from queries.settings import Settings, load_settings
 from queries.source import contract as S
 from queries.source.reader import Reader
@@ -28,6 +28,8 @@ from queries.store import (
     read_manifest,
 )
 from queries.sync.cases import snapshot_rollups, sync_cases, sync_dims, sync_snapshots
+from queries.sync.compliance import prepare as prepare_compliance
+from queries.sync.compliance import summary as compliance_summary
 from queries.sync.contacts import sync_contacts
 from queries.sync.context import SyncContext
 from queries.sync.mutable import sync_complaints, sync_promises
@@ -66,29 +68,35 @@ def _resolve(settings_or_url: Settings | str, store_dir: str | Path | None) -> t
     return load_settings(), str(settings_or_url), Path(store_dir)
 
 
-def _rebuild_needed(prev: Manifest, url: str, bounds: BucketBounds, rules: RuleSet) -> bool:
-    """True when the previous version was built from another source, format, bucket bounds or rule limits."""
-    return (prev.format != FORMAT_VERSION or tuple(prev.bucket_upper) != bounds.upper
+def _rebuild_needed(prev: Manifest, url: str, bounds: BucketBounds, rules: RuleSet, pack: RulePack) -> bool:
+    """True when the previous version was built from another source, format, bucket bounds, rule limits or pack."""
+    return (prev.format != FORMAT_VERSION or (prev.compliance or {}).get("pack") != pack.version or tuple(prev.bucket_upper) != bounds.upper
             or prev.source != _safe_url(url) or prev.after_hours != list(rules.after_hours())
             or prev.limits != [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day])
 
 
 def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = None, full: bool = False,
              *, bounds: BucketBounds = DEFAULT_BUCKETS, reconcile_days: int | None = RECONCILE_DAYS,
-             reader_method: str | None = None, rules: RuleSet | None = None) -> SyncResult:
-    """Sync the store from the case database (incrementally unless `full`); swap it in atomically."""
+             reader_method: str | None = None, rules: RuleSet | None = None,
+             pack: RulePack | None = None) -> SyncResult:
+    """Sync the store from the case database (incrementally unless `full`); swap it in atomically. A bad house
+    rule file stops it with RulePackError (the store built with the last valid pack stays in service)."""
     t0 = time.perf_counter()
     settings, url, store_dir = _resolve(settings_or_url, store_dir)
     rules = rules or load_rules(settings.rules_file)
+    if pack is None:
+        pack, problem = active_pack(settings.rules_dir)
+        if problem:
+            raise RulePackError(problem)
     manifest_prev = None if full else read_manifest(store_dir)
-    if manifest_prev and _rebuild_needed(manifest_prev, url, bounds, rules):
+    if manifest_prev and _rebuild_needed(manifest_prev, url, bounds, rules, pack):
         manifest_prev = None  # another source, bounds or format: rebuild from scratch
     is_full = manifest_prev is None
     wm = Watermarks.from_json(manifest_prev.watermarks.to_json()) if manifest_prev else Watermarks()
     with Reader(url, prefer=reader_method) as reader:
         writer = StoreWriter(store_dir)
         prev = None if is_full else current_version(store_dir)
-        ctx = SyncContext(reader, writer, bounds, prev, rules, settings.sync_month_workers)
+        ctx = SyncContext(reader, writer, bounds, prev, rules, settings.sync_month_workers, pack)
         timings: dict[str, float] = {}
         peaks: dict[str, int] = {}
 
@@ -113,6 +121,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 early_since = dt.date.fromisoformat(prev_as_of) - dt.timedelta(days=reconcile_days)
             early = pool.submit(early_totals, url, reader.method, early_since, dict(ctx.id_limits))
             meta = timed("dims", sync_dims, ctx)
+            ctx.compliance = timed("compliance_prepare", prepare_compliance, ctx)
             touched = timed("cases", sync_cases, ctx, wm)
             rebuild = timed("snapshots", sync_snapshots, ctx, wm)
             timed("snapshot_rollups", snapshot_rollups, ctx, rebuild, touched)
@@ -139,7 +148,8 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 bucket_upper=list(bounds.upper), rules=rules.version, after_hours=list(rules.after_hours()),
                 limits=[rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day],
                 data_as_of=as_of.isoformat() if as_of else None, watermarks=wm, rows_read=ctx.rows,
-                timings_s=timings, peak_rss_mb_after=peaks, reconciliation=rec, **meta)
+                timings_s=timings, peak_rss_mb_after=peaks, reconciliation=rec,
+                compliance=compliance_summary(ctx.compliance), **meta)
             path = writer.commit(manifest)
         except BaseException:
             writer.abort()

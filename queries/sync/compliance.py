@@ -1,0 +1,380 @@
+"""The compliance stage: every contact judged against the rule pack in force on its own day (DESIGN §4b).
+
+It rides on the contacts stage's single read of the contacts table: the select carries a second bit column
+(`q`: third party, call to the debtor number, wrong number, robot, recorded, no consent, unexpected optional
+values) and the channel code; each month's attached rows are judged where the contact rollups are made. The
+third-party check looks back up to `lookback_days` across the month boundary: each month leaves a small tail
+(the last calls to the debtor number per case, the last wrong number), and after all months the third-party
+contacts a month could not decide alone are decided against the tails of the months before (an incremental
+sync reads that history from the source by case, over the index on (case_id, contacted_at)).
+
+Writes compliance_agent (day × agent × bucket), attempt_ordinal_agent (… × ordinal) and breach_contacts
+(one row per breaching contact and check); complaints get `late` and `after_breach` in the complaints stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from queries.compliance.rules import CONTACT_CHECKS, RulePack, seconds_of_day
+from queries.dates import month_start
+from queries.metrics.compliance import MAX_ORDINAL
+from queries.metrics.contact import UNANSWERED
+from queries.source import contract as S
+from queries.source.reader import epoch_of
+from queries.sync.context import SyncContext, concat
+
+# bits of `q` (computed in SQL beside the contacts stage's `k`)
+Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
+    1, 2, 4, 8, 16, 32, 64, 128)
+#: channel codes of `ch` (position in the contract's list; 7 = anything else)
+CHANNEL_CODE = {c: i for i, c in enumerate(S.CONTACT_CHANNELS)}
+#: Optional contract parts the stage looks for (as the manifest and unavailable_checks name them).
+OPTIONAL_PARTS = ("contacts.is_robot", "contacts.recording_id", "repayment_plans", "teams.whitelisted_on",
+                  "teams.evaluated_on")
+DAY_S = 86_400
+#: The store tables this stage writes.
+TABLES = ("compliance_agent", "attempt_ordinal_agent", "breach_contacts")
+
+C_AGENT = {"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "attempts": pl.UInt32,
+           "connected_calls": pl.UInt32, "third_party_contacts": pl.UInt32, "robot_attempts": pl.UInt32,
+           **{f"b_{c}": pl.UInt32 for c in CONTACT_CHECKS}, "b_any": pl.UInt32, "skipped": pl.UInt32}
+C_ORDINAL = {"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "ordinal": pl.UInt8,
+             "attempts": pl.UInt32, "rpc": pl.UInt32}
+C_BREACH = {"day": pl.Date, "contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
+            "bucket": pl.String, "check": pl.String, "rule_id": pl.String}
+#: a third-party contact a month could not decide alone (its lookback reaches the month before)
+C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent_id": pl.String,
+             "bucket": pl.String, "ts": pl.Int64, "lookback_s": pl.Int64, "min_failed": pl.Int64,
+             "n_in": pl.Int64, "streak_in": pl.Int64, "other_breach": pl.Boolean, "rule_id": pl.String}
+#: a month's tail: the last calls to the debtor number per case (wrong = a wrong_number, kept apart)
+C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
+
+
+def q_columns(optional: set[str]) -> list[sa.ColumnElement]:
+    """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present)."""
+    c = S.contacts.c
+    call = c.channel == "call"
+    debtor_phone = sa.select(S.cases.c.phone).where(S.cases.c.case_id == c.case_id).scalar_subquery()
+
+    def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
+        return sa.case((cond, value), else_=0)
+
+    q = (bit(c.party == "third_party", Q_THIRD) + bit(sa.and_(call, c.phone_no == debtor_phone), Q_DEBTOR_CALL)
+         + bit(c.outcome == "wrong_number", Q_WRONG) + bit(sa.not_(c.debtor_consent_after_hours), Q_NO_CONSENT))
+    if "contacts.is_robot" in optional:
+        robot = sa.type_coerce(c.is_robot, sa.Integer)
+        q = q + bit(robot == 1, Q_ROBOT) + bit(sa.and_(c.is_robot.is_not(None), robot.not_in((0, 1))), Q_BAD_ROBOT)
+    if "contacts.recording_id" in optional:
+        blank = sa.func.trim(c.recording_id) == ""
+        q = q + bit(sa.and_(c.recording_id.is_not(None), sa.not_(blank)), Q_RECORDED) + bit(blank, Q_BAD_REC)
+    ch = sa.case(*[(c.channel == name, code) for name, code in CHANNEL_CODE.items()], else_=7)
+    return [q.label("q"), ch.label("ch")]
+
+
+@dataclass
+class Month:
+    """What judging one month leaves for the end of the stage."""
+
+    agent: pl.DataFrame
+    ordinal: pl.DataFrame
+    pending: pl.DataFrame
+    tail: pl.DataFrame
+    breach_file: Path | None
+
+
+@dataclass
+class Compliance:
+    """The stage's state for one sync: the pack, the optional parts found, plans, agencies, months judged."""
+
+    pack: RulePack
+    optional: set[str]
+    plans: pl.DataFrame | None
+    agents: pl.DataFrame  # agent_id, is_agency, whitelisted_on
+    spill: Path
+    months: dict[dt.date, Month] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def prepare(ctx: SyncContext) -> Compliance:
+    """Look for the optional parts, read plans and agencies: before the contacts stage."""
+    r = ctx.reader
+    cols = {t: r.columns(t) for t in ("contacts", "teams")}
+    optional = {f"{t}.{c}" for t, names in cols.items() for c in S.OPTIONAL_COLUMNS[t] if c in names}
+    plans = None
+    if r.has_table("repayment_plans"):
+        optional.add("repayment_plans")
+        p = S.repayment_plans.c
+        plans = r.read(sa.select(p.case_id, p.agreed_on, p.ended_on, p.status),
+                       {"case_id": pl.Int64, "agreed_on": pl.Date, "ended_on": pl.Date, "status": pl.String})
+    teams = pl.read_parquet(ctx.writer.path / "teams.parquet")
+    agents = pl.read_parquet(ctx.writer.path / "agents.parquet").select("agent_id", "team_id")
+    wl = (pl.col("whitelisted_on").cast(pl.Date, strict=False) if "whitelisted_on" in teams.columns
+          else pl.lit(None, pl.Date)).alias("whitelisted_on")
+    agents = agents.join(teams.select("team_id", (pl.col("channel") == "agency").alias("is_agency"), wl),
+                         on="team_id", how="left").select("agent_id", pl.col("is_agency").fill_null(False),
+                                                          "whitelisted_on")
+    return Compliance(ctx.pack, optional, plans, agents, ctx.writer.path / "_spill" / "compliance")
+
+
+def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:
+    """One row per day: the figures of each check in force (null: no rule that day) and the judging rule ids."""
+    rows = []
+    for d in days:
+        row: dict = {"day": d}
+        for check in CONTACT_CHECKS:
+            rules = pack.in_force(check, d)
+            row[f"r_{check}"] = "+".join(r.rule_id for r in rules) if rules else None
+        q = pack.params("quiet_hours", d)
+        row["q_start"] = seconds_of_day(str(q["start"])) if q else None
+        row["q_end"] = seconds_of_day(str(q["end"])) if q else None
+        row["q_exempt"] = sum(1 << CHANNEL_CODE[c] for c in q["exempt_channels"]) if q else 0  # type: ignore[union-attr]
+        u = pack.params("unanswered_cap", d)
+        row["u_cap"] = int(u["max_per_phone_day"]) if u else None  # type: ignore[arg-type]
+        c = pack.params("connected_cap", d)
+        row["c_cap"] = int(c["max_per_case_day"]) if c else None  # type: ignore[arg-type]
+        t = pack.params("third_party", d)
+        row["t_lookback"] = int(t["lookback_days"]) * DAY_S if t else None  # type: ignore[arg-type]
+        row["t_min"] = int(t["min_failed_calls"]) if t else None  # type: ignore[arg-type]
+        rows.append(row)
+    schema = {"day": pl.Date, **{f"r_{c}": pl.String for c in CONTACT_CHECKS}, "q_start": pl.Int64,
+              "q_end": pl.Int64, "q_exempt": pl.Int64, "u_cap": pl.Int64, "c_cap": pl.Int64,
+              "t_lookback": pl.Int64, "t_min": pl.Int64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental: bool) -> Month:  # noqa: ANN001
+    """Judge one month's attached contact rows (bits k and q, channel ch, seconds of day sec, contact id cid)."""
+    from queries.sync.contacts import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED
+
+    k, q = pl.col("k"), pl.col("q")
+
+    def kb(bit: int) -> pl.Expr:
+        return (k & bit) > 0
+
+    def qb(bit: int) -> pl.Expr:
+        return (q & bit) > 0
+
+    days = a.get_column("day").unique().sort().to_list()
+    params = _day_params(comp.pack, days)
+    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").join(
+        params, on="day", how="left").sort("case_id", "day", "sec", "cid")
+    attempt, call, connected = kb(B_ATTEMPT), kb(B_CALL), kb(B_CONNECTED)
+    conn_call = call & connected
+    unans = kb(B_UNANSWERED)
+    sec = pl.col("sec").cast(pl.Int64)
+    window = pl.when(pl.col("q_start") > pl.col("q_end")).then(
+        (sec >= pl.col("q_start")) | (sec < pl.col("q_end"))).otherwise(
+        (sec >= pl.col("q_start")) & (sec < pl.col("q_end")))
+    exempt = pl.lit(False)
+    for code in range(8):
+        exempt = exempt | ((pl.col("ch") == code) & ((pl.col("q_exempt") // (1 << code)) % 2 == 1))
+    flags = {
+        "quiet_hours": pl.col("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
+        "unanswered_cap": pl.col("u_cap").is_not_null() & unans
+        & (unans.cast(pl.Int64).cum_sum().over("case_id", "phone_no", "day") > pl.col("u_cap")),
+        "connected_cap": pl.col("c_cap").is_not_null() & conn_call
+        & (conn_call.cast(pl.Int64).cum_sum().over("case_id", "day") > pl.col("c_cap")),
+        "unrecorded": pl.col("r_unrecorded").is_not_null() & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
+    }
+    if "contacts.recording_id" not in comp.optional:
+        flags["unrecorded"] = pl.lit(False)
+    a = a.with_columns(**{f"b_{c}": e.fill_null(False) for c, e in flags.items()},
+                       ordinal=pl.min_horizontal(attempt.cast(pl.Int64).cum_sum().over("case_id", "day"),
+                                                 pl.lit(MAX_ORDINAL)).cast(pl.UInt8))
+    # agency not whitelisted on the day
+    if "teams.whitelisted_on" in comp.optional:
+        a = a.join(comp.agents, on="agent_id", how="left").with_columns(b_agency_not_allowed=(
+            pl.col("r_agency_not_allowed").is_not_null() & attempt & pl.col("is_agency").fill_null(False)
+            & (pl.col("whitelisted_on").is_null() | (pl.col("whitelisted_on") > pl.col("day")))).fill_null(False))
+    else:
+        a = a.with_columns(b_agency_not_allowed=pl.lit(False))
+    # attempts during an active plan: after the agreeing day, before it ended
+    plan_hit = pl.Series("cid", [], pl.Int64)
+    if comp.plans is not None and comp.plans.height:
+        att = a.filter(attempt & pl.col("r_during_plan").is_not_null()).select("cid", "case_id", "day")
+        hit = att.join(comp.plans.select("case_id", "agreed_on", "ended_on"), on="case_id", how="inner").filter(
+            (pl.col("day") > pl.col("agreed_on")) & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
+        plan_hit = hit.get_column("cid").unique()
+    a = a.with_columns(b_during_plan=pl.col("cid").is_in(plan_hit.implode()))
+    # third party: decided here when the month's own calls justify it or its lookback stays inside the month
+    tp, pending, tail = _third_party(a, m, qb, unans, incremental)
+    a = a.with_columns(b_third_party=pl.col("cid").is_in(tp.implode()))
+    others = [c for c in CONTACT_CHECKS if c != "third_party"]
+    any_other = pl.any_horizontal([pl.col(f"b_{c}") for c in others])
+    if pending.height:
+        pending = pending.join(a.select("cid", any_other.alias("other_breach")), left_on="contact_id",
+                               right_on="cid", how="left")
+    else:
+        pending = pl.DataFrame(schema=C_PENDING)
+    a = a.with_columns(b_any=any_other | pl.col("b_third_party"))
+    skipped = qb(Q_BAD_ROBOT) | qb(Q_BAD_REC)
+    agent = lk_decode(a.group_by("day", "agent_id", "bucket").agg(
+        attempt.sum().alias("attempts"), conn_call.sum().alias("connected_calls"),
+        qb(Q_THIRD).sum().alias("third_party_contacts"), (attempt & qb(Q_ROBOT)).sum().alias("robot_attempts"),
+        *[pl.col(f"b_{c}").sum() for c in CONTACT_CHECKS], pl.col("b_any").sum(), skipped.sum().alias("skipped"),
+    )).select(*C_AGENT).cast(C_AGENT)  # type: ignore[arg-type]
+    ordinal = lk_decode(a.filter(attempt).group_by("day", "agent_id", "bucket", "ordinal").agg(
+        pl.len().alias("attempts"), kb(B_RPC).sum().alias("rpc"))).select(*C_ORDINAL).cast(C_ORDINAL)  # type: ignore[arg-type]
+    hits = a.filter(pl.col("b_any"))
+    breach = lk_decode(pl.concat([
+        hits.filter(pl.col(f"b_{c}")).select("day", pl.col("cid").alias("contact_id"), "case_id", "agent_id",
+                                             "bucket", pl.lit(c).alias("check"), pl.col(f"r_{c}").alias("rule_id"))
+        for c in CONTACT_CHECKS], how="vertical_relaxed")).select(*C_BREACH).cast(C_BREACH)  # type: ignore[arg-type]
+    file = None
+    if breach.height:
+        comp.spill.mkdir(parents=True, exist_ok=True)
+        file = comp.spill / f"{m:%Y-%m}.arrow"
+        breach.write_ipc(file, compression="lz4")
+    pending = lk_decode(pending).select(*C_PENDING).cast(C_PENDING) if pending.height else pending  # type: ignore[arg-type]
+    return Month(agent, ordinal, pending, tail, file)
+
+
+def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN001
+                 incremental: bool) -> tuple[pl.Series, pl.DataFrame, pl.DataFrame]:
+    """(contact ids breaching third_party decided in this month, the pending ones, this month's tail)."""
+    epoch = (pl.col("day").cast(pl.Datetime("ms")).dt.epoch("s") + pl.col("sec").cast(pl.Int64)).alias("ts")
+    debtor = qb(Q_DEBTOR_CALL)
+    cand = pl.col("r_third_party").is_not_null() & qb(Q_THIRD)
+    cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch, pl.col("r_third_party").alias("rule_id"),
+            pl.col("t_lookback").alias("lookback_s"), pl.col("t_min").alias("min_failed"),
+            (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
+    # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
+    rows = pl.concat([a.filter(cand).select(*cols, pl.lit(0, pl.Int8).alias("kind")),
+                      a.filter(debtor).select(*cols, pl.lit(1, pl.Int8).alias("kind"))])
+    empty_ids = pl.Series("cid", [], pl.Int64)
+    if rows.height == 0:
+        return empty_ids, pl.DataFrame(schema=C_PENDING), pl.DataFrame(schema=C_TAIL)
+    rows = rows.sort("case_id", "ts", "kind", "cid")
+    is_call = pl.col("kind") == 1
+    rows = rows.with_columns(
+        n_in=is_call.cast(pl.Int64).cum_sum().over("case_id"),
+        last_wrong=pl.when(is_call & pl.col("wrong")).then(pl.col("ts")).forward_fill().over("case_id"),
+        _g=(is_call & ~pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id"))
+    rows = rows.with_columns(streak_in=(is_call & pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id", "_g"))
+    calls = rows.filter(is_call).select("case_id", pl.col("n_in").alias("_idx"), pl.col("ts").alias("ts_k"))
+    cands = rows.filter(pl.col("kind") == 0).with_columns((pl.col("n_in") - pl.col("min_failed") + 1).alias("_idx"))
+    cands = cands.join(calls, on=["case_id", "_idx"], how="left")
+    since = pl.col("ts") - pl.col("lookback_s")
+    justified = (pl.col("last_wrong").is_not_null() & (pl.col("last_wrong") >= since)) | (
+        (pl.col("streak_in") >= pl.col("min_failed")) & pl.col("ts_k").is_not_null() & (pl.col("ts_k") >= since))
+    m_epoch = int(dt.datetime(m.year, m.month, 1).timestamp() - dt.datetime(1970, 1, 1).timestamp())
+    reaches_back = pl.lit(True) if incremental else (since < m_epoch)
+    cands = cands.with_columns(justified.fill_null(False).alias("_ok"))
+    decided = cands.filter(~pl.col("_ok") & ~reaches_back).get_column("cid")
+    pending = cands.filter(~pl.col("_ok") & reaches_back).select(
+        pl.col("cid").alias("contact_id"), "case_id", "day", "agent_id", "bucket", "ts", "lookback_s", "min_failed",
+        "n_in", "streak_in", "rule_id")
+    # the month's tail: the last few debtor-number calls per case, and its last wrong number
+    keep = int(rows.get_column("min_failed").max() or 0) + 1  # null when no third-party rule this month
+    call_rows = rows.filter(is_call)
+    tail = pl.concat([
+        call_rows.group_by("case_id").tail(keep).select("case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
+        call_rows.filter(pl.col("wrong")).group_by("case_id").agg(pl.col("ts").max()).select(
+            "case_id", "ts", pl.lit(False).alias("unanswered"), pl.lit(True).alias("wrong")),
+    ]).cast(C_TAIL)  # type: ignore[arg-type]
+    return decided, pending, tail
+
+
+def resolve(pending: pl.DataFrame, prior: pl.DataFrame) -> pl.DataFrame:
+    """The pending third-party contacts that breach, given the calls to the debtor number before their month
+    (`prior`: C_TAIL rows; wrong=True rows are wrong numbers, the others calls, newest last per case)."""
+    if pending.height == 0:
+        return pending
+    p = pending.with_row_index("_row").with_columns((pl.col("min_failed") - pl.col("n_in")).alias("_need"))
+    wrong = p.select("_row", "case_id", "ts", "lookback_s").join(
+        prior.filter(pl.col("wrong")).select("case_id", pl.col("ts").alias("w_ts")), on="case_id", how="inner").filter(
+        (pl.col("w_ts") < pl.col("ts")) & (pl.col("w_ts") >= pl.col("ts") - pl.col("lookback_s")))
+    # for each pending contact whose in-month calls were all unanswered: the latest `_need` prior calls
+    j = p.filter((pl.col("_need") > 0) & (pl.col("streak_in") == pl.col("n_in"))).select(
+        "_row", "case_id", "_need", "ts", "lookback_s").join(
+        prior.filter(~pl.col("wrong")).select("case_id", pl.col("ts").alias("c_ts"), "unanswered"), on="case_id",
+        how="inner").filter(pl.col("c_ts") < pl.col("ts")).sort("_row", "c_ts", descending=[False, True]).with_columns(
+        pl.int_range(1, pl.len() + 1).over("_row").alias("_back")).filter(pl.col("_back") <= pl.col("_need"))
+    ok = j.group_by("_row").agg(((pl.len() == pl.col("_need").first()) & pl.col("unanswered").all()
+                                 & (pl.col("c_ts").min() >= (pl.col("ts") - pl.col("lookback_s")).first()))
+                                .alias("_streak_ok"))
+    p = p.join(ok, on="_row", how="left")
+    justified = pl.col("_row").is_in(wrong.get_column("_row").implode()) | pl.col("_streak_ok").fill_null(False)
+    return p.filter(~justified.fill_null(False)).select(*C_PENDING)
+
+
+def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame:
+    """Calls to the debtor number (and wrong numbers) before the pending contacts' month, from the source, by
+    case over the (case_id, contacted_at) index: an incremental sync's history for the third-party check."""
+    if pending.height == 0:
+        return pl.DataFrame(schema=C_TAIL)
+    c, cs = S.contacts.c, S.cases.c
+    lo = dt.datetime.fromtimestamp(int(pending.get_column("ts").min() - pending.get_column("lookback_s").max()),
+                                   dt.UTC).replace(tzinfo=None)
+    ids = pending.get_column("case_id").unique().sort().to_list()
+    parts = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        stmt = sa.select(c.case_id, epoch_of(c.contacted_at).label("contacted_at"),
+                         c.outcome.in_(UNANSWERED).label("unanswered"),
+                         (c.outcome == "wrong_number").label("wrong")).where(
+            c.case_id.in_(chunk), c.contacted_at >= lo, c.channel == "call",
+            c.phone_no == sa.select(cs.phone).where(cs.case_id == c.case_id).scalar_subquery())
+        parts.append(ctx.reader.read(stmt, {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"),
+                                            "unanswered": pl.Boolean, "wrong": pl.Boolean}))
+    h = concat(parts, {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"), "unanswered": pl.Boolean,
+                       "wrong": pl.Boolean})
+    h = h.with_columns(pl.col("contacted_at").dt.epoch("s").alias("ts"))
+    # pending contacts carry their in-month counts as zero in an incremental sync: the history is all of it
+    return pl.concat([h.select("case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
+                      h.filter(pl.col("wrong")).select("case_id", "ts", pl.lit(False).alias("unanswered"),
+                                                       pl.lit(True).alias("wrong"))]).cast(C_TAIL)  # type: ignore[arg-type]
+
+
+def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> None:
+    """Decide the pending third-party contacts, then write the compliance tables of the months judged."""
+    from queries.sync.tables import day_keys, replace_days
+
+    months = sorted(comp.months)
+    agent_parts, ordinal_parts = [], []
+    ctx.writer.keep_parts("breach_contacts", day_keys(days))
+    ctx.writer.put_parts("breach_contacts", pl.DataFrame(schema=C_BREACH))
+    for m in months:
+        mo = comp.months[m]
+        pending = mo.pending
+        if pending.height:
+            if days is not None:  # incremental: the whole lookback from the source
+                pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"), pl.lit(0, pl.Int64).alias("streak_in"))
+                prior = history_from_source(ctx, pending)
+            else:
+                prev = [comp.months[p].tail for p in (month_start(m, -1), month_start(m, -2)) if p in comp.months]
+                prior = concat(prev, C_TAIL)
+            pending = resolve(pending, prior)
+        breach = pl.read_ipc(mo.breach_file) if mo.breach_file is not None else pl.DataFrame(schema=C_BREACH)
+        agent = mo.agent
+        if pending.height:
+            breach = pl.concat([breach, pending.select(
+                "day", "contact_id", "case_id", "agent_id", "bucket", pl.lit("third_party").alias("check"),
+                "rule_id")], how="vertical_relaxed")
+            add = pending.group_by("day", "agent_id", "bucket").agg(
+                pl.len().cast(pl.UInt32).alias("_tp"), (~pl.col("other_breach").fill_null(False)).sum()
+                .cast(pl.UInt32).alias("_any"))
+            agent = agent.join(add, on=["day", "agent_id", "bucket"], how="left", nulls_equal=True).with_columns(
+                (pl.col("b_third_party") + pl.col("_tp").fill_null(0)).alias("b_third_party"),
+                (pl.col("b_any") + pl.col("_any").fill_null(0)).alias("b_any")).drop("_tp", "_any")
+        ctx.writer.put_parts("breach_contacts", breach.sort("day", "contact_id"), schema_file=False)
+        if mo.breach_file is not None:
+            mo.breach_file.unlink()
+        agent_parts.append(agent)
+        ordinal_parts.append(mo.ordinal)
+    replace_days(ctx, "compliance_agent", concat(agent_parts, C_AGENT), days)
+    replace_days(ctx, "attempt_ordinal_agent", concat(ordinal_parts, C_ORDINAL), days)
+    skipped = concat([p.select("skipped") for p in agent_parts], {"skipped": pl.UInt32}).get_column("skipped").sum()
+    comp.skipped = {"contacts": int(skipped or 0)}
+
+
+def summary(comp: Compliance) -> dict:
+    """The manifest's `compliance` object."""
+    return {"pack": comp.pack.version, "files": list(comp.pack.files), "optional": sorted(comp.optional),
+            "skipped": comp.skipped}
