@@ -535,20 +535,11 @@ def skipped_rows() -> dict[str, int]:
 
 def export_breaches(filters: Filters, checks: tuple[str, ...], reveal: bool = False
                     ) -> Callable[[], Iterator[pl.DataFrame]]:
-    """Every breaching contact behind a selection (up to the export limit), page by page, for a download: read when
-    the file is built, with the store, engine and scope of this run."""
+    """Every breaching contact behind a selection (up to the export limit), for a download: read when the file is
+    built, with the store, engine and scope of this run."""
     store, eng, scope = _current_state().store, engine(), _scope()
-    size = compliance_views.MAX_PAGE_SIZE
-
-    def batches() -> Iterator[pl.DataFrame]:
-        for n in range(1, EXPORT_MAX_ROWS // size + 1):
-            part = service.breach_contacts(store, eng, scope, filters, checks or None, page=n, page_size=size,
-                                           reveal_pii=reveal)
-            yield plain_frame(part.rows)
-            if n >= part.pages:
-                return
-
-    return batches
+    return lambda: (plain_frame(b) for b in service.export_breach_contacts(store, eng, scope, filters, checks or None,
+                                                                         reveal_pii=reveal, limit=EXPORT_MAX_ROWS))
 
 
 def missing_checks() -> dict[str, tuple[str, ...]]:

@@ -67,8 +67,9 @@ def _select(source: str, sel: dict[str, str] | None) -> None:
         st.session_state.pop(BREACH_PAGE, None)
 
 
-if url_sel is not None and st.session_state.get(BREACH_SEL) is None:
-    st.session_state[BREACH_SEL] = url_sel  # a shared link opens the same list
+if url_sel is not None and st.session_state.get(BREACH_SEL) != url_sel:
+    st.session_state[BREACH_SEL] = url_sel  # a shared link (or the browser's Back) opens the list it names
+    st.session_state.pop(BREACH_PAGE, None)
 
 # ---------------------------------------------------------------- KPI cards: breaches by rule vs the previous period
 
@@ -141,7 +142,9 @@ def _shape(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(
         pl.col("checks").list.eval(pl.element().replace(names)).list.join("、" if lang == "zh" else ", ")
         .alias("checks_text"),
-        pl.col("rule_ids").list.eval(pl.element().replace(rules)).list.join("; ").alias("rules_text"),
+        # a contact judged by several rules at once carries their ids joined by "+"
+        pl.col("rule_ids").list.join("+").str.split("+").list.unique(maintain_order=True)
+        .list.eval(pl.element().replace(rules)).list.join("; ").alias("rules_text"),
     ).select("contact_id", "contacted_at", "checks_text", "case_id", "customer_name", "phone_no", "agent_id",
              "team_id", "channel", "party", "outcome", "duration_s", "rules_text")
 
@@ -186,7 +189,7 @@ with st.container(border=True):
                 st.pagination(res.pages, key=BREACH_PAGE, default=page_no)
             downloads(shown, "breaching_contacts", view, "breach_list", title=t("c_breach_list", lang),
                       filters=fd, reveal=reveal, about=((t("x_drill", lang), _describe(sel)),),
-                      batches=lambda: (_shape(b) for b in data.export_breaches(fd, checks, reveal)()))
+                      batches=lambda every=data.export_breaches(fd, checks, reveal): (_shape(b) for b in every()))
             picked = ev.selection.rows if ev else []
             if picked and picked[0] < shown.height:
                 timeline_block(int(shown.get_column("case_id")[picked[0]]), fd, view, reveal)

@@ -9,6 +9,7 @@ masked as every drill-down is. Callers pass filters already narrowed to the view
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -77,8 +78,11 @@ def breach_keys(store: Store, f: Filters, checks: tuple[str, ...] | None = None,
     wanted = _checks(checks)
     empty = pl.DataFrame(schema={"day": pl.Date, "contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
                                  "bucket": pl.String, "checks": pl.List(pl.String), "rule_ids": pl.List(pl.String)})
-    if f.nothing or not store.has("breach_contacts"):
+    if f.nothing:
         return empty, 0
+    if not (store.path / "breach_contacts").is_dir():
+        raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
+                                "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
     lf = store.scan("breach_contacts", f.start, f.end)
     plain = replace(f, products=(), regions=())  # the compliance figures have no product or region
     lf = filter_frame(store, lf, plain).filter(pl.col("check").is_in(list(wanted)))
@@ -100,6 +104,17 @@ def breach_contacts(store: Store, engine: sa.Engine, scope: Scope, f: Filters, c
     keys, total = breach_keys(store, f, checks, page_size, (page - 1) * page_size)
     rows = _contact_rows(engine, store, f, keys)
     return BreachPage(mask_frame(rows, may_reveal(scope, reveal_pii)), total, page, page_size)
+
+
+def iter_breach_contacts(store: Store, engine: sa.Engine, scope: Scope, f: Filters,
+                         checks: tuple[str, ...] | None = None, reveal_pii: bool = False, batch: int = 5_000,
+                         limit: int = 200_000) -> Iterator[pl.DataFrame]:
+    """Every breaching contact behind a figure (up to `limit`), in the page's order, as masked frames of `batch`
+    rows: the keys are read from the store once, the contacts from the case database `batch` ids at a time."""
+    keys, _ = breach_keys(store, f, checks, limit, 0)
+    reveal = may_reveal(scope, reveal_pii)
+    for lo in range(0, keys.height, batch):
+        yield mask_frame(_contact_rows(engine, store, f, keys.slice(lo, batch)), reveal)
 
 
 _ROW_SCHEMA = {"contact_id": pl.Int64, "contacted_at": pl.Datetime("us"), "case_id": pl.Int64, "agent_id": pl.String,
@@ -128,10 +143,10 @@ def _contact_rows(engine: sa.Engine, store: Store, f: Filters, keys: pl.DataFram
         *[pl.col(n).cast(t, strict=False) for n, t in _ROW_SCHEMA.items() if n != "contacted_at"])
     teams = store.frame("agents").select("agent_id", "team_id")
     return (keys.select("contact_id", "checks", "rule_ids")
-            .join(df.select(_ROW_SCHEMA), on="contact_id", how="inner")
+            .join(df.select(list(_ROW_SCHEMA)), on="contact_id", how="inner")
             .join(teams, on="agent_id", how="left")
             .sort(["contacted_at", "contact_id"], descending=True)
-            .select(out_schema))
+            .select(list(out_schema)))
 
 
 # ---------------------------------------------------------------- figures

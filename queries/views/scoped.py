@@ -78,6 +78,15 @@ def breach_contacts(store: Store, engine: sa.Engine, scope: Scope, filters: Filt
                                            page_size=page_size, reveal_pii=reveal_pii)
 
 
+def export_breach_contacts(store: Store, engine: sa.Engine, scope: Scope, filters: Filters,
+                           checks: tuple[str, ...] | None = None, reveal_pii: bool = False,
+                           limit: int | None = None) -> Iterator[pl.DataFrame]:
+    """Every breaching contact behind a compliance figure (up to the export limit), within the scope, masked."""
+    extra = {} if limit is None else {"limit": limit}
+    return compliance_data.iter_breach_contacts(store, engine, scope, apply(scope, filters), checks,
+                                                reveal_pii=reveal_pii, **extra)
+
+
 def kpis(store: Store, scope: Scope, filters: Filters) -> dict:
     """The daily-recovery KPI values within the scope."""
     return pages_data.daily_kpis(store, apply(scope, filters))
@@ -121,6 +130,6 @@ def timeline(engine: sa.Engine, scope: Scope, case_id: int, filters: Filters | N
     return case_timeline(engine, int(case_id), filters=f, reveal_pii=reveal_pii, scope=scope)
 
 
-__all__ = ["COMPLIANCE_VIEWS", "COMPOSITIONS", "DRILL_ARGS", "agencies", "all_teams", "breach_contacts", "cases",
+__all__ = ["COMPLIANCE_VIEWS", "COMPOSITIONS", "DRILL_ARGS", "agencies", "all_teams", "breach_contacts", "cases", "export_breach_contacts",
            "compliance", "compose", "export_cases", "kpis", "metric", "options",
            "scoped", "timeline"]
