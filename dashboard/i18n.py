@@ -447,6 +447,8 @@ _LABELS: dict[str, tuple[str, str]] = {
                    "The figures were judged with rule pack {store}; the pack in force now is {now}: the next sync "
                    "judges them again."),
     "pack_line": ("规则包 {version}", "Rule pack {version}"),
+    "pack_where": ("每张卡片的判定规则与版本见其说明；全部规则见“指标口径”。",
+                   "Each card's help names the rules and versions that judged it; every rule is in the Glossary."),
     "no_product_region": ("合规数字按日期、团队、坐席、渠道与账龄统计：本页未按产品、地区筛选。",
                           "Compliance figures are by day, team, agent, channel and bucket: this page does not "
                           "filter by product or region."),

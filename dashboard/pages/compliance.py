@@ -40,7 +40,7 @@ if f.products or f.regions:
     f = dataclasses.replace(f, products=(), regions=())
 missing = data.missing_checks()
 skipped = data.skipped_rows()
-if skipped:
+if sum(skipped.values()) > 0:
     st.caption(":material/warning: " + t("skipped_rows", lang, n=f"{sum(skipped.values()):,}",
                                          cols=", ".join(f"{k} {v:,}" for k, v in skipped.items())))
 
@@ -76,9 +76,9 @@ if url_sel is not None and st.session_state.get(BREACH_SEL) != url_sel:
 p0, p1 = data.previous_period(f)
 kp = data.compliance("breach_kpis", f)
 with st.container(key="kpis"):
-    cols = st.columns(len(data.CONTACT_CHECKS))
+    cols = st.columns(4) + st.columns(4)  # seven rules: two rows, so each label reads whole at 1280 px
     rows = {r["check"]: r for r in kp.df.iter_rows(named=True)} if not kp.empty else {}
-    for col, check in zip(cols, data.CONTACT_CHECKS, strict=True):
+    for col, check in zip(cols, data.CONTACT_CHECKS, strict=False):
         r = rows.get(check, {})
         gap = _missing(check)
         if gap or kp.empty:
@@ -89,8 +89,7 @@ with st.container(key="kpis"):
             delta=change(r.get("change")) if r.get("change") is not None else None, delta_color="inverse",
             help=t("k_breach_help", lang, rate=num(r.get("value"), 2), base=base, start=p0, end=p1,
                    prev=num(r.get("prev_numerator")), rules=_rules(check)))
-st.caption(f":material/gavel: {t('pack_line', lang, version=pack.version)} · "
-           + " · ".join(f"{t(f'chk_{c}', lang)}: {_rules(c)}" for c in data.CONTACT_CHECKS[:3]) + " …")
+    cols[-1].caption(f":material/gavel: {t('pack_line', lang, version=pack.version)}  \n{t('pack_where', lang)}")
 
 # ---------------------------------------------------------------- breaches by day and rule
 

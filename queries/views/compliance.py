@@ -168,7 +168,7 @@ def breach_kpis(store: Store, f: Filters) -> pl.DataFrame:
 
 def breach_ranking(store: Store, f: Filters, level: str) -> pl.DataFrame:
     """Breaching contacts per 1,000 attempts by agent, team or agency (agency teams only), highest first:
-    who_id, who_name, team_id, numerator, denominator, value."""
+    who_id, who_name, (for agents) team_id, numerator, denominator, value."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
     key = "agent_id" if level == "agent" else "team_id"
@@ -178,7 +178,8 @@ def breach_ranking(store: Store, f: Filters, level: str) -> pl.DataFrame:
         df = df.join(names.select("who_id"), left_on=key, right_on="who_id", how="semi")
     return (df.rename({key: "who_id"}).join(names, on="who_id", how="left")
             .sort(["value", "numerator", "who_id"], descending=[True, True, False])
-            .select("who_id", "who_name", "team_id", "numerator", "denominator", "value"))
+            .select("who_id", "who_name", *(("team_id",) if level == "agent" else ()), "numerator", "denominator",
+                    "value"))
 
 
 def _names(store: Store, level: str) -> pl.DataFrame:
