@@ -53,6 +53,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     "sync_failed_killed": ("同步进程中途停止（{err}），分析库未改动，正在使用 {at} 同步的版本；下次同步会重试。",
                            "The sync process stopped before it finished ({err}); the store is unchanged and the "
                            "version synced at {at} is served. The next sync tries again."),
+    "sync_failed_rules": ("自定义规则文件有误，本次同步未完成（{err}）。仍按上一版有效规则判定，正在使用 {at} 同步的分析库；"
+                          "请更正 CASES_RULES_DIR 中的文件。",
+                          "A house rule file is invalid, so the sync stopped ({err}). The previous valid rules stay in "
+                          "force and the analytics store synced at {at} is served; correct the file in "
+                          "CASES_RULES_DIR."),
     "sync_failed_bug": ("同步意外失败（{err}），正在使用 {at} 同步的分析库。请把错误编号告知看板管理员（详情见服务器日志）。",
                         "The sync failed unexpectedly ({err}); serving the analytics store synced at {at}. Please "
                         "give the error id to the dashboard administrator (details are in the server log)."),
@@ -333,6 +338,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "g_key": ("指标键（命令行）", "Key (command line)"),
     "value": ("值", "Value"),
     "g_name": ("指标", "Metric"),
+    "g_rules": ("判定规则（版本、生效日）", "Judging rules (version, effective from)"),
     "g_def": ("口径", "Definition"),
     "g_num": ("分子", "Numerator"),
     "g_den": ("分母", "Denominator"),

@@ -54,8 +54,8 @@ class SourceDataError(SourceError):
 
 class SyncFailed(DashboardError):
     """A sync did not complete; the last good store stays in service. `reason` says which part failed:
-    'source' (the case database), 'data' (bad rows in it), 'store' (the store cannot be written: disk full,
-    read-only, permissions), 'killed' (the sync process died) or 'bug' (anything else, logged with an error id)."""
+    'source' (the case database), 'data' (bad rows in it), 'rules' (a bad house rule file), 'store' (the store
+    cannot be written: disk full, read-only, permissions), 'killed' (the sync process died) or 'bug' (anything else, logged with an error id)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -95,6 +95,8 @@ def sync_reason(exc: BaseException) -> str:
         return exc.reason
     if isinstance(exc, SourceDataError):
         return "data"
+    if isinstance(exc, UserError):  # a bad house rule file (RulePackError)
+        return "rules"
     if isinstance(exc, SourceError | sa.exc.SQLAlchemyError):
         return "source"
     if isinstance(exc, OSError):

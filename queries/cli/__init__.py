@@ -125,7 +125,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         reason, line = failure(exc, eid)
         if reason == "bug":
             _log_traceback(settings, eid)
-        if reason in ("source", "data"):  # the configured database is not usable as it is
+        if reason in ("source", "data", "rules"):  # the configured database or rule files are not usable as they are
             raise CliError(f"{line}; the previous store, if any, is unchanged") from None
         raise SyncFailed(reason, f"sync failed: {line}; the previous store, if any, is unchanged") from None
     for note in notes:

@@ -14,6 +14,7 @@ from typing import IO
 
 import polars as pl
 
+from queries.compliance.rules import CONTACT_CHECKS
 from queries.errors import DashboardError, SourceError, UserError, describe, exit_code
 from queries.filters import FULL_SCOPE, FilterError, Filters, Scope, apply
 from queries.governance.access import AccessError, load_access
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", choices=("in_house", "agency"))
     p.add_argument("--snapshot", type=_date)
     p.add_argument("--basis", choices=("balance", "count"), default="balance")
+    p.add_argument("--check", action="append", default=[],
+                   help="breaches only: a compliance check (" + ", ".join(CONTACT_CHECKS) + "); repeat for several")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--user", help="who is asking (e-mail in the access file); required when an access file is "
                                   "configured, and the report then covers only that user's teams")
@@ -82,7 +85,7 @@ def ensure_store(settings: Settings, max_age: float | None = None, warn: IO[str]
     try:
         run_sync(settings, settings.store_dir, full=False)
     except Exception as exc:
-        if store is None:
+        if store is None or isinstance(exc, UserError):  # a bad house rule file is the user's to fix: exit 2
             raise
         (warn or sys.stderr).write(f"warning: sync failed ({describe(exc)}); "
                                    f"using the store synced at {store.synced_at:%Y-%m-%d %H:%M}\n")
@@ -116,7 +119,15 @@ def parse(args: argparse.Namespace, store: Store) -> tuple[Metric, Filters, tupl
                           regions=tuple(args.region), channel=args.channel).validate(store.bounds)
     except FilterError as exc:
         raise BadInput(str(exc)) from None
-    return metric, filters, by, {"snapshot": args.snapshot, "basis": args.basis}, args.format
+    options: dict = {"snapshot": args.snapshot, "basis": args.basis}
+    if args.check:
+        if "checks" not in metric.options:
+            raise BadInput(f"--check applies to the breaches metric, not {metric.key}")
+        bad = [c for c in args.check if c not in CONTACT_CHECKS]
+        if bad:
+            raise BadInput(f"unknown check {bad[0]!r}; use one of {', '.join(CONTACT_CHECKS)}")
+        options["checks"] = tuple(args.check)
+    return metric, filters, by, options, args.format
 
 
 def resolve_scope(settings: Settings, user: str | None) -> Scope:
@@ -211,6 +222,9 @@ def main(argv: list[str], settings: Settings, *, out: IO[str] | None = None,
     except (SourceError, OSError) as exc:
         err.write(f"error: cannot build the analytics store: {describe(exc)}\n")
         return 1
+    except UserError as exc:  # a bad house rule file: one line naming file, rule and key
+        err.write(f"error: {exc}\n")
+        return exit_code(exc)
     except Exception as exc:  # noqa: BLE001 - a driver or data error: one line, not a traceback
         err.write(f"error: sync failed: {describe(exc)}\n")
         return 1

@@ -65,7 +65,7 @@ PARAMS: dict[str, dict[str, tuple[str, object]]] = {
     "complaint_deadline": {"max_days": ("int", 15)},
     "scorecard": {"recovery": ("float", 0.4), "breaches": ("float", 0.35), "complaints": ("float", 0.25)},
 }
-RULE_KEYS = frozenset({"id", "check", "article", "effective_from", "effective_to"})
+RULE_KEYS = frozenset({"id", "check", "article", "article_en", "effective_from", "effective_to"})
 SOURCE_KEYS = frozenset({"title", "title_en", "issuer", "published", "version", "url"})
 CHANNELS = ("call", "sms", "email", "letter", "visit")
 #: How several rules in force on one day for the same check combine: the strictest figure wins.
@@ -91,6 +91,7 @@ class Rule:
     source_title_en: str
     source_version: str
     article: str
+    article_en: str
     effective_from: dt.date
     effective_to: dt.date | None  # last day in force (None: still in force)
     params: tuple[tuple[str, object], ...]
@@ -106,8 +107,9 @@ class Rule:
 
     def label(self, lang: str = "en") -> str:
         """'<title> <article> (version)' for the glossary and the page."""
-        title = self.source_title if lang == "zh" else (self.source_title_en or self.source_title)
-        return f"{title} · {self.article} ({self.source_version})"
+        if lang == "zh":
+            return f"{self.source_title} · {self.article}（{self.source_version}）"
+        return f"{self.source_title_en or self.source_title} · {self.article_en or self.article} ({self.source_version})"
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def parse_rule_file(path: Path, label: str | None = None, house: bool = False) -
             raise RulePackError(f"{where}: key 'effective_to' {end} is before effective_from {start}")
         out.append(Rule(rule_id=str(rid), check=check, file=name, source_title=str(source["title"]),
                         source_title_en=str(source.get("title_en") or ""), source_version=version,
-                        article=str(r["article"]), effective_from=start, effective_to=end,
+                        article=str(r["article"]), article_en=str(r.get("article_en") or ""), effective_from=start, effective_to=end,
                         params=tuple(sorted(params)), house=house))
     _no_overlap(out, name)
     return out

@@ -83,7 +83,7 @@ def _ratio_out(df: pl.DataFrame, by: tuple[str, ...], num: pl.Expr, den: pl.Expr
                     "calls); each contact judged by the rules in force on its own day"),
         numerator=("违规的催收行动", "breaching contacts"),
         denominator=("外呼/外访次数（录音：接通的外呼）", "attempts (unrecorded: connected calls)"),
-        dims=BREACH_DIMS, unit="per_1k", sets={"checks": CONTACT_CHECKS})
+        dims=BREACH_DIMS, unit="per_1k", sets={"checks": CONTACT_CHECKS}, checks=CONTACT_CHECKS)
 def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
              checks: tuple[str, ...] = CONTACT_CHECKS) -> pl.DataFrame:
     """Breaching contacts per 1,000 attempts (connected calls for unrecorded), by check and the other dims."""
@@ -114,7 +114,7 @@ def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
                     "Third-party contacts without the debtor shown unreachable in the 30 days before (a wrong_number, "
                     "or the last 3 calls to the debtor number all no_answer or busy) ÷ third-party contacts"),
         numerator=("违规的第三方联系", "unjustified third-party contacts"),
-        denominator=("第三方联系", "third-party contacts"), dims=COMPLIANCE_DIMS, unit="rate")
+        denominator=("第三方联系", "third-party contacts"), dims=COMPLIANCE_DIMS, unit="rate", checks=("third_party",))
 def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Unjustified third-party contacts ÷ third-party contacts."""
     by = check_dims("third_party_unjustified", by, COMPLIANCE_DIMS)
@@ -129,7 +129,7 @@ def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] 
         definition=("有录音编号的接通外呼 ÷ 接通外呼（《商业银行信用卡业务监督管理办法》第六十八条）",
                     "Connected calls with a recording_id ÷ connected calls (2011 credit-card measures Art. 68)"),
         numerator=("有录音的接通外呼", "recorded connected calls"), denominator=("接通外呼", "connected calls"),
-        dims=COMPLIANCE_DIMS, unit="rate")
+        dims=COMPLIANCE_DIMS, unit="rate", checks=("unrecorded",))
 def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Recorded connected calls ÷ connected calls."""
     by = check_dims("recording_coverage", by, COMPLIANCE_DIMS)
@@ -149,7 +149,7 @@ def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ())
                     "Attempts on a case on a day after its repayment plan was agreed and before it ended ÷ attempts "
                     "(2011 credit-card measures Art. 70)"),
         numerator=("计划期内的外呼/外访", "attempts during an active plan"), denominator=("外呼/外访次数", "attempts"),
-        dims=COMPLIANCE_DIMS, unit="rate")
+        dims=COMPLIANCE_DIMS, unit="rate", checks=("during_plan",))
 def plan_contacts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Attempts during an active repayment plan ÷ attempts."""
     by = check_dims("plan_contacts", by, COMPLIANCE_DIMS)
@@ -179,7 +179,7 @@ def _complaints(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataF
                     "Complaints received in the period and decided more than the legal deadline (default 15 days) "
                     "after receipt, or still open past it ÷ complaints received"),
         numerator=("超期的投诉", "complaints past the deadline"), denominator=("收到的投诉", "complaints received"),
-        dims=COMPLIANCE_DIMS, unit="rate")
+        dims=COMPLIANCE_DIMS, unit="rate", checks=("complaint_deadline",))
 def complaints_late(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Complaints decided (or still open) past the legal deadline ÷ complaints received."""
     by = check_dims("complaints_late", by, COMPLIANCE_DIMS)
@@ -193,7 +193,7 @@ def complaints_late(store: Store, filters: Filters, by: tuple[str, ...] = ()) ->
                     "Complaints with a breaching contact on the same case in the 30 days before receipt ÷ complaints "
                     "received"),
         numerator=("此前 30 天内有违规的投诉", "complaints with a breach in the 30 days before"),
-        denominator=("收到的投诉", "complaints received"), dims=COMPLIANCE_DIMS, unit="rate")
+        denominator=("收到的投诉", "complaints received"), dims=COMPLIANCE_DIMS, unit="rate", checks=CONTACT_CHECKS)
 def complaints_after_breach(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Complaints preceded by a breach on the same case within 30 days ÷ complaints."""
     by = check_dims("complaints_after_breach", by, COMPLIANCE_DIMS)
@@ -207,7 +207,7 @@ def complaints_after_breach(store: Store, filters: Filters, by: tuple[str, ...] 
                     "Right-party attempts ÷ attempts, by the attempt's ordinal within its case-day (1st … 7th+), "
                     "against the frequency caps"),
         numerator=("本人接通次数", "right-party attempts"), denominator=("外呼/外访次数", "attempts"),
-        dims=ORDINAL_DIMS, unit="rate")
+        dims=ORDINAL_DIMS, unit="rate", checks=("unanswered_cap", "connected_cap"))
 def rpc_by_attempt(store: Store, filters: Filters, by: tuple[str, ...] = ("ordinal",)) -> pl.DataFrame:
     """RPC rate by the attempt's ordinal within its case-day (7 = 7th and later)."""
     by = check_dims("rpc_by_attempt", by, ORDINAL_DIMS)

@@ -37,6 +37,8 @@ class Metric:
     options: tuple[str, ...] = ()
     #: classification sets the metric counts by (name → contract values), shown in the glossary and docs
     sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: compliance checks (rule-pack keys) whose rules judge this figure; the glossary names those rules
+    checks: tuple[str, ...] = ()
 
     def name(self, lang: str) -> str:
         """The metric's name in `lang` ('zh' or 'en')."""
@@ -61,7 +63,8 @@ DECLARED: dict[str, Metric] = {}
 
 def metric(key: str, *, name: Bilingual, definition: Bilingual, numerator: Bilingual,
            denominator: Bilingual | None, dims: tuple[str, ...], unit: str, money_numerator: bool = False,
-           sets: dict[str, tuple[str, ...]] | None = None) -> Callable[[Callable], Callable]:
+           sets: dict[str, tuple[str, ...]] | None = None,
+           checks: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Declare the decorated function `fn(store, filters, by, **options)` as metric `key`."""
     if unit not in UNITS:
         raise ValueError(f"{key}: unit must be one of {UNITS}")
@@ -75,7 +78,7 @@ def metric(key: str, *, name: Bilingual, definition: Bilingual, numerator: Bilin
             numerator=numerator[1], numerator_zh=numerator[0],
             denominator=denominator[1] if denominator else None, denominator_zh=denominator[0] if denominator else None,
             function=fn, dims=tuple(dims), unit=unit, money_numerator=money_numerator, options=options,
-            sets=dict(sets or {}))
+            sets=dict(sets or {}), checks=tuple(checks))
         return fn
 
     return register

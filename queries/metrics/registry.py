@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
+from queries.compliance.rules import Rule, RulePack, load_pack
 from queries.filters import Filters
 from queries.metrics import complaints, compliance, contact, portfolio, recovery  # noqa: F401 - their declarations register
 from queries.metrics.declare import DECLARED, Metric
@@ -14,7 +17,7 @@ _FAMILIES = (recovery.__name__, contact.__name__, complaints.__name__, complianc
 METRICS: dict[str, Metric] = {m.key: m for m in sorted(
     DECLARED.values(), key=lambda m: _FAMILIES.index(m.function.__module__))}
 
-__all__ = ["METRICS", "Metric", "compute", "docs_table", "get", "glossary"]
+__all__ = ["METRICS", "Metric", "compute", "docs_table", "get", "glossary", "rules_text"]
 
 
 def get(key: str) -> Metric:
@@ -32,13 +35,32 @@ def compute(key: str, store: Store, filters: Filters, by: tuple[str, ...] = (), 
     return m.function(store, filters, tuple(by), **opts)
 
 
-def glossary(lang: str = "zh") -> pl.DataFrame:
-    """One row per metric: key, name, definition, numerator, denominator — all in `lang`."""
+def glossary(lang: str = "zh", pack: RulePack | None = None,
+             period: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
+    """One row per metric: key, name, definition, numerator, denominator — all in `lang` — and `rules`: for a
+    compliance figure, the rules (title · article (version), effective date) that judged it in `period` (default:
+    those in force today) under `pack` (default: the built-in pack)."""
+    pack = pack or load_pack()
+    start, end = period or (dt.date.today(), dt.date.today())
     return pl.DataFrame([{
         "key": m.key, "name": m.name(lang), "definition": m.definition(lang),
-        "numerator": m.numerator_in(lang), "denominator": m.denominator_in(lang) or "—"} for m in METRICS.values()],
+        "numerator": m.numerator_in(lang), "denominator": m.denominator_in(lang) or "—",
+        "rules": rules_text(m, pack, start, end, lang)} for m in METRICS.values()],
         schema={"key": pl.String, "name": pl.String, "definition": pl.String, "numerator": pl.String,
-                "denominator": pl.String})
+                "denominator": pl.String, "rules": pl.String})
+
+
+def rules_text(m: Metric, pack: RulePack, start: dt.date, end: dt.date, lang: str = "zh") -> str:
+    """The rules that judged a compliance figure in [start, end], one per line ('—' for other metrics)."""
+    rules = dict.fromkeys(r for c in m.checks for r in pack.judged_by(c, start, end))
+    if not rules:
+        return "—"
+
+    def when(r: Rule) -> str:
+        to = f"–{r.effective_to}" if r.effective_to else ""
+        return f"，{r.effective_from}{to} 施行" if lang == "zh" else f", in force {r.effective_from}{to or ' on'}"
+
+    return "\n".join(f"{r.label(lang)}{when(r)}" for r in rules)
 
 
 def docs_table() -> str:

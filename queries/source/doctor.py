@@ -29,6 +29,16 @@ ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("complaints", "category"): S.COMPLAINT_CATEGORIES,
     ("complaints", "severity"): S.COMPLAINT_SEVERITIES,
     ("complaints", "status"): S.COMPLAINT_STATUSES,
+    ("repayment_plans", "status"): S.PLAN_STATUSES,
+}
+#: What each optional part (DESIGN §3b) is for, for the finding that says it is absent.
+OPTIONAL_USE = {
+    "targets": "target metrics will say so",
+    "repayment_plans": "the 'no collection during a plan' check will say so",
+    "contacts.is_robot": "robot calls cannot be shown apart (they count as human calls)",
+    "contacts.recording_id": "the recording-coverage check will say so",
+    "teams.whitelisted_on": "the agency-whitelist check will say so",
+    "teams.evaluated_on": "agency evaluations cannot be checked",
 }
 _TYPE_FAMILY = (
     (sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"), (sa.Numeric, "number"),
@@ -86,12 +96,16 @@ def structure(conn: sa.Connection, kind: str, usable: list[sa.Table] | None = No
     for t in S.TABLES:
         if t.name not in present:
             if t.name in S.OPTIONAL_TABLES:
-                yield Finding(WARNING, t.name, "optional table missing: target metrics will say so")
+                yield Finding(WARNING, t.name, f"optional table missing: {OPTIONAL_USE[t.name]}")
             else:
                 yield Finding(ERROR, t.name, "required table missing: create it or a view of that name")
             continue
         cols = {c["name"].lower(): c for c in insp.get_columns(present[t.name])}
-        missing = [c.name for c in t.columns if c.name not in cols]
+        optional = S.OPTIONAL_COLUMNS.get(t.name, frozenset())
+        absent = [c.name for c in t.columns if c.name not in cols and c.name in optional]
+        missing = [c.name for c in t.columns if c.name not in cols and c.name not in optional]
+        for name in absent:
+            yield Finding(OK, f"{t.name}.{name}", f"optional column absent: {OPTIONAL_USE[f'{t.name}.{name}']}")
         for name in missing:
             yield Finding(ERROR, f"{t.name}.{name}", "required column missing")
         for c in t.columns:
@@ -101,9 +115,49 @@ def structure(conn: sa.Connection, kind: str, usable: list[sa.Table] | None = No
                               f"type {found['type']} where the contract has {_family(c.type)}")
         if not missing:
             if usable is not None:
-                usable.append(t)
+                usable.append(_without(t, absent) if absent else t)
             if indexes and present[t.name] in tables:
                 yield from _index_findings(insp, t)
+
+
+def _without(t: sa.Table, names: list[str]) -> sa.Table:
+    """The contract table without some (absent optional) columns, for the value checks."""
+    return sa.Table(t.name, sa.MetaData(), *[c._copy() for c in t.columns if c.name not in names])
+
+
+def _optional_findings(conn: sa.Connection, t: sa.Table, kind: str) -> Iterator[Finding]:
+    """Unexpected values in the optional compliance columns (DESIGN §3b): the checks skip such rows."""
+    def count(cond: sa.ColumnElement) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar_one()
+
+    c = t.c
+    found: list[tuple[str, sa.ColumnElement, str]] = []
+    if t.name == "contacts" and "is_robot" in c and kind != "postgresql":
+        found.append(("is_robot", sa.and_(c.is_robot.is_not(None), sa.type_coerce(c.is_robot, sa.Integer)
+                                          .not_in((0, 1))), "values other than true/false; the checks skip them"))
+    if t.name == "contacts" and "recording_id" in c:
+        found.append(("recording_id", sa.func.trim(c.recording_id) == "",
+                      "blank recording keys; the recording check skips them"))
+    if t.name == "teams":
+        for col in ("whitelisted_on", "evaluated_on"):
+            if col in c:
+                found.append((col, sa.and_(c[col].is_not(None), c.channel != "agency"),
+                              "dates on teams that are not agencies (ignored)"))
+    if t.name == "repayment_plans":
+        found += [("months", sa.or_(c.months < 1, c.months > 60), "plans outside 1–60 months"),
+                  ("ended_on", c.ended_on < c.agreed_on, "plans that end before they were agreed"),
+                  ("ended_on", sa.and_(c.status == "active", c.ended_on.is_not(None)),
+                   "active plans with an end date (the end date counts)"),
+                  ("ended_on", sa.and_(c.status != "active", c.ended_on.is_(None)),
+                   "ended plans without an end date (counted as still active)")]
+    for col, cond, what in found:
+        try:
+            n = count(cond)
+        except sa.exc.SQLAlchemyError:
+            conn.rollback()
+            continue
+        if n:
+            yield Finding(WARNING, f"{t.name}.{col}", f"{n:,} row{'s' if n > 1 else ''} with {what}")
 
 
 def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:
@@ -115,6 +169,7 @@ def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:
             say(f"checking values in {t.name}")
             yield from _value_findings(conn, t)
             yield from _row_findings(conn, t, kind)
+            yield from _optional_findings(conn, t, kind)
         names = {t.name for t in usable}
         if {"agents", "teams"} <= names:
             orphans = conn.execute(sa.select(sa.func.count()).select_from(S.agents).where(

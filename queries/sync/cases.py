@@ -20,7 +20,9 @@ from queries.sync.tables import coarse, replace_rows
 def sync_dims(ctx: SyncContext) -> dict:
     """Teams, agents and (when the source has them) targets, read whole; returns {'has_targets': …}."""
     r = ctx.reader
-    teams = r.read(sa.select(*S.teams.c), {c.name: pl.String for c in S.teams.c})
+    have = r.columns("teams")
+    cols = [c for c in S.teams.c if c.name not in S.OPTIONAL_COLUMNS["teams"] or c.name in have]
+    teams = r.read(sa.select(*cols), {c.name: pl.Date if isinstance(c.type, sa.Date) else pl.String for c in cols})
     agents = r.read(sa.select(*S.agents.c), {"agent_id": pl.String, "agent_name": pl.String,
                                               "team_id": pl.String, "hired_on": pl.Date,
                                               "left_on": pl.Date})

@@ -27,7 +27,8 @@ from queries.metrics.compliance import MAX_ORDINAL
 from queries.metrics.contact import UNANSWERED
 from queries.source import contract as S
 from queries.source.reader import epoch_of
-from queries.sync.context import SyncContext, concat
+from queries.sync.context import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED, SyncContext, concat
+from queries.sync.tables import day_keys, replace_days
 
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
@@ -56,8 +57,9 @@ C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
 
 
-def q_columns(optional: set[str]) -> list[sa.ColumnElement]:
-    """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present)."""
+def q_columns(optional: set[str], kind: str = "sqlite") -> list[sa.ColumnElement]:
+    """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present;
+    `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers can)."""
     c = S.contacts.c
     call = c.channel == "call"
     debtor_phone = sa.select(S.cases.c.phone).where(S.cases.c.case_id == c.case_id).scalar_subquery()
@@ -68,8 +70,12 @@ def q_columns(optional: set[str]) -> list[sa.ColumnElement]:
     q = (bit(c.party == "third_party", Q_THIRD) + bit(sa.and_(call, c.phone_no == debtor_phone), Q_DEBTOR_CALL)
          + bit(c.outcome == "wrong_number", Q_WRONG) + bit(sa.not_(c.debtor_consent_after_hours), Q_NO_CONSENT))
     if "contacts.is_robot" in optional:
-        robot = sa.type_coerce(c.is_robot, sa.Integer)
-        q = q + bit(robot == 1, Q_ROBOT) + bit(sa.and_(c.is_robot.is_not(None), robot.not_in((0, 1))), Q_BAD_ROBOT)
+        if kind == "postgresql":
+            q = q + bit(c.is_robot.is_(True), Q_ROBOT)
+        else:
+            robot = sa.type_coerce(c.is_robot, sa.Integer)
+            q = q + bit(robot == 1, Q_ROBOT) + bit(sa.and_(c.is_robot.is_not(None), robot.not_in((0, 1))),
+                                                   Q_BAD_ROBOT)
     if "contacts.recording_id" in optional:
         blank = sa.func.trim(c.recording_id) == ""
         q = q + bit(sa.and_(c.recording_id.is_not(None), sa.not_(blank)), Q_RECORDED) + bit(blank, Q_BAD_REC)
@@ -150,8 +156,6 @@ def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:
 
 def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental: bool) -> Month:  # noqa: ANN001
     """Judge one month's attached contact rows (bits k and q, channel ch, seconds of day sec, contact id cid)."""
-    from queries.sync.contacts import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED
-
     k, q = pl.col("k"), pl.col("q")
 
     def kb(bit: int) -> pl.Expr:
@@ -334,8 +338,6 @@ def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame
 
 def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> None:
     """Decide the pending third-party contacts, then write the compliance tables of the months judged."""
-    from queries.sync.tables import day_keys, replace_days
-
     months = sorted(comp.months)
     agent_parts, ordinal_parts = [], []
     ctx.writer.keep_parts("breach_contacts", day_keys(days))
@@ -378,3 +380,46 @@ def summary(comp: Compliance) -> dict:
     """The manifest's `compliance` object."""
     return {"pack": comp.pack.version, "files": list(comp.pack.files), "optional": sorted(comp.optional),
             "skipped": comp.skipped}
+
+
+def complaint_columns(ctx: SyncContext, complaints: pl.DataFrame) -> pl.DataFrame:
+    """Complaints (store rows) with the deadline in force on the day received, days to decision, whether it was
+    decided late (or is open past the deadline at the data's as-of day) and whether a breaching contact on the
+    same case came in the 30 days before receipt."""
+    pack = ctx.pack
+    out = complaints.drop("late", "decided_days", "deadline_days", "after_breach", strict=False)
+    days = out.get_column("day").unique().to_list()
+    deadlines = pl.DataFrame({"day": days, "deadline_days": [
+        int((pack.params("complaint_deadline", d) or {"max_days": None})["max_days"])  # type: ignore[arg-type]
+        if pack.params("complaint_deadline", d) else None for d in days]},
+        schema={"day": pl.Date, "deadline_days": pl.Int32})
+    as_of = None
+    for kind in ("contacts", "payments"):
+        f = ctx.writer.path / "base" / f"{kind}_days.parquet"
+        if f.is_file():
+            d = pl.read_parquet(f, columns=["day"]).get_column("day").max()
+            as_of = d if as_of is None or (d is not None and d > as_of) else as_of
+    decided = (pl.col("resolved_at").cast(pl.Date) - pl.col("day")).dt.total_days().cast(pl.Int32)
+    open_for = (pl.lit(as_of, pl.Date) - pl.col("day")).dt.total_days().cast(pl.Int32)
+    out = out.join(deadlines, on="day", how="left").with_columns(
+        pl.when(pl.col("resolved_at").is_not_null()).then(decided).otherwise(None).alias("decided_days"))
+    late = pl.when(pl.col("deadline_days").is_null()).then(False).when(pl.col("decided_days").is_not_null()).then(
+        pl.col("decided_days") > pl.col("deadline_days")).otherwise(open_for > pl.col("deadline_days"))
+    out = out.with_columns(late.fill_null(False).alias("late"))
+    folder = ctx.writer.path / "breach_contacts"
+    files = sorted(f for f in folder.glob("*.parquet") if f.name[0].isdigit()) if folder.is_dir() else []
+    if files and out.height:
+        lo = out.get_column("day").min() - dt.timedelta(days=30)
+        files = [f for f in files if f.stem >= lo.isoformat()]
+    if files and out.height:
+        ids = out.get_column("case_id").unique().implode()
+        b = pl.scan_parquet(files).filter(pl.col("case_id").is_in(ids)).select("case_id", pl.col("day").alias("b_day")) \
+            .unique().collect()
+        hit = out.select("complaint_id", "case_id", "received_at").join(b, on="case_id", how="inner").filter(
+            (pl.col("b_day") <= pl.col("received_at").cast(pl.Date))
+            & (pl.col("b_day") >= pl.col("received_at").cast(pl.Date) - pl.duration(days=30))
+        ).get_column("complaint_id").unique()
+        out = out.with_columns(pl.col("complaint_id").is_in(hit.implode()).alias("after_breach"))
+    else:
+        out = out.with_columns(pl.lit(False).alias("after_breach"))
+    return out

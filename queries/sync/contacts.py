@@ -20,11 +20,22 @@ from queries.source import contract as S
 from queries.source.reader import epoch_of
 from queries.store import Watermarks
 from queries.sync import compliance
-from queries.sync.context import CONTACT_SCHEMA, DIMS, SyncContext, concat
+from queries.sync.context import (
+    B_ATTEMPT,
+    B_CALL,
+    B_CONNECTED,
+    B_NO_CONSENT,
+    B_PTP,
+    B_RPC,
+    B_UNANSWERED,
+    CONTACT_SCHEMA,
+    DIMS,
+    SyncContext,
+    concat,
+)
 from queries.sync.events import affected, collect_events, finish_index, map_months
 from queries.sync.tables import coarse, day_keys, replace_days, replace_months
 
-B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 SUMS = ["n", "attempts", "connected", "rpc", "ptp", "messages"]
 C_FINE = {"day": pl.Date, **{k: pl.String for k in DIMS}, **{k: pl.UInt32 for k in [*SUMS, "after_hours"]}}
 C_HOURLY = {"day": pl.Date, "hour": pl.Int8, "agent_id": pl.String,
@@ -36,7 +47,7 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
 C_WORKED = {k: v for k, v in C_CASE.items() if k not in ("calls", "connected_calls")}
 
 
-def contact_select(optional: set[str] | None = None) -> sa.Select:
+def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa.Select:
     """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
     and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present)."""
     c = S.contacts.c
@@ -55,7 +66,7 @@ def contact_select(optional: set[str] | None = None) -> sa.Select:
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
                      k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"),
-                     *compliance.q_columns(optional or set()))
+                     *compliance.q_columns(optional or set(), kind))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -133,7 +144,8 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
     optional = ctx.compliance.optional if ctx.compliance is not None else set()
-    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", contact_select(optional),
+    select = contact_select(optional, ctx.reader.kind)
+    chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "worked_case_days": C_WORKED,
               "call_case_days": C_CALLDAY}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,9 +16,8 @@ from queries.dates import month_start
 from queries.source.reader import Reader
 from queries.store import StoreWriter
 
-if TYPE_CHECKING:
-    from queries.sync.compliance import Compliance
-
+#: Bits of a contact's `k` (computed in SQL by the contacts stage, read by the compliance stage too).
+B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2, 4, 8, 16, 32, 64
 #: The dimensions of the fine rollups (besides the day).
 DIMS = ["agent_id", "bucket", "product", "region"]
 
@@ -55,7 +54,7 @@ class SyncContext:
         self.reader, self.writer, self.bounds, self.prev = reader, writer, bounds, prev
         self.rules = rules
         self.pack = pack or load_pack()
-        self.compliance: Compliance | None = None  # set by the compliance stage's prepare()
+        self.compliance: Any = None  # queries.sync.compliance.Compliance, set by the stage's prepare()
         self.month_workers = month_workers
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
         self._lk: CaseLookup | None = None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from queries.source import contract as S
 from queries.source.reader import cents, require
 from queries.store import Watermarks
+from queries.sync.compliance import complaint_columns
 from queries.sync.context import COMPLAINT_SCHEMA, DIMS, PROMISE_SCHEMA, US, SyncContext
 from queries.sync.tables import coarse
 
@@ -84,5 +85,6 @@ def sync_complaints(ctx: SyncContext) -> None:
         rows = rows.select(*COMPLAINT_STORE)
     else:
         rows = pl.DataFrame(schema=COMPLAINT_STORE)
-    ctx.writer.put("complaints", pl.concat([same.select(*COMPLAINT_STORE), rows], how="vertical_relaxed").sort("day"))
+    out = pl.concat([same.select(*COMPLAINT_STORE), rows], how="vertical_relaxed").sort("day")
+    ctx.writer.put("complaints", complaint_columns(ctx, out))
 
