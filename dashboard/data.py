@@ -343,9 +343,10 @@ def _all_teams(version: str) -> tuple[tuple[str, str], ...]:
     return tuple((tid, plain(name)) for tid, name in service.all_teams(_store()))
 
 
-def glossary(lang: str) -> pl.DataFrame:
-    """Every registered metric with its definition (no caching needed: built from constants)."""
-    return _glossary(lang)
+def glossary(lang: str, period: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
+    """Every registered metric with its definition, and for a compliance figure the rules of the pack in force that
+    judged it in `period` (no caching needed: built from constants)."""
+    return _glossary(lang, rule_pack()[0], period)
 
 
 def metric_info(key: str) -> Metric:

@@ -469,7 +469,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rank_team": ("团队", "Teams"),
     "rank_agency": ("委外机构", "Agencies"),
     "rank_agent": ("坐席", "Agents"),
-    "g_rules": ("合规规则", "Collection rules"),
+    "g_rulepack": ("合规规则", "Collection rules"),
     "g_rules_intro": ("每次催收行动按其当日有效的规则判定；同一检查有多条规则同时有效时取最严格的数值。",
                       "Each contact is judged by the rules in force on its own day; where several rules of one check "
                       "are in force, the strictest figure wins."),

@@ -14,7 +14,7 @@ view = current_view()
 lang = view.lang
 page_header(view, "pg_glossary")
 st.caption(t("glossary_intro", lang))
-g = data.glossary(lang)
+g = data.glossary(lang, (view.filters.start, view.filters.end))
 g = g.select(*[c for c in g.columns if c != "key"], "key")  # the command line's key last
 # A static table: every row shown and every definition wrapped (a grid would cut them at its column width).
 # st.table reads markdown in cells: every cell is escaped, so "targets.target_amount" shows as it is.
@@ -23,7 +23,7 @@ shown = g.select(md_escape_expr(pl.col(c)) for c in g.columns)
 st.table(shown.rename(headers), hide_index=True, border="horizontal")
 downloads(g, "glossary", view, "glossary", title=t("pg_glossary", lang))
 
-st.subheader(t("g_rules", lang))
+st.subheader(t("g_rulepack", lang))
 pack, problem = data.rule_pack()
 if problem:
     st.error(t("pack_problem", lang, msg=code_text(problem)), icon=":material/rule:")
@@ -31,6 +31,6 @@ st.caption(f"{t('g_rules_intro', lang)} · {t('pack_line', lang, version=pack.ve
 rules = data.rules_table(lang)
 rt = table(rules, lang)
 st.dataframe(rt.frame, hide_index=True, width="stretch", column_config=rt.config, key="glossary_rules")
-downloads(rules, "rule_pack", view, "rule_pack", title=t("g_rules", lang))
+downloads(rules, "rule_pack", view, "rule_pack", title=t("g_rulepack", lang))
 st.markdown(f"**{t('c_scorecard_w', lang)}**")
 st.text(scorecard_formula(view.as_of, lang))
