@@ -153,3 +153,27 @@ def test_a_bad_house_rule_file_keeps_the_previous_pack_with_a_banner(run_app, tm
     assert not at.exception
     assert any("house.toml" in e.value and "h1" in e.value for e in at.error)
     assert at.metric  # the figures still show, judged by the previous valid pack
+
+
+def test_junk_in_the_selection_link_is_named_and_ignored(run_app) -> None:  # noqa: ANN001
+    at = _open(run_app, b_check="<img src=x onerror=alert(1)>", b_day="2026-13-45", b_team="T01")
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "b_check" in warning and "b_day" in warning
+    assert at.session_state[BREACH_SEL] == {"team": "T01"}  # the valid part is kept
+
+
+def test_the_drill_down_and_its_download_are_audited(run_app, app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+
+    from queries.governance.audit import read
+
+    store = tmp_path / "own_store"
+    shutil.copytree(app_source[1], store, ignore=shutil.ignore_patterns("audit"))
+    monkeypatch.setenv("CASES_STORE_DIR", str(store))
+    at = _open(run_app, "compliance", b_check="quiet_hours")
+    at.session_state[EXPORTS]["breach_list"].csv()
+    log = read(store, AS_OF.replace(year=2000), AS_OF.replace(year=2100))
+    drills = log.filter((pl.col("action") == "drilldown") & (pl.col("page") == "compliance"))
+    assert drills.height >= 1 and _total(at) == drills.get_column("rows")[0]
+    assert log.filter((pl.col("action") == "export") & (pl.col("page") == "compliance")).height == 1
