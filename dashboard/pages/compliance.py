@@ -20,7 +20,7 @@ from dashboard.components import (
     table,
     timeline_block,
 )
-from dashboard.format import change, code_text, num
+from dashboard.format import change, code_text, num, pct
 from dashboard.i18n import t
 from dashboard.session import BREACH_PAGE, BREACH_SEL, current_page, current_view
 
@@ -198,20 +198,29 @@ with st.container(border=True):
 # ---------------------------------------------------------------- complaints after breaches, and against the deadline
 
 cd = data.compliance("complaints_deadline", f)
+
+
+def _complaint_cards(key: str, count_label: str) -> bool:
+    """The two cards of a complaint figure (count of all, and the rate), or its explained empty state; True when
+    there are complaints to list."""
+    res = data.metric(key, f)
+    if res.note or cd.note:
+        empty_state(view, res if res.note else cd)
+        return False
+    if res.empty or cd.empty:
+        st.info(t("no_complaints_period", lang), icon=":material/check_circle:")
+        return False
+    r = res.df.row(0, named=True)
+    c = st.columns(2)
+    kpi(c[0], t(count_label, lang), f"{num(r['numerator'])} / {num(r['denominator'])}", help=metric_help(key, lang))
+    kpi(c[1], t(key, lang), pct(r["value"]))
+    return True
+
+
 left, right = st.columns(2)
 with left, st.container(border=True):
     st.markdown(f"**{t('c_after_breach', lang)}**", help=metric_help("complaints_after_breach", lang))
-    ab = data.metric("complaints_after_breach", f)
-    if ab.note or cd.note:
-        empty_state(view, ab if ab.note else cd)
-    elif ab.empty or cd.empty:
-        st.info(t("no_complaints_period", lang), icon=":material/check_circle:")
-    else:
-        r = ab.df.row(0, named=True)
-        c = st.columns(2)
-        kpi(c[0], t("k_after_breach", lang), f"{num(r['numerator'])} / {num(r['denominator'])}",
-            help=metric_help("complaints_after_breach", lang))
-        kpi(c[1], t("complaints_after_breach", lang), f"{(r['value'] or 0) * 100:.1f}%")
+    if _complaint_cards("complaints_after_breach", "k_after_breach"):
         linked = cd.df.filter(pl.col("after_breach"))
         if linked.height == 0:
             st.info(t("no_after_breach", lang), icon=":material/check_circle:")
@@ -229,17 +238,7 @@ with left, st.container(border=True):
 with right, st.container(border=True):
     st.markdown(f"**{t('c_deadline', lang)}**", help=metric_help("complaints_late", lang) + " · "
                 + t("rules", lang) + ": " + _rules("complaint_deadline"))
-    late = data.metric("complaints_late", f)
-    if late.note or cd.note:
-        empty_state(view, late if late.note else cd)
-    elif late.empty or cd.empty:
-        st.info(t("no_complaints_period", lang), icon=":material/check_circle:")
-    else:
-        r = late.df.row(0, named=True)
-        c = st.columns(2)
-        kpi(c[0], t("k_late", lang), f"{num(r['numerator'])} / {num(r['denominator'])}",
-            help=metric_help("complaints_late", lang), delta_color="inverse")
-        kpi(c[1], t("complaints_late", lang), f"{(r['value'] or 0) * 100:.1f}%")
+    if _complaint_cards("complaints_late", "k_late"):
         tb = table(cd.df, lang, pinned=("complaint_id",))
         st.dataframe(tb.frame, hide_index=True, width="stretch", key="deadline_rows", column_config=tb.config,
                      height=min(360, 38 + 35 * cd.df.height))

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlparse
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from fixtures_app import served
+from fixtures_app import pick_team_lead, served
 from fixtures_demo import AS_OF
 
 from queries.filters import Filters
@@ -123,19 +123,7 @@ def test_a_bar_lists_exactly_its_breaching_contacts_masked(server, chrome, app_s
 def test_a_team_lead_sees_only_their_teams_breaches(server, chrome, app_store, phones) -> None:  # noqa: ANN001
     page = new_page(chrome, 1280, 1000)
     open_page(page, server, "compliance")
-    sb = page.locator('[data-testid="stSidebar"]')
-    sb.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="组长 · Team lead").click()
-    page.wait_for_timeout(800)
-    wait_rendered(page, "合规监控")
-    teams = sb.locator('[data-testid="stMultiSelect"]').first
-    teams.locator("input").first.click()
-    page.get_by_role("option", name=re.compile(r"^T04 · ")).first.click()
-    page.wait_for_timeout(800)
-    page.keyboard.press("Escape")
-    teams.get_by_role("button", name=re.compile("^Remove T01")).click()
-    page.wait_for_timeout(800)
-    wait_rendered(page, "合规监控")
+    pick_team_lead(page, "T04", "合规监控")
     _click_tallest_bar(page)
     lead = Filters(MTD.start, MTD.end, teams=("T04",))
     n = _figure(app_store, lead, page)
@@ -143,5 +131,5 @@ def test_a_team_lead_sees_only_their_teams_breaches(server, chrome, app_store, p
     rows = _download(page)
     assert {r["团队"] for r in rows} == {"T04"}  # the lead's own team only
     _no_phone(rows, page.content(), phones)
-    assert "T04 · " in sb.locator('[data-testid="stMultiSelect"]').first.inner_text()  # still the lead of T04
+    assert "T04 · " in page.locator('[data-testid="stSidebar"]').locator('[data-testid="stMultiSelect"]').first.inner_text()  # still the lead of T04
     page.context.close()
