@@ -290,9 +290,10 @@ def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame],
                 name: str, key: str, drill: Drill | None = None, export: pl.DataFrame | None = None,
                 help: str | None = None, export_opts: dict | None = None, hint: str | None = None,
                 empty: str | None = None, controls: Callable[[], None] | None = None,
-                note: str | None = None) -> None:
+                note: str | None = None, on_pick: Callable[[dict | None], None] | None = None) -> None:
     """A titled chart with its empty state (`empty`: a message for an empty result that is an answer, not a gap),
-    downloads (`export_opts` go to downloads()) and, when given, click-through to the cases behind a mark."""
+    downloads (`export_opts` go to downloads()) and, when given, click-through to the cases behind a mark (`drill`)
+    or a page's own use of the clicked mark (`on_pick`, called with the point, or None when none is selected)."""
     with st.container(border=True):
         st.markdown(f"**{title}**", help=help)
         if result.empty:
@@ -305,14 +306,16 @@ def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame],
             controls()
         fig = build(result.df)
         config = chart_config(view.lang)
-        if drill is None:
+        if drill is None and on_pick is None:
             st.plotly_chart(fig, width="stretch", key=key, config=config)
         else:
             event = st.plotly_chart(fig, width="stretch", key=key, config=config, on_select="rerun",
                                     selection_mode="points")
             st.caption(f":material/ads_click: {hint or t('click_hint', view.lang)}")
             points = (event or {}).get("selection", {}).get("points", []) if event else []
-            if points:
+            if on_pick is not None:
+                on_pick(points[0] if points else None)
+            elif points:
                 open_cases(drill(points[0]), view)
         if note:
             st.caption(f":material/info: {note}")

@@ -61,7 +61,9 @@ def _missing(check: str) -> str | None:
 def _select(source: str, sel: dict[str, str] | None) -> None:
     """Choose the contacts to list, once per new click (chart and table selections persist across reruns)."""
     last = f"{session.PICK_LAST}breach_{source}"
-    if sel and st.session_state.get(last) != sel:
+    if not sel:  # nothing selected there now: the same mark clicked again is a new choice
+        st.session_state.pop(last, None)
+    elif st.session_state.get(last) != sel:
         st.session_state[last] = sel
         st.session_state[BREACH_SEL] = sel
         st.session_state.pop(BREACH_PAGE, None)
@@ -100,7 +102,7 @@ if not by_day.empty:
 chart_block(t("c_breach_day", lang), by_day, lambda d: charts.breaches_by_day(d, lang, list(data.CONTACT_CHECKS)), view,
             "breaches_by_day", "breach_day", help=help_b, empty=t("no_breaches", lang),
             export_opts={"metric": "breaches"}, hint=t("bar_pick", lang),
-            drill=lambda p: _select("day", {"check": str(p.get("customdata")), "day": str(p.get("x"))[:10]}) or None)
+            on_pick=lambda p: _select("day", p and {"check": str(p.get("customdata")), "day": str(p.get("x"))[:10]}))
 
 # ---------------------------------------------------------------- ranking of teams, agencies and agents
 
@@ -119,9 +121,8 @@ with st.container(border=True):
                               height=min(420, 38 + 35 * rk.df.height))
             st.caption(f":material/ads_click: {t('rank_pick', lang)}")
             picked = ev.selection.rows if ev else []
-            if picked and picked[0] < rk.df.height:
-                who = str(rk.df.get_column("who_id")[picked[0]])
-                _select(f"rank_{level}", {"agent": who} if level == "agent" else {"team": who})
+            who = str(rk.df.get_column("who_id")[picked[0]]) if picked and picked[0] < rk.df.height else None
+            _select(f"rank_{level}", who and ({"agent": who} if level == "agent" else {"team": who}))
             downloads(rk.df, f"breach_rate_by_{level}", view, f"rank_{level}", title=t("c_breach_rank", lang),
                       metric="breaches")
 
