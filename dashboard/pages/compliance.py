@@ -20,7 +20,7 @@ from dashboard.components import (
     table,
     timeline_block,
 )
-from dashboard.format import change, code_text, num, pct
+from dashboard.format import change, code_text, md_escape, num, pct
 from dashboard.i18n import t
 from dashboard.session import BREACH_PAGE, BREACH_SEL, current_page, current_view
 
@@ -47,12 +47,18 @@ if sum(skipped.values()) > 0:
 
 def _rules(check: str) -> str:
     """The rules (title · article (version)) that judged a check in the period."""
-    return "; ".join(r.label(lang) for r in pack.judged_by(check, f.start, f.end)) or t("no_rule", lang)
+    labels = "; ".join(r.label(lang) for r in pack.judged_by(check, f.start, f.end)) or t("no_rule", lang)
+    return md_escape(labels)  # shown in help tooltips (markdown): a rule file's text is data
 
 
 def _missing(check: str) -> str | None:
+    """Why a check cannot be made on this source (the optional contract parts it lacks), or None."""
     parts = missing.get(check)
     return t("missing_part", lang, parts=", ".join(parts), check=t(f"chk_{check}", lang)) if parts else None
+
+
+for gap in missing:  # each check the source cannot support says so, once, in words
+    st.info(_missing(gap), icon=":material/info:")
 
 
 # ---------------------------------------------------------------- the drill-down selection
@@ -95,7 +101,8 @@ with st.container(key="kpis"):
 
 # ---------------------------------------------------------------- breaches by day and rule
 
-help_b = metric_help("breaches", lang)
+help_b = metric_help("breaches", lang) + "  \n" + "  \n".join(
+    f"{t(f'chk_{c}', lang)}: {_rules(c)}" for c in data.CONTACT_CHECKS)
 by_day = data.metric("breaches", f, ("check", "day"))
 if not by_day.empty:
     by_day = data.Result(by_day.df.filter(pl.col("numerator") > 0))

@@ -177,3 +177,56 @@ def test_the_drill_down_and_its_download_are_audited(run_app, app_source, tmp_pa
     drills = log.filter((pl.col("action") == "drilldown") & (pl.col("page") == "compliance"))
     assert drills.height >= 1 and _total(at) == drills.get_column("rows")[0]
     assert log.filter((pl.col("action") == "export") & (pl.col("page") == "compliance")).height == 1
+
+
+def test_checks_without_their_optional_data_say_so(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A source without repayment_plans and contacts.recording_id: those two checks explain why they are empty, the
+    others still count, in both languages."""
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+    from fixtures_app import APP
+    from streamlit.testing.v1 import AppTest
+
+    from queries.sync import run_sync
+
+    db = tmp_path / "lean.sqlite"
+    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE repayment_plans")
+        conn.execute("ALTER TABLE contacts DROP COLUMN recording_id")
+    url = f"sqlite:///{db}"
+    run_sync(url, tmp_path / "store", full=True)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
+                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
+        monkeypatch.setenv(k, v)
+    for lang, words in (("zh", ("repayment_plans", "协商还款期内催收", "contacts.recording_id", "接通未录音")),
+                        ("en", ("repayment_plans", "During a repayment plan", "contacts.recording_id",
+                                "Unrecorded call"))):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["lang"] = lang
+        at.query_params["period"] = "ytd"
+        at.run()
+        at.switch_page("dashboard/pages/compliance.py").run()
+        assert not at.exception
+        infos = " ".join(i.value for i in at.info)
+        assert all(w in infos for w in words), infos
+        cards = {m.label: m.value for m in at.metric}
+        assert cards[words[1]] == "—" and cards[words[3]] == "—"
+        assert cards["非时段催收" if lang == "zh" else "Quiet hours"] != "—"
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_the_agent_page_ranks_by_compliance_beside_recovery(run_app, app_store) -> None:  # noqa: ANN001
+    at = run_app("agents", role="manager")
+    assert not at.exception
+    board = at.session_state[EXPORTS]["weighted_scorecard"]
+    text = board.csv().decode("utf-8-sig")
+    assert "仅按回收排名" in text and "名次变化" in text  # the recovery-only rank and the change, in Chinese
+    assert any("合规加权排名" in c.value and "仅按回收" in c.value for c in at.caption)
+    assert text.count("\n") - 1 == compute("breaches", app_store, Filters(AS_OF.replace(day=1), AS_OF),
+                                           ("agent_id",)).filter(pl.col("denominator") > 0).height
