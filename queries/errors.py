@@ -55,7 +55,8 @@ class SourceDataError(SourceError):
 class SyncFailed(DashboardError):
     """A sync did not complete; the last good store stays in service. `reason` says which part failed:
     'source' (the case database), 'data' (bad rows in it), 'rules' (a bad house rule file), 'store' (the store
-    cannot be written: disk full, read-only, permissions), 'killed' (the sync process died) or 'bug' (anything else, logged with an error id)."""
+    cannot be written: disk full, read-only, permissions), 'killed' (the sync process died) or 'bug' (anything
+    else, logged with an error id)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)

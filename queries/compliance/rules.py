@@ -109,7 +109,8 @@ class Rule:
         """'<title> <article> (version)' for the glossary and the page."""
         if lang == "zh":
             return f"{self.source_title} · {self.article}（{self.source_version}）"
-        return f"{self.source_title_en or self.source_title} · {self.article_en or self.article} ({self.source_version})"
+        title, article = self.source_title_en or self.source_title, self.article_en or self.article
+        return f"{title} · {article} ({self.source_version})"
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,8 @@ def parse_rule_file(path: Path, label: str | None = None, house: bool = False) -
             raise RulePackError(f"{where}: key 'effective_to' {end} is before effective_from {start}")
         out.append(Rule(rule_id=str(rid), check=check, file=name, source_title=str(source["title"]),
                         source_title_en=str(source.get("title_en") or ""), source_version=version,
-                        article=str(r["article"]), article_en=str(r.get("article_en") or ""), effective_from=start, effective_to=end,
+                        article=str(r["article"]), article_en=str(r.get("article_en") or ""),
+                        effective_from=start, effective_to=end,
                         params=tuple(sorted(params)), house=house))
     _no_overlap(out, name)
     return out

@@ -38,7 +38,8 @@ MAX_ORDINAL = 7
 #: Denominator column of each check in compliance_agent (attempts; connected calls for `unrecorded`).
 CHECK_BASE = {c: ("connected_calls" if c == "unrecorded" else "attempts") for c in CONTACT_CHECKS}
 #: Optional contract parts each check needs (absent: the check is unavailable and says so).
-CHECK_NEEDS: dict[str, tuple[str, ...]] = {"during_plan": ("repayment_plans",), "unrecorded": ("contacts.recording_id",),
+CHECK_NEEDS: dict[str, tuple[str, ...]] = {"during_plan": ("repayment_plans",),
+                                           "unrecorded": ("contacts.recording_id",),
                                            "agency_not_allowed": ("teams.whitelisted_on",)}
 
 
@@ -69,6 +70,30 @@ def skipped_rows(store: Store) -> dict[str, int]:
     return dict((store.manifest.get("compliance") or {}).get("skipped", {}))
 
 
+#: Why a check cannot be judged when the source lacks its optional part, in English and Chinese.
+MISSING = {
+    "unrecorded": ("the source has no contacts.recording_id column (optional, docs/case-data-contract.md)",
+                   "案件库没有 contacts.recording_id 列（可选字段，见数据约定）"),
+    "during_plan": ("the source has no repayment_plans table (optional, docs/case-data-contract.md)",
+                    "案件库没有 repayment_plans 表（可选，见数据约定）"),
+    "agency_not_allowed": ("the source has no teams.whitelisted_on column (optional, docs/case-data-contract.md)",
+                           "案件库没有 teams.whitelisted_on 列（可选字段，见数据约定）"),
+}
+
+
+def _contact_ratio(key: str, store: Store, filters: Filters, by: tuple[str, ...], num: pl.Expr, den: pl.Expr,
+                   check: str | None = None) -> pl.DataFrame:
+    """A ratio of compliance_agent sums; MetricUnavailable when `check` needs an optional part the source lacks."""
+    by = check_dims(key, by, COMPLIANCE_DIMS)
+    if filters.nothing:
+        return empty(by)
+    require(store, "contacts")
+    if check is not None and check in unavailable_checks(store):
+        en, zh = MISSING[check]
+        raise MetricUnavailable(en, zh=zh)
+    return _ratio_out(_rollup(store, "compliance_agent", filters, by), by, num, den)
+
+
 def _ratio_out(df: pl.DataFrame, by: tuple[str, ...], num: pl.Expr, den: pl.Expr, scale: float = 1.0,
                extra: tuple[str, ...] = ()) -> pl.DataFrame:
     out = group(df, by, [num.alias("numerator"), den.alias("denominator")])
@@ -77,7 +102,8 @@ def _ratio_out(df: pl.DataFrame, by: tuple[str, ...], num: pl.Expr, den: pl.Expr
 
 
 @metric("breaches", name=("违规率（每千次）", "Breaches per 1,000 attempts"),
-        definition=("按规则检查：违规的催收行动 ÷ 同一单元格的外呼/外访次数 × 1,000（录音检查的分母为接通的外呼）；每次行动按其"
+        definition=("按规则检查：违规的催收行动 ÷ 同一单元格的外呼/外访次数 × 1,000"
+                    "（录音检查的分母为接通的外呼）；每次行动按其"
                     "当日有效的规则判定",
                     "By check: breaching contacts ÷ attempts in the same cell × 1,000 (for `unrecorded`: ÷ connected "
                     "calls); each contact judged by the rules in force on its own day"),
@@ -100,29 +126,29 @@ def breaches(store: Store, filters: Filters, by: tuple[str, ...] = (),
         num = (pl.col("b_any") if tuple(checks) == CONTACT_CHECKS
                else pl.sum_horizontal([pl.col(f"b_{c}") for c in checks])).sum()
         out = group(df, rest, [num.alias("numerator"), pl.col("attempts").sum().alias("denominator")])
-    else:
-        parts = [group(df, rest, [pl.col(f"b_{c}").sum().alias("numerator"),
-                                  pl.col(CHECK_BASE[c]).sum().alias("denominator")]).with_columns(
-            pl.lit(c).alias("check")) for c in checks]
-        out = pl.concat(parts, how="vertical_relaxed")
+    else:  # one pass over the rollup for every check, then one row per (cell, check)
+        sums = group(df, rest, [*[pl.col(f"b_{c}").sum().alias(c) for c in checks],
+                                pl.col("attempts").sum().alias("_attempts"),
+                                pl.col("connected_calls").sum().alias("_connected")])
+        out = sums.unpivot(index=[*rest, "_attempts", "_connected"], on=list(checks), variable_name="check",
+                           value_name="numerator").with_columns(
+            pl.when(pl.col("check") == "unrecorded").then(pl.col("_connected")).otherwise(pl.col("_attempts"))
+            .alias("denominator")).drop("_attempts", "_connected")
     out = out.with_columns(ratio(pl.col("numerator"), pl.col("denominator"), 1000).alias("value"))
     return finish(out.sort(list(by), nulls_last=True) if by else out, by)
 
 
 @metric("third_party_unjustified", name=("违规联系第三方率", "Unjustified third-party contact rate"),
-        definition=("联系第三方而此前 30 天内未确认债务人失联（号码错误，或最近 3 次拨打债务人号码均未接通）的次数 ÷ 联系第三方次数",
+        definition=("联系第三方而此前 30 天内未确认债务人失联（号码错误，或最近 3 次拨打债务人号码均未接通）的次数"
+                    " ÷ 联系第三方次数",
                     "Third-party contacts without the debtor shown unreachable in the 30 days before (a wrong_number, "
                     "or the last 3 calls to the debtor number all no_answer or busy) ÷ third-party contacts"),
         numerator=("违规的第三方联系", "unjustified third-party contacts"),
         denominator=("第三方联系", "third-party contacts"), dims=COMPLIANCE_DIMS, unit="rate", checks=("third_party",))
 def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Unjustified third-party contacts ÷ third-party contacts."""
-    by = check_dims("third_party_unjustified", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, pl.col("b_third_party").sum(), pl.col("third_party_contacts").sum())
+    return _contact_ratio("third_party_unjustified", store, filters, by, pl.col("b_third_party").sum(),
+                          pl.col("third_party_contacts").sum())
 
 
 @metric("recording_coverage", name=("录音覆盖率", "Recording coverage"),
@@ -132,16 +158,9 @@ def third_party_unjustified(store: Store, filters: Filters, by: tuple[str, ...] 
         dims=COMPLIANCE_DIMS, unit="rate", checks=("unrecorded",))
 def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Recorded connected calls ÷ connected calls."""
-    by = check_dims("recording_coverage", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    if "unrecorded" in unavailable_checks(store):
-        raise MetricUnavailable("the source has no contacts.recording_id column (optional, docs/case-data-contract.md)",
-                                zh="案件库没有 contacts.recording_id 列（可选字段，见数据约定）")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, (pl.col("connected_calls") - pl.col("b_unrecorded")).sum(),
-                      pl.col("connected_calls").sum())
+    return _contact_ratio("recording_coverage", store, filters, by,
+                          (pl.col("connected_calls") - pl.col("b_unrecorded")).sum(), pl.col("connected_calls").sum(),
+                          "unrecorded")
 
 
 @metric("plan_contacts", name=("协商还款期内催收", "Contacts during an active plan"),
@@ -152,21 +171,12 @@ def recording_coverage(store: Store, filters: Filters, by: tuple[str, ...] = ())
         dims=COMPLIANCE_DIMS, unit="rate", checks=("during_plan",))
 def plan_contacts(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Attempts during an active repayment plan ÷ attempts."""
-    by = check_dims("plan_contacts", by, COMPLIANCE_DIMS)
-    if filters.nothing:
-        return empty(by)
-    require(store, "contacts")
-    if "during_plan" in unavailable_checks(store):
-        raise MetricUnavailable("the source has no repayment_plans table (optional, docs/case-data-contract.md)",
-                                zh="案件库没有 repayment_plans 表（可选，见数据约定）")
-    df = _rollup(store, "compliance_agent", filters, by)
-    return _ratio_out(df, by, pl.col("b_during_plan").sum(), pl.col("attempts").sum())
+    return _contact_ratio("plan_contacts", store, filters, by, pl.col("b_during_plan").sum(),
+                          pl.col("attempts").sum(), "during_plan")
 
 
 def _complaints(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
     require(store, "complaints")
-    if filters.products or filters.regions:
-        pass  # complaints carry product and region: the filter applies
     df = store.frame("complaints")
     if "late" not in df.columns:
         raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
@@ -222,14 +232,26 @@ def rpc_by_attempt(store: Store, filters: Filters, by: tuple[str, ...] = ("ordin
 def breach_contact_keys(store: Store, filters: Filters, checks: tuple[str, ...] = CONTACT_CHECKS,
                         limit: int = 50, offset: int = 0) -> tuple[pl.DataFrame, int]:
     """One page of the breaching contacts behind a figure (day, contact_id, case_id, agent_id, bucket, check,
-    rule_id), newest first, and how many there are: the drill-down reads the contacts by these ids."""
-    lf = store.scan("breach_contacts", filters.start, filters.end)
-    lf = filter_frame(store, lf, filters, case_dims=True) if not (filters.products or filters.regions) else \
-        filter_frame(store, lf, Filters(**{**filters.__dict__, "products": (), "regions": ()}))
-    lf = lf.filter(pl.col("check").is_in(list(checks)))
-    total = int(lf.select(pl.len()).collect().item())
-    page = lf.sort(["day", "contact_id"], descending=True).slice(offset, limit).collect()
-    return page, total
+    rule_id), newest first, and how many there are: the drill-down reads the contacts by these ids. The count comes
+    from the rollup; the page reads the day files from the newest back until it is full."""
+    if filters.products or filters.regions:
+        raise MetricError("breaching contacts are listed by day, team, agent, channel and bucket; clear the product "
+                          "and region selections")
+    counts = filter_frame(store, store.frame("compliance_agent"), filters)
+    total = int(counts.select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks])).item() or 0)
+    folder = store.path / "breach_contacts"
+    files = sorted((f for f in folder.glob("*.parquet") if f.stem[:1].isdigit()
+                    and filters.start.isoformat() <= f.stem <= filters.end.isoformat()), reverse=True)
+    want, got, parts = offset + limit, 0, []
+    for f in files:
+        part = filter_frame(store, pl.read_parquet(f), filters).filter(pl.col("check").is_in(list(checks)))
+        if part.height:
+            parts.append(part.sort("contact_id", "check", descending=[True, False]))
+            got += part.height
+        if got >= want:
+            break
+    page = pl.concat(parts) if parts else store.scan("breach_contacts").head(0).collect()
+    return page.slice(offset, limit), total
 
 
 def agency_status(store: Store, on: dt.date, pack: RulePack) -> pl.DataFrame:

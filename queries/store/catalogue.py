@@ -63,7 +63,8 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),
     StoreTable("placements", DISK, "the same with product and region", None, "placements", "fine"),
     StoreTable("compliance_agent", MEMORY, "day × agent × bucket: attempts, connected calls, third-party contacts, "
-               "robot attempts, breaching contacts per check (b_<check>) and for any check (b_any), rows skipped", "month"),
+               "robot attempts, breaching contacts per check (b_<check>) and for any check (b_any), rows skipped",
+               "month"),
     StoreTable("attempt_ordinal_agent", MEMORY, "day × agent × bucket × attempt ordinal in its case-day (1…7, 7 = "
                "7th and later): attempts, rpc", "month"),
     StoreTable("breach_contacts", DISK, "one row per (breaching contact, check): day, contact_id, case_id, agent_id, "

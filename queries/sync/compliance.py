@@ -15,6 +15,7 @@ Writes compliance_agent (day × agent × bucket), attempt_ordinal_agent (… × 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,15 @@ from queries.metrics.compliance import MAX_ORDINAL
 from queries.metrics.contact import UNANSWERED
 from queries.source import contract as S
 from queries.source.reader import epoch_of
-from queries.sync.context import B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_UNANSWERED, SyncContext, concat
+from queries.sync.context import (
+    B_ATTEMPT,
+    B_CALL,
+    B_CONNECTED,
+    B_RPC,
+    B_UNANSWERED,
+    SyncContext,
+    concat,
+)
 from queries.sync.tables import day_keys, replace_days
 
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
@@ -53,6 +62,7 @@ C_BREACH = {"day": pl.Date, "contact_id": pl.Int64, "case_id": pl.Int64, "agent_
 C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent_id": pl.String,
              "bucket": pl.String, "ts": pl.Int64, "lookback_s": pl.Int64, "min_failed": pl.Int64,
              "n_in": pl.Int64, "streak_in": pl.Int64, "other_breach": pl.Boolean, "rule_id": pl.String}
+_PENDING_IN = {k: v for k, v in C_PENDING.items() if k not in ("other_breach", "rule_id")}
 #: a month's tail: the last calls to the debtor number per case (wrong = a wrong_number, kept apart)
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
 
@@ -105,6 +115,33 @@ class Compliance:
     spill: Path
     months: dict[dt.date, Month] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: the months this sync judges (a full sync decides each month's pending contacts, and frees the tails,
+    #: as soon as the months before are judged: the tails never pile up)
+    expected: list[dt.date] = field(default_factory=list)
+    decided: set[dt.date] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, m: dt.date, month: Month, incremental: bool) -> None:
+        """Keep one judged month; in a full sync decide what can be decided and free tails no longer needed."""
+        with self.lock:
+            self.months[m] = month
+            if not incremental:
+                self._advance()
+
+    def _advance(self) -> None:
+        expected = set(self.expected)
+        for m in sorted(self.months):
+            before = [p for p in (month_start(m, -1), month_start(m, -2)) if p in expected]
+            if m in self.decided or any(p not in self.months for p in before):
+                continue
+            mo = self.months[m]
+            if mo.pending.height:
+                mo.pending = resolve(mo.pending, concat([self.months[p].tail for p in before], C_TAIL))
+            self.decided.add(m)
+        for p, mo in self.months.items():
+            after = [q for q in (month_start(p, 1), month_start(p, 2)) if q in expected]
+            if mo.tail.height and all(q in self.decided for q in after):
+                mo.tail = mo.tail.head(0)
 
 
 def prepare(ctx: SyncContext) -> Compliance:
@@ -166,6 +203,10 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
 
     days = a.get_column("day").unique().sort().to_list()
     params = _day_params(comp.pack, days)
+    rule_ids = params.select("day", *[f"r_{c}" for c in CONTACT_CHECKS])  # joined to the breaches only
+    # each row gets its day's figures, and a flag per check in force (not the rule ids: one byte, not a string)
+    params = params.with_columns(**{f"on_{c}": pl.col(f"r_{c}").is_not_null() for c in CONTACT_CHECKS}).drop(
+        *[f"r_{c}" for c in CONTACT_CHECKS])
     a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").join(
         params, on="day", how="left").sort("case_id", "day", "sec", "cid")
     attempt, call, connected = kb(B_ATTEMPT), kb(B_CALL), kb(B_CONNECTED)
@@ -184,7 +225,7 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
         & (unans.cast(pl.Int64).cum_sum().over("case_id", "phone_no", "day") > pl.col("u_cap")),
         "connected_cap": pl.col("c_cap").is_not_null() & conn_call
         & (conn_call.cast(pl.Int64).cum_sum().over("case_id", "day") > pl.col("c_cap")),
-        "unrecorded": pl.col("r_unrecorded").is_not_null() & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
+        "unrecorded": pl.col("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
     }
     if "contacts.recording_id" not in comp.optional:
         flags["unrecorded"] = pl.lit(False)
@@ -194,20 +235,22 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     # agency not whitelisted on the day
     if "teams.whitelisted_on" in comp.optional:
         a = a.join(comp.agents, on="agent_id", how="left").with_columns(b_agency_not_allowed=(
-            pl.col("r_agency_not_allowed").is_not_null() & attempt & pl.col("is_agency").fill_null(False)
+            pl.col("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
             & (pl.col("whitelisted_on").is_null() | (pl.col("whitelisted_on") > pl.col("day")))).fill_null(False))
     else:
         a = a.with_columns(b_agency_not_allowed=pl.lit(False))
     # attempts during an active plan: after the agreeing day, before it ended
     plan_hit = pl.Series("cid", [], pl.Int64)
     if comp.plans is not None and comp.plans.height:
-        att = a.filter(attempt & pl.col("r_during_plan").is_not_null()).select("cid", "case_id", "day")
+        att = a.filter(attempt & pl.col("on_during_plan")).select("cid", "case_id", "day")
         hit = att.join(comp.plans.select("case_id", "agreed_on", "ended_on"), on="case_id", how="inner").filter(
-            (pl.col("day") > pl.col("agreed_on")) & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
+            (pl.col("day") > pl.col("agreed_on"))
+            & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
         plan_hit = hit.get_column("cid").unique()
     a = a.with_columns(b_during_plan=pl.col("cid").is_in(plan_hit.implode()))
     # third party: decided here when the month's own calls justify it or its lookback stays inside the month
     tp, pending, tail = _third_party(a, m, qb, unans, incremental)
+    pending = pending.join(rule_ids.select("day", pl.col("r_third_party").alias("rule_id")), on="day", how="left")
     a = a.with_columns(b_third_party=pl.col("cid").is_in(tp.implode()))
     others = [c for c in CONTACT_CHECKS if c != "third_party"]
     any_other = pl.any_horizontal([pl.col(f"b_{c}") for c in others])
@@ -225,7 +268,7 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     )).select(*C_AGENT).cast(C_AGENT)  # type: ignore[arg-type]
     ordinal = lk_decode(a.filter(attempt).group_by("day", "agent_id", "bucket", "ordinal").agg(
         pl.len().alias("attempts"), kb(B_RPC).sum().alias("rpc"))).select(*C_ORDINAL).cast(C_ORDINAL)  # type: ignore[arg-type]
-    hits = a.filter(pl.col("b_any"))
+    hits = a.filter(pl.col("b_any")).join(rule_ids, on="day", how="left")
     breach = lk_decode(pl.concat([
         hits.filter(pl.col(f"b_{c}")).select("day", pl.col("cid").alias("contact_id"), "case_id", "agent_id",
                                              "bucket", pl.lit(c).alias("check"), pl.col(f"r_{c}").alias("rule_id"))
@@ -244,8 +287,8 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
     """(contact ids breaching third_party decided in this month, the pending ones, this month's tail)."""
     epoch = (pl.col("day").cast(pl.Datetime("ms")).dt.epoch("s") + pl.col("sec").cast(pl.Int64)).alias("ts")
     debtor = qb(Q_DEBTOR_CALL)
-    cand = pl.col("r_third_party").is_not_null() & qb(Q_THIRD)
-    cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch, pl.col("r_third_party").alias("rule_id"),
+    cand = pl.col("on_third_party") & qb(Q_THIRD)
+    cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch,
             pl.col("t_lookback").alias("lookback_s"), pl.col("t_min").alias("min_failed"),
             (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
     # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
@@ -253,7 +296,7 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
                       a.filter(debtor).select(*cols, pl.lit(1, pl.Int8).alias("kind"))])
     empty_ids = pl.Series("cid", [], pl.Int64)
     if rows.height == 0:
-        return empty_ids, pl.DataFrame(schema=C_PENDING), pl.DataFrame(schema=C_TAIL)
+        return empty_ids, pl.DataFrame(schema=_PENDING_IN), pl.DataFrame(schema=C_TAIL)
     rows = rows.sort("case_id", "ts", "kind", "cid")
     is_call = pl.col("kind") == 1
     rows = rows.with_columns(
@@ -267,13 +310,13 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
     since = pl.col("ts") - pl.col("lookback_s")
     justified = (pl.col("last_wrong").is_not_null() & (pl.col("last_wrong") >= since)) | (
         (pl.col("streak_in") >= pl.col("min_failed")) & pl.col("ts_k").is_not_null() & (pl.col("ts_k") >= since))
-    m_epoch = int(dt.datetime(m.year, m.month, 1).timestamp() - dt.datetime(1970, 1, 1).timestamp())
+    m_epoch = int((dt.datetime(m.year, m.month, 1) - dt.datetime(1970, 1, 1)).total_seconds())  # naive local
     reaches_back = pl.lit(True) if incremental else (since < m_epoch)
     cands = cands.with_columns(justified.fill_null(False).alias("_ok"))
     decided = cands.filter(~pl.col("_ok") & ~reaches_back).get_column("cid")
     pending = cands.filter(~pl.col("_ok") & reaches_back).select(
         pl.col("cid").alias("contact_id"), "case_id", "day", "agent_id", "bucket", "ts", "lookback_s", "min_failed",
-        "n_in", "streak_in", "rule_id")
+        "n_in", "streak_in")
     # the month's tail: the last few debtor-number calls per case, and its last wrong number
     keep = int(rows.get_column("min_failed").max() or 0) + 1  # null when no third-party rule this month
     call_rows = rows.filter(is_call)
@@ -347,12 +390,11 @@ def finish(ctx: SyncContext, comp: Compliance, days: set[dt.date] | None) -> Non
         pending = mo.pending
         if pending.height:
             if days is not None:  # incremental: the whole lookback from the source
-                pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"), pl.lit(0, pl.Int64).alias("streak_in"))
-                prior = history_from_source(ctx, pending)
-            else:
-                prev = [comp.months[p].tail for p in (month_start(m, -1), month_start(m, -2)) if p in comp.months]
-                prior = concat(prev, C_TAIL)
-            pending = resolve(pending, prior)
+                pending = pending.with_columns(pl.lit(0, pl.Int64).alias("n_in"),
+                                               pl.lit(0, pl.Int64).alias("streak_in"))
+                pending = resolve(pending, history_from_source(ctx, pending))
+            elif m not in comp.decided:  # a full sync decided them as the months came in (Compliance.add)
+                raise RuntimeError(f"compliance: {m} judged but not decided")
         breach = pl.read_ipc(mo.breach_file) if mo.breach_file is not None else pl.DataFrame(schema=C_BREACH)
         agent = mo.agent
         if pending.height:
@@ -413,8 +455,8 @@ def complaint_columns(ctx: SyncContext, complaints: pl.DataFrame) -> pl.DataFram
         files = [f for f in files if f.stem >= lo.isoformat()]
     if files and out.height:
         ids = out.get_column("case_id").unique().implode()
-        b = pl.scan_parquet(files).filter(pl.col("case_id").is_in(ids)).select("case_id", pl.col("day").alias("b_day")) \
-            .unique().collect()
+        b = pl.scan_parquet(files).filter(pl.col("case_id").is_in(ids)).select(
+            "case_id", pl.col("day").alias("b_day")).unique().collect()
         hit = out.select("complaint_id", "case_id", "received_at").join(b, on="case_id", how="inner").filter(
             (pl.col("b_day") <= pl.col("received_at").cast(pl.Date))
             & (pl.col("b_day") >= pl.col("received_at").cast(pl.Date) - pl.duration(days=30))

@@ -76,7 +76,7 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     lk = ctx.lk
     k = pl.col("k")
     if ctx.compliance is not None:
-        ctx.compliance.months[m] = compliance.judge(ctx.compliance, a, lk.decode, m, days is not None)
+        ctx.compliance.add(m, compliance.judge(ctx.compliance, a, lk.decode, m, days is not None), days is not None)
         a = a.drop("q", "ch", "sec", "cid")
 
     def has(bit: int) -> pl.Expr:
@@ -171,6 +171,8 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
         return contact_month(ctx, m, ev.take(m), days, breach)
 
     have = set(ev.months())
+    if ctx.compliance is not None:
+        ctx.compliance.expected = [m for m in todo if m in have]
     results = map_months(ctx, month, [m for m in todo if m in have])
     agent_parts, call_parts, totals = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}

@@ -15,7 +15,13 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.buckets import DEFAULT_BUCKETS, BucketBounds
-from queries.compliance.rules import RulePack, RulePackError, RuleSet, active_pack, load_rules
+from queries.compliance.rules import (
+    RulePack,
+    RulePackError,
+    RuleSet,
+    active_pack,
+    load_rules,
+)
 from queries.settings import Settings, load_settings
 from queries.source import contract as S
 from queries.source.reader import Reader
@@ -70,7 +76,8 @@ def _resolve(settings_or_url: Settings | str, store_dir: str | Path | None) -> t
 
 def _rebuild_needed(prev: Manifest, url: str, bounds: BucketBounds, rules: RuleSet, pack: RulePack) -> bool:
     """True when the previous version was built from another source, format, bucket bounds, rule limits or pack."""
-    return (prev.format != FORMAT_VERSION or (prev.compliance or {}).get("pack") != pack.version or tuple(prev.bucket_upper) != bounds.upper
+    return (prev.format != FORMAT_VERSION or (prev.compliance or {}).get("pack") != pack.version
+            or tuple(prev.bucket_upper) != bounds.upper
             or prev.source != _safe_url(url) or prev.after_hours != list(rules.after_hours())
             or prev.limits != [rules.max_unanswered_per_phone_day, rules.max_connected_per_case_day])
 

@@ -12,7 +12,11 @@ from fixtures_compliance import CONTACTS, EXPECTED, build
 from queries.compliance.rules import CONTACT_CHECKS, load_pack
 from queries.filters import Filters
 from queries.metrics import registry
-from queries.metrics.compliance import agency_status, breach_contact_keys, unavailable_checks
+from queries.metrics.compliance import (
+    agency_status,
+    breach_contact_keys,
+    unavailable_checks,
+)
 from queries.store import Store
 from queries.sync import run_sync
 

@@ -14,7 +14,14 @@ from fixtures_compliance import build
 
 from queries.cli import main as cli_main
 from queries.cli.report import main as report_main
-from queries.compliance.rules import CHECKS, PARAMS, RulePackError, active_pack, load_pack, pack_problem
+from queries.compliance.rules import (
+    CHECKS,
+    PARAMS,
+    RulePackError,
+    active_pack,
+    load_pack,
+    pack_problem,
+)
 from queries.settings import Settings
 
 GOOD = """

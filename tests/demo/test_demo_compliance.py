@@ -6,7 +6,6 @@ complaints that follow the breaches. The shares are pinned here; the store's fig
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -33,7 +32,8 @@ def contacts(t) -> pl.DataFrame:  # noqa: ANN001
 def test_optional_parts_are_filled(t) -> None:  # noqa: ANN001
     c = t["contacts"]
     calls = c.filter(pl.col("channel") == "call")
-    assert c.filter(pl.col("channel") != "call")["is_robot"].null_count() == c.filter(pl.col("channel") != "call").height
+    others = c.filter(pl.col("channel") != "call")
+    assert others["is_robot"].null_count() == others.height
     robot = calls["is_robot"].mean()
     assert 0.08 < robot < 0.25, robot  # the early-stage teams' dialler
     connected = calls.filter(~pl.col("outcome").is_in(["no_answer", "busy", "wrong_number"]))
