@@ -466,6 +466,7 @@ _LABELS: dict[str, tuple[str, str]] = {
                      "collections-dashboard doctor for details."),
     "c_breach_day": ("每日违规（按规则）", "Breaches by day and rule"),
     "c_breach_rank": ("违规率排名（每千次外呼/外访）", "Breach rate ranking (per 1,000 attempts)"),
+    "rank_by": ("排名对象", "Rank"),
     "rank_team": ("团队", "Teams"),
     "rank_agency": ("委外机构", "Agencies"),
     "rank_agent": ("坐席", "Agents"),

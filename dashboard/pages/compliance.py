@@ -115,23 +115,23 @@ chart_block(t("c_breach_day", lang), by_day, lambda d: charts.breaches_by_day(d,
 
 with st.container(border=True):
     st.markdown(f"**{t('c_breach_rank', lang)}**", help=help_b)
-    tabs = st.tabs([t("rank_team", lang), t("rank_agency", lang), t("rank_agent", lang)])
-    for tab, level in zip(tabs, ("team", "agency", "agent"), strict=True):
-        with tab:
-            rk = data.compliance("breach_ranking", f, level=level)
-            if rk.empty:
-                empty_state(view, rk)
-                continue
-            tb = table(rk.df, lang, metric="breaches", pinned=("who_id",))
-            ev = st.dataframe(tb.frame, hide_index=True, width="stretch", on_select="rerun",
-                              selection_mode="single-row", key=f"rank_{level}", column_config=tb.config,
-                              height=min(420, 38 + 35 * rk.df.height))
-            st.caption(f":material/ads_click: {t('rank_pick', lang)}")
-            picked = ev.selection.rows if ev else []
-            who = str(rk.df.get_column("who_id")[picked[0]]) if picked and picked[0] < rk.df.height else None
-            _select(f"rank_{level}", who and ({"agent": who} if level == "agent" else {"team": who}))
-            downloads(rk.df, f"breach_rate_by_{level}", view, f"rank_{level}", title=t("c_breach_rank", lang),
-                      metric="breaches")
+    # one level at a time: a grid per level would be drawn (and paid for by the browser) even while hidden
+    level = st.segmented_control(t("rank_by", lang), ("team", "agency", "agent"), default="team", key="rank_level",
+                                 format_func=lambda lv: t(f"rank_{lv}", lang), label_visibility="collapsed") or "team"
+    rk = data.compliance("breach_ranking", f, level=level)
+    if rk.empty:
+        empty_state(view, rk)
+    else:
+        tb = table(rk.df, lang, metric="breaches", pinned=("who_id",))
+        ev = st.dataframe(tb.frame, hide_index=True, width="stretch", on_select="rerun",
+                          selection_mode="single-row", key=f"rank_{level}", column_config=tb.config,
+                          height=min(420, 38 + 35 * rk.df.height))
+        st.caption(f":material/ads_click: {t('rank_pick', lang)}")
+        picked = ev.selection.rows if ev else []
+        who = str(rk.df.get_column("who_id")[picked[0]]) if picked and picked[0] < rk.df.height else None
+        _select(f"rank_{level}", who and ({"agent": who} if level == "agent" else {"team": who}))
+        downloads(rk.df, f"breach_rate_by_{level}", view, f"rank_{level}", title=t("c_breach_rank", lang),
+                  metric="breaches")
 
 # ---------------------------------------------------------------- the breaching contacts themselves
 
