@@ -31,7 +31,8 @@ ID_PREFIXES = ("=", "+", "-", "@", "<b>", ":red[", "\u202e", "![", "|")
 #: text columns that are enumerations of the contract (kept valid except a few hostile rows)
 ENUMS = {("teams", "channel"), ("cases", "status"), ("contacts", "channel"), ("contacts", "party"),
          ("contacts", "outcome"), ("promises", "status"), ("payments", "method"), ("complaints", "source"),
-         ("complaints", "category"), ("complaints", "severity"), ("complaints", "status")}
+         ("complaints", "category"), ("complaints", "severity"), ("complaints", "status"),
+         ("repayment_plans", "status")}
 #: columns that are keys shared between tables
 ID_COLUMNS = ("team_id", "agent_id", "lead_agent_id")
 

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
@@ -48,6 +49,8 @@ CHANNEL_CODE = {c: i for i, c in enumerate(S.CONTACT_CHANNELS)}
 OPTIONAL_PARTS = ("contacts.is_robot", "contacts.recording_id", "repayment_plans", "teams.whitelisted_on",
                   "teams.evaluated_on")
 DAY_S = 86_400
+#: Seed of the phone-number hash that tells a call to the debtor number (both sides hashed in the same process).
+PHONE_SEED = 45251
 #: The store tables this stage writes.
 TABLES = ("compliance_agent", "attempt_ordinal_agent", "breach_contacts")
 
@@ -71,14 +74,14 @@ def q_columns(optional: set[str], kind: str = "sqlite") -> list[sa.ColumnElement
     """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present;
     `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers can)."""
     c = S.contacts.c
-    call = c.channel == "call"
-    debtor_phone = sa.select(S.cases.c.phone).where(S.cases.c.case_id == c.case_id).scalar_subquery()
 
     def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
         return sa.case((cond, value), else_=0)
 
-    q = (bit(c.party == "third_party", Q_THIRD) + bit(sa.and_(call, c.phone_no == debtor_phone), Q_DEBTOR_CALL)
-         + bit(c.outcome == "wrong_number", Q_WRONG) + bit(sa.not_(c.debtor_consent_after_hours), Q_NO_CONSENT))
+    # Q_DEBTOR_CALL (a call to cases.phone) is set after reading, by mark_debtor_calls: a lookup of the case's
+    # number per row costs the source two index searches; comparing in memory costs nothing on its side
+    q = (bit(c.party == "third_party", Q_THIRD) + bit(c.outcome == "wrong_number", Q_WRONG)
+         + bit(sa.not_(c.debtor_consent_after_hours), Q_NO_CONSENT))
     if "contacts.is_robot" in optional:
         if kind == "postgresql":
             q = q + bit(c.is_robot.is_(True), Q_ROBOT)
@@ -118,6 +121,9 @@ class Compliance:
     #: the months this sync judges (a full sync decides each month's pending contacts, and frees the tails,
     #: as soon as the months before are judged: the tails never pile up)
     expected: list[dt.date] = field(default_factory=list)
+    phones: pl.DataFrame | None = None  # case_id, hash of cases.phone (the number itself is not kept)
+    phone_by_pos: np.ndarray | None = None  # that hash by the case lookup's position (last: unknown case)
+    phone_known: np.ndarray | None = None
     decided: set[dt.date] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -162,7 +168,31 @@ def prepare(ctx: SyncContext) -> Compliance:
     agents = agents.join(teams.select("team_id", (pl.col("channel") == "agency").alias("is_agency"), wl),
                          on="team_id", how="left").select("agent_id", pl.col("is_agency").fill_null(False),
                                                           "whitelisted_on")
-    return Compliance(ctx.pack, optional, plans, agents, ctx.writer.path / "_spill" / "compliance")
+    phones = r.read(sa.select(S.cases.c.case_id, S.cases.c.phone), {"case_id": pl.Int64, "phone": pl.String})
+    phones = phones.select("case_id", pl.col("phone").hash(PHONE_SEED).alias("ph"),
+                           pl.col("phone").is_not_null().alias("has"))
+    comp = Compliance(ctx.pack, optional, plans, agents, ctx.writer.path / "_spill" / "compliance")
+    comp.phones = phones
+    return comp
+
+
+def mark_debtor_calls(ctx: SyncContext, c: pl.DataFrame) -> pl.DataFrame:
+    """Set Q_DEBTOR_CALL on the calls whose number is the case's (`phone_no`: the number of every call)."""
+    comp: Compliance = ctx.compliance
+    lk = ctx.lk
+    if comp.phone_by_pos is None:  # once, on the first chunk (the cases are synced by then)
+        by_case = ctx.cases.select("case_id").join(comp.phones, on="case_id", how="left", maintain_order="left")
+        ph = by_case.select(pl.when(pl.col("has")).then(pl.col("ph"))).to_series().fill_null(0).to_numpy()
+        has = by_case.get_column("has").fill_null(False).to_numpy()
+        comp.phone_by_pos = np.append(np.where(has, ph, 0).astype(np.uint64), np.uint64(0))
+        comp.phone_known = np.append(has, False)
+        comp.phones = None
+    pos = lk.positions(c.get_column("case_id"))
+    debtor = (pl.Series(comp.phone_known[pos]) & pl.Series(((c.get_column("k") & B_CALL) > 0).to_numpy())
+              & c.get_column("phone_no").is_not_null()
+              & (c.get_column("phone_no").hash(PHONE_SEED) == pl.Series(comp.phone_by_pos[pos])))
+    return c.with_columns(pl.when(debtor.fill_null(False)).then(pl.col("q") | Q_DEBTOR_CALL).otherwise(pl.col("q"))
+                          .alias("q"))
 
 
 def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:

@@ -65,7 +65,7 @@ def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa
          + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
-                     k.label("k"), sa.case((unanswered, c.phone_no), else_=None).label("phone_no"),
+                     k.label("k"), sa.case((call, c.phone_no), else_=None).label("phone_no"),
                      *compliance.q_columns(optional or set(), kind))
 
 
@@ -155,7 +155,14 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
         for name in (*parted, "worked_months", "contacts_agent", "calls_agent", *compliance.TABLES):
             ctx.writer.keep_parts(name, set())
         return
-    ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare_contacts,
+    def prepare(c: pl.DataFrame) -> pl.DataFrame:
+        c = prepare_contacts(c)
+        if ctx.compliance is not None:
+            c = compliance.mark_debtor_calls(ctx, c)
+        # the number is kept for the unanswered calls only (their cap counts per number)
+        return c.with_columns(pl.when((pl.col("k") & B_UNANSWERED) > 0).then(pl.col("phone_no")).alias("phone_no"))
+
+    ev = collect_events(ctx, "contacts", chunks, "contacted_at", "contact_id", prepare,
                         ("product", "region"), days is None)
     idx = finish_index(ctx, "contacts", ev, days, "day")
     todo = months_of(days if days is not None else idx.get_column("day").to_list())

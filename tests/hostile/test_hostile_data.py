@@ -34,7 +34,7 @@ def test_doctor_names_every_kind_of_bad_row(hostile_source, capsys) -> None:  # 
     assert "\x00" not in out and "\u202e" not in out and "\x1b" not in out  # shown escaped, never raw
     bad = [ln for ln in lines if ln.startswith("ERROR")]
     assert all("case_id" in ln or "agent_id" in ln or "team_id" in ln or "contact_id" in ln or "payment_id" in ln
-               or "promise_id" in ln or "complaint_id" in ln or "snapshot_on" in ln for ln in bad), bad
+               or "promise_id" in ln or "complaint_id" in ln or "snapshot_on" in ln or "plan_id" in ln for ln in bad), bad
 
 
 def test_hostile_rows_are_really_there(hostile_source) -> None:  # noqa: ANN001

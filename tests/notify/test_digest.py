@@ -79,7 +79,9 @@ def test_a_subscription_narrows_the_scope(settings, tmp_path) -> None:  # noqa: 
 
 
 def test_breach_section_appears_once_a_breach_metric_is_registered(settings, monkeypatch) -> None:  # noqa: ANN001
-    assert "breaches" not in METRICS
+    real = _digest(settings, "boss@bank.example")  # the registered compliance metric: by check
+    assert real.breach_metric == "breaches" and real.breaches.columns == ["check", "numerator"]
+    monkeypatch.delitem(METRICS, "breaches")
     d = _digest(settings, "boss@bank.example")
     assert d.breach_metric is None and d.breaches is None
 
