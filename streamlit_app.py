@@ -51,6 +51,8 @@ nav = st.navigation({
         st.Page(f"{PAGES}/agents.py", title=t("pg_agents", lang), icon=":material/support_agent:", url_path="agents"),
         st.Page(f"{PAGES}/complaints.py", title=t("pg_complaints", lang), icon=":material/report:",
                 url_path="complaints"),
+        st.Page(f"{PAGES}/compliance.py", title=t("pg_compliance", lang), icon=":material/gavel:",
+                url_path="compliance"),
         st.Page(f"{PAGES}/aging.py", title=t("pg_aging", lang), icon=":material/stacked_bar_chart:", url_path="aging"),
         st.Page(f"{PAGES}/trends.py", title=t("pg_trends", lang), icon=":material/trending_up:", url_path="trends"),
     ],

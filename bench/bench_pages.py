@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from screenshots import PAGES, browser, open_page, streamlit_process, streamlit_server  # noqa: E402
 
-BENCH_PAGES = ("daily", "agents", "complaints", "aging", "trends")
+BENCH_PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends")
 
 
 def main() -> int:

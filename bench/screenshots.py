@@ -29,6 +29,7 @@ PAGES = {
     "daily": ("每日回收", "Daily recovery"),
     "agents": ("坐席绩效", "Agent performance"),
     "complaints": ("投诉监控", "Complaints"),
+    "compliance": ("合规监控", "Compliance"),
     "aging": ("账龄与迁徙", "Aging & roll rates"),
     "trends": ("月度趋势", "Monthly trends"),
     "cases": ("案件明细", "Cases"),
@@ -38,7 +39,7 @@ PAGES = {
 
 
 #: Query string per page for the screenshots (the demo's complaints are sparse within one month).
-SHOT_QUERY = {"complaints": "period=ytd"}
+SHOT_QUERY = {"complaints": "period=ytd", "compliance": "period=ytd"}
 
 
 def free_port() -> int:

@@ -433,3 +433,42 @@ def channels(df: pl.DataFrame, lang: str) -> go.Figure:
     _date_axis(fig, lang, "month")
     fig.update_xaxes(dtick="M1")
     return fig
+
+
+def breaches_by_day(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
+    """Breaching contacts per day stacked by check (the check key in each bar's customdata, for the drill)."""
+    fig = go.Figure()
+    for i, check in enumerate(order):
+        part = df.filter(pl.col("check") == check)
+        if part.height == 0:
+            continue
+        days = part.get_column("day").to_list()
+        fig.add_bar(x=days, y=part.get_column("numerator").to_list(), name=t(f"chk_{check}", lang),
+                    marker_color=PALETTE[i % len(PALETTE)], customdata=[check] * len(days),
+                    hovertemplate="%{x|%Y-%m-%d}<br>" + t(f"chk_{check}", lang) + ": %{y:,}<extra></extra>")
+    _layout(fig, legend=True)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text=t("breach_n", lang), rangemode="tozero")
+    _date_axis(fig, lang)
+    return fig
+
+
+def rpc_by_ordinal(df: pl.DataFrame, lang: str, caps: dict[str, int]) -> go.Figure:
+    """RPC rate by the attempt's ordinal within its case-day (bars: attempts; line: RPC rate), with the frequency
+    caps as vertical lines: attempts beyond a cap add risk and, where the rate is near zero, no contact."""
+    ordinal = [f"{o}+" if o >= 7 else str(o) for o in df.get_column("ordinal").to_list()]
+    fig = go.Figure()
+    fig.add_bar(x=ordinal, y=df.get_column("denominator").to_list(), name=t("attempts", lang), marker_color=TEAL,
+                opacity=0.55, hovertemplate="%{x}: %{y:,}<extra></extra>")
+    fig.add_scatter(x=ordinal, y=df.get_column("value").to_list(), name=t("rpc_rate", lang), yaxis="y2",
+                    mode="lines+markers", line={"color": ORANGE}, hovertemplate="%{x}: %{y:.1%}<extra></extra>")
+    _layout(fig)
+    for i, (key, cap) in enumerate(sorted(caps.items(), key=lambda kv: kv[1])):
+        if 1 <= cap < 7:  # the line sits between the last allowed and the first breaching attempt
+            fig.add_vline(x=cap - 0.5, line_dash="dash", line_color=RED, annotation_text=t(f"cap_{key}", lang, n=cap),
+                          annotation_position="top left" if i % 2 else "top right", annotation_font_size=11)
+    fig.update_layout(yaxis2={"title_text": t("rpc_rate", lang), "overlaying": "y", "side": "right",
+                              "showgrid": False, "rangemode": "tozero", "tickformat": ".0%"})
+    fig.update_xaxes(title_text=t("ordinal", lang), type="category")
+    fig.update_yaxes(title_text=t("attempts", lang), selector={"anchor": "x"}, rangemode="tozero")
+    return fig

@@ -11,7 +11,15 @@ import polars as pl
 import streamlit as st
 
 from dashboard import audit, charts, data, exports, session
-from dashboard.format import code_text, day, html_escape, money_scale
+from dashboard.format import (
+    cny,
+    code_text,
+    day,
+    html_escape,
+    md_escape,
+    money_scale,
+    num,
+)
 from dashboard.i18n import has_label, labels_expr, t, value, value_mapping, values_expr
 from dashboard.links import drill_params, file_stem, url_params
 from dashboard.session import DRILL, EXPORTS, URL_READ, View, current_page
@@ -229,6 +237,42 @@ def timeline_detail(lang: str) -> pl.Expr:
     return pl.concat_str(pieces, separator=" · ", ignore_nulls=True).alias("detail")
 
 
+def timeline_block(case_id: int, f: Filters, view: View, reveal: bool) -> None:
+    """One case's header and timeline (scoped, masked unless revealed), with its download; audited once."""
+    lang = view.lang
+    tl, err = data.timeline(case_id, f, reveal=reveal)
+    audit.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
+                     {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
+    with st.container(border=True):
+        st.subheader(t("timeline", lang, case=case_id))
+        if err or tl is None or tl.case is None:
+            st.info(code_text(err) if err else t("empty", lang))
+            return
+        head = tl.case
+        c = st.columns(4)
+        c[0].metric(t("customer", lang), str(head.get("customer_name")),
+                    help=md_escape(f"{t('phone', lang)} {head.get('phone')} · {t('account', lang)} "
+                                   f"{head.get('account_no')}"))
+        c[1].metric(t("product", lang), value(head.get("product"), lang))
+        c[2].metric(t("dpd", lang), num(head.get("current_dpd")))
+        c[3].metric(t("balance", lang), cny(head.get("current_balance"), lang))
+        events = tl.events.with_columns(timeline_detail(lang)).select("at", "kind", "agent_id", "detail", "amount")
+        shown = table(events, lang)
+        st.dataframe(shown.frame, hide_index=True, width="stretch", column_config=shown.config)
+        downloads(events, f"case_{case_id}_timeline", view, "timeline", title=t("timeline", lang, case=case_id),
+                  period=(events["at"].min().date(), events["at"].max().date()) if events.height else None,
+                  reveal=reveal)
+
+
+def scorecard_formula(day: dt.date, lang: str) -> str:
+    """The compliance-weighted scorecard's formula with the weights in force on `day` and the rule they come from."""
+    w = dict(data.weights(day))
+    pack, _ = data.rule_pack()
+    rule = "; ".join(r.label(lang) for r in pack.in_force("scorecard", day)) or t("no_rule", lang)
+    return t("scorecard_formula", lang, wr=f"{w['recovery']:g}", wb=f"{w['breaches']:g}", wc=f"{w['complaints']:g}",
+             rule=rule)
+
+
 def empty_state(view: View, result: data.Result | None = None) -> None:
     """The explained empty state: data unavailable (with reason) or nothing matching the filters."""
     if result is not None and result.note:
@@ -246,9 +290,10 @@ def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame],
                 name: str, key: str, drill: Drill | None = None, export: pl.DataFrame | None = None,
                 help: str | None = None, export_opts: dict | None = None, hint: str | None = None,
                 empty: str | None = None, controls: Callable[[], None] | None = None,
-                note: str | None = None) -> None:
+                note: str | None = None, on_pick: Callable[[dict | None], None] | None = None) -> None:
     """A titled chart with its empty state (`empty`: a message for an empty result that is an answer, not a gap),
-    downloads (`export_opts` go to downloads()) and, when given, click-through to the cases behind a mark."""
+    downloads (`export_opts` go to downloads()) and, when given, click-through to the cases behind a mark (`drill`)
+    or a page's own use of the clicked mark (`on_pick`, called with the point, or None when none is selected)."""
     with st.container(border=True):
         st.markdown(f"**{title}**", help=help)
         if result.empty:
@@ -261,14 +306,16 @@ def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame],
             controls()
         fig = build(result.df)
         config = chart_config(view.lang)
-        if drill is None:
+        if drill is None and on_pick is None:
             st.plotly_chart(fig, width="stretch", key=key, config=config)
         else:
             event = st.plotly_chart(fig, width="stretch", key=key, config=config, on_select="rerun",
                                     selection_mode="points")
             st.caption(f":material/ads_click: {hint or t('click_hint', view.lang)}")
             points = (event or {}).get("selection", {}).get("points", []) if event else []
-            if points:
+            if on_pick is not None:
+                on_pick(points[0] if points else None)
+            elif points:
                 open_cases(drill(points[0]), view)
         if note:
             st.caption(f":material/info: {note}")

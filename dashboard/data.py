@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 
 from dashboard import session
 from dashboard.format import plain, plain_frame
+from queries.compliance.rules import CONTACT_CHECKS as CONTACT_CHECKS  # noqa: PLC0414 - for the pages
+from queries.compliance.rules import RulePack, active_pack
+from queries.dates import previous_period as _previous_period
 from queries.errors import (
     DashboardError,
     DataUnavailable,
@@ -38,8 +41,10 @@ from queries.source.engines import checked_url, read_only_engine
 from queries.source.summary import database_summary as _database_summary
 from queries.store import Store, StoreMissing
 from queries.store.versions import LEASE_RENEW_S, current_name, lease
+from queries.views import compliance as compliance_views
 from queries.views import pages as pages_data
 from queries.views import scoped as service
+from queries.views.compliance import BreachPage
 from queries.views.drilldown import (
     EXPORT_MAX_ROWS,
     CasePage,
@@ -338,9 +343,10 @@ def _all_teams(version: str) -> tuple[tuple[str, str], ...]:
     return tuple((tid, plain(name)) for tid, name in service.all_teams(_store()))
 
 
-def glossary(lang: str) -> pl.DataFrame:
-    """Every registered metric with its definition (no caching needed: built from constants)."""
-    return _glossary(lang)
+def glossary(lang: str, period: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
+    """Every registered metric with its definition, and for a compliance figure the rules of the pack in force that
+    judged it in `period` (no caching needed: built from constants)."""
+    return _glossary(lang, rule_pack()[0], period)
 
 
 def metric_info(key: str) -> Metric:
@@ -458,3 +464,113 @@ def _timeline(scope: Scope, case_id: int, filters: Filters, reveal: bool) -> Tim
     tl = service.timeline(engine(), scope, case_id, filters, reveal_pii=reveal)
     head = None if tl.case is None else {k: plain(v) if isinstance(v, str) else v for k, v in tl.case.items()}
     return replace(tl, case=head, events=plain_frame(tl.events))
+
+
+# ---------------------------------------------------------------- compliance (rule pack, figures, breach drill-down)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def rule_pack() -> tuple[RulePack, str | None]:
+    """The rule pack in force (re-read every minute) and, when the house rule files are bad, the one line why
+    (the previous valid pack then stays in force)."""
+    return active_pack(settings().rules_dir)
+
+
+@st.cache_data(show_spinner=False, max_entries=1000)
+def _compliance(version: str, scope: Scope, name: str, filters: Filters, options: tuple) -> Result:
+    try:
+        return Result(plain_frame(service.compliance(_store(), scope, name, filters, **dict(options))))
+    except (DataUnavailable, UserError) as exc:
+        return Result(None, str(exc), getattr(exc, "zh", None))
+
+
+def compliance(name: str, filters: Filters, **options: object) -> Result:
+    """A compliance-page composition (queries.views.compliance) within the viewer's scope, cached like metric()."""
+    return _counted(_recovering(lambda: _compliance(_current_state().version, _scope(), name, filters,
+                                                    tuple(sorted(options.items())))))
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _agencies(version: str, scope: Scope, filters: Filters, pack_version: str, _pack: RulePack) -> Result:
+    try:
+        return Result(plain_frame(service.agencies(_store(), scope, filters, _pack)))
+    except (DataUnavailable, UserError) as exc:
+        return Result(None, str(exc), getattr(exc, "zh", None))
+
+
+def agencies(filters: Filters) -> Result:
+    """Agency teams within the viewer's scope with their whitelisting and evaluation status."""
+    pack, _ = rule_pack()
+    return _counted(_recovering(lambda: _agencies(_current_state().version, _scope(), filters, pack.version, pack)))
+
+
+def previous_period(filters: Filters) -> tuple[dt.date, dt.date]:
+    """The period of equal length just before the filters' (what the KPI cards compare with)."""
+    return _previous_period(filters.start, filters.end)
+
+
+def caps(day: dt.date) -> dict[str, int]:
+    """The call caps in force on `day` (unanswered per phone-day, connected per case-day)."""
+    return compliance_views.caps(rule_pack()[0], day)
+
+
+def weights(day: dt.date) -> tuple[tuple[str, float], ...]:
+    """The scorecard's weights (recovery, breaches, complaints) in force on `day`, as a cache-key friendly tuple."""
+    return tuple(rule_pack()[0].scorecard_weights(day).items())
+
+
+def rule_names(lang: str) -> dict[str, str]:
+    """Every rule id → "title · article (version)" in `lang`."""
+    return compliance_views.rule_label_of(rule_pack()[0], lang)
+
+
+def rules_table(lang: str) -> pl.DataFrame:
+    """Every rule of the pack in force, for the glossary."""
+    return plain_frame(compliance_views.rules_frame(rule_pack()[0], lang))
+
+
+def skipped_rows() -> dict[str, int]:
+    """Rows the compliance checks skipped for an unexpected optional value, by column."""
+    return compliance_views.skipped(_current_state().store)
+
+
+def export_breaches(filters: Filters, checks: tuple[str, ...], reveal: bool = False
+                    ) -> Callable[[], Iterator[pl.DataFrame]]:
+    """Every breaching contact behind a selection (up to the export limit), for a download: read when the file is
+    built, with the store, engine and scope of this run."""
+    store, eng, scope = _current_state().store, engine(), _scope()
+    return lambda: (plain_frame(b) for b in service.export_breach_contacts(store, eng, scope, filters, checks or None,
+                                                                         reveal_pii=reveal, limit=EXPORT_MAX_ROWS))
+
+
+def missing_checks() -> dict[str, tuple[str, ...]]:
+    """Checks the source cannot support → the optional contract parts it lacks."""
+    return compliance_views.missing_parts(_current_state().store)
+
+
+def store_pack() -> str | None:
+    """The fingerprint of the rule pack the store's figures were judged with."""
+    return (_current_state().store.manifest.get("compliance") or {}).get("pack")
+
+
+def breach_contacts(filters: Filters, checks: tuple[str, ...], page: int, page_size: int = 50,
+                    reveal: bool = False) -> tuple[BreachPage | None, str | None]:
+    """One page of the breaching contacts behind a figure within the viewer's scope (masked unless revealed), or
+    why not."""
+    try:
+        result = _recovering(lambda: _breach_contacts(_current_state().version, _scope(), filters, checks, page,
+                                                      page_size, reveal))
+    except SOURCE_ERRORS as exc:  # not cached: the list works again as soon as the database is back
+        return None, describe(exc)
+    except (ValueError, UserError) as exc:
+        return None, str(exc)
+    _count(result.rows.height)
+    return result, None
+
+
+@st.cache_data(ttl=120, show_spinner=False, max_entries=500)
+def _breach_contacts(version: str, scope: Scope, filters: Filters, checks: tuple[str, ...], page: int,
+                     page_size: int, reveal: bool) -> BreachPage:
+    res = service.breach_contacts(_store(), engine(), scope, filters, checks or None, page=page, page_size=page_size,
+                                  reveal_pii=reveal)
+    return replace(res, rows=plain_frame(res.rows))

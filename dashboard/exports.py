@@ -64,9 +64,25 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "action": ("audit_action", "code"), "page": ("page_path", "text"), "filters": ("filters", "text"),
     "rows": ("rows", "count"), "prev": ("hash_prev", "text"), "hash": ("hash", "text"),
     "numerator": ("g_num", ""), "denominator": ("g_den", ""), "value": ("value", ""),
+    # compliance
+    "check": ("checks", "label"), "checks_text": ("checks", "text"), "rules_text": ("rules", "text"),
+    "contact_id": ("contact_id", "id"), "contacted_at": ("contacted_at", "datetime"), "party": ("party", "code"),
+    "outcome": ("outcome", "code"), "duration_s": ("duration_s", "count"), "phone_no": ("phone_no", "text"),
+    "prev_numerator": ("prev_period", "count"), "prev_value": ("prev_rate", "number"), "change": ("change", "rate"),
+    "agency_name": ("agency_name", "text"), "whitelisted_on": ("whitelisted_on", "date"),
+    "evaluated_on": ("evaluated_on", "date"), "days_since_evaluation": ("days_since_evaluation", "count"),
+    "not_whitelisted": ("not_whitelisted", "bool"), "evaluation_overdue": ("evaluation_overdue", "bool"),
+    "decided_days": ("decided_days", "count"), "deadline_days": ("deadline_days", "count"), "late": ("late", "bool"),
+    "after_breach": ("after_breach", "bool"), "breach_rate": ("breaches", "number"),
+    "complaint_rate": ("complaint_rate", "number"), "p_recovery": ("p_recovery", "number"),
+    "p_breaches": ("p_breaches", "number"), "p_complaints": ("p_complaints", "number"), "score": ("score", "number"),
+    "recovery_rank": ("recovery_rank", "count"), "rank_change": ("rank_change", "count"),
+    "rule": ("rule", "text"), "rule_id": ("rule_id", "text"), "effective_from": ("effective_from", "date"),
+    "effective_to": ("effective_to", "date"), "figures": ("figures", "text"), "file": ("rule_file", "text"),
+    "house": ("house", "bool"),
 }
 #: Columns of kind "label" whose values are i18n keys after a prefix.
-_LABEL_PREFIX = {"kind": "tl_"}
+_LABEL_PREFIX = {"kind": "tl_", "check": "chk_"}
 _FORMULA_START = r"^[=+\-@\t\r]"
 _XML_BAD = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"  # characters XML 1.0 cannot hold: shown as "?"
 _ESCAPE_LIKE = r"(_x[0-9A-Fa-f]{4}_)"  # Excel reads _xHHHH_ in text as a character: such text is escaped

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from dashboard.i18n import LANGS, t
-from dashboard.session import SCORECARD_AGENT, URL_SEEN, View
+from dashboard.session import BREACH_SEL, SCORECARD_AGENT, URL_SEEN, View
 from queries.dates import DEFAULT_PRESET, PRESETS
 from queries.filters import Filters
 from queries.views.drilldown import EVENTS
@@ -27,9 +27,12 @@ DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on"
              "months_since": "d_msince"}
 _DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
 _DRILL_LISTS = ("teams", "agents", "buckets")
+#: The compliance page's drill-down to the breaching contacts in its URL: selection key → query parameter.
+BREACH_URL = {"check": "b_check", "day": "b_day", "team": "b_team", "agent": "b_agent"}
 #: A page's own widgets kept in the URL: query parameter → (the page's url path, the widget's session key).
 PAGE_KEYS = {"snapshot": ("aging", "snapshot"), "basis": ("aging", "basis"),
-             "scorecard": ("agents", SCORECARD_AGENT), "sla": ("complaints", "sla")}
+             "scorecard": ("agents", SCORECARD_AGENT), "sla": ("complaints", "sla"),
+             **dict.fromkeys(BREACH_URL.values(), ("compliance", BREACH_SEL))}
 #: Other query parameters the app knows: the pages' own, the drill-down's, and Streamlit's.
 OTHER_URL_KEYS = (*PAGE_KEYS, "embed", "embed_options", *DRILL_URL.values())
 #: The complaints page's SLA in days (`?sla=`): the range a link may ask for.
@@ -280,6 +283,54 @@ def drill_from_url() -> tuple[dict[str, object] | None, list[str]]:
     notes = [f"{DRILL_URL[k]}: {', '.join(shown(v) for v in st.query_params.get_all(DRILL_URL[k])[:3])}"
              for k in [*too_many, *bad]]
     return request, notes
+
+
+def breach_selection(raw: dict[str, object], checks: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """The valid parts of a compliance drill-down selection (check, day as ISO text, team, agent) and the keys that
+    were not. Only the shape is checked: the viewer's scope decides in queries what any team or agent may show."""
+    out: dict[str, str] = {}
+    bad: list[str] = []
+    for key in BREACH_URL:
+        v = raw.get(key)
+        if v is None or v == "":
+            continue
+        if not isinstance(v, str) or not 0 < len(v) <= 40:
+            bad.append(key)
+        elif key == "check" and v not in checks:
+            bad.append(key)
+        elif key == "day":
+            try:
+                d = dt.date.fromisoformat(v)
+            except ValueError:
+                bad.append(key)
+            else:
+                (out.__setitem__(key, d.isoformat()) if 1990 <= d.year <= 2100 else bad.append(key))
+        else:
+            out[key] = v
+    return out, bad
+
+
+def breach_from_url(checks: tuple[str, ...]) -> tuple[dict[str, str] | None, list[str]]:
+    """The compliance drill-down selection in the URL (None when there is none) and a notice per invalid part."""
+    if not any(st.query_params.get_all(p) for p in BREACH_URL.values()):
+        return None, []
+    raw: dict[str, object] = {}
+    many: list[str] = []
+    for key, param in BREACH_URL.items():
+        vals = st.query_params.get_all(param)
+        if len(vals) == 1:
+            raw[key] = vals[0]
+        elif vals:
+            many.append(key)
+    sel, bad = breach_selection(raw, checks)
+    notes = [f"{BREACH_URL[k]}: {', '.join(shown(v) for v in st.query_params.get_all(BREACH_URL[k])[:3])}"
+             for k in [*many, *bad]]
+    return sel, notes
+
+
+def keep_selection_in_url(sel: dict[str, str] | None) -> None:
+    """Write the compliance drill-down selection to the URL (removed when there is none), so a link reopens it."""
+    _write({param: (sel or {}).get(key) for key, param in BREACH_URL.items()})
 
 
 def drill_month_to_day(f: Filters, day: str) -> tuple[str, str]:

@@ -45,6 +45,8 @@ CASE_PAGE, CASE_REQUEST = "case_page", "_case_req"  # the cases page's paging an
 SCORECARD_AGENT = "scorecard_agent"  # the agent page's chosen scorecard agent (widget key)
 PICK_LAST = "_last_"  # + source: the last agent picked from a click in that source
 FILTER_PREFIX = "f_"  # + URL key: the sidebar's widget keys
+BREACH_SEL = "_breach_sel"  # the compliance page's drill-down selection (check, day, team, agent, label)
+BREACH_PAGE = "breach_page"  # the compliance page's breach-list page number (widget key)
 
 DEFAULT_DEMO_ROLE = "manager"
 log = logging.getLogger("collections.dashboard")

@@ -123,6 +123,12 @@ class WorkCalendar:
 CHINA_CALENDAR = WorkCalendar(official=True)
 
 
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same length that ends the day before `start` (what a "vs the previous period" compares)."""
+    days = (end - start).days + 1
+    return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+
 def same_weekday_last_month(d: dt.date) -> dt.date:
     """The day of last month on the same weekday as `d`, nearest to the same date (a Sunday for a Sunday)."""
     anchor = shift_months(d, -1)

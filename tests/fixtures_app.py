@@ -46,6 +46,28 @@ def served(app_source: tuple[str, Path], tmp_path_factory: pytest.TempPathFactor
         yield base
 
 
+def pick_team_lead(page, team: str, heading: str) -> None:  # noqa: ANN001
+    """In Chromium, on a page whose heading is `heading`: choose the demo role team lead of `team` alone (the
+    sidebar's first role and team pickers), waiting for the page after each change."""
+    import re
+
+    from screenshots import wait_rendered
+
+    sb = page.locator('[data-testid="stSidebar"]')
+    sb.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="组长 · Team lead").click()
+    page.wait_for_timeout(800)
+    wait_rendered(page, heading)
+    teams = sb.locator('[data-testid="stMultiSelect"]').first
+    teams.locator("input").first.click()
+    page.get_by_role("option", name=re.compile(rf"^{team} · ")).first.click()
+    page.wait_for_timeout(800)
+    page.keyboard.press("Escape")
+    teams.get_by_role("button", name=re.compile("^Remove T01")).click()
+    page.wait_for_timeout(800)
+    wait_rendered(page, heading)
+
+
 @pytest.fixture
 def app_store(app_source: tuple[str, Path]):  # noqa: ANN201 - queries.store.Store
     """The store the app reads, opened directly for reference numbers."""

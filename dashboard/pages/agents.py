@@ -16,6 +16,7 @@ from dashboard.components import (
     metric_help,
     open_cases,
     page_header,
+    scorecard_formula,
     table,
 )
 from dashboard.format import cny, code_text, md_escape, num, pct
@@ -113,6 +114,15 @@ with right:
             downloads(fun.df, f"funnel_{agent}", view, "funnel", title=t("c_funnel", lang, agent=label))
         st.caption(f"{t('complaints', lang)} {num(me['complaints'])} · {t('after_hours_rate', lang)} "
                    f"{num(me['after_hours'])} · {t('over_frequency', lang)} {num(me['over_frequency'])}")
+        weighted = data.compliance("scorecard", f, level="agent", weights=data.weights(f.end))
+        mine = weighted.df.filter(pl.col("who_id") == agent) if not weighted.empty else None
+        if mine is not None and mine.height:
+            w = mine.row(0, named=True)
+            moved = w["rank_change"]
+            how = t("rank_up", lang, n=moved) if moved > 0 else t("rank_down", lang, n=-moved) if moved < 0 \
+                else t("rank_same", lang)
+            line = t("scorecard_me", lang, rank=w["rank"], n=weighted.df.height, rrank=w["recovery_rank"], change=how)
+            st.caption(f":material/balance: {line}", help=scorecard_formula(f.end, lang))
         if st.button(t("agent_cases", lang, agent=md_escape(agent)), icon=":material/folder_open:",
                      key="agent_cases"):
             open_cases({"event": "cases", "agents": (agent,), "label": f"{t('agent_cases', lang, agent=label)}"},
@@ -123,3 +133,16 @@ chart_block(t("c_heatmap", lang), heat, lambda d: charts.heatmap_hours(d, lang),
             "heatmap", help=metric_help("rpc_rate", lang), export_opts={"metric": "rpc_rate"},
             note=t("thin_note", lang, n=data.min_hour_attempts())
             if not heat.empty and heat.df.get_column("thin").any() else None)
+
+with st.container(border=True):
+    st.markdown(f"**{t('c_scorecard_w', lang)}**", help=scorecard_formula(f.end, lang))
+    weighted = data.compliance("scorecard", f, level="agent", weights=data.weights(f.end))
+    if weighted.empty:
+        empty_state(view, weighted)
+    else:
+        tb = table(weighted.df, lang, pinned=("rank", "who_id", "who_name"))
+        st.dataframe(tb.frame, hide_index=True, width="stretch", key="weighted_scorecard", column_config=tb.config,
+                     height=min(520, 38 + 35 * weighted.df.height))
+        st.caption(f":material/functions: {scorecard_formula(f.end, lang)}")
+        downloads(weighted.df, "compliance_weighted_scorecard", view, "weighted_scorecard",
+                  title=t("c_scorecard_w", lang))

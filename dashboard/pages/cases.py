@@ -6,8 +6,8 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import audit, data, session
-from dashboard.components import downloads, page_header, table, timeline_detail
-from dashboard.format import cny, code_text, md_escape, num
+from dashboard.components import downloads, page_header, table, timeline_block
+from dashboard.format import cny, code_text
 from dashboard.i18n import t, value
 from dashboard.links import CASE_FILES, drill_from_url, drill_request
 from dashboard.session import CASE_PAGE, CASE_REQUEST, DRILL, current_page, current_view
@@ -129,29 +129,6 @@ downloads(result.rows.clear(), CASE_FILES[event_kind], view, "cases",
 
 selected = event.selection.rows if event else []
 if selected:
-    case_id = int(result.rows.get_column("case_id")[selected[0]])
-    tl, err = data.timeline(case_id, f, reveal=reveal)
-    audit.audit_once("timeline", current_page(), f, None if tl is None else tl.events.height,
-                     {"case_id": case_id, "reveal_pii": reveal, "visible": tl is not None and tl.case is not None})
-    with st.container(border=True):
-        st.subheader(t("timeline", lang, case=case_id))
-        if err or tl is None or tl.case is None:
-            st.info(code_text(err) if err else t("empty", lang))
-        else:
-            head = tl.case
-            c = st.columns(4)
-            c[0].metric(t("customer", lang), str(head.get("customer_name")),
-                        help=md_escape(f"{t('phone', lang)} {head.get('phone')} · {t('account', lang)} "
-                                       f"{head.get('account_no')}"))
-            c[1].metric(t("product", lang), value(head.get("product"), lang))
-            c[2].metric(t("dpd", lang), num(head.get("current_dpd")))
-            c[3].metric(t("balance", lang), cny(head.get("current_balance"), lang))
-            events = tl.events.with_columns(timeline_detail(lang)).select("at", "kind", "agent_id", "detail",
-                                                                          "amount")
-            shown = table(events, lang)
-            st.dataframe(shown.frame, hide_index=True, width="stretch", column_config=shown.config)
-            downloads(events, f"case_{case_id}_timeline", view, "timeline", title=t("timeline", lang, case=case_id),
-                      period=(events["at"].min().date(), events["at"].max().date()) if events.height else None,
-                      reveal=reveal)
+    timeline_block(int(result.rows.get_column("case_id")[selected[0]]), f, view, reveal)
 else:
     st.caption(t("open_case", lang))

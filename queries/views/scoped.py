@@ -14,9 +14,11 @@ from dataclasses import replace
 import polars as pl
 import sqlalchemy as sa
 
+from queries.compliance.rules import RulePack
 from queries.filters import Filters, Scope, apply
 from queries.metrics.registry import compute
 from queries.store import Store
+from queries.views import compliance as compliance_data
 from queries.views import pages as pages_data
 from queries.views.drilldown import (
     CasePage,
@@ -29,6 +31,8 @@ from queries.views.drilldown import (
 #: Page compositions callable through compose() (functions of queries.views.pages taking (store, filters, …)).
 COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel", "hourly_rpc",
                 "open_complaints", "monthly", "by_channel_month", "roll_trend")
+#: Compositions of the compliance page (functions of queries.views.compliance taking (store, filters, …)).
+COMPLIANCE_VIEWS = ("breach_kpis", "breach_ranking", "complaints_deadline", "scorecard")
 #: Drill-down arguments a request may carry (anything else is dropped, never passed on).
 DRILL_ARGS = ("event", "day", "month", "snapshot_on", "from_bucket", "to_bucket", "category", "source",
               "months_since")
@@ -51,6 +55,36 @@ def compose(store: Store, scope: Scope, name: str, filters: Filters, **options: 
         raise ValueError(f"unknown page composition {name!r}")
     fn: Callable[..., pl.DataFrame] = getattr(pages_data, name)
     return fn(store, apply(scope, filters), **options)
+
+
+def compliance(store: Store, scope: Scope, name: str, filters: Filters, **options: object) -> pl.DataFrame:
+    """One composition of the compliance page (queries.views.compliance) within the scope."""
+    if name not in COMPLIANCE_VIEWS:
+        raise ValueError(f"unknown compliance composition {name!r}")
+    fn: Callable[..., pl.DataFrame] = getattr(compliance_data, name)
+    return fn(store, apply(scope, filters), **options)
+
+
+def agencies(store: Store, scope: Scope, filters: Filters, pack: RulePack) -> pl.DataFrame:
+    """Agency teams within the scope with their whitelisting and yearly evaluation at the period's end."""
+    return compliance_data.agencies(store, apply(scope, filters), pack)
+
+
+def breach_contacts(store: Store, engine: sa.Engine, scope: Scope, filters: Filters,
+                    checks: tuple[str, ...] | None = None, page: int = 1, page_size: int = 50,
+                    reveal_pii: bool = False) -> compliance_data.BreachPage:
+    """One page of the breaching contacts behind a compliance figure, within the scope, masked unless allowed."""
+    return compliance_data.breach_contacts(store, engine, scope, apply(scope, filters), checks, page=page,
+                                           page_size=page_size, reveal_pii=reveal_pii)
+
+
+def export_breach_contacts(store: Store, engine: sa.Engine, scope: Scope, filters: Filters,
+                           checks: tuple[str, ...] | None = None, reveal_pii: bool = False,
+                           limit: int | None = None) -> Iterator[pl.DataFrame]:
+    """Every breaching contact behind a compliance figure (up to the export limit), within the scope, masked."""
+    extra = {} if limit is None else {"limit": limit}
+    return compliance_data.iter_breach_contacts(store, engine, scope, apply(scope, filters), checks,
+                                                reveal_pii=reveal_pii, **extra)
 
 
 def kpis(store: Store, scope: Scope, filters: Filters) -> dict:
@@ -96,5 +130,6 @@ def timeline(engine: sa.Engine, scope: Scope, case_id: int, filters: Filters | N
     return case_timeline(engine, int(case_id), filters=f, reveal_pii=reveal_pii, scope=scope)
 
 
-__all__ = ["COMPOSITIONS", "DRILL_ARGS", "all_teams", "cases", "compose", "export_cases", "kpis", "metric", "options",
+__all__ = ["COMPLIANCE_VIEWS", "COMPOSITIONS", "DRILL_ARGS", "agencies", "all_teams", "breach_contacts", "cases", "export_breach_contacts",
+           "compliance", "compose", "export_cases", "kpis", "metric", "options",
            "scoped", "timeline"]

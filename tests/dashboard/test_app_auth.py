@@ -107,7 +107,7 @@ def test_demo_mode_is_refused_on_a_real_database_unless_allowed(run_app, monkeyp
 
 def test_demo_mode_is_labelled_on_every_page(run_app) -> None:  # noqa: ANN001
     at = run_app()
-    for page in ("daily", "agents", "complaints", "aging", "trends", "cases", "glossary", "data_overview"):
+    for page in ("daily", "agents", "complaints", "compliance", "aging", "trends", "cases", "glossary", "data_overview"):
         at.switch_page(f"dashboard/pages/{page}.py").run()
         assert not at.exception
         assert any("演示模式 · demo mode: role chosen freely" in c.value for c in at.caption), page

@@ -15,7 +15,7 @@ from queries.filters import Filters
 from queries.metrics.registry import compute
 
 MTD = (AS_OF.replace(day=1), AS_OF)
-PAGES = {"daily": "每日回收", "agents": "坐席绩效", "complaints": "投诉监控", "aging": "账龄与迁徙",
+PAGES = {"daily": "每日回收", "agents": "坐席绩效", "complaints": "投诉监控", "compliance": "合规监控", "aging": "账龄与迁徙",
          "trends": "月度趋势", "cases": "案件明细", "glossary": "指标口径", "data": "数据概况"}
 
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import polars as pl
 import pytest
-from fixtures_app import served
+from fixtures_app import pick_team_lead, served
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny
@@ -171,19 +171,7 @@ def test_a_team_lead_keeps_role_and_scope_through_five_drill_downs(server, page,
 
     def pick_lead() -> None:
         open_page(page, server, "daily")
-        sb = page.locator('[data-testid="stSidebar"]')
-        sb.locator('[data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name="组长 · Team lead").click()
-        page.wait_for_timeout(800)
-        wait_rendered(page, "每日回收")
-        teams = sb.locator('[data-testid="stMultiSelect"]').first
-        teams.locator("input").first.click()
-        page.get_by_role("option", name=re.compile(r"^T02 · ")).first.click()
-        page.wait_for_timeout(800)
-        page.keyboard.press("Escape")
-        teams.get_by_role("button", name=re.compile("^Remove T01")).click()
-        page.wait_for_timeout(800)
-        wait_rendered(page, "每日回收")
+        pick_team_lead(page, "T02", "每日回收")
 
     lead = Filters(MTD.start, MTD.end, teams=("T02",))
 

@@ -99,7 +99,7 @@ def test_a_sheet_name_is_always_one_excel_accepts() -> None:
 
 
 PAGES = {"daily": "mtd", "agents": "mtd", "aging": "mtd", "trends": "mtd", "cases": "mtd", "glossary": "mtd",
-         "complaints": "ytd"}  # the small centre's complaints are sparse within a month
+         "complaints": "ytd", "compliance": "ytd"}  # the small centre's complaints are sparse within a month
 
 
 @pytest.fixture

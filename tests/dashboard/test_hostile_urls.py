@@ -19,7 +19,8 @@ from dashboard.i18n import t
 from dashboard.links import CHANNELS, URL_KEYS
 from queries.dates import PRESETS
 
-PAGES = {"daily": "每日回收", "agents": "坐席绩效", "complaints": "投诉监控", "aging": "账龄与迁徙",
+PAGES = {"daily": "每日回收", "agents": "坐席绩效", "complaints": "投诉监控", "compliance": "合规监控",
+         "aging": "账龄与迁徙",
          "trends": "月度趋势", "cases": "案件明细", "glossary": "指标口径", "data_overview": "数据概况"}
 PAGE_KEYS = {"daily": "pg_daily", "agents": "pg_agents", "complaints": "pg_complaints", "aging": "pg_aging",
              "trends": "pg_trends", "cases": "pg_cases", "glossary": "pg_glossary", "data_overview": "pg_data"}

@@ -15,7 +15,7 @@ from streamlit.testing.v1.element_tree import Dataframe
 from dashboard.i18n import _LABELS, _VALUES
 from dashboard.session import EXPORTS
 
-PAGES = ("daily", "agents", "complaints", "aging", "trends", "glossary", "data_overview")
+PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "glossary", "data_overview")
 ROLES = (("executive", ()), ("manager", ()), ("team_lead", ("T01",)), ("compliance", ()))
 CJK = re.compile(r"[\u4e00-\u9fff]+")
 DIGITS = re.compile(r"[0-9Xx]{6,}")
@@ -114,6 +114,17 @@ def test_no_unmasked_personal_data_anywhere(run_app, pii, role: str, teams: tupl
         exports += n
         assert not leaks, (role, drill, sorted(leaks)[:5])
         assert "timeline" in at.session_state[EXPORTS]  # the timeline's export was searched too
+    # the compliance page's breach list (any rule, the year) and a breaching contact's case timeline
+    at.sidebar.selectbox(key="f_period").set_value("ytd")
+    at.session_state["_breach_sel"] = {"check": "quiet_hours"}
+    at.switch_page("dashboard/pages/compliance.py").run()
+    at.session_state["breach_rows_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert "breach_list" in at.session_state[EXPORTS] and "timeline" in at.session_state[EXPORTS], role
+    leaks, n = _scan(at, pii)
+    exports += n
+    assert not leaks, (role, "compliance", sorted(leaks)[:5])
     assert exports >= 20
 
 
