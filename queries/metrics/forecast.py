@@ -269,8 +269,9 @@ def _inputs(store: Store, f: Filters, by: tuple[str, ...], lo: dt.date, hi: dt.d
     out = []
     for name, col in (("payments_agent", "day"), ("promise_pipeline", "day")):
         df = store.frame(name) if store.has(name) else pl.DataFrame(schema=PIPELINE_SCHEMA)
-        lo_n = month_start(lo, -KEPT_WINDOW_MONTHS) if name == "promise_pipeline" else lo
-        df = df.filter(pl.col(col).is_between(lo_n, hi))
+        promises = name == "promise_pipeline"  # with the kept rates' window before, and due to the month's end
+        df = df.filter(pl.col(col).is_between(month_start(lo, -KEPT_WINDOW_MONTHS) if promises else lo,
+                                              month_end(hi) if promises else hi))
         if f.buckets:
             df = df.filter(pl.col("bucket").is_in(list(f.buckets)))
         out.append(df.join(groups, on="agent_id", how="inner"))
