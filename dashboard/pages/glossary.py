@@ -3,10 +3,11 @@
 import polars as pl
 import streamlit as st
 
-from dashboard import data
-from dashboard.components import downloads, page_header
+from dashboard import charts, data
+from dashboard.components import chart_block, downloads, metric_help, page_header
 from dashboard.exports import columns_for
 from dashboard.format import md_escape_expr
+from dashboard.format import num, pct
 from dashboard.i18n import t
 from dashboard.session import current_view
 
@@ -22,3 +23,14 @@ headers = {c.name: c.header for c in columns_for(g.schema, lang)}
 shown = g.select(md_escape_expr(pl.col(c)) for c in g.columns)
 st.table(shown.rename(headers), hide_index=True, border="horizontal")
 downloads(g, "glossary", view, "glossary", title=t("pg_glossary", lang))
+
+# The landing forecast's entry: how it did over the last 12 months (within the viewer's scope and filters).
+total = data.compose("landing_backtest_total", view.filters)
+note = None
+if not total.empty and total.df.get_column("forecasts")[0]:
+    row = total.df.row(0, named=True)
+    note = t("backtest_total", lang, mape=pct(row["mape"]), naive=pct(row["mape_naive"]),
+             coverage=pct(row["coverage"], 0), n=num(row["forecasts"]))
+chart_block(t("c_backtest", lang), data.compose("landing_backtest", view.filters), lambda df: charts.backtest(df, lang),
+            view, "landing_backtest", "landing_backtest", help=metric_help("landing", lang), note=note,
+            empty=t("backtest_none", lang))

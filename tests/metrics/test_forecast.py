@@ -315,7 +315,7 @@ def test_promise_pipeline_rollup_equals_the_raw_promises(demo_store):
         made = max(made, month_start(due) - dt.timedelta(days=1))
         want[(due, made)] = want.get((due, made), 0) + round(float(amount) * 100)
     got = demo_store.frame("promise_pipeline").group_by("day", "made").agg(pl.col("cents").sum())
-    assert dict(((d, m), c) for d, m, c in got.iter_rows()) == want
+    assert {(d, m): c for d, m, c in got.iter_rows()} == want
 
 
 def test_backtest_equals_a_plain_loop(demo_store):
