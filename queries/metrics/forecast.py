@@ -17,6 +17,7 @@ the `chinesecalendar` package's (queries.dates), so a holiday week counts as no 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 
@@ -69,47 +70,51 @@ class MonthDays:
         return sum(1 for w in self.working if w <= day)
 
 
+@functools.lru_cache(maxsize=512)
 def month_days(month: dt.date, calendar: WorkCalendar = CHINA_CALENDAR) -> MonthDays:
     """The working days of the month starting on `month`."""
     days = [month + dt.timedelta(days=i) for i in range((month_end(month) - month).days + 1)]
     return MonthDays(month, tuple(d for d in days if calendar.is_working(d)))
 
 
-def _position(day: pl.Expr, months: dict[dt.date, MonthDays]) -> pl.Expr:
-    """The first k whose cut day is on or after `day` (0 before the month, count + 1 after its last working day)."""
+@functools.lru_cache(maxsize=64)
+def _positions(months: tuple[MonthDays, ...]) -> dict[dt.date, int]:
+    """Each day of the months → the first k whose cut day is on or after it (count + 1 after the last working day)."""
     lookup = {}
-    for md in months.values():
+    for md in months:
         k = 1
         for i in range((month_end(md.month) - md.month).days + 1):
             d = md.month + dt.timedelta(days=i)
             while k <= md.count and md.working[k - 1] < d:
                 k += 1
             lookup[d] = k
-    return day.replace_strict(lookup, default=None, return_dtype=pl.Int32)
+    return lookup
+
+
+def _position(day: pl.Expr, months: dict[dt.date, MonthDays]) -> pl.Expr:
+    """The working-day position of `day` in its month (see _positions)."""
+    return day.replace_strict(_positions(tuple(months.values())), default=None, return_dtype=pl.Int32)
 
 
 def kept_rates(pipe: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
     """(group, month, bucket) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before
     the month; a group's bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the centre's rate."""
-    resolved = pipe.filter(pl.col("status").is_in(RESOLVED_PROMISES)).with_columns(
-        pl.col("day").dt.month_start().alias("due_month"))
-    out = []
-    for m in months:
-        win = resolved.filter(pl.col("due_month").is_between(month_start(m, -KEPT_WINDOW_MONTHS), month_start(m, -1)))
-        aggs = [pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
-                pl.col("cents").sum().alias("res"), pl.col("n").sum().alias("n")]
-        own = win.group_by("group", "bucket").agg(aggs)
-        centre = win.group_by("bucket").agg(aggs).select(
-            "bucket", (pl.col("kept") / pl.col("res")).alias("centre_rate"))
-        out.append(own.join(centre, on="bucket", how="left").select(
-            "group", "bucket", pl.lit(m).alias("month"),
-            pl.when(pl.col("n") >= MIN_KEPT_PROMISES).then(pl.col("kept") / pl.col("res"))
-            .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"),
-            pl.col("centre_rate")))
-    if not out:
-        return pl.DataFrame(schema={"group": pl.String, "bucket": pl.String, "month": pl.Date, "rate": pl.Float64,
-                                    "centre_rate": pl.Float64})
-    return pl.concat(out)
+    resolved = pipe.filter(pl.col("status").is_in(RESOLVED_PROMISES)).group_by(
+        "group", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
+        pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"), pl.col("cents").sum().alias("res"),
+        pl.col("n").sum().alias("n"))
+    window = pl.DataFrame([(m, month_start(m, -i)) for m in months for i in range(1, KEPT_WINDOW_MONTHS + 1)],
+                          schema={"month": pl.Date, "due_month": pl.Date}, orient="row")
+    win = resolved.join(window, on="due_month")
+    sums = [pl.col("kept").sum(), pl.col("res").sum(), pl.col("n").sum()]
+    own = win.group_by("group", "bucket", "month").agg(sums)
+    centre = win.group_by("bucket", "month").agg(sums).select(
+        "bucket", "month", (pl.col("kept") / pl.col("res")).alias("centre_rate"))
+    return own.join(centre, on=["bucket", "month"], how="left").select(
+        "group", "bucket", "month",
+        pl.when(pl.col("n") >= MIN_KEPT_PROMISES).then(pl.col("kept") / pl.col("res"))
+        .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"),
+        pl.col("centre_rate"))
 
 
 @dataclass
@@ -131,15 +136,6 @@ def curves(paid: pl.DataFrame, promised: pl.DataFrame, months: list[dt.date],
     lo, hi = months[0], month_end(months[-1])
     paid = paid.filter(pl.col("day").is_between(lo, hi)).group_by("group", "day").agg(pl.col("cents").sum())
     paid = paid.with_columns(pl.col("day").dt.month_start().alias("month"), _position(pl.col("day"), days).alias("k"))
-    by_k = paid.group_by("group", "month", "k").agg(pl.col("cents").sum())
-    cum: dict[tuple[str, dt.date], np.ndarray] = {}
-    total: dict[tuple[str, dt.date], float] = {}
-    for (g, m), part in by_k.partition_by("group", "month", as_dict=True).items():
-        w = days[m].count
-        arr = np.zeros(w + 2)
-        np.add.at(arr, part.get_column("k").to_numpy(), part.get_column("cents").to_numpy().astype(float))
-        total[(g, m)] = float(arr.sum())
-        cum[(g, m)] = np.cumsum(arr)[: w + 1]
     rates = kept_rates(promised, months)
     due = promised.filter(pl.col("day").is_between(lo, hi)).with_columns(pl.col("day").dt.month_start().alias("month"))
     due = due.join(rates, on=["group", "bucket", "month"], how="left").with_columns(
@@ -148,15 +144,34 @@ def curves(paid: pl.DataFrame, promised: pl.DataFrame, months: list[dt.date],
         pl.when(pl.col("made") < pl.col("month")).then(0).otherwise(_position(pl.col("made"), days))
         .cast(pl.Int32).alias("k_made"))
     due = due.filter(pl.col("k_made") < pl.col("k_due"))  # held for k in [k_made, k_due − 1]
-    pipe: dict[tuple[str, dt.date], np.ndarray] = {}
-    adds = due.group_by("group", "month", "k_made", "k_due").agg(pl.col("expect").sum())
-    for (g, m), part in adds.partition_by("group", "month", as_dict=True).items():
-        w = days[m].count
-        arr = np.zeros(w + 3)
-        e = part.get_column("expect").to_numpy()
-        np.add.at(arr, part.get_column("k_made").to_numpy(), e)
-        np.add.at(arr, part.get_column("k_due").to_numpy(), -e)
-        pipe[(g, m)] = np.cumsum(arr)[: w + 1]
+    groups = sorted(set(paid.get_column("group").unique().to_list()) | set(due.get_column("group").unique().to_list()))
+    g_ix = {g: i for i, g in enumerate(groups)}
+    m_ix = {m: i for i, m in enumerate(months)}
+    width = max(md.count for md in days.values()) + 3
+    # dense group × month × position arrays: amounts added at a position, then summed along the positions
+    paid_arr = np.zeros((len(groups), len(months), width))
+    pipe_arr = np.zeros((len(groups), len(months), width))
+
+    def index(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return (df.get_column("group").replace_strict(g_ix, return_dtype=pl.Int32).to_numpy(),
+                df.get_column("month").replace_strict(m_ix, return_dtype=pl.Int32).to_numpy())
+
+    if paid.height:
+        gi, mi = index(paid)
+        np.add.at(paid_arr, (gi, mi, paid.get_column("k").to_numpy()), paid.get_column("cents").to_numpy())
+    if due.height:
+        gi, mi = index(due)
+        e = due.get_column("expect").to_numpy()
+        np.add.at(pipe_arr, (gi, mi, due.get_column("k_made").to_numpy()), e)
+        np.add.at(pipe_arr, (gi, mi, due.get_column("k_due").to_numpy()), -e)
+    totals = paid_arr.sum(axis=2)
+    paid_arr = np.cumsum(paid_arr, axis=2)
+    pipe_arr = np.cumsum(pipe_arr, axis=2)
+    cum, pipe, total = {}, {}, {}
+    for g, i in g_ix.items():
+        for m, j in m_ix.items():
+            w = days[m].count
+            cum[(g, m)], pipe[(g, m)], total[(g, m)] = paid_arr[i, j, : w + 1], pipe_arr[i, j, : w + 1], totals[i, j]
     return Curves(days, cum, pipe, total)
 
 
