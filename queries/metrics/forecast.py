@@ -44,8 +44,8 @@ MIN_HISTORY = 3  # fewer past months with collections: no forecast
 KEPT_WINDOW_MONTHS = 3  # promises due in this many months before the month give the kept rate
 MIN_KEPT_PROMISES = 30  # a team's bucket with fewer resolved promises borrows the centre's kept rate
 Z80 = 1.2815515655446004  # standard normal 90th percentile: an 80% two-sided interval
-PIPELINE_SCHEMA = {"day": pl.Date, "made": pl.Date, "agent_id": pl.String, "bucket": pl.String, "status": pl.String,
-                   "n": pl.Int64, "cents": pl.Int64}
+PIPELINE_SCHEMA = {"day": pl.Date, "made": pl.Date, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
+                   "cents": pl.Int64}
 EXTRA = ("low", "high", "naive", "pipeline", "target", "p_target", "elapsed_days", "working_days")
 
 
@@ -96,13 +96,10 @@ def _position(day: pl.Expr, months: dict[dt.date, MonthDays]) -> pl.Expr:
     return day.replace_strict(_positions(tuple(months.values())), default=None, return_dtype=pl.Int32)
 
 
-def kept_rates(pipe: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
-    """(group, month, bucket) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before
-    the month; a group's bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the centre's rate."""
-    resolved = pipe.filter(pl.col("status").is_in(RESOLVED_PROMISES)).group_by(
-        "group", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
-        pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"), pl.col("cents").sum().alias("res"),
-        pl.col("n").sum().alias("n"))
+def kept_rates(resolved: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
+    """(group, bucket, month) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before
+    the month, from resolved promises (group, bucket, due_month, kept, res, n: cents kept, cents resolved, count);
+    a group's bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the rate of all the groups."""
     window = pl.DataFrame([(m, month_start(m, -i)) for m in months for i in range(1, KEPT_WINDOW_MONTHS + 1)],
                           schema={"month": pl.Date, "due_month": pl.Date}, orient="row")
     win = resolved.join(window, on="due_month")
@@ -113,8 +110,62 @@ def kept_rates(pipe: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
     return own.join(centre, on=["bucket", "month"], how="left").select(
         "group", "bucket", "month",
         pl.when(pl.col("n") >= MIN_KEPT_PROMISES).then(pl.col("kept") / pl.col("res"))
-        .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"),
-        pl.col("centre_rate"))
+        .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"))
+
+
+@dataclass(frozen=True)
+class Base:
+    """Payments and promises of some months as dense arrays, unit (team, or agent when agents are selected) ×
+    bucket × month × working-day position: `paid` collected by each position (cumulative), `total` the month's,
+    `held` promise amounts made by the position's cut and due after it; `kept` the resolved promises by due month.
+    Built once per store version, calendar and months (store.memo), shared by the centre, teams and agencies."""
+
+    units: tuple[str, ...]
+    buckets: tuple[str, ...]
+    days: dict[dt.date, MonthDays]
+    paid: np.ndarray
+    total: np.ndarray
+    held: np.ndarray
+    kept: pl.DataFrame
+
+
+def build_base(pays: pl.DataFrame, pipeline: pl.DataFrame, resolved: pl.DataFrame, months: list[dt.date],
+               calendar: WorkCalendar = CHINA_CALENDAR) -> Base:
+    """A Base from payments (unit, bucket, day, cents), the promise pipeline (unit, bucket, day = due, made, cents)
+    and resolved promises (unit, bucket, due_month, kept, res, n)."""
+    days = {m: month_days(m, calendar) for m in months}
+    lo, hi = months[0], month_end(months[-1])
+    pays = pays.filter(pl.col("day").is_between(lo, hi)).group_by("unit", "bucket", "day").agg(pl.col("cents").sum())
+    pays = pays.with_columns(pl.col("day").dt.month_start().alias("month"), _position(pl.col("day"), days).alias("k"))
+    due = pipeline.filter(pl.col("day").is_between(lo, hi)).group_by("unit", "bucket", "day", "made").agg(
+        pl.col("cents").sum()).with_columns(pl.col("day").dt.month_start().alias("month"))
+    due = due.with_columns(
+        _position(pl.col("day"), days).alias("k_due"),
+        pl.when(pl.col("made") < pl.col("month")).then(0).otherwise(_position(pl.col("made"), days))
+        .cast(pl.Int32).alias("k_made")).filter(pl.col("k_made") < pl.col("k_due"))  # held for k_made…k_due − 1
+    units = tuple(sorted({*pays.get_column("unit").unique().to_list(), *due.get_column("unit").unique().to_list(),
+                          *resolved.get_column("unit").unique().to_list()}))
+    buckets = tuple(sorted({*pays.get_column("bucket").unique().to_list(), *due.get_column("bucket").unique().to_list(),
+                            *resolved.get_column("bucket").unique().to_list()}, key=str))
+    u_ix, b_ix = {u: i for i, u in enumerate(units)}, {b: i for i, b in enumerate(buckets)}
+    m_ix = {m: i for i, m in enumerate(months)}
+    width = max(md.count for md in days.values()) + 3
+    paid = np.zeros((len(units), len(buckets), len(months), width))
+    held = np.zeros_like(paid)
+
+    def index(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (df.get_column("unit").replace_strict(u_ix, return_dtype=pl.Int32).to_numpy(),
+                df.get_column("bucket").replace_strict(b_ix, return_dtype=pl.Int32).to_numpy(),
+                df.get_column("month").replace_strict(m_ix, return_dtype=pl.Int32).to_numpy())
+
+    if pays.height:
+        np.add.at(paid, (*index(pays), pays.get_column("k").to_numpy()), pays.get_column("cents").to_numpy())
+    if due.height:
+        ix, cents = index(due), due.get_column("cents").to_numpy().astype(float)
+        np.add.at(held, (*ix, due.get_column("k_made").to_numpy()), cents)
+        np.add.at(held, (*ix, due.get_column("k_due").to_numpy()), -cents)
+    return Base(units, buckets, days, np.cumsum(paid, axis=3), paid.sum(axis=3), np.cumsum(held, axis=3),
+                resolved)
 
 
 @dataclass
@@ -128,51 +179,36 @@ class Curves:
     total: dict[tuple[str, dt.date], float]
 
 
-def curves(paid: pl.DataFrame, promised: pl.DataFrame, months: list[dt.date],
-           calendar: WorkCalendar = CHINA_CALENDAR) -> Curves:
-    """Build the curves from daily payments (group, day, cents) and the promise pipeline (group, day = due,
-    made, bucket, status, cents) of `months` (first days, ascending)."""
-    days = {m: month_days(m, calendar) for m in months}
-    lo, hi = months[0], month_end(months[-1])
-    paid = paid.filter(pl.col("day").is_between(lo, hi)).group_by("group", "day").agg(pl.col("cents").sum())
-    paid = paid.with_columns(pl.col("day").dt.month_start().alias("month"), _position(pl.col("day"), days).alias("k"))
-    rates = kept_rates(promised, months)
-    due = promised.filter(pl.col("day").is_between(lo, hi)).with_columns(pl.col("day").dt.month_start().alias("month"))
-    due = due.join(rates, on=["group", "bucket", "month"], how="left").with_columns(
-        (pl.col("cents") * pl.col("rate").fill_null(0.0)).alias("expect"),
-        _position(pl.col("day"), days).alias("k_due"),
-        pl.when(pl.col("made") < pl.col("month")).then(0).otherwise(_position(pl.col("made"), days))
-        .cast(pl.Int32).alias("k_made"))
-    due = due.filter(pl.col("k_made") < pl.col("k_due"))  # held for k in [k_made, k_due − 1]
-    groups = sorted(set(paid.get_column("group").unique().to_list()) | set(due.get_column("group").unique().to_list()))
-    g_ix = {g: i for i, g in enumerate(groups)}
+def curves(base: Base, groups: dict[str, str], buckets: tuple[str, ...] = ()) -> Curves:
+    """The curves of each group (units mapped to groups by `groups`; units absent are left out), over the selected
+    buckets (all when none): collected, and the pipeline valued at each group's kept rates."""
+    months = list(base.days)
+    names = sorted(set(groups.values()))
+    g_ix = {g: i for i, g in enumerate(names)}
+    member = np.zeros((len(names), len(base.units)))
+    for i, u in enumerate(base.units):
+        if u in groups:
+            member[g_ix[groups[u]], i] = 1.0
+    sel = np.array([not buckets or b in buckets for b in base.buckets], dtype=bool)
+    paid = np.einsum("gu,ubmk->gmk", member, base.paid[:, sel])
+    total = np.einsum("gu,ubm->gm", member, base.total[:, sel])
+    held = np.einsum("gu,ubmk->gbmk", member, base.held[:, sel])
+    resolved = base.kept.filter(pl.col("unit").is_in(list(groups)))
+    if buckets:
+        resolved = resolved.filter(pl.col("bucket").is_in(list(buckets)))
+    resolved = resolved.with_columns(pl.col("unit").replace_strict(groups, return_dtype=pl.String).alias("group"))
+    rate = np.zeros((len(names), int(sel.sum()), len(months)))
+    b_ix = {b: i for i, b in enumerate(b for b, keep in zip(base.buckets, sel, strict=True) if keep)}
     m_ix = {m: i for i, m in enumerate(months)}
-    width = max(md.count for md in days.values()) + 3
-    # dense group × month × position arrays: amounts added at a position, then summed along the positions
-    paid_arr = np.zeros((len(groups), len(months), width))
-    pipe_arr = np.zeros((len(groups), len(months), width))
-
-    def index(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        return (df.get_column("group").replace_strict(g_ix, return_dtype=pl.Int32).to_numpy(),
-                df.get_column("month").replace_strict(m_ix, return_dtype=pl.Int32).to_numpy())
-
-    if paid.height:
-        gi, mi = index(paid)
-        np.add.at(paid_arr, (gi, mi, paid.get_column("k").to_numpy()), paid.get_column("cents").to_numpy())
-    if due.height:
-        gi, mi = index(due)
-        e = due.get_column("expect").to_numpy()
-        np.add.at(pipe_arr, (gi, mi, due.get_column("k_made").to_numpy()), e)
-        np.add.at(pipe_arr, (gi, mi, due.get_column("k_due").to_numpy()), -e)
-    totals = paid_arr.sum(axis=2)
-    paid_arr = np.cumsum(paid_arr, axis=2)
-    pipe_arr = np.cumsum(pipe_arr, axis=2)
-    cum, pipe, total = {}, {}, {}
+    for g, b, m, r in kept_rates(resolved, months).drop_nulls("rate").iter_rows():
+        rate[g_ix[g], b_ix[b], m_ix[m]] = r
+    pipe = np.einsum("gbm,gbmk->gmk", rate, held)
+    cum_d, pipe_d, total_d = {}, {}, {}
     for g, i in g_ix.items():
         for m, j in m_ix.items():
-            w = days[m].count
-            cum[(g, m)], pipe[(g, m)], total[(g, m)] = paid_arr[i, j, : w + 1], pipe_arr[i, j, : w + 1], totals[i, j]
-    return Curves(days, cum, pipe, total)
+            w = base.days[m].count
+            cum_d[(g, m)], pipe_d[(g, m)], total_d[(g, m)] = paid[i, j, : w + 1], pipe[i, j, : w + 1], total[i, j]
+    return Curves(base.days, cum_d, pipe_d, total_d)
 
 
 @dataclass(frozen=True)
@@ -258,39 +294,64 @@ def past_months(month: dt.date, first: dt.date, n: int = HISTORY_MONTHS) -> list
 # ---------------------------------------------------------------- reading the store
 
 
-def _groups(store: Store, by: tuple[str, ...]) -> pl.DataFrame:
-    """agent_id → group (the centre, team_id or agency name)."""
-    agents = store.frame("agents").select("agent_id", "team_id")
-    if not by:
-        return agents.select("agent_id", pl.lit("").alias("group"))
-    if by == ("team_id",):
-        return agents.select("agent_id", pl.col("team_id").alias("group"))
-    teams = store.frame("teams")
+def _agency_of(store: Store) -> dict[str, str]:
+    """team_id → agency name (the team id when the name is missing), for the teams with channel 'agency'."""
+    teams = store.frame("teams").filter(pl.col("channel") == "agency")
     name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
-    teams = teams.filter(pl.col("channel") == "agency").select("team_id", pl.coalesce(name, pl.col("team_id"))
-                                                                .alias("group"))
-    return agents.join(teams, on="team_id", how="inner").select("agent_id", "group")
+    return dict(teams.select("team_id", pl.coalesce(name, pl.col("team_id"))).iter_rows())
 
 
-def _inputs(store: Store, f: Filters, by: tuple[str, ...], lo: dt.date, hi: dt.date
-            ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Daily payments and the promise pipeline of the filters' agents and buckets, with their group."""
+def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalendar) -> tuple[Base, dict[str, str]]:
+    """The Base of the months (by team; by agent when agents are selected) and each unit's team, from store.memo
+    when this version already built it."""
     if f.products or f.regions:
         raise MetricError("the landing forecast is by team, agency and bucket; clear the product and region filters")
-    groups = _groups(store, by)
-    agents = allowed_agents(store, f)
-    if agents is not None:
-        groups = groups.filter(pl.col("agent_id").is_in(agents))
-    out = []
-    for name, col in (("payments_agent", "day"), ("promise_pipeline", "day")):
-        df = store.frame(name) if store.has(name) else pl.DataFrame(schema=PIPELINE_SCHEMA)
-        promises = name == "promise_pipeline"  # with the kept rates' window before, and due to the month's end
-        df = df.filter(pl.col(col).is_between(month_start(lo, -KEPT_WINDOW_MONTHS) if promises else lo,
-                                              month_end(hi) if promises else hi))
-        if f.buckets:
-            df = df.filter(pl.col("bucket").is_in(list(f.buckets)))
-        out.append(df.join(groups, on="agent_id", how="inner"))
-    return out[0], out[1]
+    agents = allowed_agents(store, f) if f.agents else None
+    unit = "agent_id" if agents is not None else "team_id"
+    key = ("landing_base", tuple(months), calendar, None if agents is None else tuple(sorted(agents)))
+    base = store.memo.get(key)
+    if base is None:
+        who = store.frame("agents").select("agent_id", pl.col(unit).alias("unit"))
+        if agents is not None:
+            who = who.filter(pl.col("agent_id").is_in(agents))
+        lo, hi = months[0], month_end(months[-1])
+        pays = store.frame("payments_agent").filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
+        pipe = store.frame("promise_pipeline") if store.has("promise_pipeline") else pl.DataFrame(
+            schema=PIPELINE_SCHEMA)
+        pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
+        status = store.frame("promises_agent") if store.has("promises_agent") else pl.DataFrame(
+            schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
+                    "cents": pl.Int64})
+        resolved = status.filter(pl.col("day").is_between(month_start(lo, -KEPT_WINDOW_MONTHS), hi),
+                                 pl.col("status").is_in(RESOLVED_PROMISES)).join(who, on="agent_id").group_by(
+            "unit", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
+            pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
+            pl.col("cents").sum().alias("res"), pl.col("n").sum().alias("n"))
+        base = build_base(pays, pipe, resolved, months, calendar)
+        store.memo[key] = base
+    team = dict(store.frame("agents").select("agent_id", "team_id").iter_rows()) if agents is not None else \
+        {u: u for u in base.units}
+    return base, team
+
+
+def _groups(store: Store, f: Filters, by: tuple[str, ...], team: dict[str, str]) -> dict[str, str]:
+    """unit → group (the centre '', the team or the agency) for the units the team and channel filters keep."""
+    keep = None
+    if f.teams or f.channel:
+        keep = set(store.frame("agents").filter(pl.col("agent_id").is_in(allowed_agents(store, f) or []))
+                   .get_column("team_id").to_list())
+    out = {}
+    agency = _agency_of(store) if by == ("agency",) else {}
+    for u, t in team.items():
+        if t is None or (keep is not None and t not in keep):
+            continue
+        if not by:
+            out[u] = ""
+        elif by == ("team_id",):
+            out[u] = t
+        elif t in agency:
+            out[u] = agency[t]
+    return out
 
 
 def _targets(store: Store, by: tuple[str, ...], f: Filters, month: dt.date) -> dict[str, float]:
@@ -347,22 +408,25 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
         return empty(by, EXTRA)
     past = past_months(month, first)
     months = [*reversed(past), month]
-    paid, promised = _inputs(store, filters, by, months[0], day)
-    c = curves(paid, promised.filter(pl.col("made") <= day), months, calendar)
+    base, team = _base(store, filters, months, calendar)
+    groups = _groups(store, filters, by, team)
+    c = curves(base, groups, filters.buckets)
     k = c.days[month].elapsed(day)
-    paid_now = paid.filter(pl.col("day").is_between(month, day)).group_by("group").agg(pl.col("cents").sum())
-    pipe_now = promised.filter(pl.col("day").is_between(day + dt.timedelta(days=1), month_end(month)),
-                               pl.col("made") <= day).with_columns(pl.lit(month).alias("month"))
-    rates = kept_rates(promised, [month])
-    pipe_now = pipe_now.join(rates, on=["group", "bucket", "month"], how="left").group_by("group").agg(
-        (pl.col("cents") * pl.col("rate").fill_null(0.0)).sum().alias("expect"))
-    now = dict(paid_now.iter_rows())
-    pipes = dict(pipe_now.iter_rows())
+    agents = allowed_agents(store, filters)
+    pays = store.frame("payments_agent").filter(pl.col("day").is_between(month, day))
+    if agents is not None:
+        pays = pays.filter(pl.col("agent_id").is_in(agents))
+    if filters.buckets:
+        pays = pays.filter(pl.col("bucket").is_in(list(filters.buckets)))
+    unit = pl.col("agent_id") if filters.agents else pl.col("agent_id").replace_strict(
+        dict(store.frame("agents").select("agent_id", "team_id").iter_rows()), default=None)
+    pays = pays.with_columns(unit.replace_strict(groups, default=None, return_dtype=pl.String).alias("group"))
+    now = dict(pays.drop_nulls("group").group_by("group").agg(pl.col("cents").sum()).iter_rows())
     targets = _targets(store, by, filters, month)
     names = sorted({g for g, _ in c.total} | set(now))
     out = []
     for g in names:
-        result = forecast(c, g, month, k, float(now.get(g, 0)), float(pipes.get(g, 0.0)), past)
+        result = forecast(c, g, month, k, float(now.get(g, 0)), _at(c, (g, month), k)[1], past)
         if result is None:
             continue
         tgt = targets.get(g)
@@ -399,8 +463,8 @@ def backtest(store: Store, filters: Filters, months: int = HISTORY_MONTHS,
     span = sorted({*tested, *(p for m in tested for p in past_months(m, first))})
     if not tested:
         return pl.DataFrame(schema=BACKTEST_SCHEMA)
-    paid, promised = _inputs(store, filters, (), span[0], month_end(span[-1]))
-    c = curves(paid, promised, span, calendar)
+    base, team = _base(store, filters, span, calendar)
+    c = curves(base, _groups(store, filters, (), team), filters.buckets)
     rows = []
     for m in tested:
         actual = c.total.get(("", m), 0.0)

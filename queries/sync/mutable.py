@@ -67,11 +67,12 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
 
 def promise_pipeline(base: pl.DataFrame) -> pl.DataFrame:
     """Promises by due day and the day they were made (one made before the due month counts from its eve), so the
-    landing forecast can tell, for any day, which promises were made by then and fall due later in the month."""
+    landing forecast can tell, for any day, which promises were made by then and fall due later in the month
+    (whatever became of them: their status is in promises_agent)."""
     due = pl.col("due_on")
     eve = due.dt.month_start() - pl.duration(days=1)
     made = pl.max_horizontal(pl.col("promised_at").dt.date(), eve).alias("made")
-    return (base.group_by(due.alias("day"), made, "agent_id", "bucket", "status")
+    return (base.group_by(due.alias("day"), made, "agent_id", "bucket")
             .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("cents").sum()).sort("day", "made"))
 
 

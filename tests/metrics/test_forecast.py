@@ -50,13 +50,16 @@ def store_of(tmp: Path, pays: list[tuple[dt.date, str, float]], as_of: dt.date,
     pay = pl.DataFrame([(d, a, "M1", 1, round(y * 100), 0) for d, a, y in pays], orient="row",
                        schema={"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
                                "cents": pl.Int64, "opening_cents": pl.Int64})
-    pipe = pl.DataFrame([(due, made, a, "M1", st, 1, round(y * 100)) for due, made, a, st, y in promises],
+    pipe = pl.DataFrame([(due, made, a, "M1", 1, round(y * 100)) for due, made, a, _, y in promises],
                         orient="row", schema=F.PIPELINE_SCHEMA)
+    status = pl.DataFrame([(due, st, a, "M1", 1, round(y * 100)) for due, _, a, st, y in promises], orient="row",
+                          schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String,
+                                  "n": pl.Int64, "cents": pl.Int64})
     frames = {
         "agents": pl.DataFrame({"agent_id": ["A1", "B1"], "team_id": ["T1", "T9"]}),
         "teams": pl.DataFrame({"team_id": ["T1", "T9"], "channel": ["in_house", "agency"],
                                "agency_name": [None, "Acme"]}),
-        "payments_agent": pay, "promise_pipeline": pipe,
+        "payments_agent": pay, "promise_pipeline": pipe, "promises_agent": status,
         "targets": pl.DataFrame([(MONTH, t, round(v * 100)) for t, v in (targets or {}).items()], orient="row",
                                 schema={"month": pl.Date, "team_id": pl.String, "target_cents": pl.Int64}),
     }
@@ -202,7 +205,8 @@ def test_p_target_is_lognormal():
 def plain_backtest(store: Store, cal: WorkCalendar, months: int = 12) -> list[tuple]:
     """The backtest worked out day by day and promise by promise from the raw payment and promise rows."""
     pay_rows = store.frame("payments_agent").select("day", "cents").rows()
-    prom_rows = store.frame("promise_pipeline").select("day", "made", "bucket", "status", "cents").rows()
+    prom_rows = store.frame("promise_pipeline").select("day", "made", "bucket", "cents").rows()
+    status_rows = store.frame("promises_agent").select("day", "bucket", "status", "cents").rows()
     first = month_start(min(d for d, _ in pay_rows))
     as_of = store.as_of
     last = month_start(as_of, -1) if as_of < month_end(as_of) else month_start(as_of)
@@ -212,7 +216,7 @@ def plain_backtest(store: Store, cal: WorkCalendar, months: int = 12) -> list[tu
 
     def kept_rate(m: dt.date, bucket: str) -> float:
         lo, kept, res = month_start(m, -F.KEPT_WINDOW_MONTHS), 0, 0
-        for due, _, b, status, cents in prom_rows:
+        for due, b, status, cents in status_rows:
             if b == bucket and lo <= due < m and status in ("kept", "partial", "broken"):
                 res += cents
                 kept += cents if status == "kept" else 0
@@ -230,7 +234,7 @@ def plain_backtest(store: Store, cal: WorkCalendar, months: int = 12) -> list[tu
         cut = working(m)[k - 1] if k > 0 else m - dt.timedelta(days=1)
         cum = sum(c for d, c in pay_rows if m <= d <= cut)
         pipe = 0.0
-        for due, made, b, _, cents in prom_rows:
+        for due, made, b, cents in prom_rows:
             if cut < due <= month_end(m) and made <= cut:
                 if (m, b) not in rates:
                     rates[(m, b)] = kept_rate(m, b)
