@@ -20,13 +20,13 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from queries.dates import month_start  # noqa: E402
-from queries.filters import Filters  # noqa: E402
-from queries.metrics import forecast as F  # noqa: E402
-from queries.metrics.registry import compute  # noqa: E402
-from queries.store import Store  # noqa: E402
+from queries.dates import month_start
+from queries.filters import Filters
+from queries.metrics import forecast as F
+from queries.metrics.registry import compute
+from queries.store import Store
 
 
 def main() -> None:
