@@ -5,12 +5,13 @@ from __future__ import annotations
 import polars as pl
 
 from queries.filters import Filters
-from queries.metrics import complaints, contact, forecast, portfolio, recovery  # noqa: F401 - their declarations register
+from queries.metrics import agency, complaints, contact, forecast, portfolio, recovery  # noqa: F401 - their declarations register
 from queries.metrics.declare import DECLARED, Metric
 from queries.store import Store
 
 #: The glossary's order: money first, then effort and results, complaints, the portfolio.
-_FAMILIES = (recovery.__name__, forecast.__name__, contact.__name__, complaints.__name__, portfolio.__name__)
+_FAMILIES = (recovery.__name__, forecast.__name__, contact.__name__, complaints.__name__, portfolio.__name__,
+             agency.__name__)
 METRICS: dict[str, Metric] = {m.key: m for m in sorted(
     DECLARED.values(), key=lambda m: _FAMILIES.index(m.function.__module__))}
 

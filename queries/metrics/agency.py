@@ -1,0 +1,168 @@
+"""Agencies (委外) judged on the same placement vintages: liquidation of the cases each holder took in a month.
+
+A case's **holder** at a month-end is the team of the agent its month-end snapshot assigns it to — for a team
+with channel `agency`, the agency (`teams.agency_name`; all its teams together), for an in-house team the team.
+A case is **placed** with a holder in month m when its month-end snapshot of m puts it with that holder and the
+one of m − 1 did not (another holder, or the case was not there); cases of the first snapshot month are not
+placements (where they came from is unknown). The placement's balance and bucket are those of the snapshot.
+
+A payment in month p counts for the placement when the case was still with the holder at the end of p − 1:
+months_since = p − m (1, 2, …). The placement ends at the first month-end with another holder: **recalled**
+when that is an in-house team (from an agency), **transferred** when it is another agency, closed when the
+case is no longer in the snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.dates import month_index, month_index_expr, month_starts
+from queries.filters import Filters
+from queries.metrics.base import MetricError, allowed_agents, empty, money, ratio
+from queries.metrics.declare import metric
+from queries.store import Store
+
+VINTAGE_DIMS = ("holder", "placed_month", "months_since")
+VINTAGE_EXTRA = ("kind", "placed", "recalled", "transferred", "immature")
+IN_HOUSE, AGENCY = "in_house", "agency"
+
+
+def _holder_of_agents(store: Store) -> pl.DataFrame:
+    """agent_id → team_id, holder (agency name or team id) and kind (agency | in_house)."""
+    teams = store.frame("teams")
+    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
+    teams = teams.select("team_id", pl.when(pl.col("channel") == AGENCY).then(pl.coalesce(name, pl.col("team_id")))
+                         .otherwise(pl.col("team_id")).alias("holder"),
+                         pl.when(pl.col("channel") == AGENCY).then(pl.lit(AGENCY)).otherwise(pl.lit(IN_HOUSE))
+                         .alias("kind"))
+    return store.frame("agents").select("agent_id", "team_id").join(teams, on="team_id", how="left")
+
+
+def month_end_snapshots(store: Store) -> dict[dt.date, dt.date]:
+    """Month (first day) → the last snapshot dated in it."""
+    out: dict[dt.date, dt.date] = {}
+    for d in store.snapshots:
+        m = d.replace(day=1)
+        out[m] = max(out.get(m, d), d)
+    return out
+
+
+def segments(store: Store) -> pl.DataFrame:
+    """One row per placement (and per holding of the first snapshot month, placed = False): case_id, holder, kind,
+    team_id, bucket, cents (balance at placement), start (its month), last (the last month-end with the holder),
+    next_holder / next_kind (null when the case left the snapshots). Kept in store.memo."""
+    memo = store.memo.get("agency_segments")
+    if memo is not None:
+        return memo
+    snaps = month_end_snapshots(store)
+    frames = []
+    for m, d in sorted(snaps.items()):
+        f = store.path / "base" / "snapshots" / f"{d.isoformat()}.parquet"
+        if f.is_file():
+            frames.append(pl.scan_parquet(f).select("case_id", "agent_id", "cents", "dpd", pl.lit(m).alias("month")))
+    if not frames:
+        out = pl.DataFrame(schema={"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
+                                   "bucket": pl.String, "cents": pl.Int64, "start": pl.Date, "last": pl.Date,
+                                   "next_holder": pl.String, "next_kind": pl.String, "placed": pl.Boolean})
+        store.memo["agency_segments"] = out
+        return out
+    first = min(snaps)
+    held = pl.concat(frames).collect().join(_holder_of_agents(store), on="agent_id", how="left")
+    held = held.with_columns(month_index_expr(pl.col("month")).alias("mi")).sort("case_id", "mi")
+    same_case = pl.col("case_id") == pl.col("case_id").shift(1)
+    follows = same_case & (pl.col("mi") == pl.col("mi").shift(1) + 1)
+    new_seg = ~follows | (pl.col("holder").ne_missing(pl.col("holder").shift(1)))
+    held = held.with_columns(new_seg.cum_sum().alias("seg"), follows.alias("_follows"))
+    segs = held.group_by("seg").agg(
+        pl.col("case_id").first(), pl.col("holder").first(), pl.col("kind").first(), pl.col("team_id").first(),
+        pl.col("dpd").first(), pl.col("cents").first(), pl.col("month").first().alias("start"),
+        pl.col("month").last().alias("last"), pl.col("_follows").first().alias("_from_prev"))
+    segs = segs.sort("seg").with_columns(
+        pl.when((pl.col("case_id") == pl.col("case_id").shift(-1))
+                & (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1))
+        .then(pl.col("holder").shift(-1)).alias("next_holder"),
+        pl.when((pl.col("case_id") == pl.col("case_id").shift(-1))
+                & (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1))
+        .then(pl.col("kind").shift(-1)).alias("next_kind"))
+    bounds = store.bounds
+    out = segs.select("case_id", "holder", "kind", "team_id", bounds.expr(pl.col("dpd")).alias("bucket"), "cents", "start", "last", "next_holder", "next_kind",
+                      (pl.col("start") > pl.lit(first)).alias("placed"))
+    store.memo["agency_segments"] = out
+    return out
+
+
+def _paid_by_case_month(store: Store) -> pl.DataFrame:
+    """case_id, month, cents: every payment summed by case and month (from paying_case_days), in store.memo."""
+    memo = store.memo.get("agency_paid")
+    if memo is None:
+        memo = (store.scan("paying_case_days").group_by("case_id", pl.col("day").dt.month_start().alias("month"))
+                .agg(pl.col("cents").sum()).collect())
+        store.memo["agency_paid"] = memo
+    return memo
+
+
+@metric("agency_liquidation", name=("委外批次清收率", "Placement vintage liquidation"),
+        definition=(("按委案批次（案件月末归属转入该机构或团队的月份）比较：委案后第 1…n 个月内、案件仍由其持有时的累计还款 ÷ "
+                     "委案时余额；同一批次月份比较各委外机构与自营团队，未满月的单元格标记为未成熟"),
+                    ("Placement vintages (the month a case's month-end assignment moves to the agency or team): "
+                     "payments in the 1…n months after placement while the case is still with it ÷ balance at "
+                     "placement; agencies and in-house teams compared on the same placement months, cells whose "
+                     "month has not ended flagged immature")),
+        numerator=("委案后仍持有期间的累计还款", "cumulative payments while still held"),
+        denominator=("委案时余额", "balance at placement"), dims=VINTAGE_DIMS, unit="rate", money_numerator=True)
+def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Liquidation of each holder's placement vintages by months since placement; extras: kind, placed (cases),
+    recalled and transferred (cases moved by then), immature."""
+    by = tuple(dict.fromkeys(("holder", "placed_month", "months_since", *by)))
+    if set(by) - set(VINTAGE_DIMS):
+        raise MetricError(f"agency_liquidation is by {', '.join(VINTAGE_DIMS)}")
+    if filters.nothing:
+        return empty(by, VINTAGE_EXTRA)
+    if filters.products or filters.regions:
+        raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
+    segs = segments(store).filter(pl.col("placed"))
+    months = month_starts(filters.start, filters.end)
+    segs = segs.filter(pl.col("start").is_between(months[0], months[-1]))
+    agents = allowed_agents(store, filters)
+    if agents is not None:
+        teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
+        segs = segs.filter(pl.col("team_id").is_in(teams.to_list()))
+    if filters.buckets:
+        segs = segs.filter(pl.col("bucket").is_in(list(filters.buckets)))
+    if segs.height == 0:
+        return empty(by, VINTAGE_EXTRA)
+    as_of = store.as_of or dt.date.today()
+    den = segs.group_by("holder", "start").agg(pl.col("kind").first(), pl.len().alias("placed"),
+                                                pl.col("cents").sum().alias("den"))
+    grid = den.with_columns((pl.lit(month_index(as_of)) - month_index_expr(pl.col("start"))).alias("_max")) \
+        .filter(pl.col("_max") >= 1).with_columns(
+        pl.int_ranges(1, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")).explode("months_since")
+    paid = _paid_by_case_month(store).join(segs.select("case_id", "holder", "start", "last"), on="case_id")
+    since = month_index_expr(pl.col("month")) - month_index_expr(pl.col("start"))
+    held = (month_index_expr(pl.col("month")) >= month_index_expr(pl.col("start")) + 1) & \
+        (month_index_expr(pl.col("month")) <= month_index_expr(pl.col("last")) + 1)
+    paid = paid.filter(held).group_by("holder", "start", since.cast(pl.Int32).alias("months_since")).agg(
+        pl.col("cents").sum().alias("paid"))
+    moved = segs.filter(pl.col("next_holder").is_not_null()).with_columns(
+        (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
+        .alias("months_since")).group_by("holder", "start", "months_since").agg(
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().alias("rec"),
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().alias("tra"))
+    keys = ["holder", "start", "months_since"]
+    out = grid.join(paid, on=keys, how="left").join(moved, on=keys, how="left").with_columns(
+        pl.col("paid").fill_null(0), pl.col("rec").fill_null(0), pl.col("tra").fill_null(0)).sort(keys)
+    out = out.with_columns(pl.col("paid").cum_sum().over("holder", "start").alias("num"),
+                           pl.col("rec").cum_sum().over("holder", "start").alias("recalled"),
+                           pl.col("tra").cum_sum().over("holder", "start").alias("transferred"))
+    cell_end = pl.col("start").dt.offset_by(pl.format("{}mo", pl.col("months_since") + 1)) - pl.duration(days=1)
+    out = out.select(
+        "holder", pl.col("start").alias("placed_month"), "months_since", money(pl.col("num")).alias("numerator"),
+        money(pl.col("den")).alias("denominator"), ratio(pl.col("num"), pl.col("den")).alias("value"), "kind",
+        pl.col("placed").cast(pl.Float64), pl.col("recalled").cast(pl.Float64),
+        pl.col("transferred").cast(pl.Float64), (cell_end > pl.lit(as_of)).alias("immature"))
+    return out.sort("holder", "placed_month", "months_since")
+
+
+__all__ = ["agency_liquidation", "month_end_snapshots", "segments"]
