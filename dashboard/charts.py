@@ -142,6 +142,15 @@ GREEN = "#2E8B57"
 TEAM_CHART_MAX = 15
 
 
+def agency_vintage(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Liquidation by months since placement of one placement month, a line per agency or in-house team (names
+    escaped: they come from the database); open circles mark immature cells."""
+    shown = df.with_columns(pl.col("holder").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;")
+                            .str.replace_all(">", "&gt;"))
+    return lines(shown, lang, "months_since", "value", "holder", t("agency_liquidation", lang), dashed="immature",
+                 x_title=t("months_since", lang))
+
+
 def backtest(df: pl.DataFrame, lang: str) -> go.Figure:
     """The landing forecast's backtest: mean absolute percentage error by working day of the month, the forecast
     against the naive pace projection."""

@@ -181,6 +181,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "pg_cases": ("案件明细", "Cases"),
     "pg_data": ("数据概况", "Data"),
     "pg_glossary": ("指标口径", "Glossary"),
+    "pg_agencies": ("委外管理", "Agencies"),
     "sec_pages": ("看板", "Dashboards"),
     "sec_more": ("更多", "More"),
     # KPIs
@@ -196,6 +197,32 @@ _LABELS: dict[str, tuple[str, str]] = {
     "landing_low": ("落地下限（80%）", "Landing low (80%)"),
     "landing_high": ("落地上限（80%）", "Landing high (80%)"),
     "p_target": ("达成目标概率", "P(target)"),
+    "agency_intro": ("各委外机构与自营团队按同一委案批次（案件月末归属转入的月份）比较：委案后第 n 个月的累计清收率，"
+                     "而非占在催余额的比例。所选期间内的委案月份参与比较。",
+                     "Agencies and in-house teams compared on the same placement vintages (the month a case's "
+                     "month-end assignment moves to them): cumulative liquidation n months after placement, not a "
+                     "share of the inventory. Placement months in the selected period are compared."),
+    "agency_compliance_note": ("合规指标（每千次催收违规数、白名单与评估状态）由合规模块提供，该模块尚未上线；"
+                               "在此之前本页只显示投诉（每万件在催案件投诉数，12378 监管投诉单列），评分也只含投诉。",
+                               "The compliance figures (rule breaches per 1,000 attempts, whitelist and evaluation "
+                               "status) come from the compliance module, which has not landed yet; until then this "
+                               "page shows complaints only (per 10,000 worked cases, 12378 regulator complaints "
+                               "apart), and the score counts complaints only."),
+    "c_agency_score": ("委外机构评分", "Agency scorecard"),
+    "c_agency_vintage": ("批次清收曲线", "Vintage liquidation curves"),
+    "agency_month": ("委案月份", "Placement month"),
+    "agency_none": ("所选期间没有委外委案。", "No placements with agencies in the selected period."),
+    "holder": ("机构 / 团队", "Agency / team"),
+    "kind": ("类型", "Kind"),
+    "placed": ("委案户数", "Placed cases"),
+    "placed_balance": ("委案余额", "Placed balance"),
+    "liquidation_m3": ("3 个月清收率", "Liquidation at 3 months"),
+    "per_100": ("每百元委案回收", "Recovered per ¥100 placed"),
+    "recall_rate": ("撤案率", "Recall rate"),
+    "transfer_rate": ("转委率", "Transfer rate"),
+    "recalled": ("撤案户数", "Recalled"),
+    "transferred": ("转委户数", "Transferred"),
+    "complaints_per_10k": ("每万件投诉", "Complaints per 10,000 worked cases"),
     "c_backtest": ("月末落地预测回测（过去 12 个月）", "Month-end landing backtest (last 12 months)"),
     "backtest_total": ("每个工作日所做预测与当月实际相比：平均绝对百分比误差 {mape}（按进度线性推算 {naive}），"
                        "80% 区间覆盖实际 {coverage}，共 {n} 次预测。",

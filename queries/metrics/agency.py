@@ -15,12 +15,13 @@ case is no longer in the snapshot.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 
 from queries.dates import month_index, month_index_expr, month_starts
 from queries.filters import Filters
-from queries.metrics.base import MetricError, allowed_agents, empty, money, ratio
+from queries.metrics.base import MetricError, MetricUnavailable, allowed_agents, empty, money, ratio
 from queries.metrics.declare import metric
 from queries.store import Store
 
@@ -165,4 +166,71 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
     return out.sort("holder", "placed_month", "months_since")
 
 
-__all__ = ["agency_liquidation", "month_end_snapshots", "segments"]
+#: The agency scorecard's parts and weights (the glossary states them): name → (weight, higher is better).
+SCORE_WEIGHTS = {"liquidation_m3": (0.5, True), "recall_rate": (0.2, False), "complaints_per_10k": (0.3, False)}
+SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the vintages whose cell is mature
+
+
+@metric("agency_score", name=("委外机构评分", "Agency scorecard"),
+        definition=(("同一批次月份内各委外机构的综合评分（0–1，越高越好）：50% × 委案后 3 个月清收率（已成熟批次合计）"
+                     " + 20% × 撤案率（越低越好）+ 30% × 每万件在催案件投诉数（越低越好）；每项按参评机构的最小值—最大值"
+                     "线性换算到 0–1，只有一家机构时为 1。合规违规与白名单状态待合规模块上线后加入"),
+                    ("A score per agency on the same placement months (0–1, higher is better): 50% × liquidation 3 "
+                     "months after placement (mature vintages pooled) + 20% × recall rate (lower is better) + 30% × "
+                     "complaints per 10,000 worked cases (lower is better); each part scaled 0–1 between the agencies' "
+                     "lowest and highest (1 when only one agency). Rule breaches and whitelist status join once the "
+                     "compliance metrics exist")),
+        numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
+        unit="rate")
+def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Per agency: value = score (0–1) and rank; extras placed (cases), placed_balance, liquidation_m3,
+    per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378."""
+    from queries.metrics.complaints import complaint_rate
+
+    if by not in ((), ("holder",)):
+        raise MetricError("agency_score is by holder")
+    cols = ("rank", "placed", "placed_balance", "liquidation_m3", "per_100", "recall_rate", "transfer_rate",
+            "complaints_per_10k", "regulator_12378")
+    vint = agency_liquidation(store, filters)
+    vint = vint.filter(pl.col("kind") == AGENCY) if vint.height else vint
+    if vint.height == 0:
+        return empty(("holder",), cols)
+    last = vint.sort("months_since").group_by("holder", "placed_month").agg(pl.all().last())
+    per = last.group_by("holder").agg(
+        pl.col("placed").sum(), pl.col("denominator").sum().alias("placed_balance"),
+        pl.col("numerator").sum().alias("paid"), pl.col("recalled").sum(), pl.col("transferred").sum())
+    m3 = vint.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).group_by("holder").agg(
+        pl.col("numerator").sum().alias("m3_num"), pl.col("denominator").sum().alias("m3_den"))
+    teams = store.frame("teams").filter(pl.col("channel") == AGENCY)
+    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
+    teams = teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("holder"))
+    complaints = []
+    for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
+        keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
+        try:
+            c = complaint_rate(store, replace(filters, teams=keep)) if keep else None
+        except (MetricError, MetricUnavailable):
+            c = None
+        complaints.append((holder, c.get_column("value")[0] if c is not None and c.height else None,
+                           c.get_column("regulator_12378")[0] if c is not None and c.height else None))
+    comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
+                                            "regulator_12378": pl.Float64}, orient="row")
+    out = per.join(m3, on="holder", how="left").join(comp, on="holder", how="left").with_columns(
+        ratio(pl.col("m3_num"), pl.col("m3_den")).alias("liquidation_m3"),
+        ratio(pl.col("paid"), pl.col("placed_balance"), 100.0).alias("per_100"),
+        ratio(pl.col("recalled"), pl.col("placed")).alias("recall_rate"),
+        ratio(pl.col("transferred"), pl.col("placed")).alias("transfer_rate"))
+    parts = []
+    for col, (w, higher) in SCORE_WEIGHTS.items():
+        x = pl.col(col)
+        span = x.max() - x.min()
+        best = (x - x.min()) if higher else (x.max() - x)  # 0 for the worst agency, span for the best
+        scaled = pl.when(x.is_null()).then(None).when(span > 0).then(best / span).otherwise(pl.lit(1.0))
+        parts.append(pl.lit(w) * scaled.fill_null(0.0))
+    out = out.with_columns(pl.sum_horizontal(parts).alias("value"))
+    out = out.with_columns(pl.col("value").rank("min", descending=True).cast(pl.Float64).alias("rank"))
+    return out.select("holder", pl.col("value").alias("numerator"), pl.lit(None, pl.Float64).alias("denominator"),
+                      "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
+
+
+__all__ = ["agency_liquidation", "agency_score", "month_end_snapshots", "segments"]

@@ -439,3 +439,13 @@ def landing_backtest_total(store: Store, f: Filters) -> pl.DataFrame:
     return pl.DataFrame([backtest_totals(backtest(store, f))],
                         schema={"mape": pl.Float64, "mape_naive": pl.Float64, "coverage": pl.Float64,
                                 "forecasts": pl.Int64})
+
+
+def agency_vintages(store: Store, f: Filters) -> pl.DataFrame:
+    """Placement vintages of the agencies and in-house teams placed in the period's months (agency_liquidation)."""
+    return compute("agency_liquidation", store, f)
+
+
+def agency_scorecard(store: Store, f: Filters) -> pl.DataFrame:
+    """The agencies ranked on the period's placement months (agency_score) with their parts."""
+    return compute("agency_score", store, f)

@@ -177,3 +177,18 @@ def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN
     for r in got.iter_rows(named=True):
         n, cents, cum = want[(r["holder"], r["placed_month"], r["months_since"])]
         assert (r["placed"], round(r["denominator"] * 100), round(r["numerator"] * 100)) == (n, cents, cum)
+
+
+def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
+    """Alpha: liquidation at 3 months not mature (null → 0), recall 1/3; Beta: none mature, recall 0. Without
+    worked cases neither has a complaint rate (0). Recall: Beta best (0.2), Alpha worst (0) → Beta 0.2, Alpha 0."""
+    st = vintage_store
+    got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
+           .iter_rows(named=True)}
+    assert set(got) == {"Alpha", "Beta"}  # agencies only; T1 is in-house
+    assert got["Alpha"]["recall_rate"] == pytest.approx(1 / 3) and got["Beta"]["recall_rate"] == 0
+    assert got["Alpha"]["transfer_rate"] == pytest.approx(1 / 3)
+    assert got["Alpha"]["per_100"] == pytest.approx(400 / 6000 * 100)
+    assert got["Beta"]["per_100"] == pytest.approx(850 / 3400 * 100)
+    assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
+    assert (got["Beta"]["rank"], got["Alpha"]["rank"]) == (1, 2)
