@@ -147,8 +147,10 @@ def agency_vintage(df: pl.DataFrame, lang: str) -> go.Figure:
     escaped: they come from the database); open circles mark immature cells."""
     shown = df.with_columns(pl.col("holder").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;")
                             .str.replace_all(">", "&gt;"))
-    return lines(shown, lang, "months_since", "value", "holder", t("agency_liquidation", lang), dashed="immature",
-                 x_title=t("months_since", lang))
+    fig = lines(shown, lang, "months_since", "value", "holder", t("agency_liquidation", lang), dashed="immature",
+                x_title=t("months_since", lang))
+    fig.update_xaxes(dtick=1, rangemode="tozero")
+    return fig
 
 
 def backtest(df: pl.DataFrame, lang: str) -> go.Figure:

@@ -38,11 +38,13 @@ if vint.empty:
                 help=metric_help("agency_liquidation", lang))
 else:
     months = sorted(vint.df.get_column("placed_month").unique().to_list(), reverse=True)
-    picked = {"month": months[0]}
+    mature = data.compose("agency_mature_month", f)  # the latest month with 3 mature months, to start with
+    first = mature.df.get_column("placed_month")[0] if not mature.empty and mature.df.height else months[0]
+    picked = {"month": first}
 
     def _month() -> None:
-        picked["month"] = st.selectbox(t("agency_month", lang), months, key="agency_month",
-                                       format_func=lambda m: month(m, lang)) or months[0]
+        picked["month"] = st.selectbox(t("agency_month", lang), months, index=months.index(first),
+                                       key="agency_month", format_func=lambda m: month(m, lang)) or first
 
     def _one_month() -> data.Result:
         return data.Result(vint.df.filter(pl.col("placed_month") == picked["month"]))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -429,6 +429,9 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
         result = forecast(c, g, month, k, float(now.get(g, 0)), _at(c, (g, month), k)[1], past)
         if result is None:
             continue
+        if day >= month_end(month):  # the month is over: it landed where it is
+            result = replace(result, pipeline=0.0, landing=result.collected, low=result.collected,
+                             high=result.collected, sigma=0.0)
         tgt = targets.get(g)
         out.append({"group": g, "numerator": result.collected, "denominator": tgt, "value": result.landing,
                     "low": result.low, "high": result.high, "naive": result.naive, "pipeline": result.pipeline,

@@ -17,6 +17,7 @@ from queries.dates import (
 )
 from queries.filters import Filters
 from queries.metrics import MetricError, MetricUnavailable
+from queries.metrics.agency import SCORE_MONTHS
 from queries.metrics.base import filter_frame, require
 from queries.metrics.forecast import backtest, backtest_summary, backtest_totals
 from queries.metrics.registry import compute
@@ -449,3 +450,10 @@ def agency_vintages(store: Store, f: Filters) -> pl.DataFrame:
 def agency_scorecard(store: Store, f: Filters) -> pl.DataFrame:
     """The agencies ranked on the period's placement months (agency_score) with their parts."""
     return compute("agency_score", store, f)
+
+
+def agency_mature_month(store: Store, f: Filters) -> pl.DataFrame:
+    """The latest placement month of the period whose third month after placement has ended (one row, or none)."""
+    v = compute("agency_liquidation", store, f)
+    return v.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).select(
+        pl.col("placed_month").max()).drop_nulls()

@@ -29,7 +29,8 @@ from queries.views.drilldown import (
 #: Page compositions callable through compose() (functions of queries.views.pages taking (store, filters, …)).
 COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel", "hourly_rpc",
                 "open_complaints", "monthly", "by_channel_month", "roll_trend", "landing_backtest",
-                "landing_backtest_total", "agency_vintages", "agency_scorecard")
+                "landing_backtest_total", "agency_vintages", "agency_scorecard",
+                "agency_mature_month")
 #: Drill-down arguments a request may carry (anything else is dropped, never passed on).
 DRILL_ARGS = ("event", "day", "month", "snapshot_on", "from_bucket", "to_bucket", "category", "source",
               "months_since")

@@ -351,3 +351,12 @@ def test_landing_on_the_demo_store_is_inside_its_interval(demo_store):
     teams = compute("landing", st, f, ("team_id",))
     assert teams.height == st.frame("teams").height
     assert teams.get_column("numerator").sum() == pytest.approx(c["numerator"])
+
+
+def test_a_finished_month_lands_where_it_is(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    end = month_end(MONTH)
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0) + [(end, "A1", 5.0)]  # + a weekend payment
+    r = one(compute("landing", store_of(tmp_path, pays, end), Filters(MONTH, end), calendar=CAL))
+    assert r["elapsed_days"] == md.count
+    assert r["value"] == r["low"] == r["high"] == r["numerator"] == pytest.approx(2005.0)
