@@ -75,18 +75,17 @@ def segments(store: Store) -> pl.DataFrame:
     same_case = pl.col("case_id") == pl.col("case_id").shift(1)
     follows = same_case & (pl.col("mi") == pl.col("mi").shift(1) + 1)
     new_seg = ~follows | (pl.col("holder").ne_missing(pl.col("holder").shift(1)))
-    held = held.with_columns(new_seg.cum_sum().alias("seg"), follows.alias("_follows"))
-    segs = held.group_by("seg").agg(
-        pl.col("case_id").first(), pl.col("holder").first(), pl.col("kind").first(), pl.col("team_id").first(),
-        pl.col("dpd").first(), pl.col("cents").first(), pl.col("month").first().alias("start"),
-        pl.col("month").last().alias("last"), pl.col("_follows").first().alias("_from_prev"))
-    segs = segs.sort("seg").with_columns(
-        pl.when((pl.col("case_id") == pl.col("case_id").shift(-1))
-                & (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1))
-        .then(pl.col("holder").shift(-1)).alias("next_holder"),
-        pl.when((pl.col("case_id") == pl.col("case_id").shift(-1))
-                & (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1))
-        .then(pl.col("kind").shift(-1)).alias("next_kind"))
+    held = held.with_columns(new_seg.alias("_start")).with_columns(
+        pl.col("_start").shift(-1, fill_value=True).alias("_end"))
+    # rows in (case, month) order: each segment's first row starts it and its last row ends it, one for one
+    starts = held.filter(pl.col("_start")).select("case_id", "holder", "kind", "team_id", "dpd", "cents",
+                                                  pl.col("month").alias("start"))
+    ends = held.filter(pl.col("_end")).select(pl.col("month").alias("last"))
+    segs = pl.concat([starts, ends], how="horizontal")
+    nxt = (pl.col("case_id") == pl.col("case_id").shift(-1)) & \
+        (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1)
+    segs = segs.with_columns(pl.when(nxt).then(pl.col("holder").shift(-1)).alias("next_holder"),
+                             pl.when(nxt).then(pl.col("kind").shift(-1)).alias("next_kind"))
     bounds = store.bounds
     out = segs.select("case_id", "holder", "kind", "team_id", bounds.expr(pl.col("dpd")).alias("bucket"), "cents", "start", "last", "next_holder", "next_kind",
                       (pl.col("start") > pl.lit(first)).alias("placed"))
@@ -102,6 +101,30 @@ def _paid_by_case_month(store: Store) -> pl.DataFrame:
                 .agg(pl.col("cents").sum()).collect())
         store.memo["agency_paid"] = memo
     return memo
+
+
+def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The placements summed by holder, team, bucket and placement month (placed cases, cents); the payments
+    while held by the same and months since (paid); the moves (rec: recalled, tra: transferred) — small frames
+    the metric filters and sums, built once per store version (store.memo)."""
+    memo = store.memo.get("agency_cells")
+    if memo is not None:
+        return memo
+    segs = segments(store).filter(pl.col("placed"))
+    keys = ["holder", "team_id", "bucket", "start"]
+    placed = segs.group_by(keys).agg(pl.col("kind").first(), pl.len().alias("placed"), pl.col("cents").sum())
+    paid = _paid_by_case_month(store).join(segs.select("case_id", *keys, "last"), on="case_id")
+    mi = month_index_expr(pl.col("month"))
+    held = (mi >= month_index_expr(pl.col("start")) + 1) & (mi <= month_index_expr(pl.col("last")) + 1)
+    paid = paid.filter(held).group_by(*keys, (mi - month_index_expr(pl.col("start"))).cast(pl.Int32)
+                                      .alias("months_since")).agg(pl.col("cents").sum().alias("paid"))
+    moved = segs.filter(pl.col("next_holder").is_not_null()).with_columns(
+        (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
+        .alias("months_since")).group_by(*keys, "months_since").agg(
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().alias("rec"),
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().alias("tra"))
+    store.memo["agency_cells"] = (placed, paid, moved)
+    return placed, paid, moved
 
 
 @metric("agency_liquidation", name=("委外批次清收率", "Placement vintage liquidation"),
@@ -123,34 +146,26 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         return empty(by, VINTAGE_EXTRA)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
-    segs = segments(store).filter(pl.col("placed"))
+    placed, paid, moved = _cells(store)
     months = month_starts(filters.start, filters.end)
-    segs = segs.filter(pl.col("start").is_between(months[0], months[-1]))
+    keep = [pl.col("start").is_between(months[0], months[-1])]
     agents = allowed_agents(store, filters)
     if agents is not None:
         teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
-        segs = segs.filter(pl.col("team_id").is_in(teams.to_list()))
+        keep.append(pl.col("team_id").is_in(teams.to_list()))
     if filters.buckets:
-        segs = segs.filter(pl.col("bucket").is_in(list(filters.buckets)))
-    if segs.height == 0:
+        keep.append(pl.col("bucket").is_in(list(filters.buckets)))
+    placed, paid, moved = (df.filter(*keep) for df in (placed, paid, moved))
+    if placed.height == 0:
         return empty(by, VINTAGE_EXTRA)
     as_of = store.as_of or dt.date.today()
-    den = segs.group_by("holder", "start").agg(pl.col("kind").first(), pl.len().alias("placed"),
-                                                pl.col("cents").sum().alias("den"))
+    den = placed.group_by("holder", "start").agg(pl.col("kind").first(), pl.col("placed").sum(),
+                                                  pl.col("cents").sum().alias("den"))
     grid = den.with_columns((pl.lit(month_index(as_of)) - month_index_expr(pl.col("start"))).alias("_max")) \
         .filter(pl.col("_max") >= 1).with_columns(
         pl.int_ranges(1, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")).explode("months_since")
-    paid = _paid_by_case_month(store).join(segs.select("case_id", "holder", "start", "last"), on="case_id")
-    since = month_index_expr(pl.col("month")) - month_index_expr(pl.col("start"))
-    held = (month_index_expr(pl.col("month")) >= month_index_expr(pl.col("start")) + 1) & \
-        (month_index_expr(pl.col("month")) <= month_index_expr(pl.col("last")) + 1)
-    paid = paid.filter(held).group_by("holder", "start", since.cast(pl.Int32).alias("months_since")).agg(
-        pl.col("cents").sum().alias("paid"))
-    moved = segs.filter(pl.col("next_holder").is_not_null()).with_columns(
-        (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
-        .alias("months_since")).group_by("holder", "start", "months_since").agg(
-        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().alias("rec"),
-        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().alias("tra"))
+    paid = paid.group_by("holder", "start", "months_since").agg(pl.col("paid").sum())
+    moved = moved.group_by("holder", "start", "months_since").agg(pl.col("rec").sum(), pl.col("tra").sum())
     keys = ["holder", "start", "months_since"]
     out = grid.join(paid, on=keys, how="left").join(moved, on=keys, how="left").with_columns(
         pl.col("paid").fill_null(0), pl.col("rec").fill_null(0), pl.col("tra").fill_null(0)).sort(keys)
