@@ -21,7 +21,14 @@ import polars as pl
 
 from queries.dates import month_index, month_index_expr, month_starts
 from queries.filters import Filters
-from queries.metrics.base import MetricError, MetricUnavailable, allowed_agents, empty, money, ratio
+from queries.metrics.base import (
+    MetricError,
+    MetricUnavailable,
+    allowed_agents,
+    empty,
+    money,
+    ratio,
+)
 from queries.metrics.declare import metric
 from queries.store import Store
 

@@ -24,8 +24,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from fixtures_demo import small_source  # noqa: F401 - fixture
-from fixtures_store import fresh_source  # noqa: F401 - fixture
 
 from queries.filters import Filters
 from queries.metrics.registry import compute
@@ -44,8 +42,8 @@ AGENTS = [{"agent_id": a, "agent_name": a, "team_id": t, "hired_on": D(2024, 1, 
 def _case(cid: int, agent: str, status: str = "active") -> dict:
     return {"case_id": cid, "account_no": f"6222{cid:012d}", "customer_name": "张三", "phone": "13800000000",
             "id_number": "110101199001011234", "product": "card", "region": "north", "placed_on": D(2025, 12, 1),
-            "placed_balance": Decimal("3000"), "placed_dpd": 100, "current_dpd": 100,
-            "current_balance": Decimal("1000"), "status": status, "agent_id": agent, "updated_at": T(2026, 5, 1)}
+            "placed_balance": Decimal(3000), "placed_dpd": 100, "current_dpd": 100,
+            "current_balance": Decimal(1000), "status": status, "agent_id": agent, "updated_at": T(2026, 5, 1)}
 
 
 CASES = [_case(1, "a1"), _case(2, "y1"), _case(3, "y1", "paid_off"), _case(4, "x1")]
