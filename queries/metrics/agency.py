@@ -37,12 +37,18 @@ VINTAGE_EXTRA = ("kind", "placed", "recalled", "transferred", "immature")
 IN_HOUSE, AGENCY = "in_house", "agency"
 
 
+def agency_names(store: Store) -> pl.DataFrame:
+    """team_id → agency (its agency_name; the team id when the name is missing) for the teams with channel agency:
+    the one place an agency is told from its teams (an agency's teams count together)."""
+    teams = store.frame("teams").filter(pl.col("channel") == AGENCY)
+    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
+    return teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("agency"))
+
+
 def _holder_of_agents(store: Store) -> pl.DataFrame:
     """agent_id → team_id, holder (agency name or team id) and kind (agency | in_house)."""
-    teams = store.frame("teams")
-    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
-    teams = teams.select("team_id", pl.when(pl.col("channel") == AGENCY).then(pl.coalesce(name, pl.col("team_id")))
-                         .otherwise(pl.col("team_id")).alias("holder"),
+    teams = store.frame("teams").select("team_id", "channel").join(agency_names(store), on="team_id", how="left")
+    teams = teams.select("team_id", pl.coalesce("agency", "team_id").alias("holder"),
                          pl.when(pl.col("channel") == AGENCY).then(pl.lit(AGENCY)).otherwise(pl.lit(IN_HOUSE))
                          .alias("kind"))
     return store.frame("agents").select("agent_id", "team_id").join(teams, on="team_id", how="left")
@@ -223,9 +229,7 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
         pl.col("numerator").sum().alias("paid"), pl.col("recalled").sum(), pl.col("transferred").sum())
     m3 = vint.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).group_by("holder").agg(
         pl.col("numerator").sum().alias("m3_num"), pl.col("denominator").sum().alias("m3_den"))
-    teams = store.frame("teams").filter(pl.col("channel") == AGENCY)
-    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
-    teams = teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("holder"))
+    teams = agency_names(store).rename({"agency": "holder"})
     complaints = []
     for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
         keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
@@ -255,4 +259,4 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                       "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
 
 
-__all__ = ["agency_liquidation", "agency_score", "month_end_snapshots", "segments"]
+__all__ = ["agency_liquidation", "agency_names", "agency_score", "month_end_snapshots", "segments"]

@@ -26,6 +26,7 @@ import polars as pl
 
 from queries.dates import CHINA_CALENDAR, WorkCalendar, month_end, month_start
 from queries.filters import Filters
+from queries.metrics.agency import agency_names
 from queries.metrics.base import (
     MetricError,
     MetricUnavailable,
@@ -295,10 +296,8 @@ def past_months(month: dt.date, first: dt.date, n: int = HISTORY_MONTHS) -> list
 
 
 def _agency_of(store: Store) -> dict[str, str]:
-    """team_id → agency name (the team id when the name is missing), for the teams with channel 'agency'."""
-    teams = store.frame("teams").filter(pl.col("channel") == "agency")
-    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
-    return dict(teams.select("team_id", pl.coalesce(name, pl.col("team_id"))).iter_rows())
+    """team_id → agency name, for the teams with channel 'agency' (queries.metrics.agency.agency_names)."""
+    return dict(agency_names(store).iter_rows())
 
 
 def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalendar) -> tuple[Base, dict[str, str]]:
@@ -367,9 +366,7 @@ def _targets(store: Store, by: tuple[str, ...], f: Filters, month: dt.date) -> d
     if by == ("team_id",):
         t = t.select(pl.col("team_id").alias("group"), "target_cents")
     elif by:
-        teams = store.frame("teams").filter(pl.col("channel") == "agency")
-        name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
-        t = t.join(teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("group")), on="team_id")
+        t = t.join(agency_names(store).rename({"agency": "group"}), on="team_id")
     else:
         t = t.select(pl.lit("").alias("group"), "target_cents")
     if t.height == 0:
