@@ -40,6 +40,7 @@ from queries.metrics.declare import metric
 from queries.store import Store
 
 LANDING_DIMS = ("team_id", "agency")
+NO_AGENT = "\x00"  # the unit of payments without an agent (they count for the centre only, as in `collected`)
 HISTORY_MONTHS = 12  # past months the shares and the interval come from
 MIN_HISTORY = 3  # fewer past months with collections: no forecast
 KEPT_WINDOW_MONTHS = 3  # promises due in this many months before the month give the kept rate
@@ -314,7 +315,9 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         if agents is not None:
             who = who.filter(pl.col("agent_id").is_in(agents))
         lo, hi = months[0], month_end(months[-1])
-        pays = store.frame("payments_agent").filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
+        pays = store.frame("payments_agent").filter(pl.col("day").is_between(lo, hi))
+        pays = pays.join(who, on="agent_id") if agents is not None else \
+            pays.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
         pipe = store.frame("promise_pipeline") if store.has("promise_pipeline") else pl.DataFrame(
             schema=PIPELINE_SCHEMA)
         pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
@@ -342,6 +345,10 @@ def _groups(store: Store, f: Filters, by: tuple[str, ...], team: dict[str, str])
     out = {}
     agency = _agency_of(store) if by == ("agency",) else {}
     for u, t in team.items():
+        if t == NO_AGENT:  # payments without an agent: the centre's, as in `collected`, when nothing narrows it
+            if not by and keep is None:
+                out[u] = ""
+            continue
         if t is None or (keep is not None and t not in keep):
             continue
         if not by:
@@ -416,7 +423,7 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
     if filters.buckets:
         pays = pays.filter(pl.col("bucket").is_in(list(filters.buckets)))
     unit = pl.col("agent_id") if filters.agents else pl.col("agent_id").replace_strict(
-        dict(store.frame("agents").select("agent_id", "team_id").iter_rows()), default=None)
+        dict(store.frame("agents").select("agent_id", "team_id").iter_rows()), default=None).fill_null(NO_AGENT)
     pays = pays.with_columns(unit.replace_strict(groups, default=None, return_dtype=pl.String).alias("group"))
     now = dict(pays.drop_nulls("group").group_by("group").agg(pl.col("cents").sum()).iter_rows())
     targets = _targets(store, by, filters, month)

@@ -360,3 +360,18 @@ def test_a_finished_month_lands_where_it_is(tmp_path):
     r = one(compute("landing", store_of(tmp_path, pays, end), Filters(MONTH, end), calendar=CAL))
     assert r["elapsed_days"] == md.count
     assert r["value"] == r["low"] == r["high"] == r["numerator"] == pytest.approx(2005.0)
+
+
+def test_payments_without_an_agent_count_for_the_centre_only(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    day = md.working[7]
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0, until=day)
+    pays += [(p[0], None, 10.0) for p in per_working_day(CAL, [*HISTORY, MONTH], 1.0, until=day)]
+    st = store_of(tmp_path, pays, day)
+    centre = one(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+    assert centre["numerator"] == pytest.approx(880.0)  # as `collected` counts them
+    assert centre["value"] == pytest.approx(2200.0)
+    team = one(compute("landing", st, Filters(MONTH, day), ("team_id",), calendar=CAL))
+    assert team["numerator"] == pytest.approx(800.0) and team["value"] == pytest.approx(2000.0)
+    assert one(compute("landing", st, Filters(MONTH, day, teams=("T1",)), calendar=CAL))["value"] == \
+        pytest.approx(2000.0)
