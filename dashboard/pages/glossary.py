@@ -27,7 +27,7 @@ downloads(g, "glossary", view, "glossary", title=t("pg_glossary", lang))
 # The landing forecast's entry: how it did over the last 12 months (within the viewer's scope and filters).
 total = data.compose("landing_backtest_total", view.filters)
 note = None
-if not total.empty and total.df.get_column("forecasts")[0]:
+if not total.empty and total.df.height:
     row = total.df.row(0, named=True)
     note = t("backtest_total", lang, mape=pct(row["mape"]), naive=pct(row["mape_naive"]),
              coverage=pct(row["coverage"], 0), n=num(row["forecasts"]))

@@ -116,6 +116,11 @@ def _paid_by_case_month(store: Store) -> pl.DataFrame:
     return memo
 
 
+def _empty(by: tuple[str, ...]) -> pl.DataFrame:
+    """No vintages, with the extras' types (kind text, immature a flag)."""
+    return empty(by, VINTAGE_EXTRA).with_columns(pl.col("kind").cast(pl.String), pl.col("immature").cast(pl.Boolean))
+
+
 def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The placements summed by holder, team, bucket and placement month (placed cases, cents); the payments
     while held by the same and months since (paid); the moves (rec: recalled, tra: transferred) — small frames
@@ -156,7 +161,7 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
     if set(by) - set(VINTAGE_DIMS):
         raise MetricError(f"agency_liquidation is by {', '.join(VINTAGE_DIMS)}")
     if filters.nothing:
-        return empty(by, VINTAGE_EXTRA)
+        return _empty(by)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
     placed, paid, moved = _cells(store)
@@ -170,7 +175,7 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         keep.append(pl.col("bucket").is_in(list(filters.buckets)))
     placed, paid, moved = (df.filter(*keep) for df in (placed, paid, moved))
     if placed.height == 0:
-        return empty(by, VINTAGE_EXTRA)
+        return _empty(by)
     as_of = store.as_of or dt.date.today()
     den = placed.group_by("holder", "start").agg(pl.col("kind").first(), pl.col("placed").sum(),
                                                   pl.col("cents").sum().alias("den"))

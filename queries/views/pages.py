@@ -437,7 +437,8 @@ def landing_backtest(store: Store, f: Filters) -> pl.DataFrame:
 
 def landing_backtest_total(store: Store, f: Filters) -> pl.DataFrame:
     """The same over every working day: forecasts, MAPE of the landing and of the naive projection, coverage."""
-    return pl.DataFrame([backtest_totals(backtest(store, f))],
+    totals = backtest_totals(backtest(store, f))
+    return pl.DataFrame([totals] if totals["forecasts"] else [],
                         schema={"mape": pl.Float64, "mape_naive": pl.Float64, "coverage": pl.Float64,
                                 "forecasts": pl.Int64})
 

@@ -225,6 +225,6 @@ def test_every_metric_registered_with_definitions():
     assert set(METRICS) == {
         "collected", "paying_accounts", "recovery_rate", "target_achievement", "contact_rate", "rpc_rate", "ptp_rate",
         "ptp_kept_rate", "complaint_rate", "bucket_balance", "roll_rate", "cure_rate", "liquidation",
-        "after_hours_rate", "over_frequency", "landing", "agency_liquidation"}
+        "after_hours_rate", "over_frequency", "landing", "agency_liquidation", "agency_score"}
     for m in METRICS.values():
         assert m.name_zh and m.name_en and m.definition_zh and m.definition_en and m.numerator
