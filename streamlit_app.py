@@ -34,6 +34,7 @@ lang = view.lang
 style(lang)
 session.identity_box(identity, lang)
 PAGES = "dashboard/pages"
+AGENCY_ROLES = ("manager", "executive", "compliance")  # 委外管理: not for team leads (other teams' agencies)
 more = [
     st.Page(f"{PAGES}/cases.py", title=t("pg_cases", lang), icon=":material/folder_open:", url_path="cases"),
     st.Page(f"{PAGES}/glossary.py", title=t("pg_glossary", lang), icon=":material/menu_book:", url_path="glossary"),
@@ -55,6 +56,8 @@ nav = st.navigation({
                 url_path="compliance"),
         st.Page(f"{PAGES}/aging.py", title=t("pg_aging", lang), icon=":material/stacked_bar_chart:", url_path="aging"),
         st.Page(f"{PAGES}/trends.py", title=t("pg_trends", lang), icon=":material/trending_up:", url_path="trends"),
+        *([st.Page(f"{PAGES}/agencies.py", title=t("pg_agencies", lang), icon=":material/handshake:",
+                   url_path="agencies")] if identity.role in AGENCY_ROLES else []),
     ],
     t("sec_more", lang): more,
 })

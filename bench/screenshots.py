@@ -32,6 +32,7 @@ PAGES = {
     "compliance": ("合规监控", "Compliance"),
     "aging": ("账龄与迁徙", "Aging & roll rates"),
     "trends": ("月度趋势", "Monthly trends"),
+    "agencies": ("委外管理", "Agencies"),
     "cases": ("案件明细", "Cases"),
     "glossary": ("指标口径", "Glossary"),
     "data": ("数据概况", "Data"),
@@ -39,7 +40,7 @@ PAGES = {
 
 
 #: Query string per page for the screenshots (the demo's complaints are sparse within one month).
-SHOT_QUERY = {"complaints": "period=ytd", "compliance": "period=ytd"}
+SHOT_QUERY = {"complaints": "period=ytd", "compliance": "period=ytd", "agencies": "period=ytd"}
 
 
 def free_port() -> int:

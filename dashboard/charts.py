@@ -142,6 +142,43 @@ GREEN = "#2E8B57"
 TEAM_CHART_MAX = 15
 
 
+def agency_vintage(df: pl.DataFrame, lang: str) -> go.Figure:
+    """Liquidation by months since placement of one placement month, a line per agency or in-house team (names
+    escaped: they come from the database); open circles mark immature cells."""
+    shown = df.with_columns(pl.col("holder").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;")
+                            .str.replace_all(">", "&gt;"))
+    fig = lines(shown, lang, "months_since", "value", "holder", t("agency_liquidation", lang), dashed="immature",
+                x_title=t("months_since", lang))
+    fig.update_xaxes(dtick=1, rangemode="tozero")
+    return fig
+
+
+def backtest(df: pl.DataFrame, lang: str) -> go.Figure:
+    """The landing forecast's backtest: mean absolute percentage error by working day of the month, the forecast
+    against the naive pace projection."""
+    fig = go.Figure()
+    k = df.get_column("k").to_list()
+    for col, color, dash in (("mape", TEAL, "solid"), ("mape_naive", GREY, "dash")):
+        vals = df.get_column(col).to_list()
+        fig.add_scatter(x=k, y=vals, name=t(col, lang), mode="lines+markers", line={"color": color, "dash": dash},
+                        customdata=[pct(v) for v in vals], hovertemplate="%{x}: %{customdata}<extra></extra>")
+    _layout(fig, height=300)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title_text=t("mape_axis", lang))
+    fig.update_xaxes(title_text=t("working_day", lang), dtick=2)
+    return fig
+
+
+def _landing_line(row: dict, lang: str) -> str:
+    """A hover line: the team's month-end landing with its 80% interval and P(target) (empty without one)."""
+    if row.get("landing") is None:
+        return ""
+    line = "<br>" + t("k_landing", lang, landing=cny(row["landing"], lang), low=cny(row["landing_low"], lang),
+                      high=cny(row["landing_high"], lang))
+    if row.get("p_target") is not None:
+        line += " · " + t("k_p_target", lang, p=pct(row["p_target"], 0))
+    return line
+
+
 def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM_CHART_MAX) -> go.Figure:
     """Which team is behind: collected per team (horizontal bars, green ahead of pace, orange behind, grey without
     a target) with the month target and the amount expected by the period's end on the working-day calendar.
@@ -158,9 +195,10 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
     state = [t("no_target", lang) if p is None else t("ahead" if p >= 1 else "behind", lang) for p in paces]
     hover = [f"{label}<br>{t('collected', lang)} {cny(c, lang)}<br>{t('target_line', lang)} {cny(g, lang)}<br>"
              f"{t('expected', lang)} {cny(e, lang)}<br>{t('achievement', lang)} {pct(a)}<br>{t('pace', lang)} "
-             f"{pct(p, 0)} · {s_}"
-             for label, c, g, e, a, p, s_ in zip(labels, df["collected"], df["target"], df["expected"],
-                                                 df["achievement"], paces, state, strict=True)]
+             f"{pct(p, 0)} · {s_}" + _landing_line(row, lang)
+             for label, c, g, e, a, p, s_, row in zip(labels, df["collected"], df["target"], df["expected"],
+                                                      df["achievement"], paces, state, df.iter_rows(named=True),
+                                                      strict=True)]
     vals, _ = _money(df.get_column("collected").to_list(), lang)
     fig = go.Figure()
     fig.add_bar(y=labels, x=vals, orientation="h", marker_color=colors, customdata=df["team_id"].to_list(),

@@ -186,6 +186,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "pg_cases": ("案件明细", "Cases"),
     "pg_data": ("数据概况", "Data"),
     "pg_glossary": ("指标口径", "Glossary"),
+    "pg_agencies": ("委外管理", "Agencies"),
     "sec_pages": ("看板", "Dashboards"),
     "sec_more": ("更多", "More"),
     # KPIs
@@ -194,6 +195,53 @@ _LABELS: dict[str, tuple[str, str]] = {
     "k_achv": ("目标达成率", "Target achievement"),
     "k_pace": ("进度 {pace}", "pace {pace}"),
     "k_recovery": ("回收率", "Recovery rate"),
+    "k_landing": ("月末落地预测 {landing}，80% 区间 {low}–{high}", "Month-end landing {landing}, 80%: {low}–{high}"),
+    "k_p_target": ("达成目标概率 {p}", "P(target) = {p}"),
+    "n_landing": ("{landing}（80% 区间 {low}–{high}）", "{landing} (80%: {low}–{high})"),
+    "k_landing_naive": ("按进度线性推算 {naive}", "straight pace projection {naive}"),
+    "landing_low": ("落地下限（80%）", "Landing low (80%)"),
+    "landing_high": ("落地上限（80%）", "Landing high (80%)"),
+    "p_target": ("达成目标概率", "P(target)"),
+    "agency_intro": ("各委外机构与自营团队按同一委案批次（案件月末归属转入的月份）比较：委案后第 n 个月的累计清收率，"
+                     "而非占在催余额的比例。所选期间内的委案月份参与比较。",
+                     "Agencies and in-house teams compared on the same placement vintages (the month a case's "
+                     "month-end assignment moves to them): cumulative liquidation n months after placement, not a "
+                     "share of the inventory. Placement months in the selected period are compared."),
+    "agency_compliance_note": ("合规指标（每千次催收违规数、白名单与评估状态）由合规模块提供，该模块尚未上线；"
+                               "在此之前本页只显示投诉（每万件在催案件投诉数，12378 监管投诉单列），评分也只含投诉。",
+                               "The compliance figures (rule breaches per 1,000 attempts, whitelist and evaluation "
+                               "status) come from the compliance module, which has not landed yet; until then this "
+                               "page shows complaints only (per 10,000 worked cases, 12378 regulator complaints "
+                               "apart), and the score counts complaints only."),
+    "c_agency_score": ("委外机构评分", "Agency scorecard"),
+    "c_agency_vintage": ("批次清收曲线", "Vintage liquidation curves"),
+    "agency_month": ("委案月份", "Placement month"),
+    "agency_none": ("所选期间没有委外委案。", "No placements with agencies in the selected period."),
+    "holder": ("机构 / 团队", "Agency / team"),
+    "kind": ("类型", "Kind"),
+    "placed": ("委案户数", "Placed cases"),
+    "placed_balance": ("委案余额", "Placed balance"),
+    "liquidation_m3": ("3 个月清收率", "Liquidation at 3 months"),
+    "per_100": ("每百元委案回收", "Recovered per ¥100 placed"),
+    "recall_rate": ("撤案率", "Recall rate"),
+    "transfer_rate": ("转委率", "Transfer rate"),
+    "recalled": ("撤案户数", "Recalled"),
+    "transferred": ("转委户数", "Transferred"),
+    "complaints_per_10k": ("每万件投诉", "Complaints per 10,000 worked cases"),
+    "c_backtest": ("月末落地预测回测（过去 12 个月）", "Month-end landing backtest (last 12 months)"),
+    "backtest_total": ("每个工作日所做预测与当月实际相比：平均绝对百分比误差 {mape}（按进度线性推算 {naive}），"
+                       "80% 区间覆盖实际 {coverage}，共 {n} 次预测。",
+                       "Forecasts made on each working day against the month's actual: mean absolute percentage "
+                       "error {mape} (straight pace projection {naive}); the 80% interval held the actual {coverage} "
+                       "of the time, over {n} forecasts."),
+    "backtest_none": ("历史数据不足，无法回测。", "Too little history to backtest."),
+    "mape": ("落地预测误差", "Landing forecast error"),
+    "mape_naive": ("按进度推算误差", "Pace projection error"),
+    "mape_axis": ("平均绝对百分比误差", "Mean absolute percentage error"),
+    "coverage": ("80% 区间覆盖率", "80% interval coverage"),
+    "working_day": ("当月第几个工作日", "Working day of the month"),
+    "months_n": ("月数", "Months"),
+    "forecasts": ("预测次数", "Forecasts"),
     "k_payments": ("还款笔数", "Payments"),
     "k_ptp_due": ("今日到期承诺", "PTPs due today"),
     "k_paying": ("还款户数", "Paying accounts"),

@@ -3,10 +3,10 @@
 import polars as pl
 import streamlit as st
 
-from dashboard import data
-from dashboard.components import downloads, page_header, scorecard_formula, table
+from dashboard import charts, data
+from dashboard.components import chart_block, downloads, metric_help, page_header, scorecard_formula, table
 from dashboard.exports import columns_for
-from dashboard.format import code_text, md_escape_expr
+from dashboard.format import code_text, md_escape_expr, num, pct
 from dashboard.i18n import t
 from dashboard.session import current_view
 
@@ -34,3 +34,14 @@ st.dataframe(rt.frame, hide_index=True, width="stretch", column_config=rt.config
 downloads(rules, "rule_pack", view, "rule_pack", title=t("g_rulepack", lang))
 st.markdown(f"**{t('c_scorecard_w', lang)}**")
 st.text(scorecard_formula(view.as_of, lang))
+
+# The landing forecast's entry: how it did over the last 12 months (within the viewer's scope and filters).
+total = data.compose("landing_backtest_total", view.filters)
+note = None
+if not total.empty and total.df.height:
+    row = total.df.row(0, named=True)
+    note = t("backtest_total", lang, mape=pct(row["mape"]), naive=pct(row["mape_naive"]),
+             coverage=pct(row["coverage"], 0), n=num(row["forecasts"]))
+chart_block(t("c_backtest", lang), data.compose("landing_backtest", view.filters), lambda df: charts.backtest(df, lang),
+            view, "landing_backtest", "landing_backtest", help=metric_help("landing", lang), note=note,
+            empty=t("backtest_none", lang))

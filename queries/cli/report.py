@@ -24,8 +24,8 @@ from queries.settings import Settings
 from queries.store import Store, StoreMissing
 from queries.views.scoped import metric as scoped_metric
 
-INT_EXTRAS = {"payments", "pending", "attempts", "regulator_12378"}
-MONEY_EXTRAS = {"due_amount"}
+INT_EXTRAS = {"payments", "pending", "attempts", "regulator_12378", "elapsed_days", "working_days"}
+MONEY_EXTRAS = {"due_amount", "low", "high", "naive", "pipeline", "target"}
 
 
 class BadInput(UserError):

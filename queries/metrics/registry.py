@@ -8,12 +8,21 @@ import polars as pl
 
 from queries.compliance.rules import Rule, RulePack, load_pack
 from queries.filters import Filters
-from queries.metrics import complaints, compliance, contact, portfolio, recovery  # noqa: F401 - their declarations register
+from queries.metrics import (  # noqa: F401 - their declarations register
+    agency,
+    complaints,
+    compliance,
+    contact,
+    forecast,
+    portfolio,
+    recovery,
+)
 from queries.metrics.declare import DECLARED, Metric
 from queries.store import Store
 
-#: The glossary's order: money first, then effort and results, complaints, compliance, the portfolio.
-_FAMILIES = (recovery.__name__, contact.__name__, complaints.__name__, compliance.__name__, portfolio.__name__)
+#: The glossary's order: money first, then effort and results, complaints, compliance, the portfolio, agencies.
+_FAMILIES = (recovery.__name__, forecast.__name__, contact.__name__, complaints.__name__, compliance.__name__,
+             portfolio.__name__, agency.__name__)
 METRICS: dict[str, Metric] = {m.key: m for m in sorted(
     DECLARED.values(), key=lambda m: _FAMILIES.index(m.function.__module__))}
 

@@ -20,7 +20,7 @@ from queries.dates import CHINA_CALENDAR, month_end, month_start, shift_months
 from queries.filters import Filters, Scope, apply
 from queries.governance.access import Subscription
 from queries.governance.masking import mask_frame
-from queries.metrics import MetricUnavailable
+from queries.metrics import MetricError, MetricUnavailable
 from queries.metrics.registry import METRICS
 from queries.store import Store
 from queries.views import scoped
@@ -177,6 +177,12 @@ def _headline(r: _Reader, day: dt.date, series: pl.DataFrame) -> dict[str, float
     except MetricUnavailable:
         ach = {"denominator": None, "value": None, "pace": None}
     out |= {"target": ach["denominator"], "achievement": ach["value"], "pace": ach["pace"]}
+    try:  # where the month lands (80% interval, P(target)); absent with too little history
+        land = r.one("landing", m0, day, ("value", "low", "high", "p_target"))
+    except (MetricUnavailable, MetricError):
+        land = {"value": None, "low": None, "high": None, "p_target": None}
+    out |= {"landing": land["value"], "landing_low": land["low"], "landing_high": land["high"],
+            "p_target": land["p_target"]}
     return out
 
 

@@ -89,6 +89,12 @@ def headline_rows(d: Digest) -> list[tuple[str, str]]:
     else:
         rows += [(t("n_target", lang), cny(h["target"], lang)), (t("k_achv", lang), pct(h["achievement"])),
                  (t("n_pace", lang), pct(h["pace"]))]
+    if h.get("landing") is not None:
+        land = t("n_landing", lang, landing=cny(h["landing"], lang), low=cny(h["landing_low"], lang),
+                 high=cny(h["landing_high"], lang))
+        if h["p_target"] is not None:
+            land += " · " + t("k_p_target", lang, p=pct(h["p_target"], 0))
+        rows.append((t("landing", lang), land))
     rows += [(t("k_recovery", lang), pct(h["recovery_rate_mtd"], 2)), (t("k_payments", lang), num(h["payments_mtd"]))]
     return rows
 
@@ -275,6 +281,8 @@ def xlsx(d: Digest) -> bytes:
     h = d.headline
     items = [("n_yesterday", h["yesterday"], money), ("k_mtd", h["mtd"], money), ("n_target", h["target"], money),
              ("k_achv", h["achievement"], rate), ("n_pace", h["pace"], rate),
+             ("landing", h.get("landing"), money), ("landing_low", h.get("landing_low"), money),
+             ("landing_high", h.get("landing_high"), money), ("p_target", h.get("p_target"), rate),
              ("k_recovery", h["recovery_rate_mtd"], rate), ("k_payments", h["payments_mtd"], count),
              ("n_ptp", d.ptp["count"], count), ("n_complaints", d.complaints["total"], count),
              ("k_12378", d.complaints["regulator"], count)]

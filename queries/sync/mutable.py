@@ -36,7 +36,7 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
         changed = changed.join(same, on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
     ctx.rows["promises"] = changed.height
     if incremental and changed.height == 0:
-        for name in ("base/promises", "promises_daily", "promises_agent"):
+        for name in ("base/promises", "promises_daily", "promises_agent", "promise_pipeline"):
             ctx.writer.keep(name)
         return
     prev = pl.read_parquet(prev_file) if incremental else None
@@ -53,6 +53,7 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
     ctx.writer.put("base/promises", base)
     if base.height:
         wm.promises_updated_at = base.get_column("updated_at").max().isoformat()
+    ctx.writer.put("promise_pipeline", promise_pipeline(base))
     src = base if days is None else base.filter(pl.col("due_on").is_in(list(days)))
     daily = src.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum())
@@ -63,6 +64,17 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
             df = pl.concat([prev_df.filter(~pl.col("day").is_in(list(days))), df.select(prev_df.columns)],
                            how="vertical_relaxed")
         ctx.writer.put(name, df.sort("day"))
+
+
+def promise_pipeline(base: pl.DataFrame) -> pl.DataFrame:
+    """Promises by due day and the day they were made (one made before the due month counts from its eve), so the
+    landing forecast can tell, for any day, which promises were made by then and fall due later in the month
+    (whatever became of them: their status is in promises_agent)."""
+    due = pl.col("due_on")
+    eve = due.dt.month_start() - pl.duration(days=1)
+    made = pl.max_horizontal(pl.col("promised_at").dt.date(), eve).alias("made")
+    return (base.group_by(due.alias("day"), made, "agent_id", "bucket")
+            .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("cents").sum()).sort("day", "made"))
 
 
 COMPLAINT_STORE = {"complaint_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, **{k: pl.String for k in DIMS},

@@ -16,8 +16,10 @@ from queries.dates import (
     shift_months,
 )
 from queries.filters import Filters
-from queries.metrics import MetricUnavailable
+from queries.metrics import MetricError, MetricUnavailable
+from queries.metrics.agency import SCORE_MONTHS
 from queries.metrics.base import filter_frame, require
+from queries.metrics.forecast import backtest, backtest_summary, backtest_totals
 from queries.metrics.registry import compute
 from queries.store import Store
 
@@ -101,7 +103,18 @@ def daily_kpis(store: Store, f: Filters) -> dict:
     same = {"day": wd, "collected_today": _one(compute("collected", store, day)),
             "ptp_due_today": _ptp_due(store, day)[0]}
     return {"now": _kpis_for(store, f, f.end), "last_month": _kpis_for(store, f, last_month), "same_weekday": same,
-            "calendar_unknown": CHINA_CALENDAR.unknown_years(month_start(last_month), month_end(f.end))}
+            "calendar_unknown": CHINA_CALENDAR.unknown_years(month_start(last_month), month_end(f.end)),
+            "landing": landing_now(store, f)}
+
+
+def landing_now(store: Store, f: Filters) -> dict | None:
+    """The month-end landing of the period's end month for the filters: value, low, high (80%), naive, target,
+    p_target, pipeline; None when it cannot be forecast (too little history, a product or region filter)."""
+    try:
+        df = compute("landing", store, f.with_dates(month_start(f.end), f.end))
+    except (MetricUnavailable, MetricError):
+        return None
+    return df.row(0, named=True) if df.height else None
 
 
 def daily_series(store: Store, f: Filters) -> pl.DataFrame:
@@ -131,7 +144,22 @@ def by_team(store: Store, f: Filters) -> pl.DataFrame:
     except MetricUnavailable:
         col = col.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("target", "expected", "achievement",
                                                                             "pace"))
-    return _team_names(store, col).filter(pl.col("collected") > 0)
+    return _team_names(store, _with_landing(store, f, col)).filter(pl.col("collected") > 0)
+
+
+LANDING_COLUMNS = ("landing", "landing_low", "landing_high", "p_target")
+
+
+def _with_landing(store: Store, f: Filters, teams: pl.DataFrame) -> pl.DataFrame:
+    """Each team's month-end landing (80% interval, P(target)) for the period's end month (nulls when it cannot be
+    forecast)."""
+    try:
+        land = compute("landing", store, f.with_dates(month_start(f.end), f.end), ("team_id",)).select(
+            "team_id", pl.col("value").alias("landing"), pl.col("low").alias("landing_low"),
+            pl.col("high").alias("landing_high"), "p_target")
+    except (MetricUnavailable, MetricError):
+        return teams.with_columns(pl.lit(None, pl.Float64).alias(c) for c in LANDING_COLUMNS)
+    return teams.join(land, on="team_id", how="left")
 
 
 def by_bucket(store: Store, f: Filters) -> pl.DataFrame:
@@ -399,3 +427,34 @@ def roll_trend(store: Store, f: Filters, basis: str = "balance") -> pl.DataFrame
     nxt = {a: b for a, b in zip(labels, labels[1:], strict=False)}
     return out.filter(pl.col("to_bucket") == pl.col("from_bucket").replace_strict(nxt, default=None)).with_columns(
         pl.format("{}→{}", "from_bucket", "to_bucket").alias("pair")).sort("month", "from_bucket")
+
+
+def landing_backtest(store: Store, f: Filters) -> pl.DataFrame:
+    """The landing forecast's backtest over the last 12 complete months for the filters' teams and buckets, by
+    working day: months, MAPE of the landing and of the naive pace projection, the 80% interval's coverage."""
+    return backtest_summary(backtest(store, f))
+
+
+def landing_backtest_total(store: Store, f: Filters) -> pl.DataFrame:
+    """The same over every working day: forecasts, MAPE of the landing and of the naive projection, coverage."""
+    totals = backtest_totals(backtest(store, f))
+    return pl.DataFrame([totals] if totals["forecasts"] else [],
+                        schema={"mape": pl.Float64, "mape_naive": pl.Float64, "coverage": pl.Float64,
+                                "forecasts": pl.Int64})
+
+
+def agency_vintages(store: Store, f: Filters) -> pl.DataFrame:
+    """Placement vintages of the agencies and in-house teams placed in the period's months (agency_liquidation)."""
+    return compute("agency_liquidation", store, f)
+
+
+def agency_scorecard(store: Store, f: Filters) -> pl.DataFrame:
+    """The agencies ranked on the period's placement months (agency_score) with their parts."""
+    return compute("agency_score", store, f)
+
+
+def agency_mature_month(store: Store, f: Filters) -> pl.DataFrame:
+    """The latest placement month of the period whose third month after placement has ended (one row, or none)."""
+    v = compute("agency_liquidation", store, f)
+    return v.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).select(
+        pl.col("placed_month").max()).drop_nulls()

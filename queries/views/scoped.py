@@ -30,7 +30,9 @@ from queries.views.drilldown import (
 
 #: Page compositions callable through compose() (functions of queries.views.pages taking (store, filters, …)).
 COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel", "hourly_rpc",
-                "open_complaints", "monthly", "by_channel_month", "roll_trend")
+                "open_complaints", "monthly", "by_channel_month", "roll_trend", "landing_backtest",
+                "landing_backtest_total", "agency_vintages", "agency_scorecard",
+                "agency_mature_month")
 #: Compositions of the compliance page (functions of queries.views.compliance taking (store, filters, …)).
 COMPLIANCE_VIEWS = ("breach_kpis", "breach_ranking", "complaints_deadline", "scorecard")
 #: Drill-down arguments a request may carry (anything else is dropped, never passed on).

@@ -110,3 +110,11 @@ def test_paying_accounts_counts_as_integers(settings):
     code, out, _ = run(["paying_accounts", "--start", "2026-01-01", "--end", "2026-03-31"], settings)
     assert code == 0 and json.loads(out)["rows"] == [
         {"numerator": 4, "denominator": None, "value": 4, "payments": 5}]
+
+
+def test_landing_with_too_little_history_says_so(settings):
+    """The hand-made data has payments in January–March only: no month has three earlier months to learn from."""
+    code, _, err = run(["landing", "--start", "2026-03-01", "--end", "2026-03-31"], settings)
+    assert code == 1 and "3 earlier months" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["landing", "--start", "2026-03-01", "--end", "2026-03-31", "--by", "month"], settings)
+    assert code == 2 and "landing cannot be broken down by 'month'" in err

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "cases", "glossary", "data_overview")
+PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "agencies", "cases", "glossary", "data_overview")
 ROLES = (("manager", ()), ("compliance", ()))
 
 
@@ -73,7 +73,8 @@ def test_the_browser_renders_no_markup_and_calls_no_one(hostile_app) -> None:  #
     with streamlit_server(env) as base, browser() as page:
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((base, "data:", "blob:"))
                 else None)
-        for path in ("daily", "agents", "complaints", "compliance", "aging", "trends", "cases", "glossary", "data"):
+        for path in ("daily", "agents", "complaints", "compliance", "aging", "trends", "agencies", "cases", "glossary",
+                     "data"):
             open_page(page, base, path, query="period=ytd" if path != "cases" else "")
             bad = page.evaluate("""(beacon) => {
                 const out = [];

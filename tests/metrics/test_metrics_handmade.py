@@ -226,6 +226,7 @@ def test_every_metric_registered_with_definitions():
         "collected", "paying_accounts", "recovery_rate", "target_achievement", "contact_rate", "rpc_rate", "ptp_rate",
         "ptp_kept_rate", "complaint_rate", "bucket_balance", "roll_rate", "cure_rate", "liquidation",
         "after_hours_rate", "over_frequency", "breaches", "third_party_unjustified", "recording_coverage",
-        "plan_contacts", "complaints_late", "complaints_after_breach", "rpc_by_attempt"}
+        "plan_contacts", "complaints_late", "complaints_after_breach", "rpc_by_attempt", "landing",
+        "agency_liquidation", "agency_score"}
     for m in METRICS.values():
         assert m.name_zh and m.name_en and m.definition_zh and m.definition_en and m.numerator

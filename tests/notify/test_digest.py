@@ -114,3 +114,16 @@ def test_stale_store_and_data_behind_are_said(settings) -> None:  # noqa: ANN001
     assert any("runs to 22 Nov 2026 only, not 25 Nov 2026" in n for n in d.notes)
     zh = build(store, Recipient("x@y", Scope(), "zh"), DAY, max_age_s=1e12)
     assert zh.notes == []
+
+
+def test_headline_carries_the_landing_forecast(settings) -> None:  # noqa: ANN001
+    """The month-end landing (80% interval, P(target)) is in the headline, from the registry's `landing`."""
+    from dashboard.format import cny
+    from queries.notify.render import headline_rows
+
+    d = _digest(settings, "boss@bank.example")
+    assert [s for s in d.sources if s.metric == "landing" and s.column == "value"]
+    h = d.headline
+    assert h["landing_low"] <= h["landing"] <= h["landing_high"] and h["landing"] >= h["mtd"]
+    label, text = next(r for r in headline_rows(d) if r[0] == METRICS["landing"].name(d.recipient.lang))
+    assert cny(h["landing"], d.recipient.lang) in text and cny(h["landing_high"], d.recipient.lang) in text

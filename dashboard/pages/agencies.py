@@ -1,0 +1,58 @@
+"""委外管理 · Agencies: agencies against each other and in-house teams on the same placement vintages, ranked."""
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.components import chart_block, downloads, metric_help, page_header, table
+from dashboard.format import month
+from dashboard.i18n import t
+from dashboard.session import current_view
+
+view = current_view()
+lang, f = view.lang, view.filters
+page_header(view, "pg_agencies")
+st.caption(t("agency_intro", lang))
+st.info(t("agency_compliance_note", lang), icon=":material/info:")
+
+# The scorecard: one row per agency, ranked; every figure from the registry's agency_score.
+score = data.compose("agency_scorecard", f)
+with st.container(border=True):
+    st.markdown(f"**{t('c_agency_score', lang)}**", help=metric_help("agency_score", lang))
+    if score.empty:
+        st.info(score.reason(lang) or t("agency_none", lang), icon=":material/info:")
+    else:
+        shown = score.df.select("rank", "holder", pl.col("value").alias("agency_score"), "placed", "placed_balance",
+                                "liquidation_m3", "per_100", "recall_rate", "transfer_rate", "complaints_per_10k",
+                                "regulator_12378")
+        tb = table(shown, lang, kinds={"agency_score": "rate"}, pinned=("holder",))
+        st.dataframe(tb.frame, hide_index=True, width="stretch", column_config=tb.config)
+        downloads(shown, "agency_scorecard", view, "agency_scorecard", title=t("c_agency_score", lang),
+                  kinds={"agency_score": "rate"})
+
+# The vintage curves: one placement month, every agency and in-house team placed that month.
+vint = data.compose("agency_vintages", f)
+if vint.empty:
+    chart_block(t("c_agency_vintage", lang), vint, lambda d: charts.agency_vintage(d, lang), view,
+                "agency_vintages", "agency_vintage", empty=t("agency_none", lang),
+                help=metric_help("agency_liquidation", lang))
+else:
+    months = sorted(vint.df.get_column("placed_month").unique().to_list(), reverse=True)
+    mature = data.compose("agency_mature_month", f)  # the latest month with 3 mature months, to start with
+    first = mature.df.get_column("placed_month")[0] if not mature.empty and mature.df.height else months[0]
+    picked = {"month": first}
+
+    def _month() -> None:
+        picked["month"] = st.selectbox(t("agency_month", lang), months, index=months.index(first),
+                                       key="agency_month", format_func=lambda m: month(m, lang)) or first
+
+    def _one_month() -> data.Result:
+        return data.Result(vint.df.filter(pl.col("placed_month") == picked["month"]))
+
+    with st.container():
+        _month()
+    chosen = _one_month()
+    chart_block(f"{t('c_agency_vintage', lang)} · {month(picked['month'], lang)}", chosen,
+                lambda d: charts.agency_vintage(d, lang), view, "agency_vintages", "agency_vintage",
+                help=metric_help("agency_liquidation", lang), export=vint.df,
+                export_opts={"metric": "agency_liquidation"})

@@ -1,0 +1,267 @@
+"""Agencies (委外) judged on the same placement vintages: liquidation of the cases each holder took in a month.
+
+A case's **holder** at a month-end is the team of the agent its month-end snapshot assigns it to — for a team
+with channel `agency`, the agency (`teams.agency_name`; all its teams together), for an in-house team the team.
+A case is **placed** with a holder in month m when its month-end snapshot of m puts it with that holder and the
+one of m − 1 did not (another holder, or the case was not there); cases of the first snapshot month are not
+placements (where they came from is unknown). The placement's balance and bucket are those of the snapshot.
+
+A payment in month p counts for the placement when the case was still with the holder at the end of p − 1:
+months_since = p − m (1, 2, …). The placement ends at the first month-end with another holder: **recalled**
+when that is an in-house team (from an agency), **transferred** when it is another agency, closed when the
+case is no longer in the snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import polars as pl
+
+from queries.dates import month_index, month_index_expr, month_starts
+from queries.filters import Filters
+from queries.metrics.base import (
+    MetricError,
+    MetricUnavailable,
+    allowed_agents,
+    empty,
+    money,
+    ratio,
+)
+from queries.metrics.declare import metric
+from queries.store import Store
+
+VINTAGE_DIMS = ("holder", "placed_month", "months_since")
+VINTAGE_EXTRA = ("kind", "placed", "recalled", "transferred", "immature")
+IN_HOUSE, AGENCY = "in_house", "agency"
+
+
+def agency_names(store: Store) -> pl.DataFrame:
+    """team_id → agency (its agency_name; the team id when the name is missing) for the teams with channel agency:
+    the one place an agency is told from its teams (an agency's teams count together)."""
+    teams = store.frame("teams").filter(pl.col("channel") == AGENCY)
+    name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
+    return teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("agency"))
+
+
+def _holder_of_agents(store: Store) -> pl.DataFrame:
+    """agent_id → team_id, holder (agency name or team id) and kind (agency | in_house)."""
+    teams = store.frame("teams").select("team_id", "channel").join(agency_names(store), on="team_id", how="left")
+    teams = teams.select("team_id", pl.coalesce("agency", "team_id").alias("holder"),
+                         pl.when(pl.col("channel") == AGENCY).then(pl.lit(AGENCY)).otherwise(pl.lit(IN_HOUSE))
+                         .alias("kind"))
+    return store.frame("agents").select("agent_id", "team_id").join(teams, on="team_id", how="left")
+
+
+def month_end_snapshots(store: Store) -> dict[dt.date, dt.date]:
+    """Month (first day) → the last snapshot dated in it."""
+    out: dict[dt.date, dt.date] = {}
+    for d in store.snapshots:
+        m = d.replace(day=1)
+        out[m] = max(out.get(m, d), d)
+    return out
+
+
+def segments(store: Store) -> pl.DataFrame:
+    """One row per placement (and per holding of the first snapshot month, placed = False): case_id, holder, kind,
+    team_id, bucket, cents (balance at placement), start (its month), last (the last month-end with the holder),
+    next_holder / next_kind (null when the case left the snapshots). Kept in store.memo."""
+    memo = store.memo.get("agency_segments")
+    if memo is not None:
+        return memo
+    snaps = month_end_snapshots(store)
+    frames = []
+    for m, d in sorted(snaps.items()):
+        f = store.path / "base" / "snapshots" / f"{d.isoformat()}.parquet"
+        if f.is_file():
+            frames.append(pl.scan_parquet(f).select("case_id", "agent_id", "cents", "dpd", pl.lit(m).alias("month")))
+    if not frames:
+        out = pl.DataFrame(schema={"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
+                                   "bucket": pl.String, "cents": pl.Int64, "start": pl.Date, "last": pl.Date,
+                                   "next_holder": pl.String, "next_kind": pl.String, "placed": pl.Boolean})
+        store.memo["agency_segments"] = out
+        return out
+    first = min(snaps)
+    held = pl.concat(frames).collect().join(_holder_of_agents(store), on="agent_id", how="left")
+    held = held.with_columns(month_index_expr(pl.col("month")).alias("mi")).sort("case_id", "mi")
+    same_case = pl.col("case_id") == pl.col("case_id").shift(1)
+    follows = same_case & (pl.col("mi") == pl.col("mi").shift(1) + 1)
+    new_seg = ~follows | (pl.col("holder").ne_missing(pl.col("holder").shift(1)))
+    held = held.with_columns(new_seg.alias("_start")).with_columns(
+        pl.col("_start").shift(-1, fill_value=True).alias("_end"))
+    # rows in (case, month) order: each segment's first row starts it and its last row ends it, one for one
+    starts = held.filter(pl.col("_start")).select("case_id", "holder", "kind", "team_id", "dpd", "cents",
+                                                  pl.col("month").alias("start"))
+    ends = held.filter(pl.col("_end")).select(pl.col("month").alias("last"))
+    segs = pl.concat([starts, ends], how="horizontal")
+    nxt = (pl.col("case_id") == pl.col("case_id").shift(-1)) & \
+        (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1)
+    segs = segs.with_columns(pl.when(nxt).then(pl.col("holder").shift(-1)).alias("next_holder"),
+                             pl.when(nxt).then(pl.col("kind").shift(-1)).alias("next_kind"))
+    bounds = store.bounds
+    out = segs.select("case_id", "holder", "kind", "team_id", bounds.expr(pl.col("dpd")).alias("bucket"), "cents", "start", "last", "next_holder", "next_kind",
+                      (pl.col("start") > pl.lit(first)).alias("placed"))
+    store.memo["agency_segments"] = out
+    return out
+
+
+def _paid_by_case_month(store: Store) -> pl.DataFrame:
+    """case_id, month, cents: every payment summed by case and month (from paying_case_days), in store.memo."""
+    memo = store.memo.get("agency_paid")
+    if memo is None:
+        memo = (store.scan("paying_case_days").group_by("case_id", pl.col("day").dt.month_start().alias("month"))
+                .agg(pl.col("cents").sum()).collect())
+        store.memo["agency_paid"] = memo
+    return memo
+
+
+def _empty(by: tuple[str, ...]) -> pl.DataFrame:
+    """No vintages, with the extras' types (kind text, immature a flag)."""
+    return empty(by, VINTAGE_EXTRA).with_columns(pl.col("kind").cast(pl.String), pl.col("immature").cast(pl.Boolean))
+
+
+def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The placements summed by holder, team, bucket and placement month (placed cases, cents); the payments
+    while held by the same and months since (paid); the moves (rec: recalled, tra: transferred) — small frames
+    the metric filters and sums, built once per store version (store.memo)."""
+    memo = store.memo.get("agency_cells")
+    if memo is not None:
+        return memo
+    segs = segments(store).filter(pl.col("placed"))
+    keys = ["holder", "team_id", "bucket", "start"]
+    placed = segs.group_by(keys).agg(pl.col("kind").first(), pl.len().alias("placed"), pl.col("cents").sum())
+    paid = _paid_by_case_month(store).join(segs.select("case_id", *keys, "last"), on="case_id")
+    mi = month_index_expr(pl.col("month"))
+    held = (mi >= month_index_expr(pl.col("start")) + 1) & (mi <= month_index_expr(pl.col("last")) + 1)
+    paid = paid.filter(held).group_by(*keys, (mi - month_index_expr(pl.col("start"))).cast(pl.Int32)
+                                      .alias("months_since")).agg(pl.col("cents").sum().alias("paid"))
+    moved = segs.filter(pl.col("next_holder").is_not_null()).with_columns(
+        (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
+        .alias("months_since")).group_by(*keys, "months_since").agg(
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().alias("rec"),
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().alias("tra"))
+    store.memo["agency_cells"] = (placed, paid, moved)
+    return placed, paid, moved
+
+
+@metric("agency_liquidation", name=("委外批次清收率", "Placement vintage liquidation"),
+        definition=(("按委案批次（案件月末归属转入该机构或团队的月份）比较：委案后第 1…n 个月内、案件仍由其持有时的累计还款 ÷ "
+                     "委案时余额；同一批次月份比较各委外机构与自营团队，未满月的单元格标记为未成熟"),
+                    ("Placement vintages (the month a case's month-end assignment moves to the agency or team): "
+                     "payments in the 1…n months after placement while the case is still with it ÷ balance at "
+                     "placement; agencies and in-house teams compared on the same placement months, cells whose "
+                     "month has not ended flagged immature")),
+        numerator=("委案后仍持有期间的累计还款", "cumulative payments while still held"),
+        denominator=("委案时余额", "balance at placement"), dims=VINTAGE_DIMS, unit="rate", money_numerator=True)
+def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Liquidation of each holder's placement vintages by months since placement; extras: kind, placed (cases),
+    recalled and transferred (cases moved by then), immature."""
+    by = tuple(dict.fromkeys(("holder", "placed_month", "months_since", *by)))
+    if set(by) - set(VINTAGE_DIMS):
+        raise MetricError(f"agency_liquidation is by {', '.join(VINTAGE_DIMS)}")
+    if filters.nothing:
+        return _empty(by)
+    if filters.products or filters.regions:
+        raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
+    placed, paid, moved = _cells(store)
+    months = month_starts(filters.start, filters.end)
+    keep = [pl.col("start").is_between(months[0], months[-1])]
+    agents = allowed_agents(store, filters)
+    if agents is not None:
+        teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
+        keep.append(pl.col("team_id").is_in(teams.to_list()))
+    if filters.buckets:
+        keep.append(pl.col("bucket").is_in(list(filters.buckets)))
+    placed, paid, moved = (df.filter(*keep) for df in (placed, paid, moved))
+    if placed.height == 0:
+        return _empty(by)
+    as_of = store.as_of or dt.date.today()
+    den = placed.group_by("holder", "start").agg(pl.col("kind").first(), pl.col("placed").sum(),
+                                                  pl.col("cents").sum().alias("den"))
+    grid = den.with_columns((pl.lit(month_index(as_of)) - month_index_expr(pl.col("start"))).alias("_max")) \
+        .filter(pl.col("_max") >= 1).with_columns(
+        pl.int_ranges(1, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")).explode("months_since")
+    paid = paid.group_by("holder", "start", "months_since").agg(pl.col("paid").sum())
+    moved = moved.group_by("holder", "start", "months_since").agg(pl.col("rec").sum(), pl.col("tra").sum())
+    keys = ["holder", "start", "months_since"]
+    out = grid.join(paid, on=keys, how="left").join(moved, on=keys, how="left").with_columns(
+        pl.col("paid").fill_null(0), pl.col("rec").fill_null(0), pl.col("tra").fill_null(0)).sort(keys)
+    out = out.with_columns(pl.col("paid").cum_sum().over("holder", "start").alias("num"),
+                           pl.col("rec").cum_sum().over("holder", "start").alias("recalled"),
+                           pl.col("tra").cum_sum().over("holder", "start").alias("transferred"))
+    cell_end = pl.col("start").dt.offset_by(pl.format("{}mo", pl.col("months_since") + 1)) - pl.duration(days=1)
+    out = out.select(
+        "holder", pl.col("start").alias("placed_month"), "months_since", money(pl.col("num")).alias("numerator"),
+        money(pl.col("den")).alias("denominator"), ratio(pl.col("num"), pl.col("den")).alias("value"), "kind",
+        pl.col("placed").cast(pl.Float64), pl.col("recalled").cast(pl.Float64),
+        pl.col("transferred").cast(pl.Float64), (cell_end > pl.lit(as_of)).alias("immature"))
+    return out.sort("holder", "placed_month", "months_since")
+
+
+#: The agency scorecard's parts and weights (the glossary states them): name → (weight, higher is better).
+SCORE_WEIGHTS = {"liquidation_m3": (0.5, True), "recall_rate": (0.2, False), "complaints_per_10k": (0.3, False)}
+SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the vintages whose cell is mature
+
+
+@metric("agency_score", name=("委外机构评分", "Agency scorecard"),
+        definition=(("同一批次月份内各委外机构的综合评分（0–1，越高越好）：50% × 委案后 3 个月清收率（已成熟批次合计）"
+                     " + 20% × 撤案率（越低越好）+ 30% × 每万件在催案件投诉数（越低越好）；每项按参评机构的最小值—最大值"
+                     "线性换算到 0–1，只有一家机构时为 1。合规违规与白名单状态待合规模块上线后加入"),
+                    ("A score per agency on the same placement months (0–1, higher is better): 50% × liquidation 3 "
+                     "months after placement (mature vintages pooled) + 20% × recall rate (lower is better) + 30% × "
+                     "complaints per 10,000 worked cases (lower is better); each part scaled 0–1 between the agencies' "
+                     "lowest and highest (1 when only one agency). Rule breaches and whitelist status join once the "
+                     "compliance metrics exist")),
+        numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
+        unit="rate")
+def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Per agency: value = score (0–1) and rank; extras placed (cases), placed_balance, liquidation_m3,
+    per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378."""
+    from queries.metrics.complaints import complaint_rate
+
+    if by not in ((), ("holder",)):
+        raise MetricError("agency_score is by holder")
+    cols = ("rank", "placed", "placed_balance", "liquidation_m3", "per_100", "recall_rate", "transfer_rate",
+            "complaints_per_10k", "regulator_12378")
+    vint = agency_liquidation(store, filters)
+    vint = vint.filter(pl.col("kind") == AGENCY) if vint.height else vint
+    if vint.height == 0:
+        return empty(("holder",), cols)
+    last = vint.sort("months_since").group_by("holder", "placed_month").agg(pl.all().last())
+    per = last.group_by("holder").agg(
+        pl.col("placed").sum(), pl.col("denominator").sum().alias("placed_balance"),
+        pl.col("numerator").sum().alias("paid"), pl.col("recalled").sum(), pl.col("transferred").sum())
+    m3 = vint.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).group_by("holder").agg(
+        pl.col("numerator").sum().alias("m3_num"), pl.col("denominator").sum().alias("m3_den"))
+    teams = agency_names(store).rename({"agency": "holder"})
+    complaints = []
+    for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
+        keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
+        try:
+            c = complaint_rate(store, replace(filters, teams=keep)) if keep else None
+        except (MetricError, MetricUnavailable):
+            c = None
+        complaints.append((holder, c.get_column("value")[0] if c is not None and c.height else None,
+                           c.get_column("regulator_12378")[0] if c is not None and c.height else None))
+    comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
+                                            "regulator_12378": pl.Float64}, orient="row")
+    out = per.join(m3, on="holder", how="left").join(comp, on="holder", how="left").with_columns(
+        ratio(pl.col("m3_num"), pl.col("m3_den")).alias("liquidation_m3"),
+        ratio(pl.col("paid"), pl.col("placed_balance"), 100.0).alias("per_100"),
+        ratio(pl.col("recalled"), pl.col("placed")).alias("recall_rate"),
+        ratio(pl.col("transferred"), pl.col("placed")).alias("transfer_rate"))
+    parts = []
+    for col, (w, higher) in SCORE_WEIGHTS.items():
+        x = pl.col(col)
+        span = x.max() - x.min()
+        best = (x - x.min()) if higher else (x.max() - x)  # 0 for the worst agency, span for the best
+        scaled = pl.when(x.is_null()).then(None).when(span > 0).then(best / span).otherwise(pl.lit(1.0))
+        parts.append(pl.lit(w) * scaled.fill_null(0.0))
+    out = out.with_columns(pl.sum_horizontal(parts).alias("value"))
+    out = out.with_columns(pl.col("value").rank("min", descending=True).cast(pl.Float64).alias("rank"))
+    return out.select("holder", pl.col("value").alias("numerator"), pl.lit(None, pl.Float64).alias("denominator"),
+                      "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
+
+
+__all__ = ["agency_liquidation", "agency_names", "agency_score", "month_end_snapshots", "segments"]

@@ -1,0 +1,514 @@
+"""The month-end landing forecast (落地预测): where the month will land, with an 80% interval, and its backtest.
+
+Two parts, added without counting a yuan twice:
+
+- the **promise pipeline**: promises made by the forecast day and due later in the month, each times the kept rate
+  (by amount) of similar promises — the same team (or agency) and bucket, due in the three months before;
+- the **rest**, from the month's cumulative share by working day in the last 12 months: in each past month, at the
+  same point of its working days (k of W working days ↔ round(k × W′ ÷ W) of W′), what was still collected beyond
+  what that month's pipeline then held, per yuan already collected (pooled over the months).
+
+landing = collected so far + pipeline + ρ × collected so far, ρ = Σ (month total − collected by then − pipeline
+then) ÷ Σ collected by then over the past months. The 80% interval comes from the same past months' leave-one-out
+errors (log actual ÷ forecast), widened for their small number; P(target) from the same spread. Working days are
+the `chinesecalendar` package's (queries.dates), so a holiday week counts as no working days at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import polars as pl
+
+from queries.dates import CHINA_CALENDAR, WorkCalendar, month_end, month_start
+from queries.filters import Filters
+from queries.metrics.agency import agency_names
+from queries.metrics.base import (
+    MetricError,
+    MetricUnavailable,
+    allowed_agents,
+    empty,
+    money,
+    require,
+)
+from queries.metrics.contact import RESOLVED_PROMISES
+from queries.metrics.declare import metric
+from queries.store import Store
+
+LANDING_DIMS = ("team_id", "agency")
+NO_AGENT = "\x00"  # the unit of payments without an agent (they count for the centre only, as in `collected`)
+HISTORY_MONTHS = 12  # past months the shares and the interval come from
+MIN_HISTORY = 3  # fewer past months with collections: no forecast
+KEPT_WINDOW_MONTHS = 3  # promises due in this many months before the month give the kept rate
+MIN_KEPT_PROMISES = 30  # a team's bucket with fewer resolved promises borrows the centre's kept rate
+Z80 = 1.2815515655446004  # standard normal 90th percentile: an 80% two-sided interval
+PIPELINE_SCHEMA = {"day": pl.Date, "made": pl.Date, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
+                   "cents": pl.Int64}
+EXTRA = ("low", "high", "naive", "pipeline", "target", "p_target", "elapsed_days", "working_days")
+
+
+@dataclass(frozen=True)
+class MonthDays:
+    """One month's working days: their dates (ascending) and the position of every day of the month."""
+
+    month: dt.date
+    working: tuple[dt.date, ...]
+
+    @property
+    def count(self) -> int:
+        """Working days in the month."""
+        return len(self.working)
+
+    def cut(self, k: int) -> dt.date:
+        """The day a forecast after k working days is made: the k-th working day (k = 0: the month's eve)."""
+        return self.working[k - 1] if k > 0 else self.month - dt.timedelta(days=1)
+
+    def elapsed(self, day: dt.date) -> int:
+        """Working days of the month up to and including `day`."""
+        return sum(1 for w in self.working if w <= day)
+
+
+@functools.lru_cache(maxsize=512)
+def month_days(month: dt.date, calendar: WorkCalendar = CHINA_CALENDAR) -> MonthDays:
+    """The working days of the month starting on `month`."""
+    days = [month + dt.timedelta(days=i) for i in range((month_end(month) - month).days + 1)]
+    return MonthDays(month, tuple(d for d in days if calendar.is_working(d)))
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(months: tuple[MonthDays, ...]) -> dict[dt.date, int]:
+    """Each day of the months → the first k whose cut day is on or after it (count + 1 after the last working day)."""
+    lookup = {}
+    for md in months:
+        k = 1
+        for i in range((month_end(md.month) - md.month).days + 1):
+            d = md.month + dt.timedelta(days=i)
+            while k <= md.count and md.working[k - 1] < d:
+                k += 1
+            lookup[d] = k
+    return lookup
+
+
+def _position(day: pl.Expr, months: dict[dt.date, MonthDays]) -> pl.Expr:
+    """The working-day position of `day` in its month (see _positions)."""
+    return day.replace_strict(_positions(tuple(months.values())), default=None, return_dtype=pl.Int32)
+
+
+def kept_rates(resolved: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
+    """(group, bucket, month) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before
+    the month, from resolved promises (group, bucket, due_month, kept, res, n: cents kept, cents resolved, count);
+    a group's bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the rate of all the groups."""
+    window = pl.DataFrame([(m, month_start(m, -i)) for m in months for i in range(1, KEPT_WINDOW_MONTHS + 1)],
+                          schema={"month": pl.Date, "due_month": pl.Date}, orient="row")
+    win = resolved.join(window, on="due_month")
+    sums = [pl.col("kept").sum(), pl.col("res").sum(), pl.col("n").sum()]
+    own = win.group_by("group", "bucket", "month").agg(sums)
+    centre = win.group_by("bucket", "month").agg(sums).select(
+        "bucket", "month", (pl.col("kept") / pl.col("res")).alias("centre_rate"))
+    return own.join(centre, on=["bucket", "month"], how="left").select(
+        "group", "bucket", "month",
+        pl.when(pl.col("n") >= MIN_KEPT_PROMISES).then(pl.col("kept") / pl.col("res"))
+        .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"))
+
+
+@dataclass(frozen=True)
+class Base:
+    """Payments and promises of some months as dense arrays, unit (team, or agent when agents are selected) ×
+    bucket × month × working-day position: `paid` collected by each position (cumulative), `total` the month's,
+    `held` promise amounts made by the position's cut and due after it; `kept` the resolved promises by due month.
+    Built once per store version, calendar and months (store.memo), shared by the centre, teams and agencies."""
+
+    units: tuple[str, ...]
+    buckets: tuple[str, ...]
+    days: dict[dt.date, MonthDays]
+    paid: np.ndarray
+    total: np.ndarray
+    held: np.ndarray
+    kept: pl.DataFrame
+
+
+def build_base(pays: pl.DataFrame, pipeline: pl.DataFrame, resolved: pl.DataFrame, months: list[dt.date],
+               calendar: WorkCalendar = CHINA_CALENDAR) -> Base:
+    """A Base from payments (unit, bucket, day, cents), the promise pipeline (unit, bucket, day = due, made, cents)
+    and resolved promises (unit, bucket, due_month, kept, res, n)."""
+    days = {m: month_days(m, calendar) for m in months}
+    lo, hi = months[0], month_end(months[-1])
+    pays = pays.filter(pl.col("day").is_between(lo, hi)).group_by("unit", "bucket", "day").agg(pl.col("cents").sum())
+    pays = pays.with_columns(pl.col("day").dt.month_start().alias("month"), _position(pl.col("day"), days).alias("k"))
+    due = pipeline.filter(pl.col("day").is_between(lo, hi)).group_by("unit", "bucket", "day", "made").agg(
+        pl.col("cents").sum()).with_columns(pl.col("day").dt.month_start().alias("month"))
+    due = due.with_columns(
+        _position(pl.col("day"), days).alias("k_due"),
+        pl.when(pl.col("made") < pl.col("month")).then(0).otherwise(_position(pl.col("made"), days))
+        .cast(pl.Int32).alias("k_made")).filter(pl.col("k_made") < pl.col("k_due"))  # held for k_made…k_due − 1
+    units = tuple(sorted({*pays.get_column("unit").unique().to_list(), *due.get_column("unit").unique().to_list(),
+                          *resolved.get_column("unit").unique().to_list()}))
+    buckets = tuple(sorted({*pays.get_column("bucket").unique().to_list(), *due.get_column("bucket").unique().to_list(),
+                            *resolved.get_column("bucket").unique().to_list()}, key=str))
+    u_ix, b_ix = {u: i for i, u in enumerate(units)}, {b: i for i, b in enumerate(buckets)}
+    m_ix = {m: i for i, m in enumerate(months)}
+    width = max(md.count for md in days.values()) + 3
+    paid = np.zeros((len(units), len(buckets), len(months), width))
+    held = np.zeros_like(paid)
+
+    def index(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (df.get_column("unit").replace_strict(u_ix, return_dtype=pl.Int32).to_numpy(),
+                df.get_column("bucket").replace_strict(b_ix, return_dtype=pl.Int32).to_numpy(),
+                df.get_column("month").replace_strict(m_ix, return_dtype=pl.Int32).to_numpy())
+
+    if pays.height:
+        np.add.at(paid, (*index(pays), pays.get_column("k").to_numpy()), pays.get_column("cents").to_numpy())
+    if due.height:
+        ix, cents = index(due), due.get_column("cents").to_numpy().astype(float)
+        np.add.at(held, (*ix, due.get_column("k_made").to_numpy()), cents)
+        np.add.at(held, (*ix, due.get_column("k_due").to_numpy()), -cents)
+    return Base(units, buckets, days, np.cumsum(paid, axis=3), paid.sum(axis=3), np.cumsum(held, axis=3),
+                resolved)
+
+
+@dataclass
+class Curves:
+    """Per group and month: collected by working-day position (cum), the promise pipeline's expected value at each
+    position (pipe) and the month's total; positions 0…W (W = working days)."""
+
+    days: dict[dt.date, MonthDays]
+    cum: dict[tuple[str, dt.date], np.ndarray]
+    pipe: dict[tuple[str, dt.date], np.ndarray]
+    total: dict[tuple[str, dt.date], float]
+
+
+def curves(base: Base, groups: dict[str, str], buckets: tuple[str, ...] = ()) -> Curves:
+    """The curves of each group (units mapped to groups by `groups`; units absent are left out), over the selected
+    buckets (all when none): collected, and the pipeline valued at each group's kept rates."""
+    months = list(base.days)
+    names = sorted(set(groups.values()))
+    g_ix = {g: i for i, g in enumerate(names)}
+    member = np.zeros((len(names), len(base.units)))
+    for i, u in enumerate(base.units):
+        if u in groups:
+            member[g_ix[groups[u]], i] = 1.0
+    sel = np.array([not buckets or b in buckets for b in base.buckets], dtype=bool)
+    paid = np.einsum("gu,ubmk->gmk", member, base.paid[:, sel])
+    total = np.einsum("gu,ubm->gm", member, base.total[:, sel])
+    held = np.einsum("gu,ubmk->gbmk", member, base.held[:, sel])
+    resolved = base.kept.filter(pl.col("unit").is_in(list(groups)))
+    if buckets:
+        resolved = resolved.filter(pl.col("bucket").is_in(list(buckets)))
+    resolved = resolved.with_columns(pl.col("unit").replace_strict(groups, return_dtype=pl.String).alias("group"))
+    rate = np.zeros((len(names), int(sel.sum()), len(months)))
+    b_ix = {b: i for i, b in enumerate(b for b, keep in zip(base.buckets, sel, strict=True) if keep)}
+    m_ix = {m: i for i, m in enumerate(months)}
+    for g, b, m, r in kept_rates(resolved, months).drop_nulls("rate").iter_rows():
+        rate[g_ix[g], b_ix[b], m_ix[m]] = r
+    pipe = np.einsum("gbm,gbmk->gmk", rate, held)
+    cum_d, pipe_d, total_d = {}, {}, {}
+    for g, i in g_ix.items():
+        for m, j in m_ix.items():
+            w = base.days[m].count
+            cum_d[(g, m)], pipe_d[(g, m)], total_d[(g, m)] = paid[i, j, : w + 1], pipe[i, j, : w + 1], total[i, j]
+    return Curves(base.days, cum_d, pipe_d, total_d)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """One forecast: collected so far, the pipeline's expected value, landing with its 80% interval, the naive pace
+    projection, and the spread (σ of log actual ÷ forecast) P(target) uses."""
+
+    collected: float
+    pipeline: float
+    landing: float
+    low: float
+    high: float
+    naive: float | None
+    sigma: float
+    history: int
+
+    def p_reach(self, target: float | None) -> float | None:
+        """Probability of collecting at least `target` in the month (lognormal around the landing)."""
+        if target is None or target <= 0 or self.landing <= 0:
+            return None
+        if self.sigma <= 0:
+            return 1.0 if self.landing >= target else 0.0
+        z = math.log(target / self.landing) / self.sigma
+        return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def _at(c: Curves, key: tuple[str, dt.date], k: int) -> tuple[float, float]:
+    cum, pipe = c.cum.get(key), c.pipe.get(key)
+    return (float(cum[k]) if cum is not None else 0.0), (float(pipe[k]) if pipe is not None else 0.0)
+
+
+def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
+             past: list[dt.date]) -> Landing | None:
+    """The landing of `group` in `month` after k working days, from the past months `past` (None with fewer than
+    MIN_HISTORY past months that collected anything)."""
+    w = c.days[month].count
+    rows = []
+    for h in past:
+        if c.total.get((group, h), 0.0) <= 0:
+            continue
+        kh = min(c.days[h].count, round(k * c.days[h].count / w)) if w else 0
+        cum_h, pipe_h = _at(c, (group, h), kh)
+        rows.append((cum_h, pipe_h, c.total[(group, h)]))
+    if len(rows) < MIN_HISTORY:
+        return None
+    arr = np.array(rows)
+    rest = arr[:, 2] - arr[:, 0] - arr[:, 1]
+
+    def share(cum: float, pipe: float, use: np.ndarray) -> float:  # the rest per yuan collected so far
+        base = arr[use, 0].sum()
+        return cum + pipe + (rest[use].sum() / base * cum if cum > 0 and base > 0 else max(rest[use].mean(), 0.0))
+
+    def level(cum: float, pipe: float, use: np.ndarray) -> float:  # the rest as large as in the past months
+        return cum + pipe + max(rest[use].mean(), 0.0)
+
+    everything = np.ones(len(rows), dtype=bool)
+    loo = np.zeros((len(rows), 2))
+    for i in range(len(rows)):
+        others = everything.copy()
+        others[i] = False
+        loo[i] = [max(p(arr[i, 0], arr[i, 1], others), arr[i, 0]) for p in (share, level)]
+    # the two weighed by their leave-one-out squared log errors (early in the month the level is steadier)
+    ok = (loo > 0).all(axis=1) & (arr[:, 2] > 0)
+    mse = (np.log(arr[ok, 2:3] / loo[ok]) ** 2).mean(axis=0) if ok.any() else np.array([1.0, 1.0])
+    inv = 1 / np.maximum(mse, 1e-12)
+    weight = inv / inv.sum()
+    landing = max(float(weight @ [share(collected, pipeline, everything), level(collected, pipeline, everything)]),
+                  collected)
+    errors = np.log(arr[ok, 2] / (loo[ok] @ weight))
+    n = len(errors)
+    sigma = math.sqrt(float((errors ** 2).sum()) / n * (1 + 1 / n)) if n else 0.0
+    low = max(landing * math.exp(-Z80 * sigma), collected)
+    high = max(landing * math.exp(Z80 * sigma), low)
+    naive = collected / k * w if k > 0 else None
+    return Landing(collected, pipeline, landing, low, high, naive, sigma, len(rows))
+
+
+def past_months(month: dt.date, first: dt.date, n: int = HISTORY_MONTHS) -> list[dt.date]:
+    """Up to n complete months before `month`, not before `first` (the first month with data)."""
+    return [month_start(month, -i) for i in range(1, n + 1) if month_start(month, -i) >= first]
+
+
+# ---------------------------------------------------------------- reading the store
+
+
+def _agency_of(store: Store) -> dict[str, str]:
+    """team_id → agency name, for the teams with channel 'agency' (queries.metrics.agency.agency_names)."""
+    return dict(agency_names(store).iter_rows())
+
+
+def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalendar) -> tuple[Base, dict[str, str]]:
+    """The Base of the months (by team; by agent when agents are selected) and each unit's team, from store.memo
+    when this version already built it."""
+    if f.products or f.regions:
+        raise MetricError("the landing forecast is by team, agency and bucket; clear the product and region filters")
+    agents = allowed_agents(store, f) if f.agents else None
+    unit = "agent_id" if agents is not None else "team_id"
+    key = ("landing_base", tuple(months), calendar, None if agents is None else tuple(sorted(agents)))
+    base = store.memo.get(key)
+    if base is None:
+        who = store.frame("agents").select("agent_id", pl.col(unit).alias("unit"))
+        if agents is not None:
+            who = who.filter(pl.col("agent_id").is_in(agents))
+        lo, hi = months[0], month_end(months[-1])
+        pays = store.frame("payments_agent").filter(pl.col("day").is_between(lo, hi))
+        pays = pays.join(who, on="agent_id") if agents is not None else \
+            pays.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
+        pipe = store.frame("promise_pipeline") if store.has("promise_pipeline") else pl.DataFrame(
+            schema=PIPELINE_SCHEMA)
+        pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
+        status = store.frame("promises_agent") if store.has("promises_agent") else pl.DataFrame(
+            schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
+                    "cents": pl.Int64})
+        resolved = status.filter(pl.col("day").is_between(month_start(lo, -KEPT_WINDOW_MONTHS), hi),
+                                 pl.col("status").is_in(RESOLVED_PROMISES)).join(who, on="agent_id").group_by(
+            "unit", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
+            pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
+            pl.col("cents").sum().alias("res"), pl.col("n").sum().alias("n"))
+        base = build_base(pays, pipe, resolved, months, calendar)
+        store.memo[key] = base
+    team = dict(store.frame("agents").select("agent_id", "team_id").iter_rows()) if agents is not None else \
+        {u: u for u in base.units}
+    return base, team
+
+
+def _groups(store: Store, f: Filters, by: tuple[str, ...], team: dict[str, str]) -> dict[str, str]:
+    """unit → group (the centre '', the team or the agency) for the units the team and channel filters keep."""
+    keep = None
+    if f.teams or f.channel:
+        keep = set(store.frame("agents").filter(pl.col("agent_id").is_in(allowed_agents(store, f) or []))
+                   .get_column("team_id").to_list())
+    out = {}
+    agency = _agency_of(store) if by == ("agency",) else {}
+    for u, t in team.items():
+        if t == NO_AGENT:  # payments without an agent: the centre's, as in `collected`, when nothing narrows it
+            if not by and keep is None:
+                out[u] = ""
+            continue
+        if t is None or (keep is not None and t not in keep):
+            continue
+        if not by:
+            out[u] = ""
+        elif by == ("team_id",):
+            out[u] = t
+        elif t in agency:
+            out[u] = agency[t]
+    return out
+
+
+def _targets(store: Store, by: tuple[str, ...], f: Filters, month: dt.date) -> dict[str, float]:
+    """group → the month's target (yuan), from the optional targets table (team targets summed)."""
+    if not store.manifest.get("has_targets") or not store.has("targets") or f.buckets:
+        return {}
+    t = store.frame("targets").filter(pl.col("month") == month)  # the teams and channel, as target_achievement
+    if f.teams:
+        t = t.filter(pl.col("team_id").is_in(list(f.teams)))
+    if f.channel:
+        t = t.join(store.frame("teams").select("team_id", "channel"), on="team_id").filter(
+            pl.col("channel") == f.channel)
+    if by == ("team_id",):
+        t = t.select(pl.col("team_id").alias("group"), "target_cents")
+    elif by:
+        t = t.join(agency_names(store).rename({"agency": "group"}), on="team_id")
+    else:
+        t = t.select(pl.lit("").alias("group"), "target_cents")
+    if t.height == 0:
+        return {}
+    return {g: v / 100 for g, v in t.group_by("group").agg(pl.col("target_cents").sum()).iter_rows()}
+
+
+def _first_month(store: Store) -> dt.date | None:
+    pay = store.frame("payments_agent")
+    return month_start(pay.get_column("day").min()) if pay.height else None
+
+
+@metric("landing", name=("月末落地预测", "Month-end landing"),
+        definition=(("按过去 12 个月同一工作日进度的累计占比，加上月内剩余到期承诺 × 同类承诺兑现率，预测当月回收总额，"
+                     "附 80% 区间与达成目标的概率"),
+                    ("The month's collected at month end, forecast from the cumulative share by working day of the "
+                     "last 12 months plus promises due in the rest of the month × the kept rate of similar promises, "
+                     "with an 80% interval and the probability of reaching the target")),
+        numerator=("截至当日的当月回收金额", "collected in the month so far"),
+        denominator=("团队月度目标（如有）", "the month's target (when targets exist)"),
+        dims=LANDING_DIMS, unit="money", money_numerator=True)
+def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
+            calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
+    """The landing of the month of the period's end (as of that day, or the data's last day if earlier): value =
+    landing, numerator = collected so far, denominator = target; extras low/high (80%), naive pace projection,
+    pipeline, target, p_target, elapsed and total working days."""
+    if len(by) > 1 or (by and by[0] not in LANDING_DIMS):
+        raise MetricError(f"landing can be broken down by one of {', '.join(LANDING_DIMS)}")
+    if filters.nothing:
+        return empty(by, EXTRA)
+    require(store, "payments")
+    first = _first_month(store)
+    day = min(filters.end, store.as_of) if store.as_of else filters.end
+    month = month_start(day)
+    if first is None or first > month:
+        return empty(by, EXTRA)
+    past = past_months(month, first)
+    months = [*reversed(past), month]
+    base, team = _base(store, filters, months, calendar)
+    groups = _groups(store, filters, by, team)
+    c = curves(base, groups, filters.buckets)
+    k = c.days[month].elapsed(day)
+    agents = allowed_agents(store, filters)
+    pays = store.frame("payments_agent").filter(pl.col("day").is_between(month, day))
+    if agents is not None:
+        pays = pays.filter(pl.col("agent_id").is_in(agents))
+    if filters.buckets:
+        pays = pays.filter(pl.col("bucket").is_in(list(filters.buckets)))
+    unit = pl.col("agent_id") if filters.agents else pl.col("agent_id").replace_strict(
+        dict(store.frame("agents").select("agent_id", "team_id").iter_rows()), default=None).fill_null(NO_AGENT)
+    pays = pays.with_columns(unit.replace_strict(groups, default=None, return_dtype=pl.String).alias("group"))
+    now = dict(pays.drop_nulls("group").group_by("group").agg(pl.col("cents").sum()).iter_rows())
+    targets = _targets(store, by, filters, month)
+    names = sorted({g for g, _ in c.total} | set(now))
+    out = []
+    for g in names:
+        result = forecast(c, g, month, k, float(now.get(g, 0)), _at(c, (g, month), k)[1], past)
+        if result is None:
+            continue
+        if day >= month_end(month):  # the month is over: it landed where it is
+            result = replace(result, pipeline=0.0, landing=result.collected, low=result.collected,
+                             high=result.collected, sigma=0.0)
+        tgt = targets.get(g)
+        out.append({"group": g, "numerator": result.collected, "denominator": tgt, "value": result.landing,
+                    "low": result.low, "high": result.high, "naive": result.naive, "pipeline": result.pipeline,
+                    "target": tgt, "p_target": result.p_reach(tgt * 100 if tgt else None),
+                    "elapsed_days": float(k), "working_days": float(c.days[month].count)})
+    if not out:
+        if not by:
+            raise MetricUnavailable(f"the landing forecast needs at least {MIN_HISTORY} earlier months with "
+                                    "payments", zh=f"落地预测至少需要此前 {MIN_HISTORY} 个月的还款数据")
+        return empty(by, EXTRA)
+    df = pl.DataFrame(out, schema={"group": pl.String, **{c: pl.Float64 for c in
+                                                           ("numerator", "denominator", "value", *EXTRA)}})
+    cents = ("numerator", "value", "low", "high", "naive", "pipeline")
+    df = df.with_columns(money(pl.col(x)).alias(x) for x in cents)
+    cols = [*(pl.col("group").alias(by[0]) for _ in by[:1]), "numerator", "denominator", "value", *EXTRA]
+    return df.select(cols).sort(list(by) or "value")
+
+
+# ---------------------------------------------------------------- backtest
+
+
+def backtest(store: Store, filters: Filters, months: int = HISTORY_MONTHS,
+             calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
+    """The forecast made on each working day of each of the last `months` complete months (from the data as it
+    would have stood that day: payments up to the day, promises made by then) against the month's actual:
+    month, k (working day), actual, landing, low, high, naive — all yuan. Centre level for the filters."""
+    first = _first_month(store)
+    if first is None or filters.nothing or store.as_of is None:
+        return pl.DataFrame(schema=BACKTEST_SCHEMA)
+    last = month_start(store.as_of, -1) if store.as_of < month_end(store.as_of) else month_start(store.as_of)
+    tested = [m for m in (month_start(last, -i) for i in range(months)) if m >= first][::-1]
+    span = sorted({*tested, *(p for m in tested for p in past_months(m, first))})
+    if not tested:
+        return pl.DataFrame(schema=BACKTEST_SCHEMA)
+    base, team = _base(store, filters, span, calendar)
+    c = curves(base, _groups(store, filters, (), team), filters.buckets)
+    rows = []
+    for m in tested:
+        actual = c.total.get(("", m), 0.0)
+        if actual <= 0:
+            continue
+        for k in range(1, c.days[m].count + 1):
+            cum, pipe = _at(c, ("", m), k)
+            r = forecast(c, "", m, k, cum, pipe, past_months(m, first))
+            if r is None:
+                break
+            rows.append((m, k, actual / 100, r.landing / 100, r.low / 100, r.high / 100,
+                         r.naive / 100 if r.naive is not None else None))
+    return pl.DataFrame(rows, schema=BACKTEST_SCHEMA, orient="row")
+
+
+BACKTEST_SCHEMA = {"month": pl.Date, "k": pl.Int32, "actual": pl.Float64, "landing": pl.Float64,
+                   "low": pl.Float64, "high": pl.Float64, "naive": pl.Float64}
+
+
+def backtest_summary(bt: pl.DataFrame) -> pl.DataFrame:
+    """MAPE of the landing and of the naive projection by working day, with the interval's coverage."""
+    err = bt.with_columns(((pl.col("landing") - pl.col("actual")).abs() / pl.col("actual")).alias("ape"),
+                          ((pl.col("naive") - pl.col("actual")).abs() / pl.col("actual")).alias("ape_naive"),
+                          pl.col("actual").is_between(pl.col("low"), pl.col("high")).alias("covered"))
+    return err.group_by("k").agg(pl.len().alias("months"), pl.col("ape").mean().alias("mape"),
+                                 pl.col("ape_naive").mean().alias("mape_naive"),
+                                 pl.col("covered").mean().alias("coverage")).sort("k")
+
+
+def backtest_totals(bt: pl.DataFrame) -> dict[str, float | None]:
+    """Over every forecast of the backtest: mean MAPE of landing and naive, and the interval's coverage."""
+    if bt.height == 0:
+        return {"mape": None, "mape_naive": None, "coverage": None, "forecasts": 0}
+    s = bt.select(((pl.col("landing") - pl.col("actual")).abs() / pl.col("actual")).mean().alias("mape"),
+                  ((pl.col("naive") - pl.col("actual")).abs() / pl.col("actual")).mean().alias("mape_naive"),
+                  pl.col("actual").is_between(pl.col("low"), pl.col("high")).mean().alias("coverage"))
+    return {**s.row(0, named=True), "forecasts": bt.height}
+
+
+__all__ = ["backtest", "backtest_summary", "backtest_totals", "curves", "forecast", "landing", "month_days"]

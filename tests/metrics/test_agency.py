@@ -1,0 +1,192 @@
+"""Placement vintages (委外批次) on hand-made assignment histories with hand-worked liquidation, on SQLite,
+PostgreSQL and MariaDB, and against a row-by-row computation on the raw tables of a generated database.
+
+Teams: T1 in-house (agent a1), TA agency "Alpha" (x1), TB agency "Beta" (y1). Month-end snapshots Jan–Apr 2026:
+
+  case 1  Jan T1 · Feb Alpha (1,000) · Mar Alpha · Apr T1 (recalled)       paid 10 Feb 50 (before), 5 Mar 100,
+                                                                             3 Apr 200, 2 May 70 (after recall)
+  case 2  Jan T1 · Feb Alpha (3,000) · Mar Beta (2,900) · Apr Beta          paid 20 Mar 100, 10 Apr 300, 5 May 50
+  case 3  Jan T1 · Feb T1 · Mar Beta (500) · gone in Apr (paid off)          paid 15 Apr 500
+  case 4  —      · Feb Alpha (2,000, new) · Mar Alpha · Apr Alpha            nothing
+
+As of 20 May 2026. Alpha's Feb vintage: 3 cases, ¥6,000; month 1 (March) 100 + 100 = 200, month 2 (April)
++ 200 (case 2 was with Beta at the end of March) = 400, month 3 (May) + 0 = 400, immature; 1 recalled (case 1,
+at month 2), 1 transferred (case 2, at month 1). Beta's Mar vintage: cases 2 and 3, ¥3,400; month 1 (April)
+300 + 500 = 800, month 2 (May) 850, immature. T1's Apr vintage: case 1, ¥1,100; month 1 (May) 70.
+Cases of January (the first snapshot month) are not placements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from queries.filters import Filters
+from queries.metrics.registry import compute
+from queries.source import contract as S
+from queries.store import Store
+from queries.sync import run_sync
+
+D, T = dt.date, dt.datetime
+TEAMS = [{"team_id": t, "team_name": n, "site": "SH", "channel": c, "agency_name": a, "lead_agent_id": None}
+         for t, n, c, a in (("T1", "In 1", "in_house", None), ("TA", "Alpha 1", "agency", "Alpha"),
+                            ("TB", "Beta 1", "agency", "Beta"))]
+AGENTS = [{"agent_id": a, "agent_name": a, "team_id": t, "hired_on": D(2024, 1, 1), "left_on": None}
+          for a, t in (("a1", "T1"), ("x1", "TA"), ("y1", "TB"))]
+
+
+def _case(cid: int, agent: str, status: str = "active") -> dict:
+    return {"case_id": cid, "account_no": f"6222{cid:012d}", "customer_name": "张三", "phone": "13800000000",
+            "id_number": "110101199001011234", "product": "card", "region": "north", "placed_on": D(2025, 12, 1),
+            "placed_balance": Decimal(3000), "placed_dpd": 100, "current_dpd": 100,
+            "current_balance": Decimal(1000), "status": status, "agent_id": agent, "updated_at": T(2026, 5, 1)}
+
+
+CASES = [_case(1, "a1"), _case(2, "y1"), _case(3, "y1", "paid_off"), _case(4, "x1")]
+ENDS = {1: D(2026, 1, 31), 2: D(2026, 2, 28), 3: D(2026, 3, 31), 4: D(2026, 4, 30)}
+HISTORY = {  # case → {month: (agent, balance)}
+    1: {1: ("a1", 1000), 2: ("x1", 1000), 3: ("x1", 900), 4: ("a1", 1100)},
+    2: {1: ("a1", 3000), 2: ("x1", 3000), 3: ("y1", 2900), 4: ("y1", 2600)},
+    3: {1: ("a1", 500), 2: ("a1", 500), 3: ("y1", 500)},
+    4: {2: ("x1", 2000), 3: ("x1", 2000), 4: ("x1", 2000)},
+}
+SNAPSHOTS = [{"snapshot_on": ENDS[m], "case_id": c, "dpd": 100 + 30 * m, "balance": Decimal(b), "agent_id": a}
+             for c, months in HISTORY.items() for m, (a, b) in months.items()]
+PAYMENTS = [{"payment_id": i, "case_id": c, "agent_id": a, "paid_at": at, "amount": Decimal(y), "method": "app"}
+            for i, (c, a, at, y) in enumerate([
+                (1, "a1", T(2026, 2, 10, 10), "50"), (1, "x1", T(2026, 3, 5, 10), "100"),
+                (1, "x1", T(2026, 4, 3, 10), "200"), (1, "a1", T(2026, 5, 2, 10), "70"),
+                (2, "x1", T(2026, 3, 20, 10), "100"), (2, "y1", T(2026, 4, 10, 10), "300"),
+                (2, "y1", T(2026, 5, 5, 10), "50"), (3, "y1", T(2026, 4, 15, 10), "500"),
+                (4, "x1", T(2026, 5, 20, 10), "0.01")], start=1)]
+PAYMENTS[-1]["case_id"], PAYMENTS[-1]["agent_id"] = 1, "a1"  # 20 May: the data's last day, after the recall
+ROWS = {"teams": TEAMS, "agents": AGENTS, "cases": CASES, "balance_snapshots": SNAPSHOTS, "payments": PAYMENTS}
+
+
+@pytest.fixture
+def vintage_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
+    engine = sa.create_engine(fresh_source)
+    tables = [t for t in S.TABLES if t.name != "targets"]
+    S.metadata.create_all(engine, tables=tables)
+    with engine.begin() as conn:
+        for t in tables:
+            if ROWS.get(t.name):
+                conn.execute(t.insert(), ROWS[t.name])
+    engine.dispose()
+    run_sync(fresh_source, tmp_path / "store", full=True)
+    return Store.open(tmp_path / "store")
+
+
+def cells(df) -> dict:  # noqa: ANN001
+    return {(r["holder"], r["placed_month"], r["months_since"]): r for r in df.iter_rows(named=True)}
+
+
+def test_handmade_vintages(vintage_store):
+    st = vintage_store
+    assert st.as_of == D(2026, 5, 20)
+    got = cells(compute("agency_liquidation", st, Filters(D(2026, 1, 1), D(2026, 5, 20))))
+    feb, mar, apr = D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)
+    a1, a2, a3 = got[("Alpha", feb, 1)], got[("Alpha", feb, 2)], got[("Alpha", feb, 3)]
+    assert (a1["placed"], a1["denominator"], a1["kind"]) == (3, 6000.0, "agency")
+    assert (a1["numerator"], a2["numerator"], a3["numerator"]) == (200.0, 400.0, 400.0)
+    assert a1["value"] == pytest.approx(200 / 6000)
+    assert (a1["immature"], a2["immature"], a3["immature"]) == (False, False, True)
+    assert (a1["recalled"], a1["transferred"]) == (0, 1)  # case 2 to Beta at the end of March
+    assert (a2["recalled"], a2["transferred"]) == (1, 1)  # case 1 back in-house at the end of April
+    b1, b2 = got[("Beta", mar, 1)], got[("Beta", mar, 2)]
+    assert (b1["placed"], b1["denominator"], b1["numerator"], b2["numerator"]) == (2, 3400.0, 800.0, 850.0)
+    t1 = got[("T1", apr, 1)]
+    assert (t1["placed"], t1["denominator"], t1["numerator"], t1["kind"]) == (1, 1100.0, 70.01, "in_house")
+    assert not [k for k in got if k[1] == D(2026, 1, 1)]  # the first snapshot month places nothing
+    assert ("Alpha", feb, 0) not in got
+    only_beta = compute("agency_liquidation", st, Filters(D(2026, 1, 1), D(2026, 5, 20), teams=("TB",)))
+    assert set(only_beta.get_column("holder")) == {"Beta"}
+    march = compute("agency_liquidation", st, Filters(D(2026, 3, 1), D(2026, 3, 31)))
+    assert set(march.get_column("placed_month")) == {mar}
+
+
+# ---------------------------------------------------------------- row by row on a generated database
+
+
+def plain_vintages(url: str, as_of: dt.date) -> dict:
+    """(holder, placed month, months since) → (placed cases, balance, cumulative paid) from the raw rows."""
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        teams = {r.team_id: (r.channel, r.agency_name) for r in c.execute(sa.select(S.teams))}
+        team_of = {r.agent_id: r.team_id for r in c.execute(sa.select(S.agents))}
+        snaps = c.execute(sa.select(S.balance_snapshots)).all()
+        pays = c.execute(sa.select(S.payments.c.case_id, S.payments.c.paid_at, S.payments.c.amount)).all()
+    eng.dispose()
+
+    def holder(agent: str | None) -> str | None:
+        t = team_of.get(agent)
+        if t is None:
+            return None
+        ch, name = teams[t]
+        return (name or t) if ch == "agency" else t
+
+    def mi(d: dt.date) -> int:
+        return d.year * 12 + d.month - 1
+
+    last_day: dict[int, dt.date] = {}
+    for s in snaps:
+        d = s.snapshot_on if isinstance(s.snapshot_on, dt.date) else dt.date.fromisoformat(str(s.snapshot_on)[:10])
+        last_day[mi(d)] = max(last_day.get(mi(d), d), d)
+    held: dict[int, dict[int, tuple]] = defaultdict(dict)  # case → month index → (holder, cents)
+    for s in snaps:
+        d = s.snapshot_on if isinstance(s.snapshot_on, dt.date) else dt.date.fromisoformat(str(s.snapshot_on)[:10])
+        if last_day[mi(d)] == d:
+            held[s.case_id][mi(d)] = (holder(s.agent_id), round(float(s.balance) * 100))
+    paid: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for p in pays:
+        at = dt.date.fromisoformat(str(p.paid_at)[:10])
+        paid[p.case_id][mi(at)] += round(float(p.amount) * 100)
+    first = min(last_day)
+    out: dict = defaultdict(lambda: [0, 0, 0])
+    for case, months in held.items():
+        for m, (h, cents) in months.items():
+            if m == first or months.get(m - 1, (object(),))[0] == h:
+                continue  # not a placement
+            end = m
+            while months.get(end + 1, (None,))[0] == h:
+                end += 1
+            label = dt.date(m // 12, m % 12 + 1, 1)
+            cum = 0
+            for n in range(1, mi(as_of) - m + 1):
+                if m + n <= end + 1:
+                    cum += paid[case].get(m + n, 0)
+                cell = out[(h, label, n)]
+                cell[0] += 1
+                cell[1] += cents
+                cell[2] += cum
+    return out
+
+
+def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN001
+    run_sync(small_source, tmp_path / "store", full=True)
+    st = Store.open(tmp_path / "store")
+    got = compute("agency_liquidation", st, Filters(D(2000, 1, 1), st.as_of))
+    want = plain_vintages(small_source, st.as_of)
+    assert got.height == len(want) > 100
+    for r in got.iter_rows(named=True):
+        n, cents, cum = want[(r["holder"], r["placed_month"], r["months_since"])]
+        assert (r["placed"], round(r["denominator"] * 100), round(r["numerator"] * 100)) == (n, cents, cum)
+
+
+def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
+    """Alpha: liquidation at 3 months not mature (null → 0), recall 1/3; Beta: none mature, recall 0. Without
+    worked cases neither has a complaint rate (0). Recall: Beta best (0.2), Alpha worst (0) → Beta 0.2, Alpha 0."""
+    st = vintage_store
+    got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
+           .iter_rows(named=True)}
+    assert set(got) == {"Alpha", "Beta"}  # agencies only; T1 is in-house
+    assert got["Alpha"]["recall_rate"] == pytest.approx(1 / 3) and got["Beta"]["recall_rate"] == 0
+    assert got["Alpha"]["transfer_rate"] == pytest.approx(1 / 3)
+    assert got["Alpha"]["per_100"] == pytest.approx(400 / 6000 * 100)
+    assert got["Beta"]["per_100"] == pytest.approx(850 / 3400 * 100)
+    assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
+    assert (got["Beta"]["rank"], got["Alpha"]["rank"]) == (1, 2)

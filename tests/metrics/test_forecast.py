@@ -1,0 +1,377 @@
+"""The landing forecast on hand-made months whose answer is known, and its backtest against a plain loop.
+
+The hand-made months use a calendar of exactly 20 working days a month (Monday–Friday, the weekdays after the 20th
+made holidays), so every past month lines up with the forecast month working day by working day and the share and
+level parts of the forecast are exact: a flat month, a month-end-heavy month, a holiday week, promises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from queries.dates import CHINA_CALENDAR, WorkCalendar, month_end, month_start
+from queries.filters import Filters
+from queries.metrics import MetricError, MetricUnavailable
+from queries.metrics import forecast as F
+from queries.metrics.registry import compute
+from queries.store import Store
+from queries.store.manifest import Manifest
+
+D = dt.date
+MONTH = D(2026, 6, 1)  # the forecast month; history Dec 2025 – May 2026 (six months)
+HISTORY = [month_start(MONTH, -i) for i in range(6, 0, -1)]
+
+
+def twenty_days(months: list[dt.date], holiday_week: dt.date | None = None) -> WorkCalendar:
+    """Monday–Friday with the weekdays after the 20th of each month made holidays; `holiday_week`: the month whose
+    first five weekdays are holidays, made up on Saturdays after it (调休) so its working days still number 20)."""
+    hol, makeup = set(), set()
+    for m in months:
+        days = [m + dt.timedelta(days=i) for i in range((month_end(m) - m).days + 1)]
+        weekdays = [d for d in days if d.weekday() < 5]
+        skip = weekdays[:5] if m == holiday_week else []
+        rest = [d for d in weekdays if d not in skip]
+        if len(rest) < 20:
+            makeup |= set([d for d in days if d.weekday() == 5 and d > weekdays[4] + dt.timedelta(days=2)][: 20 - len(rest)])
+        hol |= set(skip) | set(rest[20:])
+    return WorkCalendar(holidays=frozenset(hol), makeup=frozenset(makeup))
+
+
+def store_of(tmp: Path, pays: list[tuple[dt.date, str, float]], as_of: dt.date,
+             promises: list[tuple[dt.date, dt.date, str, str, float]] = (),
+             targets: dict[str, float] | None = None) -> Store:
+    """A store from (day, agent, yuan) payments and (due, made, agent, status, yuan) promises; agents A1 (team T1,
+    in-house) and B1 (team T9, agency 'Acme')."""
+    pay = pl.DataFrame([(d, a, "M1", 1, round(y * 100), 0) for d, a, y in pays], orient="row",
+                       schema={"day": pl.Date, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
+                               "cents": pl.Int64, "opening_cents": pl.Int64})
+    pipe = pl.DataFrame([(due, made, a, "M1", 1, round(y * 100)) for due, made, a, _, y in promises],
+                        orient="row", schema=F.PIPELINE_SCHEMA)
+    status = pl.DataFrame([(due, st, a, "M1", 1, round(y * 100)) for due, _, a, st, y in promises], orient="row",
+                          schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String,
+                                  "n": pl.Int64, "cents": pl.Int64})
+    frames = {
+        "agents": pl.DataFrame({"agent_id": ["A1", "B1"], "team_id": ["T1", "T9"]}),
+        "teams": pl.DataFrame({"team_id": ["T1", "T9"], "channel": ["in_house", "agency"],
+                               "agency_name": [None, "Acme"]}),
+        "payments_agent": pay, "promise_pipeline": pipe, "promises_agent": status,
+        "targets": pl.DataFrame([(MONTH, t, round(v * 100)) for t, v in (targets or {}).items()], orient="row",
+                                schema={"month": pl.Date, "team_id": pl.String, "target_cents": pl.Int64}),
+    }
+    return Store(path=tmp, manifest=Manifest(data_as_of=as_of.isoformat(), has_targets=bool(targets)), frames=frames)
+
+
+def per_working_day(cal: WorkCalendar, months: list[dt.date], amount: float, heavy_last: float | None = None,
+                    agent: str = "A1", until: dt.date | None = None) -> list[tuple[dt.date, str, float]]:
+    """`amount` on every working day (the last three: `heavy_last` when given), up to `until`."""
+    out = []
+    for m in months:
+        md = F.month_days(m, cal)
+        for i, d in enumerate(md.working):
+            if until is not None and d > until:
+                break
+            y = heavy_last if heavy_last is not None and i >= md.count - 3 else amount
+            out.append((d, agent, y))
+    return out
+
+
+def one(df: pl.DataFrame) -> dict:
+    assert df.height == 1, df
+    return df.row(0, named=True)
+
+
+CAL = twenty_days([*HISTORY, MONTH])
+
+
+def test_calendar_of_the_tests_has_twenty_working_days():
+    assert {F.month_days(m, CAL).count for m in [*HISTORY, MONTH]} == {20}
+
+
+def test_flat_month_lands_on_twenty_days_and_naive_agrees(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    day = md.working[7]  # after 8 working days
+    st = store_of(tmp_path, per_working_day(CAL, [*HISTORY, MONTH], 100.0, until=day), day, targets={"T1": 1900})
+    r = one(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+    assert r["numerator"] == pytest.approx(800.0)
+    assert r["value"] == pytest.approx(2000.0)  # 20 working days × ¥100
+    assert r["naive"] == pytest.approx(2000.0)
+    assert r["low"] == pytest.approx(2000.0) and r["high"] == pytest.approx(2000.0)  # the past never missed
+    assert (r["elapsed_days"], r["working_days"]) == (8.0, 20.0)
+    assert r["target"] == pytest.approx(1900.0) and r["p_target"] == 1.0
+
+
+def test_month_end_heavy_month_beats_naive(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    day = md.working[14]  # 15 working days done, the heavy last three still to come
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0, heavy_last=1000.0, until=day)
+    st = store_of(tmp_path, pays, day)
+    r = one(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+    actual = 17 * 100 + 3 * 1000
+    assert r["value"] == pytest.approx(actual)
+    assert r["naive"] == pytest.approx(1500 / 15 * 20)  # pace projection misses the month end
+    assert abs(r["naive"] - actual) > 2500
+
+
+def test_holiday_week_counts_no_working_days(tmp_path):
+    cal = twenty_days([*HISTORY, MONTH], holiday_week=MONTH)
+    md = F.month_days(MONTH, cal)
+    assert md.count == 20 and md.working[0] == D(2026, 6, 8)  # 1–5 June are holidays
+    pays = per_working_day(cal, [*HISTORY, MONTH], 100.0, until=D(2026, 6, 8))
+    in_week = store_of(tmp_path, [p for p in pays if p[0] < MONTH], D(2026, 6, 5))
+    r = one(compute("landing", in_week, Filters(MONTH, D(2026, 6, 5)), calendar=cal))
+    assert r["elapsed_days"] == 0 and r["naive"] is None  # no pace without an elapsed working day
+    assert r["value"] == pytest.approx(2000.0)  # the past months' level
+    after = store_of(tmp_path, pays, D(2026, 6, 8))
+    r = one(compute("landing", after, Filters(MONTH, D(2026, 6, 8)), calendar=cal))
+    assert r["elapsed_days"] == 1 and r["value"] == pytest.approx(2000.0)
+
+
+def test_official_calendar_national_day_week():
+    md = F.month_days(D(2025, 10, 1), CHINA_CALENDAR)
+    assert D(2025, 10, 3) not in md.working and md.working[0] == D(2025, 10, 9)
+    assert D(2025, 10, 11) in md.working  # the make-up Saturday
+    assert md.elapsed(D(2025, 10, 8)) == 0 and md.elapsed(D(2025, 10, 9)) == 1
+
+
+def test_promise_pipeline_is_added_once(tmp_path):
+    """Each past month: ¥100 a working day plus a ¥500 promise made on day 1, due and kept on the last working day
+    (paid then; the three months before them hold kept promises only, so every past month has its kept rate). This month a ¥1,500 promise is pending instead: the landing is what is collected, ¥1,500 × kept
+    rate (1.0) and the flat rest — the past months' ¥500 is not counted again."""
+    md = F.month_days(MONTH, CAL)
+    day = md.working[9]
+    months = [month_start(MONTH, -i) for i in range(9, 0, -1)]  # the first three: promises only (kept rates)
+    cal = twenty_days([*months, MONTH])
+    pays = per_working_day(cal, [*months[3:], MONTH], 100.0, until=day)
+    promises = []
+    for i, m in enumerate(months):
+        w = F.month_days(m, cal).working
+        if i >= 3:
+            pays.append((w[-1], "A1", 500.0))
+        promises.append((w[-1], w[0], "A1", "kept", 500.0))
+    promises.append((md.working[-1], md.working[2], "A1", "pending", 1500.0))
+    st = store_of(tmp_path, pays, day, promises)
+    r = one(compute("landing", st, Filters(MONTH, day), calendar=cal))
+    assert r["pipeline"] == pytest.approx(1500.0)
+    assert r["value"] == pytest.approx(2000.0 + 1500.0)
+    broken = [(due, made, a, "broken" if due < MONTH else s, y) for due, made, a, s, y in promises]
+    r = one(compute("landing", store_of(tmp_path, pays, day, broken), Filters(MONTH, day), calendar=cal))
+    assert r["pipeline"] == 0.0  # nothing similar was ever kept
+
+
+def test_by_team_and_agency_and_scope(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    day = md.working[4]
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0, until=day) + \
+        per_working_day(CAL, [*HISTORY, MONTH], 50.0, agent="B1", until=day)
+    st = store_of(tmp_path, pays, day, targets={"T1": 1000, "T9": 5000})
+    teams = {r["team_id"]: r for r in compute("landing", st, Filters(MONTH, day), ("team_id",),
+                                                 calendar=CAL).iter_rows(named=True)}
+    assert teams["T1"]["value"] == pytest.approx(2000) and teams["T9"]["value"] == pytest.approx(1000)
+    assert teams["T1"]["p_target"] == 1.0 and teams["T9"]["p_target"] == 0.0
+    agency = one(compute("landing", st, Filters(MONTH, day), ("agency",), calendar=CAL))
+    assert agency["agency"] == "Acme" and agency["value"] == pytest.approx(1000)
+    centre = one(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+    assert centre["value"] == pytest.approx(3000) and centre["target"] == pytest.approx(6000)
+    only = one(compute("landing", st, Filters(MONTH, day, teams=("T9",)), calendar=CAL))
+    assert only["value"] == pytest.approx(1000)
+    with pytest.raises(MetricError):
+        compute("landing", st, Filters(MONTH, day), ("agent_id",), calendar=CAL)
+    with pytest.raises(MetricError):
+        compute("landing", st, Filters(MONTH, day, products=("card",)), calendar=CAL)
+
+
+def test_too_little_history_is_unavailable(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    st = store_of(tmp_path, per_working_day(CAL, [HISTORY[-1], MONTH], 100.0, until=md.working[3]), md.working[3])
+    with pytest.raises(MetricUnavailable):
+        compute("landing", st, Filters(MONTH, md.working[3]), calendar=CAL)
+
+
+def test_p_target_is_lognormal():
+    r = F.Landing(collected=0, pipeline=0, landing=100.0, low=0, high=0, naive=None, sigma=0.1, history=6)
+    assert r.p_reach(100.0) == pytest.approx(0.5)
+    assert r.p_reach(100 * math.exp(0.1 * F.Z80)) == pytest.approx(0.1)
+    assert r.p_reach(None) is None
+
+
+# ---------------------------------------------------------------- the backtest against a plain loop
+
+
+def plain_backtest(store: Store, cal: WorkCalendar, months: int = 12) -> list[tuple]:
+    """The backtest worked out day by day and promise by promise from the raw payment and promise rows."""
+    pay_rows = store.frame("payments_agent").select("day", "cents").rows()
+    prom_rows = store.frame("promise_pipeline").select("day", "made", "bucket", "cents").rows()
+    status_rows = store.frame("promises_agent").select("day", "bucket", "status", "cents").rows()
+    first = month_start(min(d for d, _ in pay_rows))
+    as_of = store.as_of
+    last = month_start(as_of, -1) if as_of < month_end(as_of) else month_start(as_of)
+
+    def working(m: dt.date) -> list[dt.date]:
+        return [d for d in (m + dt.timedelta(days=i) for i in range(month_end(m).day)) if cal.is_working(d)]
+
+    def kept_rate(m: dt.date, bucket: str) -> float:
+        lo, kept, res = month_start(m, -F.KEPT_WINDOW_MONTHS), 0, 0
+        for due, b, status, cents in status_rows:
+            if b == bucket and lo <= due < m and status in ("kept", "partial", "broken"):
+                res += cents
+                kept += cents if status == "kept" else 0
+        return kept / res if res else 0.0
+
+    rates: dict = {}
+    memo: dict = {}
+
+    def state(m: dt.date, k: int) -> tuple[float, float]:
+        if (m, k) not in memo:
+            memo[(m, k)] = plain_state(m, k)
+        return memo[(m, k)]
+
+    def plain_state(m: dt.date, k: int) -> tuple[float, float]:
+        cut = working(m)[k - 1] if k > 0 else m - dt.timedelta(days=1)
+        cum = sum(c for d, c in pay_rows if m <= d <= cut)
+        pipe = 0.0
+        for due, made, b, cents in prom_rows:
+            if cut < due <= month_end(m) and made <= cut:
+                if (m, b) not in rates:
+                    rates[(m, b)] = kept_rate(m, b)
+                pipe += cents * rates[(m, b)]
+        return cum, pipe
+
+    def total(m: dt.date) -> float:
+        return sum(c for d, c in pay_rows if m <= d <= month_end(m))
+
+    out = []
+    tested = [m for m in (month_start(last, -i) for i in range(months)) if m >= first][::-1]
+    for m in tested:
+        if total(m) <= 0:
+            continue
+        w = len(working(m))
+        past = [p for p in (month_start(m, -i) for i in range(1, 13)) if p >= first and total(p) > 0]
+        if len(past) < F.MIN_HISTORY:
+            continue
+        for k in range(1, w + 1):
+            rows = [(*state(p, min(len(working(p)), round(k * len(working(p)) / w))), total(p)) for p in past]
+            cum, pipe = state(m, k)
+            rest = [t - c - q for c, q, t in rows]
+
+            def share(c: float, q: float, idx: list[int], rows=rows, rest=rest) -> float:
+                base = sum(rows[i][0] for i in idx)
+                if c > 0 and base > 0:
+                    return c + q + sum(rest[i] for i in idx) / base * c
+                return c + q + max(sum(rest[i] for i in idx) / len(idx), 0.0)
+
+            def level(c: float, q: float, idx: list[int], rest=rest) -> float:
+                return c + q + max(sum(rest[i] for i in idx) / len(idx), 0.0)
+
+            n = len(rows)
+            loo = []
+            for i in range(n):
+                idx = [j for j in range(n) if j != i]
+                loo.append([max(share(rows[i][0], rows[i][1], idx), rows[i][0]),
+                            max(level(rows[i][0], rows[i][1], idx), rows[i][0])])
+            mse = [sum(math.log(rows[i][2] / loo[i][j]) ** 2 for i in range(n)) / n for j in (0, 1)]
+            inv = [1 / max(e, 1e-12) for e in mse]
+            wts = [x / sum(inv) for x in inv]
+            every = list(range(n))
+            landing = max(wts[0] * share(cum, pipe, every) + wts[1] * level(cum, pipe, every), cum)
+            errs = [math.log(rows[i][2] / (wts[0] * loo[i][0] + wts[1] * loo[i][1])) for i in range(n)]
+            sigma = math.sqrt(sum(e * e for e in errs) / n * (1 + 1 / n))
+            low = max(landing * math.exp(-F.Z80 * sigma), cum)
+            high = max(landing * math.exp(F.Z80 * sigma), low)
+            out.append((m, k, total(m) / 100, landing / 100, low / 100, high / 100, cum / k * w / 100))
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):  # noqa: ANN001, ANN201
+    from fixtures_demo import AS_OF, SMALL
+
+    from queries.demo import build_demo_database
+    from queries.sync import run_sync
+
+    d = tmp_path_factory.mktemp("forecast")
+    url = f"sqlite:///{d / 'cases.sqlite'}"
+    build_demo_database(url, SMALL, seed=5, as_of=AS_OF)
+    run_sync(url, d / "store", full=True)
+    store = Store.open(d / "store")
+    store.memo["url"] = url
+    return store
+
+
+def test_promise_pipeline_rollup_equals_the_raw_promises(demo_store):
+    """Each promise counted once under its due day and the day it was made (its due month's eve if earlier)."""
+    import sqlalchemy as sa
+
+    from queries.source import contract as S
+
+    eng = sa.create_engine(demo_store.memo["url"])
+    with eng.connect() as c:
+        raw = c.execute(sa.select(S.promises.c.due_on, S.promises.c.promised_at, S.promises.c.amount)).all()
+    eng.dispose()
+    want: dict = {}
+    for due, at, amount in raw:
+        due = due if isinstance(due, dt.date) else dt.date.fromisoformat(str(due)[:10])
+        made = dt.date.fromisoformat(str(at)[:10])
+        made = max(made, month_start(due) - dt.timedelta(days=1))
+        want[(due, made)] = want.get((due, made), 0) + round(float(amount) * 100)
+    got = demo_store.frame("promise_pipeline").group_by("day", "made").agg(pl.col("cents").sum())
+    assert {(d, m): c for d, m, c in got.iter_rows()} == want
+
+
+def test_backtest_equals_a_plain_loop(demo_store):
+    st = demo_store
+    f = Filters(month_start(st.as_of), st.as_of)
+    bt = F.backtest(st, f)
+    assert bt.height > 50
+    plain = plain_backtest(st, CHINA_CALENDAR)
+    assert len(plain) == bt.height
+    for got, want in zip(bt.iter_rows(), plain, strict=True):
+        assert got[:2] == want[:2]
+        assert got[2:] == pytest.approx(want[2:], rel=1e-9)
+
+
+def test_backtest_beats_naive_and_covers_about_80_percent(demo_store):
+    f = Filters(month_start(demo_store.as_of), demo_store.as_of)
+    totals = F.backtest_totals(F.backtest(demo_store, f))
+    assert totals["mape"] < totals["mape_naive"]
+    assert 0.65 <= totals["coverage"] <= 0.95
+    by_day = F.backtest_summary(F.backtest(demo_store, f))
+    assert set(by_day.columns) == {"k", "months", "mape", "mape_naive", "coverage"}
+
+
+def test_landing_on_the_demo_store_is_inside_its_interval(demo_store):
+    st = demo_store
+    f = Filters(month_start(st.as_of), st.as_of)
+    c = one(compute("landing", st, f))
+    assert c["low"] <= c["value"] <= c["high"] and c["value"] >= c["numerator"]
+    teams = compute("landing", st, f, ("team_id",))
+    assert teams.height == st.frame("teams").height
+    assert teams.get_column("numerator").sum() == pytest.approx(c["numerator"])
+
+
+def test_a_finished_month_lands_where_it_is(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    end = month_end(MONTH)
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0) + [(end, "A1", 5.0)]  # + a weekend payment
+    r = one(compute("landing", store_of(tmp_path, pays, end), Filters(MONTH, end), calendar=CAL))
+    assert r["elapsed_days"] == md.count
+    assert r["value"] == r["low"] == r["high"] == r["numerator"] == pytest.approx(2005.0)
+
+
+def test_payments_without_an_agent_count_for_the_centre_only(tmp_path):
+    md = F.month_days(MONTH, CAL)
+    day = md.working[7]
+    pays = per_working_day(CAL, [*HISTORY, MONTH], 100.0, until=day)
+    pays += [(p[0], None, 10.0) for p in per_working_day(CAL, [*HISTORY, MONTH], 1.0, until=day)]
+    st = store_of(tmp_path, pays, day)
+    centre = one(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+    assert centre["numerator"] == pytest.approx(880.0)  # as `collected` counts them
+    assert centre["value"] == pytest.approx(2200.0)
+    team = one(compute("landing", st, Filters(MONTH, day), ("team_id",), calendar=CAL))
+    assert team["numerator"] == pytest.approx(800.0) and team["value"] == pytest.approx(2000.0)
+    assert one(compute("landing", st, Filters(MONTH, day, teams=("T1",)), calendar=CAL))["value"] == \
+        pytest.approx(2000.0)
