@@ -207,12 +207,12 @@ _LABELS: dict[str, tuple[str, str]] = {
                      "Agencies and in-house teams compared on the same placement vintages (the month a case's "
                      "month-end assignment moves to them): cumulative liquidation n months after placement, not a "
                      "share of the inventory. Placement months in the selected period are compared."),
-    "agency_compliance_note": ("合规指标（每千次催收违规数、白名单与评估状态）由合规模块提供，该模块尚未上线；"
-                               "在此之前本页只显示投诉（每万件在催案件投诉数，12378 监管投诉单列），评分也只含投诉。",
-                               "The compliance figures (rule breaches per 1,000 attempts, whitelist and evaluation "
-                               "status) come from the compliance module, which has not landed yet; until then this "
-                               "page shows complaints only (per 10,000 worked cases, 12378 regulator complaints "
-                               "apart), and the score counts complaints only."),
+    "agency_compliance_note": ("机构评分按批次清收、召回与投诉排名；每千次催收违规数、白名单与年度评估状态及合规加权排名见页末"
+                               "「合规」部分（依据规则集）。",
+                               "The agency score ranks on vintage liquidation, recalls and complaints; rule breaches "
+                               "per 1,000 attempts, whitelist and yearly evaluation status and the compliance-weighted "
+                               "rank are in the Compliance section at the end of the page (judged by the rule pack)."),
+    "h_agency_compliance": ("合规", "Compliance"),
     "c_agency_score": ("委外机构评分", "Agency scorecard"),
     "c_agency_vintage": ("批次清收曲线", "Vintage liquidation curves"),
     "agency_month": ("委案月份", "Placement month"),

@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.compliance_blocks import agencies_block
 from dashboard.components import chart_block, downloads, metric_help, page_header, table
 from dashboard.format import month
 from dashboard.i18n import t
@@ -13,7 +14,7 @@ view = current_view()
 lang, f = view.lang, view.filters
 page_header(view, "pg_agencies")
 st.caption(t("agency_intro", lang))
-st.info(t("agency_compliance_note", lang), icon=":material/info:")
+st.caption(t("agency_compliance_note", lang))
 
 # The scorecard: one row per agency, ranked; every figure from the registry's agency_score.
 score = data.compose("agency_scorecard", f)
@@ -56,3 +57,7 @@ else:
                 lambda d: charts.agency_vintage(d, lang), view, "agency_vintages", "agency_vintage",
                 help=metric_help("agency_liquidation", lang), export=vint.df,
                 export_opts={"metric": "agency_liquidation"})
+
+# Compliance: breaches per 1,000 attempts in the weighted scorecard, whitelisting and yearly evaluation.
+st.subheader(t("h_agency_compliance", lang))
+agencies_block(view, f)

@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import audit, charts, data, links, session
+from dashboard.compliance_blocks import agencies_block, missing_note, rules_label
 from dashboard.components import (
     chart_block,
     downloads,
@@ -16,11 +17,10 @@ from dashboard.components import (
     kpi,
     metric_help,
     page_header,
-    scorecard_formula,
     table,
     timeline_block,
 )
-from dashboard.format import change, code_text, md_escape, num, pct
+from dashboard.format import change, code_text, num, pct
 from dashboard.i18n import t
 from dashboard.session import BREACH_PAGE, BREACH_SEL, current_page, current_view
 
@@ -46,15 +46,13 @@ if sum(skipped.values()) > 0:
 
 
 def _rules(check: str) -> str:
-    """The rules (title · article (version)) that judged a check in the period."""
-    labels = "; ".join(r.label(lang) for r in pack.judged_by(check, f.start, f.end)) or t("no_rule", lang)
-    return md_escape(labels)  # shown in help tooltips (markdown): a rule file's text is data
+    """The rules that judged a check in the period (escaped for tooltips)."""
+    return rules_label(check, f.start, f.end, lang)
 
 
 def _missing(check: str) -> str | None:
-    """Why a check cannot be made on this source (the optional contract parts it lacks), or None."""
-    parts = missing.get(check)
-    return t("missing_part", lang, parts=", ".join(parts), check=t(f"chk_{check}", lang)) if parts else None
+    """Why a check cannot be made on this source, or None."""
+    return missing_note(check, lang)
 
 
 for gap in missing:  # each check the source cannot support says so, once, in words
@@ -262,34 +260,4 @@ chart_block(t("c_ordinal", lang), ordinal, lambda d: charts.rpc_by_ordinal(d, la
 
 # ---------------------------------------------------------------- agencies: whitelisting and yearly evaluation
 
-with st.container(border=True):
-    st.markdown(f"**{t('c_agencies', lang)}**",
-                help=f"{_rules('agency_not_allowed')}; {_rules('agency_evaluation')}")
-    ag = data.agencies(f)
-    gap = _missing("agency_not_allowed")
-    if gap:
-        st.info(gap, icon=":material/info:")
-    if ag.note:
-        empty_state(view, ag)
-    elif ag.empty:
-        st.info(t("no_agencies", lang), icon=":material/info:")
-    else:
-        d = ag.df
-        bad = d.filter(pl.col("not_whitelisted").fill_null(False) | pl.col("evaluation_overdue").fill_null(False))
-        kpi(st.columns(3)[0], t("k_agencies_bad", lang), f"{bad.height} / {d.height}", delta_color="inverse")
-        if bad.height == 0:
-            st.success(t("agencies_ok", lang), icon=":material/task_alt:")
-        tb = table(d, lang, pinned=("team_id",))
-        st.dataframe(tb.flagged({"not_whitelisted": d.get_column("not_whitelisted").fill_null(False).to_list(),
-                                 "evaluation_overdue": d.get_column("evaluation_overdue").fill_null(False).to_list()}),
-                     hide_index=True, width="stretch", key="agency_rows", column_config=tb.config)
-        downloads(d, "agency_status", view, "agencies", title=t("c_agencies", lang))
-    sc = data.compliance("scorecard", f, level="agency", weights=data.weights(f.end))
-    st.markdown(f"**{t('c_scorecard_agency', lang)}**", help=scorecard_formula(f.end, lang))
-    if sc.empty:
-        empty_state(view, sc)
-    else:
-        tb = table(sc.df, lang, pinned=("rank", "who_id"))
-        st.dataframe(tb.frame, hide_index=True, width="stretch", key="agency_score", column_config=tb.config)
-        st.caption(f":material/functions: {scorecard_formula(f.end, lang)}")
-        downloads(sc.df, "agency_scorecard", view, "agency_score", title=t("c_scorecard_agency", lang))
+agencies_block(view, f)

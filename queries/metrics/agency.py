@@ -107,10 +107,10 @@ def segments(store: Store) -> pl.DataFrame:
 
 
 def _paid_by_case_month(store: Store) -> pl.DataFrame:
-    """case_id, month, cents: every payment summed by case and month (from paying_case_days), in store.memo."""
+    """case_id, month, cents: every payment summed by case and month (from paid_case_days), in store.memo."""
     memo = store.memo.get("agency_paid")
     if memo is None:
-        memo = (store.scan("paying_case_days").group_by("case_id", pl.col("day").dt.month_start().alias("month"))
+        memo = (store.scan("paid_case_days").group_by("case_id", pl.col("day").dt.month_start().alias("month"))
                 .agg(pl.col("cents").sum()).collect())
         store.memo["agency_paid"] = memo
     return memo

@@ -62,6 +62,7 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("roll", DISK, "the same with product and region", None, "roll", "fine"),
     StoreTable("liquidation_agent", MEMORY, "placed month × months since × agent × bucket: cents", None,
                "liquidation", "coarse"),
+    StoreTable("paid_case_days", DISK, "day × case: cents paid (the agency vintages: payments while held)", "day"),
     StoreTable("liquidation_daily", DISK, "day × placed month × months since × case agent × placed bucket × "
                "product × region", "day", "liquidation", "fine"),
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),

@@ -30,11 +30,13 @@ LIQ_DAILY = {"day": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, 
 #: paying accounts: one row per (day, case, agent) with payments — distinct counts over any period
 PAY_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "n": pl.UInt32,
             "cents": pl.Int64}
+#: what each case paid each day (the agency vintages' payments while a holder has the case)
+PAID_CASE = {"day": pl.Date, "case_id": pl.Int64, "cents": pl.Int64}
 
 
 def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """One month's attached payment rows → payments_daily, liquidation_daily, and the paying (day, case, agent) rows
-    the month's case sets are made from."""
+    """One month's attached payment rows → payments_daily, liquidation_daily, paid_case_days, and the paying
+    (day, case, agent) rows the month's case sets are made from."""
     lk = ctx.lk
     daily = a.group_by("day", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum(),
@@ -51,7 +53,8 @@ def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl
         pl.col("bucket", "product", "region").first(), pl.len().alias("n"), pl.col("cents").sum())
     return {"payments_daily": lk.decode(daily).select(*PAY_FINE),
             "liquidation_daily": lk.decode(liq).select(*LIQ_DAILY),
-            "paying_case_days": lk.decode(paycase).select(*PAY_CASE)}
+            "paying_case_days": lk.decode(paycase).select(*PAY_CASE),
+            "paid_case_days": paycase.group_by("day", "case_id").agg(pl.col("cents").sum()).select(*PAID_CASE)}
 
 
 def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
@@ -61,7 +64,7 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
                        cents(p.amount).label("cents"))
     chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day",
                             {"paid_at": "paid_at", "case_id": "case_id", "cents": "amount"})
-    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY}
+    parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paid_case_days": PAID_CASE}
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)
