@@ -260,8 +260,7 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
 
     flags = {
         "quiet_hours": pl.col("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
-        "unanswered_cap": pl.col("u_cap").is_not_null() & unans
-        & (unans.cast(pl.Int64).cum_sum().over("case_id", "phone_no", "day") > pl.col("u_cap")),
+        "unanswered_cap": pl.Series(_over_unanswered_cap(a, unans)),
         "connected_cap": pl.col("c_cap").is_not_null() & conn_call & (running(conn_call) > pl.col("c_cap")),
         "unrecorded": pl.col("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
     }
@@ -317,6 +316,21 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
         breach.write_ipc(file, compression="lz4")
     pending = lk_decode(pending).select(*C_PENDING).cast(C_PENDING) if pending.height else pending  # type: ignore[arg-type]
     return Month(agent, ordinal, pending, tail, file)
+
+
+def _over_unanswered_cap(a: pl.DataFrame, unans: pl.Expr) -> np.ndarray:
+    """Per row of the sorted month frame: an unanswered call past its day's cap for its (case, number, day).
+    The unanswered calls alone are ordered by (case, day, number), keeping their time order (a stable sort), and
+    counted from each group's start (a window over millions of small groups costs far more)."""
+    sub = a.with_row_index("_i").filter(unans & pl.col("u_cap").is_not_null()).select(
+        "_i", "case_id", "day", "phone_no", "u_cap").sort("case_id", "day", "phone_no", maintain_order=True)
+    starts = (pl.col("case_id").ne_missing(pl.col("case_id").shift()) | pl.col("day").ne_missing(pl.col("day").shift())
+              | pl.col("phone_no").ne_missing(pl.col("phone_no").shift()))
+    i = pl.int_range(pl.len(), dtype=pl.Int64)
+    over = sub.filter(i - pl.when(starts).then(i).forward_fill() + 1 > pl.col("u_cap")).get_column("_i").to_numpy()
+    out = np.zeros(a.height, dtype=bool)
+    out[over] = True
+    return out
 
 
 def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN001
