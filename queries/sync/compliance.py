@@ -350,14 +350,27 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
         return empty_ids, pl.DataFrame(schema=_PENDING_IN), pl.DataFrame(schema=C_TAIL)
     rows = rows.sort("case_id", "ts", "kind", "cid")
     is_call = pl.col("kind") == 1
+    x_call, x_unans = is_call.cast(pl.Int64), (is_call & pl.col("unanswered")).cast(pl.Int64)
+    # running counts within each case of the sorted rows: a total so far less its value where the case (or the
+    # streak of unanswered calls) began; a window over(case) per count costs several times more
+    first = pl.col("case_id").ne_missing(pl.col("case_id").shift())
+    calls_so_far, unans_so_far = x_call.cum_sum(), x_unans.cum_sum()
+    wrong_call = is_call & pl.col("wrong")
     rows = rows.with_columns(
-        n_in=is_call.cast(pl.Int64).cum_sum().over("case_id"),
-        last_wrong=pl.when(is_call & pl.col("wrong")).then(pl.col("ts")).forward_fill().over("case_id"),
-        _g=(is_call & ~pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id"))
-    rows = rows.with_columns(streak_in=(is_call & pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id", "_g"))
-    calls = rows.filter(is_call).select("case_id", pl.col("n_in").alias("_idx"), pl.col("ts").alias("ts_k"))
+        n_in=calls_so_far - pl.when(first).then(calls_so_far - x_call).forward_fill(),
+        _calls=calls_so_far,
+        last_wrong=pl.when(pl.when(wrong_call).then(pl.col("case_id")).forward_fill() == pl.col("case_id")).then(
+            pl.when(wrong_call).then(pl.col("ts")).forward_fill()),
+        streak_in=unans_so_far - pl.when(first | (is_call & ~pl.col("unanswered"))).then(
+            unans_so_far - x_unans).forward_fill())
+    # the min_failed-th latest call of the case up to a candidate: its position among all the calls, in order
+    call_ts = rows.filter(is_call).get_column("ts")
     cands = rows.filter(pl.col("kind") == 0).with_columns((pl.col("n_in") - pl.col("min_failed") + 1).alias("_idx"))
-    cands = cands.join(calls, on=["case_id", "_idx"], how="left")
+    at = pl.col("_calls") - pl.col("n_in") + pl.col("_idx") - 1
+    cands = cands.with_columns(pl.when((pl.col("_idx") >= 1) & (pl.col("_idx") <= pl.col("n_in"))).then(at)
+                               .alias("_at"))
+    cands = cands.with_columns(ts_k=pl.Series(call_ts).gather(cands.get_column("_at")) if call_ts.len()
+                               else pl.lit(None, pl.Int64))
     since = pl.col("ts") - pl.col("lookback_s")
     justified = (pl.col("last_wrong").is_not_null() & (pl.col("last_wrong") >= since)) | (
         (pl.col("streak_in") >= pl.col("min_failed")) & pl.col("ts_k").is_not_null() & (pl.col("ts_k") >= since))
