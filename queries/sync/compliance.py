@@ -237,18 +237,27 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     # each row gets its day's figures, and a flag per check in force (not the rule ids: one byte, not a string)
     params = params.with_columns(**{f"on_{c}": pl.col(f"r_{c}").is_not_null() for c in CONTACT_CHECKS}).drop(
         *[f"r_{c}" for c in CONTACT_CHECKS])
-    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").join(
-        params, on="day", how="left").sort("case_id", "day", "sec", "cid")
+    # a figure the same on every day of the month (the usual case) is a literal, not a column of the month's rows
+    same = {c for c in params.columns if c != "day" and params.get_column(c).n_unique() == 1}
+    fixed = {c: pl.lit(params.get_column(c)[0], dtype=params.schema[c]) for c in same}
+
+    def par(name: str) -> pl.Expr:
+        return fixed.get(name, pl.col(name))
+
+    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").sort(
+        "case_id", "day", "sec", "cid")
+    if len(same) < params.width - 1:
+        a = a.join(params.drop(*same), on="day", how="left", maintain_order="left")
     attempt, call, connected = kb(B_ATTEMPT), kb(B_CALL), kb(B_CONNECTED)
     conn_call = call & connected
     unans = kb(B_UNANSWERED)
     sec = pl.col("sec").cast(pl.Int64)
-    window = pl.when(pl.col("q_start") > pl.col("q_end")).then(
-        (sec >= pl.col("q_start")) | (sec < pl.col("q_end"))).otherwise(
-        (sec >= pl.col("q_start")) & (sec < pl.col("q_end")))
+    window = pl.when(par("q_start") > par("q_end")).then(
+        (sec >= par("q_start")) | (sec < par("q_end"))).otherwise(
+        (sec >= par("q_start")) & (sec < par("q_end")))
     exempt = pl.lit(False)
     for code in range(8):
-        exempt = exempt | ((pl.col("ch") == code) & ((pl.col("q_exempt") // (1 << code)) % 2 == 1))
+        exempt = exempt | ((pl.col("ch") == code) & ((par("q_exempt") // (1 << code)) % 2 == 1))
     # a running count within each (case, day) of the sorted rows: the total so far minus the total before the
     # case-day began (cheaper than a window over a million small groups)
     starts = ((pl.col("case_id") != pl.col("case_id").shift()) | (pl.col("day") != pl.col("day").shift())).fill_null(
@@ -259,10 +268,10 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
         return total - pl.when(starts).then(total - x.cast(pl.Int64)).forward_fill()
 
     flags = {
-        "quiet_hours": pl.col("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
-        "unanswered_cap": pl.Series(_over_unanswered_cap(a, unans)),
-        "connected_cap": pl.col("c_cap").is_not_null() & conn_call & (running(conn_call) > pl.col("c_cap")),
-        "unrecorded": pl.col("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
+        "quiet_hours": par("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
+        "unanswered_cap": pl.Series(_over_unanswered_cap(a, unans, par("u_cap"))),
+        "connected_cap": par("c_cap").is_not_null() & conn_call & (running(conn_call) > par("c_cap")),
+        "unrecorded": par("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
     }
     if "contacts.recording_id" not in comp.optional:
         flags["unrecorded"] = pl.lit(False)
@@ -271,27 +280,28 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     # agency not whitelisted on the day
     if "teams.whitelisted_on" in comp.optional:
         a = a.join(comp.agents, on="agent_id", how="left").with_columns(b_agency_not_allowed=(
-            pl.col("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
+            par("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
             & (pl.col("whitelisted_on").is_null() | (pl.col("whitelisted_on") > pl.col("day")))).fill_null(False))
     else:
         a = a.with_columns(b_agency_not_allowed=pl.lit(False))
     # attempts during an active plan: after the agreeing day, before it ended
     plan_hit = pl.Series("cid", [], pl.Int64)
     if comp.plans is not None and comp.plans.height:
-        att = a.filter(attempt & pl.col("on_during_plan")).select("cid", "case_id", "day")
+        att = a.filter(attempt & par("on_during_plan")).select("cid", "case_id", "day")
         hit = att.join(comp.plans.select("case_id", "agreed_on", "ended_on"), on="case_id", how="inner").filter(
             (pl.col("day") > pl.col("agreed_on"))
             & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
         plan_hit = hit.get_column("cid").unique()
     a = a.with_columns(b_during_plan=pl.col("cid").is_in(plan_hit.implode()))
     # third party: decided here when the month's own calls justify it or its lookback stays inside the month
-    tp, pending, tail = _third_party(a, m, qb, unans, incremental)
+    tp, pending, tail = _third_party(a, m, qb, unans, par, incremental)
     pending = pending.join(rule_ids.select("day", pl.col("r_third_party").alias("rule_id")), on="day", how="left")
     a = a.with_columns(b_third_party=pl.col("cid").is_in(tp.implode()))
     others = [c for c in CONTACT_CHECKS if c != "third_party"]
     any_other = pl.any_horizontal([pl.col(f"b_{c}") for c in others])
     if pending.height:
-        pending = pending.join(a.select("cid", any_other.alias("other_breach")), left_on="contact_id",
+        mine = a.filter(pl.col("cid").is_in(pending.get_column("contact_id").implode()))
+        pending = pending.join(mine.select("cid", any_other.alias("other_breach")), left_on="contact_id",
                                right_on="cid", how="left")
     else:
         pending = pl.DataFrame(schema=C_PENDING)
@@ -318,12 +328,12 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     return Month(agent, ordinal, pending, tail, file)
 
 
-def _over_unanswered_cap(a: pl.DataFrame, unans: pl.Expr) -> np.ndarray:
+def _over_unanswered_cap(a: pl.DataFrame, unans: pl.Expr, cap: pl.Expr) -> np.ndarray:
     """Per row of the sorted month frame: an unanswered call past its day's cap for its (case, number, day).
     The unanswered calls alone are ordered by (case, day, number), keeping their time order (a stable sort), and
     counted from each group's start (a window over millions of small groups costs far more)."""
-    sub = a.with_row_index("_i").filter(unans & pl.col("u_cap").is_not_null()).select(
-        "_i", "case_id", "day", "phone_no", "u_cap").sort("case_id", "day", "phone_no", maintain_order=True)
+    sub = a.with_row_index("_i").filter(unans & cap.is_not_null()).select(
+        "_i", "case_id", "day", "phone_no", cap.alias("u_cap")).sort("case_id", "day", "phone_no", maintain_order=True)
     starts = (pl.col("case_id").ne_missing(pl.col("case_id").shift()) | pl.col("day").ne_missing(pl.col("day").shift())
               | pl.col("phone_no").ne_missing(pl.col("phone_no").shift()))
     i = pl.int_range(pl.len(), dtype=pl.Int64)
@@ -333,14 +343,14 @@ def _over_unanswered_cap(a: pl.DataFrame, unans: pl.Expr) -> np.ndarray:
     return out
 
 
-def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN001
+def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: ANN001
                  incremental: bool) -> tuple[pl.Series, pl.DataFrame, pl.DataFrame]:
     """(contact ids breaching third_party decided in this month, the pending ones, this month's tail)."""
     epoch = (pl.col("day").cast(pl.Datetime("ms")).dt.epoch("s") + pl.col("sec").cast(pl.Int64)).alias("ts")
     debtor = qb(Q_DEBTOR_CALL)
-    cand = pl.col("on_third_party") & qb(Q_THIRD)
+    cand = par("on_third_party") & qb(Q_THIRD)
     cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch,
-            pl.col("t_lookback").alias("lookback_s"), pl.col("t_min").alias("min_failed"),
+            par("t_lookback").alias("lookback_s"), par("t_min").alias("min_failed"),
             (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
     # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
     rows = pl.concat([a.filter(cand).select(*cols, pl.lit(0, pl.Int8).alias("kind")),
@@ -384,9 +394,13 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
     # the month's tail: the last few debtor-number calls per case, and its last wrong number
     keep = int(rows.get_column("min_failed").max() or 0) + 1  # null when no third-party rule this month
     call_rows = rows.filter(is_call)
+    # (the rows are in (case, time) order: a row is among its case's last `keep` when the row `keep` further on
+    # belongs to another case; a group_by(case).tail would hash a million cases)
+    wrong_rows = call_rows.filter(pl.col("wrong"))
     tail = pl.concat([
-        call_rows.group_by("case_id").tail(keep).select("case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
-        call_rows.filter(pl.col("wrong")).group_by("case_id").agg(pl.col("ts").max()).select(
+        call_rows.filter(pl.col("case_id").shift(-keep).ne_missing(pl.col("case_id"))).select(
+            "case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
+        wrong_rows.filter(pl.col("case_id").shift(-1).ne_missing(pl.col("case_id"))).select(
             "case_id", "ts", pl.lit(False).alias("unanswered"), pl.lit(True).alias("wrong")),
     ]).cast(C_TAIL)  # type: ignore[arg-type]
     return decided, pending, tail
