@@ -349,7 +349,8 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: 
     epoch = (pl.col("day").cast(pl.Datetime("ms")).dt.epoch("s") + pl.col("sec").cast(pl.Int64)).alias("ts")
     debtor = qb(Q_DEBTOR_CALL)
     cand = par("on_third_party") & qb(Q_THIRD)
-    cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch,
+    # the rows carry no strings (the candidates' day, agent and bucket are joined back to the few left pending)
+    cols = ["cid", "case_id", epoch,
             par("t_lookback").alias("lookback_s"), par("t_min").alias("min_failed"),
             (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
     # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
@@ -388,7 +389,8 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: 
     reaches_back = pl.lit(True) if incremental else (since < m_epoch)
     cands = cands.with_columns(justified.fill_null(False).alias("_ok"))
     decided = cands.filter(~pl.col("_ok") & ~reaches_back).get_column("cid")
-    pending = cands.filter(~pl.col("_ok") & reaches_back).select(
+    pending = cands.filter(~pl.col("_ok") & reaches_back).join(
+        a.filter(cand).select("cid", "day", "agent_id", "bucket"), on="cid", how="left", maintain_order="left").select(
         pl.col("cid").alias("contact_id"), "case_id", "day", "agent_id", "bucket", "ts", "lookback_s", "min_failed",
         "n_in", "streak_in")
     # the month's tail: the last few debtor-number calls per case, and its last wrong number
