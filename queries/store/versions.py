@@ -127,7 +127,11 @@ class Store:
             if file.is_file():
                 frames[name] = pl.read_parquet(file)
             elif folder.is_dir():  # month-partitioned rollup: all months (the schema file is empty)
-                frames[name] = pl.read_parquet(sorted(folder.glob("*.parquet"))).sort("day")
+                df = pl.read_parquet(sorted(folder.glob("*.parquet")))
+                # the sync writes each month in day order, so the months read in order are sorted: checking is
+                # a scan, sorting again a sort (attempt_ordinal_agent: 0.2 ms against 120 ms at bank scale)
+                day = df.get_column("day")
+                frames[name] = df.with_columns(day.set_sorted()) if day.is_sorted() else df.sort("day")
         # month-level views of the day-level rollups, for month-aligned periods (MTD, trends); the compliance
         # page's are made when it first asks (most sessions never open it, and they cost more than the others)
         for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
