@@ -237,18 +237,27 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     # each row gets its day's figures, and a flag per check in force (not the rule ids: one byte, not a string)
     params = params.with_columns(**{f"on_{c}": pl.col(f"r_{c}").is_not_null() for c in CONTACT_CHECKS}).drop(
         *[f"r_{c}" for c in CONTACT_CHECKS])
-    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").join(
-        params, on="day", how="left").sort("case_id", "day", "sec", "cid")
+    # a figure the same on every day of the month (the usual case) is a literal, not a column of the month's rows
+    same = {c for c in params.columns if c != "day" and params.get_column(c).n_unique() == 1}
+    fixed = {c: pl.lit(params.get_column(c)[0], dtype=params.schema[c]) for c in same}
+
+    def par(name: str) -> pl.Expr:
+        return fixed.get(name, pl.col(name))
+
+    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").sort(
+        "case_id", "day", "sec", "cid")
+    if len(same) < params.width - 1:
+        a = a.join(params.drop(*same), on="day", how="left", maintain_order="left")
     attempt, call, connected = kb(B_ATTEMPT), kb(B_CALL), kb(B_CONNECTED)
     conn_call = call & connected
     unans = kb(B_UNANSWERED)
     sec = pl.col("sec").cast(pl.Int64)
-    window = pl.when(pl.col("q_start") > pl.col("q_end")).then(
-        (sec >= pl.col("q_start")) | (sec < pl.col("q_end"))).otherwise(
-        (sec >= pl.col("q_start")) & (sec < pl.col("q_end")))
+    window = pl.when(par("q_start") > par("q_end")).then(
+        (sec >= par("q_start")) | (sec < par("q_end"))).otherwise(
+        (sec >= par("q_start")) & (sec < par("q_end")))
     exempt = pl.lit(False)
     for code in range(8):
-        exempt = exempt | ((pl.col("ch") == code) & ((pl.col("q_exempt") // (1 << code)) % 2 == 1))
+        exempt = exempt | ((pl.col("ch") == code) & ((par("q_exempt") // (1 << code)) % 2 == 1))
     # a running count within each (case, day) of the sorted rows: the total so far minus the total before the
     # case-day began (cheaper than a window over a million small groups)
     starts = ((pl.col("case_id") != pl.col("case_id").shift()) | (pl.col("day") != pl.col("day").shift())).fill_null(
@@ -259,11 +268,10 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
         return total - pl.when(starts).then(total - x.cast(pl.Int64)).forward_fill()
 
     flags = {
-        "quiet_hours": pl.col("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
-        "unanswered_cap": pl.col("u_cap").is_not_null() & unans
-        & (unans.cast(pl.Int64).cum_sum().over("case_id", "phone_no", "day") > pl.col("u_cap")),
-        "connected_cap": pl.col("c_cap").is_not_null() & conn_call & (running(conn_call) > pl.col("c_cap")),
-        "unrecorded": pl.col("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
+        "quiet_hours": par("q_start").is_not_null() & window & qb(Q_NO_CONSENT) & ~exempt,
+        "unanswered_cap": pl.Series(_over_unanswered_cap(a, unans, par("u_cap"))),
+        "connected_cap": par("c_cap").is_not_null() & conn_call & (running(conn_call) > par("c_cap")),
+        "unrecorded": par("on_unrecorded") & conn_call & ~qb(Q_RECORDED) & ~qb(Q_BAD_REC),
     }
     if "contacts.recording_id" not in comp.optional:
         flags["unrecorded"] = pl.lit(False)
@@ -272,27 +280,28 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     # agency not whitelisted on the day
     if "teams.whitelisted_on" in comp.optional:
         a = a.join(comp.agents, on="agent_id", how="left").with_columns(b_agency_not_allowed=(
-            pl.col("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
+            par("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
             & (pl.col("whitelisted_on").is_null() | (pl.col("whitelisted_on") > pl.col("day")))).fill_null(False))
     else:
         a = a.with_columns(b_agency_not_allowed=pl.lit(False))
     # attempts during an active plan: after the agreeing day, before it ended
     plan_hit = pl.Series("cid", [], pl.Int64)
     if comp.plans is not None and comp.plans.height:
-        att = a.filter(attempt & pl.col("on_during_plan")).select("cid", "case_id", "day")
+        att = a.filter(attempt & par("on_during_plan")).select("cid", "case_id", "day")
         hit = att.join(comp.plans.select("case_id", "agreed_on", "ended_on"), on="case_id", how="inner").filter(
             (pl.col("day") > pl.col("agreed_on"))
             & (pl.col("ended_on").is_null() | (pl.col("day") < pl.col("ended_on"))))
         plan_hit = hit.get_column("cid").unique()
     a = a.with_columns(b_during_plan=pl.col("cid").is_in(plan_hit.implode()))
     # third party: decided here when the month's own calls justify it or its lookback stays inside the month
-    tp, pending, tail = _third_party(a, m, qb, unans, incremental)
+    tp, pending, tail = _third_party(a, m, qb, unans, par, incremental)
     pending = pending.join(rule_ids.select("day", pl.col("r_third_party").alias("rule_id")), on="day", how="left")
     a = a.with_columns(b_third_party=pl.col("cid").is_in(tp.implode()))
     others = [c for c in CONTACT_CHECKS if c != "third_party"]
     any_other = pl.any_horizontal([pl.col(f"b_{c}") for c in others])
     if pending.height:
-        pending = pending.join(a.select("cid", any_other.alias("other_breach")), left_on="contact_id",
+        mine = a.filter(pl.col("cid").is_in(pending.get_column("contact_id").implode()))
+        pending = pending.join(mine.select("cid", any_other.alias("other_breach")), left_on="contact_id",
                                right_on="cid", how="left")
     else:
         pending = pl.DataFrame(schema=C_PENDING)
@@ -319,14 +328,30 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     return Month(agent, ordinal, pending, tail, file)
 
 
-def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN001
+def _over_unanswered_cap(a: pl.DataFrame, unans: pl.Expr, cap: pl.Expr) -> np.ndarray:
+    """Per row of the sorted month frame: an unanswered call past its day's cap for its (case, number, day).
+    The unanswered calls alone are ordered by (case, day, number), keeping their time order (a stable sort), and
+    counted from each group's start (a window over millions of small groups costs far more)."""
+    sub = a.with_row_index("_i").filter(unans & cap.is_not_null()).select(
+        "_i", "case_id", "day", "phone_no", cap.alias("u_cap")).sort("case_id", "day", "phone_no", maintain_order=True)
+    starts = (pl.col("case_id").ne_missing(pl.col("case_id").shift()) | pl.col("day").ne_missing(pl.col("day").shift())
+              | pl.col("phone_no").ne_missing(pl.col("phone_no").shift()))
+    i = pl.int_range(pl.len(), dtype=pl.Int64)
+    over = sub.filter(i - pl.when(starts).then(i).forward_fill() + 1 > pl.col("u_cap")).get_column("_i").to_numpy()
+    out = np.zeros(a.height, dtype=bool)
+    out[over] = True
+    return out
+
+
+def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: ANN001
                  incremental: bool) -> tuple[pl.Series, pl.DataFrame, pl.DataFrame]:
     """(contact ids breaching third_party decided in this month, the pending ones, this month's tail)."""
     epoch = (pl.col("day").cast(pl.Datetime("ms")).dt.epoch("s") + pl.col("sec").cast(pl.Int64)).alias("ts")
     debtor = qb(Q_DEBTOR_CALL)
-    cand = pl.col("on_third_party") & qb(Q_THIRD)
-    cols = ["cid", "case_id", "day", "agent_id", "bucket", epoch,
-            pl.col("t_lookback").alias("lookback_s"), pl.col("t_min").alias("min_failed"),
+    cand = par("on_third_party") & qb(Q_THIRD)
+    # the rows carry no strings (the candidates' day, agent and bucket are joined back to the few left pending)
+    cols = ["cid", "case_id", epoch,
+            par("t_lookback").alias("lookback_s"), par("t_min").alias("min_failed"),
             (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
     # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
     rows = pl.concat([a.filter(cand).select(*cols, pl.lit(0, pl.Int8).alias("kind")),
@@ -336,14 +361,27 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
         return empty_ids, pl.DataFrame(schema=_PENDING_IN), pl.DataFrame(schema=C_TAIL)
     rows = rows.sort("case_id", "ts", "kind", "cid")
     is_call = pl.col("kind") == 1
+    x_call, x_unans = is_call.cast(pl.Int64), (is_call & pl.col("unanswered")).cast(pl.Int64)
+    # running counts within each case of the sorted rows: a total so far less its value where the case (or the
+    # streak of unanswered calls) began; a window over(case) per count costs several times more
+    first = pl.col("case_id").ne_missing(pl.col("case_id").shift())
+    calls_so_far, unans_so_far = x_call.cum_sum(), x_unans.cum_sum()
+    wrong_call = is_call & pl.col("wrong")
     rows = rows.with_columns(
-        n_in=is_call.cast(pl.Int64).cum_sum().over("case_id"),
-        last_wrong=pl.when(is_call & pl.col("wrong")).then(pl.col("ts")).forward_fill().over("case_id"),
-        _g=(is_call & ~pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id"))
-    rows = rows.with_columns(streak_in=(is_call & pl.col("unanswered")).cast(pl.Int64).cum_sum().over("case_id", "_g"))
-    calls = rows.filter(is_call).select("case_id", pl.col("n_in").alias("_idx"), pl.col("ts").alias("ts_k"))
+        n_in=calls_so_far - pl.when(first).then(calls_so_far - x_call).forward_fill(),
+        _calls=calls_so_far,
+        last_wrong=pl.when(pl.when(wrong_call).then(pl.col("case_id")).forward_fill() == pl.col("case_id")).then(
+            pl.when(wrong_call).then(pl.col("ts")).forward_fill()),
+        streak_in=unans_so_far - pl.when(first | (is_call & ~pl.col("unanswered"))).then(
+            unans_so_far - x_unans).forward_fill())
+    # the min_failed-th latest call of the case up to a candidate: its position among all the calls, in order
+    call_ts = rows.filter(is_call).get_column("ts")
     cands = rows.filter(pl.col("kind") == 0).with_columns((pl.col("n_in") - pl.col("min_failed") + 1).alias("_idx"))
-    cands = cands.join(calls, on=["case_id", "_idx"], how="left")
+    at = pl.col("_calls") - pl.col("n_in") + pl.col("_idx") - 1
+    cands = cands.with_columns(pl.when((pl.col("_idx") >= 1) & (pl.col("_idx") <= pl.col("n_in"))).then(at)
+                               .alias("_at"))
+    cands = cands.with_columns(ts_k=pl.Series(call_ts).gather(cands.get_column("_at")) if call_ts.len()
+                               else pl.lit(None, pl.Int64))
     since = pl.col("ts") - pl.col("lookback_s")
     justified = (pl.col("last_wrong").is_not_null() & (pl.col("last_wrong") >= since)) | (
         (pl.col("streak_in") >= pl.col("min_failed")) & pl.col("ts_k").is_not_null() & (pl.col("ts_k") >= since))
@@ -351,15 +389,20 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr,  # noqa: ANN00
     reaches_back = pl.lit(True) if incremental else (since < m_epoch)
     cands = cands.with_columns(justified.fill_null(False).alias("_ok"))
     decided = cands.filter(~pl.col("_ok") & ~reaches_back).get_column("cid")
-    pending = cands.filter(~pl.col("_ok") & reaches_back).select(
+    pending = cands.filter(~pl.col("_ok") & reaches_back).join(
+        a.filter(cand).select("cid", "day", "agent_id", "bucket"), on="cid", how="left", maintain_order="left").select(
         pl.col("cid").alias("contact_id"), "case_id", "day", "agent_id", "bucket", "ts", "lookback_s", "min_failed",
         "n_in", "streak_in")
     # the month's tail: the last few debtor-number calls per case, and its last wrong number
     keep = int(rows.get_column("min_failed").max() or 0) + 1  # null when no third-party rule this month
     call_rows = rows.filter(is_call)
+    # (the rows are in (case, time) order: a row is among its case's last `keep` when the row `keep` further on
+    # belongs to another case; a group_by(case).tail would hash a million cases)
+    wrong_rows = call_rows.filter(pl.col("wrong"))
     tail = pl.concat([
-        call_rows.group_by("case_id").tail(keep).select("case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
-        call_rows.filter(pl.col("wrong")).group_by("case_id").agg(pl.col("ts").max()).select(
+        call_rows.filter(pl.col("case_id").shift(-keep).ne_missing(pl.col("case_id"))).select(
+            "case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),
+        wrong_rows.filter(pl.col("case_id").shift(-1).ne_missing(pl.col("case_id"))).select(
             "case_id", "ts", pl.lit(False).alias("unanswered"), pl.lit(True).alias("wrong")),
     ]).cast(C_TAIL)  # type: ignore[arg-type]
     return decided, pending, tail
