@@ -228,6 +228,17 @@ _LABELS: dict[str, tuple[str, str]] = {
     "recalled": ("撤案户数", "Recalled"),
     "transferred": ("转委户数", "Transferred"),
     "complaints_per_10k": ("每万件投诉", "Complaints per 10,000 worked cases"),
+    "commission": ("佣金成本", "Commission cost"),
+    "net_recovery": ("净回收", "Net recovery"),
+    "net_per_100": ("每百元委案净回收", "Net recovered per ¥100 placed"),
+    "agency_fees_note": ("佣金成本 = 机构持有案件期间的每笔还款 × 还款当日适用的佣金比例；净回收 = 回收 − 佣金。",
+                         "Commission cost = each payment collected while the agency held the case × the rate in force "
+                         "on the payment's day; net recovery = collected − commission."),
+    "agency_fees_absent": ("没有佣金成本与净回收：案件库没有可选的 agency_fees 表（各委外机构的佣金比例），或其中没有这些"
+                           "机构的费率。加上该表（见数据约定）并同步后即显示。",
+                           "No commission cost or net recovery: the case database has no optional agency_fees table "
+                           "(each agency's commission rate), or it holds no rate for these agencies. Add the table "
+                           "(see the data contract) and sync to show them."),
     "c_backtest": ("月末落地预测回测（过去 12 个月）", "Month-end landing backtest (last 12 months)"),
     "backtest_total": ("每个工作日所做预测与当月实际相比：平均绝对百分比误差 {mape}（按进度线性推算 {naive}），"
                        "80% 区间覆盖实际 {coverage}，共 {n} 次预测。",

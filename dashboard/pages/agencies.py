@@ -23,13 +23,16 @@ with st.container(border=True):
     if score.empty:
         st.info(score.reason(lang) or t("agency_none", lang), icon=":material/info:")
     else:
+        fees = score.df.get_column("commission").null_count() < score.df.height  # agency_fees rates for them
+        money_cols = ("collected", "commission", "net_recovery", "net_per_100") if fees else ()
         shown = score.df.select("rank", "holder", pl.col("value").alias("agency_score"), "placed", "placed_balance",
-                                "liquidation_m3", "per_100", "recall_rate", "transfer_rate", "complaints_per_10k",
-                                "regulator_12378")
+                                "liquidation_m3", "per_100", *money_cols, "recall_rate", "transfer_rate",
+                                "complaints_per_10k", "regulator_12378")
         tb = table(shown, lang, kinds={"agency_score": "rate"}, pinned=("holder",))
         st.dataframe(tb.frame, hide_index=True, width="stretch", column_config=tb.config)
         downloads(shown, "agency_scorecard", view, "agency_scorecard", title=t("c_agency_score", lang),
                   kinds={"agency_score": "rate"})
+        st.caption(t("agency_fees_note" if fees else "agency_fees_absent", lang))
 
 # The vintage curves: one placement month, every agency and in-house team placed that month.
 vint = data.compose("agency_vintages", f)

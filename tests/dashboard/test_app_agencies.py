@@ -33,6 +33,12 @@ def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, a
     assert [float(v) for v in grid["placed"]] == score.get_column("placed").to_list()
     assert [float(v) for v in grid["agency_score"]] == [round(v * 100, 1) for v in score.get_column("value")]
     assert len(at.get("plotly_chart")) == 1
+    # the demo agencies' commission rates (agency_fees): commission and net recovery as the registry has them
+    assert score.get_column("commission").null_count() == 0
+    for col in ("commission", "net_recovery"):  # money in the table in ¥10,000 (万元)
+        assert [float(v) for v in grid[col]] == pytest.approx([v / 10_000 for v in score.get_column(col)], abs=1e-6)
+    assert [round(float(v), 6) for v in grid["net_per_100"]] == [round(v, 6) for v in score.get_column("net_per_100")]
+    assert any("佣金成本 = " in c.value for c in at.caption)
     at.session_state["f_lang"] = "en"
     at.run()
     assert at.title[0].value == "Agencies" and any(h.value == "Compliance" for h in at.subheader)
@@ -43,3 +49,37 @@ def test_team_leads_do_not_get_the_agency_page(run_app) -> None:  # noqa: ANN001
     assert not at.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not listed, not reachable
         at.switch_page("dashboard/pages/agencies.py")
+
+
+def test_without_agency_fees_the_page_says_why(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A source without the optional agency_fees table: no commission columns, one line saying what to add."""
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+    from fixtures_app import APP
+    from streamlit.testing.v1 import AppTest
+
+    from queries.sync import run_sync
+
+    db = tmp_path / "nofees.sqlite"
+    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE agency_fees")
+    url = f"sqlite:///{db}"
+    run_sync(url, tmp_path / "store", full=True)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
+                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
+        monkeypatch.setenv(k, v)
+    for lang, words in (("zh", "案件库没有可选的 agency_fees 表"), ("en", "no optional agency_fees table")):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["lang"] = lang
+        at.query_params["period"] = "ytd"
+        at.run()
+        at.switch_page("dashboard/pages/agencies.py").run()
+        assert not at.exception
+        grid = at.dataframe[0].value
+        assert "holder" in grid.columns and "commission" not in grid.columns and "net_recovery" not in grid.columns
+        assert any(words in c.value for c in at.caption)
