@@ -24,7 +24,7 @@ URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "re
 DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on": "d_snapshot", "start": "d_start",
              "end": "d_end", "teams": "d_team", "agents": "d_agent", "buckets": "d_bucket", "from_bucket": "d_from",
              "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel",
-             "months_since": "d_msince"}
+             "months_since": "d_msince", "holder": "d_holder"}
 _DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
 _DRILL_LISTS = ("teams", "agents", "buckets")
 #: The compliance page's drill-down to the breaching contacts in its URL: selection key → query parameter.
@@ -357,7 +357,7 @@ def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
 #: What a case-list export holds, per drill-down event (its file name's first part).
 CASE_FILES = {"cases": "cases_assigned", "payments": "cases_with_payments", "contacts": "cases_with_contacts",
               "promises": "cases_with_promises_due", "complaints": "cases_with_complaints",
-              "snapshot": "cases_in_snapshot", "placements": "cases_placed"}
+              "snapshot": "cases_in_snapshot", "placements": "cases_placed", "agency_placements": "cases_placed_with"}
 
 
 def file_stem(name: str, f: Filters, period: tuple[dt.date, dt.date] | None = None) -> str:

@@ -83,3 +83,47 @@ def test_without_agency_fees_the_page_says_why(app_source, tmp_path, monkeypatch
         grid = at.dataframe[0].value
         assert "holder" in grid.columns and "commission" not in grid.columns and "net_recovery" not in grid.columns
         assert any(words in c.value for c in at.caption)
+
+
+def test_a_scorecard_row_and_a_vintage_point_drill_to_the_placed_cases(run_app, app_store, app_source) -> None:  # noqa: ANN001
+    """The link a scorecard row opens lists the row's placed cases: its placed count is the sum of the months' lists
+    (each a month's placements), and the row's list holds each of their cases once (a case placed twice in the
+    period counts twice in the figure); a vintage point's link lists the point's placed cases with its numerator
+    as their payments."""
+    from dashboard.format import cny
+    from dashboard.links import drill_params
+    from queries.dates import month_starts
+    from queries.source.engines import read_only_engine
+    from queries.views.drilldown import iter_cases
+
+    score = compute("agency_score", app_store, YTD)
+    holder, placed = score.get_column("holder")[0], int(score.get_column("placed")[0])
+    end = AS_OF.replace(day=1) - dt.timedelta(days=1)  # placement months with a month after them
+    engine = read_only_engine(app_source[0])
+    months = [set(pl.concat([*iter_cases(engine, YTD, event="agency_placements", holder=holder, month=m),
+                             pl.DataFrame(schema={"case_id": pl.Int64})], how="diagonal")["case_id"])
+              for m in month_starts(YTD.start, end)]
+    engine.dispose()
+    assert sum(len(m) for m in months) == placed > 0
+    request = {"event": "agency_placements", "holder": holder, "start": YTD.start.isoformat(), "end": end.isoformat()}
+    at = run_app("cases", query=drill_params(request))
+    assert not at.exception and not at.warning
+    assert any(f"共 {len(set().union(*months)):,} 件" in c.value for c in at.caption), [c.value for c in at.caption]
+    vint = compute("agency_liquidation", app_store, YTD).filter(pl.col("holder") == holder, pl.col("months_since") == 2)
+    cell = vint.row(0, named=True)
+    request = {"event": "agency_placements", "holder": holder, "month": cell["placed_month"].isoformat(),
+               "months_since": "2"}
+    at = run_app("cases", query=drill_params(request))
+    assert not at.exception and not at.warning
+    caption = " ".join(c.value for c in at.caption)
+    assert f"共 {int(cell['placed']):,} 件" in caption and cny(cell["numerator"], "zh") in caption, caption
+
+
+def test_the_scorecard_row_click_opens_the_cases_page(run_app, app_store) -> None:  # noqa: ANN001
+    at = run_app("agencies", period="ytd")
+    at.session_state["agency_score_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params["drill"] == "agency_placements", at.query_params  # on the cases page, the row's cases
+    holder = compute("agency_score", app_store, YTD).get_column("holder")[0]
+    assert at.query_params["d_holder"] == holder and at.title[0].value == "案件明细"

@@ -330,3 +330,31 @@ def test_commission_equals_a_row_by_row_count(small_source, tmp_path):  # noqa: 
     for r in got.iter_rows(named=True):
         assert r["commission"] == pytest.approx(want[r["holder"]] / 100, abs=0.01)
         assert r["net_recovery"] == pytest.approx(r["collected"] - r["commission"], abs=0.011)
+
+
+def test_drill_to_the_placed_cases_matches_the_vintage(vintage_store, fresh_source):  # noqa: ANN001
+    """The cases behind a vintage point: Alpha's Feb placements (cases 1, 2, 4) with their payments while held
+    through month 2 (400, the point's numerator); Beta's Mar (2, 3) through month 2 (850); the period's placements
+    of Alpha (its scorecard row); nothing in the first snapshot month; team filters select the placing team."""
+    from queries.views.drilldown import list_cases
+
+    eng = sa.create_engine(fresh_source)
+    period = Filters(D(2026, 1, 1), D(2026, 5, 20))
+    got = list_cases(eng, period, event="agency_placements", holder="Alpha", month=D(2026, 2, 1), months_since=2)
+    figure = cells(compute("agency_liquidation", vintage_store, period))
+    assert got.total == figure[("Alpha", D(2026, 2, 1), 2)]["placed"] == 3
+    assert sorted(got.rows.get_column("case_id").to_list()) == [1, 2, 4]
+    assert got.amount == figure[("Alpha", D(2026, 2, 1), 2)]["numerator"] == 400.0 and got.events == 3
+    one = list_cases(eng, period, event="agency_placements", holder="Alpha", month=D(2026, 2, 1), months_since=1)
+    assert (one.total, one.amount) == (3, 200.0)
+    beta = list_cases(eng, period, event="agency_placements", holder="Beta", month=D(2026, 3, 1), months_since=2)
+    assert (beta.total, beta.amount) == (2, 850.0)
+    score = {r["holder"]: r for r in compute("agency_score", vintage_store, period).iter_rows(named=True)}
+    whole = list_cases(eng, period, event="agency_placements", holder="Alpha")
+    assert whole.total == score["Alpha"]["placed"] == 3 and whole.amount == score["Alpha"]["collected"] == 400.0
+    assert list_cases(eng, period, event="agency_placements", holder="T1", month=D(2026, 1, 1)).total == 0
+    t1 = list_cases(eng, period, event="agency_placements", holder="T1", month=D(2026, 4, 1))
+    assert (t1.total, t1.amount) == (1, 70.01)
+    assert list_cases(eng, Filters(D(2026, 1, 1), D(2026, 5, 20), teams=("TB",)), event="agency_placements",
+                      holder="Alpha").total == 0
+    eng.dispose()
