@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, links
 from dashboard.compliance_blocks import agencies_block
 from dashboard.components import (
     chart_block,
@@ -64,10 +64,13 @@ else:
     mature = data.compose("agency_mature_month", f)  # the latest month with 3 mature months, to start with
     first = mature.df.get_column("placed_month")[0] if not mature.empty and mature.df.height else months[0]
     picked = {"month": first}
+    if st.session_state.get("agency_month") not in months:  # none yet, or a link's month outside the period
+        st.session_state["agency_month"] = first  # set before the widget: no clash with a default
 
     def _month() -> None:
-        picked["month"] = st.selectbox(t("agency_month", lang), months, index=months.index(first),
-                                       key="agency_month", format_func=lambda m: month(m, lang)) or first
+        picked["month"] = st.selectbox(t("agency_month", lang), months, key="agency_month",
+                                       format_func=lambda m: month(m, lang)) or first
+        links.keep_in_url("vintage", picked["month"], first)  # a copied link opens the same placement month
 
     def _one_month() -> data.Result:
         return data.Result(vint.df.filter(pl.col("placed_month") == picked["month"]))

@@ -127,3 +127,20 @@ def test_the_scorecard_row_click_opens_the_cases_page(run_app, app_store) -> Non
     assert at.query_params["drill"] == "agency_placements", at.query_params  # on the cases page, the row's cases
     holder = compute("agency_score", app_store, YTD).get_column("holder")[0]
     assert at.query_params["d_holder"] == holder and at.title[0].value == "案件明细"
+
+
+def test_the_placement_month_travels_in_the_url(run_app, app_store) -> None:  # noqa: ANN001
+    """?vintage=YYYY-MM opens that placement month's curves; a month the period lacks or a malformed one falls back to
+    the default with a notice; picking a month writes it to the URL."""
+    months = sorted(compute("agency_liquidation", app_store, YTD).get_column("placed_month").unique().to_list())
+    want = months[1]
+    at = run_app("agencies", period="ytd", vintage=f"{want:%Y-%m}")
+    assert not at.exception
+    assert at.selectbox(key="agency_month").value == want
+    assert any(f"{want.year}年{want.month}月" in m.value for m in at.markdown if "批次清收曲线" in m.value)
+    at.selectbox(key="agency_month").set_value(months[2]).run()
+    assert at.query_params["vintage"] == f"{months[2]:%Y-%m}"
+    bad = run_app("agencies", period="ytd", vintage="2026-13<b>")
+    assert not bad.exception
+    assert bad.selectbox(key="agency_month").value in months
+    assert any("委案月份" in w.value and "2026-13" in w.value for w in bad.warning)
