@@ -481,9 +481,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "tot_balance": ("余额合计 {amount}", "balance {amount} in all"),
     "tot_placements": ("委案后还款合计 {amount}", "{amount} paid since placement"),
     "tot_placements_held": ("委案后持有期间还款合计 {amount}", "{amount} paid while held since placement"),
-    "agency_drill_hint": ("点击评分表中的一行，或曲线上的一点，查看该机构该批次的委案案件。",
-                          "Click a scorecard row, or a point of a curve, for the cases placed with that agency in "
-                          "that month."),
+    "agency_drill_hint": ("点击评分表中的一行，查看所选期间委给该机构的案件；点击曲线上的一点，查看该批次的委案案件。",
+                          "Click a scorecard row for the cases placed with that agency in the period, or a point of "
+                          "a curve for that month's placements."),
     "export_limit": ("导出最多包含 {n} 行（共 {total} 件，按金额从大到小）。", "Exports hold at most {n} rows "
                      "(of {total}, largest amount first)."),
     "tl_duration": ("通话 {} 秒", "{} s call"),

@@ -33,10 +33,11 @@ with st.container(border=True):
         st.info(score.reason(lang) or t("agency_none", lang), icon=":material/info:")
     else:
         fees = score.df.get_column("commission").null_count() < score.df.height  # agency_fees rates for them
-        money_cols = ("collected", "commission", "net_recovery", "net_per_100") if fees else ()
+        net = ("net_per_100",) if fees else ()  # beside per_100; the amounts after the score's parts
+        money_cols = ("collected", "commission", "net_recovery") if fees else ()
         shown = score.df.select("rank", "holder", pl.col("value").alias("agency_score"), "placed", "placed_balance",
-                                "liquidation_m3", "per_100", *money_cols, "recall_rate", "transfer_rate",
-                                "complaints_per_10k", "regulator_12378")
+                                "liquidation_m3", "per_100", *net, "recall_rate", "transfer_rate",
+                                "complaints_per_10k", "regulator_12378", *money_cols)
         tb = table(shown, lang, kinds={"agency_score": "rate"}, pinned=("holder",))
         picked_row = st.dataframe(tb.frame, hide_index=True, width="stretch", column_config=tb.config,
                                   on_select="rerun", selection_mode="single-row", key="agency_score_rows")
