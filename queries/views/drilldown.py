@@ -238,6 +238,13 @@ def _held(holder: str, day: dt.date, case_id: sa.ColumnElement) -> sa.Exists:
             .where(b.c.case_id == case_id, b.c.snapshot_on == day, who == holder).exists())
 
 
+def _const(conn: sa.Connection, value: dt.date, type_: sa.types.TypeEngine) -> sa.ColumnElement:
+    """A date or timestamp constant in a select list: typed by a CAST on the servers (a bare parameter there is
+    text), as the bound text on SQLite (whose CAST to DATETIME would make it a number)."""
+    lit = sa.literal(value, type_)
+    return lit if conn.dialect.name == "sqlite" else sa.cast(lit, type_)
+
+
 def _agency_month(conn: sa.Connection, f: Filters, agents: list[str] | None, m0: dt.date, holder: str,
                   months_since: int | None, bounds: BucketBounds) -> sa.Select | None:
     """(case_id, events, amount) of the cases placed with `holder` in month m0 (None when none can be)."""
@@ -256,17 +263,26 @@ def _agency_month(conn: sa.Connection, f: Filters, agents: list[str] | None, m0:
     if f.buckets:
         placed = placed.where(bounds.sql_any(b.c.dpd, f.buckets))
     placed = placed.subquery(f"placed_{m0:%Y%m}")
-    parts, held_day, k = [], end0, 1
+    # the payment months 1…months_since after placement, each with the month-end before it (held at that day)
+    ends, held_day, k = [], end0, 1
     while held_day is not None and (months_since is None or k <= int(months_since)):
         lo, hi = month_start(m0, k), month_start(m0, k + 1)
-        parts.append(sa.select(p.c.case_id, p.c.payment_id, p.c.amount).where(
-            p.c.paid_at >= dt.datetime.combine(lo, dt.time()), p.c.paid_at < dt.datetime.combine(hi, dt.time()),
-            p.c.case_id.in_(sa.select(placed.c.case_id)), _held(holder, held_day, p.c.case_id)))
+        ends.append(sa.select(_const(conn, dt.datetime.combine(lo, dt.time()), sa.DateTime()).label("lo"),
+                              _const(conn, dt.datetime.combine(hi, dt.time()), sa.DateTime()).label("hi"),
+                              _const(conn, held_day, sa.Date()).label("d")))
         held_day, k = _month_end(conn, lo), k + 1
-    if not parts:
+    if not ends:
         return sa.select(placed.c.case_id.label("case_id"), sa.literal(0).label("events"),
                          sa.literal(0).label("amount"))
-    pay = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery(f"pay_{m0:%Y%m}")
+    e = (sa.union_all(*ends) if len(ends) > 1 else ends[0]).subquery(f"ends_{m0:%Y%m}")
+    hb, ha, ht = S.balance_snapshots.alias("hb"), S.agents.alias("ha"), S.teams.alias("ht")
+    held_by = sa.case((ht.c.channel == "agency", sa.func.coalesce(ht.c.agency_name, ht.c.team_id)),
+                      else_=ht.c.team_id)
+    pay = (sa.select(p.c.case_id, p.c.payment_id, p.c.amount)
+           .join(e, sa.and_(p.c.paid_at >= e.c.lo, p.c.paid_at < e.c.hi))
+           .join(hb, sa.and_(hb.c.case_id == p.c.case_id, hb.c.snapshot_on == e.c.d))
+           .join(ha, ha.c.agent_id == hb.c.agent_id).join(ht, ht.c.team_id == ha.c.team_id)
+           .where(held_by == holder, p.c.case_id.in_(sa.select(placed.c.case_id)))).subquery(f"pay_{m0:%Y%m}")
     return (sa.select(placed.c.case_id.label("case_id"), sa.func.count(pay.c.payment_id).label("events"),
                       sa.func.coalesce(sa.func.sum(pay.c.amount), 0).label("amount"))
             .select_from(placed).outerjoin(pay, pay.c.case_id == placed.c.case_id).group_by(placed.c.case_id))
