@@ -142,11 +142,15 @@ GREEN = "#2E8B57"
 TEAM_CHART_MAX = 15
 
 
+def escaped(name: pl.Expr) -> pl.Expr:
+    """Names from the database as Plotly shows them safely (its labels take HTML): &, < and > escaped."""
+    return name.str.replace_all("&", "&amp;").str.replace_all("<", "&lt;").str.replace_all(">", "&gt;")
+
+
 def agency_vintage(df: pl.DataFrame, lang: str) -> go.Figure:
     """Liquidation by months since placement of one placement month, a line per agency or in-house team (names
     escaped: they come from the database); open circles mark immature cells."""
-    shown = df.with_columns(pl.col("holder").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;")
-                            .str.replace_all(">", "&gt;"))
+    shown = df.with_columns(escaped(pl.col("holder")))
     fig = lines(shown, lang, "months_since", "value", "holder", t("agency_liquidation", lang), dashed="immature",
                 x_title=t("months_since", lang))
     fig.update_xaxes(dtick=1, rangemode="tozero")

@@ -46,6 +46,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "per_100": ("per_100", "number"), "recall_rate": ("recall_rate", "rate"), "transfer_rate": ("transfer_rate", "rate"),
     "recalled": ("recalled", "count"), "transferred": ("transferred", "count"),
     "complaints_per_10k": ("complaints_per_10k", "number"),
+    "commission": ("commission", "money"), "net_recovery": ("net_recovery", "money"),
+    "net_per_100": ("net_per_100", "number"),
     "k": ("working_day", "count"), "months": ("months_n", "count"), "mape": ("mape", "rate"),
     "mape_naive": ("mape_naive", "rate"), "coverage": ("coverage", "rate"), "forecasts": ("forecasts", "count"),
     "achievement": ("achievement", "rate"), "pace": ("pace", "rate"),

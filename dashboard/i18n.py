@@ -228,6 +228,17 @@ _LABELS: dict[str, tuple[str, str]] = {
     "recalled": ("撤案户数", "Recalled"),
     "transferred": ("转委户数", "Transferred"),
     "complaints_per_10k": ("每万件投诉", "Complaints per 10,000 worked cases"),
+    "commission": ("佣金成本", "Commission cost"),
+    "net_recovery": ("净回收", "Net recovery"),
+    "net_per_100": ("每百元委案净回收", "Net recovered per ¥100 placed"),
+    "agency_fees_note": ("佣金成本 = 机构持有案件期间的每笔还款 × 还款当日适用的佣金比例；净回收 = 回收 − 佣金。",
+                         "Commission cost = each payment collected while the agency held the case × the rate in force "
+                         "on the payment's day; net recovery = collected − commission."),
+    "agency_fees_absent": ("没有佣金成本与净回收：案件库没有可选的 agency_fees 表（各委外机构的佣金比例），或其中没有这些"
+                           "机构的费率。加上该表（见数据约定）并同步后即显示。",
+                           "No commission cost or net recovery: the case database has no optional agency_fees table "
+                           "(each agency's commission rate), or it holds no rate for these agencies. Add the table "
+                           "(see the data contract) and sync to show them."),
     "c_backtest": ("月末落地预测回测（过去 12 个月）", "Month-end landing backtest (last 12 months)"),
     "backtest_total": ("每个工作日所做预测与当月实际相比：平均绝对百分比误差 {mape}（按进度线性推算 {naive}），"
                        "80% 区间覆盖实际 {coverage}，共 {n} 次预测。",
@@ -367,6 +378,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "ev_complaints": ("投诉", "complaints"),
     "ev_snapshot": ("快照案件", "snapshot cases"),
     "ev_placements": ("委案案件", "placed cases"),
+    "ev_agency_placements": ("委案批次案件", "cases placed with"),
     # data + glossary
     "case_db": ("案件库概况", "Case database"),
     "source_db": ("来源", "Source"),
@@ -468,6 +480,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "tot_complaints": ("投诉 {n} 件", "{n} complaints"),
     "tot_balance": ("余额合计 {amount}", "balance {amount} in all"),
     "tot_placements": ("委案后还款合计 {amount}", "{amount} paid since placement"),
+    "tot_placements_held": ("委案后持有期间还款合计 {amount}", "{amount} paid while held since placement"),
+    "agency_drill_hint": ("点击评分表中的一行，查看所选期间委给该机构的案件；点击曲线上的一点，查看该批次的委案案件。",
+                          "Click a scorecard row for the cases placed with that agency in the period, or a point of "
+                          "a curve for that month's placements."),
     "export_limit": ("导出最多包含 {n} 行（共 {total} 件，按金额从大到小）。", "Exports hold at most {n} rows "
                      "(of {total}, largest amount first)."),
     "tl_duration": ("通话 {} 秒", "{} s call"),

@@ -24,13 +24,13 @@ URL_KEYS = ("lang", "period", "dates", "team", "agent", "bucket", "product", "re
 DRILL_URL = {"event": "drill", "day": "d_day", "month": "d_month", "snapshot_on": "d_snapshot", "start": "d_start",
              "end": "d_end", "teams": "d_team", "agents": "d_agent", "buckets": "d_bucket", "from_bucket": "d_from",
              "to_bucket": "d_to", "category": "d_category", "source": "d_source", "channel": "d_channel",
-             "months_since": "d_msince"}
+             "months_since": "d_msince", "holder": "d_holder"}
 _DRILL_DATES = ("day", "month", "snapshot_on", "start", "end")
 _DRILL_LISTS = ("teams", "agents", "buckets")
 #: The compliance page's drill-down to the breaching contacts in its URL: selection key → query parameter.
 BREACH_URL = {"check": "b_check", "day": "b_day", "team": "b_team", "agent": "b_agent"}
 #: A page's own widgets kept in the URL: query parameter → (the page's url path, the widget's session key).
-PAGE_KEYS = {"snapshot": ("aging", "snapshot"), "basis": ("aging", "basis"),
+PAGE_KEYS = {"snapshot": ("aging", "snapshot"), "basis": ("aging", "basis"), "vintage": ("agencies", "agency_month"),
              "scorecard": ("agents", SCORECARD_AGENT), "sla": ("complaints", "sla"),
              **dict.fromkeys(BREACH_URL.values(), ("compliance", BREACH_SEL))}
 #: Other query parameters the app knows: the pages' own, the drill-down's, and Streamlit's.
@@ -96,8 +96,10 @@ def from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
             notes.append(f"{t('sla_days', lang)}: {', '.join(shown(v) for v in raw_sla[:3])} "
                          f"({SLA_DAYS[0]}–{SLA_DAYS[1]})")
     snaps = {d.isoformat(): d for d in opts.snapshots}
+    vintages = {f"{d:%Y-%m}": d.replace(day=1) for d in opts.snapshots}  # the agency page's placement month
     visible = {a for a, _, team in opts.agents}
     for key, allowed, label in (("snapshot", snaps, "snapshot"), ("basis", {b: b for b in BASES}, "basis"),
+                                ("vintage", vintages, "agency_month"),
                                 ("scorecard", {a: a for a in visible}, "c_scorecard")):
         raw = _raw(key)
         if raw and len(raw) == 1 and raw[0] in allowed:
@@ -201,8 +203,9 @@ def sync_url(view: View) -> None:
 
 
 def keep_in_url(key: str, value: object, default: object) -> None:
-    """Keep a page widget's value in the URL (`key` of PAGE_KEYS; left out when it is the default)."""
-    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    """Keep a page widget's value in the URL (`key` of PAGE_KEYS; left out when it is the default; a placement
+    month as YYYY-MM)."""
+    text = (f"{value:%Y-%m}" if key == "vintage" else value.isoformat()) if isinstance(value, dt.date) else str(value)
     _write({key: None if value == default or value is None else text})
 
 
@@ -357,7 +360,7 @@ def drill_params(request: dict[str, object]) -> dict[str, str | list[str]]:
 #: What a case-list export holds, per drill-down event (its file name's first part).
 CASE_FILES = {"cases": "cases_assigned", "payments": "cases_with_payments", "contacts": "cases_with_contacts",
               "promises": "cases_with_promises_due", "complaints": "cases_with_complaints",
-              "snapshot": "cases_in_snapshot", "placements": "cases_placed"}
+              "snapshot": "cases_in_snapshot", "placements": "cases_placed", "agency_placements": "cases_placed_with"}
 
 
 def file_stem(name: str, f: Filters, period: tuple[dt.date, dt.date] | None = None) -> str:

@@ -26,6 +26,8 @@ def _describe(req: dict, lang: str) -> str:
     for k in ("day", "start"):
         if req.get(k):
             parts.append(str(req[k]) + (f" → {req['end']}" if k == "start" and req.get("end") else ""))
+    if req.get("holder"):
+        parts.append(str(req["holder"]))
     if req.get("month"):
         parts.append(str(req["month"])[:7])
     if req.get("months_since") is not None:
@@ -65,7 +67,7 @@ overrides |= {k: dt.date.fromisoformat(request[k]) for k in ("start", "end") if 
 f = dataclasses.replace(view.filters, **overrides)
 if f.start > f.end:
     f = view.filters
-args = {k: request[k] for k in ("event", "category", "source", "from_bucket", "to_bucket") if k in request}
+args = {k: request[k] for k in ("event", "category", "source", "from_bucket", "to_bucket", "holder") if k in request}
 args |= {k: dt.date.fromisoformat(request[k]) for k in ("day", "month", "snapshot_on") if k in request}
 if "months_since" in request:
     args["months_since"] = int(request["months_since"])
@@ -109,6 +111,7 @@ totals = {"payments": t("tot_payments", lang, n=f"{result.events:,}", amount=cny
           "complaints": t("tot_complaints", lang, n=f"{result.events:,}"),
           "snapshot": t("tot_balance", lang, amount=cny(result.amount, lang)),
           "placements": t("tot_placements", lang, amount=cny(result.amount, lang)),
+          "agency_placements": t("tot_placements_held", lang, amount=cny(result.amount, lang)),
           "cases": t("tot_balance", lang, amount=cny(result.amount, lang))}
 period = covers[0].isoformat() if covers[0] == covers[1] else f"{covers[0]} → {covers[1]}"
 st.caption(f"{t('cases_total', lang, n=f'{result.total:,}')} · {totals[event_kind]} · {period}")

@@ -18,6 +18,7 @@ import polars as pl
 from queries.dates import month_start
 from queries.demo.calendar import contact_weights, days_between, payment_weights
 from queries.demo.compliance import add_compliance
+from queries.demo.fees import add_fees
 from queries.demo.org import Organisation, build_organisation
 from queries.demo.people import (
     PROVINCES,
@@ -581,6 +582,7 @@ def _assemble(sim: _Sim) -> Portfolio:
     out.tables["cases"] = _cases_table(sim, out)
     out.tables["targets"] = _targets(sim, out)
     add_compliance(sim, out)  # optional contract parts and the breaches real centres commit
+    add_fees(sim, out)  # the agencies' commission rates (optional agency_fees)
     return out
 
 

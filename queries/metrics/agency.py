@@ -145,6 +145,52 @@ def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     return placed, paid, moved
 
 
+def has_fees(store: Store) -> bool:
+    """Whether the store holds agency commission rates (the optional agency_fees table, with rows)."""
+    return store.has("agency_fees") and store.frame("agency_fees").height > 0
+
+
+def rates(store: Store) -> pl.DataFrame:
+    """team_id, effective_from, rate: the usable commission rates (0–1; one per team and day, the higher)."""
+    return (store.frame("agency_fees").filter(pl.col("rate").is_between(0.0, 1.0))
+            .group_by("team_id", "effective_from").agg(pl.col("rate").max()).sort("effective_from"))
+
+
+def _commission_cells(store: Store) -> pl.DataFrame:
+    """holder, team_id, bucket, start, fee_cents: the commission on the payments collected while an agency held
+    its placements — each payment × the rate of the placing team in force on the payment's day (none before the
+    team's first rate) — and has_rate (the team has any rate). Built once per store version (store.memo)."""
+    memo = store.memo.get("agency_commission")
+    if memo is not None:
+        return memo
+    keys = ["holder", "team_id", "bucket", "start"]
+    segs = segments(store).filter(pl.col("placed"), pl.col("kind") == AGENCY).select("case_id", *keys, "last")
+    mi = month_index_expr(pl.col("day").dt.month_start())
+    held = (mi >= month_index_expr(pl.col("start")) + 1) & (mi <= month_index_expr(pl.col("last")) + 1)
+    pays = (store.scan("paid_case_days").select("case_id", "day", "cents").join(segs.lazy(), on="case_id")
+            .filter(held).collect().sort("day"))
+    fees = rates(store)
+    pays = pays.join_asof(fees.select("team_id", pl.col("effective_from").alias("day"), "rate"), on="day",
+                          by="team_id", strategy="backward", check_sortedness=False)  # both sorted by day
+    out = pays.group_by(keys).agg((pl.col("cents") * pl.col("rate").fill_null(0.0)).sum().alias("fee_cents"))
+    out = out.with_columns(pl.col("team_id").is_in(fees.get_column("team_id").unique().to_list()).alias("has_rate"))
+    store.memo["agency_commission"] = out
+    return out
+
+
+def _keep(store: Store, filters: Filters) -> list[pl.Expr]:
+    """The conditions on placement cells (holder, team_id, bucket, start) that the filters ask for."""
+    months = month_starts(filters.start, filters.end)
+    keep = [pl.col("start").is_between(months[0], months[-1])]
+    agents = allowed_agents(store, filters)
+    if agents is not None:
+        teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
+        keep.append(pl.col("team_id").is_in(teams.to_list()))
+    if filters.buckets:
+        keep.append(pl.col("bucket").is_in(list(filters.buckets)))
+    return keep
+
+
 @metric("agency_liquidation", name=("委外批次清收率", "Placement vintage liquidation"),
         definition=(("按委案批次（案件月末归属转入该机构或团队的月份）比较：委案后第 1…n 个月内、案件仍由其持有时的累计还款 ÷ "
                      "委案时余额；同一批次月份比较各委外机构与自营团队，未满月的单元格标记为未成熟"),
@@ -165,14 +211,7 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
     placed, paid, moved = _cells(store)
-    months = month_starts(filters.start, filters.end)
-    keep = [pl.col("start").is_between(months[0], months[-1])]
-    agents = allowed_agents(store, filters)
-    if agents is not None:
-        teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
-        keep.append(pl.col("team_id").is_in(teams.to_list()))
-    if filters.buckets:
-        keep.append(pl.col("bucket").is_in(list(filters.buckets)))
+    keep = _keep(store, filters)
     placed, paid, moved = (df.filter(*keep) for df in (placed, paid, moved))
     if placed.height == 0:
         return _empty(by)
@@ -207,23 +246,28 @@ SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the 
 @metric("agency_score", name=("委外机构评分", "Agency scorecard"),
         definition=(("同一批次月份内各委外机构的综合评分（0–1，越高越好）：50% × 委案后 3 个月清收率（已成熟批次合计）"
                      " + 20% × 撤案率（越低越好）+ 30% × 每万件在催案件投诉数（越低越好）；每项按参评机构的最小值—最大值"
-                     "线性换算到 0–1，只有一家机构时为 1。合规违规与白名单状态待合规模块上线后加入"),
+                     "线性换算到 0–1，只有一家机构时为 1。合规违规与白名单状态待合规模块上线后加入。案件库有 agency_fees（佣金比例）表时，"
+                     "另列佣金成本（机构持有期间的每笔还款 × 还款当日适用的佣金比例）与净回收（回收 − 佣金），及每百元委案的净回收，"
+                     "不计入评分"),
                     ("A score per agency on the same placement months (0–1, higher is better): 50% × liquidation 3 "
                      "months after placement (mature vintages pooled) + 20% × recall rate (lower is better) + 30% × "
                      "complaints per 10,000 worked cases (lower is better); each part scaled 0–1 between the agencies' "
                      "lowest and highest (1 when only one agency). Rule breaches and whitelist status join once the "
-                     "compliance metrics exist")),
+                     "compliance metrics exist. When the source has agency_fees (commission rates), commission cost (each payment "
+                     "collected while the agency held the case × the rate in force on the payment's day) and net recovery "
+                     "(collected − commission), also per ¥100 placed, are shown beside the score, not in it")),
         numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
         unit="rate")
 def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Per agency: value = score (0–1) and rank; extras placed (cases), placed_balance, liquidation_m3,
-    per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378."""
+    per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378,
+    collected (while held, to date), and with agency_fees commission, net_recovery and net_per_100 (else null)."""
     from queries.metrics.complaints import complaint_rate
 
     if by not in ((), ("holder",)):
         raise MetricError("agency_score is by holder")
     cols = ("rank", "placed", "placed_balance", "liquidation_m3", "per_100", "recall_rate", "transfer_rate",
-            "complaints_per_10k", "regulator_12378")
+            "complaints_per_10k", "regulator_12378", "collected", "commission", "net_recovery", "net_per_100")
     vint = agency_liquidation(store, filters)
     vint = vint.filter(pl.col("kind") == AGENCY) if vint.height else vint
     if vint.height == 0:
@@ -246,7 +290,15 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                            c.get_column("regulator_12378")[0] if c is not None and c.height else None))
     comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
                                             "regulator_12378": pl.Float64}, orient="row")
+    if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
+        fee = _commission_cells(store).filter(*_keep(store, filters)).group_by("holder").agg(
+            pl.when(pl.col("has_rate").any()).then(money(pl.col("fee_cents").sum().round(0))).alias("commission"))
+    else:
+        fee = pl.DataFrame(schema={"holder": pl.String, "commission": pl.Float64})
+    per = per.join(fee, on="holder", how="left").with_columns(
+        pl.col("paid").alias("collected"), (pl.col("paid") - pl.col("commission")).round(2).alias("net_recovery"))
     out = per.join(m3, on="holder", how="left").join(comp, on="holder", how="left").with_columns(
+        ratio(pl.col("net_recovery"), pl.col("placed_balance"), 100.0).alias("net_per_100"),
         ratio(pl.col("m3_num"), pl.col("m3_den")).alias("liquidation_m3"),
         ratio(pl.col("paid"), pl.col("placed_balance"), 100.0).alias("per_100"),
         ratio(pl.col("recalled"), pl.col("placed")).alias("recall_rate"),
@@ -264,4 +316,5 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                       "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
 
 
-__all__ = ["agency_liquidation", "agency_names", "agency_score", "month_end_snapshots", "segments"]
+__all__ = ["agency_liquidation", "agency_names", "agency_score", "has_fees", "month_end_snapshots", "rates",
+           "segments"]

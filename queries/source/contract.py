@@ -186,11 +186,20 @@ repayment_plans = sa.Table(  # optional (§3b): negotiated instalment plans (协
     **_OPTS,
 )
 
+agency_fees = sa.Table(  # optional: each agency team's commission rate (佣金比例) from a day on
+    "agency_fees", metadata,
+    sa.Column("team_id", ID, primary_key=True),
+    sa.Column("effective_from", sa.Date, primary_key=True),
+    sa.Column("rate", sa.Numeric(6, 4), nullable=False),  # share of the amount collected, 0–1 (0.18 = 18%)
+    **_OPTS,
+)
+
 #: Tables in load order; every one but the optional ones must exist in a source.
 TABLES: tuple[sa.Table, ...] = (
     teams, agents, cases, balance_snapshots, contacts, promises, payments, complaints, targets, repayment_plans,
+    agency_fees,
 )
-OPTIONAL_TABLES: frozenset[str] = frozenset({"targets", "repayment_plans"})
+OPTIONAL_TABLES: frozenset[str] = frozenset({"targets", "repayment_plans", "agency_fees"})
 #: Optional columns of required tables (DESIGN §3b): a source without them works, the checks needing them say so.
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "contacts": frozenset({"is_robot", "recording_id"}),

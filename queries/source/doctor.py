@@ -35,6 +35,7 @@ ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
 OPTIONAL_USE = {
     "targets": "target metrics will say so",
     "repayment_plans": "the 'no collection during a plan' check will say so",
+    "agency_fees": "the agency page shows no commission cost or net recovery",
     "contacts.is_robot": "robot calls cannot be shown apart (they count as human calls)",
     "contacts.recording_id": "the recording-coverage check will say so",
     "teams.whitelisted_on": "the agency-whitelist check will say so",
@@ -150,6 +151,15 @@ def _optional_findings(conn: sa.Connection, t: sa.Table, kind: str) -> Iterator[
                    "active plans with an end date (the end date counts)"),
                   ("ended_on", sa.and_(c.status != "active", c.ended_on.is_(None)),
                    "ended plans without an end date (counted as still active)")]
+    if t.name == "agency_fees":
+        dup = sa.select(c.team_id, c.effective_from).group_by(c.team_id, c.effective_from).having(
+            sa.func.count() > 1).subquery()
+        found += [("rate", sa.or_(c.rate < 0, c.rate > 1), "rates below 0 or above 1 (the rate is a share: 0.18 = 18%)"),
+                  ("team_id", c.team_id.not_in(sa.select(S.teams.c.team_id).where(S.teams.c.channel == "agency")),
+                   "teams that are not agencies in teams (ignored)"),
+                  ("effective_from", sa.tuple_(c.team_id, c.effective_from).in_(sa.select(dup.c.team_id,
+                                                                                          dup.c.effective_from)),
+                   "two rates for one team from the same day (the higher counts)")]
     for col, cond, what in found:
         try:
             n = count(cond)
@@ -157,7 +167,18 @@ def _optional_findings(conn: sa.Connection, t: sa.Table, kind: str) -> Iterator[
             conn.rollback()
             continue
         if n:
-            yield Finding(WARNING, f"{t.name}.{col}", f"{n:,} row{'s' if n > 1 else ''} with {what}")
+            yield Finding(WARNING, f"{t.name}.{col}", f"{n:,} row{'s' if n > 1 else ''} with {what}"
+                          + (_named(conn, t, cond, col, n) if t.name == "agency_fees" else ""))
+
+
+def _named(conn: sa.Connection, t: sa.Table, cond: sa.ColumnElement, col: str, n: int) -> str:
+    """The first offending rows of a small table, named by key and value: ' (team_id 'T9', …: '1.5'; …)'."""
+    keys = list(t.primary_key.columns)
+    rows = conn.execute(sa.select(*[sa.type_coerce(k, sa.String()) for k in keys], sa.type_coerce(t.c[col], sa.String()))
+                        .where(cond).order_by(*keys).limit(SAMPLE_KEYS)).all()
+    shown = "; ".join(", ".join(f"{k.name} {_shown(v)}" for k, v in zip(keys, row[:-1], strict=True))
+                      + f": {_shown(row[-1])}" for row in rows)
+    return f" ({shown}{' …' if n > SAMPLE_KEYS else ''})"
 
 
 def _checks(engine: sa.Engine, say: Callable[[str], None]) -> Iterator[Finding]:

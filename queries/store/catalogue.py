@@ -35,6 +35,8 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("teams", MEMORY, "teams dimension"),
     StoreTable("agents", MEMORY, "agents dimension"),
     StoreTable("targets", MEMORY, "monthly team targets (absent when the source has none)"),
+    StoreTable("agency_fees", MEMORY, "agency teams' commission rates by effective day (absent when the source "
+               "has none)"),
     StoreTable("complaints", MEMORY, "one row per complaint, no personal data, with bucket/product/region"),
     StoreTable("payments_agent", MEMORY, "day × agent × opening bucket: n, cents, opening_cents", "month",
                "payments", "coarse", True),

@@ -18,7 +18,7 @@ from queries.sync.tables import coarse, replace_rows
 
 
 def sync_dims(ctx: SyncContext) -> dict:
-    """Teams, agents and (when the source has them) targets, read whole; returns {'has_targets': …}."""
+    """Teams, agents and (when the source has them) targets and agency fees, read whole; returns {'has_targets': …}."""
     r = ctx.reader
     have = r.columns("teams")
     cols = [c for c in S.teams.c if c.name not in S.OPTIONAL_COLUMNS["teams"] or c.name in have]
@@ -35,6 +35,11 @@ def sync_dims(ctx: SyncContext) -> dict:
                          {"month": pl.Date, "team_id": pl.String, "target_cents": pl.Int64})
         targets = targets.with_columns(pl.col("month").dt.month_start())
         ctx.writer.put("targets", targets)
+    if r.has_table("agency_fees"):  # optional: agency commission rates (the agency page's net recovery)
+        f = S.agency_fees.c
+        fees = r.read(sa.select(f.team_id, f.effective_from, sa.cast(f.rate, sa.Float).label("rate")),
+                      {"team_id": pl.String, "effective_from": pl.Date, "rate": pl.Float64})
+        ctx.writer.put("agency_fees", fees.sort("team_id", "effective_from"))
     ctx.rows.update(teams=teams.height, agents=agents.height)
     return {"has_targets": has_targets}
 

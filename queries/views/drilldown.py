@@ -15,14 +15,14 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.buckets import CLOSED, DEFAULT_BUCKETS, BucketBounds
-from queries.dates import month_end, month_start
+from queries.dates import month_end, month_start, month_starts
 from queries.errors import UserError
 from queries.filters import FULL_SCOPE, Filters, Scope, apply
 from queries.governance.masking import mask_frame, may_reveal
 from queries.metrics.contact import ATTEMPT_CHANNELS
 from queries.source import contract as S
 
-EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot", "placements")
+EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot", "placements", "agency_placements")
 MAX_PAGE_SIZE = 500
 #: The most rows a case-list export holds (the cases page says so when a selection has more).
 EXPORT_MAX_ROWS = 200_000
@@ -221,6 +221,100 @@ def _placement_cases(f: Filters, agents: list[str] | None, month: dt.date | None
     return _on_cases(q, f, agents, c.c.placed_dpd, bounds)
 
 
+def _month_end(conn: sa.Connection, m: dt.date) -> dt.date | None:
+    """The last snapshot day of month m in the source (None when the month has none): one index seek."""
+    b = S.balance_snapshots.c
+    got = conn.execute(sa.select(sa.func.max(b.snapshot_on)).where(
+        b.snapshot_on >= m, b.snapshot_on < month_start(m, 1))).scalar_one()
+    return None if got is None else got if isinstance(got, dt.date) else dt.date.fromisoformat(str(got)[:10])
+
+
+def _held(holder: str, day: dt.date, case_id: sa.ColumnElement) -> sa.Exists:
+    """Whether the case's snapshot of `day` puts it with `holder` (an agency's name or an in-house team's id, as
+    queries.metrics.agency tells them)."""
+    b, a, t = S.balance_snapshots.alias("hb"), S.agents.alias("ha"), S.teams.alias("ht")
+    who = sa.case((t.c.channel == "agency", sa.func.coalesce(t.c.agency_name, t.c.team_id)), else_=t.c.team_id)
+    return (sa.select(b.c.case_id).join(a, a.c.agent_id == b.c.agent_id).join(t, t.c.team_id == a.c.team_id)
+            .where(b.c.case_id == case_id, b.c.snapshot_on == day, who == holder).exists())
+
+
+def _const(conn: sa.Connection, value: dt.date, type_: sa.types.TypeEngine) -> sa.ColumnElement:
+    """A date or timestamp constant in a select list: typed by a CAST on the servers (a bare parameter there is
+    text), as the bound text on SQLite (whose CAST to DATETIME would make it a number)."""
+    lit = sa.literal(value, type_)
+    return lit if conn.dialect.name == "sqlite" else sa.cast(lit, type_)
+
+
+def _agency_month(conn: sa.Connection, f: Filters, agents: list[str] | None, m0: dt.date, holder: str,
+                  months_since: int | None, bounds: BucketBounds) -> sa.Select | None:
+    """(case_id, events, amount) of the cases placed with `holder` in month m0 (None when none can be)."""
+    end0 = _month_end(conn, m0)
+    if end0 is None:
+        return None
+    prev = _month_end(conn, month_start(m0, -1))
+    b, a, t, p = S.balance_snapshots, S.agents, S.teams, S.payments
+    who = sa.case((t.c.channel == "agency", sa.func.coalesce(t.c.agency_name, t.c.team_id)), else_=t.c.team_id)
+    placed = (sa.select(b.c.case_id).join(a, a.c.agent_id == b.c.agent_id).join(t, t.c.team_id == a.c.team_id)
+              .where(b.c.snapshot_on == end0, who == holder))
+    if prev is not None:
+        placed = placed.where(~_held(holder, prev, b.c.case_id))
+    if agents is not None:
+        placed = placed.where(a.c.team_id.in_(sa.select(S.agents.c.team_id).where(S.agents.c.agent_id.in_(agents))))
+    if f.buckets:
+        placed = placed.where(bounds.sql_any(b.c.dpd, f.buckets))
+    placed = placed.subquery(f"placed_{m0:%Y%m}")
+    # the payment months 1…months_since after placement, each with the month-end before it (held at that day)
+    ends, held_day, k = [], end0, 1
+    while held_day is not None and (months_since is None or k <= int(months_since)):
+        lo, hi = month_start(m0, k), month_start(m0, k + 1)
+        ends.append(sa.select(_const(conn, dt.datetime.combine(lo, dt.time()), sa.DateTime()).label("lo"),
+                              _const(conn, dt.datetime.combine(hi, dt.time()), sa.DateTime()).label("hi"),
+                              _const(conn, held_day, sa.Date()).label("d")))
+        held_day, k = _month_end(conn, lo), k + 1
+    if not ends:
+        return sa.select(placed.c.case_id.label("case_id"), sa.literal(0).label("events"),
+                         sa.literal(0).label("amount"))
+    e = (sa.union_all(*ends) if len(ends) > 1 else ends[0]).subquery(f"ends_{m0:%Y%m}")
+    hb, ha, ht = S.balance_snapshots.alias("hb"), S.agents.alias("ha"), S.teams.alias("ht")
+    held_by = sa.case((ht.c.channel == "agency", sa.func.coalesce(ht.c.agency_name, ht.c.team_id)),
+                      else_=ht.c.team_id)
+    pay = (sa.select(p.c.case_id, p.c.payment_id, p.c.amount)
+           .join(e, sa.and_(p.c.paid_at >= e.c.lo, p.c.paid_at < e.c.hi))
+           .join(hb, sa.and_(hb.c.case_id == p.c.case_id, hb.c.snapshot_on == e.c.d))
+           .join(ha, ha.c.agent_id == hb.c.agent_id).join(ht, ht.c.team_id == ha.c.team_id)
+           .where(held_by == holder, p.c.case_id.in_(sa.select(placed.c.case_id)))).subquery(f"pay_{m0:%Y%m}")
+    return (sa.select(placed.c.case_id.label("case_id"), sa.func.count(pay.c.payment_id).label("events"),
+                      sa.func.coalesce(sa.func.sum(pay.c.amount), 0).label("amount"))
+            .select_from(placed).outerjoin(pay, pay.c.case_id == placed.c.case_id).group_by(placed.c.case_id))
+
+
+def _agency_placement_cases(conn: sa.Connection, f: Filters, agents: list[str] | None, month: dt.date | None,
+                            holder: str | None, months_since: int | None, bounds: BucketBounds) -> sa.Select | None:
+    """Cases placed with a holder in a month (or in every month of the filters' period) — the agency vintages'
+    cases (queries.metrics.agency): the month-end snapshot of the month puts the case with the holder and the
+    previous month's does not (none in the first snapshot month) — each with its payments in the 1…`months_since`
+    months after placement (all to date when None) made while the case was with the holder at the previous
+    month-end (the figure's numerator; a case that leaves and comes back also shows its payments after the
+    return). Team filters select by the placing team, buckets by the bucket at placement, as the metric does.
+    None when nothing can match."""
+    if not holder:
+        raise DrillDownError("an agency placements drill-down needs the agency or team")
+    first = conn.execute(sa.select(sa.func.min(S.balance_snapshots.c.snapshot_on))).scalar_one()
+    if first is None:
+        return None
+    first_month = month_start(dt.date.fromisoformat(str(first)[:10]))
+    months = [month_start(month)] if month is not None else month_starts(f.start, f.end)
+    parts = [q for m in months if m > first_month
+             and (q := _agency_month(conn, f, agents, m, holder, months_since, bounds)) is not None]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    u = sa.union_all(*parts).subquery("months")
+    return sa.select(u.c.case_id, sa.func.sum(u.c.events).label("events"),
+                     sa.func.sum(u.c.amount).label("amount")).group_by(u.c.case_id)
+
+
 def _check(event: str, filters: Filters, snapshot_on: dt.date | None, from_bucket: str | None,
            to_bucket: str | None, bounds: BucketBounds) -> None:
     if event not in EVENTS:
@@ -237,13 +331,17 @@ def _check(event: str, filters: Filters, snapshot_on: dt.date | None, from_bucke
 
 def _per_case(conn: sa.Connection, f: Filters, event: str, day: dt.date | None, month: dt.date | None,
               snapshot_on: dt.date | None, from_bucket: str | None, to_bucket: str | None, category: str | None,
-              source: str | None, months_since: int | None, bounds: BucketBounds) -> sa.Subquery | None:
+              source: str | None, months_since: int | None, bounds: BucketBounds,
+              holder: str | None = None) -> sa.Subquery | None:
     """(case_id, events, amount) of every case behind the selection; None when nothing can match."""
     agents = _visible_agents(conn, f)
     if agents is not None and not agents:
         return None
     if event == "placements":
         return _placement_cases(f, agents, month, months_since, bounds).subquery("per_case")
+    if event == "agency_placements":
+        q = _agency_placement_cases(conn, f, agents, month, holder, months_since, bounds)
+        return None if q is None else q.subquery("per_case")
     if event == "snapshot":
         rows = _snapshot_rows(conn, f, agents, snapshot_on, from_bucket, to_bucket, bounds)
     elif event == "cases":
@@ -269,12 +367,14 @@ def _ordered(per_case: sa.Subquery) -> sa.Select:
 def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
                month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
                to_bucket: str | None = None, category: str | None = None, source: str | None = None,
-               months_since: int | None = None, page: int = 1, page_size: int = 50, reveal_pii: bool = False,
+               months_since: int | None = None, holder: str | None = None, page: int = 1, page_size: int = 50,
+               reveal_pii: bool = False,
                scope: Scope = FULL_SCOPE, bounds: BucketBounds = DEFAULT_BUCKETS) -> CasePage:
     """One page of the cases behind a selection, largest amount first (events: count, amount, per case).
 
     A `day` or `month` replaces the filters' dates (drill_period); `months_since` bounds a placements list's
-    payments to that many months after placement.
+    payments to that many months after placement; a `holder` (agency name or in-house team id) selects an
+    agency_placements list.
     """
     _check(event, filters, snapshot_on, from_bucket, to_bucket, bounds)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
@@ -285,7 +385,7 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
         return empty
     with engine.connect() as conn:
         per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
-                             months_since, bounds)
+                             months_since, bounds, holder)
         if per_case is None:
             return empty
         total, events, amount = conn.execute(sa.select(
@@ -300,7 +400,8 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
 def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day: dt.date | None = None,
                month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
                to_bucket: str | None = None, category: str | None = None, source: str | None = None,
-               months_since: int | None = None, reveal_pii: bool = False, scope: Scope = FULL_SCOPE,
+               months_since: int | None = None, holder: str | None = None, reveal_pii: bool = False,
+               scope: Scope = FULL_SCOPE,
                bounds: BucketBounds = DEFAULT_BUCKETS, batch: int = EXPORT_BATCH,
                limit: int = EXPORT_MAX_ROWS) -> Iterator[pl.DataFrame]:
     """Every case behind a selection (up to `limit`), in the page's order, as masked frames of `batch` rows.
@@ -316,7 +417,7 @@ def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
         return
     with engine.connect() as conn:
         per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
-                             months_since, bounds)
+                             months_since, bounds, holder)
         if per_case is None:
             return
         names = [*CASE_COLUMNS, "events", "amount"]

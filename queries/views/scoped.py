@@ -37,7 +37,7 @@ COMPOSITIONS = ("daily_series", "by_team", "by_bucket", "leaderboard", "funnel",
 COMPLIANCE_VIEWS = ("breach_kpis", "breach_ranking", "complaints_deadline", "scorecard")
 #: Drill-down arguments a request may carry (anything else is dropped, never passed on).
 DRILL_ARGS = ("event", "day", "month", "snapshot_on", "from_bucket", "to_bucket", "category", "source",
-              "months_since")
+              "months_since", "holder")
 
 
 def scoped(scope: Scope, filters: Filters) -> Filters:

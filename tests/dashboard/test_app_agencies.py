@@ -33,6 +33,12 @@ def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, a
     assert [float(v) for v in grid["placed"]] == score.get_column("placed").to_list()
     assert [float(v) for v in grid["agency_score"]] == [round(v * 100, 1) for v in score.get_column("value")]
     assert len(at.get("plotly_chart")) == 1
+    # the demo agencies' commission rates (agency_fees): commission and net recovery as the registry has them
+    assert score.get_column("commission").null_count() == 0
+    for col in ("commission", "net_recovery"):  # money in the table in ¥10,000 (万元)
+        assert [float(v) for v in grid[col]] == pytest.approx([v / 10_000 for v in score.get_column(col)], abs=1e-6)
+    assert [round(float(v), 6) for v in grid["net_per_100"]] == [round(v, 6) for v in score.get_column("net_per_100")]
+    assert any("佣金成本 = " in c.value for c in at.caption)
     at.session_state["f_lang"] = "en"
     at.run()
     assert at.title[0].value == "Agencies" and any(h.value == "Compliance" for h in at.subheader)
@@ -43,3 +49,98 @@ def test_team_leads_do_not_get_the_agency_page(run_app) -> None:  # noqa: ANN001
     assert not at.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not listed, not reachable
         at.switch_page("dashboard/pages/agencies.py")
+
+
+def test_without_agency_fees_the_page_says_why(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A source without the optional agency_fees table: no commission columns, one line saying what to add."""
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+    from fixtures_app import APP
+    from streamlit.testing.v1 import AppTest
+
+    from queries.sync import run_sync
+
+    db = tmp_path / "nofees.sqlite"
+    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE agency_fees")
+    url = f"sqlite:///{db}"
+    run_sync(url, tmp_path / "store", full=True)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
+                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
+        monkeypatch.setenv(k, v)
+    for lang, words in (("zh", "案件库没有可选的 agency_fees 表"), ("en", "no optional agency_fees table")):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["lang"] = lang
+        at.query_params["period"] = "ytd"
+        at.run()
+        at.switch_page("dashboard/pages/agencies.py").run()
+        assert not at.exception
+        grid = at.dataframe[0].value
+        assert "holder" in grid.columns and "commission" not in grid.columns and "net_recovery" not in grid.columns
+        assert any(words in c.value for c in at.caption)
+
+
+def test_a_scorecard_row_and_a_vintage_point_drill_to_the_placed_cases(run_app, app_store, app_source) -> None:  # noqa: ANN001
+    """The link a scorecard row opens lists the row's placed cases: its placed count is the sum of the months' lists
+    (each a month's placements), and the row's list holds each of their cases once (a case placed twice in the
+    period counts twice in the figure); a vintage point's link lists the point's placed cases with its numerator
+    as their payments."""
+    from dashboard.format import cny
+    from dashboard.links import drill_params
+    from queries.dates import month_starts
+    from queries.source.engines import read_only_engine
+    from queries.views.drilldown import iter_cases
+
+    score = compute("agency_score", app_store, YTD)
+    holder, placed = score.get_column("holder")[0], int(score.get_column("placed")[0])
+    end = AS_OF.replace(day=1) - dt.timedelta(days=1)  # placement months with a month after them
+    engine = read_only_engine(app_source[0])
+    months = [set(pl.concat([*iter_cases(engine, YTD, event="agency_placements", holder=holder, month=m),
+                             pl.DataFrame(schema={"case_id": pl.Int64})], how="diagonal")["case_id"])
+              for m in month_starts(YTD.start, end)]
+    engine.dispose()
+    assert sum(len(m) for m in months) == placed > 0
+    request = {"event": "agency_placements", "holder": holder, "start": YTD.start.isoformat(), "end": end.isoformat()}
+    at = run_app("cases", query=drill_params(request))
+    assert not at.exception and not at.warning
+    assert any(f"共 {len(set().union(*months)):,} 件" in c.value for c in at.caption), [c.value for c in at.caption]
+    vint = compute("agency_liquidation", app_store, YTD).filter(pl.col("holder") == holder, pl.col("months_since") == 2)
+    cell = vint.row(0, named=True)
+    request = {"event": "agency_placements", "holder": holder, "month": cell["placed_month"].isoformat(),
+               "months_since": "2"}
+    at = run_app("cases", query=drill_params(request))
+    assert not at.exception and not at.warning
+    caption = " ".join(c.value for c in at.caption)
+    assert f"共 {int(cell['placed']):,} 件" in caption and cny(cell["numerator"], "zh") in caption, caption
+
+
+def test_the_scorecard_row_click_opens_the_cases_page(run_app, app_store) -> None:  # noqa: ANN001
+    at = run_app("agencies", period="ytd")
+    at.session_state["agency_score_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params["drill"] == "agency_placements", at.query_params  # on the cases page, the row's cases
+    holder = compute("agency_score", app_store, YTD).get_column("holder")[0]
+    assert at.query_params["d_holder"] == holder and at.title[0].value == "案件明细"
+
+
+def test_the_placement_month_travels_in_the_url(run_app, app_store) -> None:  # noqa: ANN001
+    """?vintage=YYYY-MM opens that placement month's curves; a month the period lacks or a malformed one falls back to
+    the default with a notice; picking a month writes it to the URL."""
+    months = sorted(compute("agency_liquidation", app_store, YTD).get_column("placed_month").unique().to_list())
+    want = months[1]
+    at = run_app("agencies", period="ytd", vintage=f"{want:%Y-%m}")
+    assert not at.exception
+    assert at.selectbox(key="agency_month").value == want
+    assert any(f"{want.year}年{want.month}月" in m.value for m in at.markdown if "批次清收曲线" in m.value)
+    at.selectbox(key="agency_month").set_value(months[2]).run()
+    assert at.query_params["vintage"] == f"{months[2]:%Y-%m}"
+    bad = run_app("agencies", period="ytd", vintage="2026-13<b>")
+    assert not bad.exception
+    assert bad.selectbox(key="agency_month").value in months
+    assert any("委案月份" in w.value and "2026-13" in w.value for w in bad.warning)

@@ -26,8 +26,10 @@ import pytest
 import sqlalchemy as sa
 
 from queries.filters import Filters
+from queries.metrics.agency import has_fees
 from queries.metrics.registry import compute
 from queries.source import contract as S
+from queries.source.doctor import WARNING, check
 from queries.store import Store
 from queries.sync import run_sync
 
@@ -67,16 +69,36 @@ PAYMENTS[-1]["case_id"], PAYMENTS[-1]["agent_id"] = 1, "a1"  # 20 May: the data'
 ROWS = {"teams": TEAMS, "agents": AGENTS, "cases": CASES, "balance_snapshots": SNAPSHOTS, "payments": PAYMENTS}
 
 
-@pytest.fixture
-def vintage_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
-    engine = sa.create_engine(fresh_source)
-    tables = [t for t in S.TABLES if t.name != "targets"]
+# Commission rates (agency_fees), each changing inside the period: Alpha (team TA) 10% from 1 Jan, 20% from 1 Apr;
+# Beta (TB) none before 12 Apr, 15% from then, 30% from 1 May; a rate above 1 (ignored) and an unknown team.
+FEES = [{"team_id": t, "effective_from": d, "rate": Decimal(r)} for t, d, r in (
+    ("TA", D(2026, 1, 1), "0.10"), ("TA", D(2026, 4, 1), "0.20"), ("TB", D(2026, 4, 12), "0.15"),
+    ("TB", D(2026, 5, 1), "0.30"), ("TB", D(2026, 5, 2), "1.5"), ("TX", D(2026, 1, 1), "0.5"))]
+
+
+def _source(url: str, rows: dict, skip: tuple[str, ...]) -> None:
+    engine = sa.create_engine(url)
+    tables = [t for t in S.TABLES if t.name not in skip]
     S.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         for t in tables:
-            if ROWS.get(t.name):
-                conn.execute(t.insert(), ROWS[t.name])
+            if rows.get(t.name):
+                conn.execute(t.insert(), rows[t.name])
     engine.dispose()
+
+
+@pytest.fixture
+def vintage_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
+    """The hand-made histories in a source without the optional targets and agency_fees tables."""
+    _source(fresh_source, ROWS, ("targets", "agency_fees"))
+    run_sync(fresh_source, tmp_path / "store", full=True)
+    return Store.open(tmp_path / "store")
+
+
+@pytest.fixture
+def fees_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
+    """The same with agency_fees."""
+    _source(fresh_source, {**ROWS, "agency_fees": FEES}, ("targets",))
     run_sync(fresh_source, tmp_path / "store", full=True)
     return Store.open(tmp_path / "store")
 
@@ -190,3 +212,149 @@ def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
     assert got["Beta"]["per_100"] == pytest.approx(850 / 3400 * 100)
     assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
     assert (got["Beta"]["rank"], got["Alpha"]["rank"]) == (1, 2)
+
+
+def test_commission_and_net_recovery_with_rate_changes(fees_store):
+    """Alpha's Feb vintage while held: 5 Mar 100 × 10% + 20 Mar 100 × 10% + 3 Apr 200 × 20% = 60 on 400 collected,
+    net 340 on ¥6,000 placed. Beta's Mar vintage: 10 Apr 300 before its first rate (0) + 15 Apr 500 × 15% + 5 May
+    50 × 30% (the 1.5 of 2 May is ignored) = 90 on 850, net 760 on ¥3,400."""
+    st = fees_store
+    assert has_fees(st)
+    got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
+           .iter_rows(named=True)}
+    a, b = got["Alpha"], got["Beta"]
+    assert (a["collected"], a["commission"], a["net_recovery"]) == (400.0, 60.0, 340.0)
+    assert (b["collected"], b["commission"], b["net_recovery"]) == (850.0, 90.0, 760.0)
+    assert a["net_per_100"] == pytest.approx(340 / 6000 * 100) and b["net_per_100"] == pytest.approx(760 / 3400 * 100)
+    assert a["per_100"] == pytest.approx(400 / 6000 * 100)  # the score's parts are unchanged by the fees
+    assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
+    only_beta = compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20), teams=("TB",)))
+    assert only_beta.get_column("commission").to_list() == [90.0]
+
+
+def test_without_agency_fees_the_scorecard_is_as_before(vintage_store):
+    st = vintage_store
+    assert not has_fees(st) and not st.has("agency_fees")
+    got = compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
+    assert got.get_column("collected").to_list() == [850.0, 400.0]
+    for col in ("commission", "net_recovery", "net_per_100"):
+        assert got.get_column(col).null_count() == got.height
+
+
+def test_doctor_reports_agency_fees(fees_store, fresh_source):  # noqa: ANN001
+    got = {f.where: (f.level, f.message) for f in check(sa.create_engine(fresh_source))}
+    assert got["agency_fees.rate"][0] == WARNING
+    assert "1 row with rates below 0 or above 1" in got["agency_fees.rate"][1] and "'TB'" in got["agency_fees.rate"][1]
+    assert "'1.5" in got["agency_fees.rate"][1]
+    assert got["agency_fees.team_id"][0] == WARNING and "'TX'" in got["agency_fees.team_id"][1]
+    assert "agency_fees" not in got  # present: no "optional table missing"
+
+
+def test_doctor_names_duplicate_fee_days_and_a_missing_table(tmp_path):  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'dup.sqlite'}"
+    _source(url, ROWS, ("targets", "agency_fees"))
+    got = {f.where: (f.level, f.message) for f in check(sa.create_engine(url))}
+    assert got["agency_fees"] == (WARNING, "optional table missing: the agency page shows no commission cost or net "
+                                           "recovery")
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:  # a view-like table without the key: two rates for TA on one day
+        conn.exec_driver_sql("CREATE TABLE agency_fees (team_id TEXT, effective_from DATE, rate NUMERIC)")
+        conn.exec_driver_sql("INSERT INTO agency_fees VALUES ('TA', '2026-01-01', 0.1), ('TA', '2026-01-01', 0.2)")
+    got = {f.where: (f.level, f.message) for f in check(eng)}
+    assert got["agency_fees.effective_from"][0] == WARNING
+    assert got["agency_fees.effective_from"][1].startswith("2 rows with two rates for one team from the same day")
+    assert "'TA'" in got["agency_fees.effective_from"][1]
+
+
+def plain_commission(url: str, as_of: dt.date) -> dict:
+    """Agency → commission in cents, row by row: each payment in a month after a placement month while the agency
+    still held the case at the previous month-end, × the placing team's latest rate (0–1) on or before its day."""
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        teams = {r.team_id: (r.channel, r.agency_name) for r in c.execute(sa.select(S.teams))}
+        team_of = {r.agent_id: r.team_id for r in c.execute(sa.select(S.agents))}
+        snaps = c.execute(sa.select(S.balance_snapshots)).all()
+        pays = c.execute(sa.select(S.payments.c.case_id, S.payments.c.paid_at, S.payments.c.amount)).all()
+        fees = c.execute(sa.select(S.agency_fees)).all()
+    eng.dispose()
+
+    def day(v: object) -> dt.date:
+        return v if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else dt.date.fromisoformat(str(v)[:10])
+
+    def mi(d: dt.date) -> int:
+        return d.year * 12 + d.month - 1
+
+    rate_rows = [(f.team_id, day(f.effective_from), float(f.rate)) for f in fees if 0 <= float(f.rate) <= 1]
+    last_day: dict[int, dt.date] = {}
+    for s in snaps:
+        last_day[mi(day(s.snapshot_on))] = max(last_day.get(mi(day(s.snapshot_on)), day(s.snapshot_on)),
+                                               day(s.snapshot_on))
+    held: dict[int, dict[int, tuple]] = defaultdict(dict)  # case → month → (agency or None, team)
+    for s in snaps:
+        d = day(s.snapshot_on)
+        if last_day[mi(d)] == d:
+            t = team_of.get(s.agent_id)
+            ch, name = teams.get(t, (None, None))
+            held[s.case_id][mi(d)] = ((name or t) if ch == "agency" else None, t)
+    first = min(last_day)
+    start_team: dict[tuple[int, int], str] = {}  # (case, month) → the team that placed the holding
+    for case, months in held.items():
+        for m in sorted(months):
+            h, t = months[m]
+            prev = months.get(m - 1)
+            start_team[(case, m)] = start_team[(case, m - 1)] if prev and prev[0] == h and h else t
+    out: dict[str, float] = defaultdict(float)
+    for p in pays:
+        d = day(p.paid_at)
+        h, _t = held.get(p.case_id, {}).get(mi(d) - 1, (None, None))
+        if h is None:
+            continue
+        m0 = mi(d) - 1  # the holding at the previous month-end: find its placement month
+        while held[p.case_id].get(m0 - 1, (None,))[0] == h:
+            m0 -= 1
+        if m0 == first:
+            continue  # held since the first snapshot month: not a placement
+        team = start_team[(p.case_id, m0)]
+        r = max([(e, x) for t, e, x in rate_rows if t == team and e <= d], default=(None, 0.0))[1]
+        out[h] += float(p.amount) * 100 * r
+    return out
+
+
+def test_commission_equals_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN001
+    run_sync(small_source, tmp_path / "store", full=True)
+    st = Store.open(tmp_path / "store")
+    assert has_fees(st)
+    got = compute("agency_score", st, Filters(D(2000, 1, 1), st.as_of))
+    want = plain_commission(small_source, st.as_of)
+    assert got.height == len(want) >= 1 and sum(want.values()) > 0
+    for r in got.iter_rows(named=True):
+        assert r["commission"] == pytest.approx(want[r["holder"]] / 100, abs=0.01)
+        assert r["net_recovery"] == pytest.approx(r["collected"] - r["commission"], abs=0.011)
+
+
+def test_drill_to_the_placed_cases_matches_the_vintage(vintage_store, fresh_source):  # noqa: ANN001
+    """The cases behind a vintage point: Alpha's Feb placements (cases 1, 2, 4) with their payments while held
+    through month 2 (400, the point's numerator); Beta's Mar (2, 3) through month 2 (850); the period's placements
+    of Alpha (its scorecard row); nothing in the first snapshot month; team filters select the placing team."""
+    from queries.views.drilldown import list_cases
+
+    eng = sa.create_engine(fresh_source)
+    period = Filters(D(2026, 1, 1), D(2026, 5, 20))
+    got = list_cases(eng, period, event="agency_placements", holder="Alpha", month=D(2026, 2, 1), months_since=2)
+    figure = cells(compute("agency_liquidation", vintage_store, period))
+    assert got.total == figure[("Alpha", D(2026, 2, 1), 2)]["placed"] == 3
+    assert sorted(got.rows.get_column("case_id").to_list()) == [1, 2, 4]
+    assert got.amount == figure[("Alpha", D(2026, 2, 1), 2)]["numerator"] == 400.0 and got.events == 3
+    one = list_cases(eng, period, event="agency_placements", holder="Alpha", month=D(2026, 2, 1), months_since=1)
+    assert (one.total, one.amount) == (3, 200.0)
+    beta = list_cases(eng, period, event="agency_placements", holder="Beta", month=D(2026, 3, 1), months_since=2)
+    assert (beta.total, beta.amount) == (2, 850.0)
+    score = {r["holder"]: r for r in compute("agency_score", vintage_store, period).iter_rows(named=True)}
+    whole = list_cases(eng, period, event="agency_placements", holder="Alpha")
+    assert whole.total == score["Alpha"]["placed"] == 3 and whole.amount == score["Alpha"]["collected"] == 400.0
+    assert list_cases(eng, period, event="agency_placements", holder="T1", month=D(2026, 1, 1)).total == 0
+    t1 = list_cases(eng, period, event="agency_placements", holder="T1", month=D(2026, 4, 1))
+    assert (t1.total, t1.amount) == (1, 70.01)
+    assert list_cases(eng, Filters(D(2026, 1, 1), D(2026, 5, 20), teams=("TB",)), event="agency_placements",
+                      holder="Alpha").total == 0
+    eng.dispose()
