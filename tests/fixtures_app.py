@@ -28,6 +28,30 @@ def app_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return url, d / "store"
 
 
+def serve_lean_copy(app_source: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                    *statements: str) -> str:
+    """A copy of the small demo database with `statements` applied (dropping optional contract parts), synced into
+    a store of its own and set as the app's source for this test (fresh caches); the copy's URL."""
+    import shutil
+    import sqlite3
+
+    from queries.sync import run_sync
+
+    db = tmp_path / "lean.sqlite"
+    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
+    with sqlite3.connect(db) as conn:
+        for sql in statements:
+            conn.execute(sql)
+    url = f"sqlite:///{db}"
+    run_sync(url, tmp_path / "store", full=True)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
+                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
+        monkeypatch.setenv(k, v)
+    return url
+
+
 @contextmanager
 def served(app_source: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on the small demo database with a store directory of its own (its own audit log); the URL."""

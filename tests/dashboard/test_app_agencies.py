@@ -53,26 +53,10 @@ def test_team_leads_do_not_get_the_agency_page(run_app) -> None:  # noqa: ANN001
 
 def test_without_agency_fees_the_page_says_why(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """A source without the optional agency_fees table: no commission columns, one line saying what to add."""
-    import shutil
-    import sqlite3
-
-    import streamlit as st
-    from fixtures_app import APP
+    from fixtures_app import APP, serve_lean_copy
     from streamlit.testing.v1 import AppTest
 
-    from queries.sync import run_sync
-
-    db = tmp_path / "nofees.sqlite"
-    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE agency_fees")
-    url = f"sqlite:///{db}"
-    run_sync(url, tmp_path / "store", full=True)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
-                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
-        monkeypatch.setenv(k, v)
+    serve_lean_copy(app_source, tmp_path, monkeypatch, "DROP TABLE agency_fees")
     for lang, words in (("zh", "案件库没有可选的 agency_fees 表"), ("en", "no optional agency_fees table")):
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["lang"] = lang

@@ -182,27 +182,11 @@ def test_the_drill_down_and_its_download_are_audited(run_app, app_source, tmp_pa
 def test_checks_without_their_optional_data_say_so(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """A source without repayment_plans and contacts.recording_id: those two checks explain why they are empty, the
     others still count, in both languages."""
-    import shutil
-    import sqlite3
-
     import streamlit as st
-    from fixtures_app import APP
+    from fixtures_app import APP, serve_lean_copy
     from streamlit.testing.v1 import AppTest
 
-    from queries.sync import run_sync
-
-    db = tmp_path / "lean.sqlite"
-    shutil.copy(app_source[0].removeprefix("sqlite:///"), db)
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE repayment_plans")
-        conn.execute("ALTER TABLE contacts DROP COLUMN recording_id")
-    url = f"sqlite:///{db}"
-    run_sync(url, tmp_path / "store", full=True)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    for k, v in {"CASES_DB_URL": url, "CASES_STORE_DIR": str(tmp_path / "store"), "CASES_DATA_DIR": str(tmp_path),
-                 "CASES_STORE_MAX_AGE_S": "1e12", "CASES_ALLOW_DEMO_MODE": "1"}.items():
-        monkeypatch.setenv(k, v)
+    serve_lean_copy(app_source, tmp_path, monkeypatch, "DROP TABLE repayment_plans", "ALTER TABLE contacts DROP COLUMN recording_id")
     for lang, words in (("zh", ("repayment_plans", "协商还款期内催收", "contacts.recording_id", "接通未录音")),
                         ("en", ("repayment_plans", "During a repayment plan", "contacts.recording_id",
                                 "Unrecorded call"))):
