@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures_app import served
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny
@@ -22,13 +21,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: end-to-end test skipped"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
-    """A dashboard server on the small demo database with a store directory of its own."""
-    with served(app_source, tmp_path_factory) as base:
-        yield base
 
 
 def test_every_page_in_a_real_browser(server, app_store, tmp_path) -> None:  # noqa: ANN001

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlparse
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from fixtures_app import pick_team_lead, served
+from fixtures_app import pick_team_lead
 from fixtures_demo import AS_OF
 
 from queries.filters import Filters
@@ -24,7 +24,7 @@ from queries.metrics.registry import compute
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from screenshots import CHROMIUM, chromium, new_page, open_page, wait_rendered  # noqa: E402
+from screenshots import CHROMIUM, new_page, open_page, wait_rendered  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,18 +32,6 @@ pytestmark = [
 ]
 MTD = Filters(AS_OF.replace(day=1), AS_OF)
 TITLE = "每日违规（按规则）"
-
-
-@pytest.fixture(scope="module")
-def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
-    with served(app_source, tmp_path_factory) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def chrome():  # noqa: ANN201
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

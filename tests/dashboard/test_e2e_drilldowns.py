@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import polars as pl
 import pytest
-from fixtures_app import pick_team_lead, served
+from fixtures_app import pick_team_lead
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny
@@ -27,7 +27,7 @@ from queries.views.pages import by_team
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from screenshots import CHROMIUM, chromium, new_page, open_page, wait_rendered  # noqa: E402
+from screenshots import CHROMIUM, new_page, open_page, wait_rendered  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,20 +35,6 @@ pytestmark = [
 ]
 MTD = Filters(AS_OF.replace(day=1), AS_OF)
 YTD = Filters(AS_OF.replace(month=1, day=1), AS_OF)
-
-
-@pytest.fixture(scope="module")
-def server(app_source, tmp_path_factory):  # noqa: ANN001, ANN201
-    """A dashboard server on the small demo database with a store directory of its own."""
-    with served(app_source, tmp_path_factory) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def chrome():  # noqa: ANN201
-    """One Chromium for the module (a second Playwright in the same process is refused)."""
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
