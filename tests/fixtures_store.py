@@ -126,16 +126,21 @@ ROWS = {"teams": TEAMS, "agents": AGENTS, "cases": CASES, "balance_snapshots": S
         "targets": TARGETS}
 
 
-def build_handmade(url: str, *, targets: bool = True) -> None:
-    """Create the contract tables at `url` and insert the hand-made rows."""
+def build_rows(url: str, rows: dict, skip: tuple[str, ...] = ()) -> None:
+    """Create the contract tables at `url` (but `skip`) and insert `rows` (table name → list of row dicts)."""
     engine = sa.create_engine(url)
-    tables = [t for t in S.TABLES if targets or t.name != "targets"]
+    tables = [t for t in S.TABLES if t.name not in skip]
     S.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         for t in tables:
-            if ROWS.get(t.name):
-                conn.execute(t.insert(), ROWS[t.name])
+            if rows.get(t.name):
+                conn.execute(t.insert(), rows[t.name])
     engine.dispose()
+
+
+def build_handmade(url: str, *, targets: bool = True) -> None:
+    """Create the contract tables at `url` and insert the hand-made rows."""
+    build_rows(url, ROWS, () if targets else ("targets",))
 
 
 def insert_rows(url: str, table: sa.Table, rows: list[dict]) -> None:

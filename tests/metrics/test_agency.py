@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from fixtures_store import build_rows
 
 from queries.filters import Filters
 from queries.metrics.agency import has_fees
@@ -76,21 +77,10 @@ FEES = [{"team_id": t, "effective_from": d, "rate": Decimal(r)} for t, d, r in (
     ("TB", D(2026, 5, 1), "0.30"), ("TB", D(2026, 5, 2), "1.5"), ("TX", D(2026, 1, 1), "0.5"))]
 
 
-def _source(url: str, rows: dict, skip: tuple[str, ...]) -> None:
-    engine = sa.create_engine(url)
-    tables = [t for t in S.TABLES if t.name not in skip]
-    S.metadata.create_all(engine, tables=tables)
-    with engine.begin() as conn:
-        for t in tables:
-            if rows.get(t.name):
-                conn.execute(t.insert(), rows[t.name])
-    engine.dispose()
-
-
 @pytest.fixture
 def vintage_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
     """The hand-made histories in a source without the optional targets and agency_fees tables."""
-    _source(fresh_source, ROWS, ("targets", "agency_fees"))
+    build_rows(fresh_source, ROWS, ("targets", "agency_fees"))
     run_sync(fresh_source, tmp_path / "store", full=True)
     return Store.open(tmp_path / "store")
 
@@ -98,7 +88,7 @@ def vintage_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
 @pytest.fixture
 def fees_store(fresh_source, tmp_path) -> Store:  # noqa: ANN001
     """The same with agency_fees."""
-    _source(fresh_source, {**ROWS, "agency_fees": FEES}, ("targets",))
+    build_rows(fresh_source, {**ROWS, "agency_fees": FEES}, ("targets",))
     run_sync(fresh_source, tmp_path / "store", full=True)
     return Store.open(tmp_path / "store")
 
@@ -252,7 +242,7 @@ def test_doctor_reports_agency_fees(fees_store, fresh_source):  # noqa: ANN001
 
 def test_doctor_names_duplicate_fee_days_and_a_missing_table(tmp_path):  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'dup.sqlite'}"
-    _source(url, ROWS, ("targets", "agency_fees"))
+    build_rows(url, ROWS, ("targets", "agency_fees"))
     got = {f.where: (f.level, f.message) for f in check(sa.create_engine(url))}
     assert got["agency_fees"] == (WARNING, "optional table missing: the agency page shows no commission cost or net "
                                            "recovery")
