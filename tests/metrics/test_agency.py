@@ -124,15 +124,42 @@ def test_handmade_vintages(vintage_store):
 # ---------------------------------------------------------------- row by row on a generated database
 
 
-def plain_vintages(url: str, as_of: dt.date) -> dict:
-    """(holder, placed month, months since) → (placed cases, balance, cumulative paid) from the raw rows."""
+def _day(v: object) -> dt.date:
+    """A date from a date, datetime or text value as the backend returns it."""
+    return v if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else dt.date.fromisoformat(str(v)[:10])
+
+
+def _mi(d: dt.date) -> int:
+    """Month index (months since year 0)."""
+    return d.year * 12 + d.month - 1
+
+
+def _raw(url: str) -> tuple[dict, dict, dict, list, list]:
+    """Straight from the source: team → (channel, agency name), agent → team, case → month index → month-end
+    snapshot (the month's last snapshot day), payments, and agency_fees rows (empty without the table)."""
     eng = sa.create_engine(url)
     with eng.connect() as c:
         teams = {r.team_id: (r.channel, r.agency_name) for r in c.execute(sa.select(S.teams))}
         team_of = {r.agent_id: r.team_id for r in c.execute(sa.select(S.agents))}
         snaps = c.execute(sa.select(S.balance_snapshots)).all()
         pays = c.execute(sa.select(S.payments.c.case_id, S.payments.c.paid_at, S.payments.c.amount)).all()
+        fees = c.execute(sa.select(S.agency_fees)).all() if sa.inspect(c).has_table("agency_fees") else []
     eng.dispose()
+    last_day: dict[int, dt.date] = {}
+    for sn in snaps:
+        d = _day(sn.snapshot_on)
+        last_day[_mi(d)] = max(last_day.get(_mi(d), d), d)
+    ends: dict[int, dict[int, object]] = defaultdict(dict)
+    for sn in snaps:
+        d = _day(sn.snapshot_on)
+        if last_day[_mi(d)] == d:
+            ends[sn.case_id][_mi(d)] = sn
+    return teams, team_of, ends, pays, fees
+
+
+def plain_vintages(url: str, as_of: dt.date) -> dict:
+    """(holder, placed month, months since) → (placed cases, balance, cumulative paid) from the raw rows."""
+    teams, team_of, ends, pays, _fees = _raw(url)
 
     def holder(agent: str | None) -> str | None:
         t = team_of.get(agent)
@@ -141,23 +168,15 @@ def plain_vintages(url: str, as_of: dt.date) -> dict:
         ch, name = teams[t]
         return (name or t) if ch == "agency" else t
 
-    def mi(d: dt.date) -> int:
-        return d.year * 12 + d.month - 1
-
-    last_day: dict[int, dt.date] = {}
-    for s in snaps:
-        d = s.snapshot_on if isinstance(s.snapshot_on, dt.date) else dt.date.fromisoformat(str(s.snapshot_on)[:10])
-        last_day[mi(d)] = max(last_day.get(mi(d), d), d)
     held: dict[int, dict[int, tuple]] = defaultdict(dict)  # case → month index → (holder, cents)
-    for s in snaps:
-        d = s.snapshot_on if isinstance(s.snapshot_on, dt.date) else dt.date.fromisoformat(str(s.snapshot_on)[:10])
-        if last_day[mi(d)] == d:
-            held[s.case_id][mi(d)] = (holder(s.agent_id), round(float(s.balance) * 100))
+    for case, months in ends.items():
+        for m, sn in months.items():
+            held[case][m] = (holder(sn.agent_id), round(float(sn.balance) * 100))
     paid: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for p in pays:
         at = dt.date.fromisoformat(str(p.paid_at)[:10])
-        paid[p.case_id][mi(at)] += round(float(p.amount) * 100)
-    first = min(last_day)
+        paid[p.case_id][_mi(at)] += round(float(p.amount) * 100)
+    first = min(m for months in ends.values() for m in months)
     out: dict = defaultdict(lambda: [0, 0, 0])
     for case, months in held.items():
         for m, (h, cents) in months.items():
@@ -168,7 +187,7 @@ def plain_vintages(url: str, as_of: dt.date) -> dict:
                 end += 1
             label = dt.date(m // 12, m % 12 + 1, 1)
             cum = 0
-            for n in range(1, mi(as_of) - m + 1):
+            for n in range(1, _mi(as_of) - m + 1):
                 if m + n <= end + 1:
                     cum += paid[case].get(m + n, 0)
                 cell = out[(h, label, n)]
@@ -259,34 +278,16 @@ def test_doctor_names_duplicate_fee_days_and_a_missing_table(tmp_path):  # noqa:
 def plain_commission(url: str, as_of: dt.date) -> dict:
     """Agency → commission in cents, row by row: each payment in a month after a placement month while the agency
     still held the case at the previous month-end, × the placing team's latest rate (0–1) on or before its day."""
-    eng = sa.create_engine(url)
-    with eng.connect() as c:
-        teams = {r.team_id: (r.channel, r.agency_name) for r in c.execute(sa.select(S.teams))}
-        team_of = {r.agent_id: r.team_id for r in c.execute(sa.select(S.agents))}
-        snaps = c.execute(sa.select(S.balance_snapshots)).all()
-        pays = c.execute(sa.select(S.payments.c.case_id, S.payments.c.paid_at, S.payments.c.amount)).all()
-        fees = c.execute(sa.select(S.agency_fees)).all()
-    eng.dispose()
+    teams, team_of, ends, pays, fees = _raw(url)
 
-    def day(v: object) -> dt.date:
-        return v if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else dt.date.fromisoformat(str(v)[:10])
-
-    def mi(d: dt.date) -> int:
-        return d.year * 12 + d.month - 1
-
-    rate_rows = [(f.team_id, day(f.effective_from), float(f.rate)) for f in fees if 0 <= float(f.rate) <= 1]
-    last_day: dict[int, dt.date] = {}
-    for s in snaps:
-        last_day[mi(day(s.snapshot_on))] = max(last_day.get(mi(day(s.snapshot_on)), day(s.snapshot_on)),
-                                               day(s.snapshot_on))
+    rate_rows = [(f.team_id, _day(f.effective_from), float(f.rate)) for f in fees if 0 <= float(f.rate) <= 1]
     held: dict[int, dict[int, tuple]] = defaultdict(dict)  # case → month → (agency or None, team)
-    for s in snaps:
-        d = day(s.snapshot_on)
-        if last_day[mi(d)] == d:
-            t = team_of.get(s.agent_id)
+    for case, months in ends.items():
+        for m, sn in months.items():
+            t = team_of.get(sn.agent_id)
             ch, name = teams.get(t, (None, None))
-            held[s.case_id][mi(d)] = ((name or t) if ch == "agency" else None, t)
-    first = min(last_day)
+            held[case][m] = ((name or t) if ch == "agency" else None, t)
+    first = min(m for months in ends.values() for m in months)
     start_team: dict[tuple[int, int], str] = {}  # (case, month) → the team that placed the holding
     for case, months in held.items():
         for m in sorted(months):
@@ -295,11 +296,11 @@ def plain_commission(url: str, as_of: dt.date) -> dict:
             start_team[(case, m)] = start_team[(case, m - 1)] if prev and prev[0] == h and h else t
     out: dict[str, float] = defaultdict(float)
     for p in pays:
-        d = day(p.paid_at)
-        h, _t = held.get(p.case_id, {}).get(mi(d) - 1, (None, None))
+        d = _day(p.paid_at)
+        h, _t = held.get(p.case_id, {}).get(_mi(d) - 1, (None, None))
         if h is None:
             continue
-        m0 = mi(d) - 1  # the holding at the previous month-end: find its placement month
+        m0 = _mi(d) - 1  # the holding at the previous month-end: find its placement month
         while held[p.case_id].get(m0 - 1, (None,))[0] == h:
             m0 -= 1
         if m0 == first:
