@@ -176,6 +176,8 @@ def _landing_line(row: dict, lang: str) -> str:
     """A hover line: the team's month-end landing with its 80% interval and P(target) (empty without one)."""
     if row.get("landing") is None:
         return ""
+    if row.get("landing_low") is None:  # the month is over
+        return "<br>" + t("k_landed", lang, landing=cny(row["landing"], lang))
     line = "<br>" + t("k_landing", lang, landing=cny(row["landing"], lang), low=cny(row["landing_low"], lang),
                       high=cny(row["landing_high"], lang))
     if row.get("p_target") is not None:

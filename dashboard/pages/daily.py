@@ -55,12 +55,15 @@ with st.container(key="kpis"):  # one compact strip on a phone (see components.S
              f"{metric_help('ptp_kept_rate', lang)}")
 land = k["landing"]
 if land is not None:  # beside target and pace: where the month lands, from the working-day shares and promises
-    parts = [t("k_landing", lang, landing=cny(land["value"], lang), low=cny(land["low"], lang),
-               high=cny(land["high"], lang))]
-    if land["p_target"] is not None:
-        parts.append(t("k_p_target", lang, p=pct(land["p_target"], 0)))
-    if land["naive"] is not None:
-        parts.append(t("k_landing_naive", lang, naive=cny(land["naive"], lang)))
+    if land["low"] is None:  # the month is over: where it closed, without interval or projection
+        parts = [t("k_landed", lang, landing=cny(land["value"], lang))]
+    else:
+        parts = [t("k_landing", lang, landing=cny(land["value"], lang), low=cny(land["low"], lang),
+                   high=cny(land["high"], lang))]
+        if land["p_target"] is not None:
+            parts.append(t("k_p_target", lang, p=pct(land["p_target"], 0)))
+        if land["naive"] is not None:
+            parts.append(t("k_landing_naive", lang, naive=cny(land["naive"], lang)))
     st.caption(" · ".join(parts), help=metric_help("landing", lang))
 if k["calendar_unknown"]:
     st.caption(t("calendar_unknown", lang, years=", ".join(str(y) for y in k["calendar_unknown"])))

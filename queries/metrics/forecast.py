@@ -399,7 +399,8 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
             calendar: WorkCalendar = CHINA_CALENDAR) -> pl.DataFrame:
     """The landing of the month of the period's end (as of that day, or the data's last day if earlier): value =
     landing, numerator = collected so far, denominator = target; extras low/high (80%), naive pace projection,
-    pipeline, target, p_target, elapsed and total working days."""
+    pipeline, target, p_target, elapsed and total working days. Once the month is over (its last day is in),
+    landing = collected and low, high and p_target are null."""
     if len(by) > 1 or (by and by[0] not in LANDING_DIMS):
         raise MetricError(f"landing can be broken down by one of {', '.join(LANDING_DIMS)}")
     if filters.nothing:
@@ -428,18 +429,19 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
     now = dict(pays.drop_nulls("group").group_by("group").agg(pl.col("cents").sum()).iter_rows())
     targets = _targets(store, by, filters, month)
     names = sorted({g for g, _ in c.total} | set(now))
+    over = day >= month_end(month)  # the month is over: it landed where it is, no interval, no probability
     out = []
     for g in names:
         result = forecast(c, g, month, k, float(now.get(g, 0)), _at(c, (g, month), k)[1], past)
         if result is None:
             continue
-        if day >= month_end(month):  # the month is over: it landed where it is
-            result = replace(result, pipeline=0.0, landing=result.collected, low=result.collected,
-                             high=result.collected, sigma=0.0)
+        if over:
+            result = replace(result, pipeline=0.0, landing=result.collected, sigma=0.0)
         tgt = targets.get(g)
         out.append({"group": g, "numerator": result.collected, "denominator": tgt, "value": result.landing,
-                    "low": result.low, "high": result.high, "naive": result.naive, "pipeline": result.pipeline,
-                    "target": tgt, "p_target": result.p_reach(tgt * 100 if tgt else None),
+                    "low": None if over else result.low, "high": None if over else result.high,
+                    "naive": result.naive, "pipeline": result.pipeline,
+                    "target": tgt, "p_target": None if over else result.p_reach(tgt * 100 if tgt else None),
                     "elapsed_days": float(k), "working_days": float(c.days[month].count)})
     if not out:
         if not by:

@@ -90,8 +90,9 @@ def headline_rows(d: Digest) -> list[tuple[str, str]]:
         rows += [(t("n_target", lang), cny(h["target"], lang)), (t("k_achv", lang), pct(h["achievement"])),
                  (t("n_pace", lang), pct(h["pace"]))]
     if h.get("landing") is not None:
-        land = t("n_landing", lang, landing=cny(h["landing"], lang), low=cny(h["landing_low"], lang),
-                 high=cny(h["landing_high"], lang))
+        land = t("n_landed", lang, landing=cny(h["landing"], lang)) if h["landing_low"] is None else \
+            t("n_landing", lang, landing=cny(h["landing"], lang), low=cny(h["landing_low"], lang),
+              high=cny(h["landing_high"], lang))
         if h["p_target"] is not None:
             land += " · " + t("k_p_target", lang, p=pct(h["p_target"], 0))
         rows.append((t("landing", lang), land))

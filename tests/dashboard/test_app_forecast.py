@@ -7,11 +7,18 @@ import json
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny, pct
+from queries.dates import month_end, month_start
 from queries.filters import Filters
 from queries.metrics.registry import compute
 from queries.views.pages import landing_backtest_total
 
 MTD = Filters(AS_OF.replace(day=1), AS_OF)
+
+
+def last_month_bounds(day):  # noqa: ANN001, ANN201
+    """The first and last day of the month before `day`'s."""
+    first = month_start(day, -1)
+    return first, month_end(first)
 
 
 def test_daily_page_shows_the_registry_landing_and_follows_a_team(run_app, app_store) -> None:  # noqa: ANN001
@@ -29,6 +36,22 @@ def test_daily_page_shows_the_registry_landing_and_follows_a_team(run_app, app_s
     at.run()
     line = next(c.value for c in at.caption if "Month-end landing" in c.value)
     assert cny(team["value"], "en") in line and "P(target) = " in line
+
+
+def test_a_finished_month_reads_where_it_closed_not_a_forecast(run_app, app_store) -> None:  # noqa: ANN001
+    """Last month on the daily page: one line with the month's collected figure, no interval, no P(target)."""
+    last = Filters(*last_month_bounds(AS_OF))
+    land = compute("landing", app_store, last).row(0, named=True)
+    assert land["low"] is None and land["value"] == land["numerator"]
+    at = run_app(period="last_month")
+    assert not at.exception, at.exception
+    line = next(c.value for c in at.caption if "本月已结束" in c.value)
+    assert cny(land["value"], "zh") in line and "80%" not in line and "达成目标概率" not in line
+    assert not any("月末落地预测" in c.value for c in at.caption)
+    at.session_state["f_lang"] = "en"
+    at.run()
+    assert any(f"closed at {cny(land['value'], 'en')}" in c.value for c in at.caption)
+    assert not any("P(target)" in c.value for c in at.caption)
 
 
 def test_team_chart_hover_carries_each_team_landing(run_app, app_store) -> None:  # noqa: ANN001

@@ -127,3 +127,18 @@ def test_headline_carries_the_landing_forecast(settings) -> None:  # noqa: ANN00
     assert h["landing_low"] <= h["landing"] <= h["landing_high"] and h["landing"] >= h["mtd"]
     label, text = next(r for r in headline_rows(d) if r[0] == METRICS["landing"].name(d.recipient.lang))
     assert cny(h["landing"], d.recipient.lang) in text and cny(h["landing_high"], d.recipient.lang) in text
+
+
+def test_a_month_end_digest_says_where_the_month_closed(settings) -> None:  # noqa: ANN001
+    """On a month's last day the landing line is the month's figure, without an interval or P(target)."""
+    from queries.filters import Scope
+    from queries.notify.digest import Recipient
+    from queries.notify.render import headline_rows
+
+    store = Store.open(settings.store_dir)
+    for lang, closed in (("zh", "本月已结束"), ("en", "the month is over")):
+        d = build(store, Recipient("x@y", Scope(), lang), dt.date(2026, 10, 31), max_age_s=1e12)
+        h = d.headline
+        assert h["landing"] is not None and h["landing_low"] is None and h["p_target"] is None
+        _, text = next(r for r in headline_rows(d) if r[0] == METRICS["landing"].name(lang))
+        assert closed in text and "80%" not in text and "–" not in text
