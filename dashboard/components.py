@@ -26,6 +26,7 @@ from dashboard.session import DRILL, EXPORTS, URL_READ, View, current_page
 from queries.filters import Filters
 
 CASES_PAGE = "dashboard/pages/cases.py"
+TIMELINE_KINDS = {"kind": "label"}  # a timeline's event kinds are labels (tl_…), not the agency/in-house code
 #: Plotly's own tool bar keeps only "download as PNG" (exports carry the data); its labels and the date axes' month
 #: names follow the page's language (charts.PLOTLY_ZH).
 _MODEBAR_OFF = ["zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d",
@@ -257,9 +258,10 @@ def timeline_block(case_id: int, f: Filters, view: View, reveal: bool) -> None:
         c[2].metric(t("dpd", lang), num(head.get("current_dpd")))
         c[3].metric(t("balance", lang), cny(head.get("current_balance"), lang))
         events = tl.events.with_columns(timeline_detail(lang)).select("at", "kind", "agent_id", "detail", "amount")
-        shown = table(events, lang)
+        shown = table(events, lang, kinds=TIMELINE_KINDS)
         st.dataframe(shown.frame, hide_index=True, width="stretch", column_config=shown.config)
         downloads(events, f"case_{case_id}_timeline", view, "timeline", title=t("timeline", lang, case=case_id),
+                  kinds=TIMELINE_KINDS,
                   period=(events["at"].min().date(), events["at"].max().date()) if events.height else None,
                   reveal=reveal)
 

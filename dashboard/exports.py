@@ -68,7 +68,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "customer_name": ("customer", "text"), "phone": ("phone", "text"), "account_no": ("account", "text"),
     "product": ("product", "code"), "region": ("region", "text"), "status": ("status", "code"),
     "current_dpd": ("dpd", "count"), "current_balance": ("balance", "money"), "events": ("events", "count"),
-    "amount": ("amount", "money"), "at": ("at", "datetime"), "kind": ("event_kind", "label"),
+    "amount": ("amount", "money"), "at": ("at", "datetime"),
     "detail": ("detail", "text"), "key": ("g_key", "text"), "name": ("g_name", "text"),
     "definition": ("g_def", "text"), "rules": ("g_rules", "text"),
     "user": ("audit_user", "text"), "role": ("role", "code"),
@@ -92,7 +92,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "effective_to": ("effective_to", "date"), "figures": ("figures", "text"), "file": ("rule_file", "text"),
     "house": ("house", "bool"),
 }
-#: Columns of kind "label" whose values are i18n keys after a prefix.
+#: Columns of kind "label" whose values are i18n keys after a prefix (a case timeline's `kind`, asked for by its
+#: caller: `kind` is otherwise the agency/in-house code of the agency figures).
 _LABEL_PREFIX = {"kind": "tl_", "check": "chk_"}
 _FORMULA_START = r"^[=+\-@\t\r]"
 _XML_BAD = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"  # characters XML 1.0 cannot hold: shown as "?"
