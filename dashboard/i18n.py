@@ -209,11 +209,13 @@ _LABELS: dict[str, tuple[str, str]] = {
                      "Agencies and in-house teams compared on the same placement vintages (the month a case's "
                      "month-end assignment moves to them): cumulative liquidation n months after placement, not a "
                      "share of the inventory. Placement months in the selected period are compared."),
-    "agency_compliance_note": ("机构评分按批次清收、召回与投诉排名；每千次催收违规数、白名单与年度评估状态及合规加权排名见页末"
-                               "「合规」部分（依据规则集）。",
-                               "The agency score ranks on vintage liquidation, recalls and complaints; rule breaches "
-                               "per 1,000 attempts, whitelist and yearly evaluation status and the compliance-weighted "
-                               "rank are in the Compliance section at the end of the page (judged by the rule pack)."),
+    "agency_compliance_note": ("机构评分综合批次清收、撤案、投诉、每千次催收违规数与准入状态（白名单、年度评估），合规各项合计重于回收；"
+                               "各机构白名单与评估明细及合规加权排名见页末「合规」部分（依据规则集）。",
+                               "The agency score combines vintage liquidation, recalls, complaints, rule breaches per "
+                               "1,000 attempts and standing (whitelist, yearly evaluation), compliance weighing more "
+                               "than recovery; each agency's whitelist and evaluation details and the "
+                               "compliance-weighted rank are in the Compliance section at the end of the page (judged "
+                               "by the rule pack)."),
     "h_agency_compliance": ("合规", "Compliance"),
     "c_agency_score": ("委外机构评分", "Agency scorecard"),
     "c_agency_vintage": ("批次清收曲线", "Vintage liquidation curves"),
@@ -230,6 +232,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "recalled": ("撤案户数", "Recalled"),
     "transferred": ("转委户数", "Transferred"),
     "complaints_per_10k": ("每万件投诉", "Complaints per 10,000 worked cases"),
+    "breaches_per_1k": ("每千次违规", "Breaches per 1,000 attempts"),
+    "status_ok": ("准入合规", "In good standing"),
     "commission": ("佣金成本", "Commission cost"),
     "net_recovery": ("净回收", "Net recovery"),
     "net_per_100": ("每百元委案净回收", "Net recovered per ¥100 placed"),

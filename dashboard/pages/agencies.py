@@ -37,7 +37,8 @@ with st.container(border=True):
         money_cols = ("collected", "commission", "net_recovery") if fees else ()
         shown = score.df.select("rank", "holder", pl.col("value").alias("agency_score"), "placed", "placed_balance",
                                 "liquidation_m3", "per_100", *net, "recall_rate", "transfer_rate",
-                                "complaints_per_10k", "regulator_12378", *money_cols)
+                                "complaints_per_10k", "regulator_12378", "breaches_per_1k", "status_ok",
+                                *money_cols)
         tb = table(shown, lang, kinds={"agency_score": "rate"}, pinned=("holder",))
         picked_row = st.dataframe(tb.frame, hide_index=True, width="stretch", column_config=tb.config,
                                   on_select="rerun", selection_mode="single-row", key="agency_score_rows")

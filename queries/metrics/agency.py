@@ -238,22 +238,61 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
     return out.sort("holder", "placed_month", "months_since")
 
 
+def _breaches_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> pl.DataFrame:
+    """holder, breaches_per_1k: breaching contacts ÷ attempts × 1,000 over the agency's teams (null without
+    compliance figures in the store)."""
+    from queries.metrics.compliance import breaches
+
+    schema = {"holder": pl.String, "breaches_per_1k": pl.Float64}
+    try:
+        per_team = breaches(store, filters, ("team_id",))
+    except (MetricError, MetricUnavailable):
+        return pl.DataFrame(schema=schema)
+    return (per_team.join(teams, on="team_id").group_by("holder")
+            .agg(pl.col("numerator").sum(), pl.col("denominator").sum())
+            .select("holder", ratio(pl.col("numerator"), pl.col("denominator"), 1000.0).alias("breaches_per_1k")))
+
+
+def _standing_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> pl.DataFrame:
+    """holder, status_ok: 1.0 when every team of the agency is whitelisted and evaluated within the rule pack's
+    limit at the period's end, 0.0 when one is not, null when the source has neither team column."""
+    from queries.compliance.rules import active_pack
+    from queries.metrics.compliance import agency_status
+    from queries.settings import load_settings
+
+    status = agency_status(store, filters.end, active_pack(load_settings().rules_dir)[0])
+    if filters.teams:
+        status = status.filter(pl.col("team_id").is_in(list(filters.teams)))
+    bad = pl.col("not_whitelisted").fill_null(False) | pl.col("evaluation_overdue").fill_null(False)
+    known = pl.col("not_whitelisted").is_not_null() | pl.col("evaluation_overdue").is_not_null()
+    return (status.join(teams, on="team_id").group_by("holder")
+            .agg(pl.when(known.any()).then((~bad.any()).cast(pl.Float64)).alias("status_ok")))
+
+
 #: The agency scorecard's parts and weights (the glossary states them): name → (weight, higher is better).
-SCORE_WEIGHTS = {"liquidation_m3": (0.5, True), "recall_rate": (0.2, False), "complaints_per_10k": (0.3, False)}
+SCORE_WEIGHTS = {"liquidation_m3": (0.35, True), "recall_rate": (0.10, False), "complaints_per_10k": (0.20, False),
+                 "breaches_per_1k": (0.25, False), "status_ok": (0.10, True)}
+SCORE_AS_IS = frozenset({"status_ok"})  # parts weighted as they are (0 or 1), not scaled between the agencies
 SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the vintages whose cell is mature
 
 
 @metric("agency_score", name=("委外机构评分", "Agency scorecard"),
-        definition=(("同一批次月份内各委外机构的综合评分（0–1，越高越好）：50% × 委案后 3 个月清收率（已成熟批次合计）"
-                     " + 20% × 撤案率（越低越好）+ 30% × 每万件在催案件投诉数（越低越好）；每项按参评机构的最小值—最大值"
-                     "线性换算到 0–1，只有一家机构时为 1。合规违规与白名单状态待合规模块上线后加入。案件库有 agency_fees（佣金比例）表时，"
+        definition=(("同一批次月份内各委外机构的综合评分（0–1，越高越好）：35% × 委案后 3 个月清收率（已成熟批次合计）"
+                     " + 10% × 撤案率（越低越好）+ 20% × 每万件在催案件投诉数（越低越好）+ 25% × 每千次外呼/外访违规数"
+                     "（越低越好，按合规规则判定）+ 10% × 准入状态（期末已入白名单且年度评估未超期为 1，否则为 0，不换算）；"
+                     "其余各项按参评机构的最小值—最大值线性换算到 0–1，只有一家机构或各家相同时为 1，无数据的项为 0。"
+                     "合规三项合计 55%，重于回收（监管要求不得仅以回收考核催收）。案件库有 agency_fees（佣金比例）表时，"
                      "另列佣金成本（机构持有期间的每笔还款 × 还款当日适用的佣金比例）与净回收（回收 − 佣金），及每百元委案的净回收，"
                      "不计入评分"),
-                    ("A score per agency on the same placement months (0–1, higher is better): 50% × liquidation 3 "
-                     "months after placement (mature vintages pooled) + 20% × recall rate (lower is better) + 30% × "
-                     "complaints per 10,000 worked cases (lower is better); each part scaled 0–1 between the agencies' "
-                     "lowest and highest (1 when only one agency). Rule breaches and whitelist status join once the "
-                     "compliance metrics exist. When the source has agency_fees (commission rates), commission cost (each payment "
+                    ("A score per agency on the same placement months (0–1, higher is better): 35% × liquidation 3 "
+                     "months after placement (mature vintages pooled) + 10% × recall rate (lower is better) + 20% × "
+                     "complaints per 10,000 worked cases (lower is better) + 25% × rule breaches per 1,000 attempts "
+                     "(lower is better, judged by the compliance rules) + 10% × standing (1 when whitelisted and the "
+                     "yearly evaluation not overdue at the period's end, else 0, as it is); the other parts scaled 0–1 "
+                     "between the agencies' lowest and highest (1 when only one agency or all equal, 0 for a part "
+                     "without data). "
+                     "The three compliance parts weigh 55%, more than recovery (collectors may not be judged on "
+                     "recovery alone). When the source has agency_fees (commission rates), commission cost (each payment "
                      "collected while the agency held the case × the rate in force on the payment's day) and net recovery "
                      "(collected − commission), also per ¥100 placed, are shown beside the score, not in it")),
         numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
@@ -261,13 +300,15 @@ SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the 
 def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Per agency: value = score (0–1) and rank; extras placed (cases), placed_balance, liquidation_m3,
     per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378,
+    breaches_per_1k, status_ok (1 whitelisted and evaluated in time, 0 not; null without those team columns),
     collected (while held, to date), and with agency_fees commission, net_recovery and net_per_100 (else null)."""
     from queries.metrics.complaints import complaint_rate
 
     if by not in ((), ("holder",)):
         raise MetricError("agency_score is by holder")
     cols = ("rank", "placed", "placed_balance", "liquidation_m3", "per_100", "recall_rate", "transfer_rate",
-            "complaints_per_10k", "regulator_12378", "collected", "commission", "net_recovery", "net_per_100")
+            "complaints_per_10k", "regulator_12378", "breaches_per_1k", "status_ok", "collected", "commission",
+            "net_recovery", "net_per_100")
     vint = agency_liquidation(store, filters)
     vint = vint.filter(pl.col("kind") == AGENCY) if vint.height else vint
     if vint.height == 0:
@@ -297,7 +338,9 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
         fee = pl.DataFrame(schema={"holder": pl.String, "commission": pl.Float64})
     per = per.join(fee, on="holder", how="left").with_columns(
         pl.col("paid").alias("collected"), (pl.col("paid") - pl.col("commission")).round(2).alias("net_recovery"))
-    out = per.join(m3, on="holder", how="left").join(comp, on="holder", how="left").with_columns(
+    out = (per.join(m3, on="holder", how="left").join(comp, on="holder", how="left")
+           .join(_breaches_by_holder(store, filters, teams), on="holder", how="left")
+           .join(_standing_by_holder(store, filters, teams), on="holder", how="left")).with_columns(
         ratio(pl.col("net_recovery"), pl.col("placed_balance"), 100.0).alias("net_per_100"),
         ratio(pl.col("m3_num"), pl.col("m3_den")).alias("liquidation_m3"),
         ratio(pl.col("paid"), pl.col("placed_balance"), 100.0).alias("per_100"),
@@ -309,6 +352,8 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
         span = x.max() - x.min()
         best = (x - x.min()) if higher else (x.max() - x)  # 0 for the worst agency, span for the best
         scaled = pl.when(x.is_null()).then(None).when(span > 0).then(best / span).otherwise(pl.lit(1.0))
+        if col in SCORE_AS_IS:  # already 0 or 1: an agency in bad standing scores 0 even when all are
+            scaled = x
         parts.append(pl.lit(w) * scaled.fill_null(0.0))
     out = out.with_columns(pl.sum_horizontal(parts).alias("value"))
     out = out.with_columns(pl.col("value").rank("min", descending=True).cast(pl.Float64).alias("rank"))

@@ -31,7 +31,10 @@ def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, a
     grid = at.dataframe[0].value
     assert list(grid["holder"]) == score.get_column("holder").to_list()  # ranked as the registry ranks
     assert [float(v) for v in grid["placed"]] == score.get_column("placed").to_list()
-    assert [float(v) for v in grid["agency_score"]] == [round(v * 100, 1) for v in score.get_column("value")]
+    assert [float(v) for v in grid["agency_score"]] == pytest.approx([round(v * 100, 1)
+                                                                     for v in score.get_column("value")])
+    assert [round(float(v), 6) for v in grid["breaches_per_1k"]] == [round(v, 6) for v in
+                                                                    score.get_column("breaches_per_1k")]
     assert len(at.get("plotly_chart")) == 1
     # the demo agencies' commission rates (agency_fees): commission and net recovery as the registry has them
     assert score.get_column("commission").null_count() == 0

@@ -210,7 +210,8 @@ def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN
 
 def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
     """Alpha: liquidation at 3 months not mature (null → 0), recall 1/3; Beta: none mature, recall 0. Without
-    worked cases neither has a complaint rate (0). Recall: Beta best (0.2), Alpha worst (0) → Beta 0.2, Alpha 0."""
+    worked cases neither has a complaint rate (0), without contacts no breach rate (0), and with the team columns
+    empty neither agency is whitelisted (standing 0). Recall: Beta best (10%), Alpha worst (0) → Beta 0.1, Alpha 0."""
     st = vintage_store
     got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
            .iter_rows(named=True)}
@@ -219,8 +220,48 @@ def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
     assert got["Alpha"]["transfer_rate"] == pytest.approx(1 / 3)
     assert got["Alpha"]["per_100"] == pytest.approx(400 / 6000 * 100)
     assert got["Beta"]["per_100"] == pytest.approx(850 / 3400 * 100)
-    assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
+    assert got["Beta"]["value"] == pytest.approx(0.1) and got["Alpha"]["value"] == pytest.approx(0.0)
     assert (got["Beta"]["rank"], got["Alpha"]["rank"]) == (1, 2)
+    assert got["Alpha"]["status_ok"] == got["Beta"]["status_ok"] == 0.0
+
+
+# Alpha (x1) calls case 4 and Beta (y1) case 2 twice a day on 6–10 April, unanswered; two of Alpha's ten calls
+# are at 22:30 (quiet hours). Both are whitelisted; Alpha was evaluated in January, Beta's last evaluation is from
+# December 2024 (overdue on 20 May 2026).
+CALLS = [{"contact_id": 1 + 100 * (c == 2) + i, "case_id": c, "agent_id": a, "contacted_at": T(2026, 4, 6 + i // 2, h, m),
+          "channel": "call", "party": "none", "outcome": "no_answer", "duration_s": 0, "phone_no": "13800000000",
+          "debtor_consent_after_hours": False}
+         for c, a in ((4, "x1"), (2, "y1")) for i in range(10)
+         for h, m in [((22, 30) if (c == 4 and i < 2) else ((10, 0) if i % 2 == 0 else (14, 0)))]]
+STANDING = {"TA": (D(2020, 1, 1), D(2026, 1, 10)), "TB": (D(2020, 1, 1), D(2024, 12, 1))}
+# The debtor of case 4 complains about Alpha's late calls on 8 April (resolved on the 15th).
+COMPLAINT = [{"complaint_id": 1, "case_id": 4, "agent_id": "x1", "received_at": T(2026, 4, 8, 9), "source": "hotline",
+              "category": "after_hours_contact", "severity": "medium", "status": "resolved",
+              "resolved_at": T(2026, 4, 15, 9), "substantiated": True, "updated_at": T(2026, 4, 15, 9)}]
+
+
+def test_scorecard_counts_breaches_and_standing(fresh_source, tmp_path):  # noqa: ANN001
+    """Breaches per 1,000 attempts: Alpha 2 of 10 → 200, Beta 0 → Beta gets the 25%; complaints per 10,000 worked
+    cases: Alpha 1 of 1 case → 10,000, Beta 0 → Beta gets the 20%; recall: Beta 10%; standing: Alpha whitelisted and
+    evaluated within the year → 10%, Beta's evaluation overdue → 0 (as it is, not scaled). Alpha 0.1, Beta 0.1 + 0.2 +
+    0.25 = 0.55."""
+    teams = [{**t, "whitelisted_on": STANDING.get(t["team_id"], (None, None))[0],
+              "evaluated_on": STANDING.get(t["team_id"], (None, None))[1]} for t in TEAMS]
+    build_rows(fresh_source, {**ROWS, "teams": teams, "contacts": CALLS, "complaints": COMPLAINT},
+               ("targets", "agency_fees"))
+    run_sync(fresh_source, tmp_path / "store", full=True)
+    st = Store.open(tmp_path / "store")
+    got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20)))
+           .iter_rows(named=True)}
+    a, b = got["Alpha"], got["Beta"]
+    assert (a["breaches_per_1k"], b["breaches_per_1k"]) == (pytest.approx(200.0), 0.0)
+    assert (a["complaints_per_10k"], b["complaints_per_10k"]) == (10_000.0, 0.0)
+    assert (a["status_ok"], b["status_ok"]) == (1.0, 0.0)
+    assert a["value"] == pytest.approx(0.1) and b["value"] == pytest.approx(0.55)
+    assert (b["rank"], a["rank"]) == (1, 2)
+    # the same figures as the compliance metrics give for each agency's team
+    per_team = compute("breaches", st, Filters(D(2026, 1, 1), D(2026, 5, 20)), ("team_id",))
+    assert dict(zip(per_team["team_id"], per_team["value"], strict=True)) == {"TA": 200.0, "TB": 0.0}
 
 
 def test_commission_and_net_recovery_with_rate_changes(fees_store):
@@ -236,7 +277,7 @@ def test_commission_and_net_recovery_with_rate_changes(fees_store):
     assert (b["collected"], b["commission"], b["net_recovery"]) == (850.0, 90.0, 760.0)
     assert a["net_per_100"] == pytest.approx(340 / 6000 * 100) and b["net_per_100"] == pytest.approx(760 / 3400 * 100)
     assert a["per_100"] == pytest.approx(400 / 6000 * 100)  # the score's parts are unchanged by the fees
-    assert got["Beta"]["value"] == pytest.approx(0.2) and got["Alpha"]["value"] == pytest.approx(0.0)
+    assert got["Beta"]["value"] == pytest.approx(0.1) and got["Alpha"]["value"] == pytest.approx(0.0)
     only_beta = compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20), teams=("TB",)))
     assert only_beta.get_column("commission").to_list() == [90.0]
 
