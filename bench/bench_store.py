@@ -36,6 +36,7 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], dict]]] = {
         ("collected", (), {}), ("collected", ("day",), {}), ("collected", ("team_id",), {}),
         ("collected", ("bucket",), {}), ("recovery_rate", (), {}), ("target_achievement", ("team_id",), {}),
         ("ptp_kept_rate", ("day",), {}), ("paying_accounts", (), {}), ("paying_accounts", ("day",), {}),
+        ("landing", (), {}),
     ],
     "agent_performance": [
         ("collected", ("agent_id",), {}), ("contact_rate", ("agent_id",), {}), ("rpc_rate", ("agent_id",), {}),
@@ -56,6 +57,16 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], dict]]] = {
         ("collected", ("month",), {"year": True}), ("recovery_rate", ("month",), {"year": True}),
         ("collected", ("month", "channel"), {"year": True}), ("liquidation", (), {"year": True}),
         ("complaint_rate", ("month",), {"year": True}),
+    ],
+    "compliance": [
+        ("breaches", ("check",), {}), ("breaches", ("day", "check"), {}), ("breaches", ("team_id",), {}),
+        ("breaches", ("agent_id",), {}), ("third_party_unjustified", (), {}), ("recording_coverage", (), {}),
+        ("plan_contacts", (), {}), ("complaints_late", (), {}), ("complaints_after_breach", (), {}),
+        ("rpc_by_attempt", ("ordinal",), {}),
+    ],
+    "agencies": [
+        ("agency_score", (), {"year": True}), ("agency_liquidation", (), {"year": True}),
+        ("landing", ("team_id",), {}),
     ],
 }
 
