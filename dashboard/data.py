@@ -225,6 +225,16 @@ def store_state() -> tuple[StoreState | None, str | None]:
         return None, describe(exc)
 
 
+def warm_up() -> str | None:
+    """Open the store through this process's cache before any viewer comes (the server's warm-up: no session, no
+    audit entry); the version it opened, or None when no store can be served yet."""
+    state, _ = store_state()
+    if state is None:
+        return None
+    _all_teams(state.version)
+    return state.version
+
+
 def _store() -> Store:
     return _current_state().store
 
