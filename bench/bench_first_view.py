@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--source", required=True, help="SQLAlchemy URL of the case database")
     ap.add_argument("--store", required=True, help="an analytics store directory, already synced")
     ap.add_argument("--baseline", type=Path, help="another checkout (with its own .venv) to compare with")
+    ap.add_argument("--baseline-store", help="the baseline's own store of the same data (default: --store)")
     ap.add_argument("--runs", type=int, default=3, help="server starts per tree")
     ap.add_argument("--after", type=float, default=0.0, help="seconds between the port opening and the first "
                     "request (0: at once, the worst case)")
@@ -87,7 +88,8 @@ def main() -> int:
             order = list(trees) if i % 2 == 0 else list(reversed(trees))
             for name in order:
                 before = load()
-                r = first_view(trees[name], env, b, args.after)
+                store = args.baseline_store if name == "baseline" and args.baseline_store else args.store
+                r = first_view(trees[name], {**env, "CASES_STORE_DIR": store}, b, args.after)
                 got[name].append(r)
                 print(f"{name:<8} start {i + 1}: listening after {r['listen']:.2f} s, first view {r['first']:.2f} s, "
                       f"second view {r['second']:.2f} s; {before} before, {load()} after", flush=True)
