@@ -91,8 +91,9 @@ def main() -> int:
                 store = args.baseline_store if name == "baseline" and args.baseline_store else args.store
                 r = first_view(trees[name], {**env, "CASES_STORE_DIR": store}, b, args.after)
                 got[name].append(r)
+                warm = next((ln.split(": ", 1)[1] for ln in r["log"].splitlines() if "warm-up done" in ln), "no warm-up")
                 print(f"{name:<8} start {i + 1}: listening after {r['listen']:.2f} s, first view {r['first']:.2f} s, "
-                      f"second view {r['second']:.2f} s; {before} before, {load()} after", flush=True)
+                      f"second view {r['second']:.2f} s ({warm}); {before} before, {load()} after", flush=True)
     print("\n| tree | listening after (median) | first view (median, max) | second view (median) |\n|---|---|---|---|")
     for name, rs in got.items():
         first = [r["first"] for r in rs]

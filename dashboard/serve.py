@@ -41,6 +41,9 @@ def warm_up(wait_s: float = 120.0) -> str:
     open the store through the dashboard's own cache; one line saying what was done and how long it took."""
     _server_started(wait_s)
     t0 = time.perf_counter()
+    import numpy  # noqa: F401 - first, as streamlit_app.py does (complete modules for Plotly)
+    import pandas  # noqa: F401
+
     from dashboard import (  # noqa: F401
         audit,
         charts,
