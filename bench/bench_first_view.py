@@ -7,7 +7,8 @@ Starts the real `collections-dashboard run` (each tree's own console script: `<t
 store, and as soon as the port accepts connections (or --after seconds later) opens the default page in headless Chromium (already
 running, so its launch is not counted) and waits until it is fully rendered (bench/screenshots.wait_rendered:
 heading shown, script finished, every Plotly chart drawn). Prints, per start: seconds from process start to
-the port listening, from the first request to the page rendered, and a second view for comparison. With
+the port listening, from the first request to the page rendered, the CPU seconds the server processes spent in
+that time (what a warm-up takes off the first view, whatever the machine's load), and a second view. With
 --baseline the two trees are started alternately, so a noisy shared machine affects both alike.
 """
 
@@ -27,6 +28,21 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import load, machine
 from screenshots import chromium, free_port, new_page, open_page
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants so far (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def first_view(tree: Path, env: dict[str, str], b: object, after: float = 0.0) -> dict:
@@ -54,7 +70,9 @@ def first_view(tree: Path, env: dict[str, str], b: object, after: float = 0.0) -
                 time.sleep(0.05)
         listen = time.perf_counter() - t0
         time.sleep(after)
+        cpu0 = server_cpu(proc.pid)
         first = open_page(page, f"http://127.0.0.1:{port}", "daily", timeout_ms=600_000)
+        first_cpu = server_cpu(proc.pid) - cpu0
         second = open_page(page, f"http://127.0.0.1:{port}", "daily", timeout_ms=600_000)
     finally:
         proc.terminate()
@@ -63,7 +81,8 @@ def first_view(tree: Path, env: dict[str, str], b: object, after: float = 0.0) -
         except subprocess.TimeoutExpired:
             proc.kill()
         page.context.close()
-    return {"listen": listen, "first": first, "second": second, "log": Path(log.name).read_text()}
+    return {"listen": listen, "first": first, "first_cpu": first_cpu, "second": second,
+            "log": Path(log.name).read_text()}
 
 
 def main() -> int:
@@ -93,12 +112,14 @@ def main() -> int:
                 got[name].append(r)
                 warm = next((ln.split(": ", 1)[1] for ln in r["log"].splitlines() if "warm-up done" in ln), "no warm-up")
                 print(f"{name:<8} start {i + 1}: listening after {r['listen']:.2f} s, first view {r['first']:.2f} s, "
-                      f"second view {r['second']:.2f} s ({warm}); {before} before, {load()} after", flush=True)
-    print("\n| tree | listening after (median) | first view (median, max) | second view (median) |\n|---|---|---|---|")
+                      f"server CPU during it {r['first_cpu']:.2f} s, second view {r['second']:.2f} s ({warm}); {before} before, {load()} after", flush=True)
+    print("\n| tree | listening after (median) | first view (median, max) | server CPU during the first view (median) "
+          "| second view (median) |\n|---|---|---|---|---|")
     for name, rs in got.items():
         first = [r["first"] for r in rs]
         print(f"| {name} | {statistics.median(r['listen'] for r in rs):.2f} s | {statistics.median(first):.2f} s "
-              f"({max(first):.2f}) | {statistics.median(r['second'] for r in rs):.2f} s |")
+              f"({max(first):.2f}) | {statistics.median(r['first_cpu'] for r in rs):.2f} s "
+              f"| {statistics.median(r['second'] for r in rs):.2f} s |")
     if args.baseline:
         ratio = statistics.median(r["first"] for r in got["baseline"]) / statistics.median(
             r["first"] for r in got["this"])

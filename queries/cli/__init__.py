@@ -169,8 +169,6 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(streamlit_args: list[str], settings: Settings) -> int:
-    from queries.demo.embedded import ensure_demo_database
-
     app = PROJECT_ROOT / "streamlit_app.py"
     if not app.exists():
         raise CliError(f"{app} not found: install the project from its checkout with 'pip install -e .'")
@@ -178,6 +176,8 @@ def _run(streamlit_args: list[str], settings: Settings) -> int:
     env["CASES_DATA_DIR"] = str(settings.data_dir.resolve())
     env["CASES_STORE_DIR"] = str(settings.store_dir.resolve())
     if settings.is_demo:
+        from queries.demo.embedded import ensure_demo_database
+
         ensure_demo_database(settings)
     else:
         env["CASES_DB_URL"] = settings.db_url or ""
