@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import load, machine
-from screenshots import chromium, free_port, new_page, open_page
+from screenshots import chromium, free_port, new_page, open_page, stop, wait_listening
 
 
 def server_cpu(pid: int) -> float:
@@ -58,16 +58,7 @@ def first_view(tree: Path, env: dict[str, str], b: object, after: float = 0.0) -
     proc = subprocess.Popen(cmd, cwd=tree, env={**os.environ, **env, "CASES_DATA_DIR": str(data)},
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        import socket
-
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_listening(proc, port, Path(log.name), 600, poll=0.05)
         listen = time.perf_counter() - t0
         time.sleep(after)
         cpu0 = server_cpu(proc.pid)
@@ -75,11 +66,7 @@ def first_view(tree: Path, env: dict[str, str], b: object, after: float = 0.0) -
         first_cpu = server_cpu(proc.pid) - cpu0
         second = open_page(page, f"http://127.0.0.1:{port}", "daily", timeout_ms=600_000)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         page.context.close()
     return {"listen": listen, "first": first, "first_cpu": first_cpu, "second": second,
             "log": Path(log.name).read_text()}
