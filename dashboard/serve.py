@@ -19,8 +19,6 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 log = logging.getLogger("collections.dashboard")
-#: set once the warm-up has finished (whatever its outcome): the tests and the log read it
-warmed = threading.Event()
 
 
 def _server_started(wait_s: float) -> bool:
@@ -37,8 +35,8 @@ def _server_started(wait_s: float) -> bool:
 
 
 def warm_up(wait_s: float = 120.0) -> str:
-    """Once the server listens (the warm-up never delays it): import what the pages use, draw one Plotly figure and
-    open the store through the dashboard's own cache; one line saying what was done and how long it took."""
+    """Once the server listens (the warm-up never delays it): import what the pages use, draw one Plotly figure,
+    open the store and build its shared figures (dashboard.data.warm_up); one line saying what was done and when."""
     _server_started(wait_s)
     t0 = time.perf_counter()
     import numpy  # noqa: F401 - first, as streamlit_app.py does (complete modules for Plotly)
@@ -68,10 +66,8 @@ def _warm() -> None:
         line = warm_up()
     except Exception:
         log.exception("warm-up failed; the first view loads what it needs itself")
-    else:
+    else:  # the tests read this line: the warm-up ran before any session
         print(f"collections-dashboard: {line}", file=sys.stderr, flush=True)
-    finally:
-        warmed.set()
 
 
 def main(args: list[str] | None = None) -> int:
