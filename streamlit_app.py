@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Plotly looks numpy and pandas up lazily in sys.modules. When several sessions start at once on a
+# fresh server, one of them can find the module another thread is still importing, half
+# initialised, and fail with "partially initialized module 'numpy'". Importing both here, the
+# first thing every session runs, goes through the import lock, so every session waits for complete modules.
+# (Not in the dashboard package: `collections-dashboard run` imports it before its server listens.)
+import numpy  # noqa: F401
+import pandas  # noqa: F401
 import streamlit as st
 
 from dashboard import audit, data, links, session

@@ -7,6 +7,10 @@ start to exit, with the process's peak memory and the machine's load beside ever
 The source is copied once into --work (the copy is written to: each new day is added to it by
 bench/apply_day.py with the nightly case and promise updates a real source has). --full times
 `sync --full` first; then, --days times, one new day is applied and the plain `sync` command timed.
+
+With --baseline (another checkout with its own .venv, e.g. `git worktree add /tmp/base <commit>`), its
+`collections-dashboard` syncs a store of its own (--work/store-base) from the same copy: each new day is applied
+once and synced by both, in alternating order, so a noisy shared machine affects both alike.
 """
 
 from __future__ import annotations
@@ -45,42 +49,57 @@ def phases(store: Path) -> dict:
     return json.loads((store / name / "manifest.json").read_text()).get("timings_s", {})
 
 
+def sync_line(r: dict, before: str, store: Path) -> str:
+    """One timed sync: wall, CPU, peak memory, load, phases."""
+    return (f"sync {r['seconds']:.2f} s wall (CPU {r['cpu_s']:.1f} s), peak {r['peak_mb']:.0f} MB; {before} before, "
+            f"{load()} after\n    phases (s): {phases(store)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", required=True, help="SQLite case database (copied, never written)")
     ap.add_argument("--work", required=True, help="folder for the copy and its store")
     ap.add_argument("--full", action="store_true", help="time `sync --full` first")
     ap.add_argument("--days", type=int, default=3, help="new days to apply and sync, one at a time")
+    ap.add_argument("--baseline", type=Path, help="another checkout (with .venv) syncing its own store, side by side")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    copy, store = work / "cases.sqlite", work / "store"
+    copy = work / "cases.sqlite"
     if not copy.is_file():
         print(f"copying {args.source} → {copy} …", flush=True)
         shutil.copyfile(args.source, copy)
-    env = {**os.environ, "CASES_DB_URL": f"sqlite:///{copy}", "CASES_STORE_DIR": str(store)}
-    cli = [str(Path(sys.executable).with_name("collections-dashboard")), "sync"]
+    env = {**os.environ, "CASES_DB_URL": f"sqlite:///{copy}"}
+    trees = {"this": (Path(sys.executable).with_name("collections-dashboard"), work / "store")}
+    if args.baseline:
+        trees["baseline"] = (args.baseline.resolve() / ".venv" / "bin" / "collections-dashboard", work / "store-base")
     print("machine:", machine())
-    if args.full or not (store / "CURRENT").is_file():
-        before = load()
-        r = timed_command([*cli, "--full"], env)
-        print(f"sync --full: {r['seconds']:.1f} s wall (CPU {r['cpu_s']:.0f} s), peak {r['peak_mb']:.0f} MB; "
-              f"{before} before, {load()} after")
-        print(f"  phases (s): {phases(store)}")
-    times = []
-    for _ in range(args.days):
+    for name, (cli, store) in trees.items():
+        if args.full or not (store / "CURRENT").is_file():
+            before = load()
+            r = timed_command([str(cli), "sync", "--full"], {**env, "CASES_STORE_DIR": str(store)})
+            print(f"{name}: sync --full: {r['seconds']:.1f} s wall (CPU {r['cpu_s']:.0f} s), peak {r['peak_mb']:.0f} MB; "
+                  f"{before} before, {load()} after\n    phases (s): {phases(store)}", flush=True)
+    got: dict[str, list[dict]] = {name: [] for name in trees}
+    for i in range(args.days):
         day = apply_day(str(copy))
-        before = load()
-        r = timed_command(cli, env)
-        times.append(r["seconds"])
         print(f"new day {day['day']} ({day['payments']:,} payments, {day['contacts']:,} contacts, "
               f"{day['promises_new']:,} new + {day['promises_settled']:,} settled promises, "
-              f"{day['cases_updated']:,} cases updated; applied in {day['seconds']} s): "
-              f"sync {r['seconds']:.2f} s wall (CPU {r['cpu_s']:.1f} s), peak {r['peak_mb']:.0f} MB; "
-              f"{before} before, {load()} after")
-        print(f"  phases (s): {phases(store)}")
-    if times:
-        print(f"one new day, median of {len(times)}: {statistics.median(times):.2f} s")
+              f"{day['cases_updated']:,} cases updated; applied in {day['seconds']} s):", flush=True)
+        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+            cli, store = trees[name]
+            before = load()
+            r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
+            got[name].append(r)
+            print(f"  {name}: {sync_line(r, before, store)}", flush=True)
+    for name, rs in got.items():
+        if rs:
+            print(f"one new day, {name}, median of {len(rs)}: {statistics.median(r['seconds'] for r in rs):.2f} s wall, "
+                  f"CPU {statistics.median(r['cpu_s'] for r in rs):.1f} s")
+    if args.baseline and args.days:
+        for key, label in (("seconds", "wall"), ("cpu_s", "CPU")):
+            ratio = statistics.median(r[key] for r in got["baseline"]) / statistics.median(r[key] for r in got["this"])
+            print(f"baseline ÷ this, {label}: {ratio:.2f}×")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ def _layout(fig: go.Figure, height: int = 360, legend: bool = True) -> go.Figure
     return fig
 
 
+def warm() -> None:
+    """Build and serialise one small figure: Plotly loads its trace and layout validators on first use."""
+    import datetime as dt
+
+    one = pl.DataFrame({"day": [dt.date(2026, 1, 1)], "collected": [1.0], "cumulative": [1.0], "target": [1.0]})
+    daily(one, "zh").to_json()
+
+
 def _date_axis(fig: go.Figure, lang: str, unit: str = "day") -> None:
     """Date ticks without English month names in Chinese: 11-22 / 2026-11 (22 Nov / Nov 2026 in English)."""
     fmt = {("day", "zh"): "%m-%d", ("day", "en"): "%d %b", ("month", "zh"): "%Y-%m", ("month", "en"): "%b %Y"}

@@ -21,6 +21,7 @@ from dashboard import session
 from dashboard.format import plain, plain_frame
 from queries.compliance.rules import CONTACT_CHECKS as CONTACT_CHECKS  # noqa: PLC0414 - for the pages
 from queries.compliance.rules import RulePack, active_pack
+from queries.dates import DEFAULT_PRESET, preset_range
 from queries.dates import previous_period as _previous_period
 from queries.errors import (
     DashboardError,
@@ -31,7 +32,7 @@ from queries.errors import (
     describe,
     sync_reason,
 )
-from queries.filters import Filters, Scope
+from queries.filters import FULL_SCOPE, Filters, Scope
 from queries.governance import audit as audit_log
 from queries.governance.access import Access, AccessError, load_access
 from queries.metrics.registry import METRICS, Metric
@@ -223,6 +224,22 @@ def store_state() -> tuple[StoreState | None, str | None]:
         return _current_state(), None
     except (DashboardError, *SOURCE_ERRORS) as exc:
         return None, describe(exc)
+
+
+def warm_up() -> str | None:
+    """Open the store through this process's cache before any viewer comes (the server's warm-up: no session, no
+    audit entry), and compute the landing page's figures once for the whole portfolio, uncached, so what they
+    build per store version (store.memo) is ready; the version opened, or None when no store can be served yet."""
+    state, _ = store_state()
+    if state is None:
+        return None
+    _all_teams(state.version)
+    if state.store.as_of is not None:
+        f = Filters(*preset_range(DEFAULT_PRESET, state.store.as_of))
+        service.kpis(state.store, FULL_SCOPE, f)  # results dropped: no viewer's cache entry is made here
+        for name in ("daily_series", "by_team", "by_bucket"):
+            service.compose(state.store, FULL_SCOPE, name, f)
+    return state.version
 
 
 def _store() -> Store:

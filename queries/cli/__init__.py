@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from queries.demo.embedded import DEMO_SEED
 from queries.errors import DashboardError, UserError, describe, exit_code
 from queries.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -51,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-db", help="write a realistic demo case database to any SQLAlchemy URL")
     demo.add_argument("--url", required=True, help="e.g. sqlite:///data/demo.sqlite, postgresql+psycopg://…")
     demo.add_argument("--scale", default="demo", help="demo (~20,000 cases) or bank (1,000,000 cases)")
-    demo.add_argument("--seed", default=str(DEMO_SEED), help="random seed; same seed and as-of, same data")
+    demo.add_argument("--seed", default=None, help="random seed; same seed and as-of, same data (default: the "
+                      "embedded demo's)")
     demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
     demo.add_argument("--replace", action="store_true", help="overwrite existing case tables")
     imp = sub.add_parser("import-status", help="write a case database from month-end account status files "
@@ -78,11 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _demo_db(args: argparse.Namespace) -> int:
     from queries.demo import SCALES, build_demo_database
+    from queries.demo.embedded import DEMO_SEED
 
     if args.scale not in SCALES:
         raise CliError(f"unknown scale '{args.scale}': use one of {', '.join(SCALES)}")
     try:
-        seed = int(args.seed)
+        seed = DEMO_SEED if args.seed is None else int(args.seed)
     except ValueError:
         raise CliError(f"--seed must be a whole number, not '{args.seed}'") from None
     as_of = _date(args.as_of) if args.as_of else None
@@ -112,11 +113,12 @@ def _import_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    from queries.demo.embedded import ensure_demo_database
     from queries.errors import SyncFailed, error_id
     from queries.sync.child import failure, safe_sync
 
-    if settings.is_demo:
+    if settings.is_demo:  # the demo generator is imported only when it is needed
+        from queries.demo.embedded import ensure_demo_database
+
         ensure_demo_database(settings)
     try:
         result, notes = safe_sync(settings, settings.store_dir, full=args.full)
@@ -167,8 +169,6 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(streamlit_args: list[str], settings: Settings) -> int:
-    from queries.demo.embedded import ensure_demo_database
-
     app = PROJECT_ROOT / "streamlit_app.py"
     if not app.exists():
         raise CliError(f"{app} not found: install the project from its checkout with 'pip install -e .'")
@@ -176,11 +176,14 @@ def _run(streamlit_args: list[str], settings: Settings) -> int:
     env["CASES_DATA_DIR"] = str(settings.data_dir.resolve())
     env["CASES_STORE_DIR"] = str(settings.store_dir.resolve())
     if settings.is_demo:
+        from queries.demo.embedded import ensure_demo_database
+
         ensure_demo_database(settings)
     else:
         env["CASES_DB_URL"] = settings.db_url or ""
     extra = [a for a in streamlit_args if a != "--"]
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), *extra]
+    # `streamlit run` with a warm-up of the store and the page modules beside the server's start (dashboard.serve)
+    cmd = [sys.executable, "-m", "dashboard.serve", *extra]
     return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
 
 

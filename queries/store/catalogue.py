@@ -49,9 +49,9 @@ TABLES: tuple[StoreTable, ...] = (
                "coarse", True),
     StoreTable("call_case_days", DISK, "day × case: calls, connected calls, max unanswered per phone, agent",
                "day", "calls", "fine"),
-    StoreTable("promises_agent", MEMORY, "due day × status × agent × bucket: n, cents", None, "promises",
+    StoreTable("promises_agent", MEMORY, "due day × status × agent × bucket: n, cents", "month", "promises",
                "coarse", True),
-    StoreTable("promises_daily", DISK, "due day × status × agent × bucket × product × region", None, "promises",
+    StoreTable("promises_daily", DISK, "due day × status × agent × bucket × product × region", "month", "promises",
                "fine"),
     StoreTable("promise_pipeline", MEMORY, "due day × day made (before the due month: its eve) × agent × bucket: "
                "n, cents (the landing forecast's promise pipeline)"),
@@ -78,7 +78,7 @@ TABLES: tuple[StoreTable, ...] = (
                "bucket, check, rule_id (drill-down keys into the case database)", "day"),
     StoreTable("contacts_hourly", DISK, "day × hour × agent (RPC heatmap, after-hours with other rules)", "day"),
     StoreTable("base/cases", BASE, "cases as last read (sync state)"),
-    StoreTable("base/promises", BASE, "promises as last read, attached (sync state)"),
+    StoreTable("base/promises", BASE, "promises as last read, attached, by due month (sync state)", "month"),
     StoreTable("base/payments_days", BASE, "per-day payment id range and count"),
     StoreTable("base/contacts_days", BASE, "per-day contact id range and count"),
 )

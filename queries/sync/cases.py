@@ -13,7 +13,14 @@ from queries.dates import month_start
 from queries.source import contract as S
 from queries.source.reader import cents, require
 from queries.store import Watermarks
-from queries.sync.context import CASE_SCHEMA, DIMS, SNAP_SCHEMA, CaseLookup, SyncContext
+from queries.sync.context import (
+    CASE_SCHEMA,
+    DIMS,
+    SNAP_SCHEMA,
+    US,
+    CaseLookup,
+    SyncContext,
+)
 from queries.sync.tables import coarse, replace_rows
 
 
@@ -46,46 +53,64 @@ def sync_dims(ctx: SyncContext) -> dict:
 
 CASE_REQUIRED = {"placed_on": "placed_on", "placed_cents": "placed_balance", "placed_dpd": "placed_dpd",
                  "updated_at": "updated_at"}
+#: the case columns read: the kept ones and updated_at (the watermark)
+CASE_READ = {**CASE_SCHEMA, "updated_at": US}
+#: the placement facts: only they feed the opening balances and placements (daily DPD/status updates do not)
+PLACEMENT = ["case_id", "product", "region", "placed_on", "placed_cents", "placed_dpd", "agent_id"]
 
 
 def case_select() -> sa.Select:
-    """The case columns the sync keeps (placement facts, status, agent), money as cents."""
+    """The case columns the sync keeps (placement facts, status, agent) and updated_at, money as cents."""
     c = S.cases.c
     return sa.select(c.case_id, c.product, c.region, c.placed_on, cents(c.placed_balance).label("placed_cents"),
                      c.placed_dpd, c.status, c.agent_id, c.updated_at)
 
 
+def _latest(rows: pl.DataFrame, since: str | None) -> str | None:
+    """The new cases watermark: the latest updated_at read (never earlier than the previous one)."""
+    top = rows.get_column("updated_at").max()
+    if top is None:
+        return since
+    top = top.isoformat()
+    return top if since is None or top > since else since
+
+
 def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
-    """Refresh base cases; return placement months touched by changed cases."""
-    prev = ctx.prev_frame("base/cases")
+    """Refresh base cases; return placement months touched by changed cases.
+
+    A nightly batch stamps every active case with a new updated_at while the columns the store keeps mostly stay
+    as they were: the rows read are compared on the kept columns only, and base/cases is kept (a hard link) when
+    none changed; updated_at only moves the watermark."""
+    prev_file = ctx.prev / "base" / "cases.parquet" if ctx.prev is not None else None
     since = wm.cases_updated_at
-    if prev is None or since is None:
-        cases = require(ctx.reader.read(case_select(), CASE_SCHEMA), "cases", "case_id", CASE_REQUIRED)
+    if prev_file is None or not prev_file.is_file() or since is None:
+        read = require(ctx.reader.read(case_select(), CASE_READ), "cases", "case_id", CASE_REQUIRED)
+        cases = read.drop("updated_at")
         changed = cases
         touched = set(cases.get_column("placed_on").dt.month_start().unique().to_list())
     else:
         stmt = case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
-        changed = require(ctx.reader.read(stmt, CASE_SCHEMA), "cases", "case_id", CASE_REQUIRED)
-        # updated_at >= watermark re-reads the last rows: drop those unchanged (compared on their ids only)
-        same = prev.join(changed.select("case_id"), on="case_id", how="semi")
-        changed = changed.join(same, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)
-        # only placement facts feed the opening balances; daily DPD/status updates do not
-        placement = ["case_id", "product", "region", "placed_on", "placed_cents", "placed_dpd", "agent_id"]
-        moved = changed.join(same.select(placement), on=placement, how="anti", nulls_equal=True)
+        read = require(ctx.reader.read(stmt, CASE_READ), "cases", "case_id", CASE_REQUIRED)
+        prev = pl.read_parquet(prev_file, columns=list(CASE_SCHEMA))  # an older store's file has updated_at too
+        new = read.drop("updated_at")
+        # only rows whose kept columns differ from the previous version's are changes
+        same = prev.join(new.select("case_id"), on="case_id", how="semi")
+        changed = new.join(same, on=list(CASE_SCHEMA), how="anti", nulls_equal=True)
+        moved = changed.join(same.select(PLACEMENT), on=PLACEMENT, how="anti", nulls_equal=True)
         old = same.join(moved.select("case_id"), on="case_id", how="semi")
         touched = set(pl.concat([old.get_column("placed_on"), moved.get_column("placed_on")])
                       .dt.month_start().unique().to_list())
-        if changed.height == 0:
+        if changed.height == 0 and pl.read_parquet_schema(prev_file) == CASE_SCHEMA:  # not an older store's file
             ctx.rows["cases"] = 0
             ctx.cases = prev
             ctx.writer.keep("base/cases")
+            wm.cases_updated_at = _latest(read, since)
             return touched
         cases = pl.concat([prev.join(changed.select("case_id"), on="case_id", how="anti"), changed])
     ctx.rows["cases"] = changed.height
     ctx.cases = cases.sort("case_id")
     ctx.writer.put("base/cases", ctx.cases)
-    if ctx.cases.height:
-        wm.cases_updated_at = ctx.cases.get_column("updated_at").max().isoformat()
+    wm.cases_updated_at = _latest(read, since)
     return touched
 
 

@@ -22,9 +22,10 @@ B_ATTEMPT, B_CALL, B_CONNECTED, B_RPC, B_PTP, B_NO_CONSENT, B_UNANSWERED = 1, 2,
 DIMS = ["agent_id", "bucket", "product", "region"]
 
 US = pl.Datetime("us")
+#: base/cases: the case columns the store keeps (updated_at only moves the watermark: see sync_cases)
 CASE_SCHEMA = {"case_id": pl.Int64, "product": pl.String, "region": pl.String, "placed_on": pl.Date,
                "placed_cents": pl.Int64, "placed_dpd": pl.Int64, "status": pl.String,
-               "agent_id": pl.String, "updated_at": US}
+               "agent_id": pl.String}
 SNAP_SCHEMA = {"case_id": pl.Int64, "dpd": pl.Int64, "cents": pl.Int64, "agent_id": pl.String}
 PAY_SCHEMA = {"payment_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String, "paid_at": US,
               "cents": pl.Int64}

@@ -7,63 +7,84 @@ import datetime as dt
 import polars as pl
 import sqlalchemy as sa
 
+from queries.dates import month_start
 from queries.source import contract as S
 from queries.source.reader import cents, require
 from queries.store import Watermarks
 from queries.sync.compliance import complaint_columns
 from queries.sync.context import COMPLAINT_SCHEMA, DIMS, PROMISE_SCHEMA, US, SyncContext
-from queries.sync.tables import coarse
+from queries.sync.tables import coarse, replace_days
 
 PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
+#: the promise tables, each one file per due month: a day's changes rewrite the months they touch
+PROMISE_TABLES = ("base/promises", "promises_daily", "promises_agent")
 
 
 def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
-    """Promises changed since the watermark replace their previous rows; the due days they touch are recomputed."""
+    """Promises changed since the watermark replace their previous rows; the due months they touch are rewritten
+    (base rows, pipeline), and in them the due days they touch recomputed (daily status rollups)."""
     p = S.promises.c
     select = sa.select(p.promise_id, p.case_id, p.agent_id, p.promised_at, p.due_on,
                        cents(p.amount).label("cents"), p.status, p.updated_at)
-    prev_file = ctx.prev / "base" / "promises.parquet" if ctx.prev is not None else None
     since = wm.promises_updated_at
-    incremental = prev_file is not None and prev_file.is_file() and since is not None
+    # an older store's single files: read every promise again (once)
+    incremental = ctx.prev is not None and since is not None and all((ctx.prev / n).is_dir() for n in PROMISE_TABLES)
     if incremental:
         select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
     changed = require(ctx.reader.read(select, PROMISE_SCHEMA), "promises", "promise_id",
                       {"promised_at": "promised_at", "due_on": "due_on", "cents": "amount", "updated_at": "updated_at"})
+    old = pl.DataFrame(schema=PROMISE_BASE)
     if incremental:  # updated_at >= watermark re-reads the last rows: drop those unchanged
         ids = changed.get_column("promise_id").unique()
-        same = pl.scan_parquet(prev_file).filter(pl.col("promise_id").is_in(ids.implode())).select(
-            *PROMISE_SCHEMA).collect()
-        changed = changed.join(same, on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
+        old = pl.scan_parquet(ctx.prev / "base" / "promises" / "*.parquet").filter(
+            pl.col("promise_id").is_in(ids.implode())).collect()
+        changed = changed.join(old.select(*PROMISE_SCHEMA), on=list(PROMISE_SCHEMA), how="anti", nulls_equal=True)
+        old = old.join(changed.select("promise_id"), on="promise_id", how="semi")  # the rows being replaced
     ctx.rows["promises"] = changed.height
     if incremental and changed.height == 0:
-        for name in ("base/promises", "promises_daily", "promises_agent", "promise_pipeline"):
-            ctx.writer.keep(name)
+        for name in PROMISE_TABLES:
+            ctx.writer.keep_parts(name, set())
+        ctx.writer.keep("promise_pipeline")
         return
-    prev = pl.read_parquet(prev_file) if incremental else None
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
         pl.DataFrame(schema=PROMISE_BASE)
-    days = None
-    if incremental:
-        old = prev.join(changed.select("promise_id"), on="promise_id", how="semi")
-        days = set(pl.concat([old.get_column("due_on"), changed.get_column("due_on")]).unique().to_list())
-        base = pl.concat([prev.join(changed.select("promise_id"), on="promise_id", how="anti"),
-                          changed.select(prev.columns)], how="vertical_relaxed")
-    else:
-        base = changed
-    ctx.writer.put("base/promises", base)
-    if base.height:
-        wm.promises_updated_at = base.get_column("updated_at").max().isoformat()
-    ctx.writer.put("promise_pipeline", promise_pipeline(base))
-    src = base if days is None else base.filter(pl.col("due_on").is_in(list(days)))
-    daily = src.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
+    if changed.height:
+        top = changed.get_column("updated_at").max().isoformat()
+        wm.promises_updated_at = top if since is None or top > since else since
+    if not incremental:
+        ctx.writer.put_parts("base/promises", changed, date_col="due_on")
+        _promise_rollups(ctx, changed, None)
+        return
+    days = set(pl.concat([old.get_column("due_on"), changed.get_column("due_on")]).unique().to_list())
+    months = {month_start(d) for d in days}
+    ctx.writer.keep_parts("base/promises", {f"{m:%Y-%m}" for m in months})
+    parts = []
+    for m in sorted(months):
+        file = ctx.prev / "base" / "promises" / f"{m:%Y-%m}.parquet"
+        prev = pl.read_parquet(file).join(changed.select("promise_id"), on="promise_id", how="anti") \
+            if file.is_file() else pl.DataFrame(schema=PROMISE_BASE)
+        parts.append(pl.concat([prev, changed.filter(pl.col("due_on").dt.month_start() == m).select(prev.columns)],
+                               how="vertical_relaxed"))
+    touched = pl.concat(parts, how="vertical_relaxed")
+    ctx.writer.put_parts("base/promises", touched, date_col="due_on")
+    _promise_rollups(ctx, touched, days)
+
+
+def _promise_rollups(ctx: SyncContext, base: pl.DataFrame, days: set[dt.date] | None) -> None:
+    """promise_pipeline and the daily status rollups from the base rows of the due months recomputed (all when
+    `days` is None; else the months of `days`, whose other months are the previous version's)."""
+    pipeline = promise_pipeline(base)
+    if days is not None:
+        months = list({month_start(d) for d in days})
+        prev = ctx.prev_frame("promise_pipeline")
+        pipeline = pl.concat([prev.filter(~pl.col("day").dt.month_start().is_in(months)),
+                              pipeline.select(prev.columns)], how="vertical_relaxed").sort("day", "made")
+        base = base.filter(pl.col("due_on").is_in(list(days)))
+    ctx.writer.put("promise_pipeline", pipeline)
+    daily = base.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum())
-    for name, df in (("promises_daily", daily), ("promises_agent", coarse(daily, ("product", "region"),
-                                                                           ["n", "cents"]))):
-        prev_df = ctx.prev_frame(name) if days is not None else None
-        if prev_df is not None:
-            df = pl.concat([prev_df.filter(~pl.col("day").is_in(list(days))), df.select(prev_df.columns)],
-                           how="vertical_relaxed")
-        ctx.writer.put(name, df.sort("day"))
+    replace_days(ctx, "promises_daily", daily, days)
+    replace_days(ctx, "promises_agent", coarse(daily, ("product", "region"), ["n", "cents"]), days)
 
 
 def promise_pipeline(base: pl.DataFrame) -> pl.DataFrame:

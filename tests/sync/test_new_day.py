@@ -1,0 +1,79 @@
+"""One new day as a real source has it (bench/apply_day.py: new events, promises made and settled, the nightly
+update of every active case) plus changes to the columns the store keeps: the incremental store equals a full
+sync's, every table file by file (base tables included), on a demo-generated SQLite database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import sys
+from pathlib import Path
+
+import polars as pl
+from fixtures_demo import AS_OF, SMALL
+
+from queries.demo import build_demo_database
+from queries.store import current_version
+from queries.sync import run_sync
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from apply_day import apply_day
+
+
+def tables(version: Path) -> dict[str, pl.DataFrame]:
+    """Every Parquet table of a store version: a file, or a folder of partitions read as one frame."""
+    out: dict[str, pl.DataFrame] = {}
+    for f in sorted(version.rglob("*.parquet")):
+        rel = f.relative_to(version)
+        folder = rel.parent.as_posix()
+        if f.name == "_schema.parquet" or (folder not in (".", "base") and folder != "base/snapshots"):
+            name = folder  # a partitioned table: one frame from all its files
+            df = pl.read_parquet(f)
+            out[name] = pl.concat([out[name], df], how="vertical_relaxed") if name in out else df
+        else:
+            out[rel.with_suffix("").as_posix()] = pl.read_parquet(f)
+    return out
+
+
+def assert_same_store(inc: Path, full: Path) -> None:
+    """Table by table: same names, columns, types and rows (in any order)."""
+    a, b = tables(current_version(inc)), tables(current_version(full))
+    assert sorted(a) == sorted(b)
+    for name in a:
+        x, y = a[name], b[name]
+        assert x.schema == y.schema, name
+        x, y = x.sort(x.columns, nulls_last=True), y.sort(y.columns, nulls_last=True)
+        assert x.equals(y), f"{name} differs:\n{x}\n{y}"
+
+
+def _kept_column_changes(path: Path, day: dt.date) -> None:
+    """Besides the nightly batch: one case closes, one is reassigned (a placement fact: opening and placements
+    move), one promise changes its due day, each stamped with the day's updated_at."""
+    stamp = f"{day} 23:59:59.000000"
+    con = sqlite3.connect(path)
+    with con:
+        first, second = (r[0] for r in con.execute(
+            "SELECT case_id FROM cases WHERE status = 'active' AND agent_id IS NOT NULL ORDER BY case_id LIMIT 2"))
+        other = con.execute("SELECT agent_id FROM agents WHERE agent_id <> (SELECT agent_id FROM cases WHERE "
+                            "case_id = ?) ORDER BY agent_id LIMIT 1", (second,)).fetchone()[0]
+        con.execute("UPDATE cases SET status = 'closed', updated_at = ? WHERE case_id = ?", (stamp, first))
+        con.execute("UPDATE cases SET agent_id = ?, updated_at = ? WHERE case_id = ?", (other, stamp, second))
+        con.execute("UPDATE promises SET due_on = date(due_on, '+40 days'), updated_at = ? WHERE promise_id = "
+                    "(SELECT min(promise_id) FROM promises)", (stamp,))
+    con.close()
+
+
+def test_new_days_incremental_equal_full(tmp_path: Path) -> None:
+    src = tmp_path / "cases.sqlite"
+    url = f"sqlite:///{src}"
+    build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
+    assert run_sync(url, tmp_path / "inc", full=True).ok
+    for i in range(2):
+        day = dt.date.fromisoformat(apply_day(str(src))["day"])
+        if i == 0:
+            _kept_column_changes(src, day)
+        inc = run_sync(url, tmp_path / "inc")
+        assert not inc.full and inc.ok, inc.reconciliation
+        assert inc.rows_read["cases"] == (2 if i == 0 else 0)  # the nightly stamps alone change nothing kept
+        assert run_sync(url, tmp_path / f"full{i}", full=True).ok
+        assert_same_store(tmp_path / "inc", tmp_path / f"full{i}")
