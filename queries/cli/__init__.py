@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -182,9 +181,14 @@ def _run(streamlit_args: list[str], settings: Settings) -> int:
     else:
         env["CASES_DB_URL"] = settings.db_url or ""
     extra = [a for a in streamlit_args if a != "--"]
-    # `streamlit run` with a warm-up of the store and the page modules beside the server's start (dashboard.serve)
+    # `streamlit run` with a warm-up of the store and the page modules beside the server's start (dashboard.serve).
+    # The server replaces this process (exec), so a service manager's SIGTERM reaches it: a child would be orphaned
+    # and keep serving when only the command is stopped.
     cmd = [sys.executable, "-m", "dashboard.serve", *extra]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
+    os.chdir(PROJECT_ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)
 
 
 def _log_traceback(settings: Settings | None, eid: str) -> str:

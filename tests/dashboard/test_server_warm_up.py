@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -60,3 +61,14 @@ def test_run_warms_up_before_the_first_view_without_auditing(app_source, chrome,
     finally:
         proc.terminate()
         proc.wait(20)
+    # the command is the server (it execs it): stopping the command stops the server, none is left serving
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _listening(port):
+        time.sleep(0.2)
+    assert not _listening(port), "the server outlived `collections-dashboard run`"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
