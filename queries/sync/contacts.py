@@ -50,9 +50,10 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
              "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
 
 
-def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa.Select:
+def contact_select(optional: set[str] | None = None, kind: str = "sqlite", channels: set[str] | None = None) -> sa.Select:
     """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
-    and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present)."""
+    and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present; `channels`
+    the ones ch names, see compliance.q_columns)."""
     c = S.contacts.c
     attempt = c.channel.in_(ATTEMPT_CHANNELS)
     call = c.channel == "call"
@@ -69,7 +70,7 @@ def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
                      k.label("k"), sa.case((call, c.phone_no), else_=None).label("phone_no"),
-                     *compliance.q_columns(optional or set(), kind))
+                     *compliance.q_columns(optional or set(), kind, channels))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -79,6 +80,9 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     lk = ctx.lk
     k = pl.col("k")
     if ctx.compliance is not None:
+        # sorted once, in place of the month's rows: judging needs the order, the rollups below do not mind it,
+        # and the unsorted frame is freed before judging (one month frame less at the peak)
+        a = a.sort(*compliance.JUDGE_ORDER)
         ctx.compliance.add(m, compliance.judge(ctx.compliance, a, lk.decode, m, days is not None), days is not None)
         a = a.drop("q", "ch", "sec", "cid")
 
@@ -136,7 +140,8 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
     optional = ctx.compliance.optional if ctx.compliance is not None else set()
-    select = contact_select(optional, ctx.reader.kind)
+    channels = compliance.exempt_channels(ctx.compliance.pack) if ctx.compliance is not None else None
+    select = contact_select(optional, ctx.reader.kind, channels)
     chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "call_case_days": C_CALLDAY}
