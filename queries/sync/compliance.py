@@ -43,6 +43,8 @@ from queries.sync.tables import day_keys, replace_days
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
     1, 2, 4, 8, 16, 32, 64, 128)
+#: where q and ch sit in the select's packed `k` (k's own bits are below 128; see unpack)
+Q_SHIFT, CH_SHIFT = 1 << 7, 1 << 15
 #: channel codes of `ch` (position in the contract's list; 7 = anything else)
 CHANNEL_CODE = {c: i for i, c in enumerate(S.CONTACT_CHANNELS)}
 #: Optional contract parts the stage looks for (as the manifest and unavailable_checks name them).
@@ -77,10 +79,11 @@ def exempt_channels(pack: RulePack) -> set[str]:
     return {ch for r in pack.for_check("quiet_hours") for ch in r.param("exempt_channels")}  # type: ignore[attr-defined]
 
 
-def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | None = None) -> list[sa.ColumnElement]:
-    """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present;
-    `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers can;
-    `channels`: the channels that get their own code, the others 7 like an unknown one; None: all)."""
+def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | None = None) -> sa.ColumnElement:
+    """The `q` bits and the `ch` channel code for the compliance checks, packed as q × Q_SHIFT + ch × CH_SHIFT to
+    be added to the contacts stage's `k` (one integer column travels cheaper than three; optional columns when
+    present; `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers
+    can; `channels`: the channels that get their own code, the others 7 like an unknown one; None: all)."""
     c = S.contacts.c
 
     def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
@@ -103,7 +106,13 @@ def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | Non
     # a code only for the channels a rule exempts: fewer string comparisons per row in the source
     coded = [(c.channel == name, code) for name, code in CHANNEL_CODE.items() if channels is None or name in channels]
     ch = sa.case(*coded, else_=7) if coded else sa.literal(7, sa.Integer)
-    return [q.label("q"), ch.label("ch")]
+    return q * Q_SHIFT + ch * CH_SHIFT
+
+
+def unpack(k: pl.Expr) -> list[pl.Expr]:
+    """The select's packed `k` → the narrow columns k, q and ch."""
+    return [(k % Q_SHIFT).cast(pl.UInt8).alias("k"), (k // Q_SHIFT % 256).cast(pl.UInt8).alias("q"),
+            (k // CH_SHIFT).cast(pl.UInt8).alias("ch")]
 
 
 @dataclass
