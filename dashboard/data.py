@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -128,6 +129,10 @@ class StoreState:
     store_note: str | None = None
     #: when this state was made (time.monotonic()): it is made again once older than the store's max age
     made: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        # the compliance month views, made beside the first pages rather than on the compliance page's first view
+        threading.Thread(target=self.store.warm, name="store-warm", daemon=True).start()
 
     @property
     def version(self) -> str:

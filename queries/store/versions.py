@@ -151,6 +151,12 @@ class Store:
         except KeyError:
             raise KeyError(f"store table {name!r} is missing") from None
 
+    def warm(self) -> None:
+        """Make the deferred month views now (a server does it in the background once it serves a version, so the
+        compliance page's first view does not pay them)."""
+        for name in self.deferred:
+            self.frame(name)
+
     def scan(self, name: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.LazyFrame:
         """A lazy scan of a full-grain table; partitioned ones read only the months in [start, end]."""
         if name in self.frames:

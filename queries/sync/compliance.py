@@ -43,6 +43,8 @@ from queries.sync.tables import day_keys, replace_days
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
     1, 2, 4, 8, 16, 32, 64, 128)
+#: where q and ch sit in the select's packed `k` (k's own bits are below 128; see unpack)
+Q_SHIFT, CH_SHIFT = 1 << 7, 1 << 15
 #: channel codes of `ch` (position in the contract's list; 7 = anything else)
 CHANNEL_CODE = {c: i for i, c in enumerate(S.CONTACT_CHANNELS)}
 #: Optional contract parts the stage looks for (as the manifest and unavailable_checks name them).
@@ -51,6 +53,8 @@ OPTIONAL_PARTS = ("contacts.is_robot", "contacts.recording_id", "repayment_plans
 DAY_S = 86_400
 #: Seed of the phone-number hash that tells a call to the debtor number (both sides hashed in the same process).
 PHONE_SEED = 45251
+#: The order judge() needs its month's rows in (the contacts stage sorts them once).
+JUDGE_ORDER = ("case_id", "day", "sec", "cid")
 #: The store tables this stage writes.
 TABLES = ("compliance_agent", "attempt_ordinal_agent", "breach_contacts")
 
@@ -70,9 +74,16 @@ _PENDING_IN = {k: v for k, v in C_PENDING.items() if k not in ("other_breach", "
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
 
 
-def q_columns(optional: set[str], kind: str = "sqlite") -> list[sa.ColumnElement]:
-    """The select's `q` bits and `ch` channel code for the compliance checks (optional columns when present;
-    `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers can)."""
+def exempt_channels(pack: RulePack) -> set[str]:
+    """Every channel some quiet-hours rule of the pack exempts (the only channels whose code the checks read)."""
+    return {ch for r in pack.for_check("quiet_hours") for ch in r.param("exempt_channels")}  # type: ignore[attr-defined]
+
+
+def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | None = None) -> sa.ColumnElement:
+    """The `q` bits and the `ch` channel code for the compliance checks, packed as q × Q_SHIFT + ch × CH_SHIFT to
+    be added to the contacts stage's `k` (one integer column travels cheaper than three; optional columns when
+    present; `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers
+    can; `channels`: the channels that get their own code, the others 7 like an unknown one; None: all)."""
     c = S.contacts.c
 
     def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
@@ -92,8 +103,16 @@ def q_columns(optional: set[str], kind: str = "sqlite") -> list[sa.ColumnElement
     if "contacts.recording_id" in optional:
         blank = sa.func.trim(c.recording_id) == ""
         q = q + bit(sa.and_(c.recording_id.is_not(None), sa.not_(blank)), Q_RECORDED) + bit(blank, Q_BAD_REC)
-    ch = sa.case(*[(c.channel == name, code) for name, code in CHANNEL_CODE.items()], else_=7)
-    return [q.label("q"), ch.label("ch")]
+    # a code only for the channels a rule exempts: fewer string comparisons per row in the source
+    coded = [(c.channel == name, code) for name, code in CHANNEL_CODE.items() if channels is None or name in channels]
+    ch = sa.case(*coded, else_=7) if coded else sa.literal(7, sa.Integer)
+    return q * Q_SHIFT + ch * CH_SHIFT
+
+
+def unpack(k: pl.Expr) -> list[pl.Expr]:
+    """The select's packed `k` → the narrow columns k, q and ch."""
+    return [(k % Q_SHIFT).cast(pl.UInt8).alias("k"), (k // Q_SHIFT % 256).cast(pl.UInt8).alias("q"),
+            (k // CH_SHIFT).cast(pl.UInt8).alias("ch")]
 
 
 @dataclass
@@ -222,7 +241,8 @@ def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:
 
 
 def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental: bool) -> Month:  # noqa: ANN001
-    """Judge one month's attached contact rows (bits k and q, channel ch, seconds of day sec, contact id cid)."""
+    """Judge one month's attached contact rows (bits k and q, channel ch, seconds of day sec, contact id cid),
+    sorted by JUDGE_ORDER."""
     k, q = pl.col("k"), pl.col("q")
 
     def kb(bit: int) -> pl.Expr:
@@ -244,8 +264,7 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
     def par(name: str) -> pl.Expr:
         return fixed.get(name, pl.col(name))
 
-    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no").sort(
-        "case_id", "day", "sec", "cid")
+    a = a.select("cid", "case_id", "agent_id", "day", "sec", "bucket", "k", "q", "ch", "phone_no")
     if len(same) < params.width - 1:
         a = a.join(params.drop(*same), on="day", how="left", maintain_order="left")
     attempt, call, connected = kb(B_ATTEMPT), kb(B_CALL), kb(B_CONNECTED)
@@ -279,7 +298,11 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
                        ordinal=pl.min_horizontal(running(attempt), pl.lit(MAX_ORDINAL)).cast(pl.UInt8))
     # agency not whitelisted on the day
     if "teams.whitelisted_on" in comp.optional:
-        a = a.join(comp.agents, on="agent_id", how="left").with_columns(b_agency_not_allowed=(
+        # the two agency columns alone, in row order (joining the whole frame would copy every column)
+        ag = a.select("agent_id").join(comp.agents, on="agent_id", how="left", maintain_order="left")
+        a = a.with_columns(ag.get_column("is_agency"), ag.get_column("whitelisted_on"))
+        del ag
+        a = a.with_columns(b_agency_not_allowed=(
             par("on_agency_not_allowed") & attempt & pl.col("is_agency").fill_null(False)
             & (pl.col("whitelisted_on").is_null() | (pl.col("whitelisted_on") > pl.col("day")))).fill_null(False))
     else:

@@ -50,9 +50,10 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
              "connected_calls": pl.UInt32, "max_unanswered_phone": pl.UInt32}
 
 
-def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa.Select:
+def contact_select(optional: set[str] | None = None, kind: str = "sqlite", channels: set[str] | None = None) -> sa.Select:
     """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
-    and the compliance stage's bits `q` and channel code `ch` (optional contract columns when present)."""
+    with the compliance stage's bits `q` and channel code `ch` packed above them (optional contract columns when
+    present; `channels` the ones ch names; see compliance.q_columns and compliance.unpack)."""
     c = S.contacts.c
     attempt = c.channel.in_(ATTEMPT_CHANNELS)
     call = c.channel == "call"
@@ -68,8 +69,8 @@ def contact_select(optional: set[str] | None = None, kind: str = "sqlite") -> sa
          + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
          + bit(unanswered, B_UNANSWERED))
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
-                     k.label("k"), sa.case((call, c.phone_no), else_=None).label("phone_no"),
-                     *compliance.q_columns(optional or set(), kind))
+                     (k + compliance.q_columns(optional or set(), kind, channels)).label("k"),
+                     sa.case((call, c.phone_no), else_=None).label("phone_no"))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -79,6 +80,9 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     lk = ctx.lk
     k = pl.col("k")
     if ctx.compliance is not None:
+        # sorted once, in place of the month's rows: judging needs the order, the rollups below do not mind it,
+        # and the unsorted frame is freed before judging (one month frame less at the peak)
+        a = a.sort(*compliance.JUDGE_ORDER)
         ctx.compliance.add(m, compliance.judge(ctx.compliance, a, lk.decode, m, days is not None), days is not None)
         a = a.drop("q", "ch", "sec", "cid")
 
@@ -127,8 +131,7 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
     """Hour of day and the narrow bit columns, before attaching; the second of the day and the id (as `cid`,
     which attaching keeps) for the compliance checks."""
     t = pl.col("contacted_at")
-    return c.with_columns(t.dt.hour().cast(pl.Int8).alias("hour"), pl.col("k").cast(pl.UInt8),
-                          pl.col("q").cast(pl.UInt8), pl.col("ch").cast(pl.UInt8),
+    return c.with_columns(t.dt.hour().cast(pl.Int8).alias("hour"), *compliance.unpack(pl.col("k")),
                           (t.dt.hour().cast(pl.Int32) * 3600 + t.dt.minute().cast(pl.Int32) * 60
                            + t.dt.second().cast(pl.Int32)).alias("sec"), pl.col("contact_id").alias("cid"))
 
@@ -136,7 +139,8 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
 def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     """Contact rollups: new rows by id; the days they touch are recomputed."""
     optional = ctx.compliance.optional if ctx.compliance is not None else set()
-    select = contact_select(optional, ctx.reader.kind)
+    channels = compliance.exempt_channels(ctx.compliance.pack) if ctx.compliance is not None else None
+    select = contact_select(optional, ctx.reader.kind, channels)
     chunks, days = affected(ctx, "contacts", S.contacts, "contact_id", "contacted_at", select,
                             CONTACT_SCHEMA, wm, "day", {"contacted_at": "contacted_at", "case_id": "case_id"})
     parted = {"contacts_daily": C_FINE, "contacts_hourly": C_HOURLY, "call_case_days": C_CALLDAY}

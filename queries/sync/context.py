@@ -30,7 +30,7 @@ SNAP_SCHEMA = {"case_id": pl.Int64, "dpd": pl.Int64, "cents": pl.Int64, "agent_i
 PAY_SCHEMA = {"payment_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String, "paid_at": US,
               "cents": pl.Int64}
 CONTACT_SCHEMA = {"contact_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
-                  "contacted_at": US, "k": pl.Int32, "phone_no": pl.String, "q": pl.Int32, "ch": pl.Int32}
+                  "contacted_at": US, "k": pl.Int32, "phone_no": pl.String}
 PROMISE_SCHEMA = {"promise_id": pl.Int64, "case_id": pl.Int64, "agent_id": pl.String,
                   "promised_at": US, "due_on": pl.Date, "cents": pl.Int64, "status": pl.String,
                   "updated_at": US}
