@@ -90,8 +90,9 @@ def rates(fees: pl.DataFrame) -> pl.DataFrame:
             .group_by("team_id", "effective_from").agg(pl.col("rate").max()).sort("effective_from"))
 
 
-def _keep(store: Store, filters: Filters) -> list[pl.Expr]:
-    """The conditions on placement cells (holder, team_id, bucket, start) that the filters ask for."""
+def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
+    """The conditions on placements (team_id, bucket, start: cells or cases) that the filters ask for, the placement
+    months first."""
     months = month_starts(filters.start, filters.end)
     keep = [pl.col("start").is_between(months[0], months[-1])]
     agents = allowed_agents(store, filters)
@@ -122,7 +123,7 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         return _empty(by)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
-    placed, later = (df.filter(*_keep(store, filters)) for df in _cells(store))
+    placed, later = (df.filter(*placement_filter(store, filters)) for df in _cells(store))
     if placed.height == 0:
         return _empty(by)
     as_of = store.as_of or dt.date.today()
@@ -201,7 +202,7 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                                             "regulator_12378": pl.Float64}, orient="row")
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
         teams = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
-        fee = _cells(store)[1].filter(*_keep(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(
+        fee = _cells(store)[1].filter(*placement_filter(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(
             pl.when(pl.col("team_id").is_in(teams).any()).then(money(pl.col("fee").sum().round(0)))
             .alias("commission"))
     else:
@@ -228,4 +229,4 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
 
 
 __all__ = ["CELLS", "agency_liquidation", "agency_names", "agency_score", "agency_teams", "has_fees", "holders",
-           "rates"]
+           "placement_filter", "rates"]

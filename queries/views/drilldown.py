@@ -19,6 +19,7 @@ from queries.dates import month_end, month_start, month_starts
 from queries.errors import UserError
 from queries.filters import FULL_SCOPE, Filters, Scope, apply
 from queries.governance.masking import mask_frame, may_reveal
+from queries.metrics.agency import placement_filter
 from queries.metrics.contact import ATTEMPT_CHANNELS
 from queries.source import contract as S
 from queries.store import Store
@@ -316,7 +317,7 @@ def _agency_placement_cases(conn: sa.Connection, f: Filters, agents: list[str] |
                      sa.func.sum(u.c.amount).label("amount")).group_by(u.c.case_id)
 
 
-def _agency_store_cases(store: Store, conn: sa.Connection, f: Filters, month: dt.date | None, holder: str | None,
+def _agency_store_cases(store: Store, f: Filters, month: dt.date | None, holder: str | None,
                         months_since: int | None) -> pl.DataFrame:
     """(case_id, events, amount) of the cases behind an agency figure, from the placements the sync keeps
     (agency_placements, agency_case_paid): one row per case, its payments while held summed over its placements
@@ -324,14 +325,9 @@ def _agency_store_cases(store: Store, conn: sa.Connection, f: Filters, month: dt
     placing team among the visible agents' teams, the bucket at placement."""
     if not holder:
         raise DrillDownError("an agency placements drill-down needs the agency or team")
-    months = [month_start(month)] if month is not None else month_starts(f.start, f.end)
-    keep = [pl.col("holder") == holder, pl.col("start").is_between(months[0], months[-1])]
-    agents = _visible_agents(conn, f)
-    if agents is not None:
-        teams = store.frame("agents").filter(pl.col("agent_id").is_in(agents)).get_column("team_id").unique()
-        keep.append(pl.col("team_id").is_in(teams.to_list()))
-    if f.buckets:
-        keep.append(pl.col("bucket").is_in(list(f.buckets)))
+    if month is not None:
+        f = f.with_dates(month_start(month), month_end(month_start(month)))
+    keep = [pl.col("holder") == holder, *placement_filter(store, f)]  # holder, months, then teams and buckets
     placed = store.scan("agency_placements").filter(*keep).select("case_id", "start")
     paid = store.scan("agency_case_paid").filter(keep[0], keep[1])
     if months_since is not None:
@@ -428,7 +424,7 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
         return empty
     with engine.connect() as conn:
         if event == "agency_placements" and store is not None:
-            per = _agency_store_cases(store, conn, f, month, holder, months_since)
+            per = _agency_store_cases(store, f, month, holder, months_since)
             df = _case_rows(conn, per.slice((page - 1) * page_size, page_size))
             return CasePage(mask_frame(_typed(df), may_reveal(scope, reveal_pii)), per.height, page, page_size,
                             int(per.get_column("events").sum()), round(per.get_column("cents").sum() / 100, 2))
@@ -465,7 +461,7 @@ def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
         return
     with engine.connect() as conn:
         if event == "agency_placements" and store is not None:
-            per = _agency_store_cases(store, conn, f, month, holder, months_since).head(max(0, int(limit)))
+            per = _agency_store_cases(store, f, month, holder, months_since).head(max(0, int(limit)))
             for part in per.iter_slices(batch):
                 yield mask_frame(_typed(_case_rows(conn, part)), reveal)
             return
