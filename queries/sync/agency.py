@@ -125,4 +125,3 @@ def sync_agency(ctx: SyncContext) -> None:
                    row_group_size=64_000)
     ctx.writer.put("agency_case_paid", paid.select(*CASE_PAID).sort("holder", "start", "case_id"),
                    row_group_size=64_000)
-    ctx.rows["agency placements"] = segs.height
