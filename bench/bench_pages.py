@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from screenshots import PAGES, browser, open_page, streamlit_process, streamlit_server  # noqa: E402
 
-BENCH_PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends")
+BENCH_PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "agencies")
 
 
 def main() -> int:
@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--baseline", type=Path, help="another checkout to compare with, side by side")
     ap.add_argument("--pages", nargs="+", choices=BENCH_PAGES, default=list(BENCH_PAGES), help="pages to time")
+    ap.add_argument("--first", choices=BENCH_PAGES, default="daily", help="the page a fresh server opens first")
+    ap.add_argument("--query", default="", help="added to every load's query, e.g. period=ytd")
     args = ap.parse_args()
 
     from queries.store import Store, StoreMissing
@@ -57,12 +59,13 @@ def main() -> int:
         return _side_by_side(env, args.baseline, args.pages, args.runs)
     rows = []
     with streamlit_server(env, timeout=600) as base, browser() as page:
-        first = open_page(page, base, "daily", timeout_ms=600_000)  # loads the store into the server
-        print(f"first page of a fresh server (store load + sync check): {first:.2f} s", flush=True)
+        q = f"&{args.query}" if args.query else ""
+        first = open_page(page, base, args.first, query=args.query, timeout_ms=600_000)  # loads the store
+        print(f"first page of a fresh server ({args.first}: store load + sync check): {first:.2f} s", flush=True)
         for path in args.pages:
-            new = [open_page(page, base, path, query=f"team={teams[i % len(teams)]}", timeout_ms=600_000)
+            new = [open_page(page, base, path, query=f"team={teams[i % len(teams)]}{q}", timeout_ms=600_000)
                    for i in range(args.runs)]
-            repeat = [open_page(page, base, path, timeout_ms=600_000) for _ in range(args.runs)]
+            repeat = [open_page(page, base, path, query=args.query, timeout_ms=600_000) for _ in range(args.runs)]
             rows.append((path, statistics.median(new), max(new), statistics.median(repeat)))
             print(f"{PAGES[path][1]:<20} new filter median {rows[-1][1]:.2f} s (max {rows[-1][2]:.2f}) · "
                   f"repeat median {rows[-1][3]:.2f} s", flush=True)

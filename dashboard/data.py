@@ -437,7 +437,10 @@ def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
           reveal: bool = False) -> tuple[CasePage | None, str | None]:
     """One page of the cases behind a selection within the viewer's scope (masked unless revealed), or why not."""
     try:
-        result, error = _cases(_scope(), filters, drill, page, page_size, reveal)
+        # an agency figure's cases are the ids the store version keeps: the version is then part of the key
+        stored = dict(drill).get("event") == "agency_placements"
+        result, error = _recovering(lambda: _cases(_current_state().version if stored else "", _scope(), filters,
+                                                   drill, page, page_size, reveal))
     except SOURCE_ERRORS as exc:  # raised, so not cached: the list works again as soon as the database is back
         return None, describe(exc)
     if result is not None:
@@ -446,11 +449,11 @@ def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
 
 
 @st.cache_data(ttl=120, show_spinner=False, max_entries=500)
-def _cases(scope: Scope, filters: Filters, drill: tuple, page: int, page_size: int,
+def _cases(version: str, scope: Scope, filters: Filters, drill: tuple, page: int, page_size: int,
            reveal: bool) -> tuple[CasePage | None, str | None]:
     try:
         page_ = service.cases(engine(), scope, filters, dict(drill), page=page, page_size=page_size,
-                              reveal_pii=reveal)
+                              reveal_pii=reveal, store=_store() if version else None)
         return replace(page_, rows=plain_frame(page_.rows)), None
     except DrillDownError as exc:  # a request that cannot be answered: the same answer every time
         return None, str(exc)
@@ -460,7 +463,9 @@ def export_cases(filters: Filters, drill: tuple, reveal: bool = False) -> Callab
     """Every case behind a selection (up to the export limit), for a download: the batches are read from the
     case database only when the file is built, with the engine and the scope of this run."""
     eng, scope = engine(), _scope()
-    return lambda: (plain_frame(b) for b in service.export_cases(eng, scope, filters, dict(drill), reveal_pii=reveal))
+    store = _store() if dict(drill).get("event") == "agency_placements" else None
+    return lambda: (plain_frame(b) for b in service.export_cases(eng, scope, filters, dict(drill), reveal_pii=reveal,
+                                                                 store=store))
 
 
 def drill_dates(filters: Filters, day: dt.date | None, month: dt.date | None) -> tuple[dt.date, dt.date]:

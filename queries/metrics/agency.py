@@ -37,83 +37,35 @@ VINTAGE_EXTRA = ("kind", "placed", "recalled", "transferred", "immature")
 IN_HOUSE, AGENCY = "in_house", "agency"
 
 
-def agency_names(store: Store) -> pl.DataFrame:
+#: The agency cells the sync writes (queries.sync.agency, store table agency_cells): per holder, team, bucket and
+#: placement month (start), months_since 0 holds the placements (placed cases, cents at placement), months_since
+#: k ≥ 1 the payments while held in the k-th month (paid cents, fee: commission cents) and the cases moved then
+#: (rec: recalled to in-house, tra: transferred to another agency).
+CELLS = {"holder": pl.String, "kind": pl.String, "team_id": pl.String, "bucket": pl.String, "start": pl.Date,
+         "months_since": pl.Int32, "placed": pl.UInt32, "cents": pl.Int64, "paid": pl.Int64, "fee": pl.Float64,
+         "rec": pl.UInt32, "tra": pl.UInt32}
+
+
+def agency_teams(teams: pl.DataFrame) -> pl.DataFrame:
     """team_id → agency (its agency_name; the team id when the name is missing) for the teams with channel agency:
     the one place an agency is told from its teams (an agency's teams count together)."""
-    teams = store.frame("teams").filter(pl.col("channel") == AGENCY)
+    teams = teams.filter(pl.col("channel") == AGENCY)
     name = pl.col("agency_name") if "agency_name" in teams.columns else pl.lit(None, pl.String)
     return teams.select("team_id", pl.coalesce(name, pl.col("team_id")).alias("agency"))
 
 
-def _holder_of_agents(store: Store) -> pl.DataFrame:
+def agency_names(store: Store) -> pl.DataFrame:
+    """agency_teams of the store's teams."""
+    return agency_teams(store.frame("teams"))
+
+
+def holders(teams: pl.DataFrame, agents: pl.DataFrame) -> pl.DataFrame:
     """agent_id → team_id, holder (agency name or team id) and kind (agency | in_house)."""
-    teams = store.frame("teams").select("team_id", "channel").join(agency_names(store), on="team_id", how="left")
-    teams = teams.select("team_id", pl.coalesce("agency", "team_id").alias("holder"),
-                         pl.when(pl.col("channel") == AGENCY).then(pl.lit(AGENCY)).otherwise(pl.lit(IN_HOUSE))
-                         .alias("kind"))
-    return store.frame("agents").select("agent_id", "team_id").join(teams, on="team_id", how="left")
-
-
-def month_end_snapshots(store: Store) -> dict[dt.date, dt.date]:
-    """Month (first day) → the last snapshot dated in it."""
-    out: dict[dt.date, dt.date] = {}
-    for d in store.snapshots:
-        m = d.replace(day=1)
-        out[m] = max(out.get(m, d), d)
-    return out
-
-
-def segments(store: Store) -> pl.DataFrame:
-    """One row per placement (and per holding of the first snapshot month, placed = False): case_id, holder, kind,
-    team_id, bucket, cents (balance at placement), start (its month), last (the last month-end with the holder),
-    next_holder / next_kind (null when the case left the snapshots). Kept in store.memo."""
-    memo = store.memo.get("agency_segments")
-    if memo is not None:
-        return memo
-    snaps = month_end_snapshots(store)
-    frames = []
-    for m, d in sorted(snaps.items()):
-        f = store.path / "base" / "snapshots" / f"{d.isoformat()}.parquet"
-        if f.is_file():
-            frames.append(pl.scan_parquet(f).select("case_id", "agent_id", "cents", "dpd", pl.lit(m).alias("month")))
-    if not frames:
-        out = pl.DataFrame(schema={"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
-                                   "bucket": pl.String, "cents": pl.Int64, "start": pl.Date, "last": pl.Date,
-                                   "next_holder": pl.String, "next_kind": pl.String, "placed": pl.Boolean})
-        store.memo["agency_segments"] = out
-        return out
-    first = min(snaps)
-    held = pl.concat(frames).collect().join(_holder_of_agents(store), on="agent_id", how="left")
-    held = held.with_columns(month_index_expr(pl.col("month")).alias("mi")).sort("case_id", "mi")
-    same_case = pl.col("case_id") == pl.col("case_id").shift(1)
-    follows = same_case & (pl.col("mi") == pl.col("mi").shift(1) + 1)
-    new_seg = ~follows | (pl.col("holder").ne_missing(pl.col("holder").shift(1)))
-    held = held.with_columns(new_seg.alias("_start")).with_columns(
-        pl.col("_start").shift(-1, fill_value=True).alias("_end"))
-    # rows in (case, month) order: each segment's first row starts it and its last row ends it, one for one
-    starts = held.filter(pl.col("_start")).select("case_id", "holder", "kind", "team_id", "dpd", "cents",
-                                                  pl.col("month").alias("start"))
-    ends = held.filter(pl.col("_end")).select(pl.col("month").alias("last"))
-    segs = pl.concat([starts, ends], how="horizontal")
-    nxt = (pl.col("case_id") == pl.col("case_id").shift(-1)) & \
-        (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1)
-    segs = segs.with_columns(pl.when(nxt).then(pl.col("holder").shift(-1)).alias("next_holder"),
-                             pl.when(nxt).then(pl.col("kind").shift(-1)).alias("next_kind"))
-    bounds = store.bounds
-    out = segs.select("case_id", "holder", "kind", "team_id", bounds.expr(pl.col("dpd")).alias("bucket"), "cents", "start", "last", "next_holder", "next_kind",
-                      (pl.col("start") > pl.lit(first)).alias("placed"))
-    store.memo["agency_segments"] = out
-    return out
-
-
-def _paid_by_case_month(store: Store) -> pl.DataFrame:
-    """case_id, month, cents: every payment summed by case and month (from paid_case_days), in store.memo."""
-    memo = store.memo.get("agency_paid")
-    if memo is None:
-        memo = (store.scan("paid_case_days").group_by("case_id", pl.col("day").dt.month_start().alias("month"))
-                .agg(pl.col("cents").sum()).collect())
-        store.memo["agency_paid"] = memo
-    return memo
+    who = teams.select("team_id", "channel").join(agency_teams(teams), on="team_id", how="left")
+    who = who.select("team_id", pl.coalesce("agency", "team_id").alias("holder"),
+                     pl.when(pl.col("channel") == AGENCY).then(pl.lit(AGENCY)).otherwise(pl.lit(IN_HOUSE))
+                     .alias("kind"))
+    return agents.select("agent_id", "team_id").join(who, on="team_id", how="left")
 
 
 def _empty(by: tuple[str, ...]) -> pl.DataFrame:
@@ -121,28 +73,10 @@ def _empty(by: tuple[str, ...]) -> pl.DataFrame:
     return empty(by, VINTAGE_EXTRA).with_columns(pl.col("kind").cast(pl.String), pl.col("immature").cast(pl.Boolean))
 
 
-def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The placements summed by holder, team, bucket and placement month (placed cases, cents); the payments
-    while held by the same and months since (paid); the moves (rec: recalled, tra: transferred) — small frames
-    the metric filters and sums, built once per store version (store.memo)."""
-    memo = store.memo.get("agency_cells")
-    if memo is not None:
-        return memo
-    segs = segments(store).filter(pl.col("placed"))
-    keys = ["holder", "team_id", "bucket", "start"]
-    placed = segs.group_by(keys).agg(pl.col("kind").first(), pl.len().alias("placed"), pl.col("cents").sum())
-    paid = _paid_by_case_month(store).join(segs.select("case_id", *keys, "last"), on="case_id")
-    mi = month_index_expr(pl.col("month"))
-    held = (mi >= month_index_expr(pl.col("start")) + 1) & (mi <= month_index_expr(pl.col("last")) + 1)
-    paid = paid.filter(held).group_by(*keys, (mi - month_index_expr(pl.col("start"))).cast(pl.Int32)
-                                      .alias("months_since")).agg(pl.col("cents").sum().alias("paid"))
-    moved = segs.filter(pl.col("next_holder").is_not_null()).with_columns(
-        (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
-        .alias("months_since")).group_by(*keys, "months_since").agg(
-        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().alias("rec"),
-        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().alias("tra"))
-    store.memo["agency_cells"] = (placed, paid, moved)
-    return placed, paid, moved
+def _cells(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The placements (months_since 0) and the later months of the store's agency cells."""
+    cells = store.frame("agency_cells")
+    return cells.filter(pl.col("months_since") == 0), cells.filter(pl.col("months_since") > 0)
 
 
 def has_fees(store: Store) -> bool:
@@ -150,36 +84,15 @@ def has_fees(store: Store) -> bool:
     return store.has("agency_fees") and store.frame("agency_fees").height > 0
 
 
-def rates(store: Store) -> pl.DataFrame:
+def rates(fees: pl.DataFrame) -> pl.DataFrame:
     """team_id, effective_from, rate: the usable commission rates (0–1; one per team and day, the higher)."""
-    return (store.frame("agency_fees").filter(pl.col("rate").is_between(0.0, 1.0))
+    return (fees.filter(pl.col("rate").is_between(0.0, 1.0))
             .group_by("team_id", "effective_from").agg(pl.col("rate").max()).sort("effective_from"))
 
 
-def _commission_cells(store: Store) -> pl.DataFrame:
-    """holder, team_id, bucket, start, fee_cents: the commission on the payments collected while an agency held
-    its placements — each payment × the rate of the placing team in force on the payment's day (none before the
-    team's first rate) — and has_rate (the team has any rate). Built once per store version (store.memo)."""
-    memo = store.memo.get("agency_commission")
-    if memo is not None:
-        return memo
-    keys = ["holder", "team_id", "bucket", "start"]
-    segs = segments(store).filter(pl.col("placed"), pl.col("kind") == AGENCY).select("case_id", *keys, "last")
-    mi = month_index_expr(pl.col("day").dt.month_start())
-    held = (mi >= month_index_expr(pl.col("start")) + 1) & (mi <= month_index_expr(pl.col("last")) + 1)
-    pays = (store.scan("paid_case_days").select("case_id", "day", "cents").join(segs.lazy(), on="case_id")
-            .filter(held).collect().sort("day"))
-    fees = rates(store)
-    pays = pays.join_asof(fees.select("team_id", pl.col("effective_from").alias("day"), "rate"), on="day",
-                          by="team_id", strategy="backward", check_sortedness=False)  # both sorted by day
-    out = pays.group_by(keys).agg((pl.col("cents") * pl.col("rate").fill_null(0.0)).sum().alias("fee_cents"))
-    out = out.with_columns(pl.col("team_id").is_in(fees.get_column("team_id").unique().to_list()).alias("has_rate"))
-    store.memo["agency_commission"] = out
-    return out
-
-
-def _keep(store: Store, filters: Filters) -> list[pl.Expr]:
-    """The conditions on placement cells (holder, team_id, bucket, start) that the filters ask for."""
+def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
+    """The conditions on placements (team_id, bucket, start: cells or cases) that the filters ask for, the placement
+    months first."""
     months = month_starts(filters.start, filters.end)
     keep = [pl.col("start").is_between(months[0], months[-1])]
     agents = allowed_agents(store, filters)
@@ -210,9 +123,7 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         return _empty(by)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
-    placed, paid, moved = _cells(store)
-    keep = _keep(store, filters)
-    placed, paid, moved = (df.filter(*keep) for df in (placed, paid, moved))
+    placed, later = (df.filter(*placement_filter(store, filters)) for df in _cells(store))
     if placed.height == 0:
         return _empty(by)
     as_of = store.as_of or dt.date.today()
@@ -221,10 +132,9 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
     grid = den.with_columns((pl.lit(month_index(as_of)) - month_index_expr(pl.col("start"))).alias("_max")) \
         .filter(pl.col("_max") >= 1).with_columns(
         pl.int_ranges(1, pl.col("_max") + 1, dtype=pl.Int32).alias("months_since")).explode("months_since")
-    paid = paid.group_by("holder", "start", "months_since").agg(pl.col("paid").sum())
-    moved = moved.group_by("holder", "start", "months_since").agg(pl.col("rec").sum(), pl.col("tra").sum())
+    later = later.group_by("holder", "start", "months_since").agg(pl.col("paid", "rec", "tra").sum())
     keys = ["holder", "start", "months_since"]
-    out = grid.join(paid, on=keys, how="left").join(moved, on=keys, how="left").with_columns(
+    out = grid.join(later, on=keys, how="left").with_columns(
         pl.col("paid").fill_null(0), pl.col("rec").fill_null(0), pl.col("tra").fill_null(0)).sort(keys)
     out = out.with_columns(pl.col("paid").cum_sum().over("holder", "start").alias("num"),
                            pl.col("rec").cum_sum().over("holder", "start").alias("recalled"),
@@ -332,8 +242,10 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
                                             "regulator_12378": pl.Float64}, orient="row")
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
-        fee = _commission_cells(store).filter(*_keep(store, filters)).group_by("holder").agg(
-            pl.when(pl.col("has_rate").any()).then(money(pl.col("fee_cents").sum().round(0))).alias("commission"))
+        teams = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
+        fee = _cells(store)[1].filter(*placement_filter(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(
+            pl.when(pl.col("team_id").is_in(teams).any()).then(money(pl.col("fee").sum().round(0)))
+            .alias("commission"))
     else:
         fee = pl.DataFrame(schema={"holder": pl.String, "commission": pl.Float64})
     per = per.join(fee, on="holder", how="left").with_columns(
@@ -361,5 +273,5 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                       "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
 
 
-__all__ = ["agency_liquidation", "agency_names", "agency_score", "has_fees", "month_end_snapshots", "rates",
-           "segments"]
+__all__ = ["CELLS", "agency_liquidation", "agency_names", "agency_score", "agency_teams", "has_fees", "holders",
+           "placement_filter", "rates"]

@@ -64,7 +64,14 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("roll", DISK, "the same with product and region", None, "roll", "fine"),
     StoreTable("liquidation_agent", MEMORY, "placed month × months since × agent × bucket: cents", None,
                "liquidation", "coarse"),
-    StoreTable("paid_case_days", DISK, "day × case: cents paid (the agency vintages: payments while held)", "day"),
+    StoreTable("paid_case_days", DISK, "day × case: payments n, cents paid (read by the sync's agency stage: "
+               "payments while held)", "day"),
+    StoreTable("agency_cells", MEMORY, "holder × team × bucket × placement month × months since (0: the "
+               "placements): placed, cents, paid, fee (commission cents), rec, tra (queries.sync.agency)"),
+    StoreTable("agency_placements", DISK, "one row per placement with a holder: case_id, holder, kind, team_id, "
+               "bucket, start, cents (the agency drill-down's case ids)"),
+    StoreTable("agency_case_paid", DISK, "placement × months since: payments while held, n and cents (the agency "
+               "drill-down's amounts)"),
     StoreTable("liquidation_daily", DISK, "day × placed month × months since × case agent × placed bucket × "
                "product × region", "day", "liquidation", "fine"),
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),

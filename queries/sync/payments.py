@@ -31,7 +31,7 @@ LIQ_DAILY = {"day": pl.Date, "placed_month": pl.Date, "months_since": pl.Int32, 
 PAY_CASE = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}, "n": pl.UInt32,
             "cents": pl.Int64}
 #: what each case paid each day (the agency vintages' payments while a holder has the case)
-PAID_CASE = {"day": pl.Date, "case_id": pl.Int64, "cents": pl.Int64}
+PAID_CASE = {"day": pl.Date, "case_id": pl.Int64, "n": pl.UInt32, "cents": pl.Int64}
 
 
 def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -54,7 +54,7 @@ def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl
     return {"payments_daily": lk.decode(daily).select(*PAY_FINE),
             "liquidation_daily": lk.decode(liq).select(*LIQ_DAILY),
             "paying_case_days": lk.decode(paycase).select(*PAY_CASE),
-            "paid_case_days": paycase.group_by("day", "case_id").agg(pl.col("cents").sum()).select(*PAID_CASE)}
+            "paid_case_days": paycase.group_by("day", "case_id").agg(pl.col("n", "cents").sum()).select(*PAID_CASE)}
 
 
 def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:

@@ -33,6 +33,7 @@ from queries.store import (
     current_version,
     read_manifest,
 )
+from queries.sync.agency import sync_agency
 from queries.sync.cases import snapshot_rollups, sync_cases, sync_dims, sync_snapshots
 from queries.sync.compliance import prepare as prepare_compliance
 from queries.sync.compliance import summary as compliance_summary
@@ -133,6 +134,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             rebuild = timed("snapshots", sync_snapshots, ctx, wm)
             timed("snapshot_rollups", snapshot_rollups, ctx, rebuild, touched)
             timed("payments", sync_payments, ctx, wm)
+            timed("agency", sync_agency, ctx)
             timed("contacts", sync_contacts, ctx, wm)
             timed("promises", sync_promises, ctx, wm)
             timed("complaints", sync_complaints, ctx)

@@ -19,8 +19,10 @@ from queries.dates import month_end, month_start, month_starts
 from queries.errors import UserError
 from queries.filters import FULL_SCOPE, Filters, Scope, apply
 from queries.governance.masking import mask_frame, may_reveal
+from queries.metrics.agency import placement_filter
 from queries.metrics.contact import ATTEMPT_CHANNELS
 from queries.source import contract as S
+from queries.store import Store
 
 EVENTS = ("cases", "payments", "contacts", "promises", "complaints", "snapshot", "placements", "agency_placements")
 MAX_PAGE_SIZE = 500
@@ -315,6 +317,42 @@ def _agency_placement_cases(conn: sa.Connection, f: Filters, agents: list[str] |
                      sa.func.sum(u.c.amount).label("amount")).group_by(u.c.case_id)
 
 
+def _agency_store_cases(store: Store, f: Filters, month: dt.date | None, holder: str | None,
+                        months_since: int | None) -> pl.DataFrame:
+    """(case_id, events, amount) of the cases behind an agency figure, from the placements the sync keeps
+    (agency_placements, agency_case_paid): one row per case, its payments while held summed over its placements
+    in the months asked (the figure's numerator), largest amount first. The selection is the figure's: the
+    placing team among the visible agents' teams, the bucket at placement."""
+    if not holder:
+        raise DrillDownError("an agency placements drill-down needs the agency or team")
+    if month is not None:
+        f = f.with_dates(month_start(month), month_end(month_start(month)))
+    keep = [pl.col("holder") == holder, *placement_filter(store, f)]  # holder, months, then teams and buckets
+    placed = store.scan("agency_placements").filter(*keep).select("case_id", "start")
+    paid = store.scan("agency_case_paid").filter(keep[0], keep[1])
+    if months_since is not None:
+        paid = paid.filter(pl.col("months_since") <= int(months_since))
+    per = placed.join(paid.select("case_id", "start", "n", "cents"), on=["case_id", "start"], how="left")
+    return (per.group_by("case_id").agg(pl.col("n").sum().cast(pl.Int64).alias("events"),
+                                        pl.col("cents").sum().alias("cents"))
+            .sort(["cents", "case_id"], descending=[True, False]).collect())
+
+
+def _case_rows(conn: sa.Connection, per_case: pl.DataFrame) -> pl.DataFrame:
+    """The case columns of the listed cases (by case_id, the indexed key), in the list's order, with events and
+    amount; cases the case database does not have are left out, as the joined lists leave them."""
+    c = S.cases
+    if per_case.height == 0:
+        return _empty_rows()
+    ids = per_case.get_column("case_id").to_list()
+    rows = conn.execute(sa.select(*[c.c[n] for n in CASE_COLUMNS]).where(c.c.case_id.in_(ids))).all()
+    rows = _cast(pl.DataFrame([tuple(r) for r in rows], schema=[*CASE_COLUMNS], orient="row",
+                              infer_schema_length=None).with_columns(pl.lit(0).alias("events")))
+    amounts = per_case.select("case_id", "events", (pl.col("cents") / 100).alias("amount"))
+    return amounts.join(rows.drop("events"), on="case_id", how="inner", maintain_order="left").select(
+        *CASE_COLUMNS, "events", "amount")
+
+
 def _check(event: str, filters: Filters, snapshot_on: dt.date | None, from_bucket: str | None,
            to_bucket: str | None, bounds: BucketBounds) -> None:
     if event not in EVENTS:
@@ -368,13 +406,14 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
                month: dt.date | None = None, snapshot_on: dt.date | None = None, from_bucket: str | None = None,
                to_bucket: str | None = None, category: str | None = None, source: str | None = None,
                months_since: int | None = None, holder: str | None = None, page: int = 1, page_size: int = 50,
-               reveal_pii: bool = False,
-               scope: Scope = FULL_SCOPE, bounds: BucketBounds = DEFAULT_BUCKETS) -> CasePage:
+               reveal_pii: bool = False, scope: Scope = FULL_SCOPE, bounds: BucketBounds = DEFAULT_BUCKETS,
+               store: Store | None = None) -> CasePage:
     """One page of the cases behind a selection, largest amount first (events: count, amount, per case).
 
     A `day` or `month` replaces the filters' dates (drill_period); `months_since` bounds a placements list's
     payments to that many months after placement; a `holder` (agency name or in-house team id) selects an
-    agency_placements list.
+    agency_placements list — from the store's placements when a `store` is given (by case ids, fast at any
+    scale), else from the case database's month-end snapshots.
     """
     _check(event, filters, snapshot_on, from_bucket, to_bucket, bounds)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
@@ -384,6 +423,11 @@ def list_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
     if f.nothing:
         return empty
     with engine.connect() as conn:
+        if event == "agency_placements" and store is not None:
+            per = _agency_store_cases(store, f, month, holder, months_since)
+            df = _case_rows(conn, per.slice((page - 1) * page_size, page_size))
+            return CasePage(mask_frame(_typed(df), may_reveal(scope, reveal_pii)), per.height, page, page_size,
+                            int(per.get_column("events").sum()), round(per.get_column("cents").sum() / 100, 2))
         per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
                              months_since, bounds, holder)
         if per_case is None:
@@ -403,7 +447,7 @@ def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
                months_since: int | None = None, holder: str | None = None, reveal_pii: bool = False,
                scope: Scope = FULL_SCOPE,
                bounds: BucketBounds = DEFAULT_BUCKETS, batch: int = EXPORT_BATCH,
-               limit: int = EXPORT_MAX_ROWS) -> Iterator[pl.DataFrame]:
+               limit: int = EXPORT_MAX_ROWS, store: Store | None = None) -> Iterator[pl.DataFrame]:
     """Every case behind a selection (up to `limit`), in the page's order, as masked frames of `batch` rows.
 
     One ordered query, read through a server-side cursor a batch at a time: the case database aggregates the
@@ -416,6 +460,11 @@ def iter_cases(engine: sa.Engine, filters: Filters, *, event: str = "cases", day
     if f.nothing:
         return
     with engine.connect() as conn:
+        if event == "agency_placements" and store is not None:
+            per = _agency_store_cases(store, f, month, holder, months_since).head(max(0, int(limit)))
+            for part in per.iter_slices(batch):
+                yield mask_frame(_typed(_case_rows(conn, part)), reveal)
+            return
         per_case = _per_case(conn, f, event, day, month, snapshot_on, from_bucket, to_bucket, category, source,
                              months_since, bounds, holder)
         if per_case is None:

@@ -109,19 +109,21 @@ def all_teams(store: Store) -> tuple[tuple[str, str], ...]:
 
 
 def cases(engine: sa.Engine, scope: Scope, filters: Filters, drill: dict, page: int = 1, page_size: int = 50,
-          reveal_pii: bool = False) -> CasePage:
-    """One page of the cases behind a drill-down request, within the scope, masked unless allowed."""
+          reveal_pii: bool = False, store: Store | None = None) -> CasePage:
+    """One page of the cases behind a drill-down request, within the scope, masked unless allowed (an agency
+    figure's cases by the case ids the `store` keeps)."""
     args = {k: v for k, v in drill.items() if k in DRILL_ARGS and v is not None}
     return list_cases(engine, apply(scope, filters), page=page, page_size=page_size, reveal_pii=reveal_pii,
-                      scope=scope, **args)
+                      scope=scope, store=store, **args)
 
 
 def export_cases(engine: sa.Engine, scope: Scope, filters: Filters, drill: dict, reveal_pii: bool = False,
-                 limit: int | None = None) -> Iterator[pl.DataFrame]:
+                 limit: int | None = None, store: Store | None = None) -> Iterator[pl.DataFrame]:
     """Every case behind a drill-down request (up to the export limit), within the scope, masked like the page."""
     args = {k: v for k, v in drill.items() if k in DRILL_ARGS and v is not None}
     extra = {} if limit is None else {"limit": limit}
-    return iter_cases(engine, apply(scope, filters), reveal_pii=reveal_pii, scope=scope, **args, **extra)
+    return iter_cases(engine, apply(scope, filters), reveal_pii=reveal_pii, scope=scope, store=store, **args,
+                      **extra)
 
 
 def timeline(engine: sa.Engine, scope: Scope, case_id: int, filters: Filters | None = None,

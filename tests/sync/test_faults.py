@@ -53,7 +53,10 @@ def _add_payment(url: str) -> None:
 
 
 def _corrupt(version: Path) -> Path:
-    victim = sorted(version.rglob("*.parquet"))[0]
+    """Truncate the first file of an in-memory rollup (one Store.open reads)."""
+    from queries.store import ROLLUPS
+
+    victim = next(f for f in sorted(version.glob("*.parquet")) if f.stem in ROLLUPS)
     victim.write_bytes(victim.read_bytes()[:50])
     return victim
 

@@ -1,0 +1,127 @@
+"""The agency vintages' rollup (queries.metrics.agency): placements from the month-end snapshots, payments while
+held and commission from paid_case_days, moves — small cells in memory, the cases behind them on disk.
+
+Rebuilt whole by every sync from the new version's own tables (its snapshots, paid_case_days, teams, agents and
+agency_fees), so an incremental sync (a new day of payments, a new month-end snapshot, a team that changed
+agency) gives what a full one gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from queries.dates import month_index_expr
+from queries.metrics.agency import AGENCY, CELLS, IN_HOUSE, holders, rates
+from queries.sync.context import SyncContext
+
+#: One row per placement (the cases behind a vintage's denominator): the drill-down's keys.
+PLACEMENTS = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
+              "bucket": pl.String, "start": pl.Date, "cents": pl.Int64}
+#: Payments while held, per placement and months since placement: n payments, cents.
+CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "start": pl.Date, "months_since": pl.Int32,
+             "n": pl.UInt32, "cents": pl.Int64}
+KEYS = ["holder", "kind", "team_id", "bucket", "start"]
+
+
+def month_end_snapshots(dates: list[dt.date]) -> dict[dt.date, dt.date]:
+    """Month (first day) → the last snapshot dated in it."""
+    out: dict[dt.date, dt.date] = {}
+    for d in dates:
+        m = d.replace(day=1)
+        out[m] = max(out.get(m, d), d)
+    return out
+
+
+def segments(path: Path, dates: list[dt.date], who: pl.DataFrame, bounds_expr: Callable[[pl.Expr], pl.Expr]
+             ) -> pl.DataFrame:
+    """One row per holding of consecutive month-ends by one holder: case_id, holder, kind, team_id, bucket, cents
+    (at its first month-end), start, last (its first and last month), next_kind (the next holder's kind; null when
+    the case left the snapshots) and placed (false for holdings of the first snapshot month)."""
+    snaps = month_end_snapshots(dates)
+    frames = [pl.scan_parquet(path / "base" / "snapshots" / f"{d.isoformat()}.parquet")
+              .select("case_id", "agent_id", "cents", "dpd", pl.lit(m).alias("month"))
+              for m, d in sorted(snaps.items())]
+    if not frames:
+        return pl.DataFrame(schema={**{k: PLACEMENTS[k] for k in ("case_id", *KEYS, "cents")}, "last": pl.Date,
+                                    "next_kind": pl.String, "placed": pl.Boolean})
+    first = min(snaps)
+    held = (pl.concat(frames).join(who.lazy(), on="agent_id", how="left")
+            .with_columns(month_index_expr(pl.col("month")).alias("mi")).sort("case_id", "mi").collect())
+    same_case = pl.col("case_id") == pl.col("case_id").shift(1)
+    follows = same_case & (pl.col("mi") == pl.col("mi").shift(1) + 1)
+    new_seg = ~follows | (pl.col("holder").ne_missing(pl.col("holder").shift(1)))
+    held = held.with_columns(new_seg.alias("_start")).with_columns(
+        pl.col("_start").shift(-1, fill_value=True).alias("_end"))
+    # rows in (case, month) order: each segment's first row starts it and its last row ends it, one for one
+    starts = held.filter(pl.col("_start")).select("case_id", "holder", "kind", "team_id", "dpd", "cents",
+                                                  pl.col("month").alias("start"))
+    ends = held.filter(pl.col("_end")).select(pl.col("month").alias("last"))
+    segs = pl.concat([starts, ends], how="horizontal")
+    nxt = (pl.col("case_id") == pl.col("case_id").shift(-1)) & \
+        (month_index_expr(pl.col("start").shift(-1)) == month_index_expr(pl.col("last")) + 1)
+    return segs.select("case_id", "holder", "kind", "team_id", bounds_expr(pl.col("dpd")).alias("bucket"), "cents",
+                       "start", "last", pl.when(nxt).then(pl.col("kind").shift(-1)).alias("next_kind"),
+                       (pl.col("start") > pl.lit(first)).alias("placed"))
+
+
+def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None) -> pl.DataFrame:
+    """Each placement's payments in the months after it while the holder still had the case at the previous
+    month-end: case_id, KEYS, months_since, n, cents, fee (commission cents: an agency's payments × its team's
+    rate in force on the payment's day, none before its first rate)."""
+    folder = path / "paid_case_days"
+    files = sorted(f for f in folder.glob("*.parquet") if not f.name.startswith("_")) if folder.is_dir() else []
+    if not files or segs.height == 0:
+        return pl.DataFrame(schema={"case_id": pl.Int64, **{k: PLACEMENTS[k] for k in KEYS},
+                                    "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64, "fee": pl.Float64})
+    mi = month_index_expr(pl.col("day").dt.month_start())
+    since = mi - month_index_expr(pl.col("start"))
+    held = (since >= 1) & (mi <= month_index_expr(pl.col("last")) + 1)
+    pays = (pl.scan_parquet(files).select("case_id", "day", "n", "cents")
+            .join(segs.lazy().select("case_id", *KEYS, "last"), on="case_id").filter(held)
+            .with_columns(since.cast(pl.Int32).alias("months_since")).drop("last"))
+    if fees is not None and fees.height:
+        pays = pays.sort("day").join_asof(
+            fees.lazy().select("team_id", pl.col("effective_from").alias("day"), "rate"), on="day", by="team_id",
+            strategy="backward", check_sortedness=False)  # both sorted by day
+        fee = pl.when(pl.col("kind") == AGENCY).then(pl.col("cents") * pl.col("rate").fill_null(0.0)).otherwise(0.0)
+    else:
+        fee = pl.lit(0.0)
+    return (pays.group_by("case_id", *KEYS, "months_since")
+            .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee")).collect())
+
+
+def vintage_cells(segs: pl.DataFrame, paid: pl.DataFrame) -> pl.DataFrame:
+    """The cells the agency metrics sum (schema CELLS): per holder, team, bucket and placement month, the
+    placements (months_since 0: placed cases, cents at placement) and per months since placement the payments
+    while held (paid, fee) and the cases moved then (rec: recalled to in-house, tra: transferred to an agency)."""
+    placed = segs.group_by(KEYS).agg(pl.len().cast(pl.UInt32).alias("placed"), pl.col("cents").sum()).with_columns(
+        pl.lit(0, pl.Int32).alias("months_since"))
+    pays = paid.group_by(*KEYS, "months_since").agg(pl.col("cents").sum().alias("paid"), pl.col("fee").sum())
+    moved = segs.filter(pl.col("next_kind").is_not_null()).group_by(
+        *KEYS, (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
+        .alias("months_since")).agg(
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().cast(pl.UInt32).alias("rec"),
+        (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().cast(pl.UInt32).alias("tra"))
+    later = pays.join(moved, on=[*KEYS, "months_since"], how="full", coalesce=True)
+    out = pl.concat([placed, later], how="diagonal_relaxed")
+    return out.select([pl.col(k).cast(v).fill_null(0) if k in ("placed", "cents", "paid", "fee", "rec", "tra")
+                       else pl.col(k).cast(v) for k, v in CELLS.items()]).sort("holder", "start", "months_since")
+
+
+def sync_agency(ctx: SyncContext) -> None:
+    """agency_cells (memory), agency_placements and agency_case_paid (disk) from this version's tables."""
+    path = ctx.writer.path
+    who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
+    fees_file = path / "agency_fees.parquet"
+    fees = rates(pl.read_parquet(fees_file)) if fees_file.is_file() else None
+    segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
+    paid = _paid_while_held(path, segs, fees)
+    ctx.writer.put("agency_cells", vintage_cells(segs, paid))
+    ctx.writer.put("agency_placements", segs.select(*PLACEMENTS).sort("holder", "start", "case_id"),
+                   row_group_size=64_000)
+    ctx.writer.put("agency_case_paid", paid.select(*CASE_PAID).sort("holder", "start", "case_id"),
+                   row_group_size=64_000)
