@@ -242,9 +242,9 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
                                             "regulator_12378": pl.Float64}, orient="row")
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
-        teams = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
+        rated = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
         fee = _cells(store)[1].filter(*placement_filter(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(
-            pl.when(pl.col("team_id").is_in(teams).any()).then(money(pl.col("fee").sum().round(0)))
+            pl.when(pl.col("team_id").is_in(rated).any()).then(money(pl.col("fee").sum().round(0)))
             .alias("commission"))
     else:
         fee = pl.DataFrame(schema={"holder": pl.String, "commission": pl.Float64})
