@@ -71,16 +71,29 @@ class Compliance:
             pl.col("team_id").replace_strict(evaluated, default=None, return_dtype=pl.Date).alias("evaluated_on"))
 
     def month(self, m: int, contacts: pl.DataFrame, first_id: int) -> pl.DataFrame:
-        """One month's contacts with is_robot / recording_id and the breaches, in time order, ids from `first_id`."""
+        """One month's contacts with is_robot / recording_id and the breaches, in time order, ids from `first_id`.
+
+        The month's frame is the generator's largest: it is copied once (one gather that drops and orders the rows)
+        and the caller keeps no other reference to it.
+        """
         rng = np.random.default_rng([self.seed, 2, m + 1])
-        c = contacts.join(self.agents, on="agent_id", how="left")
-        n = c.height
-        call = pl.col("channel") == "call"
-        connected = call & ~pl.col("outcome").is_in(["no_answer", "busy", "wrong_number"])
+        columns = contacts.columns
+        n = contacts.height
         u1, u2, u3 = (pl.Series(rng.random(n)) for _ in range(3))
         # the late-whitelisted agency calls after hours too: a few calls moved to 06:30–08:00 the same day (earlier
         # than drawn, so nothing moves past the case's last update; promise calls stay at their promise's time)
         late_hours = pl.Series(rng.integers(6 * 3600 + 1800, 8 * 3600, n)).cast(pl.Int64)
+        self._new_plans(rng, contacts)
+        # during an active plan most agents stop calling; aggressive ones do not; promises keep their call (a moved
+        # call keeps its day, so this is read before the move)
+        case0 = contacts.get_column("case_id").to_numpy() - 1
+        day = contacts.get_column("contacted_at").to_numpy().astype("datetime64[D]")
+        agreed, end = self.agreed[case0], self.plan_end[case0]
+        during = ~np.isnat(agreed) & (day > agreed) & ((self.plan_fate[case0] == 0) | (day < end))
+        del case0, day, agreed, end
+        c = contacts.join(self.agents, on="agent_id", how="left")
+        del contacts
+        call = pl.col("channel") == "call"
         move = (call & pl.col("late_agency") & (pl.col("outcome") != "ptp") & (pl.lit(u3) < AGENCY_AFTER_HOURS)
                 & (pl.col("contacted_at").dt.hour() >= 8))
         c = c.with_columns(
@@ -89,22 +102,21 @@ class Compliance:
             pl.when(move).then(False).otherwise(pl.col("debtor_consent_after_hours"))
             .alias("debtor_consent_after_hours"),
             pl.when(call).then(pl.col("robot_team") & (pl.lit(u1) < ROBOT_SHARE)).otherwise(None).alias("is_robot"))
-        self._new_plans(rng, contacts)
-        # during an active plan most agents stop calling; aggressive ones do not; promises keep their call
-        case0 = c.get_column("case_id").to_numpy() - 1
-        day = c.get_column("contacted_at").to_numpy().astype("datetime64[D]")
-        agreed, end = self.agreed[case0], self.plan_end[case0]
-        during = ~np.isnat(agreed) & (day > agreed) & ((self.plan_fate[case0] == 0) | (day < end))
-        drop = pl.lit(pl.Series(during)) & pl.col("channel").is_in(["call", "visit"]) & ~pl.col("aggressive") \
-            & (pl.col("outcome") != "ptp") & (pl.lit(u2) < PLAN_RESPECT)
-        c = c.filter(~drop).sort("contacted_at", "case_id", maintain_order=True)
+        drop = c.select(pl.lit(pl.Series(during)) & pl.col("channel").is_in(["call", "visit"]) & ~pl.col("aggressive")
+                        & (pl.col("outcome") != "ptp") & (pl.lit(u2) < PLAN_RESPECT)).to_series().to_numpy()
+        kept = np.flatnonzero(~drop)
+        times = c.get_column("contacted_at").to_numpy().view(np.int64)[kept]
+        kept = kept[np.lexsort((c.get_column("case_id").to_numpy()[kept], times))]  # stable: ties keep their order
+        del times, drop
+        c = c[pl.Series(kept)]
         c = c.with_columns(pl.int_range(first_id, first_id + pl.len(), dtype=pl.Int64).alias("contact_id"))
+        connected = call & ~pl.col("outcome").is_in(["no_answer", "busy", "wrong_number"])
         miss = pl.when(pl.col("late_agency")).then(UNRECORDED[2]).when(pl.col("aggressive")).then(UNRECORDED[1]) \
             .otherwise(UNRECORDED[0])
         u1 = pl.Series(rng.random(c.height))
         c = c.with_columns(pl.when(connected & ~(pl.lit(u1) < miss)).then(
             pl.format("REC{}", pl.col("contact_id"))).otherwise(None).alias("recording_id"))
-        return c.select("contact_id", *contacts.columns, "is_robot", "recording_id")
+        return c.select("contact_id", *columns, "is_robot", "recording_id")
 
     def _new_plans(self, rng: np.random.Generator, contacts: pl.DataFrame) -> None:
         """Plans agreed this month: cases that plead hardship for the first time and take one up."""

@@ -580,9 +580,9 @@ def _month_tables(sim: _Sim, comp: Compliance, m: int) -> dict[str, pl.DataFrame
         "updated_at": pro["updated_at"],
     })
     con = _in_time_order(sim.events["contacts"], "contacted_at", sim.org.agent_ids)
-    contacts = _contacts_frame(sim, con, promises)
-    del con  # the largest table: free its numpy copies early
-    contacts = comp.month(m, contacts, sim.next_id["contacts"])
+    # the largest table: no reference kept to the frames on the way (comp.month frees its input)
+    contacts = comp.month(m, _contacts_frame(sim, con, promises), sim.next_id["contacts"])
+    del con
     sim.next_id["contacts"] += contacts.height
     for df, col in ((payments, "paid_at"), (contacts, "contacted_at"), (promises, "updated_at")):
         _seen(sim, df, col)
