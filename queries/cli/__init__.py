@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                    "e.g. run --server.port 8080")
     demo = sub.add_parser("demo-db", help="write a realistic demo case database to any SQLAlchemy URL")
     demo.add_argument("--url", required=True, help="e.g. sqlite:///data/demo.sqlite, postgresql+psycopg://…")
-    demo.add_argument("--scale", default="demo", help="demo (~20,000 cases) or bank (1,000,000 cases)")
+    demo.add_argument("--scale", default=None, help="demo (~20,000 cases, the default) or bank (1,000,000 cases)")
+    demo.add_argument("--cases", default=None, help="any number of cases instead of a named scale (teams and "
+                      "agents in the bank scale's ratios), e.g. --cases 5000000")
     demo.add_argument("--seed", default=None, help="random seed; same seed and as-of, same data (default: the "
                       "embedded demo's)")
     demo.add_argument("--as-of", default=None, help="last day of history, YYYY-MM-DD (default: today)")
@@ -76,17 +78,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_db(args: argparse.Namespace) -> int:
-    from queries.demo import SCALES, build_demo_database
+    from queries.demo import SCALES, Scale, build_demo_database, scale_for_cases
     from queries.demo.embedded import DEMO_SEED
 
-    if args.scale not in SCALES:
-        raise CliError(f"unknown scale '{args.scale}': use one of {', '.join(SCALES)}")
+    scale: str | Scale = args.scale or "demo"
+    if args.cases is not None:
+        if args.scale is not None:
+            raise CliError("give --scale or --cases, not both")
+        try:
+            cases = int(args.cases.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise CliError(f"--cases must be a whole number, not '{args.cases}'") from None
+        scale = scale_for_cases(cases)
+    elif scale not in SCALES:
+        raise CliError(f"unknown scale '{scale}': use one of {', '.join(SCALES)}")
     try:
         seed = DEMO_SEED if args.seed is None else int(args.seed)
     except ValueError:
         raise CliError(f"--seed must be a whole number, not '{args.seed}'") from None
     as_of = _date(args.as_of) if args.as_of else None
-    result = build_demo_database(args.url, args.scale, seed, as_of, replace=args.replace,
+    result = build_demo_database(args.url, scale, seed, as_of, replace=args.replace,
                                  progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from queries.demo.simulate import Portfolio, Scale, simulate
+from queries.demo.simulate import Portfolio, Scale, simulate, stream
 from queries.errors import UserError
 from queries.source.write import open_target
 
@@ -15,11 +15,23 @@ SCALES: dict[str, Scale] = {
     "bank": Scale("bank", cases=1_000_000, teams=40, agency_teams=10, agents=500),
 }
 
-__all__ = ["SCALES", "DemoError", "Scale", "build_demo_database", "generate"]
+__all__ = ["SCALES", "DemoError", "Scale", "build_demo_database", "generate", "scale_for_cases"]
+#: the fewest cases `scale_for_cases` takes (below it some teams would get no cases)
+MIN_CASES = 1_000
 
 
 class DemoError(UserError):
     """A demo database cannot be written; the message says what is wrong and what to do."""
+
+
+def scale_for_cases(cases: int) -> Scale:
+    """A centre of `cases` cases: teams, agency teams and agents in the bank scale's ratios (2,000 cases per
+    agent, 25,000 per team, a quarter of the teams agencies), never fewer than the demo scale's."""
+    if cases < MIN_CASES:
+        raise DemoError(f"--cases must be at least {MIN_CASES:,}, not {cases:,}")
+    teams = max(SCALES["demo"].teams, round(cases / 25_000))
+    return Scale(f"{cases:,} cases", cases=cases, teams=teams, agency_teams=max(SCALES["demo"].agency_teams, teams // 4),
+                 agents=max(SCALES["demo"].agents, round(cases / 2_000)))
 
 
 def _resolve_scale(scale: str | Scale) -> Scale:
@@ -40,23 +52,20 @@ def build_demo_database(url: str, scale: str | Scale = "demo", seed: int = 7, as
                         replace: bool = False, progress: Callable[[str], None] | None = None) -> dict:
     """Write a complete, deterministic demo case database to `url`; return row counts and timings.
 
-    Refuses a database that already holds case tables unless `replace`; on failure leaves nothing
-    half-written (queries.source.write).
+    Streams month by month (memory holds the per-case state and one month's events). Refuses a database that
+    already holds case tables unless `replace`; on failure leaves nothing half-written (queries.source.write).
     """
     say = progress or (lambda _msg: None)
     sc = _resolve_scale(scale)
     as_of = as_of or dt.date.today()
     with open_target(url, replace, DemoError) as target:
-        timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        say(f"simulating {sc.name} scale: {sc.cases:,} cases, {sc.agents} agents, {sc.months} months to {as_of}")
-        portfolio = simulate(sc, seed, as_of)
-        timings["simulate_s"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        target.write(portfolio.tables, say)
-        timings["load_s"] = time.perf_counter() - t1
-        timings["total_s"] = time.perf_counter() - t0
-    rows = {name: df.height for name, df in portfolio.tables.items()}
-    say(f"done in {timings['total_s']:.1f} s")
+        say(f"simulating {sc.name} scale: {sc.cases:,} cases, {sc.teams} teams, {sc.agents} agents, "
+            f"{sc.months} months to {as_of}")
+        with target.writer(say) as sink:
+            for name, df in stream(sc, seed, as_of, say):
+                sink.append(name, df)
+        total = time.perf_counter() - t0
+    say(f"done in {total:.1f} s")
     return {"url": target.label, "scale": sc.name, "seed": seed,
-            "as_of": as_of.isoformat(), "rows": rows, **timings}
+            "as_of": as_of.isoformat(), "rows": sink.rows, "total_s": total}

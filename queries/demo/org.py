@@ -132,8 +132,8 @@ def build_organisation(rng: np.random.Generator, n_teams: int, n_agency_teams: i
             short = agency[:2]
             name = f"{short}委外{(n - 1) // len(AGENCIES) + 1}组"
             team_rows.append((f"T{t + 1:02d}", name, city, "agency", agency, agent_ids[lead]))
-    teams = pl.DataFrame(team_rows, schema=["team_id", "team_name", "site", "channel", "agency_name",
-                                            "lead_agent_id"], orient="row")
+    teams = pl.DataFrame(team_rows, schema=dict.fromkeys(["team_id", "team_name", "site", "channel", "agency_name",
+                                                          "lead_agent_id"], pl.String), orient="row")
     return Organisation(
         teams=teams, agents=agents, seat_stage=seat_stage, seat_agent=seat_agent,
         agent_skill=skill, agent_effort=effort,

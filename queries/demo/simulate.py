@@ -5,11 +5,18 @@ agency M4+). It draws one outcome for the month (cure, stay, roll, pay off, sett
 write-off, recall) whose odds fall with the bucket and rise with the agent's skill; payments,
 promises, contacts and complaints are then drawn to be consistent with that outcome and with the
 agent's style. Completed months end with a balance snapshot of the cases still active.
+
+The organisation and the per-case state (O(cases)) stay in memory; each month draws from its own random stream
+and is turned into that month's rows (ids from running counters, so they rise with time across months) as
+soon as it is done, so a database of any size streams out month by month (`stream`) and the in-memory
+`simulate` is the same code collecting the months.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +24,7 @@ import polars as pl
 
 from queries.dates import month_start
 from queries.demo.calendar import contact_weights, days_between, payment_weights
-from queries.demo.compliance import add_compliance
+from queries.demo.compliance import Compliance
 from queries.demo.fees import add_fees
 from queries.demo.org import Organisation, build_organisation
 from queries.demo.people import (
@@ -61,6 +68,7 @@ RPC_BUCKET_FACTOR = np.array([1.1, 1.0, 0.9, 0.8, 0.65, 0.6, 0.55, 0.5])
 CALL_HOURS = np.array([0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 10, 9, 5, 6, 9, 9, 8, 6, 5, 7, 7, 4, 0, 0], float)
 AFTER_HOURS = np.array([22, 23, 7, 6, 0, 1, 5])
 AFTER_HOURS_W = np.array([6, 3, 4, 1, 1, 2, 0.5])
+CONTACT_BLOCK = 250_000  # cases per block of contact draws
 PAY_HOURS = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 1, 2, 4, 6, 7, 7, 6, 5, 5, 5, 5, 5, 6, 7, 8, 8, 6, 3], float)
 
 
@@ -119,7 +127,9 @@ def _times(rng: np.random.Generator, day: np.ndarray, hours: np.ndarray) -> np.n
 
 class _Sim:
     def __init__(self, scale: Scale, seed: int, as_of: dt.date) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)  # organisation, placement, then the case and target tables
+        self.month_rng = self.rng  # each month's own stream, set by _month
         self.scale, self.as_of = scale, as_of
         self.as_of_end = np.datetime64(as_of) + np.timedelta64(86399, "s")
         first = month_start(as_of, -(scale.months - 1))
@@ -128,6 +138,9 @@ class _Sim:
             self.rng, scale.teams, scale.agency_teams, scale.agents, self.months)
         self.events: dict[str, list[dict[str, np.ndarray]]] = {
             k: [] for k in ("payments", "promises", "contacts", "complaints", "snapshots")}
+        self.next_id = {"payments": 1, "promises": 1, "contacts": 1}
+        self.last_seen = np.full(scale.cases, np.datetime64("NaT"), dtype="datetime64[s]")
+        self.team_paid = np.zeros((scale.teams, scale.months), dtype=np.int64)
 
     # ---------------------------------------------------------------- cases
     def place_cases(self) -> None:
@@ -137,9 +150,10 @@ class _Sim:
         elapsed = (self.as_of.day) / (month_start(self.as_of, 1) - month_start(self.as_of)).days
         growth[-1] *= elapsed
         placed_month = np.where(stock, -rng.integers(1, 7, n), _weighted(rng, growth, n))
-        starts = np.array([np.datetime64(month_start(self.months[0], int(m))) for m in placed_month])
+        uniq, inv = np.unique(placed_month, return_inverse=True)
+        starts = np.array([np.datetime64(month_start(self.months[0], int(m))) for m in uniq])[inv]
         lengths = np.array([(month_start(self.months[0], int(m) + 1) - month_start(self.months[0], int(m))).days
-                            for m in placed_month])
+                            for m in uniq])[inv]
         lengths = np.where(placed_month == m_count - 1, self.as_of.day, lengths)
         self.placed_day = starts + rng.integers(0, lengths).astype("timedelta64[D]")
         self.placed_month = placed_month
@@ -167,7 +181,6 @@ class _Sim:
         self.bal = np.where(stock, (self.placed_bal * rng.uniform(0.8, 1.05, n)).astype(np.int64), self.placed_bal)
         self.status = np.where(stock, 0, -1).astype(np.int8)  # -1: not placed yet
         self.closed_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
-        self.last_event = (self.placed_day.astype("datetime64[s]") + np.timedelta64(9 * 3600, "s"))
         stages = self.org.seat_stage
         self.seat = np.stack([rng.choice(np.flatnonzero(stages == s), size=n) for s in range(3)])
         self.agent_now = np.full(n, -1, dtype=np.int64)
@@ -182,12 +195,9 @@ class _Sim:
             "balance": self.bal[act], "agent": agent0})
 
     # ---------------------------------------------------------------- months
-    def run(self) -> None:
-        for m in range(self.scale.months):
-            self._month(m)
-
     def _month(self, m: int) -> None:
-        rng, org = self.rng, self.org
+        rng = self.month_rng = np.random.default_rng([self.seed, 1, m])
+        org = self.org
         ms = self.months[m]
         me = month_start(ms, 1) - dt.timedelta(days=1)
         current = m == self.scale.months - 1
@@ -263,7 +273,11 @@ class _Sim:
         win_hi = np.maximum(win_hi, win_lo)
 
         self._promises(m, w, agent, b, outcome, amount, open_bal, first_pay, last_pay, win_lo, days)
-        ah_nc, tp_count, burst = self._contacts(m, w, agent, b, frac, win_lo, win_hi, days)
+        # contacts are drawn a block of cases at a time (one stream, in order): their temporaries are the bulk of
+        # a month's memory
+        blocks = [slice(i, i + CONTACT_BLOCK) for i in range(0, max(nw, 1), CONTACT_BLOCK)]
+        drawn = [self._contacts(m, w[s], agent[s], b[s], frac[s], win_lo[s], win_hi[s], days) for s in blocks]
+        ah_nc, tp_count, burst = (np.concatenate(x) for x in zip(*drawn, strict=True))
         self._complaints(w, agent, ah_nc, tp_count, burst, win_lo, win_hi, days)
 
         keep = pay_time <= self.as_of_end
@@ -271,6 +285,7 @@ class _Sim:
         self.events["payments"].append({
             "case_id": w[pay_case][keep] + 1, "agent": agent[pay_case][keep], "paid_at": pay_time[keep],
             "amount": part[keep], "method": methods[keep]})
+        np.add.at(self.team_paid[:, m], org.agent_team[agent[pay_case][keep]], part[keep])
 
         # State at month end (or, in the current month, as of today).
         in_effect = (effect <= self.as_of_end) if current else np.ones(nw, bool)
@@ -294,22 +309,20 @@ class _Sim:
         self.agent_now[w] = agent
         closed = new_status > 0
         self.closed_at[w[closed]] = effect[closed]
-        if not current:
-            act = w[~closed]
-            self.events["snapshots"].append({
-                "snapshot_on": np.full(len(act), np.datetime64(me)), "case_id": act + 1,
-                "dpd": self.dpd[act], "balance": self.bal[act], "agent": agent[~closed]})
+        held = ~closed & (not current)  # the current month has no month-end snapshot yet
+        act = w[held]
+        self.events["snapshots"].append({
+            "snapshot_on": np.full(len(act), np.datetime64(me)), "case_id": act + 1,
+            "dpd": self.dpd[act], "balance": self.bal[act], "agent": agent[held]})
 
     def _promises(self, m, w, agent, b, outcome, amount, open_bal, first_pay, last_pay, win_lo, days) -> None:
-        rng, nw, d0 = self.rng, len(w), days[0]
+        rng, nw, d0 = self.month_rng, len(w), days[0]
         paying = (amount > 0) & np.isin(outcome, GOOD)
         made_paying = paying & (rng.random(nw) < 0.62)
         busy = self.org.agent_busy[agent]
         p_broken = np.where(busy, 0.55, 0.18) * np.where(b == 0, 0.2, 1.0)
         made_broken = ~paying & (rng.random(nw) < p_broken)
         idx = np.flatnonzero(made_paying | made_broken)
-        if not len(idx):
-            return
         pay = made_paying[idx]
         # The promise is made on a call in working hours, zero to five days before the first payment.
         lo_day = (d0 + win_lo[idx])
@@ -345,7 +358,7 @@ class _Sim:
             "due_on": due[keep], "amount": promised_amt[keep], "status": status[keep], "updated_at": updated[keep]})
 
     def _contacts(self, m, w, agent, b, frac, win_lo, win_hi, days):
-        rng, org, nw, sc = self.rng, self.org, len(w), self.scale
+        rng, org, nw, sc = self.month_rng, self.org, len(w), self.scale
         aggr = org.agent_aggressive[agent]
         lam = sc.attempts_per_case_month * org.agent_effort[agent] * ATTEMPT_BUCKET_FACTOR[b] * frac
         n_att = rng.poisson(lam)
@@ -404,7 +417,7 @@ class _Sim:
         # Narrow types: at bank scale this is the largest table by far.
         self.events["contacts"].append({
             "case_id": (w[case_idx][keep] + 1).astype(np.int32),
-            "agent": agent[case_idx][keep].astype(np.int16),
+            "agent": agent[case_idx][keep].astype(np.int32),
             "contacted_at": contacted_at[keep],
             "channel": np.concatenate([channel, np.zeros(nb, np.int64)])[keep].astype(np.int8),
             "party": np.concatenate([party, np.full(nb, 2)])[keep].astype(np.int8),
@@ -420,13 +433,11 @@ class _Sim:
         return ah_nc, tp_count, burst
 
     def _complaints(self, w, agent, ah_nc, tp_count, burst, win_lo, win_hi, days) -> None:
-        rng, nw = self.rng, len(w)
+        rng, nw = self.month_rng, len(w)
         parts = np.stack([np.full(nw, 0.0002), 0.0016 * np.minimum(ah_nc, 3), 0.0008 * np.minimum(tp_count, 3),
                           0.01 * burst], axis=1)
         p = parts.sum(axis=1)
         hit = np.flatnonzero(rng.random(nw) < p)
-        if not len(hit):
-            return
         cause = (rng.random(len(hit))[:, None] * p[hit][:, None] > np.cumsum(parts[hit], axis=1)).sum(axis=1)
         cats = list(COMPLAINT_CATEGORIES)
         by_cause = [
@@ -467,12 +478,13 @@ def _msg_flags(n_att: np.ndarray, n_msg: np.ndarray) -> np.ndarray:
     return pos >= np.repeat(n_att, tot)
 
 
-def _in_time_order(chunks: list[dict[str, np.ndarray]], when: str, agent_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """An event's monthly chunks joined and sorted by time, then case: ids follow that order."""
+def _in_time_order(chunks: list[dict[str, np.ndarray]], when: str, agent_ids: np.ndarray,
+                   first_id: int = 1) -> dict[str, np.ndarray]:
+    """Event chunks joined and sorted by time, then case: ids follow that order from `first_id`."""
     ev = _concat(chunks)
     order = np.lexsort((ev["case_id"], ev[when]))
     out = {k: ev.pop(k)[order] for k in list(ev)}
-    out["id"] = np.arange(1, len(order) + 1, dtype=np.int64)
+    out["id"] = np.arange(first_id, first_id + len(order), dtype=np.int64)
     out["case_id"] = out["case_id"].astype(np.int64)
     out["agent_id"] = agent_ids[out.pop("agent")]
     return out
@@ -494,36 +506,98 @@ def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: v.astype("datetime64[us]") if v.dtype == np.dtype("datetime64[s]") else v for k, v in out.items()}
 
 
-def simulate(scale: Scale, seed: int, as_of: dt.date) -> Portfolio:
-    """Run the whole simulation and return every contract table as a Polars frame."""
+Emit = tuple[str, pl.DataFrame]
+MONTH_TABLES = ("payments", "promises", "contacts", "balance_snapshots")
+
+
+def stream(scale: Scale, seed: int, as_of: dt.date, progress: Callable[[str], None] | None = None
+           ) -> Iterator[Emit]:
+    """Simulate month by month, yielding (table, rows) parts as soon as they are drawn: each table's parts come in
+    id (and time) order; memory holds the per-case state and one month's events, not the history."""
+    say = progress or (lambda _msg: None)
     sim = _Sim(scale, seed, as_of)
     sim.place_cases()
-    sim.run()
-    return _assemble(sim)
+    comp = Compliance(sim)
+    yield "balance_snapshots", _snapshots(sim)
+    for m in range(scale.months):
+        t0 = time.perf_counter()
+        sim._month(m)
+        tables = _month_tables(sim, comp, m)
+        yield from ((name, tables[name]) for name in MONTH_TABLES)
+        say(f"month {sim.months[m]:%Y-%m}: {tables['contacts'].height:,} contacts, "
+            f"{tables['payments'].height:,} payments in {time.perf_counter() - t0:.1f} s")
+    yield from _final_tables(sim, comp).items()
 
 
-def _assemble(sim: _Sim) -> Portfolio:
-    rng, org = sim.rng, sim.org
-    agent_ids = org.agent_ids
-    out = Portfolio()
-    out.tables["teams"] = org.teams
-    out.tables["agents"] = org.agents
+def simulate(scale: Scale, seed: int, as_of: dt.date) -> Portfolio:
+    """Run the whole simulation in memory: `stream`'s parts collected into one frame per table."""
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for name, df in stream(scale, seed, as_of):
+        parts.setdefault(name, []).append(df)
+    return Portfolio({name: pl.concat(dfs) if len(dfs) > 1 else dfs[0] for name, dfs in parts.items()})
 
-    pay = _in_time_order(sim.events["payments"], "paid_at", agent_ids)
-    out.tables["payments"] = pl.DataFrame({
+
+def _snapshots(sim: _Sim) -> pl.DataFrame:
+    """The balance snapshots drawn since the last call (one month end: already in case order)."""
+    snaps = _concat(sim.events["snapshots"])
+    return pl.DataFrame({
+        "snapshot_on": snaps["snapshot_on"].astype("datetime64[D]"),
+        "case_id": snaps["case_id"].astype(np.int64),
+        "dpd": snaps["dpd"].astype(np.int32),
+        "balance_cents": snaps["balance"].astype(np.int64),
+        "agent_id": sim.org.agent_ids[snaps["agent"]],
+    }).sort("snapshot_on", "case_id")
+
+
+def _take_ids(sim: _Sim, table: str, chunks: list[dict[str, np.ndarray]], when: str) -> dict[str, np.ndarray]:
+    ev = _in_time_order(chunks, when, sim.org.agent_ids, sim.next_id[table])
+    sim.next_id[table] += len(ev["id"])
+    return ev
+
+
+def _seen(sim: _Sim, df: pl.DataFrame, col: str) -> None:
+    """Keep each case's last event time (the cases table's updated_at) without keeping the events."""
+    t = df.group_by("case_id").agg(pl.col(col).max())
+    idx = t["case_id"].to_numpy() - 1
+    sim.last_seen[idx] = np.fmax(sim.last_seen[idx], t[col].to_numpy().astype("datetime64[s]"))
+
+
+def _month_tables(sim: _Sim, comp: Compliance, m: int) -> dict[str, pl.DataFrame]:
+    """The month just drawn as rows of the month tables; its events are dropped (complaints are kept: a few
+    are received after the month ends, so they get their ids at the end)."""
+    pay = _take_ids(sim, "payments", sim.events["payments"], "paid_at")
+    payments = pl.DataFrame({
         "payment_id": pay["id"], "case_id": pay["case_id"], "agent_id": pay["agent_id"],
         "paid_at": pay["paid_at"], "amount_cents": pay["amount"],
         "method": _cat(pay["method"], [p[0] for p in PAY_METHODS]),
     })
+    pro = _take_ids(sim, "promises", sim.events["promises"], "promised_at")
+    promises = pl.DataFrame({
+        "promise_id": pro["id"], "case_id": pro["case_id"], "agent_id": pro["agent_id"],
+        "promised_at": pro["promised_at"], "due_on": pro["due_on"],
+        "amount_cents": pro["amount"].astype(np.int64),
+        "status": _cat(pro["status"], ("pending", "kept", "partial", "broken")),
+        "updated_at": pro["updated_at"],
+    })
+    con = _in_time_order(sim.events["contacts"], "contacted_at", sim.org.agent_ids)
+    # the largest table: no reference kept to the frames on the way (comp.month frees its input)
+    contacts = comp.month(m, _contacts_frame(sim, con, promises), sim.next_id["contacts"])
+    del con
+    sim.next_id["contacts"] += contacts.height
+    for df, col in ((payments, "paid_at"), (contacts, "contacted_at"), (promises, "updated_at")):
+        _seen(sim, df, col)
+    return {"payments": payments, "promises": promises, "contacts": contacts, "balance_snapshots": _snapshots(sim)}
 
-    con = _in_time_order(sim.events["contacts"], "contacted_at", agent_ids)
+
+def _contacts_frame(sim: _Sim, con: dict[str, np.ndarray], promises: pl.DataFrame) -> pl.DataFrame:
+    """The month's contacts plus the PTP call behind every promise (not yet in time order, no ids)."""
     case0 = con["case_id"] - 1
     phone = pl.select(
         pl.when(pl.lit(pl.Series(con["phone_kind"] == 0))).then(pl.lit(sim.case_phone.gather(case0)))
         .when(pl.lit(pl.Series(con["phone_kind"] == 1))).then(pl.lit(sim.relative_phone.gather(case0)))
         .otherwise(None)).to_series()
-    out.tables["contacts"] = pl.DataFrame({
-        "contact_id": con["id"], "case_id": con["case_id"], "agent_id": con["agent_id"],
+    contacts = pl.DataFrame({
+        "case_id": con["case_id"], "agent_id": con["agent_id"],
         "contacted_at": con["contacted_at"],
         "channel": _cat(con["channel"], CONTACT_CHANNELS),
         "party": _cat(con["party"], ("debtor", "third_party", "none")),
@@ -532,30 +606,24 @@ def _assemble(sim: _Sim) -> Portfolio:
         "phone_no": phone,
         "debtor_consent_after_hours": con["consent"],
     })
-    del con, phone, case0  # the largest table: free its numpy copies early
-
-    pro = _in_time_order(sim.events["promises"], "promised_at", agent_ids)
-    out.tables["promises"] = pl.DataFrame({
-        "promise_id": pro["id"], "case_id": pro["case_id"], "agent_id": pro["agent_id"],
-        "promised_at": pro["promised_at"], "due_on": pro["due_on"],
-        "amount_cents": pro["amount"].astype(np.int64),
-        "status": _cat(pro["status"], ("pending", "kept", "partial", "broken")),
-        "updated_at": pro["updated_at"],
-    })
-    # A PTP contact backs every promise: add them to contacts, keeping ids in time order.
-    ctypes = out.tables["contacts"].schema
-    ptp = out.tables["promises"].select(
+    ctypes = contacts.schema
+    ptp = promises.select(
         "case_id", "agent_id", pl.col("promised_at").alias("contacted_at"),
         pl.lit("call", ctypes["channel"]).alias("channel"), pl.lit("debtor", ctypes["party"]).alias("party"),
         pl.lit("ptp", ctypes["outcome"]).alias("outcome"),
-        pl.Series("duration_s", rng.integers(180, 900, out.tables["promises"].height), dtype=pl.Int32),
-        sim.case_phone.gather(out.tables["promises"]["case_id"].to_numpy() - 1).alias("phone_no"),
+        pl.Series("duration_s", sim.month_rng.integers(180, 900, promises.height), dtype=pl.Int32),
+        sim.case_phone.gather(promises["case_id"].to_numpy() - 1).alias("phone_no"),
         pl.lit(False).alias("debtor_consent_after_hours"))
-    contacts = pl.concat([out.tables["contacts"].drop("contact_id"), ptp]).sort("contacted_at", "case_id")
-    out.tables["contacts"] = contacts.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("contact_id"), pl.all())
+    return pl.concat([contacts, ptp])
 
-    com = _in_time_order(sim.events["complaints"], "received_at", agent_ids)
+
+def _final_tables(sim: _Sim, comp: Compliance) -> dict[str, pl.DataFrame]:
+    """The tables known only once every month is drawn (cases, targets, complaints, plans) and the small ones."""
+    org = sim.org
+    out = Portfolio()
+    out.tables["teams"] = comp.teams(org.teams)
+    out.tables["agents"] = org.agents
+    com = _in_time_order(sim.events["complaints"], "received_at", org.agent_ids)
     is_open = com["open"]
     out.tables["complaints"] = pl.DataFrame({
         "complaint_id": com["id"], "case_id": com["case_id"], "agent_id": com["agent_id"],
@@ -569,32 +637,17 @@ def _assemble(sim: _Sim) -> Portfolio:
         "updated_at": np.where(is_open, com["received_at"], com["resolved_at"]),
     }).with_columns(pl.when(pl.col("status") == "open").then(None).otherwise(pl.col("substantiated"))
                     .alias("substantiated"))
-
-    snaps = _concat(sim.events["snapshots"])
-    out.tables["balance_snapshots"] = pl.DataFrame({
-        "snapshot_on": snaps["snapshot_on"].astype("datetime64[D]"),
-        "case_id": snaps["case_id"].astype(np.int64),
-        "dpd": snaps["dpd"].astype(np.int32),
-        "balance_cents": snaps["balance"].astype(np.int64),
-        "agent_id": agent_ids[snaps["agent"]],
-    }).sort("snapshot_on", "case_id")
-
-    out.tables["cases"] = _cases_table(sim, out)
-    out.tables["targets"] = _targets(sim, out)
-    add_compliance(sim, out)  # optional contract parts and the breaches real centres commit
+    out.tables["cases"] = _cases_table(sim)
+    out.tables["targets"] = _targets(sim)
+    out.tables["repayment_plans"] = comp.plans(out.tables["cases"])
     add_fees(sim, out)  # the agencies' commission rates (optional agency_fees)
-    return out
+    return out.tables
 
 
-def _cases_table(sim: _Sim, out: Portfolio) -> pl.DataFrame:
+def _cases_table(sim: _Sim) -> pl.DataFrame:
     rng, n = sim.rng, sim.scale.cases
-    last = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
-    for name, col in (("payments", "paid_at"), ("contacts", "contacted_at"), ("promises", "updated_at")):
-        t = out.tables[name].group_by("case_id").agg(pl.col(col).max())
-        idx = t["case_id"].to_numpy() - 1
-        last[idx] = np.fmax(last[idx], t[col].to_numpy().astype("datetime64[s]"))
     placed_at = sim.placed_day.astype("datetime64[s]") + np.timedelta64(9 * 3600, "s")
-    updated = np.fmax(np.fmax(last, placed_at), sim.closed_at)
+    updated = np.fmax(np.fmax(sim.last_seen, placed_at), sim.closed_at)
     updated = np.minimum(updated, sim.as_of_end)
     age = rng.integers(22 * 365, 58 * 365, n)
     birth = (np.datetime64(sim.as_of) - age.astype("timedelta64[D]"))
@@ -620,21 +673,15 @@ def _cases_table(sim: _Sim, out: Portfolio) -> pl.DataFrame:
     })
 
 
-def _targets(sim: _Sim, out: Portfolio) -> pl.DataFrame:
+def _targets(sim: _Sim) -> pl.DataFrame:
     """Team targets per month: what the team was expected to collect, met by some teams, missed by others."""
     rng, org = sim.rng, sim.org
-    team_of = pl.DataFrame({"agent_id": org.agent_ids, "team": org.agent_team})
-    got = (out.tables["payments"].join(team_of, on="agent_id")
-           .group_by(pl.col("paid_at").dt.truncate("1mo").dt.date().alias("month"), "team")
-           .agg(pl.col("amount_cents").sum()))
-    months = [np.datetime64(m) for m in sim.months]
     rows = []
     for t in range(len(org.teams)):
-        series = {r["month"]: r["amount_cents"] for r in got.filter(pl.col("team") == t).iter_rows(named=True)}
         prev = None
         for i, m in enumerate(sim.months):
-            actual = series.get(m, 0)
-            basis = actual if i < len(months) - 1 else (prev or actual)
+            actual = int(sim.team_paid[t, i])
+            basis = actual if i < len(sim.months) - 1 else (prev or actual)
             prev = actual
             target = basis / org.team_bias[t] * rng.uniform(0.95, 1.05)
             target = max(round(target / 1_000_000) * 1_000_000, 1_000_000)  # whole ¥10,000

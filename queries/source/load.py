@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
@@ -71,44 +70,32 @@ def _wire_chunks(df: pl.DataFrame, table: sa.Table, kind: str) -> Iterator[pl.Da
         yield to_wire(df.slice(i, CHUNK_ROWS), table, kind)
 
 
-def load_sqlite(path: Path, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
-    """Ingest Arrow batches through the ADBC SQLite driver into already created tables."""
-    import adbc_driver_sqlite.dbapi as adbc
-
-    with adbc.connect(str(path)) as conn:
-        with conn.cursor() as cur:  # a private temporary file, renamed when complete: no journal needed
-            cur.execute("PRAGMA journal_mode=OFF")
-        for t in TABLES:
-            for chunk in _wire_chunks(frames[t.name], t, "sqlite"):
-                with conn.cursor() as cur:
-                    cur.adbc_ingest(t.name, chunk.to_arrow(), mode="append")
-            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
-        conn.commit()
+def append_sqlite(conn: object, table: sa.Table, df: pl.DataFrame) -> None:
+    """Ingest `df` as Arrow batches through an open ADBC SQLite connection into an already created table."""
+    for chunk in _wire_chunks(df, table, "sqlite"):
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.adbc_ingest(table.name, chunk.to_arrow(), mode="append")
 
 
-def load_postgresql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
+def append_postgresql(conn: sa.Connection, table: sa.Table, df: pl.DataFrame) -> None:
     """COPY … FROM STDIN (CSV) through psycopg, inside the caller's transaction."""
-    with conn.connection.driver_connection.cursor() as cur:
-        for t in TABLES:
-            cols = ", ".join(c.name for c in t.columns)
-            with cur.copy(f"COPY {t.name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                for chunk in _wire_chunks(frames[t.name], t, "postgresql"):
-                    copy.write(chunk.write_csv(include_header=False).encode())
-            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
+    cols = ", ".join(c.name for c in table.columns)
+    with conn.connection.driver_connection.cursor() as cur, \
+            cur.copy(f"COPY {table.name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        for chunk in _wire_chunks(df, table, "postgresql"):
+            copy.write(chunk.write_csv(include_header=False).encode())
 
 
-def load_mysql(conn: sa.Connection, frames: dict[str, pl.DataFrame], progress: Progress) -> None:
+def append_mysql(conn: sa.Connection, table: sa.Table, df: pl.DataFrame) -> None:
     """LOAD DATA LOCAL INFILE from temporary CSV files (needs local_infile on the server)."""
+    cols = ", ".join(c.name for c in table.columns)
     with conn.connection.driver_connection.cursor() as cur, \
             tempfile.TemporaryDirectory(prefix="cases-load-") as tmp:
-        for t in TABLES:
-            cols = ", ".join(c.name for c in t.columns)
-            for i, chunk in enumerate(_wire_chunks(frames[t.name], t, "mysql")):
-                f = os.path.join(tmp, f"{t.name}_{i}.csv")
-                chunk.write_csv(f, include_header=False, null_value="\\N")
-                cur.execute(
-                    f"LOAD DATA LOCAL INFILE %s INTO TABLE {t.name} CHARACTER SET utf8mb4 "
-                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' "
-                    f"LINES TERMINATED BY '\\n' ({cols})", (f,))
-                os.unlink(f)
-            progress(f"loaded {t.name}: {frames[t.name].height:,} rows")
+        for i, chunk in enumerate(_wire_chunks(df, table, "mysql")):
+            f = os.path.join(tmp, f"{table.name}_{i}.csv")
+            chunk.write_csv(f, include_header=False, null_value="\\N")
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {table.name} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' "
+                f"LINES TERMINATED BY '\\n' ({cols})", (f,))
+            os.unlink(f)

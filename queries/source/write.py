@@ -1,16 +1,18 @@
 """Writing a whole case database (every contract table) to any SQLAlchemy URL, all or nothing.
 
 Used by the demo generator and the month-end status importer. The target is checked before any work
-(`open_target`), so a bad URL or an occupied database fails in a second; `Target.write` then bulk-loads
-(queries.source.load) and leaves nothing half-written: SQLite is built in a temporary file and renamed,
-PostgreSQL loads in one transaction, MySQL/MariaDB drops the tables it created when anything fails.
+(`open_target`), so a bad URL or an occupied database fails in a second; `Target.writer` then takes rows a
+table part at a time (the generator streams month by month) and bulk-loads them (queries.source.load), and
+leaves nothing half-written: SQLite is built in a temporary file and renamed, PostgreSQL loads in one
+transaction, MySQL/MariaDB drops the tables it created when anything fails. Indexes are built at the end.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -21,14 +23,15 @@ from queries.errors import UserError, describe
 from queries.source.contract import MONEY, TABLES, metadata
 from queries.source.engines import backend, writable_engine
 from queries.source.load import (
+    append_mysql,
+    append_postgresql,
+    append_sqlite,
     create_indexes,
     create_tables,
-    load_mysql,
-    load_postgresql,
-    load_sqlite,
 )
 
 Progress = Callable[[str], None]
+TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 
 def _dtype(col: sa.Column) -> pl.DataType:
@@ -73,12 +76,21 @@ class Target:
 
     def write(self, frames: dict[str, pl.DataFrame], progress: Progress | None = None) -> None:
         """Create every contract table and bulk-load `frames` into it (a missing frame: an empty table)."""
+        with self.writer(progress) as sink:
+            for t in TABLES:
+                if t.name in frames:
+                    sink.append(t.name, frames[t.name])
+
+    @contextmanager
+    def writer(self, progress: Progress | None = None) -> Iterator[Sink]:
+        """Create every contract table and yield a Sink taking their rows in parts; on leaving, build the
+        indexes and make the database visible (all or nothing)."""
         say = progress or (lambda _msg: None)
-        frames = {t.name: frames[t.name] if t.name in frames else empty_frame(t) for t in TABLES}
-        if self.kind == "sqlite":
-            _write_sqlite(self, frames, say)
-        else:
-            _write_server(self, frames, say)
+        opened = _sqlite_writer(self, say) if self.kind == "sqlite" else _server_writer(self, say)
+        with opened as sink:
+            yield sink
+        for name, n in sink.rows.items():
+            say(f"loaded {name}: {n:,} rows")
 
     def close(self) -> None:
         """Release the engine's connections."""
@@ -138,7 +150,24 @@ def open_target(url: str, replace: bool = False, error: type[UserError] = UserEr
     return Target(u, kind, engine, sqlite_path, existing, error)
 
 
-def _write_sqlite(target: Target, frames: dict[str, pl.DataFrame], say: Progress) -> None:
+@dataclass
+class Sink:
+    """Appends parts of the contract tables to a database being written, counting rows per table."""
+
+    load: Callable[[sa.Table, pl.DataFrame], None]
+    rows: dict[str, int] = field(default_factory=lambda: {t.name: 0 for t in TABLES})
+
+    def append(self, name: str, df: pl.DataFrame) -> None:
+        """Bulk-load `df` (loader shape: money as `<name>_cents`) at the end of table `name`."""
+        if df.height:
+            self.load(TABLE_BY_NAME[name], df)
+        self.rows[name] += df.height
+
+
+@contextmanager
+def _sqlite_writer(target: Target, say: Progress) -> Iterator[Sink]:
+    import adbc_driver_sqlite.dbapi as adbc
+
     path = target.sqlite_path
     assert path is not None
     target.engine.dispose()
@@ -149,7 +178,11 @@ def _write_sqlite(target: Target, frames: dict[str, pl.DataFrame], say: Progress
         with tmp_engine.begin() as conn:
             create_tables(conn)
         tmp_engine.dispose()
-        load_sqlite(tmp, frames, say)
+        with adbc.connect(str(tmp)) as conn:
+            with conn.cursor() as cur:  # a private temporary file, renamed when complete: no journal needed
+                cur.execute("PRAGMA journal_mode=OFF")
+            yield Sink(lambda table, df: append_sqlite(conn, table, df))
+            conn.commit()
         tmp_engine = sa.create_engine(f"sqlite:///{tmp}")
         with tmp_engine.begin() as conn:
             say("building indexes")
@@ -166,14 +199,15 @@ def _write_sqlite(target: Target, frames: dict[str, pl.DataFrame], say: Progress
         tmp.unlink(missing_ok=True)
 
 
-def _write_server(target: Target, frames: dict[str, pl.DataFrame], say: Progress) -> None:
+@contextmanager
+def _server_writer(target: Target, say: Progress) -> Iterator[Sink]:
     engine, existing = target.engine, target.existing
     if target.kind == "postgresql":
         # DDL is transactional in PostgreSQL: drop, create, COPY and index commit together or not at all.
         with engine.begin() as conn:
             metadata.drop_all(conn, tables=[t for t in TABLES if t.name in existing])
             create_tables(conn)
-            load_postgresql(conn, frames, say)
+            yield Sink(lambda table, df: append_postgresql(conn, table, df))
             say("building indexes")
             create_indexes(conn)
         return
@@ -183,7 +217,7 @@ def _write_server(target: Target, frames: dict[str, pl.DataFrame], say: Progress
         with engine.begin() as conn:
             create_tables(conn)
         with engine.begin() as conn:
-            load_mysql(conn, frames, say)
+            yield Sink(lambda table, df: append_mysql(conn, table, df))
         with engine.begin() as conn:
             say("building indexes")
             create_indexes(conn)

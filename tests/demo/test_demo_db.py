@@ -73,12 +73,15 @@ def test_refuses_existing_case_tables_unless_replace(fresh_source, capsys) -> No
 
 def test_failure_half_way_leaves_nothing_behind(fresh_source, monkeypatch) -> None:  # noqa: ANN001
     kind = sa.engine.make_url(fresh_source).get_backend_name()
-    attr = {"sqlite": "load_sqlite", "postgresql": "load_postgresql"}.get(kind, "load_mysql")
+    attr = {"sqlite": "append_sqlite", "postgresql": "append_postgresql"}.get(kind, "append_mysql")
     real = getattr(write, attr)
+    months = []
 
-    def load_then_die(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        real(*args, **kwargs)
-        raise RuntimeError("killed half-way")
+    def load_then_die(conn, table, df):  # noqa: ANN001, ANN202
+        real(conn, table, df)
+        months.append(table.name)
+        if months.count("contacts") == 3:  # a few months streamed out, the rest never comes
+            raise RuntimeError("killed half-way")
 
     monkeypatch.setattr(write, attr, load_then_die)
     with pytest.raises(RuntimeError, match="half-way"):

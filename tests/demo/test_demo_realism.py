@@ -111,7 +111,9 @@ def test_agents_differ_in_skill_and_style(t) -> None:  # noqa: ANN001
     rest = per_agent.slice(top.height)
     assert top["after_hours"].sum() > 0.5 * per_agent["after_hours"].sum()
     assert top["third_party"].sum() / top["attempts"].sum() > 1.5 * rest["third_party"].sum() / rest["attempts"].sum()
-    assert top["complaints"].sum() / top["attempts"].sum() > 2 * rest["complaints"].sum() / rest["attempts"].sum()
+    # about 50 complaints at demo scale: over seeds 7–15 this ratio spread 1.0–5.1 before the generator streamed
+    # (1.6–4.1 after): 2× failed on the seed's luck, 1.5× is what ~50 complaints can show
+    assert top["complaints"].sum() / top["attempts"].sum() > 1.5 * rest["complaints"].sum() / rest["attempts"].sum()
 
 
 def test_payments_follow_weekdays_pay_days_and_spring_festival(t) -> None:  # noqa: ANN001
