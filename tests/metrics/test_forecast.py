@@ -334,12 +334,28 @@ def test_backtest_equals_a_plain_loop(demo_store):
         assert got[2:] == pytest.approx(want[2:], rel=1e-9)
 
 
-def test_backtest_beats_naive_and_covers_about_80_percent(demo_store):
-    f = Filters(month_start(demo_store.as_of), demo_store.as_of)
-    totals = F.backtest_totals(F.backtest(demo_store, f))
+@pytest.fixture(scope="module")
+def demo_history(tmp_path_factory):  # noqa: ANN001, ANN201
+    """The demo centre as the dashboard ships it (demo scale, the embedded demo's seed), synced: the history the
+    issue asks the interval's coverage on (a 1,500-case centre's 12 months swing 62–87% with the seed)."""
+    from fixtures_demo import AS_OF
+
+    from queries.demo import build_demo_database
+    from queries.sync import run_sync
+
+    d = tmp_path_factory.mktemp("forecast-demo")
+    url = f"sqlite:///{d / 'cases.sqlite'}"
+    build_demo_database(url, "demo", as_of=AS_OF)
+    run_sync(url, d / "store", full=True)
+    return Store.open(d / "store")
+
+
+def test_backtest_beats_naive_and_covers_about_80_percent(demo_history):
+    f = Filters(month_start(demo_history.as_of), demo_history.as_of)
+    totals = F.backtest_totals(F.backtest(demo_history, f))
     assert totals["mape"] < totals["mape_naive"]
-    assert 0.65 <= totals["coverage"] <= 0.95
-    by_day = F.backtest_summary(F.backtest(demo_store, f))
+    assert 0.70 <= totals["coverage"] <= 0.90
+    by_day = F.backtest_summary(F.backtest(demo_history, f))
     assert set(by_day.columns) == {"k", "months", "mape", "mape_naive", "coverage"}
 
 
