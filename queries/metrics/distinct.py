@@ -1,7 +1,9 @@
 """Distinct cases over any period and filter, from the store's case sets (queries.store.casesets).
 
-Cost grows with the days × agents the period touches (one bitmap each, whole months read as one), not with
-the cases: a 13-month agent leaderboard unites about agents × (12 + the edge months' days) bitmaps.
+Cost grows with the months × agents the period touches, not with the cases: one set per agent and month (a
+month cut at one edge reads the cases seen again from, or first seen up to, the cut day), so a 13-month agent
+leaderboard over any custom period unites about agents × 13 bitmaps; only a period inside one month or a
+breakdown by day or week reads day sets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from queries.store import Store, casesets
 from queries.store.casesets import (
     DAY_AGENT,
     DAY_ALL,
+    FIRST_AGENT,
+    FIRST_ALL,
+    LAST_AGENT,
+    LAST_ALL,
     MONTH_AGENT,
     MONTH_ALL,
     MONTH_DIM,
@@ -26,44 +32,52 @@ from queries.store.casesets import (
 )
 
 
-def _month_level(store: Store, family: str, m: dt.date) -> pl.DataFrame:
-    """The month-grain rows of a month (month × agent, month, month × dimension value), kept per store version."""
+def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
+    """A month's sets (index read, blob file mapped), kept per store version."""
     key = ("casesets", family, m)
     if key not in store.memo:
-        store.memo[key] = pl.read_parquet(casesets.month_file(store.path, family, m),
-                                          columns=["grain", "agent_id", "dim", "value", "wide", "bm"])
+        store.memo[key] = casesets.open_month(store.path, family, m)
     return store.memo[key]
 
 
-def _month_rows(store: Store, family: str, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
-                agents: list[str] | None, by_org: list[str]) -> pl.DataFrame:
-    """The bitmap rows of month `m` that cover [lo, hi]: the month's own set when it is covered whole."""
+def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
+                agents: list[str] | None, by_org: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
+    """The sets of month `m` that cover [lo, hi] (day, agent_id; one bitmap each): the month's own set when it is
+    covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one edge is cut."""
     per_agent = agents is not None or bool(by_org)
-    covered = lo == m and (hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of))
-    whole = covered and not {"day", "week"} & set(by)
-    agent_pred = [pl.col("agent_id").is_in(agents)] if agents is not None else []
-    if whole:
-        df = _month_level(store, family, m).filter(pl.col("grain") == (MONTH_AGENT if per_agent else MONTH_ALL),
-                                                   *agent_pred)
-        return df.select(pl.lit(None, dtype=pl.Date).alias("day"), "agent_id", "wide", "bm")
-    scan = pl.scan_parquet(casesets.month_file(store.path, family, m, days=True)).filter(
-        pl.col("grain") == (DAY_AGENT if per_agent else DAY_ALL), pl.col("day").is_between(lo, hi), *agent_pred)
-    return scan.select("day", "agent_id", "wide", "bm").collect()
+    to_end = hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of)
+    by_day = bool({"day", "week"} & set(by))
+    if by_day or (lo != m and not to_end):
+        grain, cut = (DAY_AGENT if per_agent else DAY_ALL), None
+    elif lo == m and to_end:
+        grain, cut = (MONTH_AGENT if per_agent else MONTH_ALL), None
+    elif lo != m:
+        grain, cut = (LAST_AGENT if per_agent else LAST_ALL), (lo.day, 31)
+    else:
+        grain, cut = (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
+    rows = sets.grain(grain)
+    if agents is not None:
+        rows = rows.filter(pl.col("agent_id").is_in(agents))
+    if grain in (DAY_AGENT, DAY_ALL):
+        rows = rows.filter(pl.col("day").is_between(lo, hi))
+    keys = rows.select("day", "agent_id")
+    return keys, (sets.bitmaps(rows) if cut is None else sets.ordered(rows, *cut))
 
 
-def _dim_sets(store: Store, family: str, m: dt.date, wanted: dict[str, set[str] | None]) -> dict[str, dict]:
+def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
+              wanted: dict[str, set[str] | None]) -> dict[str, dict]:
     """dimension → value → the month's cases with that value, for the wanted dimensions (None: every value);
     each set deserialized once per store version."""
     out: dict[str, dict[str, AnyBitMap]] = defaultdict(dict)
-    level = _month_level(store, family, m)
+    level = sets.grain(MONTH_DIM)
     for d, values in wanted.items():
-        rows = level.filter(pl.col("grain") == MONTH_DIM, pl.col("dim") == d)
+        rows = level.filter(pl.col("dim") == d)
         if values is not None:
             rows = rows.filter(pl.col("value").is_in(list(values)))
-        for v, w, b in rows.select("value", "wide", "bm").iter_rows():
+        for v, w, o, n in rows.select("value", "wide", "offset", "length").iter_rows():
             key = ("casesets_dim", family, m, d, v)
             if key not in store.memo:
-                store.memo[key] = casesets.load(b, w)
+                store.memo[key] = casesets.load(sets.blob(o, n), w)
             out[d][v] = store.memo[key]
     return out
 
@@ -88,10 +102,11 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     org = agent_dim(store).select("agent_id", *[d for d in by_org if d != "agent_id"]) if by_org else None
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
-        if not casesets.month_file(store.path, family, m).is_file():
+        sets = _month(store, family, m)
+        if sets is None:
             continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
-        rows = _month_rows(store, family, m, lo, hi, by, agents, by_org)
+        rows, bitmaps = _month_rows(store, sets, m, lo, hi, by, agents, by_org)
         if rows.height == 0:
             continue
         keys = []
@@ -106,12 +121,12 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
         if org is not None and org.width > 1:
             rows = rows.join(org, on="agent_id", how="left")
         group_keys = [*by_time, *by_org]
-        groups = (rows.group_by(group_keys).agg("wide", "bm") if group_keys
-                  else rows.select(pl.col("wide").implode(), pl.col("bm").implode()))
+        rows = rows.with_row_index("_i")
+        groups = (rows.group_by(group_keys).agg("_i") if group_keys else rows.select(pl.col("_i").implode()))
         wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),
                                                                      ("region", f.regions)) if v}
         wanted |= {d: None for d in by_case}
-        dims = _dim_sets(store, family, m, wanted) if wanted else {}
+        dims = _dim_sets(store, family, sets, m, wanted) if wanted else {}
         keep = _case_filter(dims, f)
         splits = [((), None)]
         if by_case:
@@ -125,7 +140,7 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                     splits.append((values, inter))
         plain = keep is None and not by_case  # no intersection: the sets are united once, at the end
         for row in groups.iter_rows(named=True):
-            loaded = [casesets.load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)]
+            loaded = [bitmaps[i] for i in row["_i"]]
             head = tuple(row[k] for k in group_keys)
             if plain:
                 acc[head].extend(loaded)

@@ -1,14 +1,20 @@
 """Sets of case ids as compressed (roaring) bitmaps: exact distinct-case counts at the cost of days × agents.
 
 A distinct count over a period does not add up from day counts, so the store keeps, per metric family
-('paying': cases with a payment, 'worked': cases with an attempt) and per month, two files of serialized
-bitmaps of case ids, `casesets/<family>/YYYY-MM.parquet` (month grains, read for whole months and kept in
-memory once read) and `casesets/<family>-days/YYYY-MM.parquet` (day grains, read for partial months):
+('paying': cases with a payment, 'worked': cases with an attempt) and per month, the month's sets as serialized
+blobs in one file, `casesets/<family>/YYYY-MM.bin`, with an index of them, `casesets/<family>/YYYY-MM.parquet`
+(key columns, `cases`, `wide`, `offset`, `length`): a reader maps the file and deserializes only the blobs it
+needs. Grains:
 
-- grain 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
-- grain 'm': month × agent (the union of that agent's days),
-- grain 'D' / 'M': day / month over all agents (for views without an agent, team or channel filter),
-- grain 'x': month × case dimension × value (bucket, product, region): the month's cases with that value.
+- 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
+- 'm': month × agent (the union of that agent's days),
+- 'D' / 'M': day / month over all agents (for views without an agent, team or channel filter),
+- 'x': month × case dimension × value (bucket, product, region): the month's cases with that value,
+- 'f' / 'l' (per agent) and 'F' / 'L' (all agents): not a bitmap but the month's case ids ordered by their first
+  ('f') or last ('l') event day, after CUTS cut positions: cut[k] = how many of them have that day ≤ k. A period
+  starting on day k of a month and running past its end holds the ids[cut[k - 1]:] of 'l' (cases seen again on
+  day k or later); one ending on day k inside a month that starts it whole holds the ids[:cut[k]] of 'f'. So a
+  custom period costs one set per agent for each edge month, not one per day.
 
 A case has one bucket (its opening bucket), product and region in a month, so a filter or breakdown on them
 is an intersection with the 'x' sets of each month the period touches; distinct cases of a period are the
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import mmap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,32 +37,29 @@ FOLDER = "casesets"
 FAMILIES = ("paying", "worked")
 CASE_DIMS = ("bucket", "product", "region")
 DAY_AGENT, MONTH_AGENT, DAY_ALL, MONTH_ALL, MONTH_DIM = "d", "m", "D", "M", "x"
-SCHEMA = {"grain": pl.String, "day": pl.Date, "agent_id": pl.String, "dim": pl.String, "value": pl.String,
-          "cases": pl.UInt32, "wide": pl.Boolean, "bm": pl.Binary}
+FIRST_AGENT, LAST_AGENT, FIRST_ALL, LAST_ALL = "f", "l", "F", "L"
+ORDERED = (FIRST_AGENT, LAST_AGENT, FIRST_ALL, LAST_ALL)
+KEYS = {"grain": pl.String, "day": pl.Date, "agent_id": pl.String, "dim": pl.String, "value": pl.String}
+INDEX = KEYS | {"cases": pl.UInt32, "wide": pl.Boolean, "offset": pl.UInt64, "length": pl.UInt64}
+CUTS = 32  # cut[0..31]: ids with a first / last day of month ≤ k
 NARROW_MAX = 2**32 - 1  # case ids above this need 64-bit bitmaps (slower, so only when a month has them)
+ONE_ROW = pl.DataFrame({"_": [0]})  # the keys of a grain without key columns (month over all agents)
+ALIGN = 8  # blobs start on 8-byte boundaries (the ordered ids are read in place as uint32 / uint64)
 
 AnyBitMap = BitMap | BitMap64
 
 
-DAY_GRAINS = (DAY_AGENT, DAY_ALL)
+def folder(version: Path, family: str) -> Path:
+    """The folder of one family's month files in a store version."""
+    return Path(version) / FOLDER / family
 
 
-def folders(family: str) -> tuple[str, str]:
-    """The family's two folders inside a version: month grains, day grains."""
-    return f"{FOLDER}/{family}", f"{FOLDER}/{family}-days"
+def index_file(version: Path, family: str, month: dt.date) -> Path:
+    """The index of one family's month (its blob file has the same name with .bin)."""
+    return folder(version, family) / f"{month:%Y-%m}.parquet"
 
 
-def folder(version: Path, family: str, days: bool = False) -> Path:
-    """The folder of one family's month files (month grains, or day grains with days=True) in a store version."""
-    return Path(version) / folders(family)[int(days)]
-
-
-def month_file(version: Path, family: str, month: dt.date, days: bool = False) -> Path:
-    """The file of one family's month (month grains, or day grains with days=True)."""
-    return folder(version, family, days) / f"{month:%Y-%m}.parquet"
-
-
-def load(blob: bytes, wide: bool) -> AnyBitMap:
+def load(blob: bytes | memoryview, wide: bool) -> AnyBitMap:
     """A bitmap back from its serialized bytes."""
     return BitMap64.deserialize(blob) if wide else BitMap.deserialize(blob)
 
@@ -79,34 +83,39 @@ def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
 
 
 def _bitmap(ids: np.ndarray) -> AnyBitMap:
-    """Sorted unique case ids → a bitmap (64-bit only when an id needs it)."""
-    if ids.size and int(ids[-1]) > NARROW_MAX:
+    """Case ids (sorted or not) → a bitmap (64-bit only when an id needs it)."""
+    if ids.size and int(ids.max()) > NARROW_MAX:
         return BitMap64(array.array("Q", ids.astype(np.uint64).tobytes()))
     return BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
 
 
-def _frame(keys: pl.DataFrame, bitmaps: list[AnyBitMap]) -> pl.DataFrame:
-    """Key columns + cases, wide, bm (serialized, run-optimized)."""
-    for bm in bitmaps:
-        bm.run_optimize()
-    return keys.with_columns(pl.Series("cases", [len(b) for b in bitmaps], dtype=pl.UInt32),
-                             pl.Series("wide", [isinstance(b, BitMap64) for b in bitmaps], dtype=pl.Boolean),
-                             pl.Series("bm", [b.serialize() for b in bitmaps], dtype=pl.Binary))
+def _groups(df: pl.DataFrame, keys: list[str], sort: list[str]) -> tuple[pl.DataFrame, list[np.ndarray]]:
+    """`df` sorted by keys + sort, split per `keys` group: (the groups' keys in order, the case_ids of each)."""
+    df = df.sort([*keys, *sort], nulls_last=True)
+    ids = df.get_column("case_id").to_numpy()
+    g = df.select(keys).with_row_index("_i").group_by(keys, maintain_order=True).agg(pl.col("_i").first(),
+                                                                                     pl.len().alias("_n"))
+    starts, lens = g.get_column("_i").to_numpy(), g.get_column("_n").to_numpy()
+    return g.select(keys), [ids[s:s + n] for s, n in zip(starts.tolist(), lens.tolist(), strict=True)]
 
 
 def _bitmaps(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
     """The distinct `case_id`s of each `keys` group of `df`, as (the groups' keys, one bitmap per group)."""
-    g = df.group_by(keys).agg(pl.col("case_id").unique().sort().alias("_ids")).sort(keys, nulls_last=True)
-    lens = g.get_column("_ids").list.len().to_numpy().astype(np.int64)
-    flat = g.get_column("_ids").explode().to_numpy() if g.height else np.empty(0, np.int64)
-    ends = np.cumsum(lens)
-    bitmaps = [_bitmap(flat[e - n:e]) for n, e in zip(lens.tolist(), ends.tolist(), strict=True)]
-    return g.drop("_ids"), bitmaps
+    g, parts = _groups(df.select(*keys, "case_id").unique(), keys, ["case_id"])
+    return g, [_bitmap(p) for p in parts]
 
 
 def build(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm."""
-    return _frame(*_bitmaps(df, keys))
+    """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm (serialized)."""
+    g, bitmaps = _bitmaps(df, keys)
+    return g.with_columns(pl.Series("cases", [len(b) for b in bitmaps], dtype=pl.UInt32),
+                          pl.Series("wide", [isinstance(b, BitMap64) for b in bitmaps], dtype=pl.Boolean),
+                          pl.Series("bm", [_serialize(b) for b in bitmaps], dtype=pl.Binary))
+
+
+def _serialize(bm: AnyBitMap) -> bytes:
+    bm.run_optimize()
+    return bm.serialize()
 
 
 def _unite(keys: pl.DataFrame, bitmaps: list[AnyBitMap], by: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
@@ -119,80 +128,178 @@ def _unite(keys: pl.DataFrame, bitmaps: list[AnyBitMap], by: list[str]) -> tuple
     return groups.drop("_i"), out
 
 
-def _merge(prev: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Per key, the union of the previous and the new bitmaps (events only ever add cases to a month)."""
-    both = pl.concat([prev.select(*keys, "wide", "bm"), new.select(*keys, "wide", "bm")])
-    out = []
-    for row in both.group_by(keys, maintain_order=True).agg("wide", "bm").iter_rows(named=True):
-        bm = union([load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)])
-        bm.run_optimize()
-        out.append({**{k: row[k] for k in keys}, "cases": len(bm), "wide": isinstance(bm, BitMap64),
-                    "bm": bm.serialize()})
-    return pl.DataFrame(out, schema={k: both.schema[k] for k in keys} | {k: SCHEMA[k] for k in ("cases", "wide",
-                                                                                              "bm")})
+def _ordered(ids: np.ndarray, days: np.ndarray) -> tuple[bytes, bool]:
+    """A blob of the ids ordered by their day of month (already sorted so): CUTS cut positions, then the ids."""
+    cuts = np.searchsorted(days, np.arange(CUTS), side="right").astype(np.uint32)
+    wide = bool(ids.size) and int(ids.max()) > NARROW_MAX
+    return cuts.tobytes() + ids.astype(np.uint64 if wide else np.uint32).tobytes(), wide
 
 
-def _grain(df: pl.DataFrame, grain: str) -> pl.DataFrame:
-    return df.with_columns(pl.lit(grain).alias("grain")).select(
-        *[pl.col(c) if c in df.columns or c == "grain" else pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items()])
+def ordered_ids(blob: memoryview | bytes, wide: bool) -> tuple[np.ndarray, np.ndarray]:
+    """An ordered grain's blob → (cut positions, ids), read in place."""
+    cuts = np.frombuffer(blob, dtype=np.uint32, count=CUTS)
+    return cuts, np.frombuffer(blob, dtype=np.uint64 if wide else np.uint32, offset=CUTS * 4)
 
 
-def month_sets(rows: pl.DataFrame, prev: pl.DataFrame | None = None,
-               days: Iterable[dt.date] | None = None) -> pl.DataFrame:
-    """One month's file from its event rows (day, case_id, agent_id, bucket, product, region).
+class _Blobs:
+    """A month file being built: index rows and their blobs."""
 
-    `prev` is the previous version's file of the month when only `days` were recomputed: its other days are
-    kept and its month sets are united with the new rows' (an append-only source only adds cases)."""
+    def __init__(self) -> None:
+        self.keys: list[pl.DataFrame] = []
+        self.meta: list[tuple[int, bool]] = []  # cases, wide
+        self.blobs: list[bytes | memoryview] = []
+
+    def add(self, grain: str, keys: pl.DataFrame, blobs: list, cases: list[int], wide: list[bool]) -> None:
+        self.keys.append(keys.with_columns(pl.lit(grain).alias("grain")).select(
+            *[pl.col(c).cast(t) if c in keys.columns or c == "grain" else pl.lit(None, dtype=t).alias(c)
+              for c, t in KEYS.items()]))
+        self.meta.extend(zip(cases, wide, strict=True))
+        self.blobs.extend(blobs)
+
+    def bitmaps(self, grain: str, keys: pl.DataFrame, bitmaps: list[AnyBitMap]) -> None:
+        self.add(grain, keys, [_serialize(b) for b in bitmaps], [len(b) for b in bitmaps],
+                 [isinstance(b, BitMap64) for b in bitmaps])
+
+    def write(self, index_path: Path) -> None:
+        lengths = np.array([len(b) for b in self.blobs], dtype=np.uint64)
+        padded = (lengths + ALIGN - 1) // ALIGN * ALIGN
+        offsets = np.concatenate([[0], np.cumsum(padded)[:-1]]).astype(np.uint64) if len(padded) else padded
+        cases, wide = zip(*self.meta, strict=True) if self.meta else ((), ())
+        index = pl.concat(self.keys).with_columns(pl.Series("cases", cases, dtype=pl.UInt32),
+                                                  pl.Series("wide", wide, dtype=pl.Boolean),
+                                                  pl.Series("offset", offsets, dtype=pl.UInt64),
+                                                  pl.Series("length", lengths, dtype=pl.UInt64))
+        blob_path = index_path.with_suffix(".bin")
+        for p in (index_path, blob_path):
+            if p.exists():
+                p.unlink()  # may be a hard link into the previous version: never write through it
+        with open(blob_path, "wb") as out:
+            for b, n, p in zip(self.blobs, lengths.tolist(), padded.tolist(), strict=True):
+                out.write(b)
+                out.write(b"\0" * (p - n))
+        index.write_parquet(index_path, compression="zstd", statistics=False)
+
+
+class MonthSets:
+    """One family's month as read back: its index and its mapped blob file."""
+
+    def __init__(self, index: pl.DataFrame, buf: mmap.mmap | bytes) -> None:
+        self.index = index
+        self.buf = memoryview(buf)
+
+    def blob(self, offset: int, length: int) -> memoryview:
+        """The bytes of one entry."""
+        return self.buf[offset:offset + length]
+
+    def bitmaps(self, rows: pl.DataFrame) -> list[AnyBitMap]:
+        """The bitmaps of some index rows."""
+        buf = self.buf
+        return [BitMap64.deserialize(buf[o:o + n]) if w else BitMap.deserialize(buf[o:o + n])
+                for o, n, w in zip(rows.get_column("offset").to_list(), rows.get_column("length").to_list(),
+                                   rows.get_column("wide").to_list(), strict=True)]
+
+    def ordered(self, rows: pl.DataFrame, first: int, last: int) -> list[AnyBitMap]:
+        """From ordered-grain rows, the cases whose ordering day k has first ≤ k ≤ last ('l': last day ≥ first
+        with last = 31; 'f': first day ≤ last with first = 1), one bitmap per row."""
+        out = []
+        for o, n, w in zip(rows.get_column("offset").to_list(), rows.get_column("length").to_list(),
+                           rows.get_column("wide").to_list(), strict=True):
+            cuts, ids = ordered_ids(self.buf[o:o + n], w)
+            out.append(_bitmap(ids[cuts[first - 1]:cuts[last]]))
+        return out
+
+    def grain(self, grain: str) -> pl.DataFrame:
+        """The index rows of one grain."""
+        return self.index.filter(pl.col("grain") == grain)
+
+
+def open_month(version: Path, family: str, month: dt.date) -> MonthSets | None:
+    """A month's sets (the blob file mapped, nothing deserialized), or None when the month has none."""
+    path = index_file(version, family, month)
+    if not path.is_file():
+        return None
+    index = pl.read_parquet(path)
+    with open(path.with_suffix(".bin"), "rb") as fh:
+        size = fh.seek(0, 2)
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return MonthSets(index, buf)
+
+
+def _first_last(pairs: pl.DataFrame, out: _Blobs) -> None:
+    """The ordered grains from (agent_id, case_id, first, last) rows, one per agent-case (days as day of month)."""
+    whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max())
+    for grain, df, keys, col in ((FIRST_AGENT, pairs, ["agent_id"], "first"), (LAST_AGENT, pairs, ["agent_id"], "last"),
+                                 (FIRST_ALL, whole, [], "first"), (LAST_ALL, whole, [], "last")):
+        if keys:
+            df = df.sort([*keys, col, "case_id"], nulls_last=True)
+            g = df.select(keys).with_row_index("_i").group_by(keys, maintain_order=True).agg(
+                pl.col("_i").first(), pl.len().alias("_n"))
+            spans = list(zip(g.get_column("_i").to_list(), g.get_column("_n").to_list(), strict=True))
+            key_df = g.select(keys)
+        else:
+            df = df.sort(col, "case_id")
+            spans, key_df = [(0, df.height)], ONE_ROW
+        ids, days = df.get_column("case_id").to_numpy(), df.get_column(col).to_numpy()
+        blobs = [_ordered(ids[s:s + n], days[s:s + n]) for s, n in spans]
+        out.add(grain, key_df, [b for b, _ in blobs], [n for _, n in spans],
+                [w for _, w in blobs])
+
+
+def _prev_pairs(prev: MonthSets) -> pl.DataFrame:
+    """(agent_id, case_id, first, last) back from a previous version's ordered grains."""
+    parts = []
+    for grain, col in ((FIRST_AGENT, "first"), (LAST_AGENT, "last")):
+        rows = prev.grain(grain)
+        agents, ids, days = [], [], []
+        for a, o, n, w in rows.select("agent_id", "offset", "length", "wide").iter_rows():
+            cuts, got = ordered_ids(prev.blob(o, n), w)
+            ids.append(got.astype(np.int64))
+            days.append(np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
+            agents.append(np.full(got.size, a, dtype=object))
+        parts.append(pl.DataFrame({"agent_id": pl.Series(np.concatenate(agents) if agents else [], dtype=pl.String),
+                                   "case_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
+                                   col: np.concatenate(days) if days else np.empty(0, np.int8)}))
+    return parts[0].join(parts[1], on=["agent_id", "case_id"], nulls_equal=True)
+
+
+def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable[dt.date] | None = None) -> _Blobs:
+    """One month's sets from its event rows (day, case_id, agent_id, bucket, product, region).
+
+    `prev` is the previous version's month when only `days` were recomputed: its other days are kept and its
+    month sets are united with the new rows' (an append-only source only adds cases)."""
     rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
+    out = _Blobs()
     # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
     day_agent = _bitmaps(rows, ["day", "agent_id"])
-    day_all = _unite(*day_agent, ["day"])
-    month_agent = _unite(*day_agent, ["agent_id"])
-    month_all = _unite(*day_all, [])
-    parts = {
-        DAY_AGENT: _frame(*day_agent),
-        DAY_ALL: _frame(*day_all),
-        MONTH_AGENT: _frame(*month_agent),
-        MONTH_ALL: _frame(pl.DataFrame({"_all": [True]}), month_all[1]).drop("_all"),
-        MONTH_DIM: pl.concat([build(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")),
-                                    ["dim", "value"]) for d in CASE_DIMS]),
-    }
+    pairs = rows.group_by("agent_id", "case_id").agg(pl.col("day").min().dt.day().cast(pl.Int8).alias("first"),
+                                                     pl.col("day").max().dt.day().cast(pl.Int8).alias("last"))
+    dims = [_bitmaps(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")), ["dim", "value"])
+            for d in CASE_DIMS]
+    dims = (pl.concat([k for k, _ in dims]), [b for _, bms in dims for b in bms])
     if prev is not None and days is not None:
         redone = list(days)
-        for grain in (DAY_AGENT, DAY_ALL):
-            kept = prev.filter(pl.col("grain") == grain, ~pl.col("day").is_in(redone))
-            cols = parts[grain].columns
-            parts[grain] = pl.concat([kept.select(cols), parts[grain]])
-        for grain, keys in ((MONTH_AGENT, ["agent_id"]), (MONTH_ALL, []), (MONTH_DIM, ["dim", "value"])):
-            old = prev.filter(pl.col("grain") == grain)
-            if keys:
-                parts[grain] = _merge(old, parts[grain], keys)
-            else:
-                tmp = "_all"
-                parts[grain] = _merge(old.with_columns(pl.lit(True).alias(tmp)),
-                                      parts[grain].with_columns(pl.lit(True).alias(tmp)), [tmp]).drop(tmp)
-    return pl.concat([_grain(df, g) for g, df in parts.items()]).sort("grain", "day", "agent_id", "dim", "value",
-                                                                      nulls_last=True)
+        kept = prev.grain(DAY_AGENT).filter(~pl.col("day").is_in(redone))
+        day_agent = (pl.concat([kept.select("day", "agent_id"), day_agent[0]]),
+                     prev.bitmaps(kept) + day_agent[1])
+        pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
+            pl.col("first").min(), pl.col("last").max())
+        old = prev.grain(MONTH_DIM)
+        dims = _unite(pl.concat([old.select("dim", "value"), dims[0]]), prev.bitmaps(old) + dims[1],
+                      ["dim", "value"])
+    order = day_agent[0].with_row_index("_i").sort("day", "agent_id", nulls_last=True)
+    day_agent = order.drop("_i"), [day_agent[1][i] for i in order.get_column("_i").to_list()]
+    day_all = _unite(*day_agent, ["day"])
+    out.bitmaps(DAY_AGENT, *day_agent)
+    out.bitmaps(DAY_ALL, *day_all)
+    out.bitmaps(MONTH_AGENT, *_unite(*day_agent, ["agent_id"]))
+    out.bitmaps(MONTH_ALL, ONE_ROW, _unite(*day_all, [])[1])
+    out.bitmaps(MONTH_DIM, *dims)
+    _first_last(pairs, out)
+    return out
 
 
-def write_month(version: Path, family: str, month: dt.date, df: pl.DataFrame) -> None:
-    """Write one month's two files (never through a hard link into the previous version)."""
-    for days in (False, True):
-        target = month_file(version, family, month, days)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.unlink()
-        part = df.filter(pl.col("grain").is_in(DAY_GRAINS) == days)
-        # roaring bitmaps are compressed already: a general compressor on top only slows reading
-        part.write_parquet(target, compression="uncompressed", statistics=True, row_group_size=16_384)
-
-
-def read_month(version: Path, family: str, month: dt.date) -> pl.DataFrame | None:
-    """A month's rows of both files, or None when the month has none."""
-    files = [month_file(version, family, month, days) for days in (False, True)]
-    return pl.concat([pl.read_parquet(f) for f in files]) if files[0].is_file() else None
-
-
-def has_sets(version: Path) -> bool:
-    """True when the version was built with case sets."""
-    return all(folder(version, fam).is_dir() for fam in FAMILIES)
+def write_month(version: Path, family: str, month: dt.date, sets: _Blobs) -> None:
+    """Write one month's index and blob file (never through a hard link into the previous version)."""
+    target = index_file(version, family, month)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sets.write(target)
