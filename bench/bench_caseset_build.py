@@ -34,14 +34,14 @@ def export_rows(store_dir: str, family: str, month: dt.date, out: Path) -> None:
     from queries.store import Store, casesets
 
     sets = casesets.open_month(Store.open(store_dir).path, family, month)
-    rows = sets.grain(casesets.DAY_AGENT)
+    rows = sets.frame(casesets.DAY_AGENT)
     bms = sets.bitmaps(rows)
     lens = np.array([len(b) for b in bms])
     df = pl.DataFrame({"day": np.repeat(rows.get_column("day").to_numpy(), lens),
                        "agent_id": pl.Series(np.repeat(rows.get_column("agent_id").to_numpy(), lens), dtype=pl.String),
                        "case_id": np.concatenate([np.asarray(b.to_array(), dtype=np.int64) for b in bms])})
     for dim in casesets.CASE_DIMS:
-        part = sets.grain(casesets.MONTH_DIM).filter(pl.col("dim") == dim)
+        part = sets.frame(casesets.MONTH_DIM).filter(pl.col("dim") == dim)
         values = [pl.DataFrame({"case_id": np.asarray(b.to_array(), dtype=np.int64), dim: v})
                   for v, b in zip(part.get_column("value").to_list(), sets.bitmaps(part), strict=True)]
         df = df.join(pl.concat(values), on="case_id", how="left")

@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 
+import numpy as np
 import polars as pl
 
 from queries.dates import month_end, month_starts
@@ -31,6 +32,8 @@ from queries.store.casesets import (
     AnyBitMap,
 )
 
+EPOCH = dt.date(1970, 1, 1)
+
 
 def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
     """A month's sets (index read, blob file mapped), kept per store version."""
@@ -41,13 +44,12 @@ def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
 
 
 def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
-                agents: list[str] | None, by_org: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
-    """The sets of month `m` that cover [lo, hi] (day, agent_id; one bitmap each): the month's own set when it is
-    covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one edge is cut."""
-    per_agent = agents is not None or bool(by_org)
+                agents: set[str] | None, per_agent: bool) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
+    """The sets of month `m` that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps): the month's
+    own set when it is covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one
+    edge is cut, else the day sets."""
     to_end = hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of)
-    by_day = bool({"day", "week"} & set(by))
-    if by_day or (lo != m and not to_end):
+    if {"day", "week"} & set(by) or (lo != m and not to_end):
         grain, cut = (DAY_AGENT if per_agent else DAY_ALL), None
     elif lo == m and to_end:
         grain, cut = (MONTH_AGENT if per_agent else MONTH_ALL), None
@@ -55,13 +57,15 @@ def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date,
         grain, cut = (LAST_AGENT if per_agent else LAST_ALL), (lo.day, 31)
     else:
         grain, cut = (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
-    rows = sets.grain(grain)
-    if agents is not None:
-        rows = rows.filter(pl.col("agent_id").is_in(agents))
+    pos = sets.positions(grain)
     if grain in (DAY_AGENT, DAY_ALL):
-        rows = rows.filter(pl.col("day").is_between(lo, hi))
-    keys = rows.select("day", "agent_id")
-    return keys, (sets.bitmaps(rows) if cut is None else sets.ordered(rows, *cut))
+        days = sets.days(pos)
+        pos = pos[(days >= (lo - EPOCH).days) & (days <= (hi - EPOCH).days)]
+    names = sets.text(sets.rec["agent"][pos])
+    if agents is not None:
+        keep = [i for i, a in enumerate(names) if a in agents]
+        pos, names = pos[keep], [names[i] for i in keep]
+    return sets.days(pos), names, (sets.bitmaps_at(pos) if cut is None else sets.ordered_at(pos, *cut))
 
 
 def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
@@ -69,16 +73,37 @@ def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
     """dimension → value → the month's cases with that value, for the wanted dimensions (None: every value);
     each set deserialized once per store version."""
     out: dict[str, dict[str, AnyBitMap]] = defaultdict(dict)
-    level = sets.grain(MONTH_DIM)
-    for d, values in wanted.items():
-        rows = level.filter(pl.col("dim") == d)
-        if values is not None:
-            rows = rows.filter(pl.col("value").is_in(list(values)))
-        for v, w, o, n in rows.select("value", "wide", "offset", "length").iter_rows():
-            key = ("casesets_dim", family, m, d, v)
-            if key not in store.memo:
-                store.memo[key] = casesets.load(sets.blob(o, n), w)
-            out[d][v] = store.memo[key]
+    pos = sets.positions(MONTH_DIM)
+    r = sets.rec[pos]
+    for p, d, v in zip(pos.tolist(), sets.text(r["dim"]), sets.text(r["value"]), strict=True):
+        if d not in wanted or (wanted[d] is not None and v not in wanted[d]):
+            continue
+        key = ("casesets_dim", family, m, d, v)
+        if key not in store.memo:
+            store.memo[key] = sets.bitmaps_at(np.array([p]))[0]
+        out[d][v] = store.memo[key]
+    return out
+
+
+def _org(store: Store, by_org: list[str]) -> dict[str | None, tuple]:
+    """agent id → its values of the organisation dimensions in `by_org` (agent_id, team_id, channel …)."""
+    dim = agent_dim(store).select("agent_id", *[pl.col(d).alias(f"_{d}") for d in by_org])
+    return {r[0]: r[1:] for r in dim.iter_rows()}
+
+
+def _heads(m: dt.date, days: np.ndarray, names: list[str | None], by_time: list[str], by_org: list[str],
+           org: dict[str | None, tuple]) -> list[tuple]:
+    """The breakdown key (time dimensions, then organisation dimensions) of each set of a month."""
+    if not by_time and by_org == ["agent_id"]:  # the leaderboard: no lookups
+        return [(a,) for a in names]
+    out = []
+    for day, agent in zip(days.tolist(), names, strict=True):
+        d = EPOCH + dt.timedelta(days=day) if day != casesets.NULL else None
+        t = {"day": d, "week": d - dt.timedelta(days=d.weekday()) if d else None, "month": m}
+        o = org.get(agent) if by_org else ()
+        if o is None:  # an agent missing from the agents table
+            o = tuple(agent if k == "agent_id" else None for k in by_org)
+        out.append((*[t[k] for k in by_time], *o))
     return out
 
 
@@ -98,31 +123,21 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     by_time = [d for d in by if d in TIME_DIMS]
     by_case = [d for d in by if d in CASE_DIMS]
     by_org = [d for d in by if d not in TIME_DIMS and d not in CASE_DIMS]
-    agents = allowed_agents(store, f)
-    org = agent_dim(store).select("agent_id", *[d for d in by_org if d != "agent_id"]) if by_org else None
+    allowed = allowed_agents(store, f)
+    agents = set(allowed) if allowed is not None else None
+    org = _org(store, by_org) if by_org else {}
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
         sets = _month(store, family, m)
         if sets is None:
             continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
-        rows, bitmaps = _month_rows(store, sets, m, lo, hi, by, agents, by_org)
-        if rows.height == 0:
+        days, agent_ids, bitmaps = _month_rows(store, sets, m, lo, hi, by, agents, agents is not None or bool(by_org))
+        if not bitmaps:
             continue
-        keys = []
-        if "day" in by_time:
-            keys.append(pl.col("day"))
-        if "week" in by_time:
-            keys.append(pl.col("day").dt.truncate("1w").alias("week"))
-        if "month" in by_time:
-            keys.append(pl.lit(m).alias("month"))
-        if keys:
-            rows = rows.with_columns(keys)
-        if org is not None and org.width > 1:
-            rows = rows.join(org, on="agent_id", how="left")
-        group_keys = [*by_time, *by_org]
-        rows = rows.with_row_index("_i")
-        groups = (rows.group_by(group_keys).agg("_i") if group_keys else rows.select(pl.col("_i").implode()))
+        groups: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+        for head, bm in zip(_heads(m, days, agent_ids, by_time, by_org, org), bitmaps, strict=True):
+            groups[head].append(bm)
         wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),
                                                                      ("region", f.regions)) if v}
         wanted |= {d: None for d in by_case}
@@ -132,16 +147,14 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
         if by_case:
             splits = []
             for values in itertools.product(*[sorted(dims.get(d, {})) for d in by_case]):
-                sets = [dims[d][v] for d, v in zip(by_case, values, strict=True)]
-                inter = sets[0]
-                for s in sets[1:]:
+                parts = [dims[d][v] for d, v in zip(by_case, values, strict=True)]
+                inter = parts[0]
+                for s in parts[1:]:
                     inter = casesets.intersect(inter, s)
                 if len(inter):
                     splits.append((values, inter))
         plain = keep is None and not by_case  # no intersection: the sets are united once, at the end
-        for row in groups.iter_rows(named=True):
-            loaded = [bitmaps[i] for i in row["_i"]]
-            head = tuple(row[k] for k in group_keys)
+        for head, loaded in groups.items():
             if plain:
                 acc[head].extend(loaded)
                 continue
