@@ -65,7 +65,11 @@ def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date,
     if agents is not None:
         keep = [i for i, a in enumerate(names) if a in agents]
         pos, names = pos[keep], [names[i] for i in keep]
-    return sets.days(pos), names, (sets.bitmaps_at(pos) if cut is None else sets.ordered_at(pos, *cut))
+    if cut is not None:
+        bitmaps = sets.ordered_at(pos, *cut)
+    else:
+        bitmaps = sets.month_bitmaps(grain, pos) if grain in (MONTH_AGENT, MONTH_ALL) else sets.bitmaps_at(pos)
+    return sets.days(pos), names, bitmaps
 
 
 def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,

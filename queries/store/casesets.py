@@ -208,6 +208,7 @@ class MonthSets:
         starts = np.flatnonzero(np.concatenate([[True], grains[1:] != grains[:-1]])) if rec.size else np.empty(0, int)
         ends = np.append(starts[1:], rec.size)
         self.grains = {grains[a].decode(): np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+        self.kept: dict[str, dict[int, AnyBitMap]] = {}
 
     def positions(self, grain: str) -> np.ndarray:
         """The index positions of one grain."""
@@ -225,6 +226,15 @@ class MonthSets:
     def blob(self, offset: int, length: int) -> memoryview:
         """The bytes of one entry."""
         return self.buf[offset:offset + length]
+
+    def month_bitmaps(self, grain: str, pos: np.ndarray) -> list[AnyBitMap]:
+        """The bitmaps of a month grain at some positions; the grain's are deserialized once and kept (a few MB
+        a month), so the next view over the same months only unites."""
+        if grain not in self.kept:
+            every = self.positions(grain)
+            self.kept[grain] = dict(zip(every.tolist(), self.bitmaps_at(every), strict=True))
+        got = self.kept[grain]
+        return [got[p] for p in pos.tolist()]
 
     def bitmaps_at(self, pos: np.ndarray) -> list[AnyBitMap]:
         """The bitmaps at some index positions."""
@@ -249,6 +259,12 @@ class MonthSets:
                                                   for c, k in STRINGS.items()},
                              "cases": r["cases"], "wide": r["wide"], "_pos": pos.astype(np.int64)}).with_columns(
             pl.when(pl.col("day") != NULL).then(pl.col("day")).cast(pl.Date).alias("day"))
+
+    def raw(self, rows: pl.DataFrame) -> list[tuple[memoryview, int, bool]]:
+        """The serialized sets of some rows of frame(), as they are: (bytes, cases, wide)."""
+        r = self.rec[rows.get_column("_pos").to_numpy()]
+        return [(self.buf[o:o + n], c, w) for o, n, c, w in zip(r["offset"].tolist(), r["length"].tolist(),
+                                                               r["cases"].tolist(), r["wide"].tolist(), strict=True)]
 
     def bitmaps(self, rows: pl.DataFrame) -> list[AnyBitMap]:
         """The bitmaps of some rows of frame()."""
@@ -313,7 +329,8 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     """One month's sets from its event rows (day, case_id, agent_id, bucket, product, region).
 
     `prev` is the previous version's month when only `days` were recomputed: its other days are kept and its
-    month sets are united with the new rows' (an append-only source only adds cases)."""
+    month sets are united with the new rows' (an append-only source only adds cases), and so are the first and
+    last days of each agent's cases."""
     rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
     out = _Blobs()
     # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
@@ -323,23 +340,31 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     dims = [_bitmaps(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")), ["dim", "value"])
             for d in CASE_DIMS]
     dims = (pl.concat([k for k, _ in dims]), [b for _, bms in dims for b in bms])
+    day_all = _unite(*day_agent, ["day"])
+    month_agent = _unite(*day_agent, ["agent_id"])
+    month_all = _unite(*day_all, [])[1]
+    grains = {DAY_AGENT: [*day_agent, []], DAY_ALL: [*day_all, []]}
     if prev is not None and days is not None:
+        # the kept days' sets are copied as they are; the month's are united with the new days'
         redone = list(days)
-        kept = prev.frame(DAY_AGENT).filter(~pl.col("day").is_in(redone))
-        day_agent = (pl.concat([kept.select("day", "agent_id"), day_agent[0]]),
-                     prev.bitmaps(kept) + day_agent[1])
+        for grain, (keys, bms, raw) in grains.items():
+            kept = prev.frame(grain).filter(~pl.col("day").is_in(redone))
+            raw.extend(prev.raw(kept))
+            grains[grain] = [pl.concat([kept.select(keys.columns), keys]), bms, raw]
+        old = prev.frame(MONTH_AGENT)
+        month_agent = _unite(pl.concat([old.select("agent_id"), month_agent[0]]), prev.bitmaps(old) + month_agent[1],
+                             ["agent_id"])
+        month_all = [union(prev.bitmaps(prev.frame(MONTH_ALL)) + month_all)]
         pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
             pl.col("first").min(), pl.col("last").max())
         old = prev.frame(MONTH_DIM)
         dims = _unite(pl.concat([old.select("dim", "value"), dims[0]]), prev.bitmaps(old) + dims[1],
                       ["dim", "value"])
-    order = day_agent[0].with_row_index("_i").sort("day", "agent_id", nulls_last=True)
-    day_agent = order.drop("_i"), [day_agent[1][i] for i in order.get_column("_i").to_list()]
-    day_all = _unite(*day_agent, ["day"])
-    out.bitmaps(DAY_AGENT, *day_agent)
-    out.bitmaps(DAY_ALL, *day_all)
-    out.bitmaps(MONTH_AGENT, *_unite(*day_agent, ["agent_id"]))
-    out.bitmaps(MONTH_ALL, ONE_ROW, _unite(*day_all, [])[1])
+    for grain, (keys, bms, raw) in grains.items():
+        out.add(grain, keys, [r[0] for r in raw] + [_serialize(b) for b in bms],
+                [r[1] for r in raw] + [len(b) for b in bms], [r[2] for r in raw] + [isinstance(b, BitMap64) for b in bms])
+    out.bitmaps(MONTH_AGENT, *month_agent)
+    out.bitmaps(MONTH_ALL, ONE_ROW, month_all)
     out.bitmaps(MONTH_DIM, *dims)
     _first_last(pairs, out)
     return out
