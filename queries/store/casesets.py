@@ -98,20 +98,18 @@ def _bitmap(ids: np.ndarray) -> AnyBitMap:
     return BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
 
 
-def _groups(df: pl.DataFrame, keys: list[str], sort: list[str]) -> tuple[pl.DataFrame, list[np.ndarray]]:
-    """`df` sorted by keys + sort, split per `keys` group: (the groups' keys in order, the case_ids of each)."""
-    df = df.sort([*keys, *sort], nulls_last=True)
-    ids = df.get_column("case_id").to_numpy()
-    g = df.select(keys).with_row_index("_i").group_by(keys, maintain_order=True).agg(pl.col("_i").first(),
-                                                                                     pl.len().alias("_n"))
-    starts, lens = g.get_column("_i").to_numpy(), g.get_column("_n").to_numpy()
-    return g.select(keys), [ids[s:s + n] for s, n in zip(starts.tolist(), lens.tolist(), strict=True)]
+def _lists(g: pl.DataFrame, col: str) -> list[np.ndarray]:
+    """The list column `col` of a grouped frame as one numpy array per row."""
+    lens = g.get_column(col).list.len().to_numpy().astype(np.int64)
+    flat = g.get_column(col).explode().to_numpy() if g.height else np.empty(0, np.int64)
+    ends = np.cumsum(lens)
+    return [flat[e - n:e] for n, e in zip(lens.tolist(), ends.tolist(), strict=True)]
 
 
 def _bitmaps(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
     """The distinct `case_id`s of each `keys` group of `df`, as (the groups' keys, one bitmap per group)."""
-    g, parts = _groups(df.select(*keys, "case_id").unique(), keys, ["case_id"])
-    return g, [_bitmap(p) for p in parts]
+    g = df.group_by(keys).agg(pl.col("case_id").unique().sort().alias("_ids")).sort(keys, nulls_last=True)
+    return g.drop("_ids"), [_bitmap(ids) for ids in _lists(g, "_ids")]
 
 
 def build(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -288,22 +286,16 @@ def open_month(version: Path, family: str, month: dt.date) -> MonthSets | None:
 
 def _first_last(pairs: pl.DataFrame, out: _Blobs) -> None:
     """The ordered grains from (agent_id, case_id, first, last) rows, one per agent-case (days as day of month)."""
-    whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max())
+    whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max()).with_columns(
+        pl.lit(True).alias("_all"))
     for grain, df, keys, col in ((FIRST_AGENT, pairs, ["agent_id"], "first"), (LAST_AGENT, pairs, ["agent_id"], "last"),
-                                 (FIRST_ALL, whole, [], "first"), (LAST_ALL, whole, [], "last")):
-        if keys:
-            df = df.sort([*keys, col, "case_id"], nulls_last=True)
-            g = df.select(keys).with_row_index("_i").group_by(keys, maintain_order=True).agg(
-                pl.col("_i").first(), pl.len().alias("_n"))
-            spans = list(zip(g.get_column("_i").to_list(), g.get_column("_n").to_list(), strict=True))
-            key_df = g.select(keys)
-        else:
-            df = df.sort(col, "case_id")
-            spans, key_df = [(0, df.height)], ONE_ROW
-        ids, days = df.get_column("case_id").to_numpy(), df.get_column(col).to_numpy()
-        blobs = [_ordered(ids[s:s + n], days[s:s + n]) for s, n in spans]
-        out.add(grain, key_df, [b for b, _ in blobs], [n for _, n in spans],
-                [w for _, w in blobs])
+                                 (FIRST_ALL, whole, ["_all"], "first"), (LAST_ALL, whole, ["_all"], "last")):
+        # sorting inside the groups is far cheaper than sorting the whole frame
+        g = df.group_by(keys).agg(pl.col("case_id").sort_by(col, "case_id"), pl.col(col).sort()).sort(
+            keys, nulls_last=True)
+        blobs = [_ordered(ids, days) for ids, days in zip(_lists(g, "case_id"), _lists(g, col), strict=True)]
+        out.add(grain, g.select(keys) if keys != ["_all"] else ONE_ROW, [b for b, _ in blobs],
+                [len(ids) for ids in _lists(g, "case_id")], [w for _, w in blobs])
 
 
 def _prev_pairs(prev: MonthSets) -> pl.DataFrame:
