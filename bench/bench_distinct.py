@@ -2,13 +2,14 @@
 replace, and DuckDB over Parquet of the raw tables, in one run, each figure with the machine's load.
 
     python bench/bench_distinct.py --source /work/bench-data/bank.sqlite --store /work/bench-data/scale/store \
-        --parquet /work/bench-data/scale/parquet
+        --parquet /work/bench-data/scale/parquet [--baseline /tmp/before --baseline-store /tmp/before-store]
 
 Views (the period ends on the store's as-of day):
 - paying accounts MTD (distinct cases with a payment since the 1st);
 - one product over 13 months: paying accounts and worked cases per month for one product;
 - custom-period agent leaderboard: paying accounts and worked cases per agent over 13 months starting on the
   15th (not month-aligned), with the extra peak memory it needs (measured in a fresh process).
+With --baseline, the case sets of another checkout (on a store its own sync built) are timed in the same run.
 The raw tables are exported to Parquet once (kept in --parquet). Every answer is checked equal across engines.
 Needs DuckDB, which the project does not depend on: `pip install duckdb`.
 """
@@ -68,12 +69,17 @@ def periods(as_of: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
             "custom": (year_ago.replace(day=15), as_of)}
 
 
+CPU: list[float] = []  # CPU ms of each run of the last _timed call
+
+
 def _timed(fn, runs: int) -> tuple[float, object]:  # noqa: ANN001
     times, out = [], None
+    CPU.clear()
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
         times.append((time.perf_counter() - t) * 1000)
+        CPU.append((time.process_time() - c) * 1000)
     return statistics.median(times), out
 
 
@@ -94,13 +100,13 @@ def store_views(store_dir: str, product: str, runs: int) -> dict:
         def go() -> list:
             store.memo.clear()
             return [distinct_cases(store, fam, f, by, "n").to_dicts() for fam, by in fam_by]
-        return _timed(go, runs)
+        ms, answer = _timed(go, runs)
+        return {"ms": ms, "cpu": statistics.median(CPU), "answer": answer}
 
-    out = {}
-    out["mtd"] = run("mtd", [("paying", ())], Filters(*p["mtd"]))
-    out["13m"] = run("13m", [("paying", ("month",)), ("worked", ("month",))], Filters(*p["13m"], products=(product,)))
-    out["custom"] = run("custom", [("paying", ("agent_id",)), ("worked", ("agent_id",))], Filters(*p["custom"]))
-    return {k: {"ms": v[0], "answer": v[1]} for k, v in out.items()}
+    return {"mtd": run("mtd", [("paying", ())], Filters(*p["mtd"])),
+            "13m": run("13m", [("paying", ("month",)), ("worked", ("month",))],
+                       Filters(*p["13m"], products=(product,))),
+            "custom": run("custom", [("paying", ("agent_id",)), ("worked", ("agent_id",))], Filters(*p["custom"]))}
 
 
 def scan_views(store_dir: str, product: str, runs: int) -> dict:
@@ -201,6 +207,8 @@ def main() -> None:
     ap.add_argument("--parquet", required=True, help="folder for the raw tables as Parquet (made once)")
     ap.add_argument("--product", default=None, help="the product of the one-product view (default: the first)")
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--baseline", type=Path, help="a worktree of the baseline commit: its case sets side by side")
+    ap.add_argument("--baseline-store", help="a store built by the baseline's sync (its layout)")
     args = ap.parse_args()
     print("machine:", machine())
     export(args.source, Path(args.parquet))
@@ -212,11 +220,22 @@ def main() -> None:
     print(f"as of {as_of}; product {product!r}; medians of {args.runs} runs; {load()} before the runs")
     sets = _child("_sets", args.store, product, str(args.runs))
     print(f"  case sets done, {load()}")
+    base = {}
+    if args.baseline:
+        base = _child("_sets", args.baseline_store, product, str(args.runs), str(args.baseline.resolve()))
+        print(f"  baseline case sets done, {load()}")
     scan = _child("_scan", args.store, product, str(args.runs))
     print(f"  day × case scan done, {load()}")
     duck = _child("_duck", args.parquet, as_of, product, str(args.runs))
     print(f"  DuckDB done, {load()}")
     mem = _child("_mem", args.store)
+    if base:
+        print(f"{'view':<34}{'baseline ms (CPU)':>20}{'case sets ms (CPU)':>20}{'baseline ÷ sets':>17}")
+        for k in ("mtd", "13m", "custom"):
+            same = _counts(base[k]["answer"]) == _counts(sets[k]["answer"])
+            print(f"{k:<34}{base[k]['ms']:>11.1f} ({base[k].get('cpu', float('nan')):5.1f}){sets[k]['ms']:>11.1f} "
+                  f"({sets[k]['cpu']:5.1f}){base[k]['ms'] / sets[k]['ms']:>16.1f}×  "
+                  f"{'same answers' if same else 'ANSWERS DIFFER'}")
     print(f"{'view':<34}{'case sets ms':>14}{'day×case scan ms':>18}{'DuckDB ms':>11}{'DuckDB ÷ sets':>15}")
     names = {"mtd": "paying accounts MTD", "13m": "one product, 13 months (2 counts)",
              "custom": "leaderboard, custom 13 months"}
@@ -233,6 +252,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         cmd, rest = sys.argv[1], sys.argv[2:]
         if cmd == "_sets":
+            if len(rest) > 3:  # another checkout's code (the baseline)
+                sys.path.insert(0, rest[3])
             res = store_views(rest[0], rest[1], int(rest[2]))
         elif cmd == "_scan":
             res = scan_views(rest[0], rest[1], int(rest[2]))

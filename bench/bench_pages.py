@@ -3,6 +3,7 @@
     python bench/bench_pages.py --source sqlite:///data/demo.sqlite --store /tmp/demo-store
     python bench/bench_pages.py --source sqlite:///data/bank.sqlite --store /tmp/bank-store --runs 5
     git worktree add /tmp/before <commit> && python bench/bench_pages.py … --baseline /tmp/before --runs 11
+    python bench/bench_pages.py … --pages agents --custom-from 2025-11-15     # a custom period, all agents
 
 Starts `streamlit run` on the source with the given store (synced first if missing), then for each page
 loads it `--runs` times: "new filter" loads use a different team each time (metric calls miss the cache,
@@ -17,6 +18,7 @@ so a noisy shared machine affects both alike.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 from pathlib import Path
@@ -40,6 +42,8 @@ def main() -> int:
     ap.add_argument("--pages", nargs="+", choices=BENCH_PAGES, default=list(BENCH_PAGES), help="pages to time")
     ap.add_argument("--first", choices=BENCH_PAGES, default="daily", help="the page a fresh server opens first")
     ap.add_argument("--query", default="", help="added to every load's query, e.g. period=ytd")
+    ap.add_argument("--custom-from", type=dt.date.fromisoformat, help="a custom period from this day to the as-of "
+                    "day instead of the default view: the new filter loads start it one day later each time")
     args = ap.parse_args()
 
     from queries.store import Store, StoreMissing
@@ -52,6 +56,12 @@ def main() -> int:
         run_sync(args.source, args.store, full=True)
         store = Store.open(args.store)
     teams = store.frame("teams").get_column("team_id").to_list()
+    extra = f"&{args.query}" if args.query else ""
+    queries = [f"team={teams[i % len(teams)]}{extra}" for i in range(args.runs)]
+    repeat_query = args.query
+    if args.custom_from:  # every new load is another period over all agents: nothing cached
+        queries = [f"dates={args.custom_from + dt.timedelta(days=i + 1)}&dates={store.as_of}" for i in range(args.runs)]
+        repeat_query = f"dates={args.custom_from}&dates={store.as_of}"
     # Demo mode (role picker) on a configured database must be allowed explicitly.
     env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": str(args.store), "CASES_STORE_MAX_AGE_S": "1e12",
            "CASES_ALLOW_DEMO_MODE": "1"}
@@ -59,13 +69,11 @@ def main() -> int:
         return _side_by_side(env, args.baseline, args.pages, args.runs)
     rows = []
     with streamlit_server(env, timeout=600) as base, browser() as page:
-        q = f"&{args.query}" if args.query else ""
         first = open_page(page, base, args.first, query=args.query, timeout_ms=600_000)  # loads the store
         print(f"first page of a fresh server ({args.first}: store load + sync check): {first:.2f} s", flush=True)
         for path in args.pages:
-            new = [open_page(page, base, path, query=f"team={teams[i % len(teams)]}{q}", timeout_ms=600_000)
-                   for i in range(args.runs)]
-            repeat = [open_page(page, base, path, query=args.query, timeout_ms=600_000) for _ in range(args.runs)]
+            new = [open_page(page, base, path, query=q, timeout_ms=600_000) for q in queries]
+            repeat = [open_page(page, base, path, query=repeat_query, timeout_ms=600_000) for _ in range(args.runs)]
             rows.append((path, statistics.median(new), max(new), statistics.median(repeat)))
             print(f"{PAGES[path][1]:<20} new filter median {rows[-1][1]:.2f} s (max {rows[-1][2]:.2f}) · "
                   f"repeat median {rows[-1][3]:.2f} s", flush=True)

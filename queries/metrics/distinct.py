@@ -1,7 +1,9 @@
 """Distinct cases over any period and filter, from the store's case sets (queries.store.casesets).
 
-Cost grows with the days × agents the period touches (one bitmap each, whole months read as one), not with
-the cases: a 13-month agent leaderboard unites about agents × (12 + the edge months' days) bitmaps.
+Cost grows with the months × agents the period touches, not with the cases: one set per agent and month (a
+month cut at one edge reads the cases seen again from, or first seen up to, the cut day), so a 13-month agent
+leaderboard over any custom period unites about agents × 13 bitmaps; only a period inside one month or a
+breakdown by day or week reads day sets.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 
+import numpy as np
 import polars as pl
 
 from queries.dates import month_end, month_starts
@@ -19,52 +22,92 @@ from queries.store import Store, casesets
 from queries.store.casesets import (
     DAY_AGENT,
     DAY_ALL,
+    FIRST_AGENT,
+    FIRST_ALL,
+    LAST_AGENT,
+    LAST_ALL,
     MONTH_AGENT,
     MONTH_ALL,
     MONTH_DIM,
     AnyBitMap,
 )
 
+EPOCH = dt.date(1970, 1, 1)
 
-def _month_level(store: Store, family: str, m: dt.date) -> pl.DataFrame:
-    """The month-grain rows of a month (month × agent, month, month × dimension value), kept per store version."""
+
+def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
+    """A month's sets (index read, blob file mapped), kept per store version."""
     key = ("casesets", family, m)
     if key not in store.memo:
-        store.memo[key] = pl.read_parquet(casesets.month_file(store.path, family, m),
-                                          columns=["grain", "agent_id", "dim", "value", "wide", "bm"])
+        store.memo[key] = casesets.open_month(store.path, family, m)
     return store.memo[key]
 
 
-def _month_rows(store: Store, family: str, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
-                agents: list[str] | None, by_org: list[str]) -> pl.DataFrame:
-    """The bitmap rows of month `m` that cover [lo, hi]: the month's own set when it is covered whole."""
-    per_agent = agents is not None or bool(by_org)
-    covered = lo == m and (hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of))
-    whole = covered and not {"day", "week"} & set(by)
-    agent_pred = [pl.col("agent_id").is_in(agents)] if agents is not None else []
-    if whole:
-        df = _month_level(store, family, m).filter(pl.col("grain") == (MONTH_AGENT if per_agent else MONTH_ALL),
-                                                   *agent_pred)
-        return df.select(pl.lit(None, dtype=pl.Date).alias("day"), "agent_id", "wide", "bm")
-    scan = pl.scan_parquet(casesets.month_file(store.path, family, m, days=True)).filter(
-        pl.col("grain") == (DAY_AGENT if per_agent else DAY_ALL), pl.col("day").is_between(lo, hi), *agent_pred)
-    return scan.select("day", "agent_id", "wide", "bm").collect()
+def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
+                agents: set[str] | None, per_agent: bool) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
+    """The sets of month `m` that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps): the month's
+    own set when it is covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one
+    edge is cut, else the day sets."""
+    to_end = hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of)
+    if {"day", "week"} & set(by) or (lo != m and not to_end):
+        grain, cut = (DAY_AGENT if per_agent else DAY_ALL), None
+    elif lo == m and to_end:
+        grain, cut = (MONTH_AGENT if per_agent else MONTH_ALL), None
+    elif lo != m:
+        grain, cut = (LAST_AGENT if per_agent else LAST_ALL), (lo.day, 31)
+    else:
+        grain, cut = (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
+    pos = sets.positions(grain)
+    if grain in (DAY_AGENT, DAY_ALL):
+        days = sets.days(pos)
+        pos = pos[(days >= (lo - EPOCH).days) & (days <= (hi - EPOCH).days)]
+    names = sets.text(sets.rec["agent"][pos])
+    if agents is not None:
+        keep = [i for i, a in enumerate(names) if a in agents]
+        pos, names = pos[keep], [names[i] for i in keep]
+    if cut is not None:
+        bitmaps = sets.ordered_at(pos, *cut)
+    else:
+        bitmaps = sets.month_bitmaps(grain, pos) if grain in (MONTH_AGENT, MONTH_ALL) else sets.bitmaps_at(pos)
+    return sets.days(pos), names, bitmaps
 
 
-def _dim_sets(store: Store, family: str, m: dt.date, wanted: dict[str, set[str] | None]) -> dict[str, dict]:
+def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
+              wanted: dict[str, set[str] | None]) -> dict[str, dict]:
     """dimension → value → the month's cases with that value, for the wanted dimensions (None: every value);
     each set deserialized once per store version."""
     out: dict[str, dict[str, AnyBitMap]] = defaultdict(dict)
-    level = _month_level(store, family, m)
-    for d, values in wanted.items():
-        rows = level.filter(pl.col("grain") == MONTH_DIM, pl.col("dim") == d)
-        if values is not None:
-            rows = rows.filter(pl.col("value").is_in(list(values)))
-        for v, w, b in rows.select("value", "wide", "bm").iter_rows():
-            key = ("casesets_dim", family, m, d, v)
-            if key not in store.memo:
-                store.memo[key] = casesets.load(b, w)
-            out[d][v] = store.memo[key]
+    pos = sets.positions(MONTH_DIM)
+    r = sets.rec[pos]
+    for p, d, v in zip(pos.tolist(), sets.text(r["dim"]), sets.text(r["value"]), strict=True):
+        if d not in wanted or (wanted[d] is not None and v not in wanted[d]):
+            continue
+        key = ("casesets_dim", family, m, d, v)
+        if key not in store.memo:
+            store.memo[key] = sets.bitmaps_at(np.array([p]))[0]
+        out[d][v] = store.memo[key]
+    return out
+
+
+def _org(store: Store, by_org: list[str]) -> dict[str | None, tuple]:
+    """agent id → its values of the organisation dimensions in `by_org` (agent_id, team_id, channel …)."""
+    dim = agent_dim(store).select("agent_id", *[pl.col(d).alias(f"_{d}") for d in by_org])
+    return {r[0]: r[1:] for r in dim.iter_rows()}
+
+
+def _heads(m: dt.date, days: np.ndarray, names: list[str | None], by_time: list[str], by_org: list[str],
+           org: dict[str | None, tuple]) -> list[tuple]:
+    """The breakdown key (time dimensions, then organisation dimensions) of each set of a month."""
+    if not by_time and by_org == ["agent_id"]:  # the leaderboard: no lookups
+        return [(a,) for a in names]
+    out = []
+    for day, agent in zip(days.tolist(), names, strict=True):
+        d = EPOCH + dt.timedelta(days=day) if day != casesets.NULL else None
+        t = {"day": d, "week": d - dt.timedelta(days=d.weekday()) if d else None, "month": m}
+        o = org.get(agent) if by_org else ()
+        if o is None:  # an agent missing from the agents table
+            o = tuple(agent if k == "agent_id" else None for k in by_org)
+        out.append((*[t[k] for k in by_time], *o))
     return out
 
 
@@ -84,49 +127,38 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     by_time = [d for d in by if d in TIME_DIMS]
     by_case = [d for d in by if d in CASE_DIMS]
     by_org = [d for d in by if d not in TIME_DIMS and d not in CASE_DIMS]
-    agents = allowed_agents(store, f)
-    org = agent_dim(store).select("agent_id", *[d for d in by_org if d != "agent_id"]) if by_org else None
+    allowed = allowed_agents(store, f)
+    agents = set(allowed) if allowed is not None else None
+    org = _org(store, by_org) if by_org else {}
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
-        if not casesets.month_file(store.path, family, m).is_file():
+        sets = _month(store, family, m)
+        if sets is None:
             continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
-        rows = _month_rows(store, family, m, lo, hi, by, agents, by_org)
-        if rows.height == 0:
+        days, agent_ids, bitmaps = _month_rows(store, sets, m, lo, hi, by, agents, agents is not None or bool(by_org))
+        if not bitmaps:
             continue
-        keys = []
-        if "day" in by_time:
-            keys.append(pl.col("day"))
-        if "week" in by_time:
-            keys.append(pl.col("day").dt.truncate("1w").alias("week"))
-        if "month" in by_time:
-            keys.append(pl.lit(m).alias("month"))
-        if keys:
-            rows = rows.with_columns(keys)
-        if org is not None and org.width > 1:
-            rows = rows.join(org, on="agent_id", how="left")
-        group_keys = [*by_time, *by_org]
-        groups = (rows.group_by(group_keys).agg("wide", "bm") if group_keys
-                  else rows.select(pl.col("wide").implode(), pl.col("bm").implode()))
+        groups: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+        for head, bm in zip(_heads(m, days, agent_ids, by_time, by_org, org), bitmaps, strict=True):
+            groups[head].append(bm)
         wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),
                                                                      ("region", f.regions)) if v}
         wanted |= {d: None for d in by_case}
-        dims = _dim_sets(store, family, m, wanted) if wanted else {}
+        dims = _dim_sets(store, family, sets, m, wanted) if wanted else {}
         keep = _case_filter(dims, f)
         splits = [((), None)]
         if by_case:
             splits = []
             for values in itertools.product(*[sorted(dims.get(d, {})) for d in by_case]):
-                sets = [dims[d][v] for d, v in zip(by_case, values, strict=True)]
-                inter = sets[0]
-                for s in sets[1:]:
+                parts = [dims[d][v] for d, v in zip(by_case, values, strict=True)]
+                inter = parts[0]
+                for s in parts[1:]:
                     inter = casesets.intersect(inter, s)
                 if len(inter):
                     splits.append((values, inter))
         plain = keep is None and not by_case  # no intersection: the sets are united once, at the end
-        for row in groups.iter_rows(named=True):
-            loaded = [casesets.load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)]
-            head = tuple(row[k] for k in group_keys)
+        for head, loaded in groups.items():
             if plain:
                 acc[head].extend(loaded)
                 continue

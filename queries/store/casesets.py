@@ -1,14 +1,20 @@
 """Sets of case ids as compressed (roaring) bitmaps: exact distinct-case counts at the cost of days × agents.
 
 A distinct count over a period does not add up from day counts, so the store keeps, per metric family
-('paying': cases with a payment, 'worked': cases with an attempt) and per month, two files of serialized
-bitmaps of case ids, `casesets/<family>/YYYY-MM.parquet` (month grains, read for whole months and kept in
-memory once read) and `casesets/<family>-days/YYYY-MM.parquet` (day grains, read for partial months):
+('paying': cases with a payment, 'worked': cases with an attempt) and per month, the month's sets as serialized
+blobs in one file, `casesets/<family>/YYYY-MM.bin`, with an index of them, `casesets/<family>/YYYY-MM.idx`
+(a string table, then one INDEX record per set: keys, `cases`, `wide`, `offset`, `length`; read with numpy, no
+Parquet decoding and no thread pool): a reader maps the blob file and deserializes only the sets it needs. Grains:
 
-- grain 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
-- grain 'm': month × agent (the union of that agent's days),
-- grain 'D' / 'M': day / month over all agents (for views without an agent, team or channel filter),
-- grain 'x': month × case dimension × value (bucket, product, region): the month's cases with that value.
+- 'd': day × agent (the paying / working agent of the event; agent null when the event has none),
+- 'm': month × agent (the union of that agent's days),
+- 'D' / 'M': day / month over all agents (for views without an agent, team or channel filter),
+- 'x': month × case dimension × value (bucket, product, region): the month's cases with that value,
+- 'f' / 'l' (per agent) and 'F' / 'L' (all agents): not a bitmap but the month's case ids ordered by their first
+  ('f') or last ('l') event day, after CUTS cut positions: cut[k] = how many of them have that day ≤ k. A period
+  starting on day k of a month and running past its end holds the ids[cut[k - 1]:] of 'l' (cases seen again on
+  day k or later); one ending on day k inside a month that starts it whole holds the ids[:cut[k]] of 'f'. So a
+  custom period costs one set per agent for each edge month, not one per day.
 
 A case has one bucket (its opening bucket), product and region in a month, so a filter or breakdown on them
 is an intersection with the 'x' sets of each month the period touches; distinct cases of a period are the
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import json
+import mmap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,32 +38,33 @@ FOLDER = "casesets"
 FAMILIES = ("paying", "worked")
 CASE_DIMS = ("bucket", "product", "region")
 DAY_AGENT, MONTH_AGENT, DAY_ALL, MONTH_ALL, MONTH_DIM = "d", "m", "D", "M", "x"
-SCHEMA = {"grain": pl.String, "day": pl.Date, "agent_id": pl.String, "dim": pl.String, "value": pl.String,
-          "cases": pl.UInt32, "wide": pl.Boolean, "bm": pl.Binary}
+FIRST_AGENT, LAST_AGENT, FIRST_ALL, LAST_ALL = "f", "l", "F", "L"
+ORDERED = (FIRST_AGENT, LAST_AGENT, FIRST_ALL, LAST_ALL)
+KEYS = {"grain": pl.String, "day": pl.Date, "agent_id": pl.String, "dim": pl.String, "value": pl.String}
+STRINGS = {"agent": "agent_id", "dim": "dim", "value": "value"}  # index columns → key columns holding strings
+#: The index: one record per set; day in days since 1970-01-01, strings as positions in a table, NULL for none.
+INDEX = np.dtype([("grain", "S1"), ("day", "<i4"), ("agent", "<i4"), ("dim", "<i4"), ("value", "<i4"),
+                  ("cases", "<u4"), ("wide", "?"), ("offset", "<u8"), ("length", "<u8")])
+NULL = -(2**31)
+CUTS = 32  # cut[0..31]: ids with a first / last day of month ≤ k
 NARROW_MAX = 2**32 - 1  # case ids above this need 64-bit bitmaps (slower, so only when a month has them)
+ONE_ROW = pl.DataFrame({"_": [0]})  # the keys of a grain without key columns (month over all agents)
+ALIGN = 8  # blobs start on 8-byte boundaries (the ordered ids are read in place as uint32 / uint64)
 
 AnyBitMap = BitMap | BitMap64
 
 
-DAY_GRAINS = (DAY_AGENT, DAY_ALL)
+def folder(version: Path, family: str) -> Path:
+    """The folder of one family's month files in a store version."""
+    return Path(version) / FOLDER / family
 
 
-def folders(family: str) -> tuple[str, str]:
-    """The family's two folders inside a version: month grains, day grains."""
-    return f"{FOLDER}/{family}", f"{FOLDER}/{family}-days"
+def index_file(version: Path, family: str, month: dt.date) -> Path:
+    """The index of one family's month (its blob file has the same name with .bin)."""
+    return folder(version, family) / f"{month:%Y-%m}.idx"
 
 
-def folder(version: Path, family: str, days: bool = False) -> Path:
-    """The folder of one family's month files (month grains, or day grains with days=True) in a store version."""
-    return Path(version) / folders(family)[int(days)]
-
-
-def month_file(version: Path, family: str, month: dt.date, days: bool = False) -> Path:
-    """The file of one family's month (month grains, or day grains with days=True)."""
-    return folder(version, family, days) / f"{month:%Y-%m}.parquet"
-
-
-def load(blob: bytes, wide: bool) -> AnyBitMap:
+def load(blob: bytes | memoryview, wide: bool) -> AnyBitMap:
     """A bitmap back from its serialized bytes."""
     return BitMap64.deserialize(blob) if wide else BitMap.deserialize(blob)
 
@@ -64,11 +73,15 @@ def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
     """The union of bitmaps (32- and 64-bit mixed when a store holds both)."""
     if not bitmaps:
         return BitMap()
-    if len(bitmaps) == 1:
-        return bitmaps[0]
-    if any(isinstance(b, BitMap64) for b in bitmaps) and not all(isinstance(b, BitMap64) for b in bitmaps):
+    kinds = set(map(type, bitmaps))
+    if BitMap64 in kinds and len(kinds) > 1:
         bitmaps = [b if isinstance(b, BitMap64) else BitMap64(b.to_array()) for b in bitmaps]
-    return bitmaps[0].union(*bitmaps[1:])
+    # pairwise, as a balanced tree: 2-3× faster than one many-way union on these sparse sets (its lazy bitsets
+    # cost 8 KB per container however few ids it holds)
+    while len(bitmaps) > 1:
+        bitmaps = [bitmaps[i] | bitmaps[i + 1] for i in range(0, len(bitmaps) - 1, 2)] + (
+            [bitmaps[-1]] if len(bitmaps) % 2 else [])
+    return bitmaps[0]
 
 
 def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
@@ -79,34 +92,37 @@ def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
 
 
 def _bitmap(ids: np.ndarray) -> AnyBitMap:
-    """Sorted unique case ids → a bitmap (64-bit only when an id needs it)."""
-    if ids.size and int(ids[-1]) > NARROW_MAX:
+    """Case ids (sorted or not) → a bitmap (64-bit only when an id needs it)."""
+    if ids.size and int(ids.max()) > NARROW_MAX:
         return BitMap64(array.array("Q", ids.astype(np.uint64).tobytes()))
     return BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
 
 
-def _frame(keys: pl.DataFrame, bitmaps: list[AnyBitMap]) -> pl.DataFrame:
-    """Key columns + cases, wide, bm (serialized, run-optimized)."""
-    for bm in bitmaps:
-        bm.run_optimize()
-    return keys.with_columns(pl.Series("cases", [len(b) for b in bitmaps], dtype=pl.UInt32),
-                             pl.Series("wide", [isinstance(b, BitMap64) for b in bitmaps], dtype=pl.Boolean),
-                             pl.Series("bm", [b.serialize() for b in bitmaps], dtype=pl.Binary))
+def _lists(g: pl.DataFrame, col: str) -> list[np.ndarray]:
+    """The list column `col` of a grouped frame as one numpy array per row."""
+    lens = g.get_column(col).list.len().to_numpy().astype(np.int64)
+    flat = g.get_column(col).explode().to_numpy() if g.height else np.empty(0, np.int64)
+    ends = np.cumsum(lens)
+    return [flat[e - n:e] for n, e in zip(lens.tolist(), ends.tolist(), strict=True)]
 
 
 def _bitmaps(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
     """The distinct `case_id`s of each `keys` group of `df`, as (the groups' keys, one bitmap per group)."""
     g = df.group_by(keys).agg(pl.col("case_id").unique().sort().alias("_ids")).sort(keys, nulls_last=True)
-    lens = g.get_column("_ids").list.len().to_numpy().astype(np.int64)
-    flat = g.get_column("_ids").explode().to_numpy() if g.height else np.empty(0, np.int64)
-    ends = np.cumsum(lens)
-    bitmaps = [_bitmap(flat[e - n:e]) for n, e in zip(lens.tolist(), ends.tolist(), strict=True)]
-    return g.drop("_ids"), bitmaps
+    return g.drop("_ids"), [_bitmap(ids) for ids in _lists(g, "_ids")]
 
 
 def build(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm."""
-    return _frame(*_bitmaps(df, keys))
+    """One bitmap of the `case_id`s of each `keys` group of `df`: keys + cases, wide, bm (serialized)."""
+    g, bitmaps = _bitmaps(df, keys)
+    return g.with_columns(pl.Series("cases", [len(b) for b in bitmaps], dtype=pl.UInt32),
+                          pl.Series("wide", [isinstance(b, BitMap64) for b in bitmaps], dtype=pl.Boolean),
+                          pl.Series("bm", [_serialize(b) for b in bitmaps], dtype=pl.Binary))
+
+
+def _serialize(bm: AnyBitMap) -> bytes:
+    bm.run_optimize()
+    return bm.serialize()
 
 
 def _unite(keys: pl.DataFrame, bitmaps: list[AnyBitMap], by: list[str]) -> tuple[pl.DataFrame, list[AnyBitMap]]:
@@ -119,80 +135,236 @@ def _unite(keys: pl.DataFrame, bitmaps: list[AnyBitMap], by: list[str]) -> tuple
     return groups.drop("_i"), out
 
 
-def _merge(prev: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Per key, the union of the previous and the new bitmaps (events only ever add cases to a month)."""
-    both = pl.concat([prev.select(*keys, "wide", "bm"), new.select(*keys, "wide", "bm")])
-    out = []
-    for row in both.group_by(keys, maintain_order=True).agg("wide", "bm").iter_rows(named=True):
-        bm = union([load(b, w) for b, w in zip(row["bm"], row["wide"], strict=True)])
-        bm.run_optimize()
-        out.append({**{k: row[k] for k in keys}, "cases": len(bm), "wide": isinstance(bm, BitMap64),
-                    "bm": bm.serialize()})
-    return pl.DataFrame(out, schema={k: both.schema[k] for k in keys} | {k: SCHEMA[k] for k in ("cases", "wide",
-                                                                                              "bm")})
+def _ordered(ids: np.ndarray, days: np.ndarray) -> tuple[bytes, bool]:
+    """A blob of the ids ordered by their day of month (already sorted so): CUTS cut positions, then the ids."""
+    cuts = np.searchsorted(days, np.arange(CUTS), side="right").astype(np.uint32)
+    wide = bool(ids.size) and int(ids.max()) > NARROW_MAX
+    return cuts.tobytes() + ids.astype(np.uint64 if wide else np.uint32).tobytes(), wide
 
 
-def _grain(df: pl.DataFrame, grain: str) -> pl.DataFrame:
-    return df.with_columns(pl.lit(grain).alias("grain")).select(
-        *[pl.col(c) if c in df.columns or c == "grain" else pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items()])
+def ordered_ids(blob: memoryview | bytes, wide: bool) -> tuple[np.ndarray, np.ndarray]:
+    """An ordered grain's blob → (cut positions, ids), read in place."""
+    cuts = np.frombuffer(blob, dtype=np.uint32, count=CUTS)
+    return cuts, np.frombuffer(blob, dtype=np.uint64 if wide else np.uint32, offset=CUTS * 4)
 
 
-def month_sets(rows: pl.DataFrame, prev: pl.DataFrame | None = None,
-               days: Iterable[dt.date] | None = None) -> pl.DataFrame:
-    """One month's file from its event rows (day, case_id, agent_id, bucket, product, region).
+class _Blobs:
+    """A month file being built: index rows and their blobs."""
 
-    `prev` is the previous version's file of the month when only `days` were recomputed: its other days are
-    kept and its month sets are united with the new rows' (an append-only source only adds cases)."""
+    def __init__(self) -> None:
+        self.keys: list[pl.DataFrame] = []
+        self.meta: list[tuple[int, bool]] = []  # cases, wide
+        self.blobs: list[bytes | memoryview] = []
+
+    def add(self, grain: str, keys: pl.DataFrame, blobs: list, cases: list[int], wide: list[bool]) -> None:
+        self.keys.append(keys.with_columns(pl.lit(grain).alias("grain")).select(
+            *[pl.col(c).cast(t) if c in keys.columns or c == "grain" else pl.lit(None, dtype=t).alias(c)
+              for c, t in KEYS.items()]))
+        self.meta.extend(zip(cases, wide, strict=True))
+        self.blobs.extend(blobs)
+
+    def bitmaps(self, grain: str, keys: pl.DataFrame, bitmaps: list[AnyBitMap]) -> None:
+        self.add(grain, keys, [_serialize(b) for b in bitmaps], [len(b) for b in bitmaps],
+                 [isinstance(b, BitMap64) for b in bitmaps])
+
+    def write(self, index_path: Path) -> None:
+        lengths = np.array([len(b) for b in self.blobs], dtype=np.uint64)
+        padded = (lengths + ALIGN - 1) // ALIGN * ALIGN
+        offsets = np.concatenate([[0], np.cumsum(padded)[:-1]]).astype(np.uint64) if len(padded) else padded
+        keys = pl.concat(self.keys)
+        strings = pl.concat([keys.get_column(c) for c in STRINGS.values()]).drop_nulls().unique().sort()
+        rec = np.zeros(keys.height, dtype=INDEX)
+        rec["grain"] = keys.get_column("grain").to_numpy().astype("S1")
+        rec["day"] = keys.get_column("day").cast(pl.Int32).fill_null(NULL).to_numpy()
+        for c, k in STRINGS.items():  # strings as positions in the month's string table
+            rec[c] = keys.get_column(k).replace_strict(strings, pl.int_range(strings.len(), eager=True),
+                                                       default=NULL, return_dtype=pl.Int32).to_numpy()
+        rec["cases"], rec["wide"] = zip(*self.meta, strict=True) if self.meta else ((), ())
+        rec["offset"], rec["length"] = offsets, lengths
+        blob_path = index_path.with_suffix(".bin")
+        for p in (index_path, blob_path):
+            if p.exists():
+                p.unlink()  # may be a hard link into the previous version: never write through it
+        with open(blob_path, "wb") as out:
+            for b, n, p in zip(self.blobs, lengths.tolist(), padded.tolist(), strict=True):
+                out.write(b)
+                out.write(b"\0" * (p - n))
+        head = json.dumps(strings.to_list()).encode()
+        head += b" " * (-(len(head) + 8) % ALIGN)
+        with open(index_path, "wb") as out:  # the string table's length, the table (JSON), the records
+            out.write(np.array([len(head)], dtype="<u8").tobytes() + head + rec.tobytes())
+
+
+class MonthSets:
+    """One family's month as read back: its index (numpy: reading it starts no thread pool) and its mapped blobs."""
+
+    def __init__(self, rec: np.ndarray, strings: list[str], buf: mmap.mmap | bytes) -> None:
+        self.rec = rec
+        self.strings = strings
+        self.buf = memoryview(buf)
+        grains = rec["grain"]  # written grain after grain
+        starts = np.flatnonzero(np.concatenate([[True], grains[1:] != grains[:-1]])) if rec.size else np.empty(0, int)
+        ends = np.append(starts[1:], rec.size)
+        self.grains = {grains[a].decode(): np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+        self.kept: dict[str, dict[int, AnyBitMap]] = {}
+
+    def positions(self, grain: str) -> np.ndarray:
+        """The index positions of one grain."""
+        return self.grains.get(grain, np.empty(0, np.int64))
+
+    def text(self, codes: np.ndarray) -> list[str | None]:
+        """String-table positions → the strings (None for a null)."""
+        s = self.strings
+        return [s[c] if c >= 0 else None for c in codes.tolist()]
+
+    def days(self, pos: np.ndarray) -> np.ndarray:
+        """The days of some positions, as days since 1970-01-01 (NULL for none)."""
+        return self.rec["day"][pos]
+
+    def blob(self, offset: int, length: int) -> memoryview:
+        """The bytes of one entry."""
+        return self.buf[offset:offset + length]
+
+    def month_bitmaps(self, grain: str, pos: np.ndarray) -> list[AnyBitMap]:
+        """The bitmaps of a month grain at some positions; the grain's are deserialized once and kept (a few MB
+        a month), so the next view over the same months only unites."""
+        if grain not in self.kept:
+            every = self.positions(grain)
+            self.kept[grain] = dict(zip(every.tolist(), self.bitmaps_at(every), strict=True))
+        got = self.kept[grain]
+        return [got[p] for p in pos.tolist()]
+
+    def bitmaps_at(self, pos: np.ndarray) -> list[AnyBitMap]:
+        """The bitmaps at some index positions."""
+        buf, r = self.buf, self.rec[pos]
+        return [BitMap64.deserialize(buf[o:o + n]) if w else BitMap.deserialize(buf[o:o + n])
+                for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True)]
+
+    def ordered_at(self, pos: np.ndarray, first: int, last: int) -> list[AnyBitMap]:
+        """From ordered-grain positions, the cases whose ordering day k has first ≤ k ≤ last ('l': last day ≥
+        first with last = 31; 'f': first day ≤ last with first = 1), one bitmap each."""
+        out, r = [], self.rec[pos]
+        for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
+            cuts, ids = ordered_ids(self.buf[o:o + n], w)
+            out.append(_bitmap(np.sort(ids[cuts[first - 1]:cuts[last]])))  # sorted ids build a bitmap 2× faster
+        return out
+
+    def frame(self, grain: str) -> pl.DataFrame:
+        """One grain's index as a frame: day, agent_id, dim, value, cases, wide, _pos (for the sync)."""
+        pos = self.positions(grain)
+        r = self.rec[pos]
+        return pl.DataFrame({"day": r["day"], **{k: pl.Series(self.text(r[c]), dtype=pl.String)
+                                                  for c, k in STRINGS.items()},
+                             "cases": r["cases"], "wide": r["wide"], "_pos": pos.astype(np.int64)}).with_columns(
+            pl.when(pl.col("day") != NULL).then(pl.col("day")).cast(pl.Date).alias("day"))
+
+    def raw(self, rows: pl.DataFrame) -> list[tuple[memoryview, int, bool]]:
+        """The serialized sets of some rows of frame(), as they are: (bytes, cases, wide)."""
+        r = self.rec[rows.get_column("_pos").to_numpy()]
+        return [(self.buf[o:o + n], c, w) for o, n, c, w in zip(r["offset"].tolist(), r["length"].tolist(),
+                                                               r["cases"].tolist(), r["wide"].tolist(), strict=True)]
+
+    def bitmaps(self, rows: pl.DataFrame) -> list[AnyBitMap]:
+        """The bitmaps of some rows of frame()."""
+        return self.bitmaps_at(rows.get_column("_pos").to_numpy())
+
+
+def open_month(version: Path, family: str, month: dt.date) -> MonthSets | None:
+    """A month's sets (the blob file mapped, nothing deserialized), or None when the month has none."""
+    path = index_file(version, family, month)
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    n = int(np.frombuffer(raw, dtype="<u8", count=1)[0])
+    strings = json.loads(raw[8:8 + n])
+    rec = np.frombuffer(raw, dtype=INDEX, offset=8 + n) if len(raw) > 8 + n else np.empty(0, INDEX)
+    with open(path.with_suffix(".bin"), "rb") as fh:
+        size = fh.seek(0, 2)
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return MonthSets(rec, strings, buf)
+
+
+def _first_last(pairs: pl.DataFrame, out: _Blobs) -> None:
+    """The ordered grains from (agent_id, case_id, first, last) rows, one per agent-case (days as day of month)."""
+    whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max()).with_columns(
+        pl.lit(True).alias("_all"))
+    for grain, df, keys, col in ((FIRST_AGENT, pairs, ["agent_id"], "first"), (LAST_AGENT, pairs, ["agent_id"], "last"),
+                                 (FIRST_ALL, whole, ["_all"], "first"), (LAST_ALL, whole, ["_all"], "last")):
+        # sorting inside the groups is far cheaper than sorting the whole frame
+        g = df.group_by(keys).agg(pl.col("case_id").sort_by(col, "case_id"), pl.col(col).sort()).sort(
+            keys, nulls_last=True)
+        blobs = [_ordered(ids, days) for ids, days in zip(_lists(g, "case_id"), _lists(g, col), strict=True)]
+        out.add(grain, g.select(keys) if keys != ["_all"] else ONE_ROW, [b for b, _ in blobs],
+                [len(ids) for ids in _lists(g, "case_id")], [w for _, w in blobs])
+
+
+def _prev_pairs(prev: MonthSets) -> pl.DataFrame:
+    """(agent_id, case_id, first, last) back from a previous version's ordered grains."""
+    parts = []
+    names = pl.Series(prev.strings, dtype=pl.String)
+    for grain, col in ((FIRST_AGENT, "first"), (LAST_AGENT, "last")):
+        r = prev.rec[prev.positions(grain)]
+        ids, days = [], []
+        for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
+            cuts, got = ordered_ids(prev.blob(o, n), w)
+            ids.append(got.astype(np.int64))
+            days.append(np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
+        # agents as positions in the string table (NULL: no agent), repeated per case, looked up once
+        codes = pl.Series(np.repeat(r["agent"], [len(i) for i in ids]) if ids else np.empty(0, np.int32))
+        agent = names.gather(codes.set(codes == NULL, None)) if names.len() else pl.Series([None] * codes.len())
+        parts.append(pl.DataFrame({"agent_id": agent.cast(pl.String),
+                                   "case_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
+                                   col: np.concatenate(days) if days else np.empty(0, np.int8)}))
+    return parts[0].join(parts[1], on=["agent_id", "case_id"], nulls_equal=True)
+
+
+def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable[dt.date] | None = None) -> _Blobs:
+    """One month's sets from its event rows (day, case_id, agent_id, bucket, product, region).
+
+    `prev` is the previous version's month when only `days` were recomputed: its other days are kept and its
+    month sets are united with the new rows' (an append-only source only adds cases), and so are the first and
+    last days of each agent's cases."""
     rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
+    out = _Blobs()
     # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
     day_agent = _bitmaps(rows, ["day", "agent_id"])
+    pairs = rows.group_by("agent_id", "case_id").agg(pl.col("day").min().dt.day().cast(pl.Int8).alias("first"),
+                                                     pl.col("day").max().dt.day().cast(pl.Int8).alias("last"))
+    dims = [_bitmaps(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")), ["dim", "value"])
+            for d in CASE_DIMS]
+    dims = (pl.concat([k for k, _ in dims]), [b for _, bms in dims for b in bms])
     day_all = _unite(*day_agent, ["day"])
     month_agent = _unite(*day_agent, ["agent_id"])
-    month_all = _unite(*day_all, [])
-    parts = {
-        DAY_AGENT: _frame(*day_agent),
-        DAY_ALL: _frame(*day_all),
-        MONTH_AGENT: _frame(*month_agent),
-        MONTH_ALL: _frame(pl.DataFrame({"_all": [True]}), month_all[1]).drop("_all"),
-        MONTH_DIM: pl.concat([build(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")),
-                                    ["dim", "value"]) for d in CASE_DIMS]),
-    }
+    month_all = _unite(*day_all, [])[1]
+    grains = {DAY_AGENT: [*day_agent, []], DAY_ALL: [*day_all, []]}
     if prev is not None and days is not None:
+        # the kept days' sets are copied as they are; the month's are united with the new days'
         redone = list(days)
-        for grain in (DAY_AGENT, DAY_ALL):
-            kept = prev.filter(pl.col("grain") == grain, ~pl.col("day").is_in(redone))
-            cols = parts[grain].columns
-            parts[grain] = pl.concat([kept.select(cols), parts[grain]])
-        for grain, keys in ((MONTH_AGENT, ["agent_id"]), (MONTH_ALL, []), (MONTH_DIM, ["dim", "value"])):
-            old = prev.filter(pl.col("grain") == grain)
-            if keys:
-                parts[grain] = _merge(old, parts[grain], keys)
-            else:
-                tmp = "_all"
-                parts[grain] = _merge(old.with_columns(pl.lit(True).alias(tmp)),
-                                      parts[grain].with_columns(pl.lit(True).alias(tmp)), [tmp]).drop(tmp)
-    return pl.concat([_grain(df, g) for g, df in parts.items()]).sort("grain", "day", "agent_id", "dim", "value",
-                                                                      nulls_last=True)
+        for grain, (keys, bms, raw) in grains.items():
+            kept = prev.frame(grain).filter(~pl.col("day").is_in(redone))
+            raw.extend(prev.raw(kept))
+            grains[grain] = [pl.concat([kept.select(keys.columns), keys]), bms, raw]
+        old = prev.frame(MONTH_AGENT)
+        month_agent = _unite(pl.concat([old.select("agent_id"), month_agent[0]]), prev.bitmaps(old) + month_agent[1],
+                             ["agent_id"])
+        month_all = [union(prev.bitmaps(prev.frame(MONTH_ALL)) + month_all)]
+        pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
+            pl.col("first").min(), pl.col("last").max())
+        old = prev.frame(MONTH_DIM)
+        dims = _unite(pl.concat([old.select("dim", "value"), dims[0]]), prev.bitmaps(old) + dims[1],
+                      ["dim", "value"])
+    for grain, (keys, bms, raw) in grains.items():
+        out.add(grain, keys, [r[0] for r in raw] + [_serialize(b) for b in bms],
+                [r[1] for r in raw] + [len(b) for b in bms], [r[2] for r in raw] + [isinstance(b, BitMap64) for b in bms])
+    out.bitmaps(MONTH_AGENT, *month_agent)
+    out.bitmaps(MONTH_ALL, ONE_ROW, month_all)
+    out.bitmaps(MONTH_DIM, *dims)
+    _first_last(pairs, out)
+    return out
 
 
-def write_month(version: Path, family: str, month: dt.date, df: pl.DataFrame) -> None:
-    """Write one month's two files (never through a hard link into the previous version)."""
-    for days in (False, True):
-        target = month_file(version, family, month, days)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.unlink()
-        part = df.filter(pl.col("grain").is_in(DAY_GRAINS) == days)
-        # roaring bitmaps are compressed already: a general compressor on top only slows reading
-        part.write_parquet(target, compression="uncompressed", statistics=True, row_group_size=16_384)
-
-
-def read_month(version: Path, family: str, month: dt.date) -> pl.DataFrame | None:
-    """A month's rows of both files, or None when the month has none."""
-    files = [month_file(version, family, month, days) for days in (False, True)]
-    return pl.concat([pl.read_parquet(f) for f in files]) if files[0].is_file() else None
-
-
-def has_sets(version: Path) -> bool:
-    """True when the version was built with case sets."""
-    return all(folder(version, fam).is_dir() for fam in FAMILIES)
+def write_month(version: Path, family: str, month: dt.date, sets: _Blobs) -> None:
+    """Write one month's index and blob file (never through a hard link into the previous version)."""
+    target = index_file(version, family, month)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sets.write(target)

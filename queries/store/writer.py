@@ -66,14 +66,15 @@ class StoreWriter:
             part.write_parquet(target, compression="lz4" if by_day else "zstd", statistics=True,
                                row_group_size=row_group_size)
 
-    def keep_parts(self, name: str, except_keys: set[str]) -> None:
-        """Hard-link the previous version's partition files of `name`, except the listed ones."""
+    def keep_parts(self, name: str, except_keys: set[str], pattern: str = "*.parquet") -> None:
+        """Hard-link the previous version's partition files of `name` (the `pattern`), except the listed ones
+        (a key is the name up to its first dot)."""
         folder = self.path / name
         folder.mkdir(exist_ok=True)
         if self.previous is None or not (self.previous / name).is_dir():
             return
-        for src in (self.previous / name).glob("*.parquet"):
-            if src.stem in except_keys or (folder / src.name).exists():
+        for src in (self.previous / name).glob(pattern):
+            if src.name.split(".")[0] in except_keys or (folder / src.name).exists():
                 continue
             try:
                 os.link(src, folder / src.name)

@@ -76,12 +76,12 @@ def day_keys(days: set[dt.date] | None) -> set[str]:
 
 def write_case_sets(ctx: SyncContext, family: str, m: dt.date, rows: pl.DataFrame, days: set | None) -> None:
     """The month's case sets of a family (queries.store.casesets), merged with the previous version's kept days."""
-    prev = casesets.read_month(ctx.prev, family, m) if days is not None and ctx.prev is not None else None
+    prev = casesets.open_month(ctx.prev, family, m) if days is not None and ctx.prev is not None else None
     casesets.write_month(ctx.writer.path, family, m, casesets.month_sets(rows, prev, days))
 
 
 def keep_case_sets(ctx: SyncContext, family: str, except_months: set[str]) -> None:
     """Reuse the previous version's month files of a family's case sets, except the listed months."""
-    for name in casesets.folders(family):
-        (ctx.writer.path / name).mkdir(parents=True, exist_ok=True)
-        ctx.writer.keep_parts(name, except_months)
+    name = f"{casesets.FOLDER}/{family}"
+    (ctx.writer.path / name).mkdir(parents=True, exist_ok=True)
+    ctx.writer.keep_parts(name, except_months, pattern="*.*")

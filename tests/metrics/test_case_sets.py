@@ -20,13 +20,15 @@ from hypothesis import strategies as st
 from test_metrics_property import Oracle, _day
 
 from queries.buckets import DEFAULT_BUCKETS
+from queries.dates import month_end
 from queries.filters import Filters
+from queries.metrics import distinct
 from queries.metrics.distinct import distinct_cases
 from queries.metrics.registry import compute
 from queries.source import contract as S
 from queries.source.engines import writable_engine
 from queries.store import Store
-from queries.store.casesets import NARROW_MAX, build, load
+from queries.store.casesets import MONTH_AGENT, NARROW_MAX, build, load
 from queries.sync import run_sync
 
 BYS = [(), ("day",), ("week",), ("month",), ("agent_id",), ("team_id",), ("channel",), ("bucket",), ("product",),
@@ -90,11 +92,9 @@ def requests(draw, o: Oracle) -> tuple[Filters, tuple[str, ...]]:  # noqa: ANN00
     return f, draw(st.sampled_from(BYS))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(data=st.data())
-def test_distinct_cases_equal_raw_distinct_count(world, data):
+def _check(world: tuple, f: Filters, by: tuple[str, ...]) -> None:
+    """distinct_cases (and paying_accounts) equal the oracle's distinct count for one request."""
     store, o, events = world
-    f, by = data.draw(requests(o))
     for family, rows in events.items():
         want: dict[tuple, set[int]] = defaultdict(set)
         for case_id, agent, day in rows:
@@ -113,6 +113,58 @@ def test_distinct_cases_equal_raw_distinct_count(world, data):
         got = compute("paying_accounts", store, f, by)
         assert {tuple(r[d] for d in by): r["numerator"] for r in got.iter_rows(named=True)} == \
             {k: len(v) for k, v in pays.items()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_distinct_cases_equal_raw_distinct_count(world, data):
+    f, by = data.draw(requests(world[1]))
+    _check(world, f, by)
+
+
+#: Periods for each way a month is read: cut at the start and running to the as-of day (the custom leaderboard),
+#: cut at both ends, one day, inside one month, a month cut at the end only, starting inside the month the
+#: incremental sync merged (its sets come from the previous version's plus the new days), ending inside it.
+MERGED = AS_OF - LATE + dt.timedelta(days=1)
+PERIODS = {
+    "from the 15th to as-of": ((AS_OF.replace(day=1) - dt.timedelta(days=365)).replace(day=15), AS_OF),
+    "both ends cut": (dt.date(2025, 12, 10), dt.date(2026, 10, 20)),
+    "one day": (dt.date(2026, 9, 17), dt.date(2026, 9, 17)),
+    "inside one month": (dt.date(2026, 6, 5), dt.date(2026, 6, 24)),
+    "end cut only": (dt.date(2026, 3, 1), dt.date(2026, 7, 9)),
+    "start in the merged month": (MERGED - dt.timedelta(days=2), AS_OF),
+    "end in the merged month": (dt.date(2026, 8, 1), MERGED),
+}
+#: Each kind of filter comes twice over the periods, each with another breakdown.
+FILTERS = [{"products": ("P",)}, {"regions": ("R",)}, {"buckets": ("M1", "M2")}, {"agents": ("A",)},
+           {"teams": ("T",)}]
+BREAKDOWNS = [("agent_id",), ("month", "team_id"), ("product", "bucket"), (), ("day",)]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_every_way_a_month_is_read_is_exact(world, period):
+    """Each edge case of the layout, unfiltered per agent, then with two kinds of filter and breakdowns."""
+    o = world[1]
+    values = {"P": min(c["product"] for c in o.cases.values()), "R": max(c["region"] for c in o.cases.values()),
+              "A": sorted(o.team)[1], "T": min(o.team.values())}
+    i = list(PERIODS).index(period)
+    _check(world, Filters(*PERIODS[period]), ("agent_id",))
+    for j in (2 * i, 2 * i + 1):
+        kw = {k: tuple(values.get(x, x) for x in v) for k, v in FILTERS[j % len(FILTERS)].items()}
+        _check(world, Filters(*PERIODS[period], **kw), BREAKDOWNS[(i + j) % len(BREAKDOWNS)])
+
+
+def test_a_custom_period_reads_one_set_per_agent_and_month(world):
+    """The custom-period leaderboard reads no day sets: the month cut at its start is one set per agent."""
+    store = world[0]
+    lo = PERIODS["from the 15th to as-of"][0]
+    for family in ("paying", "worked"):
+        sets = distinct._month(store, family, lo.replace(day=1))
+        _, agents, bitmaps = distinct._month_rows(store, sets, lo.replace(day=1), lo, month_end(lo), ("agent_id",),
+                                                  None, True)
+        assert len(set(agents)) == len(agents) == len(bitmaps) > 0
+        whole = sets.bitmaps_at(sets.positions(MONTH_AGENT))
+        assert sum(len(b) for b in bitmaps) < sum(len(b) for b in whole)  # a part of the month, not all of it
 
 
 def test_ids_beyond_32_bits_use_64_bit_sets():
