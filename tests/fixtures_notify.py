@@ -33,6 +33,10 @@ teams = ["T01"]
 lang = "en"
 channels = ["email", "t01-dingtalk"]
 
+[users."lead2@bank.example"]
+role = "team_lead"
+teams = ["T02"]
+
 [users."lead4@bank.example"]
 role = "team_lead"
 teams = ["T04"]

@@ -109,12 +109,13 @@ def test_every_chart_that_invites_a_click_opens_the_cases_behind_the_mark(server
 
     open_page(page, server, "trends")
     chart = _chart(page, "清收曲线（按委案月份）")
-    point = chart.locator(".scatterlayer .trace").nth(0).locator(".points path").nth(3)  # 2025-11, 3 months on
+    point = chart.locator(".scatterlayer .trace").nth(0).locator(".points path").nth(3)  # the first vintage, month 3
     _click(page, point)
     assert "drill=placements" in page.url and "d_msince=3" in page.url
-    liq = compute("liquidation", app_store, Filters(dt.date(2025, 11, 1), AS_OF), ("placed_month", "months_since"))
-    cell = liq.filter((pl.col("placed_month") == dt.date(2025, 11, 1)) & (pl.col("months_since") == 3))
-    placed = app_store.scan("placements").filter(pl.col("placed_month") == dt.date(2025, 11, 1)).collect()
+    vintage = dt.date.fromisoformat(re.search(r"d_month=(\d{4}-\d{2}-\d{2})", page.url).group(1))
+    liq = compute("liquidation", app_store, Filters(vintage, AS_OF), ("placed_month", "months_since"))
+    cell = liq.filter((pl.col("placed_month") == vintage) & (pl.col("months_since") == 3))
+    placed = app_store.scan("placements").filter(pl.col("placed_month") == vintage).collect()
     n, text = _totals(page)
     assert n == placed["n"].sum() and cny(cell["numerator"][0], "zh") in text, text
 

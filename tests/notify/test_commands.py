@@ -48,7 +48,8 @@ def test_several_recipients_write_a_folder(settings, tmp_path) -> None:  # noqa:
                                       str(tmp_path / "out")], settings)
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "digest_2026-11-21_lead1_bank.example.md", "digest_2026-11-21_lead4_bank.example.md"]
+        "digest_2026-11-21_lead1_bank.example.md", "digest_2026-11-21_lead2_bank.example.md",
+        "digest_2026-11-21_lead4_bank.example.md"]
 
 
 @pytest.mark.parametrize("argv, needle", [
