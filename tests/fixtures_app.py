@@ -52,6 +52,17 @@ def serve_lean_copy(app_source: tuple[str, Path], tmp_path: Path, monkeypatch: p
     return url
 
 
+def open_page_app(page: str, **params: str) -> AppTest:
+    """The app on the source the environment names (e.g. serve_lean_copy's), with `params` in the URL, switched to
+    dashboard/pages/<page>.py and run."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(f"dashboard/pages/{page}.py").run()
+    return at
+
+
 @contextmanager
 def served(app_source: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on the small demo database with a store directory of its own (its own audit log); the URL."""

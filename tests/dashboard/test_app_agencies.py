@@ -56,16 +56,11 @@ def test_team_leads_do_not_get_the_agency_page(run_app) -> None:  # noqa: ANN001
 
 def test_without_agency_fees_the_page_says_why(app_source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """A source without the optional agency_fees table: no commission columns, one line saying what to add."""
-    from fixtures_app import APP, serve_lean_copy
-    from streamlit.testing.v1 import AppTest
+    from fixtures_app import open_page_app, serve_lean_copy
 
     serve_lean_copy(app_source, tmp_path, monkeypatch, "DROP TABLE agency_fees")
     for lang, words in (("zh", "案件库没有可选的 agency_fees 表"), ("en", "no optional agency_fees table")):
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["lang"] = lang
-        at.query_params["period"] = "ytd"
-        at.run()
-        at.switch_page("dashboard/pages/agencies.py").run()
+        at = open_page_app("agencies", lang=lang, period="ytd")
         assert not at.exception
         grid = at.dataframe[0].value
         assert "holder" in grid.columns and "commission" not in grid.columns and "net_recovery" not in grid.columns

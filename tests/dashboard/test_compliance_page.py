@@ -183,18 +183,13 @@ def test_checks_without_their_optional_data_say_so(app_source, tmp_path, monkeyp
     """A source without repayment_plans and contacts.recording_id: those two checks explain why they are empty, the
     others still count, in both languages."""
     import streamlit as st
-    from fixtures_app import APP, serve_lean_copy
-    from streamlit.testing.v1 import AppTest
+    from fixtures_app import open_page_app, serve_lean_copy
 
     serve_lean_copy(app_source, tmp_path, monkeypatch, "DROP TABLE repayment_plans", "ALTER TABLE contacts DROP COLUMN recording_id")
     for lang, words in (("zh", ("repayment_plans", "协商还款期内催收", "contacts.recording_id", "接通未录音")),
                         ("en", ("repayment_plans", "During a repayment plan", "contacts.recording_id",
                                 "Unrecorded call"))):
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["lang"] = lang
-        at.query_params["period"] = "ytd"
-        at.run()
-        at.switch_page("dashboard/pages/compliance.py").run()
+        at = open_page_app("compliance", lang=lang, period="ytd")
         assert not at.exception
         infos = " ".join(i.value for i in at.info)
         assert all(w in infos for w in words), infos
