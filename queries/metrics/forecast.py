@@ -436,7 +436,7 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
         if result is None:
             continue
         if over:
-            result = replace(result, pipeline=0.0, landing=result.collected, sigma=0.0)
+            result = replace(result, pipeline=0.0, landing=result.collected)
         tgt = targets.get(g)
         out.append({"group": g, "numerator": result.collected, "denominator": tgt, "value": result.landing,
                     "low": None if over else result.low, "high": None if over else result.high,
