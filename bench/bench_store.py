@@ -104,9 +104,16 @@ def _peak_mb() -> float:
 # ---------------------------------------------------------------- child steps
 
 
-def step_sync(source: str, store: str, full: bool) -> dict:
-    """One sync, timed."""
+def step_sync(source: str, store: str, full: bool, compliance: bool = True) -> dict:
+    """One sync, timed (`compliance` False: with the compliance stage left out, to measure what it costs)."""
     from queries.sync import run_sync
+
+    if not compliance:
+        from queries.sync import mutable, run
+
+        run.prepare_compliance = lambda ctx: None
+        run.compliance_summary = lambda comp: {}
+        mutable.complaint_columns = lambda ctx, complaints: complaints
 
     t = time.perf_counter()
     res = run_sync(source, store, full=full)
@@ -302,7 +309,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         cmd, rest = sys.argv[1], sys.argv[2:]
         if cmd == "_sync":
-            res = step_sync(rest[0], rest[1], rest[2] == "full")
+            res = step_sync(rest[0], rest[1], rest[2] == "full", "no-compliance" not in rest[3:])
         elif cmd == "_pages":
             res = step_pages(rest[0], int(rest[1]))
         else:

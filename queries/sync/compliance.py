@@ -55,6 +55,8 @@ DAY_S = 86_400
 PHONE_SEED = 45251
 #: The order judge() needs its month's rows in (the contacts stage sorts them once).
 JUDGE_ORDER = ("case_id", "day", "sec", "cid")
+#: Bits of the second of the month in the packed order keys (31 days × 86,400 s < 2^22).
+SEC_BITS = 22
 #: The store tables this stage writes.
 TABLES = ("compliance_agent", "attempt_ordinal_agent", "breach_contacts")
 
@@ -72,6 +74,25 @@ C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent
 _PENDING_IN = {k: v for k, v in C_PENDING.items() if k not in ("other_breach", "rule_id")}
 #: a month's tail: the last calls to the debtor number per case (wrong = a wrong_number, kept apart)
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
+
+
+def _packed(case_id: pl.Series, low_bits: int) -> int | None:
+    """The smallest case id when (case id − it) shifted left by `low_bits` fits in an Int64 order key; None when
+    the ids span too wide (then the order is sorted column by column)."""
+    if case_id.len() == 0:
+        return None
+    lo, hi = case_id.min(), case_id.max()
+    return int(lo) if int(hi) - int(lo) < 1 << (62 - low_bits) else None  # type: ignore[arg-type]
+
+
+def sort_for_judging(a: pl.DataFrame, m: dt.date) -> pl.DataFrame:
+    """Month m's rows in JUDGE_ORDER, sorted by one integer (case, second of the month) and the contact id: a
+    sort on four columns costs half as much again."""
+    lo = _packed(a.get_column("case_id"), SEC_BITS)
+    if lo is None:
+        return a.sort(*JUDGE_ORDER)
+    second = (pl.col("day") - pl.lit(m)).dt.total_days().cast(pl.Int64) * DAY_S + pl.col("sec").cast(pl.Int64)
+    return a.sort((pl.col("case_id") - lo) * (1 << SEC_BITS) + second, pl.col("cid"))
 
 
 def exempt_channels(pack: RulePack) -> set[str]:
@@ -377,12 +398,21 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: 
             par("t_lookback").alias("lookback_s"), par("t_min").alias("min_failed"),
             (debtor & unans).alias("unanswered"), (debtor & qb(Q_WRONG)).alias("wrong")]
     # a contact may be both: a third-party contact on a call to the debtor number (someone else answered)
-    rows = pl.concat([a.filter(cand).select(*cols, pl.lit(0, pl.Int8).alias("kind")),
-                      a.filter(debtor).select(*cols, pl.lit(1, pl.Int8).alias("kind"))])
+    cands, calls = (a.filter(cand).select(*cols, pl.lit(0, pl.Int8).alias("kind")),
+                    a.filter(debtor).select(*cols, pl.lit(1, pl.Int8).alias("kind")))
     empty_ids = pl.Series("cid", [], pl.Int64)
-    if rows.height == 0:
+    if cands.height + calls.height == 0:
         return empty_ids, pl.DataFrame(schema=_PENDING_IN), pl.DataFrame(schema=C_TAIL)
-    rows = rows.sort("case_id", "ts", "kind", "cid")
+    m_epoch = int((dt.datetime(m.year, m.month, 1) - dt.datetime(1970, 1, 1)).total_seconds())  # naive local
+    lo = _packed(a.get_column("case_id"), SEC_BITS + 1)
+    if lo is None:
+        rows = pl.concat([cands, calls]).sort("case_id", "ts", "kind", "cid")
+    else:
+        # each part is in (case, time, id) order already (a is): merged on one integer (case, second of the
+        # month, kind) they are in (case, time, kind, id) order without a sort
+        key = ((pl.col("case_id") - lo) * (1 << (SEC_BITS + 1)) + (pl.col("ts") - m_epoch) * 2
+               + pl.col("kind").cast(pl.Int64)).alias("_key")
+        rows = cands.with_columns(key).merge_sorted(calls.with_columns(key), "_key").drop("_key")
     is_call = pl.col("kind") == 1
     x_call, x_unans = is_call.cast(pl.Int64), (is_call & pl.col("unanswered")).cast(pl.Int64)
     # running counts within each case of the sorted rows: a total so far less its value where the case (or the
@@ -408,7 +438,6 @@ def _third_party(a: pl.DataFrame, m: dt.date, qb, unans: pl.Expr, par,  # noqa: 
     since = pl.col("ts") - pl.col("lookback_s")
     justified = (pl.col("last_wrong").is_not_null() & (pl.col("last_wrong") >= since)) | (
         (pl.col("streak_in") >= pl.col("min_failed")) & pl.col("ts_k").is_not_null() & (pl.col("ts_k") >= since))
-    m_epoch = int((dt.datetime(m.year, m.month, 1) - dt.datetime(1970, 1, 1)).total_seconds())  # naive local
     reaches_back = pl.lit(True) if incremental else (since < m_epoch)
     cands = cands.with_columns(justified.fill_null(False).alias("_ok"))
     decided = cands.filter(~pl.col("_ok") & ~reaches_back).get_column("cid")
