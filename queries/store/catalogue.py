@@ -69,9 +69,10 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("agency_cells", MEMORY, "holder × team × bucket × placement month × months since (0: the "
                "placements): placed, cents, paid, fee (commission cents), rec, tra (queries.sync.agency)"),
     StoreTable("agency_placements", DISK, "one row per placement with a holder: case_id, holder, kind, team_id, "
-               "bucket, start, cents (the agency drill-down's case ids)"),
-    StoreTable("agency_case_paid", DISK, "placement × months since: payments while held, n and cents (the agency "
-               "drill-down's amounts)"),
+               "bucket, start, cents, last (its last month-end held), next_kind (the next holder's kind) (the agency "
+               "drill-down's case ids; an incremental sync's placements when the snapshots are unchanged)"),
+    StoreTable("agency_case_paid", DISK, "placement × months since: payments while held, n, cents and fee (the "
+               "agency drill-down's amounts; an incremental sync recomputes the new days' months only)"),
     StoreTable("liquidation_daily", DISK, "day × placed month × months since × case agent × placed bucket × "
                "product × region", "day", "liquidation", "fine"),
     StoreTable("placements_agent", MEMORY, "placed month × agent × bucket: n, cents", None, "placements", "coarse"),

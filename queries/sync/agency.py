@@ -1,9 +1,10 @@
 """The agency vintages' rollup (queries.metrics.agency): placements from the month-end snapshots, payments while
 held and commission from paid_case_days, moves — small cells in memory, the cases behind them on disk.
 
-Rebuilt whole by every sync from the new version's own tables (its snapshots, paid_case_days, teams, agents and
-agency_fees), so an incremental sync (a new day of payments, a new month-end snapshot, a team that changed
-agency) gives what a full one gives.
+Built from the new version's own tables (its snapshots, paid_case_days, teams, agents and agency_fees), so an
+incremental sync gives what a full one gives. The placements change only with the month-end snapshots, the teams,
+the agents and the bucket bounds: while those stay as they were (a new day of payments), the previous version's
+placements are kept and only the payments of the months the new days fall in are recomputed.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from pathlib import Path
 
 import polars as pl
 
-from queries.dates import month_index_expr
+from queries.dates import month_index, month_index_expr
 from queries.metrics.agency import AGENCY, CELLS, IN_HOUSE, holders, rates
 from queries.sync.context import SyncContext
 
 #: One row per placement (the cases behind a vintage's denominator): the drill-down's keys.
 PLACEMENTS = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
-              "bucket": pl.String, "start": pl.Date, "cents": pl.Int64}
-#: Payments while held, per placement and months since placement: n payments, cents.
-CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "start": pl.Date, "months_since": pl.Int32,
-             "n": pl.UInt32, "cents": pl.Int64}
+              "bucket": pl.String, "start": pl.Date, "cents": pl.Int64, "last": pl.Date, "next_kind": pl.String}
+#: Payments while held, per placement and months since placement: n payments, cents, commission (fee, cents).
+CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
+             "bucket": pl.String, "start": pl.Date, "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64,
+             "fee": pl.Float64}
 KEYS = ["holder", "kind", "team_id", "bucket", "start"]
 
 
@@ -68,15 +70,18 @@ def segments(path: Path, dates: list[dt.date], who: pl.DataFrame, bounds_expr: C
                        (pl.col("start") > pl.lit(first)).alias("placed"))
 
 
-def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None) -> pl.DataFrame:
+def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
+                     months: set[dt.date] | None = None) -> pl.DataFrame:
     """Each placement's payments in the months after it while the holder still had the case at the previous
-    month-end: case_id, KEYS, months_since, n, cents, fee (commission cents: an agency's payments × its team's
-    rate in force on the payment's day, none before its first rate)."""
+    month-end (of the payment `months` only; None: all): CASE_PAID (fee: commission cents, an agency's payments ×
+    its team's rate in force on the payment's day, none before its first rate)."""
     folder = path / "paid_case_days"
     files = sorted(f for f in folder.glob("*.parquet") if not f.name.startswith("_")) if folder.is_dir() else []
+    if months is not None:
+        wanted = {f"{m:%Y-%m}" for m in months}
+        files = [f for f in files if f.stem[:7] in wanted]
     if not files or segs.height == 0:
-        return pl.DataFrame(schema={"case_id": pl.Int64, **{k: PLACEMENTS[k] for k in KEYS},
-                                    "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64, "fee": pl.Float64})
+        return pl.DataFrame(schema=CASE_PAID)
     mi = month_index_expr(pl.col("day").dt.month_start())
     since = mi - month_index_expr(pl.col("start"))
     held = (since >= 1) & (mi <= month_index_expr(pl.col("last")) + 1)
@@ -91,7 +96,8 @@ def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None) 
     else:
         fee = pl.lit(0.0)
     return (pays.group_by("case_id", *KEYS, "months_since")
-            .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee")).collect())
+            .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee"))
+            .select(*CASE_PAID).collect())
 
 
 def vintage_cells(segs: pl.DataFrame, paid: pl.DataFrame) -> pl.DataFrame:
@@ -112,16 +118,46 @@ def vintage_cells(segs: pl.DataFrame, paid: pl.DataFrame) -> pl.DataFrame:
                        else pl.col(k).cast(v) for k, v in CELLS.items()]).sort("holder", "start", "months_since")
 
 
+def _unchanged(ctx: SyncContext) -> bool:
+    """True when this version's placements are the previous version's: the same month-end snapshots, teams,
+    agents and commission rates (the bucket bounds are, or the sync would be a full one)."""
+    prev, path = ctx.prev, ctx.writer.path
+    if prev is None or not all((prev / f"{n}.parquet").is_file() for n in ("agency_placements", "agency_case_paid")):
+        return False
+    if sorted(f.stem for f in (prev / "base" / "snapshots").glob("*.parquet")) != [
+            d.isoformat() for d in ctx.snapshot_dates]:
+        return False
+    for name in ("teams", "agents", "agency_fees"):
+        a, b = prev / f"{name}.parquet", path / f"{name}.parquet"
+        if a.is_file() != b.is_file() or (a.is_file() and not pl.read_parquet(a).equals(pl.read_parquet(b))):
+            return False
+    return True
+
+
 def sync_agency(ctx: SyncContext) -> None:
     """agency_cells (memory), agency_placements and agency_case_paid (disk) from this version's tables."""
     path = ctx.writer.path
-    who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
     fees_file = path / "agency_fees.parquet"
     fees = rates(pl.read_parquet(fees_file)) if fees_file.is_file() else None
-    segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
-    paid = _paid_while_held(path, segs, fees)
+    days = ctx.changed_days.get("payments")
+    if days is not None and _unchanged(ctx):
+        if not days:
+            for name in ("agency_cells", "agency_placements", "agency_case_paid"):
+                ctx.writer.keep(name)
+            return
+        # a new day of payments: the placements as they were, the payments of its months recomputed
+        months = {d.replace(day=1) for d in days}
+        segs = pl.read_parquet(ctx.prev / "agency_placements.parquet")  # type: ignore[operator]
+        ctx.writer.keep("agency_placements")
+        pay_month = month_index_expr(pl.col("start")) + pl.col("months_since")
+        kept = pl.read_parquet(ctx.prev / "agency_case_paid.parquet").filter(  # type: ignore[operator]
+            ~pay_month.is_in([month_index(m) for m in months]))
+        paid = pl.concat([kept, _paid_while_held(path, segs, fees, months)])
+    else:
+        who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
+        segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
+        ctx.writer.put("agency_placements", segs.select(*PLACEMENTS).sort("holder", "start", "case_id"),
+                       row_group_size=64_000)
+        paid = _paid_while_held(path, segs, fees)
     ctx.writer.put("agency_cells", vintage_cells(segs, paid))
-    ctx.writer.put("agency_placements", segs.select(*PLACEMENTS).sort("holder", "start", "case_id"),
-                   row_group_size=64_000)
-    ctx.writer.put("agency_case_paid", paid.select(*CASE_PAID).sort("holder", "start", "case_id"),
-                   row_group_size=64_000)
+    ctx.writer.put("agency_case_paid", paid.sort("holder", "start", "case_id"), row_group_size=64_000)

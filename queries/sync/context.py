@@ -64,6 +64,8 @@ class SyncContext:
         self.snapshot_dates: list[dt.date] = []
         self.cases: pl.DataFrame = pl.DataFrame(schema=CASE_SCHEMA)
         self.rows: dict[str, int] = {}
+        #: the days an incremental sync recomputed, per event kind (None: a full sync; absent: not synced yet)
+        self.changed_days: dict[str, set[dt.date] | None] = {}
 
     def prev_frame(self, name: str) -> pl.DataFrame | None:
         """A table of the previous version (None on a full sync or when it has none)."""

@@ -65,6 +65,7 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
     chunks, days = affected(ctx, "payments", S.payments, "payment_id", "paid_at", select, PAY_SCHEMA, wm, "day",
                             {"paid_at": "paid_at", "case_id": "case_id", "cents": "amount"})
     parted = {"payments_daily": PAY_FINE, "liquidation_daily": LIQ_DAILY, "paid_case_days": PAID_CASE}
+    ctx.changed_days["payments"] = days
     if days is not None and not days:
         for name in ("liquidation_agent", "base/payments_days"):
             ctx.writer.keep(name)

@@ -15,6 +15,7 @@ case once (4), with the payments of both of case 5's placements (70).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -36,7 +37,7 @@ from test_agency import (
 from queries.filters import Filters
 from queries.metrics.registry import compute
 from queries.source import contract as S
-from queries.store import Store
+from queries.store import Store, current_version
 from queries.sync import run_sync
 from queries.views.drilldown import iter_cases, list_cases
 
@@ -65,6 +66,10 @@ def _assert_same(a: Store, b: Store) -> None:
         assert compute(key, a, PERIOD).equals(compute(key, b, PERIOD)), key
 
 
+def _placements_file(store_dir: Path) -> Path:
+    return current_version(store_dir) / "agency_placements.parquet"  # type: ignore[operator]
+
+
 def test_incremental_syncs_leave_the_full_syncs_cells(fresh_source, tmp_path):
     """Synced to 30 Apr without April's month-end; then 2 May's payments (a new day); then the April month-end
     and the rest of May (a new snapshot): after each step the incremental store equals a full sync's."""
@@ -81,7 +86,10 @@ def test_incremental_syncs_leave_the_full_syncs_cells(fresh_source, tmp_path):
     for step, (table, rows) in enumerate(((S.payments, may2), (S.balance_snapshots, [
             r for r in ROWS["balance_snapshots"] if r["snapshot_on"] == april]), (S.payments, rest))):
         insert_rows(fresh_source, table, rows)
+        before = _placements_file(inc).stat().st_ino
         assert not run_sync(fresh_source, inc).full
+        # a new day of payments keeps the placements as they were (the file itself); a new month-end rebuilds them
+        assert (_placements_file(inc).stat().st_ino == before) == (table is S.payments), step
         run_sync(fresh_source, tmp_path / f"full{step}", full=True)
         _assert_same(Store.open(inc), Store.open(tmp_path / f"full{step}"))
     got = cells(compute("agency_liquidation", Store.open(inc), PERIOD))
