@@ -106,14 +106,33 @@ def vintage_cells(segs: pl.DataFrame, paid: pl.DataFrame) -> pl.DataFrame:
     while held (paid, fee) and the cases moved then (rec: recalled to in-house, tra: transferred to an agency)."""
     placed = segs.group_by(KEYS).agg(pl.len().cast(pl.UInt32).alias("placed"), pl.col("cents").sum()).with_columns(
         pl.lit(0, pl.Int32).alias("months_since"))
+    return _cells([placed, _later(segs, paid)])
+
+
+def updated_cells(cells: pl.DataFrame, segs: pl.DataFrame, paid: pl.DataFrame, months: set[dt.date]) -> pl.DataFrame:
+    """The previous version's cells with those of payments in `months` made again (`paid`: those months' payments
+    while held; the placements unchanged): what vintage_cells gives on all of them."""
+    idx = [month_index(m) for m in months]
+    hit = (pl.col("months_since") > 0) & (month_index_expr(pl.col("start")) + pl.col("months_since")).is_in(idx)
+    # a move counts in the month after the holding's last month-end: the moves counted in `months`
+    moved = segs.filter((month_index_expr(pl.col("last")) + 1).is_in(idx))
+    return _cells([cells.filter(~hit), _later(moved, paid)])
+
+
+def _later(segs: pl.DataFrame, paid: pl.DataFrame) -> pl.DataFrame:
+    """The cells after placement: payments while held and the moves, by months since placement."""
     pays = paid.group_by(*KEYS, "months_since").agg(pl.col("cents").sum().alias("paid"), pl.col("fee").sum())
     moved = segs.filter(pl.col("next_kind").is_not_null()).group_by(
         *KEYS, (month_index_expr(pl.col("last")) + 1 - month_index_expr(pl.col("start"))).cast(pl.Int32)
         .alias("months_since")).agg(
         (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == IN_HOUSE).sum().cast(pl.UInt32).alias("rec"),
         (pl.col("kind") == AGENCY).and_(pl.col("next_kind") == AGENCY).sum().cast(pl.UInt32).alias("tra"))
-    later = pays.join(moved, on=[*KEYS, "months_since"], how="full", coalesce=True)
-    out = pl.concat([placed, later], how="diagonal_relaxed")
+    return pays.join(moved, on=[*KEYS, "months_since"], how="full", coalesce=True)
+
+
+def _cells(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Parts of cells in the CELLS schema, sorted."""
+    out = pl.concat(parts, how="diagonal_relaxed")
     return out.select([pl.col(k).cast(v).fill_null(0) if k in ("placed", "cents", "paid", "fee", "rec", "tra")
                        else pl.col(k).cast(v) for k, v in CELLS.items()]).sort("holder", "start", "months_since")
 
@@ -122,7 +141,8 @@ def _unchanged(ctx: SyncContext) -> bool:
     """True when this version's placements are the previous version's: the same month-end snapshots, teams,
     agents and commission rates (the bucket bounds are, or the sync would be a full one)."""
     prev, path = ctx.prev, ctx.writer.path
-    if prev is None or not all((prev / f"{n}.parquet").is_file() for n in ("agency_placements", "agency_case_paid")):
+    if prev is None or not all((prev / f"{n}.parquet").is_file()
+                               for n in ("agency_cells", "agency_placements", "agency_case_paid")):
         return False
     if sorted(f.stem for f in (prev / "base" / "snapshots").glob("*.parquet")) != [
             d.isoformat() for d in ctx.snapshot_dates]:
@@ -152,12 +172,15 @@ def sync_agency(ctx: SyncContext) -> None:
         pay_month = month_index_expr(pl.col("start")) + pl.col("months_since")
         kept = pl.read_parquet(ctx.prev / "agency_case_paid.parquet").filter(  # type: ignore[operator]
             ~pay_month.is_in([month_index(m) for m in months]))
-        paid = pl.concat([kept, _paid_while_held(path, segs, fees, months)])
+        new = _paid_while_held(path, segs, fees, months)
+        paid = pl.concat([kept, new])
+        cells = updated_cells(pl.read_parquet(ctx.prev / "agency_cells.parquet"), segs, new, months)  # type: ignore[operator]
     else:
         who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
         segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
         ctx.writer.put("agency_placements", segs.select(*PLACEMENTS).sort("holder", "start", "case_id"),
                        row_group_size=64_000)
         paid = _paid_while_held(path, segs, fees)
-    ctx.writer.put("agency_cells", vintage_cells(segs, paid))
+        cells = vintage_cells(segs, paid)
+    ctx.writer.put("agency_cells", cells)
     ctx.writer.put("agency_case_paid", paid.sort("holder", "start", "case_id"), row_group_size=64_000)

@@ -72,6 +72,7 @@ C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent
              "bucket": pl.String, "ts": pl.Int64, "lookback_s": pl.Int64, "min_failed": pl.Int64,
              "n_in": pl.Int64, "streak_in": pl.Int64, "other_breach": pl.Boolean, "rule_id": pl.String}
 _PENDING_IN = {k: v for k, v in C_PENDING.items() if k not in ("other_breach", "rule_id")}
+PHONE_SCHEMA = {"case_id": pl.Int64, "phone": pl.String}
 #: a month's tail: the last calls to the debtor number per case (wrong = a wrong_number, kept apart)
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
 
@@ -208,17 +209,30 @@ def prepare(ctx: SyncContext) -> Compliance:
     agents = agents.join(teams.select("team_id", (pl.col("channel") == "agency").alias("is_agency"), wl),
                          on="team_id", how="left").select("agent_id", pl.col("is_agency").fill_null(False),
                                                           "whitelisted_on")
-    phones = r.read(sa.select(S.cases.c.case_id, S.cases.c.phone), {"case_id": pl.Int64, "phone": pl.String})
-    phones = phones.select("case_id", pl.col("phone").hash(PHONE_SEED).alias("ph"),
-                           pl.col("phone").is_not_null().alias("has"))
     comp = Compliance(ctx.pack, optional, plans, agents, ctx.writer.path / "_spill" / "compliance")
-    comp.phones = phones
+    if ctx.prev is None:  # a full sync: every case's number (see mark_debtor_calls; 0.2 s at bank scale)
+        phones = r.read(sa.select(S.cases.c.case_id, S.cases.c.phone), PHONE_SCHEMA)
+        comp.phones = phones.select("case_id", pl.col("phone").hash(PHONE_SEED).alias("ph"),
+                                    pl.col("phone").is_not_null().alias("has"))
     return comp
 
 
 def mark_debtor_calls(ctx: SyncContext, c: pl.DataFrame) -> pl.DataFrame:
-    """Set Q_DEBTOR_CALL on the calls whose number is the case's (`phone_no`: the number of every call)."""
+    """Set Q_DEBTOR_CALL on the calls whose number is the case's (`phone_no`: the number of every call). Only a
+    full sync needs it: an incremental one decides every unjustified third-party contact from the source's
+    history (finish), which reads the calls to the case's number there."""
     comp: Compliance = ctx.compliance
+    if comp.phones is None and comp.phone_by_pos is None:
+        return c
+    known, number = _phone_by_position(ctx, comp, c.get_column("case_id"))
+    debtor = (known & ((c.get_column("k") & B_CALL) > 0) & c.get_column("phone_no").is_not_null()
+              & (c.get_column("phone_no").hash(PHONE_SEED) == number))
+    return c.with_columns(pl.when(debtor.fill_null(False)).then(pl.col("q") | Q_DEBTOR_CALL).otherwise(pl.col("q"))
+                          .alias("q"))
+
+
+def _phone_by_position(ctx: SyncContext, comp: Compliance, case_id: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Per row: whether the case's number is known, and its hash — from arrays by case position (a full sync)."""
     lk = ctx.lk
     if comp.phone_by_pos is None:  # once, on the first chunk (the cases are synced by then)
         by_case = ctx.cases.select("case_id").join(comp.phones, on="case_id", how="left", maintain_order="left")
@@ -227,12 +241,8 @@ def mark_debtor_calls(ctx: SyncContext, c: pl.DataFrame) -> pl.DataFrame:
         comp.phone_by_pos = np.append(np.where(has, ph, 0).astype(np.uint64), np.uint64(0))
         comp.phone_known = np.append(has, False)
         comp.phones = None
-    pos = lk.positions(c.get_column("case_id"))
-    debtor = (pl.Series(comp.phone_known[pos]) & pl.Series(((c.get_column("k") & B_CALL) > 0).to_numpy())
-              & c.get_column("phone_no").is_not_null()
-              & (c.get_column("phone_no").hash(PHONE_SEED) == pl.Series(comp.phone_by_pos[pos])))
-    return c.with_columns(pl.when(debtor.fill_null(False)).then(pl.col("q") | Q_DEBTOR_CALL).otherwise(pl.col("q"))
-                          .alias("q"))
+    pos = lk.positions(case_id)
+    return pl.Series(comp.phone_known[pos]), pl.Series(comp.phone_by_pos[pos])  # type: ignore[index]
 
 
 def _day_params(pack: RulePack, days: list[dt.date]) -> pl.DataFrame:
