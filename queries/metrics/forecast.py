@@ -181,20 +181,31 @@ class Curves:
     total: dict[tuple[str, dt.date], float]
 
 
+def _group_sum(of: np.ndarray, n: int, x: np.ndarray) -> np.ndarray:
+    """x's rows (one per unit) summed by group: `of` is each unit's group index, -1 for none. Sums of cents, so
+    exact in any order; a sort and one reduceat, not a units × groups product (40 ms at 2,500 agents)."""
+    out = np.zeros((n, *x.shape[1:]))
+    keep = np.flatnonzero(of >= 0)
+    if keep.size == 0:
+        return out
+    order = keep[np.argsort(of[keep], kind="stable")]
+    g = of[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    out[g[starts]] = np.add.reduceat(x[order], starts, axis=0)
+    return out
+
+
 def curves(base: Base, groups: dict[str, str], buckets: tuple[str, ...] = ()) -> Curves:
     """The curves of each group (units mapped to groups by `groups`; units absent are left out), over the selected
     buckets (all when none): collected, and the pipeline valued at each group's kept rates."""
     months = list(base.days)
     names = sorted(set(groups.values()))
     g_ix = {g: i for i, g in enumerate(names)}
-    member = np.zeros((len(names), len(base.units)))
-    for i, u in enumerate(base.units):
-        if u in groups:
-            member[g_ix[groups[u]], i] = 1.0
+    of = np.array([g_ix[groups[u]] if u in groups else -1 for u in base.units], dtype=np.int64)
     sel = np.array([not buckets or b in buckets for b in base.buckets], dtype=bool)
-    paid = np.einsum("gu,ubmk->gmk", member, base.paid[:, sel])
-    total = np.einsum("gu,ubm->gm", member, base.total[:, sel])
-    held = np.einsum("gu,ubmk->gbmk", member, base.held[:, sel])
+    paid = _group_sum(of, len(names), base.paid[:, sel].sum(axis=1))
+    total = _group_sum(of, len(names), base.total[:, sel].sum(axis=1))
+    held = _group_sum(of, len(names), base.held[:, sel])
     resolved = base.kept.filter(pl.col("unit").is_in(list(groups)))
     if buckets:
         resolved = resolved.filter(pl.col("bucket").is_in(list(buckets)))

@@ -393,3 +393,18 @@ def test_payments_without_an_agent_count_for_the_centre_only(tmp_path):
     assert team["numerator"] == pytest.approx(800.0) and team["value"] == pytest.approx(2000.0)
     assert one(compute("landing", st, Filters(MONTH, day, teams=("T1",)), calendar=CAL))["value"] == \
         pytest.approx(2000.0)
+
+
+def test_group_sums_equal_the_membership_product() -> None:
+    """The curves' sums by group (a sort and reduceat) equal the straightforward units × groups product, exactly,
+    with units in no group and groups with no unit."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 10**9, (40, 3, 5, 7)).astype(float)
+    of = rng.integers(-1, 6, 40)
+    of[of == 4] = -1  # group 4 has no unit
+    member = np.zeros((6, 40))
+    member[of[of >= 0], np.flatnonzero(of >= 0)] = 1.0
+    assert np.array_equal(F._group_sum(of, 6, x), np.einsum("gu,ubmk->gbmk", member, x))
+    assert np.array_equal(F._group_sum(np.full(40, -1), 6, x), np.zeros((6, 3, 5, 7)))
