@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from queries.buckets import CLOSED_CODE
 from queries.dates import month_start
 from queries.source import contract as S
-from queries.source.reader import cents, require
+from queries.source.reader import Reader, cents, require
 from queries.store import Watermarks
 from queries.sync.context import (
     CASE_SCHEMA,
@@ -114,11 +114,25 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     return touched
 
 
+def snapshot_days(reader: Reader) -> list[dt.date]:
+    """The source's snapshot days, one seek of the primary key (snapshot_on, case_id) per day: a DISTINCT reads
+    every row (0.1 s at bank scale, 2.2 s at 5×, on every sync); month-ends make a dozen or so seeks."""
+    snap = S.balance_snapshots.c
+    out: list[dt.date] = []
+    while True:
+        q = sa.select(sa.func.min(snap.snapshot_on).label("d"))
+        if out:
+            q = q.where(snap.snapshot_on > out[-1])
+        d = reader.read(q, {"d": pl.Date}).get_column("d")[0]
+        if d is None:
+            return out
+        out.append(d)
+
+
 def sync_snapshots(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     """Copy new snapshots into base; return snapshot dates whose rollups must be rebuilt."""
     snap = S.balance_snapshots.c
-    src = ctx.reader.read(sa.select(snap.snapshot_on).distinct(), {"snapshot_on": pl.Date})
-    source_dates = sorted(src.get_column("snapshot_on").to_list())
+    source_dates = snapshot_days(ctx.reader)
     have = {dt.date.fromisoformat(d) for d in wm.snapshots} if ctx.prev else set()
     new = [d for d in source_dates if d not in have]
     for d in source_dates:
