@@ -70,6 +70,9 @@ def main() -> int:
             a, b = med([r[key] for r in syncs["baseline"]]), med([r[key] for r in syncs["this"]])
             print(f"| full sync, {key} | {fmt.format(a)} {unit} | {fmt.format(b)} {unit} | {b / a:.2f} |")
     for page in pages["this"][0]["pages"]:
+        if page not in pages["baseline"][0]["pages"]:  # a page the baseline does not have yet
+            print(f"| {page} metric calls | — | {med([p['pages'][page]['median_ms'] for p in pages['this']]):.1f} ms | — |")
+            continue
         a = med([p["pages"][page]["median_ms"] for p in pages["baseline"]])
         b = med([p["pages"][page]["median_ms"] for p in pages["this"]])
         print(f"| {page} metric calls (median of medians) | {a:.1f} ms | {b:.1f} ms | {b / a:.2f} |")
