@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from machine import load  # noqa: E402
 
 
 def _sync(source: str, store: str, with_stage: bool) -> dict:
@@ -30,10 +33,6 @@ def _sync(source: str, store: str, with_stage: bool) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"sync failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _load() -> str:
-    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
 def main() -> int:
@@ -50,14 +49,14 @@ def main() -> int:
             runs[label].append(r)
             stage = {k: v for k, v in r["timings"].items() if k in ("contacts", "complaints", "compliance_prepare")}
             print(f"[{label} compliance] full sync {r['seconds']:.1f} s, CPU {r['cpu_s']:.0f} s, "
-                  f"peak {r['peak_mb']:.0f} MB, {stage} ({_load()})", flush=True)
+                  f"peak {r['peak_mb']:.0f} MB, {stage} ({load()})", flush=True)
     print("\n| full sync | without the compliance stage | with it | with ÷ without |\n|---|---:|---:|---:|")
     for key, unit, fmt in (("seconds", "s", "{:.1f}"), ("cpu_s", "s CPU", "{:.0f}"), ("peak_mb", "MB", "{:.0f}")):
         a = statistics.median(r[key] for r in runs["without"])
         b = statistics.median(r[key] for r in runs["with"])
         print(f"| {key} (median of {args.runs}) | {fmt.format(a)} {unit} | {fmt.format(b)} {unit} | {b / a:.2f} |")
     ratios = [w["cpu_s"] / o["cpu_s"] for w, o in zip(runs["with"], runs["without"], strict=True)]
-    print(f"\nCPU ratio per pair: {', '.join(f'{x:.2f}' for x in ratios)}; machine: {_load()}, {os.cpu_count()} cores")
+    print(f"\nCPU ratio per pair: {', '.join(f'{x:.2f}' for x in ratios)}; machine: {load()}, {os.cpu_count()} cores")
     return 0
 
 
