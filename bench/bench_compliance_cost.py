@@ -56,7 +56,7 @@ def main() -> int:
         b = statistics.median(r[key] for r in runs["with"])
         print(f"| {key} (median of {args.runs}) | {fmt.format(a)} {unit} | {fmt.format(b)} {unit} | {b / a:.2f} |")
     ratios = [w["cpu_s"] / o["cpu_s"] for w, o in zip(runs["with"], runs["without"], strict=True)]
-    print(f"\nCPU ratio per pair: {', '.join(f'{x:.2f}' for x in ratios)}; machine: {load()}, {os.cpu_count()} cores")
+    print(f"\nCPU ratio per pair: {', '.join(f'{x:.2f}' for x in ratios)}; machine: {load()}")
     return 0
 
 
