@@ -72,6 +72,7 @@ C_PENDING = {"contact_id": pl.Int64, "case_id": pl.Int64, "day": pl.Date, "agent
              "bucket": pl.String, "ts": pl.Int64, "lookback_s": pl.Int64, "min_failed": pl.Int64,
              "n_in": pl.Int64, "streak_in": pl.Int64, "other_breach": pl.Boolean, "rule_id": pl.String}
 _PENDING_IN = {k: v for k, v in C_PENDING.items() if k not in ("other_breach", "rule_id")}
+#: the cases' numbers as a full sync reads them (hashed at once; the numbers are not kept)
 PHONE_SCHEMA = {"case_id": pl.Int64, "phone": pl.String}
 #: a month's tail: the last calls to the debtor number per case (wrong = a wrong_number, kept apart)
 C_TAIL = {"case_id": pl.Int64, "ts": pl.Int64, "unanswered": pl.Boolean, "wrong": pl.Boolean}
