@@ -171,7 +171,10 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                     acc[(*head, *values)].append(got)
     names = [*by_time, *by_org, *by_case]
     schema = {d: (pl.Date if d in TIME_DIMS else pl.String) for d in names} | {alias: pl.Float64}
-    out = pl.DataFrame([(*k, float(len(casesets.union(v)))) for k, v in acc.items()], schema=schema, orient="row")
+    counts = [(*k, float(len(casesets.union(v)))) for k, v in acc.items()]
+    # a group whose sets are all empty (a period after the data's last day reads empty edge sets) is no row, as
+    # in the other breakdowns: only groups with a case
+    out = pl.DataFrame([c for c in counts if c[-1] > 0], schema=schema, orient="row")
     if not by:
         out = out if out.height else pl.DataFrame({alias: [0.0]})
         return out.select(alias)

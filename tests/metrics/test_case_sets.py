@@ -134,6 +134,7 @@ PERIODS = {
     "end cut only": (dt.date(2026, 3, 1), dt.date(2026, 7, 9)),
     "start in the merged month": (MERGED - dt.timedelta(days=2), AS_OF),
     "end in the merged month": (dt.date(2026, 8, 1), MERGED),
+    "after the data's last day": (AS_OF + dt.timedelta(days=1), month_end(AS_OF)),
 }
 #: Each kind of filter comes twice over the periods, each with another breakdown.
 FILTERS = [{"products": ("P",)}, {"regions": ("R",)}, {"buckets": ("M1", "M2")}, {"agents": ("A",)},
