@@ -20,6 +20,7 @@ from queries.sync.context import (
     US,
     CaseLookup,
     SyncContext,
+    latest_stamp,
 )
 from queries.sync.tables import coarse, replace_rows
 
@@ -66,15 +67,6 @@ def case_select() -> sa.Select:
                      c.placed_dpd, c.status, c.agent_id, c.updated_at)
 
 
-def _latest(rows: pl.DataFrame, since: str | None) -> str | None:
-    """The new cases watermark: the latest updated_at read (never earlier than the previous one)."""
-    top = rows.get_column("updated_at").max()
-    if top is None:
-        return since
-    top = top.isoformat()
-    return top if since is None or top > since else since
-
-
 def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     """Refresh base cases; return placement months touched by changed cases.
 
@@ -104,13 +96,13 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
             ctx.rows["cases"] = 0
             ctx.cases = prev
             ctx.writer.keep("base/cases")
-            wm.cases_updated_at = _latest(read, since)
+            wm.cases_updated_at = latest_stamp(read, since)
             return touched
         cases = pl.concat([prev.join(changed.select("case_id"), on="case_id", how="anti"), changed])
     ctx.rows["cases"] = changed.height
     ctx.cases = cases.sort("case_id")
     ctx.writer.put("base/cases", ctx.cases)
-    wm.cases_updated_at = _latest(read, since)
+    wm.cases_updated_at = latest_stamp(read, since)
     return touched
 
 

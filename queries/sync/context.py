@@ -40,6 +40,15 @@ COMPLAINT_SCHEMA = {"complaint_id": pl.Int64, "case_id": pl.Int64, "agent_id": p
                     "substantiated": pl.Boolean, "updated_at": US}
 
 
+def latest_stamp(rows: pl.DataFrame, since: str | None) -> str | None:
+    """A mutable table's new watermark: the latest updated_at of the rows read, never earlier than `since`."""
+    top = rows.get_column("updated_at").max()
+    if top is None:
+        return since
+    top = top.isoformat()
+    return top if since is None or top > since else since
+
+
 def concat(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
     """The non-empty frames stacked, or an empty frame of `schema`."""
     frames = [f for f in frames if f.height]

@@ -12,7 +12,14 @@ from queries.source import contract as S
 from queries.source.reader import cents, require
 from queries.store import Watermarks
 from queries.sync.compliance import complaint_columns
-from queries.sync.context import COMPLAINT_SCHEMA, DIMS, PROMISE_SCHEMA, US, SyncContext
+from queries.sync.context import (
+    COMPLAINT_SCHEMA,
+    DIMS,
+    PROMISE_SCHEMA,
+    US,
+    SyncContext,
+    latest_stamp,
+)
 from queries.sync.tables import coarse, replace_days
 
 PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
@@ -48,9 +55,7 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
         return
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
         pl.DataFrame(schema=PROMISE_BASE)
-    if changed.height:
-        top = changed.get_column("updated_at").max().isoformat()
-        wm.promises_updated_at = top if since is None or top > since else since
+    wm.promises_updated_at = latest_stamp(changed, since)
     if not incremental:
         ctx.writer.put_parts("base/promises", changed, date_col="due_on")
         _promise_rollups(ctx, changed, None)
