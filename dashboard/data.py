@@ -437,15 +437,19 @@ def cases(filters: Filters, drill: tuple, page: int, page_size: int = 50,
           reveal: bool = False) -> tuple[CasePage | None, str | None]:
     """One page of the cases behind a selection within the viewer's scope (masked unless revealed), or why not."""
     try:
-        # an agency figure's cases are the ids the store version keeps: the version is then part of the key
-        stored = dict(drill).get("event") == "agency_placements"
-        result, error = _recovering(lambda: _cases(_current_state().version if stored else "", _scope(), filters,
-                                                   drill, page, page_size, reveal))
+        # the store version is part of the key of a list read from the store
+        result, error = _recovering(lambda: _cases(_current_state().version if _from_store(drill) else "", _scope(),
+                                                   filters, drill, page, page_size, reveal))
     except SOURCE_ERRORS as exc:  # raised, so not cached: the list works again as soon as the database is back
         return None, describe(exc)
     if result is not None:
         _count(result.rows.height)
     return result, error
+
+
+def _from_store(drill: tuple) -> bool:
+    """True for a list the store answers: an agency figure's cases are the ids the store version keeps."""
+    return dict(drill).get("event") == "agency_placements"
 
 
 @st.cache_data(ttl=120, show_spinner=False, max_entries=500)
@@ -463,7 +467,7 @@ def export_cases(filters: Filters, drill: tuple, reveal: bool = False) -> Callab
     """Every case behind a selection (up to the export limit), for a download: the batches are read from the
     case database only when the file is built, with the engine and the scope of this run."""
     eng, scope = engine(), _scope()
-    store = _store() if dict(drill).get("event") == "agency_placements" else None
+    store = _store() if _from_store(drill) else None
     return lambda: (plain_frame(b) for b in service.export_cases(eng, scope, filters, dict(drill), reveal_pii=reveal,
                                                                  store=store))
 
