@@ -237,7 +237,7 @@ class MonthSets:
     def bitmaps_at(self, pos: np.ndarray) -> list[AnyBitMap]:
         """The bitmaps at some index positions."""
         buf, r = self.buf, self.rec[pos]
-        return [BitMap64.deserialize(buf[o:o + n]) if w else BitMap.deserialize(buf[o:o + n])
+        return [load(buf[o:o + n], w)
                 for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True)]
 
     def ordered_at(self, pos: np.ndarray, first: int, last: int) -> list[AnyBitMap]:
