@@ -8,9 +8,8 @@ on it. A store written by an older dashboard (another format) is never served: t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-
-import polars as pl
 
 from queries.store.manifest import FORMAT_VERSION, MANIFEST
 from queries.store.versions import CURRENT, Store, current_version
@@ -27,16 +26,48 @@ def outdated(store: Store) -> str | None:
             "it is rebuilt by the next sync (`collections-dashboard sync --full`)")
 
 
+MAGIC = b"PAR1"
+
+
+def _parquet_files(folder: str) -> Iterator[str]:
+    """Every Parquet file under a folder (os.scandir: a version holds thousands, pathlib's rglob costs more)."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            yield from _parquet_files(entry.path)
+        elif entry.name.endswith(".parquet"):
+            yield entry.path
+
+
+def footer_problem(path: str) -> str | None:
+    """Why a Parquet file's frame cannot be read, or None: the magic at both ends and a footer length that fits
+    (what a reader checks before anything else; a truncated or overwritten file fails it)."""
+    try:
+        with open(path, "rb") as fh:
+            head, size = fh.read(4), fh.seek(0, 2)
+            if size < 12:
+                return f"{size} bytes, too short for Parquet"
+            fh.seek(size - 8)
+            tail = fh.read(8)
+    except OSError as exc:
+        return str(exc)
+    if head != MAGIC or tail[4:] != MAGIC:
+        return "no Parquet magic bytes (truncated or overwritten)"
+    if int.from_bytes(tail[:4], "little") > size - 12:
+        return "the footer is longer than the file (truncated)"
+    return None
+
+
 def version_problems(version: Path) -> list[str]:
-    """What cannot be read in one store version: a missing manifest, Parquet files with bad footers."""
+    """What cannot be read in one store version: a missing manifest, Parquet files with bad frames (checked on
+    every file before each sync and when a server opens a version: 2,900 files at bank scale in ~40 ms, where
+    parsing each footer took 100–180 ms)."""
     if not (version / MANIFEST).is_file():
         return ["manifest.json missing"]
     problems = []
-    for f in sorted(version.rglob("*.parquet")):
-        try:  # Polars reads a footer 5× faster than pyarrow, and the sync then never imports pyarrow
-            pl.read_parquet_metadata(f)
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            problems.append(f"{f.relative_to(version)}: {str(exc).splitlines()[0]}")
+    for f in sorted(_parquet_files(str(version))):
+        why = footer_problem(f)
+        if why is not None:
+            problems.append(f"{Path(f).relative_to(version)}: {why}")
     return problems
 
 

@@ -47,6 +47,7 @@ class StoreWriter:
         folder = self.path / name
         if schema_file:
             folder.mkdir(exist_ok=True)
+            (folder / SCHEMA_FILE).unlink(missing_ok=True)  # may be a hard link into the previous version
             df.head(0).write_parquet(folder / SCHEMA_FILE)
         if df.height == 0:
             return
@@ -60,7 +61,7 @@ class StoreWriter:
             target = folder / f"{d.isoformat() if by_day else d.strftime('%Y-%m')}.parquet"
             if target.exists():
                 target.unlink()  # a hard link to the previous version: never write through it
-            if not by_day:  # days in order inside a month file
+            if not by_day and not part.get_column(date_col).is_sorted():  # days in order inside a month file
                 part = part.sort(date_col)
             # day files: many small ones, written in bulk by a full sync; lz4 writes and reads faster
             part.write_parquet(target, compression="lz4" if by_day else "zstd", statistics=True,

@@ -22,10 +22,11 @@ from queries.sync.context import SyncContext
 #: One row per placement (the cases behind a vintage's denominator): the drill-down's keys.
 PLACEMENTS = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
               "bucket": pl.String, "start": pl.Date, "cents": pl.Int64, "last": pl.Date, "next_kind": pl.String}
-#: Payments while held, per placement and months since placement: n payments, cents, commission (fee, cents).
+#: Payments while held, per placement and months since placement: n payments, cents, commission (fee, cents);
+#: month is the payments' month (start + months_since), the file each row is in (one per payment month).
 CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
              "bucket": pl.String, "start": pl.Date, "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64,
-             "fee": pl.Float64}
+             "fee": pl.Float64, "month": pl.Date}
 KEYS = ["holder", "kind", "team_id", "bucket", "start"]
 
 
@@ -96,7 +97,8 @@ def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
     else:
         fee = pl.lit(0.0)
     return (pays.group_by("case_id", *KEYS, "months_since")
-            .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee"))
+            .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee"),
+                 pl.col("day").first().dt.month_start().alias("month"))
             .select(*CASE_PAID).collect())
 
 
@@ -141,8 +143,8 @@ def _unchanged(ctx: SyncContext) -> bool:
     """True when this version's placements are the previous version's: the same month-end snapshots, teams,
     agents and commission rates (the bucket bounds are, or the sync would be a full one)."""
     prev, path = ctx.prev, ctx.writer.path
-    if prev is None or not all((prev / f"{n}.parquet").is_file()
-                               for n in ("agency_cells", "agency_placements", "agency_case_paid")):
+    if prev is None or not all((prev / f"{n}.parquet").is_file() for n in ("agency_cells", "agency_placements")) \
+            or not (prev / "agency_case_paid").is_dir():
         return False
     if sorted(f.stem for f in (prev / "base" / "snapshots").glob("*.parquet")) != [
             d.isoformat() for d in ctx.snapshot_dates]:
@@ -161,20 +163,18 @@ def sync_agency(ctx: SyncContext) -> None:
     fees = rates(pl.read_parquet(fees_file)) if fees_file.is_file() else None
     days = ctx.changed_days.get("payments")
     if days is not None and _unchanged(ctx):
+        ctx.writer.keep("agency_placements")
         if not days:
-            for name in ("agency_cells", "agency_placements", "agency_case_paid"):
-                ctx.writer.keep(name)
+            ctx.writer.keep("agency_cells")
+            ctx.writer.keep_parts("agency_case_paid", set())
             return
-        # a new day of payments: the placements as they were, the payments of its months recomputed
+        # a new day of payments: the placements as they were, the payments of its months made again (their
+        # files; the other months' files are kept)
         months = {d.replace(day=1) for d in days}
         segs = pl.read_parquet(ctx.prev / "agency_placements.parquet")  # type: ignore[operator]
-        ctx.writer.keep("agency_placements")
-        pay_month = month_index_expr(pl.col("start")) + pl.col("months_since")
-        kept = pl.read_parquet(ctx.prev / "agency_case_paid.parquet").filter(  # type: ignore[operator]
-            ~pay_month.is_in([month_index(m) for m in months]))
-        new = _paid_while_held(path, segs, fees, months)
-        paid = pl.concat([kept, new])
-        cells = updated_cells(pl.read_parquet(ctx.prev / "agency_cells.parquet"), segs, new, months)  # type: ignore[operator]
+        paid = _paid_while_held(path, segs, fees, months)
+        cells = updated_cells(pl.read_parquet(ctx.prev / "agency_cells.parquet"), segs, paid, months)  # type: ignore[operator]
+        ctx.writer.keep_parts("agency_case_paid", {f"{m:%Y-%m}" for m in months})
     else:
         who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
         segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
@@ -183,4 +183,5 @@ def sync_agency(ctx: SyncContext) -> None:
         paid = _paid_while_held(path, segs, fees)
         cells = vintage_cells(segs, paid)
     ctx.writer.put("agency_cells", cells)
-    ctx.writer.put("agency_case_paid", paid.sort("holder", "start", "case_id"), row_group_size=64_000)
+    ctx.writer.put_parts("agency_case_paid", paid.sort("month", "holder", "start", "case_id"), date_col="month",
+                         row_group_size=64_000)

@@ -70,6 +70,11 @@ def _placements_file(store_dir: Path) -> Path:
     return current_version(store_dir) / "agency_placements.parquet"  # type: ignore[operator]
 
 
+def _paid_files(store_dir: Path) -> dict[str, int]:
+    """The payment-month files of agency_case_paid and their inodes."""
+    return {f.name: f.stat().st_ino for f in (current_version(store_dir) / "agency_case_paid").glob("20*.parquet")}  # type: ignore[operator]
+
+
 def test_incremental_syncs_leave_the_full_syncs_cells(fresh_source, tmp_path):
     """Synced to 30 Apr without April's month-end; then 2 May's payments (a new day); then the April month-end
     and the rest of May (a new snapshot): after each step the incremental store equals a full sync's."""
@@ -86,10 +91,13 @@ def test_incremental_syncs_leave_the_full_syncs_cells(fresh_source, tmp_path):
     for step, (table, rows) in enumerate(((S.payments, may2), (S.balance_snapshots, [
             r for r in ROWS["balance_snapshots"] if r["snapshot_on"] == april]), (S.payments, rest))):
         insert_rows(fresh_source, table, rows)
-        before = _placements_file(inc).stat().st_ino
+        before, paid_before = _placements_file(inc).stat().st_ino, _paid_files(inc)
         assert not run_sync(fresh_source, inc).full
         # a new day of payments keeps the placements as they were (the file itself); a new month-end rebuilds them
         assert (_placements_file(inc).stat().st_ino == before) == (table is S.payments), step
+        if table is S.payments:  # and the payments while held of the months before May's (their files)
+            kept = {n for n in paid_before if n < "2026-05"}
+            assert kept and all(_paid_files(inc)[n] == paid_before[n] for n in kept), (step, kept)
         run_sync(fresh_source, tmp_path / f"full{step}", full=True)
         _assert_same(Store.open(inc), Store.open(tmp_path / f"full{step}"))
     got = cells(compute("agency_liquidation", Store.open(inc), PERIOD))

@@ -17,7 +17,7 @@ from fixtures_demo import AS_OF, SMALL
 from queries.cli import main as cli_main
 from queries.demo import build_demo_database
 from queries.store import Store, current_version
-from queries.store.recovery import roll_back_if_corrupt, version_problems
+from queries.store.recovery import footer_problem, roll_back_if_corrupt, version_problems
 
 
 @pytest.fixture
@@ -59,6 +59,24 @@ def _corrupt(version: Path) -> Path:
     victim = next(f for f in sorted(version.glob("*.parquet")) if f.stem in ROLLUPS)
     victim.write_bytes(victim.read_bytes()[:50])
     return victim
+
+
+def test_a_damaged_parquet_file_is_told_from_a_good_one(tmp_path) -> None:
+    """The frame check before each sync: a good file passes; cut short, its end overwritten, its footer length
+    damaged or emptied, it does not — and each of those Polars cannot read either."""
+    good = tmp_path / "good.parquet"
+    pl.DataFrame({"a": list(range(1000)), "b": ["x" * 20] * 1000}).write_parquet(good)
+    data = good.read_bytes()
+    assert footer_problem(str(good)) is None
+    bad = {"cut": data[:-100], "overwritten end": data[:-4] + b"\0\0\0\0",
+           "footer length": data[:-8] + (len(data)).to_bytes(4, "little") + b"PAR1", "empty": b"",
+           "text": b"not parquet at all, but long enough"}
+    for name, content in bad.items():
+        f = tmp_path / f"{name}.parquet"
+        f.write_bytes(content)
+        assert footer_problem(str(f)), name
+        with pytest.raises(Exception):  # any error: the point is that Polars cannot read it
+            pl.read_parquet(f)
 
 
 def test_corrupt_store_is_rolled_back_and_the_next_sync_repairs_it(source, capsys) -> None:  # noqa: ANN001
