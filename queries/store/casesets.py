@@ -75,7 +75,7 @@ def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
         return BitMap()
     kinds = set(map(type, bitmaps))
     if BitMap64 in kinds and len(kinds) > 1:
-        bitmaps = [b if isinstance(b, BitMap64) else BitMap64(b.to_array()) for b in bitmaps]
+        bitmaps = [_wide(b) for b in bitmaps]
     # pairwise, as a balanced tree: 2-3× faster than one many-way union on these sparse sets (its lazy bitsets
     # cost 8 KB per container however few ids it holds)
     while len(bitmaps) > 1:
@@ -84,10 +84,15 @@ def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
     return bitmaps[0]
 
 
+def _wide(b: AnyBitMap) -> BitMap64:
+    """A bitmap as a 64-bit one (BitMap64 takes a buffer of uint64 only: a 32-bit one's array must be widened)."""
+    return b if isinstance(b, BitMap64) else BitMap64(array.array("Q", np.asarray(b.to_array(), np.uint64).tobytes()))
+
+
 def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
     """a ∩ b (32- and 64-bit mixed)."""
     if isinstance(a, BitMap64) != isinstance(b, BitMap64):
-        a, b = (x if isinstance(x, BitMap64) else BitMap64(x.to_array()) for x in (a, b))
+        a, b = _wide(a), _wide(b)
     return a & b
 
 
@@ -298,6 +303,51 @@ def _first_last(pairs: pl.DataFrame, out: _Blobs) -> None:
                 [len(ids) for ids in _lists(g, "case_id")], [w for _, w in blobs])
 
 
+def _old_ordered(prev: MonthSets, grain: str) -> dict[str | None, tuple[np.ndarray, np.ndarray]]:
+    """A previous version's ordered grain: agent (None: no agent, or the all-agents grains' one entry) → (ids,
+    their days of month), in the grain's order."""
+    r = prev.rec[prev.positions(grain)]
+    out = {}
+    for a, o, n, w in zip(prev.text(r["agent"]), r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(),
+                          strict=True):
+        cuts, ids = ordered_ids(prev.blob(o, n), w)
+        out[a] = (ids.astype(np.int64), np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
+    return out
+
+
+def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> None:
+    """What _first_last gives on the previous version's pairs and the new days' `pairs` when every new day follows
+    the previous version's days (a new day of an append-only source): an agent's cases new in the month go after
+    its others ('f'), its cases seen again move to the end ('l'). The new rows are sorted, not the month's."""
+    whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max(),
+                                          pl.lit(None, pl.String).alias("agent_id"))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int8))
+    for grain, df, col in ((FIRST_AGENT, pairs, "first"), (LAST_AGENT, pairs, "last"),
+                           (FIRST_ALL, whole, "first"), (LAST_ALL, whole, "last")):
+        old = _old_ordered(prev, grain)
+        g = df.group_by("agent_id").agg(pl.col("case_id").sort_by(col, "case_id"), pl.col(col).sort())
+        new = dict(zip(g.get_column("agent_id").to_list(), zip(_lists(g, "case_id"), _lists(g, col), strict=True),
+                       strict=True))
+        agents = sorted(old.keys() | new.keys(), key=lambda a: (a is None, a or ""))  # as sort(nulls_last=True)
+        blobs, cases = [], []
+        for a in agents:
+            ids, days = old.get(a, empty)
+            if a in new:
+                nid, nday = new[a]
+                if col == "last":  # seen again: its last day is the new one
+                    keep = ~np.isin(ids, nid)
+                    ids, days = ids[keep], days[keep]
+                else:  # seen before: its first day stays
+                    fresh = ~np.isin(nid, ids)
+                    nid, nday = nid[fresh], nday[fresh]
+                ids, days = np.concatenate([ids, nid]), np.concatenate([days, nday])
+            blobs.append(_ordered(ids, days))
+            cases.append(len(ids))
+        keys = pl.DataFrame({"agent_id": agents}, schema={"agent_id": pl.String}) \
+            if grain in (FIRST_AGENT, LAST_AGENT) else ONE_ROW
+        out.add(grain, keys, [b for b, _ in blobs], cases, [w for _, w in blobs])
+
+
 def _prev_pairs(prev: MonthSets) -> pl.DataFrame:
     """(agent_id, case_id, first, last) back from a previous version's ordered grains."""
     parts = []
@@ -326,6 +376,7 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     last days of each agent's cases."""
     rows = rows.select("day", "case_id", "agent_id", *CASE_DIMS)
     out = _Blobs()
+    appended = False
     # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
     day_agent = _bitmaps(rows, ["day", "agent_id"])
     pairs = rows.group_by("agent_id", "case_id").agg(pl.col("day").min().dt.day().cast(pl.Int8).alias("first"),
@@ -348,8 +399,12 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
         month_agent = _unite(pl.concat([old.select("agent_id"), month_agent[0]]), prev.bitmaps(old) + month_agent[1],
                              ["agent_id"])
         month_all = [union(prev.bitmaps(prev.frame(MONTH_ALL)) + month_all)]
-        pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
-            pl.col("first").min(), pl.col("last").max())
+        # the previous version's days all before the new rows' (a new day, not one read again): the fast path
+        before, first_new = prev.days(prev.positions(DAY_ALL)), rows.get_column("day").min()
+        appended = first_new is not None and (before.size == 0 or _epoch_days(first_new) > int(before.max()))
+        if not appended:
+            pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
+                pl.col("first").min(), pl.col("last").max())
         old = prev.frame(MONTH_DIM)
         dims = _unite(pl.concat([old.select("dim", "value"), dims[0]]), prev.bitmaps(old) + dims[1],
                       ["dim", "value"])
@@ -359,8 +414,15 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     out.bitmaps(MONTH_AGENT, *month_agent)
     out.bitmaps(MONTH_ALL, ONE_ROW, month_all)
     out.bitmaps(MONTH_DIM, *dims)
-    _first_last(pairs, out)
+    if prev is not None and days is not None and appended:
+        _appended_first_last(prev, pairs, out)
+    else:
+        _first_last(pairs, out)
     return out
+
+
+def _epoch_days(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
 
 
 def write_month(version: Path, family: str, month: dt.date, sets: _Blobs) -> None:

@@ -174,3 +174,37 @@ def test_ids_beyond_32_bits_use_64_bit_sets():
     out = build(df, ["k"]).sort("k")
     assert out.get_column("wide").to_list() == [True, False]
     assert list(load(out["bm"][0], True)) == [3, big] and list(load(out["bm"][1], False)) == [3]
+
+
+def _month_files(tmp_path, name: str, sets) -> bytes:  # noqa: ANN001
+    from queries.store.casesets import index_file, write_month
+
+    version = tmp_path / name
+    write_month(version, "paying", dt.date(2026, 5, 1), sets)
+    idx = index_file(version, "paying", dt.date(2026, 5, 1))
+    return idx.read_bytes() + idx.with_suffix(".bin").read_bytes()
+
+
+@pytest.mark.parametrize("new_days", [(11, 12), (10, 11)], ids=["new days", "a day read again"])
+def test_a_month_merged_with_new_days_is_the_month_built_whole(tmp_path, new_days):  # noqa: ANN001
+    """A month's sets made from the previous version's and the new days' rows are byte for byte those made from
+    all its rows: when the new days follow the old ones (the fast path: old orderings extended) and when a day is
+    read again (the merge of the pairs). Rows: cases seen again by the same and by another agent, new cases, a
+    null agent, ids past 32 bits."""
+    from queries.store.casesets import month_sets, open_month
+
+    rnd = __import__("random").Random(5)
+    agents = ["A1", "A2", "B1", None]
+    rows = [(dt.date(2026, 5, d), rnd.choice([*range(1, 60), NARROW_MAX + 3]), rnd.choice(agents))
+            for d in range(1, 13) for _ in range(25)]
+    frame = pl.DataFrame(rows, schema={"day": pl.Date, "case_id": pl.Int64, "agent_id": pl.String},
+                         orient="row").with_columns(pl.lit("M1").alias("bucket"), pl.lit("card").alias("product"),
+                                                    (pl.col("case_id") % 3).cast(pl.String).alias("region"))
+    days = {dt.date(2026, 5, d) for d in new_days}
+    frame = frame.filter(pl.col("day") <= max(days))
+    old = frame.filter(pl.col("day") <= dt.date(2026, 5, 10))  # the previous version: to the 10th
+    whole = _month_files(tmp_path, "whole", month_sets(frame))
+    _month_files(tmp_path, "prev", month_sets(old))
+    prev = open_month(tmp_path / "prev", "paying", dt.date(2026, 5, 1))
+    merged = month_sets(frame.filter(pl.col("day").is_in(list(days))), prev, days)
+    assert _month_files(tmp_path, "merged", merged) == whole
