@@ -303,16 +303,25 @@ def _first_last(pairs: pl.DataFrame, out: _Blobs) -> None:
                 [len(ids) for ids in _lists(g, "case_id")], [w for _, w in blobs])
 
 
-def _old_ordered(prev: MonthSets, grain: str) -> dict[str | None, tuple[np.ndarray, np.ndarray]]:
-    """A previous version's ordered grain: agent (None: no agent, or the all-agents grains' one entry) → (ids,
-    their days of month), in the grain's order."""
+def _old_ordered(prev: MonthSets, grain: str) -> tuple[list[str | None], np.ndarray, np.ndarray, np.ndarray]:
+    """A previous version's ordered grain, flat: its agents (None: no agent, or the all-agents grains' one entry),
+    and per id in the grain's order its agent's position in that list, the id and its day of month."""
     r = prev.rec[prev.positions(grain)]
-    out = {}
-    for a, o, n, w in zip(prev.text(r["agent"]), r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(),
-                          strict=True):
-        cuts, ids = ordered_ids(prev.blob(o, n), w)
-        out[a] = (ids.astype(np.int64), np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
-    return out
+    ids, days = [], []
+    for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
+        cuts, got = ordered_ids(prev.blob(o, n), w)
+        ids.append(got.astype(np.int64))
+        days.append(np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
+    who = np.repeat(np.arange(len(ids), dtype=np.int64), [len(i) for i in ids])
+    return (prev.text(r["agent"]), who, np.concatenate(ids) if ids else np.empty(0, np.int64),
+            np.concatenate(days) if days else np.empty(0, np.int8))
+
+
+def _member(rows: pl.DataFrame, among: pl.DataFrame) -> np.ndarray:
+    """For each row, whether `among` has it (all columns)."""
+    hit = among.unique().with_columns(pl.lit(True).alias("_hit"))
+    return rows.join(hit, on=rows.columns, how="left", maintain_order="left").get_column("_hit").is_not_null() \
+        .to_numpy()
 
 
 def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> None:
@@ -321,31 +330,36 @@ def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> N
     its others ('f'), its cases seen again move to the end ('l'). The new rows are sorted, not the month's."""
     whole = pairs.group_by("case_id").agg(pl.col("first").min(), pl.col("last").max(),
                                           pl.lit(None, pl.String).alias("agent_id"))
-    empty = (np.empty(0, np.int64), np.empty(0, np.int8))
     for grain, df, col in ((FIRST_AGENT, pairs, "first"), (LAST_AGENT, pairs, "last"),
                            (FIRST_ALL, whole, "first"), (LAST_ALL, whole, "last")):
-        old = _old_ordered(prev, grain)
-        g = df.group_by("agent_id").agg(pl.col("case_id").sort_by(col, "case_id"), pl.col(col).sort())
-        new = dict(zip(g.get_column("agent_id").to_list(), zip(_lists(g, "case_id"), _lists(g, col), strict=True),
-                       strict=True))
-        agents = sorted(old.keys() | new.keys(), key=lambda a: (a is None, a or ""))  # as sort(nulls_last=True)
-        blobs, cases = [], []
-        for a in agents:
-            ids, days = old.get(a, empty)
-            if a in new:
-                nid, nday = new[a]
-                if col == "last":  # seen again: its last day is the new one
-                    keep = ~np.isin(ids, nid)
-                    ids, days = ids[keep], days[keep]
-                else:  # seen before: its first day stays
-                    fresh = ~np.isin(nid, ids)
-                    nid, nday = nid[fresh], nday[fresh]
-                ids, days = np.concatenate([ids, nid]), np.concatenate([days, nday])
-            blobs.append(_ordered(ids, days))
-            cases.append(len(ids))
+        names, who, ids, days = _old_ordered(prev, grain)
+        agents = sorted(set(names) | set(df.get_column("agent_id").unique().to_list()),
+                        key=lambda a: (a is None, a or ""))  # as sort(nulls_last=True)
+        at = {a: i for i, a in enumerate(agents)}
+        who = np.array([at[a] for a in names], dtype=np.int64)[who] if names else who
+        new = df.select(pl.col("agent_id").replace_strict(at, return_dtype=pl.Int64).alias("who"), "case_id",
+                        pl.col(col).alias("day")).sort("who", "day", "case_id")
+        n_who, n_ids, n_days = (new.get_column(c).to_numpy() for c in ("who", "case_id", "day"))
+        # one membership test for all agents: (agent, case) as one integer (ids past 40 bits: pairs as a frame)
+        if (ids.size and ids.max() >= 1 << 40) or (n_ids.size and n_ids.max() >= 1 << 40):
+            seen_old = _member(pl.DataFrame({"who": who, "case_id": ids}), new.select("who", "case_id"))
+            seen_new = _member(new.select("who", "case_id"), pl.DataFrame({"who": who, "case_id": ids}))
+        else:
+            o, n = pl.Series((who << 40) | ids), pl.Series((n_who << 40) | n_ids)
+            seen_old, seen_new = o.is_in(n.implode()).to_numpy(), n.is_in(o.implode()).to_numpy()
+        if col == "last":  # seen again: its last day is the new one
+            who, ids, days = who[~seen_old], ids[~seen_old], days[~seen_old]
+        else:  # seen before: its first day stays
+            n_who, n_ids, n_days = n_who[~seen_new], n_ids[~seen_new], n_days[~seen_new]
+        # each agent's old ids, then its new ones: a stable sort by agent of the two runs
+        order = np.argsort(np.concatenate([who, n_who]), kind="stable")
+        all_who = np.concatenate([who, n_who])[order]
+        all_ids, all_days = np.concatenate([ids, n_ids])[order], np.concatenate([days, n_days])[order]
+        cuts = np.searchsorted(all_who, np.arange(len(agents) + 1))
+        blobs = [_ordered(all_ids[lo:hi], all_days[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         keys = pl.DataFrame({"agent_id": agents}, schema={"agent_id": pl.String}) \
             if grain in (FIRST_AGENT, LAST_AGENT) else ONE_ROW
-        out.add(grain, keys, [b for b, _ in blobs], cases, [w for _, w in blobs])
+        out.add(grain, keys, [b for b, _ in blobs], np.diff(cuts).tolist(), [w for _, w in blobs])
 
 
 def _prev_pairs(prev: MonthSets) -> pl.DataFrame:

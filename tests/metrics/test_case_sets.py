@@ -185,8 +185,9 @@ def _month_files(tmp_path, name: str, sets) -> bytes:  # noqa: ANN001
     return idx.read_bytes() + idx.with_suffix(".bin").read_bytes()
 
 
+@pytest.mark.parametrize("big", [NARROW_MAX + 3, 1 << 41], ids=["33 bits", "42 bits"])
 @pytest.mark.parametrize("new_days", [(11, 12), (10, 11)], ids=["new days", "a day read again"])
-def test_a_month_merged_with_new_days_is_the_month_built_whole(tmp_path, new_days):  # noqa: ANN001
+def test_a_month_merged_with_new_days_is_the_month_built_whole(tmp_path, new_days, big):  # noqa: ANN001
     """A month's sets made from the previous version's and the new days' rows are byte for byte those made from
     all its rows: when the new days follow the old ones (the fast path: old orderings extended) and when a day is
     read again (the merge of the pairs). Rows: cases seen again by the same and by another agent, new cases, a
@@ -195,7 +196,7 @@ def test_a_month_merged_with_new_days_is_the_month_built_whole(tmp_path, new_day
 
     rnd = __import__("random").Random(5)
     agents = ["A1", "A2", "B1", None]
-    rows = [(dt.date(2026, 5, d), rnd.choice([*range(1, 60), NARROW_MAX + 3]), rnd.choice(agents))
+    rows = [(dt.date(2026, 5, d), rnd.choice([*range(1, 60), big]), rnd.choice(agents))
             for d in range(1, 13) for _ in range(25)]
     frame = pl.DataFrame(rows, schema={"day": pl.Date, "case_id": pl.Int64, "agent_id": pl.String},
                          orient="row").with_columns(pl.lit("M1").alias("bucket"), pl.lit("card").alias("product"),
