@@ -159,7 +159,7 @@ def _store_state() -> StoreState:
     s = settings()
     note = roll_back_if_corrupt(s.store_dir)
     try:
-        current = Store.open(s.store_dir)
+        current = Store.open(s.store_dir, cache_mb=s.store_cache_mb)
     except StoreMissing:
         current = None
     too_old = outdated(current) if current is not None else None  # written by an older dashboard
@@ -176,7 +176,7 @@ def _store_state() -> StoreState:
             reason = problem[1] + (f"; {too_old}" if too_old else "")
             raise SyncFailed(problem[0], reason) from exc  # not cached: retried on the next run
         return StoreState(current, problem, note)
-    return StoreState(Store.open(s.store_dir))
+    return StoreState(Store.open(s.store_dir, cache_mb=s.store_cache_mb))
 
 
 _HOLDER = f"{socket.gethostname()}-{os.getpid()}"

@@ -46,6 +46,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_RULES_DIR", None, "Folder of house rule files (TOML, the rule pack's format) judged beside the "
              "built-in collection rules; a bad file keeps the previous valid pack in force."),
     Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
+    Variable("CASES_STORE_CACHE_MB", "256", "Megabytes of the day-level rollups' month files a dashboard process "
+             "keeps read (the months viewed last); the rest are read again when a period asks for them."),
     Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "
              "(load tests count them)."),
     Variable("CASES_AUDIT_KEY", None, "Secret key of the audit log's hash chain (or [audit] key in secrets.toml); "
@@ -107,6 +109,7 @@ class Settings:
     rules_file: str | None = None
     rules_dir: str | None = None
     sync_month_workers: int = 2
+    store_cache_mb: int = 256
     query_log: str | None = None
     audit_key: str | None = field(default=None, repr=False)
     audit_anchor_dir: str | None = None
@@ -164,6 +167,7 @@ def load_settings(cwd: Path | None = None) -> Settings:
         rules_file=variable("CASES_RULES_FILE"),
         rules_dir=variable("CASES_RULES_DIR"),
         sync_month_workers=int(_number("CASES_SYNC_MONTH_WORKERS", int, 1)),
+        store_cache_mb=int(_number("CASES_STORE_CACHE_MB", int, 1)),
         query_log=variable("CASES_QUERY_LOG"),
         audit_key=variable("CASES_AUDIT_KEY") or secrets.get("audit", {}).get("key"),
         audit_anchor_dir=variable("CASES_AUDIT_ANCHOR_DIR"),

@@ -75,7 +75,7 @@ def ensure_store(settings: Settings, max_age: float | None = None, warn: IO[str]
     max_age = settings.store_max_age_s if max_age is None else max_age
     store = None
     try:
-        store = Store.open(settings.store_dir)
+        store = Store.open(settings.store_dir, cache_mb=settings.store_cache_mb)
         if store.age_seconds() <= max_age:
             return store
     except StoreMissing:
@@ -90,7 +90,7 @@ def ensure_store(settings: Settings, max_age: float | None = None, warn: IO[str]
         (warn or sys.stderr).write(f"warning: sync failed ({describe(exc)}); "
                                    f"using the store synced at {store.synced_at:%Y-%m-%d %H:%M}\n")
         return store
-    return Store.open(settings.store_dir)
+    return Store.open(settings.store_dir, cache_mb=settings.store_cache_mb)
 
 
 def parse(args: argparse.Namespace, store: Store) -> tuple[Metric, Filters, tuple[str, ...], dict, str]:

@@ -189,6 +189,6 @@ def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col
         df, date_col = store.frame(monthly), "month"
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
     else:
-        df = store.frame(coarse)
+        df = store.frame(coarse, lo, hi) if date_col == "day" else store.frame(coarse)
     df = filter_frame(store, df, f, date_col=date_col, date_range=(lo, hi), bucket_col=bucket_col)
     return add_dims(store, df, by, date_col or "day")

@@ -55,7 +55,7 @@ def _rollup(store: Store, name: str, f: Filters, by: tuple[str, ...]) -> pl.Data
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
         df = filter_frame(store, store.frame(f"{name}_m"), f, date_col="month", date_range=(lo, hi))
         return add_dims(store, df, by, "month")
-    return add_dims(store, filter_frame(store, store.frame(name), f), by)
+    return add_dims(store, filter_frame(store, store.frame(name, f.start, f.end), f), by)
 
 
 def unavailable_checks(store: Store) -> dict[str, tuple[str, ...]]:
@@ -237,7 +237,7 @@ def breach_contact_keys(store: Store, filters: Filters, checks: tuple[str, ...] 
     if filters.products or filters.regions:
         raise MetricError("breaching contacts are listed by day, team, agent, channel and bucket; clear the product "
                           "and region selections")
-    counts = filter_frame(store, store.frame("compliance_agent"), filters)
+    counts = filter_frame(store, store.frame("compliance_agent", filters.start, filters.end), filters)
     total = int(counts.select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks])).item() or 0)
     folder = store.path / "breach_contacts"
     files = sorted((f for f in folder.glob("*.parquet") if f.stem[:1].isdigit()

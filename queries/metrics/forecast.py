@@ -326,13 +326,14 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         if agents is not None:
             who = who.filter(pl.col("agent_id").is_in(agents))
         lo, hi = months[0], month_end(months[-1])
-        pays = store.frame("payments_agent").filter(pl.col("day").is_between(lo, hi))
+        pays = store.frame("payments_agent", lo, hi).filter(pl.col("day").is_between(lo, hi))
         pays = pays.join(who, on="agent_id") if agents is not None else \
             pays.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
         pipe = store.frame("promise_pipeline") if store.has("promise_pipeline") else pl.DataFrame(
             schema=PIPELINE_SCHEMA)
         pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
-        status = store.frame("promises_agent") if store.has("promises_agent") else pl.DataFrame(
+        status = store.frame("promises_agent", month_start(lo, -KEPT_WINDOW_MONTHS), hi) \
+            if store.has("promises_agent") else pl.DataFrame(
             schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
                     "cents": pl.Int64})
         resolved = status.filter(pl.col("day").is_between(month_start(lo, -KEPT_WINDOW_MONTHS), hi),
@@ -393,8 +394,8 @@ def _targets(store: Store, by: tuple[str, ...], f: Filters, month: dt.date) -> d
 
 
 def _first_month(store: Store) -> dt.date | None:
-    pay = store.frame("payments_agent")
-    return month_start(pay.get_column("day").min()) if pay.height else None
+    months = store.month_starts("payments_agent")
+    return months[0] if months else None
 
 
 @metric("landing", name=("月末落地预测", "Month-end landing"),
@@ -429,7 +430,7 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
     c = curves(base, groups, filters.buckets)
     k = c.days[month].elapsed(day)
     agents = allowed_agents(store, filters)
-    pays = store.frame("payments_agent").filter(pl.col("day").is_between(month, day))
+    pays = store.frame("payments_agent", month, day).filter(pl.col("day").is_between(month, day))
     if agents is not None:
         pays = pays.filter(pl.col("agent_id").is_in(agents))
     if filters.buckets:

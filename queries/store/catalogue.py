@@ -2,7 +2,9 @@
 
 Three kinds of table:
 - in memory: dimensions and rollups without product and region (day × agent × bucket …), loaded when the
-  dashboard opens a store version; day-level ones also get a derived month view (`<name>_m`);
+  dashboard opens a store version — except the day-level ones kept one file per month, which are read a month at a
+  time when a period asks and kept in a bounded cache (queries.store.versions.PAGED); day-level ones also get a
+  derived month view (`<name>_m`), held;
 - on disk: the full grain (with product and region, or one row per case), scanned only when a query needs it;
   most are partitioned, one Parquet file per day or month;
 - base: the sync's own state (cases, promises, snapshots, per-day id ranges), never read by metrics.

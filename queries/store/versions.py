@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import polars as pl
 
 from queries.buckets import BucketBounds
 from queries.errors import DataUnavailable
-from queries.store.catalogue import HOLDS, PARTITIONED, ROLLUPS, SUMMABLE
+from queries.store.catalogue import HOLDS, MEMORY, PARTITIONED, ROLLUPS, SUMMABLE, TABLES
 from queries.store.manifest import MANIFEST, Manifest, load
 
 CURRENT = "CURRENT"
@@ -92,6 +93,14 @@ def read_manifest(store_dir: Path) -> Manifest | None:
 
 #: Day-level rollups whose month view is made on first use rather than when a version is opened.
 DEFERRED_MONTH_VIEWS = ("compliance_agent", "attempt_ordinal_agent")
+#: Day-level rollups with a month view made when a version is opened (MTD, trends).
+MONTH_VIEWS = ("payments_agent", "contacts_agent", "calls_agent", "promises_agent")
+#: The day-level rollups kept one file per month: read a month at a time when a period asks for it and kept in a
+#: bounded cache, never held whole (a server's memory follows the periods viewed, not the history; at 5× bank
+#: scale they were 0.8 GB of frames). Their month views are held: a month per agent and bucket is small.
+PAGED = tuple(t.name for t in TABLES if t.where == MEMORY and t.partition == "month")
+#: Megabytes of month files of the paged rollups a Store keeps read (CASES_STORE_CACHE_MB sets a server's).
+DEFAULT_CACHE_MB = 256
 
 
 def month_view(df: pl.DataFrame) -> pl.DataFrame:
@@ -101,9 +110,20 @@ def month_view(df: pl.DataFrame) -> pl.DataFrame:
     return df.group_by(pl.col("day").dt.month_start().alias("month"), *keys).agg(pl.col(sums).sum()).sort("month")
 
 
+def _month_of(stem: str) -> dt.date:
+    return dt.date(int(stem[:4]), int(stem[5:7]), 1)
+
+
+def _read_month(file: Path) -> pl.DataFrame:
+    """One month file of a paged rollup; the sync writes it in day order (checking is a scan, sorting a sort)."""
+    df = pl.read_parquet(file)
+    day = df.get_column("day")
+    return df.with_columns(day.set_sorted()) if day.is_sorted() else df.sort("day")
+
+
 @dataclass
 class Store:
-    """In-memory rollups of one store version plus its manifest."""
+    """In-memory rollups of one store version plus its manifest; the day-level ones (PAGED) a month at a time."""
 
     path: Path
     manifest: Manifest
@@ -112,40 +132,86 @@ class Store:
     memo: dict = field(default_factory=dict, repr=False)
     #: month views made on first use (name → the day-level rollup they sum), not when the version is opened
     deferred: dict[str, str] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: the paged rollups: name → {month: its file}, and their schemas
+    months: dict[str, dict[dt.date, Path]] = field(default_factory=dict, repr=False)
+    schemas: dict[str, pl.Schema] = field(default_factory=dict, repr=False)
+    cache_mb: int = DEFAULT_CACHE_MB
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)  # (name, month) → frame, least recent first
+    _cached: int = 0  # bytes in _cache
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # a month view reads months
 
     @classmethod
-    def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS) -> Store:
+    def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS, cache_mb: int = DEFAULT_CACHE_MB) -> Store:
         """Load the active version's rollups; raise StoreMissing when there is none."""
         version = current_version(Path(store_dir))
         if version is None:
             raise StoreMissing(f"no analytics store in {store_dir}; run `collections-dashboard sync`")
-        manifest = load(version)
-        frames = {}
+        store = cls(path=version, manifest=load(version), cache_mb=cache_mb)
         for name in tables:
             file, folder = version / f"{name}.parquet", version / name
             if file.is_file():
-                frames[name] = pl.read_parquet(file)
-            elif folder.is_dir():  # month-partitioned rollup: all months (the schema file is empty)
-                df = pl.read_parquet(sorted(folder.glob("*.parquet")))
-                # the sync writes each month in day order, so the months read in order are sorted: checking is
-                # a scan, sorting again a sort (attempt_ordinal_agent: 0.2 ms against 120 ms at bank scale)
-                day = df.get_column("day")
-                frames[name] = df.with_columns(day.set_sorted()) if day.is_sorted() else df.sort("day")
-        # month-level views of the day-level rollups, for month-aligned periods (MTD, trends); the compliance
-        # page's are made when it first asks (most sessions never open it, and they cost more than the others)
-        for name in ("payments_agent", "contacts_agent", "calls_agent", "promises_agent"):
-            if name in frames:
-                frames[f"{name}_m"] = month_view(frames[name])
-        deferred = {f"{name}_m": name for name in DEFERRED_MONTH_VIEWS if name in frames}
-        return cls(path=version, manifest=manifest, frames=frames, deferred=deferred)
+                store.frames[name] = pl.read_parquet(file)
+            elif folder.is_dir() and name in PAGED:
+                files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE)
+                schema = folder / SCHEMA_FILE if (folder / SCHEMA_FILE).is_file() else next(iter(files), None)
+                if schema is None:
+                    continue
+                store.months[name] = {_month_of(f.stem): f for f in files}
+                store.schemas[name] = pl.read_parquet_schema(schema)
+            elif folder.is_dir():  # another month-partitioned rollup: all months (the schema file is empty)
+                store.frames[name] = pl.read_parquet(sorted(folder.glob("*.parquet")))
+        # month-level views of the day-level rollups, for month-aligned periods (MTD, trends), a month file at a
+        # time; the compliance page's are made when it first asks (most sessions never open it)
+        for name in MONTH_VIEWS:
+            if name in store.months:
+                store.frames[f"{name}_m"] = store._month_view(name)
+        store.deferred = {f"{name}_m": name for name in DEFERRED_MONTH_VIEWS if name in store.months}
+        return store
 
-    def frame(self, name: str) -> pl.DataFrame:
-        """One rollup; KeyError names it when absent."""
+    def _month_view(self, name: str) -> pl.DataFrame:
+        """A paged rollup's month view, made month file by month file (the months read stay in the cache)."""
+        parts = [month_view(self._month(name, m)) for m in self.months[name]]
+        return pl.concat(parts) if parts else month_view(pl.DataFrame(schema=self.schemas[name]))
+
+    def _month(self, name: str, month: dt.date) -> pl.DataFrame:
+        """One month of a paged rollup, from the cache or its file (the least recently used months leave the
+        cache when it holds more than cache_mb)."""
+        key = (name, month)
+        with self._lock:
+            df = self._cache.get(key)
+            if df is not None:
+                self._cache.move_to_end(key)
+                return df
+        df = _read_month(self.months[name][month])
+        size = df.estimated_size()
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = df
+                self._cached += size
+                while self._cached > self.cache_mb * 2**20 and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cached -= old.estimated_size()
+        return df
+
+    def month_starts(self, name: str) -> list[dt.date]:
+        """The months a day-level rollup has rows in, ascending."""
+        if name in self.months:
+            return list(self.months[name])
+        df = self.frames.get(name)
+        return [] if df is None else sorted(df.get_column("day").dt.month_start().unique().to_list())
+
+    def frame(self, name: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+        """One rollup; KeyError names it when absent. A paged one holds the months overlapping [start, end] (all
+        of them without a period: rows outside the period may be there, the caller filters by day)."""
+        if name in self.months:
+            lo = start.replace(day=1) if start is not None else dt.date.min
+            hi = end if end is not None else dt.date.max
+            parts = [self._month(name, m) for m in self.months[name] if lo <= m <= hi]
+            return pl.concat(parts) if parts else pl.DataFrame(schema=self.schemas[name])
         if name in self.deferred and name not in self.frames:
             with self._lock:
                 if name not in self.frames:
-                    self.frames[name] = month_view(self.frames[self.deferred[name]])
+                    self.frames[name] = self._month_view(self.deferred[name])
         try:
             return self.frames[name]
         except KeyError:
@@ -172,12 +238,15 @@ class Store:
     def holds(self, source_table: str) -> bool:
         """False when the synced source table ('payments', 'contacts', 'promises', 'complaints') had no rows at
         all; True when it had some, or when this Store was opened without the rollup that tells."""
-        df = self.frames.get(HOLDS[source_table])
+        name = HOLDS[source_table]
+        if name in self.months:
+            return bool(self.months[name])
+        df = self.frames.get(name)
         return df is None or df.height > 0
 
     def has(self, name: str) -> bool:
         """True when the rollup exists in this version."""
-        return name in self.frames or name in self.deferred
+        return name in self.frames or name in self.deferred or name in self.months
 
     @property
     def bounds(self) -> BucketBounds:
