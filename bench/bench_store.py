@@ -138,10 +138,11 @@ def step_pages(store_dir: str, runs: int) -> dict:
     """Load the store once, then time each page's metric calls together."""
     from queries.metrics import MetricUnavailable
     from queries.metrics.registry import compute
+    from queries.settings import load_settings
     from queries.store import Store
 
     t = time.perf_counter()
-    store = Store.open(store_dir)
+    store = Store.open(store_dir, cache_mb=load_settings().store_cache_mb)  # the month cache a server has
     load_s = time.perf_counter() - t
     out = {}
     for page, calls in PAGES.items():

@@ -46,7 +46,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_RULES_DIR", None, "Folder of house rule files (TOML, the rule pack's format) judged beside the "
              "built-in collection rules; a bad file keeps the previous valid pack in force."),
     Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
-    Variable("CASES_STORE_CACHE_MB", "256", "Megabytes of the day-level rollups' month files a dashboard process "
+    Variable("CASES_STORE_CACHE_MB", "64", "Megabytes of the day-level rollups' month files a dashboard process "
              "keeps read (the months viewed last); the rest are read again when a period asks for them."),
     Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "
              "(load tests count them)."),
@@ -109,7 +109,7 @@ class Settings:
     rules_file: str | None = None
     rules_dir: str | None = None
     sync_month_workers: int = 2
-    store_cache_mb: int = 256
+    store_cache_mb: int = 64
     query_log: str | None = None
     audit_key: str | None = field(default=None, repr=False)
     audit_anchor_dir: str | None = None

@@ -100,7 +100,7 @@ MONTH_VIEWS = ("payments_agent", "contacts_agent", "calls_agent", "promises_agen
 #: scale they were 0.8 GB of frames). Their month views are held: a month per agent and bucket is small.
 PAGED = tuple(t.name for t in TABLES if t.where == MEMORY and t.partition == "month")
 #: Megabytes of month files of the paged rollups a Store keeps read (CASES_STORE_CACHE_MB sets a server's).
-DEFAULT_CACHE_MB = 256
+DEFAULT_CACHE_MB = 64
 
 
 def month_view(df: pl.DataFrame) -> pl.DataFrame:
