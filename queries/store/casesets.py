@@ -365,20 +365,10 @@ def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> N
 def _prev_pairs(prev: MonthSets) -> pl.DataFrame:
     """(agent_id, case_id, first, last) back from a previous version's ordered grains."""
     parts = []
-    names = pl.Series(prev.strings, dtype=pl.String)
     for grain, col in ((FIRST_AGENT, "first"), (LAST_AGENT, "last")):
-        r = prev.rec[prev.positions(grain)]
-        ids, days = [], []
-        for o, n, w in zip(r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
-            cuts, got = ordered_ids(prev.blob(o, n), w)
-            ids.append(got.astype(np.int64))
-            days.append(np.repeat(np.arange(1, CUTS, dtype=np.int8), np.diff(cuts)))
-        # agents as positions in the string table (NULL: no agent), repeated per case, looked up once
-        codes = pl.Series(np.repeat(r["agent"], [len(i) for i in ids]) if ids else np.empty(0, np.int32))
-        agent = names.gather(codes.set(codes == NULL, None)) if names.len() else pl.Series([None] * codes.len())
-        parts.append(pl.DataFrame({"agent_id": agent.cast(pl.String),
-                                   "case_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
-                                   col: np.concatenate(days) if days else np.empty(0, np.int8)}))
+        names, who, ids, days = _old_ordered(prev, grain)
+        agent = pl.Series(names, dtype=pl.String).gather(who) if names else pl.Series([], dtype=pl.String)
+        parts.append(pl.DataFrame({"agent_id": agent, "case_id": ids, col: days}))
     return parts[0].join(parts[1], on=["agent_id", "case_id"], nulls_equal=True)
 
 
