@@ -138,7 +138,7 @@ class Store:
     cache_mb: int = DEFAULT_CACHE_MB
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)  # (name, month) → frame, least recent first
     _cached: int = 0  # bytes in _cache
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # a month view reads months
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS, cache_mb: int = DEFAULT_CACHE_MB) -> Store:
@@ -209,9 +209,10 @@ class Store:
             parts = [self._month(name, m) for m in self.months[name] if lo <= m <= hi]
             return pl.concat(parts) if parts else pl.DataFrame(schema=self.schemas[name])
         if name in self.deferred and name not in self.frames:
+            # made outside the lock: it reads every month file, and other views' months must not wait for it
+            view = self._month_view(self.deferred[name])
             with self._lock:
-                if name not in self.frames:
-                    self.frames[name] = self._month_view(self.deferred[name])
+                self.frames.setdefault(name, view)
         try:
             return self.frames[name]
         except KeyError:
