@@ -329,7 +329,7 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         pays = store.frame("payments_agent", lo, hi).filter(pl.col("day").is_between(lo, hi))
         pays = pays.join(who, on="agent_id") if agents is not None else \
             pays.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
-        pipe = store.frame("promise_pipeline") if store.has("promise_pipeline") else pl.DataFrame(
+        pipe = store.frame("promise_pipeline", lo, hi) if store.has("promise_pipeline") else pl.DataFrame(
             schema=PIPELINE_SCHEMA)
         pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
         status = store.frame("promises_agent", month_start(lo, -KEPT_WINDOW_MONTHS), hi) \

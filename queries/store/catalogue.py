@@ -56,7 +56,7 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("promises_daily", DISK, "due day × status × agent × bucket × product × region", "month", "promises",
                "fine"),
     StoreTable("promise_pipeline", MEMORY, "due day × day made (before the due month: its eve) × agent × bucket: "
-               "n, cents (the landing forecast's promise pipeline)"),
+               "n, cents (the landing forecast's promise pipeline)", "month"),
     StoreTable("opening_agent", MEMORY, "month × agent × bucket: n, cents (recovery-rate denominators)", None,
                "opening", "coarse"),
     StoreTable("opening", DISK, "the same with product and region", None, "opening", "fine"),

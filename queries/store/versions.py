@@ -95,9 +95,9 @@ def read_manifest(store_dir: Path) -> Manifest | None:
 DEFERRED_MONTH_VIEWS = ("compliance_agent", "attempt_ordinal_agent")
 #: Day-level rollups with a month view made when a version is opened (MTD, trends).
 MONTH_VIEWS = ("payments_agent", "contacts_agent", "calls_agent", "promises_agent")
-#: The day-level rollups kept one file per month: read a month at a time when a period asks for it and kept in a
-#: bounded cache, never held whole (a server's memory follows the periods viewed, not the history; at 5× bank
-#: scale they were 0.8 GB of frames). Their month views are held: a month per agent and bucket is small.
+#: The day-level rollups kept one file per month (the promise pipeline by due month too): read a month at a time
+#: when a period asks for it and kept in a bounded cache, never held whole (a server's memory follows the periods
+#: viewed, not the history; at 5× bank scale they were 0.8 GB of frames). Their month views are held: small.
 PAGED = tuple(t.name for t in TABLES if t.where == MEMORY and t.partition == "month")
 #: Megabytes of month files of the paged rollups a Store keeps read (CASES_STORE_CACHE_MB sets a server's).
 DEFAULT_CACHE_MB = 64

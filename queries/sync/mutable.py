@@ -49,9 +49,8 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
         old = old.join(changed.select("promise_id"), on="promise_id", how="semi")  # the rows being replaced
     ctx.rows["promises"] = changed.height
     if incremental and changed.height == 0:
-        for name in PROMISE_TABLES:
+        for name in (*PROMISE_TABLES, "promise_pipeline"):
             ctx.writer.keep_parts(name, set())
-        ctx.writer.keep("promise_pipeline")
         return
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
         pl.DataFrame(schema=PROMISE_BASE)
@@ -79,13 +78,10 @@ def _promise_rollups(ctx: SyncContext, base: pl.DataFrame, days: set[dt.date] | 
     """promise_pipeline and the daily status rollups from the base rows of the due months recomputed (all when
     `days` is None; else the months of `days`, whose other months are the previous version's)."""
     pipeline = promise_pipeline(base)
-    if days is not None:
-        months = list({month_start(d) for d in days})
-        prev = ctx.prev_frame("promise_pipeline")
-        pipeline = pl.concat([prev.filter(~pl.col("day").dt.month_start().is_in(months)),
-                              pipeline.select(prev.columns)], how="vertical_relaxed").sort("day", "made")
+    if days is not None:  # the other due months' files are the previous version's
+        ctx.writer.keep_parts("promise_pipeline", {f"{month_start(d):%Y-%m}" for d in days})
         base = base.filter(pl.col("due_on").is_in(list(days)))
-    ctx.writer.put("promise_pipeline", pipeline)
+    ctx.writer.put_parts("promise_pipeline", pipeline)
     daily = base.group_by(pl.col("due_on").alias("day"), "status", *DIMS).agg(
         pl.len().alias("n"), pl.col("cents").sum())
     replace_days(ctx, "promises_daily", daily, days)
