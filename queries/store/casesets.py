@@ -317,11 +317,16 @@ def _old_ordered(prev: MonthSets, grain: str) -> tuple[list[str | None], np.ndar
             np.concatenate(days) if days else np.empty(0, np.int8))
 
 
-def _member(rows: pl.DataFrame, among: pl.DataFrame) -> np.ndarray:
-    """For each row, whether `among` has it (all columns)."""
-    hit = among.unique().with_columns(pl.lit(True).alias("_hit"))
-    return rows.join(hit, on=rows.columns, how="left", maintain_order="left").get_column("_hit").is_not_null() \
-        .to_numpy()
+def _pairs_in(rows: tuple[np.ndarray, np.ndarray], among: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """For each (agent position, case id) of `rows`, whether `among` has it: as one integer per pair, or (ids past
+    40 bits) by a join of the pairs."""
+    if max((int(x.max()) for x in (rows[1], among[1]) if x.size), default=0) < 1 << 40:
+        keys = [pl.Series((w << 40) | i) for w, i in (rows, among)]
+        return keys[0].is_in(keys[1].implode()).to_numpy()
+    a, b = (pl.DataFrame({"who": w, "case_id": i}) for w, i in (rows, among))
+    hit = b.unique().with_columns(pl.lit(True).alias("_hit"))
+    return a.join(hit, on=["who", "case_id"], how="left", maintain_order="left").get_column("_hit") \
+        .is_not_null().to_numpy()
 
 
 def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> None:
@@ -340,17 +345,14 @@ def _appended_first_last(prev: MonthSets, pairs: pl.DataFrame, out: _Blobs) -> N
         new = df.select(pl.col("agent_id").replace_strict(at, return_dtype=pl.Int64).alias("who"), "case_id",
                         pl.col(col).alias("day")).sort("who", "day", "case_id")
         n_who, n_ids, n_days = (new.get_column(c).to_numpy() for c in ("who", "case_id", "day"))
-        # one membership test for all agents: (agent, case) as one integer (ids past 40 bits: pairs as a frame)
-        if (ids.size and ids.max() >= 1 << 40) or (n_ids.size and n_ids.max() >= 1 << 40):
-            seen_old = _member(pl.DataFrame({"who": who, "case_id": ids}), new.select("who", "case_id"))
-            seen_new = _member(new.select("who", "case_id"), pl.DataFrame({"who": who, "case_id": ids}))
+        # 'l': the old pairs seen again leave (their last day is the new one); 'f': the new pairs seen before
+        # leave (their first day stays) — one membership test for all agents
+        old_pairs, new_pairs = (who, ids), (n_who, n_ids)
+        gone = _pairs_in(*(old_pairs, new_pairs) if col == "last" else (new_pairs, old_pairs))
+        if col == "last":
+            who, ids, days = who[~gone], ids[~gone], days[~gone]
         else:
-            o, n = pl.Series((who << 40) | ids), pl.Series((n_who << 40) | n_ids)
-            seen_old, seen_new = o.is_in(n.implode()).to_numpy(), n.is_in(o.implode()).to_numpy()
-        if col == "last":  # seen again: its last day is the new one
-            who, ids, days = who[~seen_old], ids[~seen_old], days[~seen_old]
-        else:  # seen before: its first day stays
-            n_who, n_ids, n_days = n_who[~seen_new], n_ids[~seen_new], n_days[~seen_new]
+            n_who, n_ids, n_days = n_who[~gone], n_ids[~gone], n_days[~gone]
         # each agent's old ids, then its new ones: a stable sort by agent of the two runs
         order = np.argsort(np.concatenate([who, n_who]), kind="stable")
         all_who = np.concatenate([who, n_who])[order]
@@ -418,7 +420,7 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     out.bitmaps(MONTH_AGENT, *month_agent)
     out.bitmaps(MONTH_ALL, ONE_ROW, month_all)
     out.bitmaps(MONTH_DIM, *dims)
-    if prev is not None and days is not None and appended:
+    if appended:  # set only when merging with a previous version
         _appended_first_last(prev, pairs, out)
     else:
         _first_last(pairs, out)
