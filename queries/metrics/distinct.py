@@ -32,8 +32,6 @@ from queries.store.casesets import (
     AnyBitMap,
 )
 
-EPOCH = dt.date(1970, 1, 1)
-
 
 def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
     """A month's sets (index read, blob file mapped), kept per store version."""
@@ -60,7 +58,7 @@ def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date,
     pos = sets.positions(grain)
     if grain in (DAY_AGENT, DAY_ALL):
         days = sets.days(pos)
-        pos = pos[(days >= (lo - EPOCH).days) & (days <= (hi - EPOCH).days)]
+        pos = pos[(days >= (lo - casesets.EPOCH).days) & (days <= (hi - casesets.EPOCH).days)]
     names = sets.text(sets.rec["agent"][pos])
     if agents is not None:
         keep = [i for i, a in enumerate(names) if a in agents]
@@ -102,7 +100,7 @@ def _heads(m: dt.date, days: np.ndarray, names: list[str | None], by_time: list[
         return [(a,) for a in names]
     out = []
     for day, agent in zip(days.tolist(), names, strict=True):
-        d = EPOCH + dt.timedelta(days=day) if day != casesets.NULL else None
+        d = casesets.EPOCH + dt.timedelta(days=day) if day != casesets.NULL else None
         t = {"day": d, "week": d - dt.timedelta(days=d.weekday()) if d else None, "month": m}
         o = org.get(agent) if by_org else ()
         if o is None:  # an agent missing from the agents table

@@ -46,6 +46,7 @@ STRINGS = {"agent": "agent_id", "dim": "dim", "value": "value"}  # index columns
 INDEX = np.dtype([("grain", "S1"), ("day", "<i4"), ("agent", "<i4"), ("dim", "<i4"), ("value", "<i4"),
                   ("cases", "<u4"), ("wide", "?"), ("offset", "<u8"), ("length", "<u8")])
 NULL = -(2**31)
+EPOCH = dt.date(1970, 1, 1)  # the index's days count from it
 CUTS = 32  # cut[0..31]: ids with a first / last day of month ≤ k
 NARROW_MAX = 2**32 - 1  # case ids above this need 64-bit bitmaps (slower, so only when a month has them)
 ONE_ROW = pl.DataFrame({"_": [0]})  # the keys of a grain without key columns (month over all agents)
@@ -407,7 +408,7 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
         month_all = [union(prev.bitmaps(prev.frame(MONTH_ALL)) + month_all)]
         # the previous version's days all before the new rows' (a new day, not one read again): the fast path
         before, first_new = prev.days(prev.positions(DAY_ALL)), rows.get_column("day").min()
-        appended = first_new is not None and (before.size == 0 or _epoch_days(first_new) > int(before.max()))
+        appended = first_new is not None and (before.size == 0 or (first_new - EPOCH).days > int(before.max()))
         if not appended:
             pairs = pl.concat([_prev_pairs(prev), pairs]).group_by("agent_id", "case_id").agg(
                 pl.col("first").min(), pl.col("last").max())
@@ -426,9 +427,6 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
         _first_last(pairs, out)
     return out
 
-
-def _epoch_days(d: dt.date) -> int:
-    return (d - dt.date(1970, 1, 1)).days
 
 
 def write_month(version: Path, family: str, month: dt.date, sets: _Blobs) -> None:
