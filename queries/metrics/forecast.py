@@ -332,11 +332,11 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         pipe = store.frame("promise_pipeline", lo, hi) if store.has("promise_pipeline") else pl.DataFrame(
             schema=PIPELINE_SCHEMA)
         pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
-        status = store.frame("promises_agent", month_start(lo, -KEPT_WINDOW_MONTHS), hi) \
-            if store.has("promises_agent") else pl.DataFrame(
+        kept_from = month_start(lo, -KEPT_WINDOW_MONTHS)  # the kept rate's window starts before the months
+        status = store.frame("promises_agent", kept_from, hi) if store.has("promises_agent") else pl.DataFrame(
             schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
                     "cents": pl.Int64})
-        resolved = status.filter(pl.col("day").is_between(month_start(lo, -KEPT_WINDOW_MONTHS), hi),
+        resolved = status.filter(pl.col("day").is_between(kept_from, hi),
                                  pl.col("status").is_in(RESOLVED_PROMISES)).join(who, on="agent_id").group_by(
             "unit", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
             pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
