@@ -24,7 +24,7 @@ from queries.sync.tables import coarse, replace_days
 
 PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
 #: the promise tables, each one file per due month: a day's changes rewrite the months they touch
-PROMISE_TABLES = ("base/promises", "promises_daily", "promises_agent")
+PROMISE_TABLES = ("base/promises", "promises_daily", "promises_agent", "promise_pipeline")
 
 
 def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
@@ -49,7 +49,7 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
         old = old.join(changed.select("promise_id"), on="promise_id", how="semi")  # the rows being replaced
     ctx.rows["promises"] = changed.height
     if incremental and changed.height == 0:
-        for name in (*PROMISE_TABLES, "promise_pipeline"):
+        for name in PROMISE_TABLES:
             ctx.writer.keep_parts(name, set())
         return
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \

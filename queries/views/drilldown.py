@@ -330,7 +330,7 @@ def _agency_store_cases(store: Store, f: Filters, month: dt.date | None, holder:
     keep = [pl.col("holder") == holder, *placement_filter(store, f)]  # holder, months, then teams and buckets
     placed = store.scan("agency_placements").filter(*keep).select("case_id", "start")
     # payments while held fall in the months after placement: the payment-month files from the first placement on
-    paid = store.scan("agency_case_paid", start=month_start(f.start)).filter(keep[0], keep[1])
+    paid = store.scan("agency_case_paid", start=f.start).filter(keep[0], keep[1])
     if months_since is not None:
         paid = paid.filter(pl.col("months_since") <= int(months_since))
     per = placed.join(paid.select("case_id", "start", "n", "cents"), on=["case_id", "start"], how="left")
