@@ -326,21 +326,34 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         if agents is not None:
             who = who.filter(pl.col("agent_id").is_in(agents))
         lo, hi = months[0], month_end(months[-1])
-        pays = store.frame("payments_agent", lo, hi).filter(pl.col("day").is_between(lo, hi))
-        pays = pays.join(who, on="agent_id") if agents is not None else \
-            pays.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
-        pipe = store.frame("promise_pipeline", lo, hi) if store.has("promise_pipeline") else pl.DataFrame(
-            schema=PIPELINE_SCHEMA)
-        pipe = pipe.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id")
+        # each month file reduced to (unit, bucket, day …) sums before the next is read: a server's first view
+        # never holds the months' day × agent rows together (+210 MB at bank scale, ~1 GB at 5× as one frame)
+
+        def paid(df: pl.DataFrame) -> pl.DataFrame:
+            df = df.filter(pl.col("day").is_between(lo, hi))
+            df = df.join(who, on="agent_id") if agents is not None else \
+                df.join(who, on="agent_id", how="left").with_columns(pl.col("unit").fill_null(NO_AGENT))
+            return df.group_by("unit", "bucket", "day").agg(pl.col("cents").sum())
+
+        def due(df: pl.DataFrame) -> pl.DataFrame:
+            return df.filter(pl.col("day").is_between(lo, hi)).join(who, on="agent_id").group_by(
+                "unit", "bucket", "day", "made").agg(pl.col("cents").sum())
+
         kept_from = month_start(lo, -KEPT_WINDOW_MONTHS)  # the kept rate's window starts before the months
-        status = store.frame("promises_agent", kept_from, hi) if store.has("promises_agent") else pl.DataFrame(
-            schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String, "bucket": pl.String, "n": pl.Int64,
-                    "cents": pl.Int64})
-        resolved = status.filter(pl.col("day").is_between(kept_from, hi),
-                                 pl.col("status").is_in(RESOLVED_PROMISES)).join(who, on="agent_id").group_by(
-            "unit", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
-            pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
-            pl.col("cents").sum().alias("res"), pl.col("n").sum().alias("n"))
+
+        def settled(df: pl.DataFrame) -> pl.DataFrame:
+            return df.filter(pl.col("day").is_between(kept_from, hi),
+                             pl.col("status").is_in(RESOLVED_PROMISES)).join(who, on="agent_id").group_by(
+                "unit", "bucket", pl.col("day").dt.month_start().alias("due_month")).agg(
+                pl.col("cents").filter(pl.col("status") == "kept").sum().alias("kept"),
+                pl.col("cents").sum().alias("res"), pl.col("n").sum().alias("n"))
+
+        pays = store.per_month("payments_agent", lo, hi, paid)
+        pipe = store.per_month("promise_pipeline", lo, hi, due) if store.has("promise_pipeline") else \
+            due(pl.DataFrame(schema=PIPELINE_SCHEMA))
+        resolved = store.per_month("promises_agent", kept_from, hi, settled) if store.has("promises_agent") else \
+            settled(pl.DataFrame(schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String,
+                                         "bucket": pl.String, "n": pl.Int64, "cents": pl.Int64}))
         base = build_base(pays, pipe, resolved, months, calendar)
         store.memo[key] = base
     team = dict(store.frame("agents").select("agent_id", "team_id").iter_rows()) if agents is not None else \

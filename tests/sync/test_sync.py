@@ -192,3 +192,29 @@ def test_day_level_rollups_are_read_a_month_at_a_time(handmade_source, tmp_path)
     roomy = Store.open(tmp_path / "store")
     roomy.frame("payments_agent", months[0], months[-1])
     assert len(roomy._cache) >= len(months)  # within the default budget every month read stays
+
+
+def test_opening_a_version_and_reducing_many_months_leave_the_cache_to_the_periods_viewed(handmade_source, tmp_path):
+    """Opening a version makes the month views from every month file, and the landing forecast reduces 13 months:
+    both read months once and keep none (at 5× they filled the cache with the months read last and made the
+    server's peak); `per_month` hands its function one month at a time, and the results equal it on the whole."""
+    run_sync(handmade_source, tmp_path / "store", full=True)
+    store = Store.open(tmp_path / "store")
+    assert store.frames["payments_agent_m"].height and not store._cache
+    store.warm()  # the deferred compliance views too
+    assert not store._cache
+    months = store.month_starts("payments_agent")
+    seen = []
+
+    def by_agent(df: pl.DataFrame) -> pl.DataFrame:
+        seen.append(sorted(set(df.get_column("day").dt.month_start())))
+        return df.group_by("agent_id").agg(pl.col("cents").sum())
+
+    got = store.per_month("payments_agent", months[0], months[-1], by_agent)
+    assert seen == [[m] for m in months] and not store._cache
+    whole = by_agent(store.frame("payments_agent", months[0], months[-1]))
+    got = got.group_by("agent_id").agg(pl.col("cents").sum())
+    assert got.sort("agent_id").equals(whole.sort("agent_id"))
+    assert store.per_month("payments_agent", dt.date(2099, 1, 1), dt.date(2099, 2, 1), by_agent).height == 0
+    agents = store.per_month("agents", months[0], months[-1], lambda df: df)  # not paged: the frame, once
+    assert agents.equals(store.frame("agents"))
