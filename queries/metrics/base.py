@@ -7,11 +7,12 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from queries.dates import month_end
+from queries.dates import month_end, month_start
 from queries.errors import DataUnavailable, UserError
 from queries.filters import Filters
 from queries.store import Store
 from queries.store.catalogue import FAMILIES
+from queries.store.versions import month_view
 
 TIME_DIMS = ("day", "week", "month")
 ORG_DIMS = ("team_id", "agent_id", "channel")
@@ -169,11 +170,32 @@ def needs_full_grain(f: Filters, by: Iterable[str]) -> bool:
 
 def month_aligned(store: Store, f: Filters, future_rows: bool = False) -> bool:
     """True when the period is whole months (the last one may stop at the data's as-of day)."""
-    if f.start.day != 1:
-        return False
-    if f.end == month_end(f.end):
-        return True
-    return not future_rows and store.as_of is not None and f.end >= store.as_of
+    return f.start.day == 1 and _last_month_whole(store, f.end, future_rows)
+
+
+def _last_month_whole(store: Store, end: dt.date, future_rows: bool) -> bool:
+    """True when a period ending on `end` holds all of end's month that has rows (to its end, or to the as-of day
+    when no rows lie after it)."""
+    return end == month_end(end) or (not future_rows and store.as_of is not None and end >= store.as_of)
+
+
+def whole_months(store: Store, f: Filters, future_rows: bool = False) -> tuple[dt.date, dt.date] | None:
+    """The first and last month wholly inside the period (month starts), None when there is none."""
+    first = f.start if f.start.day == 1 else month_start(f.start, 1)
+    last = month_start(f.end) if _last_month_whole(store, f.end, future_rows) else month_start(f.end, -1)
+    return (first, last) if first <= last else None
+
+
+def months_and_edges(store: Store, coarse: str, monthly: str, f: Filters, whole: tuple[dt.date, dt.date],
+                      ) -> pl.DataFrame:
+    """A period's rows at month grain: its whole months from the month view, the days of its partial first and
+    last months summed by month (a 13-month period ending mid-month reads one month of days, not thirteen)."""
+    first, last = whole
+    parts = [store.frame(monthly).filter(pl.col("month").is_between(first, last))]
+    for lo, hi in ((f.start, first - dt.timedelta(days=1)), (month_end(last) + dt.timedelta(days=1), f.end)):
+        if lo <= hi:
+            parts.append(month_view(store.frame(coarse, lo, hi).filter(pl.col("day").is_between(lo, hi))))
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col: str | None = "day",
@@ -187,6 +209,10 @@ def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col
     elif (monthly and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
           and month_aligned(store, f, future_rows)):
         df, date_col = store.frame(monthly), "month"
+        lo, hi = f.start.replace(day=1), f.end.replace(day=1)
+    elif (monthly and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
+          and (whole := whole_months(store, f, future_rows)) is not None):
+        df, date_col = months_and_edges(store, coarse, monthly, f, whole), "month"
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
     else:
         df = store.frame(coarse, lo, hi) if date_col == "day" else store.frame(coarse)

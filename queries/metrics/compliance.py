@@ -22,9 +22,10 @@ from queries.metrics.base import (
     filter_frame,
     finish,
     group,
-    month_aligned,
+    months_and_edges,
     ratio,
     require,
+    whole_months,
 )
 from queries.metrics.declare import metric
 from queries.store import Store
@@ -51,10 +52,11 @@ def _rollup(store: Store, name: str, f: Filters, by: tuple[str, ...]) -> pl.Data
     if not store.has(name):
         raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
                                 "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
-    if month_aligned(store, f) and not {"day", "week"} & set(by) and store.has(f"{name}_m"):
+    whole = whole_months(store, f) if not {"day", "week"} & set(by) and store.has(f"{name}_m") else None
+    if whole is not None:  # whole months from the month view, the partial edge months from their days
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
-        df = filter_frame(store, store.frame(f"{name}_m"), f, date_col="month", date_range=(lo, hi))
-        return add_dims(store, df, by, "month")
+        df = months_and_edges(store, name, f"{name}_m", f, whole)
+        return add_dims(store, filter_frame(store, df, f, date_col="month", date_range=(lo, hi)), by, "month")
     return add_dims(store, filter_frame(store, store.frame(name, f.start, f.end), f), by)
 
 
@@ -237,8 +239,9 @@ def breach_contact_keys(store: Store, filters: Filters, checks: tuple[str, ...] 
     if filters.products or filters.regions:
         raise MetricError("breaching contacts are listed by day, team, agent, channel and bucket; clear the product "
                           "and region selections")
-    counts = filter_frame(store, store.frame("compliance_agent", filters.start, filters.end), filters)
-    total = int(counts.select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks])).item() or 0)
+    total = int(store.per_month("compliance_agent", filters.start, filters.end, lambda df: filter_frame(
+        store, df, filters).select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks]).alias("n")))
+        .get_column("n").sum() or 0)
     folder = store.path / "breach_contacts"
     files = sorted((f for f in folder.glob("*.parquet") if f.stem[:1].isdigit()
                     and filters.start.isoformat() <= f.stem <= filters.end.isoformat()), reverse=True)
