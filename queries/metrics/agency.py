@@ -28,6 +28,7 @@ from queries.metrics.base import (
     empty,
     money,
     ratio,
+    require,
 )
 from queries.metrics.declare import metric
 from queries.store import Store
@@ -163,6 +164,32 @@ def _breaches_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> 
             .select("holder", ratio(pl.col("numerator"), pl.col("denominator"), 1000.0).alias("breaches_per_1k")))
 
 
+def _complaints_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> pl.DataFrame:
+    """holder, complaints_per_10k (complaints ÷ the agency's distinct worked cases × 10,000, as complaint_rate with
+    the agency's teams selected) and regulator_12378 (null without complaints in the store). The complaints are
+    counted by team once and summed per agency; only the distinct cases need the agency's own union."""
+    from queries.metrics.complaints import complaint_counts, worked_cases
+
+    schema = {"holder": pl.String, "complaints_per_10k": pl.Float64, "regulator_12378": pl.Float64}
+    try:
+        require(store, "complaints")
+        counts = complaint_counts(store, filters, ("team_id",))
+        out = []
+        for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
+            keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
+            if not keep:
+                out.append((holder, None, None))
+                continue
+            mine = counts.filter(pl.col("team_id").is_in(keep))
+            n, regulator = (int(mine.get_column(c).sum() or 0) for c in ("numerator", "regulator_12378"))
+            den = worked_cases(store, replace(filters, teams=keep), ()).get_column("denominator")
+            worked = int(den[0] or 0) if den.len() else 0
+            out.append((holder, n / worked * 10_000 if worked > 0 else None, float(regulator)))
+    except (MetricError, MetricUnavailable):
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
 def _standing_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> pl.DataFrame:
     """holder, status_ok: 1.0 when every team of the agency is whitelisted and evaluated within the rule pack's
     limit at the period's end, 0.0 when one is not, null when the source has neither team column."""
@@ -212,8 +239,6 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     per_100 (recovered per ¥100 placed to date), recall_rate, transfer_rate, complaints_per_10k, regulator_12378,
     breaches_per_1k, status_ok (1 whitelisted and evaluated in time, 0 not; null without those team columns),
     collected (while held, to date), and with agency_fees commission, net_recovery and net_per_100 (else null)."""
-    from queries.metrics.complaints import complaint_rate
-
     if by not in ((), ("holder",)):
         raise MetricError("agency_score is by holder")
     cols = ("rank", "placed", "placed_balance", "liquidation_m3", "per_100", "recall_rate", "transfer_rate",
@@ -230,17 +255,7 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     m3 = vint.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).group_by("holder").agg(
         pl.col("numerator").sum().alias("m3_num"), pl.col("denominator").sum().alias("m3_den"))
     teams = agency_names(store).rename({"agency": "holder"})
-    complaints = []
-    for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
-        keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
-        try:
-            c = complaint_rate(store, replace(filters, teams=keep)) if keep else None
-        except (MetricError, MetricUnavailable):
-            c = None
-        complaints.append((holder, c.get_column("value")[0] if c is not None and c.height else None,
-                           c.get_column("regulator_12378")[0] if c is not None and c.height else None))
-    comp = pl.DataFrame(complaints, schema={"holder": pl.String, "complaints_per_10k": pl.Float64,
-                                            "regulator_12378": pl.Float64}, orient="row")
+    comp = _complaints_by_holder(store, filters, teams)
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
         rated = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
         fee = _cells(store)[1].filter(*placement_filter(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(

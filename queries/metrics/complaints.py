@@ -28,12 +28,20 @@ EXTRA = ("attempts", "per_10k_attempts", "regulator_12378")
 REGULATOR_SOURCES = ("regulator_12378",)
 
 
-def _worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    """Distinct cases with at least one attempt (memoised per store version, filters and dims)."""
+def worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Distinct cases with at least one attempt, column `denominator` (memoised per store version, filters and
+    dims)."""
     key = ("worked_cases", f, by)
     if key not in store.memo:
         store.memo[key] = distinct_cases(store, "worked", f, by, "denominator")
     return store.memo[key]
+
+
+def complaint_counts(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Complaints received in the period per row of `by`: `numerator`, and `regulator_12378` of them."""
+    comp = add_dims(store, filter_frame(store, store.frame("complaints"), f), by)
+    return group(comp, by, [pl.len().alias("numerator"),
+                            pl.col("source").is_in(list(REGULATOR_SOURCES)).sum().alias("regulator_12378")])
 
 
 @metric("complaint_rate", name=("投诉率", "Complaint rate"),
@@ -50,10 +58,8 @@ def complaint_rate(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> 
         return empty(by, EXTRA)
     require(store, "complaints")
     base_by = tuple(d for d in by if d not in COMPLAINT_ONLY)
-    comp = add_dims(store, filter_frame(store, store.frame("complaints"), filters), by)
-    num = group(comp, by, [pl.len().alias("numerator"),
-                           pl.col("source").is_in(list(REGULATOR_SOURCES)).sum().alias("regulator_12378")])
-    den = _worked_cases(store, filters, base_by)
+    num = complaint_counts(store, filters, by)
+    den = worked_cases(store, filters, base_by)
     att = group(rows(store, "contacts", filters, base_by), base_by, [pl.col("attempts").sum().alias("attempts")])
     if base_by:
         den = den.join(att, on=list(base_by), how="full", coalesce=True, nulls_equal=True)

@@ -22,6 +22,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from fixtures_store import build_rows
@@ -206,6 +207,37 @@ def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN
     for r in got.iter_rows(named=True):
         n, cents, cum = want[(r["holder"], r["placed_month"], r["months_since"])]
         assert (r["placed"], round(r["denominator"] * 100), round(r["numerator"] * 100)) == (n, cents, cum)
+
+
+def test_scorecard_complaints_equal_the_complaint_rate_of_each_agencys_teams(small_source, tmp_path):  # noqa: ANN001
+    """The scorecard counts complaints by team once and sums them per agency; each agency's figures equal
+    complaint_rate with that agency's teams selected (the distinct worked cases are the agency's own union), for
+    the whole centre, a team selection and a channel."""
+    from dataclasses import replace
+
+    from queries.metrics.agency import agency_names
+
+    run_sync(small_source, tmp_path / "store", full=True)
+    st = Store.open(tmp_path / "store")
+    names = agency_names(st).rename({"agency": "holder"})
+    some = tuple(sorted(names.get_column("team_id").to_list()))[:1]
+    year = Filters(D(st.as_of.year - 1, st.as_of.month, 1), st.as_of)
+    compared = 0
+    for f in (year, replace(year, teams=some), replace(year, channel="agency"),
+              Filters(st.as_of - dt.timedelta(days=150), st.as_of)):
+        got = {r["holder"]: r for r in compute("agency_score", st, f).iter_rows(named=True)}
+        for holder, ids in names.group_by("holder").agg(pl.col("team_id")).iter_rows():
+            keep = tuple(sorted(set(ids) & set(f.teams))) if f.teams else tuple(sorted(ids))
+            if holder not in got:
+                continue
+            if not keep:
+                assert got[holder]["complaints_per_10k"] is None
+                continue
+            want = compute("complaint_rate", st, replace(f, teams=keep)).row(0, named=True)
+            assert got[holder]["complaints_per_10k"] == want["value"], (f, holder)
+            assert got[holder]["regulator_12378"] == want["regulator_12378"], (f, holder)
+            compared += 1
+    assert compared >= 4
 
 
 def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
