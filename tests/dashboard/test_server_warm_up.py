@@ -52,15 +52,16 @@ def test_run_warms_up_before_the_first_view_without_auditing(app_source, chrome,
         assert f"store {version}" in text  # the store was opened, before any session
         assert _audit_lines(own) == before  # the warm-up is no view: nothing audited, nothing refused
         page = new_page(chrome)
+        views: list[str] = []
         try:
             open_page(page, f"http://127.0.0.1:{port}", "daily")
+            # the view is audited when its run ends, which may follow the heading: wait with the page still open
+            deadline = time.monotonic() + 30
+            while not views and time.monotonic() < deadline:
+                views = _audit_lines(own)[len(before):]
+                time.sleep(0.1)
         finally:
             page.context.close()
-        views: list[str] = []
-        deadline = time.monotonic() + 20  # the view is audited when its run ends, which may follow the heading
-        while not views and time.monotonic() < deadline:
-            views = _audit_lines(own)[len(before):]
-            time.sleep(0.1)
         assert len(views) == 1 and '"view"' in views[0]  # the first real view is audited as usual
     finally:
         proc.terminate()
