@@ -408,3 +408,31 @@ def test_group_sums_equal_the_membership_product() -> None:
     member[of[of >= 0], np.flatnonzero(of >= 0)] = 1.0
     assert np.array_equal(F._group_sum(of, 6, x), np.einsum("gu,ubmk->gbmk", member, x))
     assert np.array_equal(F._group_sum(np.full(40, -1), 6, x), np.zeros((6, 3, 5, 7)))
+
+
+def test_held_cuts_month_by_month_equal_the_whole_pipeline() -> None:
+    """The landing forecast cuts the promise pipeline one due month at a time (a server never holds all months'
+    rows); the cuts equal those of the whole pipeline, and each amount is held from the working-day position it
+    was made at (0 when made before its due month) to the one before its due day's position."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    months = [dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
+    n = 3_000
+    due = [dt.date(2026, 3, 1) + dt.timedelta(days=int(x)) for x in rng.integers(0, 92, n)]
+    made = [d - dt.timedelta(days=int(x)) for d, x in zip(due, rng.integers(0, 40, n), strict=True)]
+    pipe = pl.DataFrame({"unit": rng.choice(["T1", "T2", "T3"], n).tolist(), "bucket": rng.choice(["M1", "M2"], n).tolist(),
+                         "day": due, "made": made, "cents": rng.integers(1, 10**7, n).tolist()})
+    whole = F.held_cuts(pipe, months)
+    parts = pl.concat([F.held_cuts(pipe.filter(pl.col("day").dt.month_start() == m), months) for m in months])
+    key = ["unit", "bucket", "month", "k_made", "k_due"]
+    assert parts.sort(key).equals(whole.sort(key)) and whole.height > 100
+    # one promise made Thu 2 Apr 2026 and due Wed 15 Apr: held from 2 April's working-day position (k starts at
+    # 1 on the month's first working day) up to the one before 15 April's
+    one = pl.DataFrame({"unit": ["T1"], "bucket": ["M1"], "day": [dt.date(2026, 4, 15)], "made": [dt.date(2026, 4, 2)],
+                        "cents": [500]})
+    got = F.held_cuts(one, months).row(0, named=True)
+    april = F.month_days(dt.date(2026, 4, 1), CHINA_CALENDAR).working
+    assert (got["k_made"], got["k_due"]) == (april.index(dt.date(2026, 4, 2)) + 1, april.index(dt.date(2026, 4, 15)) + 1)
+    made_before = one.with_columns(pl.lit(dt.date(2026, 3, 20)).alias("made"))
+    assert F.held_cuts(made_before, months).get_column("k_made").to_list() == [0]
