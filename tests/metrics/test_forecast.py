@@ -436,3 +436,85 @@ def test_held_cuts_month_by_month_equal_the_whole_pipeline() -> None:
     assert (got["k_made"], got["k_due"]) == (april.index(dt.date(2026, 4, 2)) + 1, april.index(dt.date(2026, 4, 15)) + 1)
     made_before = one.with_columns(pl.lit(dt.date(2026, 3, 20)).alias("made"))
     assert F.held_cuts(made_before, months).get_column("k_made").to_list() == [0]
+
+
+def _forecast_by_loop(c: F.Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
+                      past: list[dt.date]) -> F.Landing | None:
+    """The landing with its leave-one-out written as a loop over the past months (the straightforward form)."""
+    import numpy as np
+
+    w = c.days[month].count
+    rows = []
+    for h in past:
+        if c.total.get((group, h), 0.0) <= 0:
+            continue
+        kh = min(c.days[h].count, round(k * c.days[h].count / w)) if w else 0
+        rows.append((*F._at(c, (group, h), kh), c.total[(group, h)]))
+    if len(rows) < F.MIN_HISTORY:
+        return None
+    arr = np.array(rows)
+    rest = arr[:, 2] - arr[:, 0] - arr[:, 1]
+
+    def share(cum: float, pipe: float, use: np.ndarray) -> float:
+        base = arr[use, 0].sum()
+        return cum + pipe + (rest[use].sum() / base * cum if cum > 0 and base > 0 else max(rest[use].mean(), 0.0))
+
+    def level(cum: float, pipe: float, use: np.ndarray) -> float:
+        return cum + pipe + max(rest[use].mean(), 0.0)
+
+    everything = np.ones(len(rows), dtype=bool)
+    loo = np.zeros((len(rows), 2))
+    for i in range(len(rows)):
+        others = everything.copy()
+        others[i] = False
+        loo[i] = [max(p(arr[i, 0], arr[i, 1], others), arr[i, 0]) for p in (share, level)]
+    ok = (loo > 0).all(axis=1) & (arr[:, 2] > 0)
+    mse = (np.log(arr[ok, 2:3] / loo[ok]) ** 2).mean(axis=0) if ok.any() else np.array([1.0, 1.0])
+    inv = 1 / np.maximum(mse, 1e-12)
+    weight = inv / inv.sum()
+    landing = max(float(weight @ [share(collected, pipeline, everything), level(collected, pipeline, everything)]),
+                  collected)
+    errors = np.log(arr[ok, 2] / (loo[ok] @ weight))
+    n = len(errors)
+    sigma = math.sqrt(float((errors ** 2).sum()) / n * (1 + 1 / n)) if n else 0.0
+    return F.Landing(collected, pipeline, landing, max(landing * math.exp(-F.Z80 * sigma), collected),
+                     max(landing * math.exp(F.Z80 * sigma), max(landing * math.exp(-F.Z80 * sigma), collected)),
+                     collected / k * w if k > 0 else None, sigma, len(rows))
+
+
+def test_the_leave_one_out_at_once_equals_the_loop_over_months() -> None:
+    """The forecast's leave-one-out is computed for all past months at once (the totals less each month's own);
+    it equals the loop that leaves each month out in turn, on random histories: months with nothing collected by
+    the cut (the level form), a negative rest (paid back), too little history."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    month = dt.date(2026, 6, 1)
+    past = [month_start(month, -i) for i in range(1, 13)]
+    days = {m: F.month_days(m, CHINA_CALENDAR) for m in [*past, month]}
+    compared = 0
+    for trial in range(300):
+        cum, pipe, total = {}, {}, {}
+        for m in past[: rng.integers(2, 13)]:
+            w = days[m].count
+            daily = rng.gamma(0.6, 1e6, w + 1) * (rng.random(w + 1) < 0.7)
+            daily[0] = 0.0
+            if trial % 7 == 0:
+                daily[: w // 2] = 0.0  # nothing by mid-month
+            cum[("g", m)] = np.cumsum(daily)
+            pipe[("g", m)] = rng.gamma(0.5, 2e5, w + 1)
+            total[("g", m)] = float(cum[("g", m)][-1] - (rng.random() < 0.1) * 3e6)
+        c = F.Curves(days, cum, pipe, total)
+        k = int(rng.integers(0, days[month].count + 1))
+        collected, pipeline = float(rng.gamma(1.0, 1e7)) * (trial % 5 != 0), float(rng.gamma(0.5, 1e6))
+        got = F.forecast(c, "g", month, k, collected, pipeline, past)
+        want = _forecast_by_loop(c, "g", month, k, collected, pipeline, past)
+        assert (got is None) == (want is None), trial
+        if got is None:
+            continue
+        compared += 1
+        for name in ("landing", "low", "high", "sigma"):
+            assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9, abs=1e-6), (trial, name)
+        assert (got.collected, got.pipeline, got.naive, got.history) == (want.collected, want.pipeline, want.naive,
+                                                                         want.history)
+    assert compared > 200
