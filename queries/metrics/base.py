@@ -204,14 +204,15 @@ def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col
     """The family's rows for the filters, from the smallest table that can answer, with `by` dims added."""
     full, coarse, monthly = FAMILIES[family]
     lo, hi = date_range or (f.start, f.end)
+    # the month view can answer: no day or week asked, the period's own dates, and the version has the view
+    by_month = (monthly is not None and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
+                and store.has(monthly))
     if force_full or needs_full_grain(f, by):
         df = store.scan(full, lo, hi) if date_col == "day" else store.scan(full)
-    elif (monthly and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
-          and month_aligned(store, f, future_rows)):
+    elif by_month and month_aligned(store, f, future_rows):
         df, date_col = store.frame(monthly), "month"
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
-    elif (monthly and date_col == "day" and date_range is None and not {"day", "week"} & set(by)
-          and (whole := whole_months(store, f, future_rows)) is not None):
+    elif by_month and (whole := whole_months(store, f, future_rows)) is not None:
         df, date_col = months_and_edges(store, coarse, monthly, f, whole), "month"
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
     else:

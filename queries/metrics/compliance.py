@@ -239,9 +239,8 @@ def breach_contact_keys(store: Store, filters: Filters, checks: tuple[str, ...] 
     if filters.products or filters.regions:
         raise MetricError("breaching contacts are listed by day, team, agent, channel and bucket; clear the product "
                           "and region selections")
-    total = int(store.per_month("compliance_agent", filters.start, filters.end, lambda df: filter_frame(
-        store, df, filters).select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks]).alias("n")))
-        .get_column("n").sum() or 0)
+    counts = _rollup(store, "compliance_agent", filters, ())  # the rows the figure clicked is summed from
+    total = int(counts.select(pl.sum_horizontal([pl.col(f"b_{c}").sum() for c in checks])).item() or 0)
     folder = store.path / "breach_contacts"
     files = sorted((f for f in folder.glob("*.parquet") if f.stem[:1].isdigit()
                     and filters.start.isoformat() <= f.stem <= filters.end.isoformat()), reverse=True)
