@@ -209,18 +209,36 @@ def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN
         assert (r["placed"], round(r["denominator"] * 100), round(r["numerator"] * 100)) == (n, cents, cum)
 
 
-def test_scorecard_complaints_equal_the_complaint_rate_of_each_agencys_teams(small_source, tmp_path):  # noqa: ANN001
+def test_scorecard_complaints_equal_the_complaint_rate_of_each_agencys_teams(tmp_path):  # noqa: ANN001
     """The scorecard counts complaints by team once and sums them per agency; each agency's figures equal
     complaint_rate with that agency's teams selected (the distinct worked cases are the agency's own union), for
-    the whole centre, a team selection and a channel."""
+    the whole centre, a team selection, a channel and a period off the month edges. The small centre is changed
+    so that one agency has two teams (T02 and T03), and complaints come without an agent or with an unknown one."""
     from dataclasses import replace
 
+    from fixtures_demo import AS_OF, SMALL
+
+    from queries.demo import build_demo_database
     from queries.metrics.agency import agency_names
 
-    run_sync(small_source, tmp_path / "store", full=True)
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(S.teams).where(S.teams.c.team_id.in_(["T02", "T03"]))
+                     .values(channel="agency", agency_name="Gamma 催收"))
+        last = conn.execute(sa.select(sa.func.max(S.complaints.c.complaint_id))).scalar()
+        row = dict(conn.execute(sa.select(S.complaints).order_by(S.complaints.c.complaint_id.desc()).limit(1))
+                   .mappings().one())
+        extra = [row | {"complaint_id": last + 1, "agent_id": None},
+                 row | {"complaint_id": last + 2, "agent_id": "NOBODY", "source": "12378"}]
+        conn.execute(sa.insert(S.complaints), extra)
+    engine.dispose()
+    run_sync(url, tmp_path / "store", full=True)
     st = Store.open(tmp_path / "store")
     names = agency_names(st).rename({"agency": "holder"})
-    some = tuple(sorted(names.get_column("team_id").to_list()))[:1]
+    assert names.filter(pl.col("holder") == "Gamma 催收").height == 2
+    some = ("T03",)  # one of Gamma's two teams
     year = Filters(D(st.as_of.year - 1, st.as_of.month, 1), st.as_of)
     compared = 0
     for f in (year, replace(year, teams=some), replace(year, channel="agency"),
@@ -237,7 +255,7 @@ def test_scorecard_complaints_equal_the_complaint_rate_of_each_agencys_teams(sma
             assert got[holder]["complaints_per_10k"] == want["value"], (f, holder)
             assert got[holder]["regulator_12378"] == want["regulator_12378"], (f, holder)
             compared += 1
-    assert compared >= 4
+    assert compared >= 6
 
 
 def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
