@@ -263,6 +263,20 @@ def _at(c: Curves, key: tuple[str, dt.date], k: int) -> tuple[float, float]:
     return (float(cum[k]) if cum is not None else 0.0), (float(pipe[k]) if pipe is not None else 0.0)
 
 
+def leave_one_out(arr: np.ndarray) -> np.ndarray:
+    """Each past month (rows: collected by the cut, pipeline at the cut, the month's total) forecast from the other
+    months, by share (the rest per yuan collected so far) and by level (the rest as large as the others' mean),
+    neither below what was collected: one row per month, [share, level]. The others' sums are the totals less the
+    month's own, so all months at once (a loop per month and team was most of the landing by team at 5×)."""
+    cum, pipe = arr[:, 0], arr[:, 1]
+    rest = arr[:, 2] - cum - pipe
+    base_o, rest_o = cum.sum() - cum, rest.sum() - rest
+    mean_o = np.maximum(rest_o / (len(arr) - 1), 0.0)
+    ok_share = (cum > 0) & (base_o > 0)
+    share_o = cum + pipe + np.where(ok_share, rest_o / np.where(ok_share, base_o, 1.0) * cum, mean_o)
+    return np.column_stack([np.maximum(share_o, cum), np.maximum(cum + pipe + mean_o, cum)])
+
+
 def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
              past: list[dt.date]) -> Landing | None:
     """The landing of `group` in `month` after k working days, from the past months `past` (None with fewer than
@@ -288,15 +302,7 @@ def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pi
         return cum + pipe + max(rest[use].mean(), 0.0)
 
     everything = np.ones(len(rows), dtype=bool)
-    # each past month forecast from the others (leave-one-out): the others' sums are the totals less its own, so
-    # all months at once — share and level as above, one NumPy expression each (a loop per month and team was
-    # most of the landing by team at 5×: 200 teams)
-    cum, pipe = arr[:, 0], arr[:, 1]
-    base_o, rest_o = cum.sum() - cum, rest.sum() - rest
-    mean_o = np.maximum(rest_o / (len(rows) - 1), 0.0)
-    ok_share = (cum > 0) & (base_o > 0)
-    share_o = cum + pipe + np.where(ok_share, rest_o / np.where(ok_share, base_o, 1.0) * cum, mean_o)
-    loo = np.column_stack([np.maximum(share_o, cum), np.maximum(cum + pipe + mean_o, cum)])
+    loo = leave_one_out(arr)
     # the two weighed by their leave-one-out squared log errors (early in the month the level is steadier)
     ok = (loo > 0).all(axis=1) & (arr[:, 2] > 0)
     mse = (np.log(arr[ok, 2:3] / loo[ok]) ** 2).mean(axis=0) if ok.any() else np.array([1.0, 1.0])
