@@ -11,7 +11,7 @@ from queries.dates import month_end, month_start
 from queries.errors import DataUnavailable, UserError
 from queries.filters import Filters
 from queries.store import Store
-from queries.store.catalogue import FAMILIES
+from queries.store.catalogue import FAMILIES, month_view_name
 from queries.store.versions import month_view
 
 TIME_DIMS = ("day", "week", "month")
@@ -168,11 +168,6 @@ def needs_full_grain(f: Filters, by: Iterable[str]) -> bool:
     return bool(f.products or f.regions or {"product", "region"} & set(by))
 
 
-def month_aligned(store: Store, f: Filters, future_rows: bool = False) -> bool:
-    """True when the period is whole months (the last one may stop at the data's as-of day)."""
-    return f.start.day == 1 and _last_month_whole(store, f.end, future_rows)
-
-
 def _last_month_whole(store: Store, end: dt.date, future_rows: bool) -> bool:
     """True when a period ending on `end` holds all of end's month that has rows (to its end, or to the as-of day
     when no rows lie after it)."""
@@ -186,16 +181,18 @@ def whole_months(store: Store, f: Filters, future_rows: bool = False) -> tuple[d
     return (first, last) if first <= last else None
 
 
-def months_and_edges(store: Store, coarse: str, monthly: str, f: Filters, whole: tuple[dt.date, dt.date],
-                      ) -> pl.DataFrame:
-    """A period's rows at month grain: its whole months from the month view, the days of its partial first and
-    last months summed by month (a 13-month period ending mid-month reads one month of days, not thirteen)."""
+def months_and_edges(store: Store, name: str, f: Filters, whole: tuple[dt.date, dt.date]) -> pl.DataFrame:
+    """A period's rows of a day-level rollup at month grain: its whole months from the month view, the days of its
+    partial first and last months summed by month (a 13-month period ending mid-month reads one month of days, not
+    thirteen). A period of whole months is the month view itself: the caller filters it by the period's months."""
     first, last = whole
-    parts = [store.frame(monthly).filter(pl.col("month").is_between(first, last))]
-    for lo, hi in ((f.start, first - dt.timedelta(days=1)), (month_end(last) + dt.timedelta(days=1), f.end)):
-        if lo <= hi:
-            parts.append(month_view(store.frame(coarse, lo, hi).filter(pl.col("day").is_between(lo, hi))))
-    return pl.concat(parts, how="vertical_relaxed")
+    view = store.frame(month_view_name(name))
+    edges = [month_view(store.frame(name, lo, hi).filter(pl.col("day").is_between(lo, hi)))
+             for lo, hi in ((f.start, first - dt.timedelta(days=1)), (month_end(last) + dt.timedelta(days=1), f.end))
+             if lo <= hi]
+    if not edges:
+        return view
+    return pl.concat([view.filter(pl.col("month").is_between(first, last)), *edges], how="vertical_relaxed")
 
 
 def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col: str | None = "day",
@@ -209,11 +206,8 @@ def rows(store: Store, family: str, f: Filters, by: tuple[str, ...], *, date_col
                 and store.has(monthly))
     if force_full or needs_full_grain(f, by):
         df = store.scan(full, lo, hi) if date_col == "day" else store.scan(full)
-    elif by_month and month_aligned(store, f, future_rows):
-        df, date_col = store.frame(monthly), "month"
-        lo, hi = f.start.replace(day=1), f.end.replace(day=1)
     elif by_month and (whole := whole_months(store, f, future_rows)) is not None:
-        df, date_col = months_and_edges(store, coarse, monthly, f, whole), "month"
+        df, date_col = months_and_edges(store, coarse, f, whole), "month"
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
     else:
         df = store.frame(coarse, lo, hi) if date_col == "day" else store.frame(coarse)

@@ -29,6 +29,7 @@ from queries.metrics.base import (
 )
 from queries.metrics.declare import metric
 from queries.store import Store
+from queries.store.catalogue import month_view_name
 
 #: Dimensions of the compliance rollups (no product or region: the page breaks down by org, time and bucket).
 COMPLIANCE_DIMS = (*TIME_DIMS, *ORG_DIMS, "bucket")
@@ -52,10 +53,10 @@ def _rollup(store: Store, name: str, f: Filters, by: tuple[str, ...]) -> pl.Data
     if not store.has(name):
         raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
                                 "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
-    whole = whole_months(store, f) if not {"day", "week"} & set(by) and store.has(f"{name}_m") else None
+    whole = whole_months(store, f) if not {"day", "week"} & set(by) and store.has(month_view_name(name)) else None
     if whole is not None:  # whole months from the month view, the partial edge months from their days
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
-        df = months_and_edges(store, name, f"{name}_m", f, whole)
+        df = months_and_edges(store, name, f, whole)
         return add_dims(store, filter_frame(store, df, f, date_col="month", date_range=(lo, hi)), by, "month")
     return add_dims(store, filter_frame(store, store.frame(name, f.start, f.end), f), by)
 

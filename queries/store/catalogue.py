@@ -116,6 +116,11 @@ SUMMABLE = frozenset({
 })
 
 
+def month_view_name(name: str) -> str:
+    """The name of a day-level rollup's month view (the rollup summed by month, held by a Store)."""
+    return f"{name}_m"
+
+
 def _family(name: str, grain: str) -> str:
     return next(t.name for t in TABLES if t.family == name and t.grain == grain)
 
@@ -123,7 +128,7 @@ def _family(name: str, grain: str) -> str:
 #: metric family → (full-grain table on disk, in-memory table without product/region, its month view or None)
 FAMILIES: dict[str, tuple[str, str, str | None]] = {
     fam: (_family(fam, "fine"), _family(fam, "coarse"),
-          f"{_family(fam, 'coarse')}_m" if BY_NAME[_family(fam, "coarse")].month_view else None)
+          month_view_name(_family(fam, "coarse")) if BY_NAME[_family(fam, "coarse")].month_view else None)
     for fam in dict.fromkeys(t.family for t in TABLES if t.family)
 }
 #: fine table → its coarse twin (the same rollup without product and region)

@@ -14,7 +14,7 @@ import polars as pl
 
 from queries.buckets import BucketBounds
 from queries.errors import DataUnavailable
-from queries.store.catalogue import HOLDS, MEMORY, PARTITIONED, ROLLUPS, SUMMABLE, TABLES
+from queries.store.catalogue import HOLDS, MEMORY, PARTITIONED, ROLLUPS, SUMMABLE, TABLES, month_view_name
 from queries.store.manifest import MANIFEST, Manifest, load
 
 CURRENT = "CURRENT"
@@ -165,8 +165,8 @@ class Store:
         # time; the compliance page's are made when it first asks (most sessions never open it)
         for name in MONTH_VIEWS:
             if name in store.months:
-                store.frames[f"{name}_m"] = store._month_view(name)
-        store.deferred = {f"{name}_m": name for name in DEFERRED_MONTH_VIEWS if name in store.months}
+                store.frames[month_view_name(name)] = store._month_view(name)
+        store.deferred = {month_view_name(name): name for name in DEFERRED_MONTH_VIEWS if name in store.months}
         return store
 
     def _month_view(self, name: str) -> pl.DataFrame:
