@@ -263,18 +263,26 @@ def _at(c: Curves, key: tuple[str, dt.date], k: int) -> tuple[float, float]:
     return (float(cum[k]) if cum is not None else 0.0), (float(pipe[k]) if pipe is not None else 0.0)
 
 
+def _projections(cum: np.ndarray, pipe: np.ndarray, base: np.ndarray, rest: np.ndarray, n: int,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A month's landing after its cut, given collected so far (`cum`) and the pipeline (`pipe`), from n past months
+    whose collected by the cut sum to `base` and whose rest (total − collected − pipeline) sums to `rest`: by share
+    (the rest per yuan collected so far; the level's when nothing was collected) and by level (the rest as large as
+    the months' mean). Element-wise: one month or many at once."""
+    mean = np.maximum(rest / n, 0.0)
+    ok = (cum > 0) & (base > 0)
+    return cum + pipe + np.where(ok, rest / np.where(ok, base, 1.0) * cum, mean), cum + pipe + mean
+
+
 def leave_one_out(arr: np.ndarray) -> np.ndarray:
     """Each past month (rows: collected by the cut, pipeline at the cut, the month's total) forecast from the other
-    months, by share (the rest per yuan collected so far) and by level (the rest as large as the others' mean),
-    neither below what was collected: one row per month, [share, level]. The others' sums are the totals less the
-    month's own, so all months at once (a loop per month and team was most of the landing by team at 5×)."""
+    months (_projections), neither below what was collected: one row per month, [share, level]. The others' sums
+    are the totals less the month's own, so all months at once (a loop per month and team was most of the landing
+    by team at 5×)."""
     cum, pipe = arr[:, 0], arr[:, 1]
     rest = arr[:, 2] - cum - pipe
-    base_o, rest_o = cum.sum() - cum, rest.sum() - rest
-    mean_o = np.maximum(rest_o / (len(arr) - 1), 0.0)
-    ok_share = (cum > 0) & (base_o > 0)
-    share_o = cum + pipe + np.where(ok_share, rest_o / np.where(ok_share, base_o, 1.0) * cum, mean_o)
-    return np.column_stack([np.maximum(share_o, cum), np.maximum(cum + pipe + mean_o, cum)])
+    share, level = _projections(cum, pipe, cum.sum() - cum, rest.sum() - rest, len(arr) - 1)
+    return np.column_stack([np.maximum(share, cum), np.maximum(level, cum)])
 
 
 def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
@@ -292,24 +300,15 @@ def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pi
     if len(rows) < MIN_HISTORY:
         return None
     arr = np.array(rows)
-    rest = arr[:, 2] - arr[:, 0] - arr[:, 1]
-
-    def share(cum: float, pipe: float, use: np.ndarray) -> float:  # the rest per yuan collected so far
-        base = arr[use, 0].sum()
-        return cum + pipe + (rest[use].sum() / base * cum if cum > 0 and base > 0 else max(rest[use].mean(), 0.0))
-
-    def level(cum: float, pipe: float, use: np.ndarray) -> float:  # the rest as large as in the past months
-        return cum + pipe + max(rest[use].mean(), 0.0)
-
-    everything = np.ones(len(rows), dtype=bool)
     loo = leave_one_out(arr)
     # the two weighed by their leave-one-out squared log errors (early in the month the level is steadier)
     ok = (loo > 0).all(axis=1) & (arr[:, 2] > 0)
     mse = (np.log(arr[ok, 2:3] / loo[ok]) ** 2).mean(axis=0) if ok.any() else np.array([1.0, 1.0])
     inv = 1 / np.maximum(mse, 1e-12)
     weight = inv / inv.sum()
-    landing = max(float(weight @ [share(collected, pipeline, everything), level(collected, pipeline, everything)]),
-                  collected)
+    rest = arr[:, 2] - arr[:, 0] - arr[:, 1]
+    now = _projections(np.float64(collected), np.float64(pipeline), arr[:, 0].sum(), rest.sum(), len(arr))
+    landing = max(float(weight @ [float(x) for x in now]), collected)
     errors = np.log(arr[ok, 2] / (loo[ok] @ weight))
     n = len(errors)
     sigma = math.sqrt(float((errors ** 2).sum()) / n * (1 + 1 / n)) if n else 0.0
