@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_sync_cli import phases, timed_command  # noqa: E402
-from machine import load, machine  # noqa: E402
+from machine import load, machine, rss_mb  # noqa: E402
 
 SERVE_PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "agencies")
 SERVE_QUERY = {"agencies": "period=ytd"}
@@ -82,12 +82,6 @@ def page_calls(store: Path, runs: int) -> dict:
     return {"load_s": r["load_s"], "pages_ms": pages, "peak_mb": r["peak_mb"], "load": [before, load()]}
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """VmRSS and VmHWM (peak) of a process, in MB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
-
-
 def serve(source: Path, store: Path) -> dict:
     """A real server on the store: each page opened once in Chromium; render seconds and the server's memory."""
     from screenshots import browser, open_page, streamlit_process
@@ -96,11 +90,11 @@ def serve(source: Path, store: Path) -> dict:
            "CASES_ALLOW_DEMO_MODE": "1"}
     before = load()
     with streamlit_process(env, timeout=600) as (base, proc), browser() as page:
-        idle = _rss_mb(proc.pid)[0]
+        idle = rss_mb(proc.pid)[0]
         first = open_page(page, base, "daily", timeout_ms=600_000)
         renders = {p: open_page(page, base, p, query=SERVE_QUERY.get(p, ""), timeout_ms=600_000)
                    for p in SERVE_PAGES}
-        rss, hwm = _rss_mb(proc.pid)
+        rss, hwm = rss_mb(proc.pid)
     print(f"  served: first view {first:.2f} s; renders (s): " + ", ".join(f"{p} {s:.2f}" for p, s in renders.items())
           + f"; server RSS idle {idle:.0f} MB, after every page {rss:.0f} MB, peak {hwm:.0f} MB "
           f"({before} → {load()})", flush=True)

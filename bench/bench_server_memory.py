@@ -25,18 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import load, machine  # noqa: E402
+from bench_scale import SERVE_PAGES, SERVE_QUERY  # noqa: E402
+from machine import load, machine, rss_mb  # noqa: E402
 from screenshots import browser, free_port, open_page, stop, wait_listening  # noqa: E402
 
-PAGES = ("daily", "agents", "complaints", "compliance", "aging", "trends", "agencies")
-QUERY = {"agencies": "period=ytd"}
 WARM_LINE = "warm-up done"
-
-
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """VmRSS and VmHWM (peak) of a process, in MB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
 def serve_once(tree: Path, source: str, store: str, warm_timeout: float = 600) -> dict:
@@ -56,7 +49,7 @@ def serve_once(tree: Path, source: str, store: str, warm_timeout: float = 600) -
     def sample() -> None:
         while not done.is_set():
             try:
-                samples.append((time.monotonic(), *_rss_mb(proc.pid)))
+                samples.append((time.monotonic(), *rss_mb(proc.pid)))
             except (OSError, KeyError):
                 pass
             time.sleep(0.05)
@@ -74,8 +67,8 @@ def serve_once(tree: Path, source: str, store: str, warm_timeout: float = 600) -
         with browser() as page:
             renders["first view"] = open_page(page, base, "daily", timeout_ms=600_000)
             marks.append((time.monotonic(), "first view"))
-            for p in PAGES:
-                renders[p] = open_page(page, base, p, query=QUERY.get(p, ""), timeout_ms=600_000)
+            for p in SERVE_PAGES:
+                renders[p] = open_page(page, base, p, query=SERVE_QUERY.get(p, ""), timeout_ms=600_000)
                 marks.append((time.monotonic(), p))
         time.sleep(1)
         marks.append((time.monotonic(), "end"))

@@ -20,6 +20,13 @@ def machine() -> str:
     return f"{cpu}; {os.cpu_count()} cores; {mem}; Python {platform.python_version()}"
 
 
+def rss_mb(pid: int) -> tuple[float, float]:
+    """VmRSS and VmHWM (the peak) of a process, in MB, from /proc."""
+    with open(f"/proc/{pid}/status") as fh:
+        fields = dict(line.split(":", 1) for line in fh if ":" in line)
+    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
 def load() -> str:
     """The machine's load averages (1, 5, 15 min) against its cores, printed beside every figure."""
     one, five, fifteen = os.getloadavg()
