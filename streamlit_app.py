@@ -70,13 +70,14 @@ nav = st.navigation({
 })
 page = nav.url_path or "daily"
 links.drop_other_pages_keys(page)
-session.begin_run(page)
+rows = session.begin_run(page)
 audit.gate()  # a view that cannot be audited is refused before any data is drawn
+view_done = audit.view_recorder(page, view.filters, rows)
 try:
     nav.run()
 except Exception:  # a bug: an error id for the viewer, the traceback in the server log (never in the browser)
     session.report_bug(lang)
     raise
-finally:  # also after st.stop() in a page: every page view is recorded once per page and filters
-    audit.audit_once("view", page, view.filters, session.rows_loaded())
+finally:  # also after st.stop() in a page or a closed tab: every page view is recorded once per page and filters
+    view_done()
 data.settle(page)

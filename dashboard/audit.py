@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -33,10 +34,11 @@ def gate() -> None:
 
 
 def write(*, user: str, role: str, action: str, page: str, filters: Filters | None = None,
-          rows: int | None = None, detail: dict | None = None) -> None:
-    """Append one entry; when it cannot be written, the view is refused (fail closed)."""
+          rows: int | None = None, detail: dict | None = None, store_dir: Path | None = None) -> None:
+    """Append one entry (to the settings' store unless `store_dir`); when it cannot be written, the view is refused
+    (fail closed)."""
     try:
-        record(data.settings().store_dir, user=user, role=role, action=action, page=page,
+        record(store_dir or data.settings().store_dir, user=user, role=role, action=action, page=page,
                filters=filters_record(filters), rows=rows, detail=detail)
     except AuditError as exc:
         refuse(exc)
@@ -50,9 +52,8 @@ def denied(refusal: session.Refusal, mode: str) -> None:
         pass  # the viewer is refused anyway; the failure is in the server log
 
 
-def audit(action: str, page: str, filters: Filters | None = None, rows: int | None = None,
-          detail: dict | None = None) -> None:
-    """Record one action of the current viewer (who, when, page, filters as narrowed by the scope, rows)."""
+def _fields(filters: Filters | None, detail: dict | None) -> dict:
+    """The current viewer's part of an entry: user, role, the filters as narrowed by the scope, the detail."""
     ident = session.current()
     if ident is not None and filters is not None:
         filters = apply(ident.scope, filters)
@@ -60,19 +61,51 @@ def audit(action: str, page: str, filters: Filters | None = None, rows: int | No
     detail = dict(detail or {})
     if ident is not None:
         detail.setdefault("mode", ident.mode)
-    write(user=user, role=role_, action=action, page=page, filters=filters, rows=rows, detail=detail)
+    return {"user": user, "role": role_, "filters": filters, "detail": detail}
+
+
+def audit(action: str, page: str, filters: Filters | None = None, rows: int | None = None,
+          detail: dict | None = None) -> None:
+    """Record one action of the current viewer (who, when, page, filters as narrowed by the scope, rows)."""
+    write(action=action, page=page, rows=rows, **_fields(filters, detail))
+
+
+def _last() -> dict[str, tuple]:
+    """action → the key of the session's last entry of that kind: a plain dict held by the session state, so that it
+    is read and updated without it once the run has been stopped."""
+    return st.session_state.setdefault(session.AUDIT_LAST, {})
+
+
+def _key(page: str, filters: Filters | None, detail: dict | None) -> tuple:
+    ident = session.current()
+    return (ident.user if ident else None, ident.role if ident else None, page, filters,
+            tuple(sorted((detail or {}).items())))
 
 
 def audit_once(action: str, page: str, filters: Filters | None, rows: int | None, detail: dict | None = None) -> None:
     """Record an action unless the same one (same page, filters and detail) was the session's last of its kind."""
-    ident = session.current()
-    key = (ident.user if ident else None, ident.role if ident else None, page, filters,
-           tuple(sorted((detail or {}).items())))
-    last = f"{session.AUDIT_LAST}{action}"
-    if st.session_state.get(last) == key:
+    last, key = _last(), _key(page, filters, detail)
+    if last.get(action) == key:
         return
-    st.session_state[last] = key
     audit(action, page, filters, rows, detail)
+    last[action] = key  # once written: a run stopped before the entry leaves it to the next run
+
+
+def view_recorder(page: str, filters: Filters, rows: session.RunRows) -> Callable[[], None]:
+    """What records the page view when its run ends, however it ends (once per page and filters, as audit_once).
+    Everything is read now, before the page runs: a tab closed while the page draws stops the run, and from then
+    on the session state refuses every access, so an entry read from it at the end was never written (the view of
+    a tab closed as its page showed went unaudited)."""
+    last, key, fields = _last(), _key(page, filters, None), _fields(filters, None)
+    store_dir = data.settings().store_dir
+
+    def done() -> None:
+        if last.get("view") == key:
+            return
+        write(action="view", page=page, rows=rows.n, store_dir=store_dir, **fields)
+        last["view"] = key
+
+    return done
 
 
 def export_recorder(page: str, filters: Filters, detail: dict | None = None) -> Callable[[str, str, int], None]:

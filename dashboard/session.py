@@ -38,9 +38,9 @@ URL_SEEN = "_url_seen"  # the URL's filter and page parameters as this session l
 DRILL = "_drill"  # the last drill-down request made by a click (kept for its label)
 PAGE = "_page"  # url path of the page being rendered (for the audit log)
 EXPORTS = "_exports"  # key → dashboard.exports.Offer of every download offered in this run
-ROWS = "_rows_loaded"  # rows loaded for the page in this run (the page view's row count in the audit log)
+ROWS = "_rows_loaded"  # the run's RunRows: rows loaded for its page (the page view's row count in the audit log)
 DEMO_ROLE, DEMO_TEAMS = "demo_role", "demo_teams"  # the demo-mode pickers (widget keys)
-AUDIT_LAST = "_audit_last_"  # + action: the last entry of that kind (not written twice in a row)
+AUDIT_LAST = "_audit_last"  # action → the last entry of that kind (not written twice in a row)
 CASE_PAGE, CASE_REQUEST = "case_page", "_case_req"  # the cases page's paging and the request it pages
 SCORECARD_AGENT = "scorecard_agent"  # the agent page's chosen scorecard agent (widget key)
 PICK_LAST = "_last_"  # + source: the last agent picked from a click in that source
@@ -78,21 +78,27 @@ def current_page() -> str:
     return str(st.session_state.get(PAGE, "-"))
 
 
-def begin_run(page: str) -> None:
-    """Start a page run: its path, no exports offered yet, no rows loaded yet."""
+@dataclass
+class RunRows:
+    """Rows loaded for the page in one run, counted in place, so that they can be read when the run has been stopped
+    (a closed tab): the session state refuses every access then."""
+
+    n: int = 0
+
+
+def begin_run(page: str) -> RunRows:
+    """Start a page run: its path, no exports offered yet, no rows loaded yet (the counter returned)."""
     st.session_state[PAGE] = page
     st.session_state[EXPORTS] = {}
-    st.session_state[ROWS] = 0
+    rows = st.session_state[ROWS] = RunRows()
+    return rows
 
 
 def count_rows(n: int) -> None:
     """Add rows loaded for this run's page."""
-    st.session_state[ROWS] = st.session_state.get(ROWS, 0) + n
-
-
-def rows_loaded() -> int:
-    """Rows of every frame loaded for the page in this run."""
-    return int(st.session_state.get(ROWS, 0))
+    rows = st.session_state.get(ROWS)
+    if isinstance(rows, RunRows):
+        rows.n += n
 
 
 # ---------------------------------------------------------------- who is looking
