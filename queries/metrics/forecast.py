@@ -98,28 +98,35 @@ def _position(day: pl.Expr, months: dict[dt.date, MonthDays]) -> pl.Expr:
     return day.replace_strict(_positions(tuple(months.values())), default=None, return_dtype=pl.Int32)
 
 
-def kept_rates(resolved: pl.DataFrame, months: list[dt.date]) -> pl.DataFrame:
-    """(group, bucket, month) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before
-    the month, from resolved promises (group, bucket, due_month, kept, res, n: cents kept, cents resolved, count);
-    a group's bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the rate of all the groups."""
-    window = pl.DataFrame([(m, month_start(m, -i)) for m in months for i in range(1, KEPT_WINDOW_MONTHS + 1)],
-                          schema={"month": pl.Date, "due_month": pl.Date}, orient="row")
-    win = resolved.join(window, on="due_month")
-    sums = [pl.col("kept").sum(), pl.col("res").sum(), pl.col("n").sum()]
-    own = win.group_by("group", "bucket", "month").agg(sums)
-    centre = win.group_by("bucket", "month").agg(sums).select(
-        "bucket", "month", (pl.col("kept") / pl.col("res")).alias("centre_rate"))
-    return own.join(centre, on=["bucket", "month"], how="left").select(
-        "group", "bucket", "month",
-        pl.when(pl.col("n") >= MIN_KEPT_PROMISES).then(pl.col("kept") / pl.col("res"))
-        .otherwise(pl.col("centre_rate")).fill_nan(None).alias("rate"))
+def _kept_window(months: list[dt.date]) -> tuple[dict[dt.date, int], np.ndarray]:
+    """The due months the kept rates of `months` read (index), and which of them each month's window holds: the
+    KEPT_WINDOW_MONTHS months before it (month × due month, 0/1)."""
+    due = sorted({month_start(m, -i) for m in months for i in range(1, KEPT_WINDOW_MONTHS + 1)})
+    d_ix = {d: i for i, d in enumerate(due)}
+    window = np.zeros((len(months), len(due)))
+    for j, m in enumerate(months):
+        window[j, [d_ix[month_start(m, -i)] for i in range(1, KEPT_WINDOW_MONTHS + 1)]] = 1.0
+    return d_ix, window
+
+
+def kept_rates(kept: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """(group, bucket, month) → kept rate by amount of the promises due in the KEPT_WINDOW_MONTHS months before the
+    month, from resolved promises `kept` (cents kept, cents resolved, count) × group × bucket × due month: a group's
+    bucket with fewer than MIN_KEPT_PROMISES resolved promises takes the rate of all the groups; none resolved, or
+    no amount: 0."""
+    own = np.einsum("sgbd,md->sgbm", kept, window)  # sums of whole cents and counts: exact in any order
+    centre = own.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(own[2] >= MIN_KEPT_PROMISES, own[0] / own[1], centre[0] / centre[1])
+    return np.where((own[2] > 0) & np.isfinite(rate), rate, 0.0)
 
 
 @dataclass(frozen=True)
 class Base:
     """Payments and promises of some months as dense arrays, unit (team, or agent when agents are selected) ×
     bucket × month × working-day position: `paid` collected by each position (cumulative), `total` the month's,
-    `held` promise amounts made by the position's cut and due after it; `kept` the resolved promises by due month.
+    `held` promise amounts made by the position's cut and due after it; `kept` the resolved promises (cents kept,
+    cents resolved, count) × unit × bucket × due month, and `window` the due months of each month's kept rate.
     Built once per store version, calendar and months (store.memo), shared by the centre, teams and agencies."""
 
     units: tuple[str, ...]
@@ -128,7 +135,8 @@ class Base:
     paid: np.ndarray
     total: np.ndarray
     held: np.ndarray
-    kept: pl.DataFrame
+    kept: np.ndarray
+    window: np.ndarray
 
 
 def held_cuts(pipeline: pl.DataFrame, months: list[dt.date], calendar: WorkCalendar = CHINA_CALENDAR,
@@ -176,19 +184,31 @@ def build_base(pays: pl.DataFrame, due: pl.DataFrame, resolved: pl.DataFrame, mo
         ix, cents = index(due), due.get_column("cents").to_numpy().astype(float)
         np.add.at(held, (*ix, due.get_column("k_made").to_numpy()), cents)
         np.add.at(held, (*ix, due.get_column("k_due").to_numpy()), -cents)
+    d_ix, window = _kept_window(months)
+    kept = np.zeros((3, len(units), len(buckets), len(d_ix)))
+    res = resolved.filter(pl.col("due_month").is_in(list(d_ix)))
+    if res.height:
+        at = (res.get_column("unit").replace_strict(u_ix, return_dtype=pl.Int32).to_numpy(),
+              res.get_column("bucket").replace_strict(b_ix, return_dtype=pl.Int32).to_numpy(),
+              res.get_column("due_month").replace_strict(d_ix, return_dtype=pl.Int32).to_numpy())
+        for s, col in enumerate(("kept", "res", "n")):
+            np.add.at(kept[s], at, res.get_column(col).to_numpy().astype(float))
     return Base(units, buckets, days, np.cumsum(paid, axis=3), paid.sum(axis=3), np.cumsum(held, axis=3),
-                resolved)
+                kept, window)
 
 
 @dataclass
 class Curves:
-    """Per group and month: collected by working-day position (cum), the promise pipeline's expected value at each
-    position (pipe) and the month's total; positions 0…W (W = working days)."""
+    """Per group (row `groups[name]`) and month (`months[m]`): collected by working-day position (`cum`), the promise
+    pipeline's expected value at each position (`pipe`) and the month's `total`; positions 0…W (W = working days)
+    are meaningful, the array's width is the longest month's."""
 
     days: dict[dt.date, MonthDays]
-    cum: dict[tuple[str, dt.date], np.ndarray]
-    pipe: dict[tuple[str, dt.date], np.ndarray]
-    total: dict[tuple[str, dt.date], float]
+    groups: dict[str, int]
+    months: dict[dt.date, int]
+    cum: np.ndarray
+    pipe: np.ndarray
+    total: np.ndarray
 
 
 def _group_sum(of: np.ndarray, n: int, x: np.ndarray) -> np.ndarray:
@@ -216,22 +236,10 @@ def curves(base: Base, groups: dict[str, str], buckets: tuple[str, ...] = ()) ->
     paid = _group_sum(of, len(names), base.paid[:, sel].sum(axis=1))
     total = _group_sum(of, len(names), base.total[:, sel].sum(axis=1))
     held = _group_sum(of, len(names), base.held[:, sel])
-    resolved = base.kept.filter(pl.col("unit").is_in(list(groups)))
-    if buckets:
-        resolved = resolved.filter(pl.col("bucket").is_in(list(buckets)))
-    resolved = resolved.with_columns(pl.col("unit").replace_strict(groups, return_dtype=pl.String).alias("group"))
-    rate = np.zeros((len(names), int(sel.sum()), len(months)))
-    b_ix = {b: i for i, b in enumerate(b for b, keep in zip(base.buckets, sel, strict=True) if keep)}
+    kept = np.stack([_group_sum(of, len(names), x[:, sel]) for x in base.kept])
+    rate = kept_rates(kept, base.window)
     m_ix = {m: i for i, m in enumerate(months)}
-    for g, b, m, r in kept_rates(resolved, months).drop_nulls("rate").iter_rows():
-        rate[g_ix[g], b_ix[b], m_ix[m]] = r
-    pipe = np.einsum("gbm,gbmk->gmk", rate, held)
-    cum_d, pipe_d, total_d = {}, {}, {}
-    for g, i in g_ix.items():
-        for m, j in m_ix.items():
-            w = base.days[m].count
-            cum_d[(g, m)], pipe_d[(g, m)], total_d[(g, m)] = paid[i, j, : w + 1], pipe[i, j, : w + 1], total[i, j]
-    return Curves(base.days, cum_d, pipe_d, total_d)
+    return Curves(base.days, g_ix, m_ix, paid, np.einsum("gbm,gbmk->gmk", rate, held), total)
 
 
 @dataclass(frozen=True)
@@ -259,8 +267,8 @@ class Landing:
 
 
 def _at(c: Curves, key: tuple[str, dt.date], k: int) -> tuple[float, float]:
-    cum, pipe = c.cum.get(key), c.pipe.get(key)
-    return (float(cum[k]) if cum is not None else 0.0), (float(pipe[k]) if pipe is not None else 0.0)
+    g, m = c.groups.get(key[0]), c.months.get(key[1])
+    return (0.0, 0.0) if g is None or m is None else (float(c.cum[g, m, k]), float(c.pipe[g, m, k]))
 
 
 def _projections(cum: np.ndarray, pipe: np.ndarray, base: np.ndarray, rest: np.ndarray, n: int,
@@ -274,48 +282,86 @@ def _projections(cum: np.ndarray, pipe: np.ndarray, base: np.ndarray, rest: np.n
     return cum + pipe + np.where(ok, rest / np.where(ok, base, 1.0) * cum, mean), cum + pipe + mean
 
 
-def leave_one_out(arr: np.ndarray) -> np.ndarray:
-    """Each past month (rows: collected by the cut, pipeline at the cut, the month's total) forecast from the other
-    months (_projections), neither below what was collected: one row per month, [share, level]. The others' sums
-    are the totals less the month's own, so all months at once (a loop per month and team was most of the landing
-    by team at 5×)."""
-    cum, pipe = arr[:, 0], arr[:, 1]
-    rest = arr[:, 2] - cum - pipe
-    share, level = _projections(cum, pipe, cum.sum() - cum, rest.sum() - rest, len(arr) - 1)
-    return np.column_stack([np.maximum(share, cum), np.maximum(level, cum)])
+def leave_one_out(arr: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Each past month (arr[..., month, :]: collected by the cut, pipeline at the cut, the month's total) forecast
+    from the other months that count (`valid`, all when None) by _projections, neither below what was collected:
+    [..., month, (share, level)]. The others' sums are the totals less the month's own, so all months (and groups,
+    along the leading axes) at once (a loop per month and team was most of the landing by team at 5×)."""
+    if valid is None:
+        valid = np.ones(arr.shape[:-1], dtype=bool)
+    cum, pipe, tot = (np.where(valid, arr[..., i], 0.0) for i in range(3))
+    rest = tot - cum - pipe
+    n = np.maximum(valid.sum(axis=-1, keepdims=True) - 1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share, level = _projections(cum, pipe, cum.sum(axis=-1, keepdims=True) - cum,
+                                    rest.sum(axis=-1, keepdims=True) - rest, n)
+    return np.stack([np.maximum(share, cum), np.maximum(level, cum)], axis=-1)
+
+
+@dataclass(frozen=True)
+class Landings:
+    """The landings of many groups at once (arrays, one entry per group; `ok` False where there is no forecast:
+    fewer than MIN_HISTORY past months that collected anything)."""
+
+    ok: np.ndarray
+    collected: np.ndarray
+    pipeline: np.ndarray
+    landing: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    sigma: np.ndarray
+    history: np.ndarray
+
+    def one(self, i: int, naive: float | None) -> Landing | None:
+        """Group i's Landing (None without a forecast)."""
+        if not self.ok[i]:
+            return None
+        return Landing(float(self.collected[i]), float(self.pipeline[i]), float(self.landing[i]), float(self.low[i]),
+                       float(self.high[i]), naive, float(self.sigma[i]), int(self.history[i]))
+
+
+def forecast_rows(c: Curves, rows: np.ndarray, month: dt.date, k: int, collected: np.ndarray,
+                  pipeline: np.ndarray, past: list[dt.date]) -> Landings:
+    """The landings in `month` after k working days of the curves' groups `rows` (collected and pipeline now, one
+    per row), each from those of the past months `past` in which it collected anything: every group at once, as
+    arrays (a forecast per group in Python was most of the landing by team at 5× bank scale)."""
+    w = c.days[month].count
+    cols = np.array([c.months[h] for h in past], dtype=np.int64)
+    kh = np.array([min(c.days[h].count, round(k * c.days[h].count / w)) if w else 0 for h in past], dtype=np.int64)
+    cum, pipe = c.cum[rows][:, cols, kh], c.pipe[rows][:, cols, kh]  # (group, past month) at each month's cut
+    tot = c.total[rows][:, cols]
+    valid = tot > 0
+    loo = leave_one_out(np.stack([cum, pipe, tot], axis=-1), valid)  # each month forecast from the others
+    cum, pipe, tot = (np.where(valid, x, 0.0) for x in (cum, pipe, tot))
+    n = valid.sum(axis=1)
+    s_cum, s_rest = cum.sum(axis=1), (tot - cum - pipe).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the two weighed by their leave-one-out squared log errors (early in the month the level is steadier)
+        ok = valid & (loo > 0).all(axis=2)
+        n_ok = np.maximum(ok.sum(axis=1), 1)[:, None]
+        err2 = np.where(ok[:, :, None], np.log(tot[:, :, None] / loo) ** 2, 0.0)
+        mse = np.where(ok.any(axis=1)[:, None], err2.sum(axis=1) / n_ok, 1.0)
+        inv = 1 / np.maximum(mse, 1e-12)
+        weight = inv / inv.sum(axis=1, keepdims=True)
+        share, level = _projections(collected, pipeline, s_cum, s_rest, np.maximum(n, 1))
+        landing = np.maximum(weight[:, 0] * share + weight[:, 1] * level, collected)
+        errors = np.where(ok, np.log(tot / (loo[:, :, 0] * weight[:, :1] + loo[:, :, 1] * weight[:, 1:])), 0.0)
+        sigma = np.sqrt((errors ** 2).sum(axis=1) / n_ok[:, 0] * (1 + 1 / n_ok[:, 0]))
+    low = np.maximum(landing * np.exp(-Z80 * sigma), collected)
+    high = np.maximum(landing * np.exp(Z80 * sigma), low)
+    return Landings(n >= MIN_HISTORY, collected, pipeline, landing, low, high, sigma, n)
 
 
 def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
              past: list[dt.date]) -> Landing | None:
     """The landing of `group` in `month` after k working days, from the past months `past` (None with fewer than
     MIN_HISTORY past months that collected anything)."""
-    w = c.days[month].count
-    rows = []
-    for h in past:
-        if c.total.get((group, h), 0.0) <= 0:
-            continue
-        kh = min(c.days[h].count, round(k * c.days[h].count / w)) if w else 0
-        cum_h, pipe_h = _at(c, (group, h), kh)
-        rows.append((cum_h, pipe_h, c.total[(group, h)]))
-    if len(rows) < MIN_HISTORY:
+    if group not in c.groups:
         return None
-    arr = np.array(rows)
-    loo = leave_one_out(arr)
-    # the two weighed by their leave-one-out squared log errors (early in the month the level is steadier)
-    ok = (loo > 0).all(axis=1) & (arr[:, 2] > 0)
-    mse = (np.log(arr[ok, 2:3] / loo[ok]) ** 2).mean(axis=0) if ok.any() else np.array([1.0, 1.0])
-    inv = 1 / np.maximum(mse, 1e-12)
-    weight = inv / inv.sum()
-    rest = arr[:, 2] - arr[:, 0] - arr[:, 1]
-    now = _projections(np.float64(collected), np.float64(pipeline), arr[:, 0].sum(), rest.sum(), len(arr))
-    landing = max(float(weight @ [float(x) for x in now]), collected)
-    errors = np.log(arr[ok, 2] / (loo[ok] @ weight))
-    n = len(errors)
-    sigma = math.sqrt(float((errors ** 2).sum()) / n * (1 + 1 / n)) if n else 0.0
-    low = max(landing * math.exp(-Z80 * sigma), collected)
-    high = max(landing * math.exp(Z80 * sigma), low)
-    naive = collected / k * w if k > 0 else None
-    return Landing(collected, pipeline, landing, low, high, naive, sigma, len(rows))
+    w = c.days[month].count
+    got = forecast_rows(c, np.array([c.groups[group]]), month, k, np.array([collected], dtype=float),
+                        np.array([pipeline], dtype=float), past)
+    return got.one(0, collected / k * w if k > 0 else None)
 
 
 def past_months(month: dt.date, first: dt.date, n: int = HISTORY_MONTHS) -> list[dt.date]:
@@ -471,13 +517,16 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
     pays = pays.with_columns(unit.replace_strict(groups, default=None, return_dtype=pl.String).alias("group"))
     now = dict(pays.drop_nulls("group").group_by("group").agg(pl.col("cents").sum()).iter_rows())
     targets = _targets(store, by, filters, month)
-    names = sorted({g for g, _ in c.total} | set(now))
+    names = sorted(c.groups, key=c.groups.__getitem__)  # every group the curves hold (`now`'s are among them)
+    rows = np.arange(len(names))
+    got = forecast_rows(c, rows, month, k, np.array([float(now.get(g, 0)) for g in names]),
+                        c.pipe[rows, c.months[month], k], past)
     over = day >= month_end(month)  # the month is over: it landed where it is, no interval, no probability
+    w = c.days[month].count
     out = []
-    for g in names:
-        result = forecast(c, g, month, k, float(now.get(g, 0)), _at(c, (g, month), k)[1], past)
-        if result is None:
-            continue
+    for i in np.flatnonzero(got.ok):
+        g = names[i]
+        result = got.one(i, got.collected[i] / k * w if k > 0 else None)
         if over:
             result = replace(result, pipeline=0.0, landing=result.collected)
         tgt = targets.get(g)
@@ -485,7 +534,7 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
                     "low": None if over else result.low, "high": None if over else result.high,
                     "naive": result.naive, "pipeline": result.pipeline,
                     "target": tgt, "p_target": None if over else result.p_reach(tgt * 100 if tgt else None),
-                    "elapsed_days": float(k), "working_days": float(c.days[month].count)})
+                    "elapsed_days": float(k), "working_days": float(w)})
     if not out:
         if not by:
             raise MetricUnavailable(f"the landing forecast needs at least {MIN_HISTORY} earlier months with "
@@ -519,7 +568,7 @@ def backtest(store: Store, filters: Filters, months: int = HISTORY_MONTHS,
     c = curves(base, _groups(store, filters, (), team), filters.buckets)
     rows = []
     for m in tested:
-        actual = c.total.get(("", m), 0.0)
+        actual = float(c.total[c.groups[""], c.months[m]]) if "" in c.groups else 0.0
         if actual <= 0:
             continue
         for k in range(1, c.days[m].count + 1):
