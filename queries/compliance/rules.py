@@ -310,21 +310,40 @@ def load_pack(rules_dir: str | Path | None = None) -> RulePack:
 
 
 _LAST_GOOD: dict[str, RulePack] = {}
-_PROBLEM: dict[str, str | None] = {}
+_ACTIVE: dict[str, tuple[bytes, RulePack, str | None]] = {}  # folder → (its files' digest, pack, problem)
+
+
+def _digest(rules_dir: str | Path | None) -> bytes | None:
+    """A digest of the rule files' names and contents (built-in and house), None when one cannot be read."""
+    h = hashlib.sha256()
+    folders = [PACK_DIR, *([Path(rules_dir)] if rules_dir else [])]
+    try:
+        for folder in folders:
+            h.update(f"{folder}:{folder.is_dir()}\n".encode())
+            for f in sorted(folder.glob("*.toml")) if folder.is_dir() else ():
+                h.update(f"{f.name}\n".encode() + f.read_bytes() + b"\n")
+    except OSError:
+        return None
+    return h.digest()
 
 
 def active_pack(rules_dir: str | Path | None = None) -> tuple[RulePack, str | None]:
     """The pack to judge by and the load problem (one line) if the current files are bad: a bad file keeps the
-    previous valid pack of this process in force (the built-in pack when there was none) and reports why."""
+    previous valid pack of this process in force (the built-in pack when there was none) and reports why. The
+    files are parsed again only when their contents change (a metric asks for the pack on every call)."""
     key = str(rules_dir or "")
+    digest = _digest(rules_dir)
+    seen = _ACTIVE.get(key)
+    if digest is not None and seen is not None and seen[0] == digest:
+        return seen[1], seen[2]
     try:
-        pack = load_pack(rules_dir)
+        pack, problem = load_pack(rules_dir), None
+        _LAST_GOOD[key] = pack
     except RulePackError as e:
-        _PROBLEM[key] = str(e)
-        return _LAST_GOOD.get(key) or load_pack(None), str(e)
-    _LAST_GOOD[key] = pack
-    _PROBLEM[key] = None
-    return pack, None
+        pack, problem = _LAST_GOOD.get(key) or load_pack(None), str(e)
+    if digest is not None:
+        _ACTIVE[key] = (digest, pack, problem)
+    return pack, problem
 
 
 def pack_problem(rules_dir: str | Path | None = None) -> str | None:

@@ -15,7 +15,6 @@ case is no longer in the snapshot.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 import polars as pl
 
@@ -31,6 +30,7 @@ from queries.metrics.base import (
     require,
 )
 from queries.metrics.declare import metric
+from queries.metrics.distinct import distinct_cases
 from queries.store import Store
 
 VINTAGE_DIMS = ("holder", "placed_month", "months_since")
@@ -116,7 +116,8 @@ def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
         denominator=("委案时余额", "balance at placement"), dims=VINTAGE_DIMS, unit="rate", money_numerator=True)
 def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Liquidation of each holder's placement vintages by months since placement; extras: kind, placed (cases),
-    recalled and transferred (cases moved by then), immature."""
+    recalled and transferred (cases moved by then), immature. Memoised per store version and filters: the agency
+    page asks for the vintages three times (the scorecard, the curves, the mature month)."""
     by = tuple(dict.fromkeys(("holder", "placed_month", "months_since", *by)))
     if set(by) - set(VINTAGE_DIMS):
         raise MetricError(f"agency_liquidation is by {', '.join(VINTAGE_DIMS)}")
@@ -124,6 +125,14 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         return _empty(by)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
+    key = ("agency_liquidation", filters, by)
+    if key not in store.memo:
+        store.memo[key] = _vintages(store, filters, by)
+    return store.memo[key]
+
+
+def _vintages(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """agency_liquidation, computed."""
     placed, later = (df.filter(*placement_filter(store, filters)) for df in _cells(store))
     if placed.height == 0:
         return _empty(by)
@@ -167,23 +176,30 @@ def _breaches_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> 
 def _complaints_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -> pl.DataFrame:
     """holder, complaints_per_10k (complaints ÷ the agency's distinct worked cases × 10,000, as complaint_rate with
     the agency's teams selected) and regulator_12378 (null without complaints in the store). The complaints are
-    counted by team once and summed per agency; only the distinct cases need the agency's own union."""
-    from queries.metrics.complaints import complaint_counts, worked_cases
+    counted by team once and summed per agency; the distinct cases are each agency's own union, all agencies in
+    one pass over the period's months (memoised per store version and filters)."""
+    from queries.metrics.complaints import complaint_counts
 
     schema = {"holder": pl.String, "complaints_per_10k": pl.Float64, "regulator_12378": pl.Float64}
     try:
         require(store, "complaints")
         counts = complaint_counts(store, filters, ("team_id",))
+        key = ("worked_by_holder", filters)
+        if key not in store.memo:
+            org = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id")
+                   .select("agent_id", "holder").iter_rows()}
+            store.memo[key] = dict(distinct_cases(store, "worked", filters, ("holder",), "denominator", org)
+                                   .iter_rows())
+        worked_by = store.memo[key]
         out = []
         for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
-            keep = tuple(sorted(set(ids) & set(filters.teams))) if filters.teams else tuple(sorted(ids))
+            keep = set(ids) & set(filters.teams) if filters.teams else set(ids)
             if not keep:
                 out.append((holder, None, None))
                 continue
-            mine = counts.filter(pl.col("team_id").is_in(keep))
+            mine = counts.filter(pl.col("team_id").is_in(list(keep)))
             n, regulator = (int(mine.get_column(c).sum() or 0) for c in ("numerator", "regulator_12378"))
-            den = worked_cases(store, replace(filters, teams=keep), ()).get_column("denominator")
-            worked = int(den[0] or 0) if den.len() else 0
+            worked = int(worked_by.get(holder) or 0)
             out.append((holder, n / worked * 10_000 if worked > 0 else None, float(regulator)))
     except (MetricError, MetricUnavailable):
         return pl.DataFrame(schema=schema)
@@ -249,11 +265,12 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     if vint.height == 0:
         return empty(("holder",), cols)
     last = vint.sort("months_since").group_by("holder", "placed_month").agg(pl.all().last())
+    # sums of yuan (whole cents) rounded to the cent: in whatever order the rows come, the same figure to the bit
     per = last.group_by("holder").agg(
-        pl.col("placed").sum(), pl.col("denominator").sum().alias("placed_balance"),
-        pl.col("numerator").sum().alias("paid"), pl.col("recalled").sum(), pl.col("transferred").sum())
+        pl.col("placed").sum(), pl.col("denominator").sum().round(2).alias("placed_balance"),
+        pl.col("numerator").sum().round(2).alias("paid"), pl.col("recalled").sum(), pl.col("transferred").sum())
     m3 = vint.filter(pl.col("months_since") == SCORE_MONTHS, ~pl.col("immature")).group_by("holder").agg(
-        pl.col("numerator").sum().alias("m3_num"), pl.col("denominator").sum().alias("m3_den"))
+        pl.col("numerator").sum().round(2).alias("m3_num"), pl.col("denominator").sum().round(2).alias("m3_den"))
     teams = agency_names(store).rename({"agency": "holder"})
     comp = _complaints_by_holder(store, filters, teams)
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates

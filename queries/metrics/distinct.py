@@ -120,14 +120,21 @@ def _case_filter(dims: dict[str, dict[str, AnyBitMap]], f: Filters) -> AnyBitMap
     return out
 
 
-def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], alias: str) -> pl.DataFrame:
-    """Distinct cases of the family ('paying' or 'worked') in the period, per row of `by` (column `alias`)."""
+def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], alias: str,
+                   org: dict[str | None, tuple] | None = None) -> pl.DataFrame:
+    """Distinct cases of the family ('paying' or 'worked') in the period, per row of `by` (column `alias`). `org`:
+    agent id → its values of the organisation dimensions of `by`, for a grouping of agents the agents table does
+    not hold (an agency's teams: every agency's union in one pass over the months); agents absent from it are left
+    out."""
     by_time = [d for d in by if d in TIME_DIMS]
     by_case = [d for d in by if d in CASE_DIMS]
     by_org = [d for d in by if d not in TIME_DIMS and d not in CASE_DIMS]
     allowed = allowed_agents(store, f)
     agents = set(allowed) if allowed is not None else None
-    org = _org(store, by_org) if by_org else {}
+    if org is None:
+        org = _org(store, by_org) if by_org else {}
+    else:
+        agents = set(org) if agents is None else agents & set(org)
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
         sets = _month(store, family, m)

@@ -129,3 +129,23 @@ def test_cli_exits_2_on_a_bad_house_rule_and_keeps_the_store(tmp_path: Path, mon
     assert code == 0
     rows = json.loads(out.getvalue())["rows"]
     assert [(r["check"], r["numerator"]) for r in rows] == [("quiet_hours", 3), ("third_party", 2)]
+
+
+def test_the_pack_is_parsed_again_only_when_a_file_changes(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A metric asks for the pack in force on every call: the files are parsed once, and again only when a file's
+    contents change — also a change of the same size written in the same instant."""
+    from queries.compliance import rules
+
+    parsed: list[str] = []
+    real = rules.parse_rule_file
+    monkeypatch.setattr(rules, "parse_rule_file", lambda f, *a, **k: parsed.append(str(f)) or real(f, *a, **k))
+    f = tmp_path / "house.toml"
+    f.write_text(GOOD, encoding="utf-8")
+    first, _ = active_pack(tmp_path)
+    n = len(parsed)
+    assert n > 0 and str(f) in parsed
+    again, problem = active_pack(tmp_path)
+    assert again is first and problem is None and len(parsed) == n
+    f.write_text(GOOD.replace('end = "08:30"', 'end = "08:45"'), encoding="utf-8")
+    changed, _ = active_pack(tmp_path)
+    assert len(parsed) > n and changed != first

@@ -258,6 +258,31 @@ def test_scorecard_complaints_equal_the_complaint_rate_of_each_agencys_teams(tmp
     assert compared >= 6
 
 
+def test_scorecard_money_is_summed_to_the_cent(fresh_source, tmp_path):  # noqa: ANN001
+    """An agency's collected, placed balance and liquidation sum its placement months' yuan: ¥0.70 collected on
+    February's placement and ¥0.10 on March's are ¥0.80 — not the 0.7999999999999999 of adding the two floats
+    (nor another last bit in another row order)."""
+    teams = [*TEAMS, {"team_id": "TC", "team_name": "Gamma 1", "site": "SH", "channel": "agency",
+                      "agency_name": "Gamma", "lead_agent_id": None}]
+    agents = [*AGENTS, {"agent_id": "z1", "agent_name": "z1", "team_id": "TC", "hired_on": D(2024, 1, 1),
+                        "left_on": None}]
+    held = {5: {1: "a1", 2: "z1", 3: "z1", 4: "z1"}, 6: {1: "a1", 2: "a1", 3: "z1", 4: "z1"}}
+    snaps = [{"snapshot_on": ENDS[m], "case_id": c, "dpd": 100, "balance": Decimal("500.10"), "agent_id": a}
+             for c, months in held.items() for m, a in months.items()]
+    pays = [{"payment_id": 100 + c, "case_id": c, "agent_id": "z1", "paid_at": at, "amount": Decimal(y),
+             "method": "app"} for c, at, y in ((5, T(2026, 3, 10, 10), "0.70"), (6, T(2026, 4, 10, 10), "0.10"))]
+    build_rows(fresh_source, {**ROWS, "teams": teams, "agents": agents,
+                              "cases": [*CASES, _case(5, "z1"), _case(6, "z1")],
+                              "balance_snapshots": SNAPSHOTS + snaps, "payments": PAYMENTS + pays},
+               ("targets", "agency_fees"))
+    run_sync(fresh_source, tmp_path / "store", full=True)
+    st = Store.open(tmp_path / "store")
+    got = {r["holder"]: r for r in compute("agency_score", st, Filters(D(2026, 1, 1), D(2026, 5, 20))).iter_rows(
+        named=True)}["Gamma"]
+    assert got["placed"] == 2 and got["collected"] == 0.8 and got["placed_balance"] == 1000.2
+    assert got["per_100"] == 0.8 / 1000.2 * 100
+
+
 def test_scorecard_weights_on_the_handmade_agencies(vintage_store):
     """Alpha: liquidation at 3 months not mature (null → 0), recall 1/3; Beta: none mature, recall 0. Without
     worked cases neither has a complaint rate (0), without contacts no breach rate (0), and with the team columns
