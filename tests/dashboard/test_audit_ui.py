@@ -154,3 +154,15 @@ def test_audit_page_lists_entries_filters_by_date_and_verifies_the_chain(run_app
     f.write_text("\n".join([json.dumps(entry, ensure_ascii=False)] + lines[1:]) + "\n", encoding="utf-8")
     at.run()
     assert any("哈希链校验失败" in e.value for e in at.error)
+
+
+def test_a_page_that_stops_early_is_still_recorded(run_app, store_copy) -> None:  # noqa: ANN001
+    """A page that ends in st.stop() (the agent page over a period without data shows its empty state and stops)
+    is a view like any other: st.stop() keeps the run stopping, and the session state refuses access from then on,
+    so the entry must not be read from it at the end."""
+    at = run_app("agents", period="custom", dates=["2020-01-01", "2020-01-31"])
+    assert not at.exception
+    assert not at.dataframe  # the leaderboard's empty state: the page stopped before its table
+    views = _log(store_copy, "view")
+    assert [v["page"] for v in views] == ["daily", "agents"]
+    assert views[-1]["filters"]["start"] == "2020-01-01" and views[-1]["filters"]["end"] == "2020-01-31"
