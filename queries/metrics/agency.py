@@ -25,6 +25,7 @@ from queries.metrics.base import (
     MetricUnavailable,
     allowed_agents,
     empty,
+    memoised,
     money,
     ratio,
     require,
@@ -116,8 +117,9 @@ def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
         denominator=("委案时余额", "balance at placement"), dims=VINTAGE_DIMS, unit="rate", money_numerator=True)
 def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Liquidation of each holder's placement vintages by months since placement; extras: kind, placed (cases),
-    recalled and transferred (cases moved by then), immature. Memoised per store version and filters: the agency
-    page asks for the vintages three times (the scorecard, the curves, the mature month)."""
+    recalled and transferred (cases moved by then), immature. Memoised per store version, placement months and
+    filters (the last 32): the agency page asks for the vintages three times (the scorecard, the curves, the
+    mature month)."""
     by = tuple(dict.fromkeys(("holder", "placed_month", "months_since", *by)))
     if set(by) - set(VINTAGE_DIMS):
         raise MetricError(f"agency_liquidation is by {', '.join(VINTAGE_DIMS)}")
@@ -125,10 +127,10 @@ def agency_liquidation(store: Store, filters: Filters, by: tuple[str, ...] = ())
         return _empty(by)
     if filters.products or filters.regions:
         raise MetricError("placement vintages are by holder and bucket; clear the product and region filters")
-    key = ("agency_liquidation", filters, by)
-    if key not in store.memo:
-        store.memo[key] = _vintages(store, filters, by)
-    return store.memo[key]
+    months = month_starts(filters.start, filters.end)  # the vintages depend on the period's months only
+    key = ("agency_liquidation", months[0], months[-1], filters.teams, filters.agents, filters.channel,
+           filters.buckets, by)
+    return memoised(store, key, lambda: _vintages(store, filters, by))
 
 
 def _vintages(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
@@ -177,20 +179,17 @@ def _complaints_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -
     """holder, complaints_per_10k (complaints ÷ the agency's distinct worked cases × 10,000, as complaint_rate with
     the agency's teams selected) and regulator_12378 (null without complaints in the store). The complaints are
     counted by team once and summed per agency; the distinct cases are each agency's own union, all agencies in
-    one pass over the period's months (memoised per store version and filters)."""
+    one pass over the period's months (memoised per store version and filters, the last 32)."""
     from queries.metrics.complaints import complaint_counts
 
     schema = {"holder": pl.String, "complaints_per_10k": pl.Float64, "regulator_12378": pl.Float64}
     try:
         require(store, "complaints")
         counts = complaint_counts(store, filters, ("team_id",))
-        key = ("worked_by_holder", filters)
-        if key not in store.memo:
-            org = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id")
-                   .select("agent_id", "holder").iter_rows()}
-            store.memo[key] = dict(distinct_cases(store, "worked", filters, ("holder",), "denominator", org)
-                                   .iter_rows())
-        worked_by = store.memo[key]
+        org = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id")
+               .select("agent_id", "holder").iter_rows()}
+        worked_by = memoised(store, ("worked_by_holder", filters), lambda: dict(
+            distinct_cases(store, "worked", filters, ("holder",), "denominator", org).iter_rows()))
         out = []
         for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
             keep = set(ids) & set(filters.teams) if filters.teams else set(ids)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import polars as pl
 
@@ -38,6 +40,19 @@ NO_RECORDS = {
     "complaints": ("案件库中没有投诉记录（complaints 表为空）", "this database holds no complaint records (the complaints "
                    "table is empty)"),
 }
+
+
+def memoised(store: Store, key: tuple, make: Callable[[], Any], keep: int = 32) -> Any:
+    """store.memo's value for `key`, made by `make` when missing; of the keys of the same kind (key[0]) only the
+    `keep` last used are kept, so that a version served all day does not keep every filter a viewer tried."""
+    kind = store.memo.setdefault(("memoised", key[0]), OrderedDict())
+    if key in kind:
+        kind.move_to_end(key)
+        return kind[key]
+    value = kind[key] = make()
+    while len(kind) > keep:
+        kind.popitem(last=False)
+    return value
 
 
 def require(store: Store, source_table: str) -> None:
