@@ -321,7 +321,8 @@ def _digest(rules_dir: str | Path | None) -> bytes | None:
         for folder in folders:
             h.update(f"{folder}:{folder.is_dir()}\n".encode())
             for f in sorted(folder.glob("*.toml")) if folder.is_dir() else ():
-                h.update(f"{f.name}\n".encode() + f.read_bytes() + b"\n")
+                data = f.read_bytes()
+                h.update(f"{f.name}\n{len(data)}\n".encode() + data)
     except OSError:
         return None
     return h.digest()
