@@ -609,3 +609,29 @@ def test_kept_rates_equal_a_plain_sum_per_group() -> None:
                 want = sum(r["kept"] for r in pick) / amount if own and amount else 0.0
                 assert got[gi, bi, mi] == want, (gname, b, m)
     assert (got > 0).sum() > 20 and ((got > 0) & (got < 1)).any()
+
+
+def test_the_base_sums_resolved_promises_by_unit_bucket_and_due_month() -> None:
+    """build_base keeps the resolved promises (cents kept, cents resolved, count) by unit, bucket and due month for
+    the due months some month's kept rate reads (the three before each), and which of them each month reads; a
+    promise due earlier than any window is left out."""
+    import numpy as np
+
+    months = [D(2026, 3, 1), D(2026, 4, 1), D(2026, 5, 1)]
+    rows = [("T1", "M1", D(2025, 12, 1), 70, 100, 2), ("T1", "M1", D(2025, 12, 1), 5, 10, 1),
+            ("T2", "M2", D(2026, 4, 1), 0, 50, 3), ("T1", "M2", D(2026, 2, 1), 40, 40, 1),
+            ("T2", "M1", D(2025, 11, 1), 9, 9, 9)]  # due before every window
+    resolved = pl.DataFrame(rows, schema={"unit": pl.String, "bucket": pl.String, "due_month": pl.Date,
+                                          "kept": pl.Int64, "res": pl.Int64, "n": pl.Int64}, orient="row")
+    pays = pl.DataFrame(schema={"unit": pl.String, "bucket": pl.String, "day": pl.Date, "cents": pl.Int64})
+    cuts = pl.DataFrame(schema={"unit": pl.String, "bucket": pl.String, "month": pl.Date, "k_made": pl.Int32,
+                                "k_due": pl.Int32, "cents": pl.Int64})
+    base = F.build_base(pays, cuts, resolved, months)
+    due = [D(2025, 12, 1), D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)]
+    assert base.window.tolist() == [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1]]
+    u, b = {x: i for i, x in enumerate(base.units)}, {x: i for i, x in enumerate(base.buckets)}
+    want = np.zeros((3, len(u), len(b), len(due)))
+    want[:, u["T1"], b["M1"], 0] = [75, 110, 3]
+    want[:, u["T2"], b["M2"], 4] = [0, 50, 3]
+    want[:, u["T1"], b["M2"], 2] = [40, 40, 1]
+    assert np.array_equal(base.kept, want)
