@@ -129,11 +129,9 @@ def _page_filters(store, opts: dict, back: int = 0):  # noqa: ANN001, ANN202
     from queries.filters import Filters
 
     as_of = store.as_of
-    end = as_of - dt.timedelta(days=back)
-    if opts.get("year"):
-        start = (as_of.replace(day=1) - dt.timedelta(days=365)).replace(day=1)
-        return Filters(start, end)
-    return Filters(as_of.replace(day=1), end)
+    start = (as_of.replace(day=1) - dt.timedelta(days=365)).replace(day=1) if opts.get("year") else as_of.replace(day=1)
+    # early in a month, the ends cycle through the days so far (never before the start)
+    return Filters(start, max(as_of - dt.timedelta(days=back % max(as_of.day, 1)), start))
 
 
 def step_pages(store_dir: str, runs: int) -> dict:

@@ -1,0 +1,61 @@
+"""Where a page's load goes in headless Chromium (a script, not a test): DOMContentLoaded, the heading shown, the
+script finished, every Plotly chart drawn — each load in a new browser context, as a first visit (or all in one with --same-browser).
+
+    python bench/bench_render_phases.py --source sqlite:////work/bench-data/cli/cases.sqlite \
+        --store /work/bench-data/cli/store [--pages daily agents trends] [--runs 2]
+
+The first load of a page runs its metric calls; later loads of the same page are served from the server's caches,
+so they show what the browser itself costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import load  # noqa: E402
+from screenshots import PAGES, chromium, new_page, streamlit_server, wait_rendered  # noqa: E402
+
+SCRIPT_DONE = """() => { const r = document.querySelector('[data-testid="stStatusWidget"]');
+  return !(r && r.innerText.trim() !== '') && !document.querySelectorAll('[data-stale="true"]').length; }"""
+
+
+def main() -> None:
+    """Command line entry."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", required=True, help="SQLAlchemy URL of the case database")
+    ap.add_argument("--store", required=True, help="a synced store directory")
+    ap.add_argument("--pages", nargs="+", choices=list(PAGES), default=["daily", "agents", "trends", "glossary"])
+    ap.add_argument("--runs", type=int, default=2, help="loads of each page")
+    ap.add_argument("--same-browser", action="store_true",
+                    help="every load in one browser context (its HTTP cache kept: a viewer's later pages)")
+    args = ap.parse_args()
+    env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": args.store, "CASES_STORE_MAX_AGE_S": "1e12",
+           "CASES_ALLOW_DEMO_MODE": "1"}
+    print(f"load before: {load()}")
+    with streamlit_server(env) as base, chromium() as b:
+        shared = new_page(b).context if args.same_browser else None
+        for run in range(args.runs):
+            for path in args.pages:
+                page = shared.new_page() if shared is not None else new_page(b)
+                t0 = time.perf_counter()
+                page.goto(f"{base}/{'' if path == 'daily' else path}", wait_until="domcontentloaded")
+                dom = time.perf_counter() - t0
+                page.get_by_role("heading", name=PAGES[path][0]).first.wait_for(timeout=120_000)
+                head = time.perf_counter() - t0
+                page.wait_for_function(SCRIPT_DONE, timeout=120_000, polling=50)
+                done = time.perf_counter() - t0
+                wait_rendered(page, PAGES[path][0])
+                drawn = time.perf_counter() - t0
+                charts = page.evaluate("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length")
+                print(f"run {run + 1} {path:<10} DOMContentLoaded {dom:.2f} s · heading {head:.2f} s · script "
+                      f"finished {done:.2f} s · charts drawn {drawn:.2f} s ({charts} charts)", flush=True)
+                page.close() if shared is not None else page.context.close()
+    print(f"load after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
