@@ -64,12 +64,6 @@ def _fields(filters: Filters | None, detail: dict | None) -> dict:
     return {"user": user, "role": role_, "filters": filters, "detail": detail}
 
 
-def audit(action: str, page: str, filters: Filters | None = None, rows: int | None = None,
-          detail: dict | None = None) -> None:
-    """Record one action of the current viewer (who, when, page, filters as narrowed by the scope, rows)."""
-    write(action=action, page=page, rows=rows, **_fields(filters, detail))
-
-
 def _last() -> dict[str, tuple]:
     """action → the key of the session's last entry of that kind: a plain dict held by the session state, so that it
     is read and updated without it once the run has been stopped."""
@@ -82,30 +76,33 @@ def _key(page: str, filters: Filters | None, detail: dict | None) -> tuple:
             tuple(sorted((detail or {}).items())))
 
 
+def _once(action: str, page: str, filters: Filters | None, detail: dict | None = None) -> Callable[[int | None], None]:
+    """What records an action with its rows unless the same one (same page, filters and detail) was the session's
+    last of its kind. Everything is read now: once a run is asked to stop (a closed tab, st.stop()), the session
+    state refuses every access, so an entry read from it then was never written."""
+    last, key, fields = _last(), _key(page, filters, detail), _fields(filters, detail)
+    store_dir = data.settings().store_dir
+
+    def done(rows: int | None) -> None:
+        if last.get(action) == key:
+            return
+        write(action=action, page=page, rows=rows, store_dir=store_dir, **fields)
+        last[action] = key  # once written: a run stopped before the entry leaves it to the next run
+
+    return done
+
+
 def audit_once(action: str, page: str, filters: Filters | None, rows: int | None, detail: dict | None = None) -> None:
     """Record an action unless the same one (same page, filters and detail) was the session's last of its kind."""
-    last, key = _last(), _key(page, filters, detail)
-    if last.get(action) == key:
-        return
-    audit(action, page, filters, rows, detail)
-    last[action] = key  # once written: a run stopped before the entry leaves it to the next run
+    _once(action, page, filters, detail)(rows)
 
 
 def view_recorder(page: str, filters: Filters, rows: session.RunRows) -> Callable[[], None]:
-    """What records the page view when its run ends, however it ends (once per page and filters, as audit_once).
-    Everything is read now, before the page runs: a tab closed while the page draws stops the run, and from then
-    on the session state refuses every access, so an entry read from it at the end was never written (the view of
-    a tab closed as its page showed went unaudited)."""
-    last, key, fields = _last(), _key(page, filters, None), _fields(filters, None)
-    store_dir = data.settings().store_dir
-
-    def done() -> None:
-        if last.get("view") == key:
-            return
-        write(action="view", page=page, rows=rows.n, store_dir=store_dir, **fields)
-        last["view"] = key
-
-    return done
+    """What records the page view when its run ends, however it ends (once per page and filters): read before the
+    page runs, with the rows it loads counted in place (the view of a tab closed as its page showed, or of a page
+    ending in st.stop(), went unaudited when this was read at the end)."""
+    done = _once("view", page, filters)
+    return lambda: done(rows.n)
 
 
 def export_recorder(page: str, filters: Filters, detail: dict | None = None) -> Callable[[str, str, int], None]:
