@@ -311,13 +311,15 @@ class Landings:
     high: np.ndarray
     sigma: np.ndarray
     history: np.ndarray
+    naive: np.ndarray | None  # the pace projection (None before a working day has passed)
 
-    def one(self, i: int, naive: float | None) -> Landing | None:
+    def one(self, i: int) -> Landing | None:
         """Group i's Landing (None without a forecast)."""
         if not self.ok[i]:
             return None
         return Landing(float(self.collected[i]), float(self.pipeline[i]), float(self.landing[i]), float(self.low[i]),
-                       float(self.high[i]), naive, float(self.sigma[i]), int(self.history[i]))
+                       float(self.high[i]), None if self.naive is None else float(self.naive[i]),
+                       float(self.sigma[i]), int(self.history[i]))
 
 
 def forecast_rows(c: Curves, rows: np.ndarray, month: dt.date, k: int, collected: np.ndarray,
@@ -349,7 +351,8 @@ def forecast_rows(c: Curves, rows: np.ndarray, month: dt.date, k: int, collected
         sigma = np.sqrt((errors ** 2).sum(axis=1) / n_ok[:, 0] * (1 + 1 / n_ok[:, 0]))
     low = np.maximum(landing * np.exp(-Z80 * sigma), collected)
     high = np.maximum(landing * np.exp(Z80 * sigma), low)
-    return Landings(n >= MIN_HISTORY, collected, pipeline, landing, low, high, sigma, n)
+    return Landings(n >= MIN_HISTORY, collected, pipeline, landing, low, high, sigma, n,
+                    collected / k * w if k > 0 else None)
 
 
 def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pipeline: float,
@@ -358,10 +361,8 @@ def forecast(c: Curves, group: str, month: dt.date, k: int, collected: float, pi
     MIN_HISTORY past months that collected anything)."""
     if group not in c.groups:
         return None
-    w = c.days[month].count
-    got = forecast_rows(c, np.array([c.groups[group]]), month, k, np.array([collected], dtype=float),
-                        np.array([pipeline], dtype=float), past)
-    return got.one(0, collected / k * w if k > 0 else None)
+    return forecast_rows(c, np.array([c.groups[group]]), month, k, np.array([collected], dtype=float),
+                         np.array([pipeline], dtype=float), past).one(0)
 
 
 def past_months(month: dt.date, first: dt.date, n: int = HISTORY_MONTHS) -> list[dt.date]:
@@ -526,7 +527,7 @@ def landing(store: Store, filters: Filters, by: tuple[str, ...] = (),
     out = []
     for i in np.flatnonzero(got.ok):
         g = names[i]
-        result = got.one(i, got.collected[i] / k * w if k > 0 else None)
+        result = got.one(i)
         if over:
             result = replace(result, pipeline=0.0, landing=result.collected)
         tgt = targets.get(g)
