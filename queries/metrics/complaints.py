@@ -13,6 +13,7 @@ from queries.metrics.base import (
     filter_frame,
     finish,
     group,
+    memoised,
     ratio,
     require,
     rows,
@@ -30,11 +31,8 @@ REGULATOR_SOURCES = ("regulator_12378",)
 
 def worked_cases(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
     """Distinct cases with at least one attempt, column `denominator` (memoised per store version, filters and
-    dims)."""
-    key = ("worked_cases", f, by)
-    if key not in store.memo:
-        store.memo[key] = distinct_cases(store, "worked", f, by, "denominator")
-    return store.memo[key]
+    dims, the last 32)."""
+    return memoised(store, ("worked_cases", f, by), lambda: distinct_cases(store, "worked", f, by, "denominator"))
 
 
 def complaint_counts(store: Store, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
