@@ -75,8 +75,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "download_xlsx": ("Excel", "Excel"),
     "click_hint": ("点击柱形或数据点查看对应案件", "Click a bar or point to see the cases behind it"),
     # identity, roles and audit
-    "demo_mode": ("演示模式 · demo mode: role chosen freely（角色可自由选择，仅用于演示）",
-                  "演示模式 · demo mode: role chosen freely (for demonstration only)"),
+    "demo_mode": ("演示模式：角色可自由选择，仅用于演示", "Demo mode: role chosen freely (for demonstration only)"),
     "demo_role": ("演示角色", "Demo role"),
     "demo_teams": ("演示团队（组长）", "Demo teams (team lead)"),
     "demo_refused": ("已配置真实案件库，演示模式已停用：请通过单点登录（[auth]）或反向代理身份头（CASES_AUTH_HEADER）"
@@ -114,7 +113,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "scope_all": ("全部团队", "all teams"),
     "reveal_pii": ("显示完整个人信息（合规查阅，将记入审计日志）", "Show full personal data (compliance review; "
                    "recorded in the audit log)"),
-    "pg_audit": ("审计日志 · Audit log", "审计日志 · Audit log"),
+    "pg_audit": ("审计日志", "Audit log"),
     "audit_only": ("审计日志仅对合规角色开放。", "The audit log is open to the compliance role only."),
     "audit_chain_ok": ("哈希链校验通过：日志未被修改或删除。", "Hash chain verified: no entry edited or removed."),
     "audit_chain_bad": ("哈希链校验失败，日志可能被修改：", "Hash chain broken; the log may have been tampered with:"),
@@ -269,7 +268,7 @@ _LABELS: dict[str, tuple[str, str]] = {
                          "Friday."),
     "k_period": ("所选期间", "Selected period"),
     # chart titles
-    "c_daily": ("每日回收与累计 vs 目标", "Daily collected, cumulative vs target"),
+    "c_daily": ("每日回收与累计对比目标", "Daily collected, cumulative vs target"),
     "c_by_team": ("各团队回收与达成率", "Collected and achievement by team"),
     "c_by_bucket": ("各账龄回收金额与回收率", "Collected and recovery rate by bucket"),
     "daily_bar": ("每日回收", "Daily collected"),
@@ -282,7 +281,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     # agents page
     "c_leaderboard": ("坐席排行榜", "Agent leaderboard"),
     "c_scatter": ("投入与产出", "Effort vs result"),
-    "c_funnel": ("催收漏斗：{agent} vs 团队中位数", "Funnel: {agent} vs team median"),
+    "c_funnel": ("催收漏斗：{agent} 对比团队中位数", "Funnel: {agent} vs team median"),
     "c_heatmap": ("各时段本人接通率", "RPC rate by hour of day"),
     "c_scorecard": ("坐席记分卡", "Agent scorecard"),
     "rank": ("排名", "Rank"),
@@ -355,7 +354,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "c_monthly": ("月度回收与回收率", "Monthly collected and recovery rate"),
     "c_mom": ("环比 / 同比", "MoM / YoY"),
     "c_vintage": ("清收曲线（按委案月份）", "Liquidation curves by placement month"),
-    "c_channel": ("自营 vs 委外", "In-house vs agency"),
+    "c_channel": ("自营与委外对比", "In-house vs agency"),
     "mom": ("环比", "MoM"),
     "partial_month": ("{month} 尚未结束：环比、同比按同期（1–{day} 日）比较。",
                       "{month} is still running: MoM and YoY compare the same days (1st–{day})."),
@@ -531,9 +530,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "missing_part": ("案件库没有 {parts}（可选数据，见数据约定），因此无法检查“{check}”。",
                      "The case database has no {parts} (optional; see the data contract), so “{check}” cannot be "
                      "checked."),
-    "skipped_rows": ("有 {n} 行可选合规字段取值异常，检查时已跳过（{cols}）；运行 collections-dashboard doctor 查看。",
+    "skipped_rows": ("有 {n} 行可选合规字段取值异常，检查时已跳过（{cols}）；运行 `collections-dashboard doctor` 查看。",
                      "{n} rows held unexpected values in optional compliance columns and were skipped ({cols}); run "
-                     "collections-dashboard doctor for details."),
+                     "`collections-dashboard doctor` for details."),
     "c_breach_day": ("每日违规（按规则）", "Breaches by day and rule"),
     "c_breach_rank": ("违规率排名（每千次外呼/外访）", "Breach rate ranking (per 1,000 attempts)"),
     "rank_by": ("排名对象", "Rank"),

@@ -1,4 +1,4 @@
-"""审计日志 · Audit log (compliance only): who viewed, drilled into and exported what, and whether the chain holds."""
+"""Audit log page (compliance only): who viewed, drilled into and exported what, and whether the chain holds."""
 
 import datetime as dt
 

@@ -110,7 +110,7 @@ def test_demo_mode_is_labelled_on_every_page(run_app) -> None:  # noqa: ANN001
     for page in ("daily", "agents", "complaints", "compliance", "aging", "trends", "cases", "glossary", "data_overview"):
         at.switch_page(f"dashboard/pages/{page}.py").run()
         assert not at.exception
-        assert any("演示模式 · demo mode: role chosen freely" in c.value for c in at.caption), page
+        assert any("演示模式：角色可自由选择，仅用于演示" in c.value for c in at.caption), page
     assert at.sidebar.selectbox(key="demo_role").value == "manager"
 
 
@@ -144,11 +144,11 @@ def test_audit_page_is_listed_for_compliance_only(run_app) -> None:  # noqa: ANN
     at = run_app(role="compliance")
     at.switch_page("dashboard/pages/audit_log.py").run()
     assert not at.exception
-    assert at.title[0].value == "审计日志 · Audit log"
+    assert at.title[0].value == "审计日志"
     at.session_state["demo_role"] = "manager"  # the role changes while the audit page is open
     at.run()
     assert not at.exception
-    assert not any(t.value == "审计日志 · Audit log" for t in at.title)
+    assert not any(t.value == "审计日志" for t in at.title)
     for role in ("executive", "manager", "team_lead"):
         at = run_app(role=role, teams=["T01"] if role == "team_lead" else ())
         with pytest.raises(ValueError, match="Could not find a navigation page"):  # not registered for them

@@ -135,7 +135,7 @@ def test_audit_page_lists_entries_filters_by_date_and_verifies_the_chain(run_app
     at.run()
     at.switch_page("dashboard/pages/audit_log.py").run()
     assert not at.exception
-    assert at.title[0].value == "审计日志 · Audit log"
+    assert at.title[0].value == "审计日志"
     assert any("哈希链校验通过" in s.value for s in at.success)
     table = at.dataframe[0].value
     assert {"demo:manager", "demo:compliance"} <= set(table["user"])

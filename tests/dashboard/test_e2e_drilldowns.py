@@ -81,7 +81,7 @@ def test_every_chart_that_invites_a_click_opens_the_cases_behind_the_mark(server
     # daily recovery: a day's bar, a team's bar (its pace chart), a bucket's bar
     open_page(page, server, "daily")
     day = AS_OF - dt.timedelta(days=1)
-    _click(page, _bar(_chart(page, "每日回收与累计 vs 目标"), 0, day.day - 1))
+    _click(page, _bar(_chart(page, "每日回收与累计对比目标"), 0, day.day - 1))
     assert f"d_day={day.isoformat()}" in page.url
     _payments_match(page, compute("collected", app_store, MTD.with_dates(day, day)))
 
@@ -102,7 +102,7 @@ def test_every_chart_that_invites_a_click_opens_the_cases_behind_the_mark(server
     _payments_match(page, compute("collected", app_store, MTD.with_dates(dt.date(2026, 8, 1), dt.date(2026, 8, 31))))
 
     open_page(page, server, "trends")
-    _click(page, _bar(_chart(page, "自营 vs 委外"), 1, 10))  # the agency bar of Sep 2026 (trace 1: agency)
+    _click(page, _bar(_chart(page, "自营与委外对比"), 1, 10))  # the agency bar of Sep 2026 (trace 1: agency)
     assert "d_month=2026-09-01" in page.url and "d_channel=agency" in page.url  # the bar's month, not its x
     sep = compute("collected", app_store, MTD.with_dates(dt.date(2026, 9, 1), dt.date(2026, 9, 30)), ("channel",))
     _payments_match(page, sep.filter(pl.col("channel") == "agency"))
@@ -189,7 +189,7 @@ def test_a_team_lead_keeps_role_and_scope_through_five_drill_downs(server, page,
 
     pick_lead()
     drills = [
-        ("daily", "每日回收与累计 vs 目标", lambda c: _bar(c, 0, AS_OF.day - 2)),
+        ("daily", "每日回收与累计对比目标", lambda c: _bar(c, 0, AS_OF.day - 2)),
         ("daily", "各账龄回收金额与回收率", lambda c: _bar(c, 0, 0)),
         ("trends", "月度回收与回收率", lambda c: _bar(c, 0, 8)),
         ("aging", None, None),

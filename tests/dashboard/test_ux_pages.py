@@ -191,3 +191,18 @@ def test_database_values_stay_text_in_labels_and_charts() -> None:
     fig = charts.team_pace(df, "zh").to_plotly_json()
     assert "<a" not in json.dumps(fig["data"][0]["y"]) and "&lt;a" in fig["data"][0]["y"][0]
     assert cny(1234567, "zh") == "¥123.46万"
+
+
+# Identifiers a Chinese sentence may name as they are typed: settings, files, formats, bucket codes and a formula's n.
+_NAMED = re.compile(r"`[^`]*`|\{[^}]*\}|\[[^\]]*\]|[\w.-]*[_./][\w./-]*|[A-Z][A-Z0-9_]+|\bM\d\b|\bExcel\b|\bn\b|\burl\b")
+
+
+def test_the_chinese_labels_and_metric_names_hold_no_english_words() -> None:
+    from dashboard.i18n import _LABELS
+    from queries.metrics.registry import METRICS
+
+    texts = {k: zh for k, (zh, _en) in _LABELS.items()}
+    texts |= {f"{k}.{f}": getattr(m, f) or "" for k, m in METRICS.items()
+              for f in ("name_zh", "definition_zh", "numerator_zh", "denominator_zh")}
+    english = {k: w for k, s in texts.items() if (w := re.findall(r"[A-Za-z]{2,}", _NAMED.sub(" ", s)))}
+    assert not english, english
