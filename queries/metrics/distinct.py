@@ -17,7 +17,7 @@ import polars as pl
 
 from queries.dates import month_end, month_starts
 from queries.filters import Filters
-from queries.metrics.base import CASE_DIMS, TIME_DIMS, agent_dim, allowed_agents
+from queries.metrics.base import CASE_DIMS, TIME_DIMS, agent_dim, allowed_agents, memoised
 from queries.store import Store, casesets
 from queries.store.casesets import (
     DAY_AGENT,
@@ -41,20 +41,24 @@ def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
     return store.memo[key]
 
 
-def _month_rows(store: Store, sets: casesets.MonthSets, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
-                agents: set[str] | None, per_agent: bool) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
-    """The sets of month `m` that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps): the month's
-    own set when it is covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one
-    edge is cut, else the day sets."""
+def _grain(store: Store, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
+           per_agent: bool) -> tuple[str, tuple[int, int] | None]:
+    """Which sets of month `m` cover [lo, hi], and the cut days of an ordered grain: the month's own set when it
+    is covered whole, the cases seen again from `lo` on (or first seen up to `hi`) when only one edge is cut,
+    else the day sets."""
     to_end = hi >= month_end(m) or (store.as_of is not None and hi >= store.as_of)
     if {"day", "week"} & set(by) or (lo != m and not to_end):
-        grain, cut = (DAY_AGENT if per_agent else DAY_ALL), None
-    elif lo == m and to_end:
-        grain, cut = (MONTH_AGENT if per_agent else MONTH_ALL), None
-    elif lo != m:
-        grain, cut = (LAST_AGENT if per_agent else LAST_ALL), (lo.day, 31)
-    else:
-        grain, cut = (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
+        return (DAY_AGENT if per_agent else DAY_ALL), None
+    if lo == m and to_end:
+        return (MONTH_AGENT if per_agent else MONTH_ALL), None
+    if lo != m:
+        return (LAST_AGENT if per_agent else LAST_ALL), (lo.day, 31)
+    return (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
+
+
+def _month_rows(sets: casesets.MonthSets, grain: str, cut: tuple[int, int] | None, lo: dt.date, hi: dt.date,
+                agents: set[str] | None) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
+    """The sets of one grain of a month that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps)."""
     pos = sets.positions(grain)
     if grain in (DAY_AGENT, DAY_ALL):
         days = sets.days(pos)
@@ -131,22 +135,38 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     by_org = [d for d in by if d not in TIME_DIMS and d not in CASE_DIMS]
     allowed = allowed_agents(store, f)
     agents = set(allowed) if allowed is not None else None
+    passed = org
     if org is None:
         org = _org(store, by_org) if by_org else {}
     else:
         agents = set(org) if agents is None else agents & set(org)
+    per_agent = agents is not None or bool(by_org)
+    # a whole month's sets united per group (team, agency, channel …) are kept: a new period or filter over the
+    # same months then unites one set per group and month instead of one per agent and month
+    grouping = (tuple(by_time), tuple(by_org), None if agents is None else frozenset(agents),
+                None if passed is None else frozenset(passed.items()))
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
     for m in month_starts(f.start, f.end):
         sets = _month(store, family, m)
         if sets is None:
             continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
-        days, agent_ids, bitmaps = _month_rows(store, sets, m, lo, hi, by, agents, agents is not None or bool(by_org))
-        if not bitmaps:
+        grain, cut = _grain(store, m, lo, hi, by, per_agent)
+
+        def month_groups() -> dict[tuple, list[AnyBitMap]]:
+            days, agent_ids, bitmaps = _month_rows(sets, grain, cut, lo, hi, agents)  # noqa: B023
+            out: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+            for head, bm in zip(_heads(m, days, agent_ids, by_time, by_org, org), bitmaps, strict=True):  # noqa: B023
+                out[head].append(bm)
+            return out
+
+        if grain == MONTH_AGENT and "agent_id" not in by_org:
+            groups = memoised(store, ("casesets_united", family, m, grouping),
+                              lambda: {h: [casesets.union(b)] for h, b in month_groups().items()}, keep=64)
+        else:
+            groups = month_groups()
+        if not groups:
             continue
-        groups: dict[tuple, list[AnyBitMap]] = defaultdict(list)
-        for head, bm in zip(_heads(m, days, agent_ids, by_time, by_org, org), bitmaps, strict=True):
-            groups[head].append(bm)
         wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),
                                                                      ("region", f.regions)) if v}
         wanted |= {d: None for d in by_case}

@@ -160,12 +160,35 @@ def test_a_custom_period_reads_one_set_per_agent_and_month(world):
     store = world[0]
     lo = PERIODS["from the 15th to as-of"][0]
     for family in ("paying", "worked"):
-        sets = distinct._month(store, family, lo.replace(day=1))
-        _, agents, bitmaps = distinct._month_rows(store, sets, lo.replace(day=1), lo, month_end(lo), ("agent_id",),
-                                                  None, True)
+        m = lo.replace(day=1)
+        sets = distinct._month(store, family, m)
+        grain, cut = distinct._grain(store, m, lo, month_end(lo), ("agent_id",), True)
+        _, agents, bitmaps = distinct._month_rows(sets, grain, cut, lo, month_end(lo), None)
         assert len(set(agents)) == len(agents) == len(bitmaps) > 0
         whole = sets.bitmaps_at(sets.positions(MONTH_AGENT))
         assert sum(len(b) for b in bitmaps) < sum(len(b) for b in whole)  # a part of the month, not all of it
+
+
+def test_whole_months_united_per_group_are_kept_and_never_serve_another_filter(world):
+    """A whole month's sets united per team (or agency, channel …) are kept for the next view over the same months;
+    another team, channel or agent grouping over those months is never served from them: each equals the raw
+    count, asked in an order where a key missing a filter would answer with the previous one's sets."""
+    store, o, events = world
+    months = (dt.date(2026, 3, 1), dt.date(2026, 8, 31))
+    teams = sorted(set(o.team.values()))
+    store.memo.pop(("memoised", "casesets_united"), None)
+    for f in (Filters(*months), Filters(*months, teams=(teams[0],)), Filters(*months, teams=(teams[1],)),
+              Filters(*months, channel="agency"), Filters(months[0], months[1] - dt.timedelta(days=3)),
+              Filters(*months)):
+        for by in (("team_id",), ("channel",), ("month", "team_id")):
+            _check(world, f, by)
+    assert len(store.memo[("memoised", "casesets_united")]) >= 6 * 4  # six months × the first filter's groupings
+    agents = sorted(o.team)
+    for half in (agents[::2], agents[1::2]):  # two agent → group maps over the same months (agencies' teams)
+        org = {a: ("G",) for a in half}
+        got = distinct_cases(store, "worked", Filters(*months), ("team_id",), "n", org=org)
+        want = {c for c, a, d in events["worked"] if a in org and months[0] <= d <= months[1]}
+        assert got.rows() == [("G", float(len(want)))]
 
 
 def test_ids_beyond_32_bits_use_64_bit_sets():
