@@ -6,6 +6,10 @@ script finished, every Plotly chart drawn — each load in a new browser context
 
 The first load of a page runs its metric calls; later loads of the same page are served from the server's caches,
 so they show what the browser itself costs.
+
+With --switch, the first page is loaded once and every later page is opened from the sidebar, as a viewer moves
+between pages after the first view: Streamlit switches pages inside the loaded app, so the Streamlit and Plotly
+bundles are not loaded again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import load  # noqa: E402
 from screenshots import PAGES, chromium, new_page, streamlit_server, wait_rendered  # noqa: E402
 
-SCRIPT_DONE = """() => { const r = document.querySelector('[data-testid="stStatusWidget"]');
+SCRIPT_DONE = """() => { const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const r = document.querySelector('[data-testid="stStatusWidget"]');
   return !(r && r.innerText.trim() !== '') && !document.querySelectorAll('[data-stale="true"]').length; }"""
 
 
@@ -32,10 +38,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=2, help="loads of each page")
     ap.add_argument("--same-browser", action="store_true",
                     help="every load in one browser context (its HTTP cache kept: a viewer's later pages)")
+    ap.add_argument("--switch", action="store_true",
+                    help="load the first page, then open the others from the sidebar (an in-app page switch)")
     args = ap.parse_args()
     env = {"CASES_DB_URL": args.source, "CASES_STORE_DIR": args.store, "CASES_STORE_MAX_AGE_S": "1e12",
            "CASES_ALLOW_DEMO_MODE": "1"}
     print(f"load before: {load()}")
+    if args.switch:
+        return switch_pages(env, args.pages, args.runs)
     with streamlit_server(env) as base, chromium() as b:
         shared = new_page(b).context if args.same_browser else None
         for run in range(args.runs):
@@ -54,6 +64,29 @@ def main() -> None:
                 print(f"run {run + 1} {path:<10} DOMContentLoaded {dom:.2f} s · heading {head:.2f} s · script "
                       f"finished {done:.2f} s · charts drawn {drawn:.2f} s ({charts} charts)", flush=True)
                 page.close() if shared is not None else page.context.close()
+    print(f"load after: {load()}")
+
+
+def switch_pages(env: dict[str, str], pages: list[str], runs: int) -> None:
+    """Load the first page, then time each page opened from the sidebar: heading shown, every chart drawn."""
+    with streamlit_server(env) as base, chromium() as b:
+        page = new_page(b)
+        first = pages[0]
+        t0 = time.perf_counter()
+        page.goto(f"{base}/{'' if first == 'daily' else first}", wait_until="domcontentloaded")
+        wait_rendered(page, PAGES[first][0])
+        print(f"first load {first:<10} charts drawn {time.perf_counter() - t0:.2f} s", flush=True)
+        for run in range(runs):
+            for path in [*pages[1:], first]:
+                link = page.locator('[data-testid="stSidebarNavLink"]', has_text=PAGES[path][0]).first
+                t0 = time.perf_counter()
+                link.click()
+                page.get_by_role("heading", name=PAGES[path][0]).first.wait_for(timeout=120_000)
+                head = time.perf_counter() - t0
+                wait_rendered(page, PAGES[path][0])
+                charts = page.evaluate("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length")
+                print(f"run {run + 1} switch to {path:<10} heading {head:.2f} s · charts drawn "
+                      f"{time.perf_counter() - t0:.2f} s ({charts} charts)", flush=True)
     print(f"load after: {load()}")
 
 

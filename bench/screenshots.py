@@ -132,6 +132,8 @@ def wait_rendered(page: object, heading: str, timeout_ms: int = 120_000) -> None
     page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout_ms)
     page.wait_for_function(
         """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
             const running = document.querySelector('[data-testid="stStatusWidget"]');
             if (running && running.innerText.trim() !== '') return false;
             const stale = document.querySelectorAll('[data-stale="true"]');
