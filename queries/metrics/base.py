@@ -46,13 +46,20 @@ def memoised(store: Store, key: tuple, make: Callable[[], Any], keep: int = 32) 
     """store.memo's value for `key`, made by `make` when missing; of the keys of the same kind (key[0]) only the
     `keep` last used are kept, so that a version served all day does not keep every filter a viewer tried."""
     kind = store.memo.setdefault(("memoised", key[0]), OrderedDict())
-    if key in kind:
-        kind.move_to_end(key)
-        return kind[key]
-    value = kind[key] = make()
-    while len(kind) > keep:
-        kind.popitem(last=False)
-    return value
+    with store.building(("memoised", key)):  # one thread makes it; the others asking meanwhile wait for it
+        try:
+            kind.move_to_end(key)
+            return kind[key]
+        except KeyError:
+            pass
+        value = make()
+        kind[key] = value
+        while len(kind) > keep:
+            try:
+                kind.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another key's thread
+                break
+        return value
 
 
 def require(store: Store, source_table: str) -> None:

@@ -35,10 +35,7 @@ from queries.store.casesets import (
 
 def _month(store: Store, family: str, m: dt.date) -> casesets.MonthSets | None:
     """A month's sets (index read, blob file mapped), kept per store version."""
-    key = ("casesets", family, m)
-    if key not in store.memo:
-        store.memo[key] = casesets.open_month(store.path, family, m)
-    return store.memo[key]
+    return store.once(("casesets", family, m), lambda: casesets.open_month(store.path, family, m))
 
 
 def _grain(store: Store, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ...],
@@ -84,10 +81,7 @@ def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
     for p, d, v in zip(pos.tolist(), sets.text(r["dim"]), sets.text(r["value"]), strict=True):
         if d not in wanted or (wanted[d] is not None and v not in wanted[d]):
             continue
-        key = ("casesets_dim", family, m, d, v)
-        if key not in store.memo:
-            store.memo[key] = sets.bitmaps_at(np.array([p]))[0]
-        out[d][v] = store.memo[key]
+        out[d][v] = store.once(("casesets_dim", family, m, d, v), lambda p=p: sets.bitmaps_at(np.array([p]))[0])
     return out
 
 

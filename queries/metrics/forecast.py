@@ -386,8 +386,8 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
     agents = allowed_agents(store, f) if f.agents else None
     unit = "agent_id" if agents is not None else "team_id"
     key = ("landing_base", tuple(months), calendar, None if agents is None else tuple(sorted(agents)))
-    base = store.memo.get(key)
-    if base is None:
+
+    def make() -> Base:
         who = store.frame("agents").select("agent_id", pl.col(unit).alias("unit"))
         if agents is not None:
             who = who.filter(pl.col("agent_id").is_in(agents))
@@ -419,8 +419,9 @@ def _base(store: Store, f: Filters, months: list[dt.date], calendar: WorkCalenda
         resolved = store.per_month("promises_agent", kept_from, hi, settled) if store.has("promises_agent") else \
             settled(pl.DataFrame(schema={"day": pl.Date, "status": pl.String, "agent_id": pl.String,
                                          "bucket": pl.String, "n": pl.Int64, "cents": pl.Int64}))
-        base = build_base(pays, pipe, resolved, months, calendar)
-        store.memo[key] = base
+        return build_base(pays, pipe, resolved, months, calendar)
+
+    base = store.once(key, make)
     team = dict(store.frame("agents").select("agent_id", "team_id").iter_rows()) if agents is not None else \
         {u: u for u in base.units}
     return base, team

@@ -6,9 +6,11 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -24,6 +26,7 @@ LEASES = "leases"
 #: version with a lease younger than LEASE_TTL_S (several replicas may serve older versions for a while).
 LEASE_RENEW_S = 60
 LEASE_TTL_S = 900
+T = TypeVar("T")
 
 
 class StoreMissing(DataUnavailable):
@@ -140,6 +143,7 @@ class Store:
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)  # (name, month) → frame, least recent first
     _cached: int = 0  # bytes in _cache
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _building: dict = field(default_factory=dict, repr=False)  # key → the lock held while it is made
 
     @classmethod
     def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS, cache_mb: int = DEFAULT_CACHE_MB) -> Store:
@@ -202,6 +206,32 @@ class Store:
                     self._cached -= old.estimated_size()
         return df
 
+    @contextmanager
+    def building(self, key: Hashable) -> Iterator[None]:
+        """Held while `key` is made: a second thread making the same key waits here for the first and then finds
+        its result (the first viewers after a new version, or a viewer and the server's warm-up, do the work once
+        instead of once each, on the same cores)."""
+        with self._lock:
+            lock = self._building.setdefault(key, threading.RLock())
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                if self._building.get(key) is lock:
+                    del self._building[key]
+
+    def once(self, key: Hashable, make: Callable[[], T]) -> T:
+        """memo[key], made by `make` once for this version, however many threads ask at the same time."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
+        with self.building(key):
+            if key not in self.memo:
+                self.memo[key] = make()
+            return self.memo[key]
+
     def month_starts(self, name: str) -> list[dt.date]:
         """The months a day-level rollup has rows in, ascending."""
         if name in self.months:
@@ -218,10 +248,10 @@ class Store:
             parts = [self._month(name, m) for m in self.months[name] if lo <= m <= hi]
             return pl.concat(parts) if parts else pl.DataFrame(schema=self.schemas[name])
         if name in self.deferred and name not in self.frames:
-            # made outside the lock: it reads every month file, and other views' months must not wait for it
-            view = self._month_view(self.deferred[name])
-            with self._lock:
-                self.frames.setdefault(name, view)
+            # made outside the cache's lock: it reads every month file, and other views' months must not wait for it
+            with self.building(("month_view", name)):
+                if name not in self.frames:
+                    self.frames[name] = self._month_view(self.deferred[name])
         try:
             return self.frames[name]
         except KeyError:

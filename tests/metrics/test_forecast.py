@@ -105,6 +105,36 @@ def test_flat_month_lands_on_twenty_days_and_naive_agrees(tmp_path):
     assert r["target"] == pytest.approx(1900.0) and r["p_target"] == 1.0
 
 
+def test_viewers_asking_at_once_build_the_landing_base_once(tmp_path, monkeypatch):
+    """The first viewers of a new store version (and the server's warm-up) ask for the landing at the same moment:
+    its base, the costly part, is built by one of them; all get the same landing."""
+    import threading
+    import time
+
+    day = F.month_days(MONTH, CAL).working[7]
+    st = store_of(tmp_path, per_working_day(CAL, [*HISTORY, MONTH], 100.0, until=day), day, targets={"T1": 1900})
+    built, real = [], F.build_base
+
+    def slow_build(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        built.append(1)
+        time.sleep(0.3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(F, "build_base", slow_build)
+    gate, got = threading.Barrier(4), []
+
+    def view() -> None:
+        gate.wait()
+        got.append(compute("landing", st, Filters(MONTH, day), calendar=CAL))
+
+    threads = [threading.Thread(target=view) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len(got) == 4 and all(g.equals(got[0]) for g in got)
+
+
 def test_month_end_heavy_month_beats_naive(tmp_path):
     md = F.month_days(MONTH, CAL)
     day = md.working[14]  # 15 working days done, the heavy last three still to come
