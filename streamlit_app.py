@@ -35,7 +35,7 @@ settings = data.settings()
 identity = session.identify(  # stops the run with a refusal when there is no viewer
     demo_allowed=data.store_from_demo() or settings.allow_demo_mode, auth_header=settings.auth_header,
     access=data.access, all_teams=data.all_teams, on_denied=audit.denied,
-    demo_refusal="demo_store_real" if settings.is_demo else "demo_refused")
+    demo_refusal="demo_store_real" if settings.is_demo else "demo_refused", lang=links.early_lang())
 view = sidebar(data.options())  # choices already limited to the viewer's scope
 lang = view.lang
 style(lang)

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from dashboard.i18n import LANGS, t
-from dashboard.session import BREACH_SEL, SCORECARD_AGENT, URL_SEEN, View
+from dashboard.session import BREACH_SEL, FILTER_PREFIX, SCORECARD_AGENT, URL_READ, URL_SEEN, View
 from queries.dates import DEFAULT_PRESET, PRESETS
 from queries.filters import Filters
 from queries.views.drilldown import EVENTS
@@ -158,6 +158,16 @@ def _history_navigation() -> bool:
         return False
     ctx = get_script_run_ctx()
     return bool(getattr(ctx, "is_history_navigation", False))
+
+
+def early_lang() -> str:
+    """The language this run shows, known before the sidebar is drawn (the demo pickers come first): the language
+    switch's value, or the URL's when the sidebar is about to read it (a session's first run, Back or Forward)."""
+    ss = st.session_state
+    if URL_READ in ss and not url_changed():
+        return ss.get(f"{FILTER_PREFIX}lang") if ss.get(f"{FILTER_PREFIX}lang") in LANGS else "zh"
+    valid = [v for v in _raw("lang") if v in LANGS]
+    return valid[-1] if valid else "zh"
 
 
 def url_changed() -> bool:

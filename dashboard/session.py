@@ -170,27 +170,27 @@ def _refuse(refusal: Refusal, mode: str, on_denied: Callable[[Refusal, str], Non
     st.stop()
 
 
-def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]]) -> Identity:
-    """The role (and teams) picked in the sidebar."""
+def _demo_identity(all_teams: Callable[[], tuple[tuple[str, str], ...]], lang: str) -> Identity:
+    """The role (and teams) picked in the sidebar, labelled in the page's language."""
     sb = st.sidebar
     ss = st.session_state
     if ss.get(DEMO_ROLE) not in ROLES:
         ss[DEMO_ROLE] = DEFAULT_DEMO_ROLE
-    role = sb.selectbox(f"{t('demo_role', 'zh')} · {t('demo_role', 'en')}", ROLES, key=DEMO_ROLE,
-                        format_func=lambda r: f"{t('r_' + r, 'zh')} · {t('r_' + r, 'en')}", persist_state="session")
+    role = sb.selectbox(t("demo_role", lang), ROLES, key=DEMO_ROLE, format_func=lambda r: t("r_" + r, lang),
+                        persist_state="session")
     teams = None
     if role == "team_lead":
         names = dict(all_teams())
         picked = [x for x in ss.get(DEMO_TEAMS, []) if x in names] or list(names)[:1]
         ss[DEMO_TEAMS] = picked
-        teams = frozenset(sb.multiselect(f"{t('demo_teams', 'zh')} · {t('demo_teams', 'en')}", list(names),
+        teams = frozenset(sb.multiselect(t("demo_teams", lang), list(names),
                                          key=DEMO_TEAMS, format_func=lambda v: f"{v} · {names.get(v, '')}", persist_state="session"))
     return Identity(f"demo:{role}", Scope(teams=teams, role=role), "demo")
 
 
 def identify(*, demo_allowed: bool, auth_header: str | None, access: Callable[[], tuple[Access | None, str | None]],
              all_teams: Callable[[], tuple[tuple[str, str], ...]], on_denied: Callable[[Refusal, str], None],
-             demo_refusal: str = "demo_refused") -> Identity:
+             demo_refusal: str = "demo_refused", lang: str = "zh") -> Identity:
     """Resolve the viewer for this run (drawing sign-in, pickers or a refusal); stops the run without one."""
     st.session_state[IDENTITY] = None
     if auth_configured():
@@ -207,7 +207,7 @@ def identify(*, demo_allowed: bool, auth_header: str | None, access: Callable[[]
         got = Refusal("identity_ambiguous") if len(values) > 1 or any("," in v for v in values) else \
             resolve(values[0] if values else None, mode, access())
     elif demo_allowed:
-        got, mode = _demo_identity(all_teams), "demo"
+        got, mode = _demo_identity(all_teams, lang), "demo"
     else:
         got, mode = Refusal(demo_refusal), "demo"
     if isinstance(got, Refusal):

@@ -114,6 +114,19 @@ def test_demo_mode_is_labelled_on_every_page(run_app) -> None:  # noqa: ANN001
     assert at.sidebar.selectbox(key="demo_role").value == "manager"
 
 
+def test_the_demo_pickers_speak_the_pages_language_and_keep_the_role_across_a_switch(run_app) -> None:  # noqa: ANN001
+    at = run_app(role="team_lead", teams=("T02",))
+    role, teams = at.sidebar.selectbox(key="demo_role"), at.sidebar.multiselect(key="demo_teams")
+    assert (role.label, teams.label) == ("演示角色", "演示团队（组长）")
+    assert role.format_func("team_lead") == "组长" and role.value == "team_lead" and teams.value == ["T02"]
+    at.sidebar.segmented_control(key="f_lang").set_value("en").run()
+    role, teams = at.sidebar.selectbox(key="demo_role"), at.sidebar.multiselect(key="demo_teams")
+    assert (role.label, teams.label) == ("Demo role", "Demo teams (team lead)")
+    assert role.format_func("team_lead") == "Team lead" and role.value == "team_lead" and teams.value == ["T02"]
+    en = run_app(lang="en")  # a link in English: the pickers are English from the first run
+    assert en.sidebar.selectbox(key="demo_role").label == "Demo role"
+
+
 def test_broken_access_file_shows_no_data_and_names_no_one(run_app, access_file, monkeypatch, caplog) -> None:  # noqa: ANN001
     access_file.write_text('[users."boss@bank.example"]\nrole = "superuser"\n', encoding="utf-8")
     monkeypatch.setenv("CASES_AUTH_HEADER", "X-Forwarded-Email")
