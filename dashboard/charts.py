@@ -214,6 +214,8 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
                                                       df["achievement"], paces, state, df.iter_rows(named=True),
                                                       strict=True)]
     vals, _ = _money(df.get_column("collected").to_list(), lang)
+    tv, _ = _money(df.get_column("target").to_list(), lang)
+    ev, _ = _money(df.get_column("expected").to_list(), lang)
     fig = go.Figure()
     fig.add_bar(y=labels, x=vals, orientation="h", marker_color=colors, customdata=df["team_id"].to_list(),
                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
@@ -222,8 +224,6 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
     for color, key in ((GREEN, "ahead"), (ORANGE, "behind")):  # legend entries for the bar colours
         fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=t(key, lang), hoverinfo="skip")
     if df.get_column("target").drop_nulls().len():
-        tv, _ = _money(df.get_column("target").to_list(), lang)
-        ev, _ = _money(df.get_column("expected").to_list(), lang)
         fig.add_scatter(y=labels, x=ev, mode="markers", name=t("expected", lang), customdata=df["team_id"].to_list(),
                         marker={"symbol": "line-ns-open", "size": 22, "color": NAVY, "line": {"width": 3}},
                         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
@@ -236,6 +236,9 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
     _, unit = money_axis(lang)
     spec = {"title_text": f"{t('collected', lang)}{unit}", "rangemode": "tozero"}
     spec |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
+    top = max((v for v in [*vals, *tv, *ev] if v is not None), default=0)
+    if top > 0:  # room on the right for the pace label outside the longest bar (it was cut off at the plot's edge)
+        spec["range"] = [0, top * 1.18]
     fig.update_xaxes(**spec)
     return fig
 
