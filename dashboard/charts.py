@@ -231,14 +231,12 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
                         marker={"symbol": "line-ns-open", "size": 22, "color": RED, "line": {"width": 2}},
                         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
     _layout(fig, height=max(280, 30 * df.height + 120))
-    fig.update_layout(barmode="overlay", legend={"entrywidth": 0.5, "entrywidthmode": "fraction"})
+    # a right margin for the pace label outside the longest bar (it was cut off at the figure's edge)
+    fig.update_layout(barmode="overlay", margin={"r": 48})
     fig.update_yaxes(autorange="reversed", type="category")
     _, unit = money_axis(lang)
     spec = {"title_text": f"{t('collected', lang)}{unit}", "rangemode": "tozero"}
     spec |= {"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"}
-    top = max((v for v in [*vals, *tv, *ev] if v is not None), default=0)
-    if top > 0:  # room on the right for the pace label outside the longest bar (it was cut off at the plot's edge)
-        spec["range"] = [0, top * 1.18]
     fig.update_xaxes(**spec)
     return fig
 

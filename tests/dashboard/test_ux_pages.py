@@ -66,9 +66,10 @@ def test_the_team_chart_shows_pace_with_names_colour_and_the_expected_mark(run_a
     for word in ("回收金额", "月度目标", "达成率", "进度"):
         assert word in hover
     assert any(tr.get("name") == "按进度应回收" for tr in fig["data"])
-    # the x axis leaves room past the longest bar and mark for the pace label drawn outside the bar
-    longest = max(x for tr in fig["data"] for x in (tr.get("x") or []) if x is not None)
-    assert fig["layout"]["xaxis"]["range"][1] >= 1.15 * longest
+    # the pace label is drawn outside its bar, unclipped, into a right margin wide enough for "145%"; the legend
+    # entries are as wide as their text (a fixed half-width cut "Monthly target" off in English)
+    assert bars["cliponaxis"] is False and fig["layout"]["margin"]["r"] >= 40
+    assert "entrywidth" not in fig["layout"]["legend"]
     at.segmented_control(key="team_sort").set_value("collected").run()
     fig = next(f for f in _figures(at) if any(tr.get("orientation") == "h" for tr in f["data"]))
     assert fig["data"][0]["x"] == sorted(fig["data"][0]["x"], reverse=True)
