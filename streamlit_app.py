@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import audit, data, links, session
 from dashboard.components import style
+from dashboard.format import code_text
 from dashboard.i18n import bi, t
 from dashboard.overview import database_overview
 from dashboard.sidebar import sidebar
@@ -27,7 +28,7 @@ st.set_page_config(page_title="催收监控 · Collections dashboard", page_icon
 state, error = data.store_state()
 if state is None:
     st.title("催收监控看板 · Collections supervisor dashboard")
-    st.error(bi("db_down").replace("{err}", error or ""), icon=":material/cloud_off:")
+    st.error(bi("db_down").replace("{err}", code_text(error or "", 300)), icon=":material/cloud_off:")
     database_overview("zh", show_errors=False)
     st.stop()
 

@@ -61,10 +61,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "sync_failed_bug": ("同步意外失败（{err}），正在使用 {at} 同步的分析库。请把错误编号告知看板管理员（详情见服务器日志）。",
                         "The sync failed unexpectedly ({err}); serving the analytics store synced at {at}. Please "
                         "give the error id to the dashboard administrator (details are in the server log)."),
-    "db_down": ("无法读取案件库，也没有可用的分析库：{err}  \n检查 CASES_DB_URL 或 .streamlit/secrets.toml 中的 "
-                "[connections.cases] url，并确认数据库在运行。",
-                "Cannot read the case database and no analytics store exists yet: {err}  \nCheck CASES_DB_URL "
-                "or [connections.cases] url in .streamlit/secrets.toml and that the database is running."),
+    "db_down": ("无法读取案件库，也没有可用的分析库：{err}  \n检查 `CASES_DB_URL` 或 `.streamlit/secrets.toml` 中的 "
+                "`[connections.cases] url`，并确认数据库在运行。",
+                "Cannot read the case database and no analytics store exists yet: {err}  \nCheck `CASES_DB_URL` "
+                "or `[connections.cases] url` in `.streamlit/secrets.toml` and that the database is running."),
     "bad_url": ("链接中的筛选条件无效，已改用默认视图：", "Some filters in the link were not valid; showing the "
                 "default view instead of them:"),
     "empty": ("所选条件下没有数据。请放宽筛选条件（日期、团队、账龄等）。",

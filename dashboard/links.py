@@ -54,17 +54,26 @@ def _raw(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 
 
+def _valid(raw: list[str], allowed: list[str] | tuple[str, ...]) -> list[str]:
+    """A parameter's allowed values, each once, in the order first given (a single choice takes the last)."""
+    return [v for v in dict.fromkeys(raw) if v in allowed]
+
+
+def _url_lang() -> str:
+    """The language the URL asks for (the sidebar's rule for a single choice), else Chinese."""
+    good = _valid(_raw("lang"), LANGS)
+    return good[-1] if good else "zh"
+
+
 def from_url(opts: Options) -> tuple[dict[str, object], list[str]]:
     """Widget values from the URL query parameters, and a notice for every value that is not valid."""
-    lang_raw = _raw("lang")
-    valid_langs = [v for v in lang_raw if v in LANGS]
-    lang = valid_langs[-1] if valid_langs else "zh"  # the language the page will show: notices in it too
+    lang = _url_lang()  # the language the page will show: notices in it too
     notes: list[str] = []
     values: dict[str, object] = {"lang": lang}
 
     def pick(key: str, allowed: list[str] | tuple[str, ...], multi: bool) -> None:
         raw = _raw(key)
-        good = [v for v in dict.fromkeys(raw) if v in allowed]
+        good = _valid(raw, allowed)
         bad = [v for v in raw if v not in allowed]
         if bad:
             notes.append(f"{t(key, lang)}: {', '.join(shown(v) for v in bad[:3])}"
@@ -166,8 +175,7 @@ def early_lang() -> str:
     ss = st.session_state
     if URL_READ in ss and not url_changed():
         return ss.get(f"{FILTER_PREFIX}lang") if ss.get(f"{FILTER_PREFIX}lang") in LANGS else "zh"
-    valid = [v for v in _raw("lang") if v in LANGS]
-    return valid[-1] if valid else "zh"
+    return _url_lang()
 
 
 def url_changed() -> bool:

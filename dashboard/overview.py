@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data
+from dashboard.format import code_text
 from dashboard.i18n import t
 
 
@@ -13,7 +14,7 @@ def database_overview(lang: str, show_errors: bool = True) -> None:
     summary, error = data.database_summary()
     if error:
         if show_errors:
-            st.error(f"{t('db_down', lang, err=error)}", icon=":material/cloud_off:")
+            st.error(t("db_down", lang, err=code_text(error, 300)), icon=":material/cloud_off:")
         return
     st.subheader(t("case_db", lang))
     st.caption(f"{t('source_db', lang)}: `{data.source_label()}` ({t('read_only', lang)})")

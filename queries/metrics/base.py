@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,33 +32,28 @@ class MetricUnavailable(DataUnavailable):
 
 #: Why a metric cannot be shown when its source table holds no rows, in Chinese and English.
 NO_RECORDS = {
-    "contacts": ("案件库中没有催收行动记录（contacts 表为空）", "this database holds no contact records (the contacts table is "
-                 "empty)"),
-    "promises": ("案件库中没有还款承诺记录（promises 表为空）", "this database holds no promise-to-pay records (the promises "
+    "contacts": ("案件库中没有催收行动记录（`contacts` 表为空）", "this database holds no contact records (the `contacts` "
                  "table is empty)"),
-    "complaints": ("案件库中没有投诉记录（complaints 表为空）", "this database holds no complaint records (the complaints "
-                   "table is empty)"),
+    "promises": ("案件库中没有还款承诺记录（`promises` 表为空）", "this database holds no promise-to-pay records (the "
+                 "`promises` table is empty)"),
+    "complaints": ("案件库中没有投诉记录（`complaints` 表为空）", "this database holds no complaint records (the "
+                   "`complaints` table is empty)"),
 }
+#: Why a compliance figure cannot be shown from a store built before the compliance checks, in Chinese and English.
+BEFORE_COMPLIANCE = ("分析库建于合规检查之前，请运行 `collections-dashboard sync --full`。",
+                     "this store was built before the compliance checks; run `collections-dashboard sync --full`")
+
+
+def before_compliance() -> MetricUnavailable:
+    """The error for a compliance figure asked of a store built before the compliance checks."""
+    return MetricUnavailable(BEFORE_COMPLIANCE[1], zh=BEFORE_COMPLIANCE[0])
 
 
 def memoised(store: Store, key: tuple, make: Callable[[], Any], keep: int = 32) -> Any:
-    """store.memo's value for `key`, made by `make` when missing; of the keys of the same kind (key[0]) only the
-    `keep` last used are kept, so that a version served all day does not keep every filter a viewer tried."""
-    kind = store.memo.setdefault(("memoised", key[0]), OrderedDict())
-    with store.building(("memoised", key)):  # one thread makes it; the others asking meanwhile wait for it
-        try:
-            kind.move_to_end(key)
-            return kind[key]
-        except KeyError:
-            pass
-        value = make()
-        kind[key] = value
-        while len(kind) > keep:
-            try:
-                kind.popitem(last=False)
-            except KeyError:  # emptied meanwhile by another key's thread
-                break
-        return value
+    """store.memo's value for `key`, made by `make` when missing (once, however many threads ask); of the keys of
+    the same kind (key[0]) only the `keep` last used are kept, so that a version served all day does not keep every
+    filter a viewer tried."""
+    return store.kept(key[0], key, make, keep)
 
 
 def require(store: Store, source_table: str) -> None:

@@ -17,6 +17,7 @@ from queries.metrics.base import (
     MetricError,
     MetricUnavailable,
     add_dims,
+    before_compliance,
     check_dims,
     empty,
     filter_frame,
@@ -51,8 +52,7 @@ def _rollup(store: Store, name: str, f: Filters, by: tuple[str, ...]) -> pl.Data
         raise MetricError("compliance figures are by day, team, agent, channel and bucket; clear the product and "
                           "region selections")
     if not store.has(name):
-        raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
-                                "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
+        raise before_compliance()
     whole = whole_months(store, f) if not {"day", "week"} & set(by) and store.has(month_view_name(name)) else None
     if whole is not None:  # whole months from the month view, the partial edge months from their days
         lo, hi = f.start.replace(day=1), f.end.replace(day=1)
@@ -182,8 +182,7 @@ def _complaints(store: Store, filters: Filters, by: tuple[str, ...]) -> pl.DataF
     require(store, "complaints")
     df = store.frame("complaints")
     if "late" not in df.columns:
-        raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
-                                "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
+        raise before_compliance()
     return add_dims(store, filter_frame(store, df, filters), by)
 
 

@@ -143,7 +143,8 @@ class Store:
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)  # (name, month) → frame, least recent first
     _cached: int = 0  # bytes in _cache
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _building: dict = field(default_factory=dict, repr=False)  # key → the lock held while it is made
+    _building: dict = field(default_factory=dict, repr=False)  # key → [the lock held while it is made, its users]
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # the memo's registries
 
     @classmethod
     def open(cls, store_dir: str | Path, tables: tuple[str, ...] = ROLLUPS, cache_mb: int = DEFAULT_CACHE_MB) -> Store:
@@ -211,14 +212,16 @@ class Store:
         """Held while `key` is made: a second thread making the same key waits here for the first and then finds
         its result (the first viewers after a new version, or a viewer and the server's warm-up, do the work once
         instead of once each, on the same cores)."""
-        with self._lock:
-            lock = self._building.setdefault(key, threading.RLock())
+        with self._memo_lock:
+            entry = self._building.setdefault(key, [threading.RLock(), 0])
+            entry[1] += 1
         try:
-            with lock:
+            with entry[0]:
                 yield
         finally:
-            with self._lock:
-                if self._building.get(key) is lock:
+            with self._memo_lock:  # the lock goes when its last user leaves, so a late arrival waits on the same one
+                entry[1] -= 1
+                if entry[1] == 0:
                     del self._building[key]
 
     def once(self, key: Hashable, make: Callable[[], T]) -> T:
@@ -231,6 +234,26 @@ class Store:
             if key not in self.memo:
                 self.memo[key] = make()
             return self.memo[key]
+
+    def kept(self, kind: str, key: Hashable, make: Callable[[], T], keep: int) -> T:
+        """The memo's value for `key`, made once however many threads ask; of the keys of `kind` only the `keep`
+        last used are kept (a version served all day must not keep every filter a viewer tried)."""
+        with self._memo_lock:
+            lru = self.memo.setdefault(("memoised", kind), OrderedDict())
+            if key in lru:
+                lru.move_to_end(key)
+                return lru[key]
+        with self.building(("memoised", kind, key)):
+            with self._memo_lock:
+                if key in lru:
+                    lru.move_to_end(key)
+                    return lru[key]
+            value = make()
+            with self._memo_lock:
+                lru[key] = value
+                while len(lru) > keep:
+                    lru.popitem(last=False)
+            return value
 
     def month_starts(self, name: str) -> list[dt.date]:
         """The months a day-level rollup has rows in, ascending."""

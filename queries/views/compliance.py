@@ -23,6 +23,7 @@ from queries.metrics.base import (
     MetricError,
     MetricUnavailable,
     allowed_agents,
+    before_compliance,
     filter_frame,
     require,
 )
@@ -81,8 +82,7 @@ def breach_keys(store: Store, f: Filters, checks: tuple[str, ...] | None = None,
     if f.nothing:
         return empty, 0
     if not (store.path / "breach_contacts").is_dir():
-        raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
-                                "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
+        raise before_compliance()
     lf = store.scan("breach_contacts", f.start, f.end)
     plain = replace(f, products=(), regions=())  # the compliance figures have no product or region
     lf = filter_frame(store, lf, plain).filter(pl.col("check").is_in(list(wanted)))
@@ -202,8 +202,7 @@ def complaints_deadline(store: Store, f: Filters) -> pl.DataFrame:
     require(store, "complaints")
     df = store.frame("complaints")
     if "late" not in df.columns:
-        raise MetricUnavailable("this store was built before the compliance checks; run `collections-dashboard "
-                                "sync --full`", zh="分析库建于合规检查之前，请运行 collections-dashboard sync --full")
+        raise before_compliance()
     df = filter_frame(store, df, f)
     age = (pl.lit(f.end) - pl.col("day")).dt.total_days()
     teams = store.frame("agents").select("agent_id", "team_id")

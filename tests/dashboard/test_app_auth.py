@@ -125,6 +125,9 @@ def test_the_demo_pickers_speak_the_pages_language_and_keep_the_role_across_a_sw
     assert role.format_func("team_lead") == "Team lead" and role.value == "team_lead" and teams.value == ["T02"]
     en = run_app(lang="en")  # a link in English: the pickers are English from the first run
     assert en.sidebar.selectbox(key="demo_role").label == "Demo role"
+    mixed = run_app(lang=["en", "zh", "en"])  # repeated: the page's rule (each value once, the last) for both
+    assert mixed.sidebar.segmented_control(key="f_lang").value == "zh"
+    assert mixed.sidebar.selectbox(key="demo_role").label == "演示角色"
 
 
 def test_broken_access_file_shows_no_data_and_names_no_one(run_app, access_file, monkeypatch, caplog) -> None:  # noqa: ANN001

@@ -118,3 +118,17 @@ def test_store_from_an_older_dashboard_is_not_served_when_the_source_is_down(own
     at = _run()
     assert not at.exception and not at.metric
     assert "format" in _texts(at)
+
+
+def test_the_reason_no_store_can_be_served_is_shown_as_text(own, monkeypatch) -> None:  # noqa: ANN001
+    """The database's own error is quoted, not rendered: a path or name holding markdown stays inert text."""
+    db, store = own
+    shutil.rmtree(store)
+    odd = db.parent / "**b** [x](http://evil.example) <i>y</i>"
+    monkeypatch.setenv("CASES_DB_URL", f"sqlite:///{odd}/cases.sqlite")
+    at = _run()
+    assert not at.exception and not at.metric and at.error
+    shown = at.error[0].value
+    reason = shown.split("：", 1)[1].split("  \n", 1)[0]  # the error between the label and the line break
+    assert reason.startswith("`") and reason.endswith("`") and reason.count("`") == 2, shown
+

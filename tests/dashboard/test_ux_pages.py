@@ -197,16 +197,20 @@ def test_database_values_stay_text_in_labels_and_charts() -> None:
     assert cny(1234567, "zh") == "¥123.46万"
 
 
-# Identifiers a Chinese sentence may name as they are typed: settings, files, formats, bucket codes and a formula's n.
-_NAMED = re.compile(r"`[^`]*`|\{[^}]*\}|\[[^\]]*\]|[\w.-]*[_./][\w./-]*|[A-Z][A-Z0-9_]+|\bM\d\b|\bExcel\b|\bn\b|\burl\b")
+# What a Chinese sentence may name as typed: code in backticks, placeholders, a config section, a file or setting
+# name (with a dot or underscore inside a word), the format names CSV and Excel, bucket codes, a formula's n and url.
+_NAMED = re.compile(r"`[^`]*`|\{[^}]*\}|\[[^\]]*\]|\b\w+(?:[._]\w+)+\b|\bCASES_\w+|\bCSV\b|\bExcel\b|\bM\d\b"
+                    r"|\bn\b|\burl\b")
 
 
 def test_the_chinese_labels_and_metric_names_hold_no_english_words() -> None:
     from dashboard.i18n import _LABELS
+    from queries.metrics.base import BEFORE_COMPLIANCE, NO_RECORDS
     from queries.metrics.registry import METRICS
 
     texts = {k: zh for k, (zh, _en) in _LABELS.items()}
     texts |= {f"{k}.{f}": getattr(m, f) or "" for k, m in METRICS.items()
               for f in ("name_zh", "definition_zh", "numerator_zh", "denominator_zh")}
+    texts |= {f"no_records.{k}": zh for k, (zh, _en) in NO_RECORDS.items()} | {"before_compliance": BEFORE_COMPLIANCE[0]}
     english = {k: w for k, s in texts.items() if (w := re.findall(r"[A-Za-z]{2,}", _NAMED.sub(" ", s)))}
     assert not english, english

@@ -73,6 +73,41 @@ def test_a_value_asked_by_threads_at_once_is_made_once(tmp_path, how: str) -> No
     assert time.perf_counter() - t < 0.5
 
 
+@pytest.mark.parametrize("how", ["once", "memoised"])
+def test_after_a_failed_make_the_callers_still_make_it_one_at_a_time(tmp_path, how: str) -> None:  # noqa: ANN001
+    """The first maker fails (a version pruned mid-read): the threads waiting, and one arriving meanwhile, try in
+    turn, never two at once, and stop as soon as one has made it."""
+    store = Store(path=tmp_path, manifest=Manifest(), frames={})
+    active, peak, calls = [0], [0], []
+    guard = threading.Lock()
+
+    def make() -> object:
+        with guard:
+            calls.append(1)
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            first = len(calls) == 1
+        time.sleep(0.15)
+        with guard:
+            active[0] -= 1
+        if first:
+            raise FileNotFoundError("version pruned")
+        return "made"
+
+    def ask() -> object:
+        try:
+            return store.once("z", make) if how == "once" else memoised(store, ("k", "z"), make)
+        except FileNotFoundError:
+            return None
+
+    late = threading.Timer(0.22, ask)  # arrives after the first failed, while the next one makes it
+    late.start()
+    got = _at_once(4, ask)
+    late.join()
+    assert peak[0] == 1 and len(calls) == 2
+    assert sorted(map(str, got)) == ["None", "made", "made", "made"] and not store._building
+
+
 def test_a_failed_make_is_tried_again_by_the_next_caller(tmp_path) -> None:  # noqa: ANN001
     store = Store(path=tmp_path, manifest=Manifest(), frames={})
 
