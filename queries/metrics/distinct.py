@@ -53,9 +53,9 @@ def _grain(store: Store, m: dt.date, lo: dt.date, hi: dt.date, by: tuple[str, ..
     return (FIRST_AGENT if per_agent else FIRST_ALL), (1, hi.day)
 
 
-def _month_rows(sets: casesets.MonthSets, grain: str, cut: tuple[int, int] | None, lo: dt.date, hi: dt.date,
-                agents: set[str] | None) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
-    """The sets of one grain of a month that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps)."""
+def _positions(sets: casesets.MonthSets, grain: str, lo: dt.date, hi: dt.date,
+               agents: set[str] | None) -> tuple[np.ndarray, list[str | None]]:
+    """The index positions of one grain of a month inside [lo, hi] and of the allowed agents, and their agents."""
     pos = sets.positions(grain)
     if grain in (DAY_AGENT, DAY_ALL):
         days = sets.days(pos)
@@ -64,6 +64,13 @@ def _month_rows(sets: casesets.MonthSets, grain: str, cut: tuple[int, int] | Non
     if agents is not None:
         keep = [i for i, a in enumerate(names) if a in agents]
         pos, names = pos[keep], [names[i] for i in keep]
+    return pos, names
+
+
+def _month_rows(sets: casesets.MonthSets, grain: str, cut: tuple[int, int] | None, lo: dt.date, hi: dt.date,
+                agents: set[str] | None) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
+    """The sets of one grain of a month that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps)."""
+    pos, names = _positions(sets, grain, lo, hi, agents)
     if cut is not None:
         bitmaps = sets.ordered_at(pos, *cut)
     else:
@@ -157,6 +164,11 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
         if grain == MONTH_AGENT and "agent_id" not in by_org:
             groups = memoised(store, ("casesets_united", family, m, grouping),
                               lambda: {h: [casesets.union(b)] for h, b in month_groups().items()}, keep=64)
+        elif cut is not None and per_agent and "agent_id" not in by_org:
+            # a month cut at one edge, by group: each group's ids sliced, sorted and made one bitmap
+            pos, names = _positions(sets, grain, lo, hi, agents)
+            heads = _heads(m, sets.days(pos), names, by_time, by_org, org)
+            groups = sets.ordered_groups(pos, *cut, heads)
         else:
             groups = month_groups()
         if not groups:
