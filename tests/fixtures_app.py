@@ -90,7 +90,7 @@ def pick_team_lead(page, team: str, heading: str) -> None:  # noqa: ANN001
 
     sb = page.locator('[data-testid="stSidebar"]')
     sb.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="组长 · Team lead").click()
+    page.get_by_role("option", name="组长", exact=True).click()
     page.wait_for_timeout(800)
     wait_rendered(page, heading)
     teams = sb.locator('[data-testid="stMultiSelect"]').first
