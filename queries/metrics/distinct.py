@@ -67,15 +67,20 @@ def _positions(sets: casesets.MonthSets, grain: str, lo: dt.date, hi: dt.date,
     return pos, names
 
 
-def _month_rows(sets: casesets.MonthSets, grain: str, cut: tuple[int, int] | None, lo: dt.date, hi: dt.date,
-                agents: set[str] | None) -> tuple[np.ndarray, list[str | None], list[AnyBitMap]]:
-    """The sets of one grain of a month that cover [lo, hi] as (days since 1970 or NULL, agent ids, bitmaps)."""
+def _month_groups(sets: casesets.MonthSets, m: dt.date, grain: str, cut: tuple[int, int] | None, lo: dt.date,
+                  hi: dt.date, agents: set[str] | None, by_time: list[str], by_org: list[str],
+                  org: dict[str | None, tuple]) -> dict[tuple, list[AnyBitMap]]:
+    """The sets of one grain of month `m` that cover [lo, hi], by breakdown key: a month cut at one edge as one
+    bitmap per key (its agents' ordered ids sliced together), else the stored sets of each key."""
     pos, names = _positions(sets, grain, lo, hi, agents)
+    heads = _heads(m, sets.days(pos), names, by_time, by_org, org)
     if cut is not None:
-        bitmaps = sets.ordered_at(pos, *cut)
-    else:
-        bitmaps = sets.month_bitmaps(grain, pos) if grain in (MONTH_AGENT, MONTH_ALL) else sets.bitmaps_at(pos)
-    return sets.days(pos), names, bitmaps
+        return sets.ordered_groups(pos, *cut, heads)
+    bitmaps = sets.month_bitmaps(grain, pos) if grain in (MONTH_AGENT, MONTH_ALL) else sets.bitmaps_at(pos)
+    out: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+    for head, bm in zip(heads, bitmaps, strict=True):
+        out[head].append(bm)
+    return out
 
 
 def _dim_sets(store: Store, family: str, sets: casesets.MonthSets, m: dt.date,
@@ -153,24 +158,12 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
             continue  # no events that month
         lo, hi = max(f.start, m), min(f.end, month_end(m))
         grain, cut = _grain(store, m, lo, hi, by, per_agent)
-
-        def month_groups() -> dict[tuple, list[AnyBitMap]]:
-            days, agent_ids, bitmaps = _month_rows(sets, grain, cut, lo, hi, agents)  # noqa: B023
-            out: dict[tuple, list[AnyBitMap]] = defaultdict(list)
-            for head, bm in zip(_heads(m, days, agent_ids, by_time, by_org, org), bitmaps, strict=True):  # noqa: B023
-                out[head].append(bm)
-            return out
-
+        args = (sets, m, grain, cut, lo, hi, agents, by_time, by_org, org)
         if grain == MONTH_AGENT and "agent_id" not in by_org:
             groups = memoised(store, ("casesets_united", family, m, grouping),
-                              lambda: {h: [casesets.union(b)] for h, b in month_groups().items()}, keep=64)
-        elif cut is not None and per_agent and "agent_id" not in by_org:
-            # a month cut at one edge, by group: each group's ids sliced, sorted and made one bitmap
-            pos, names = _positions(sets, grain, lo, hi, agents)
-            heads = _heads(m, sets.days(pos), names, by_time, by_org, org)
-            groups = sets.ordered_groups(pos, *cut, heads)
+                              lambda a=args: {h: [casesets.union(b)] for h, b in _month_groups(*a).items()}, keep=64)
         else:
-            groups = month_groups()
+            groups = _month_groups(*args)
         if not groups:
             continue
         wanted: dict[str, set[str] | None] = {d: set(v) for d, v in (("bucket", f.buckets), ("product", f.products),

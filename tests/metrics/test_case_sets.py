@@ -163,8 +163,10 @@ def test_a_custom_period_reads_one_set_per_agent_and_month(world):
         m = lo.replace(day=1)
         sets = distinct._month(store, family, m)
         grain, cut = distinct._grain(store, m, lo, month_end(lo), ("agent_id",), True)
-        _, agents, bitmaps = distinct._month_rows(sets, grain, cut, lo, month_end(lo), None)
-        assert len(set(agents)) == len(agents) == len(bitmaps) > 0
+        groups = distinct._month_groups(sets, m, grain, cut, lo, month_end(lo), None, [], ["agent_id"], {})
+        # one set per agent: as many groups as the grain's positions, each agent once
+        assert len(groups) == len(sets.positions(grain)) > 0 and all(len(b) == 1 for b in groups.values())
+        bitmaps = [b[0] for b in groups.values()]
         whole = sets.bitmaps_at(sets.positions(MONTH_AGENT))
         assert sum(len(b) for b in bitmaps) < sum(len(b) for b in whole)  # a part of the month, not all of it
 
