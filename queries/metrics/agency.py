@@ -186,10 +186,12 @@ def _complaints_by_holder(store: Store, filters: Filters, teams: pl.DataFrame) -
     try:
         require(store, "complaints")
         counts = complaint_counts(store, filters, ("team_id",))
-        org = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id")
-               .select("agent_id", "holder").iter_rows()}
-        worked_by = memoised(store, ("worked_by_holder", filters), lambda: dict(
-            distinct_cases(store, "worked", filters, ("holder",), "denominator", org).iter_rows()))
+        def worked() -> dict:
+            org = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id")
+                   .select("agent_id", "holder").iter_rows()}
+            return dict(distinct_cases(store, "worked", filters, ("holder",), "denominator", org).iter_rows())
+
+        worked_by = memoised(store, ("worked_by_holder", filters), worked)  # the agent → agency map only when made
         out = []
         for holder, ids in teams.group_by("holder").agg(pl.col("team_id")).iter_rows():
             keep = set(ids) & set(filters.teams) if filters.teams else set(ids)
