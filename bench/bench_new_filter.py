@@ -21,15 +21,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load, machine  # noqa: E402
+from machine import load, machine, rss_mb  # noqa: E402
 
 VIEWS = {"worked by team": ("worked", ("team_id",)), "worked by channel": ("worked", ("channel",)),
          "paying by team": ("paying", ("team_id",)), "worked by agency": ("worked", ("holder",))}
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def child(store_dir: str, calls: int) -> dict:
@@ -45,7 +40,7 @@ def child(store_dir: str, calls: int) -> dict:
     teams = agency_names(store).rename({"agency": "holder"})  # as the agency scorecard groups agents
     holders = {a: (h,) for a, h in store.frame("agents").join(teams, on="team_id").select("agent_id", "holder")
                .iter_rows()}
-    before = _rss_mb()
+    before = rss_mb(os.getpid())[0]
     out: dict = {}
     for name, (family, by) in VIEWS.items():
         times, answers = [], []
@@ -57,7 +52,7 @@ def child(store_dir: str, calls: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
             answers.append(got.rows())
         out[name] = {"first_ms": times[0], "next_ms": statistics.median(times[1:]), "answers": answers}
-    return {"views": out, "grew_mb": _rss_mb() - before}
+    return {"views": out, "grew_mb": rss_mb(os.getpid())[0] - before}
 
 
 def main() -> None:

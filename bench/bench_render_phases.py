@@ -21,12 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import load  # noqa: E402
-from screenshots import PAGES, chromium, new_page, streamlit_server, wait_rendered  # noqa: E402
-
-SCRIPT_DONE = """() => { const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  const r = document.querySelector('[data-testid="stStatusWidget"]');
-  return !(r && r.innerText.trim() !== '') && !document.querySelectorAll('[data-stale="true"]').length; }"""
+from screenshots import PAGES, SCRIPT_DONE, chromium, new_page, streamlit_server, wait_rendered  # noqa: E402
 
 
 def main() -> None:

@@ -20,16 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load, machine  # noqa: E402
+from machine import cpu_s, load, machine  # noqa: E402
 from screenshots import PAGES, ROOT, streamlit_process  # noqa: E402
 from streamlit_ws import view  # noqa: E402
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (from /proc)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (100 a second on Linux)
 
 
 async def _rush(ws: str, queries: list[str], timeout: float) -> list[tuple[float, str | None]]:
@@ -41,9 +34,9 @@ def one_round(env: dict[str, str], root: Path, queries: list[str], timeout: floa
     with streamlit_process(env, root=root) as (url, proc):
         ws = url.replace("http://", "ws://") + "/_stcore/stream"
         time.sleep(0.5)  # the port is open: let the runtime settle, as a real start before the first viewers
-        cpu0 = _cpu_s(proc.pid)
+        cpu0 = cpu_s([proc.pid])
         got = asyncio.run(_rush(ws, queries, timeout))
-        cpu = _cpu_s(proc.pid) - cpu0
+        cpu = cpu_s([proc.pid]) - cpu0
     errors = [e for _, e in got if e]
     times = sorted(t for t, _ in got)
     return {"slowest": times[-1], "median": statistics.median(times), "cpu": cpu, "errors": errors}

@@ -32,7 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load, machine  # noqa: E402
+from machine import cpu_s, load, machine  # noqa: E402
 from screenshots import free_port, streamlit_process  # noqa: E402
 from streamlit_ws import view as _view  # noqa: E402
 
@@ -57,20 +57,6 @@ def _rss_mb(pid: int) -> float:
         except (OSError, StopIteration):
             pass
     return total / 1024
-
-
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds of processes so far (their own, from /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
 
 
 #: The balancer of docs/scaling.md, for the load test: HAProxy in front of the replicas. Streamlit keeps a
@@ -232,11 +218,11 @@ def main() -> None:
             rss = lambda: sum(_rss_mb(p.pid) for p in procs)  # noqa: E731
             peak = [rss()]
             pids = [p.pid for p in procs]
-            cpu0, load_before = _cpu_s(pids), load()
+            cpu0, load_before = cpu_s(pids), load()
             start = time.perf_counter()
             results = asyncio.run(_load(ws_url, args, teams, lambda: peak.append(rss())))
             wall = time.perf_counter() - start
-            cpu = _cpu_s(pids) - cpu0
+            cpu = cpu_s(pids) - cpu0
             queries = len(qlog.read_text().splitlines()) - before_q
     finally:
         qlog.unlink(missing_ok=True)

@@ -27,6 +27,20 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of processes so far (their own, from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def load() -> str:
     """The machine's load averages (1, 5, 15 min) against its cores, printed beside every figure."""
     one, five, fifteen = os.getloadavg()

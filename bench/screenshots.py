@@ -127,22 +127,28 @@ def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
         yield new_page(b, width, height)
 
 
+#: Browser-side test that the page's script run has finished: the app's run state, no running indicator and no
+#: stale element left from the run before.
+SCRIPT_DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    const running = document.querySelector('[data-testid="stStatusWidget"]');
+    if (running && running.innerText.trim() !== '') return false;
+    return !document.querySelectorAll('[data-stale="true"]').length;
+}"""
+#: ... and every Plotly chart has drawn, and no skeleton is left.
+RENDERED = f"""() => {{
+    if (!({SCRIPT_DONE})()) return false;
+    const plots = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+    for (const p of plots) {{ if (!p.querySelector('.main-svg')) return false; }}
+    return !document.querySelector('[data-testid="stSkeleton"]');
+}}"""
+
+
 def wait_rendered(page: object, heading: str, timeout_ms: int = 120_000) -> None:
     """Wait until the page's heading shows, the script has finished and every Plotly chart has drawn."""
     page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout_ms)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-            const running = document.querySelector('[data-testid="stStatusWidget"]');
-            if (running && running.innerText.trim() !== '') return false;
-            const stale = document.querySelectorAll('[data-stale="true"]');
-            if (stale.length) return false;
-            const plots = document.querySelectorAll('[data-testid="stPlotlyChart"]');
-            for (const p of plots) { if (!p.querySelector('.main-svg')) return false; }
-            if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-            return true;
-        }""", timeout=timeout_ms, polling=100)
+    page.wait_for_function(RENDERED, timeout=timeout_ms, polling=100)
 
 
 def open_page(page: object, base: str, path: str, lang: str = "zh", query: str = "",
