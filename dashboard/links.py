@@ -174,7 +174,8 @@ def early_lang() -> str:
     switch's value, or the URL's when the sidebar is about to read it (a session's first run, Back or Forward)."""
     ss = st.session_state
     if URL_READ in ss and not url_changed():
-        return ss.get(f"{FILTER_PREFIX}lang") if ss.get(f"{FILTER_PREFIX}lang") in LANGS else "zh"
+        switch = ss.get(f"{FILTER_PREFIX}lang")
+        return switch if switch in LANGS else "zh"
     return _url_lang()
 
 
