@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from queries.errors import DashboardError, UserError, describe, exit_code
-from queries.settings import PROJECT_ROOT, Settings, load_settings
+from queries.settings import PROJECT_ROOT, Settings, load_settings, with_sync_allocator
 
 
 class CliError(UserError):
@@ -123,6 +123,7 @@ def _import_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    with_sync_allocator(os.environ)  # before Polars is loaded: its allocator reads it once
     from queries.errors import SyncFailed, error_id
     from queries.sync.child import failure, safe_sync
 

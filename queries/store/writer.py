@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import time
@@ -74,13 +75,20 @@ class StoreWriter:
         folder.mkdir(exist_ok=True)
         if self.previous is None or not (self.previous / name).is_dir():
             return
-        for src in (self.previous / name).glob(pattern):
-            if src.name.split(".")[0] in except_keys or (folder / src.name).exists():
+        # plain strings and one listing per folder: a new day links ~3,000 files (pathlib and a stat per file
+        # cost ~0.2 s of the day's sync)
+        src_dir, dst_dir = os.fspath(self.previous / name), os.fspath(folder)
+        have = set(os.listdir(dst_dir))
+        for entry in os.scandir(src_dir):
+            file = entry.name
+            if file in have or file.split(".")[0] in except_keys or not fnmatch.fnmatchcase(file, pattern) \
+                    or not entry.is_file():
                 continue
+            src, dst = os.path.join(src_dir, file), os.path.join(dst_dir, file)
             try:
-                os.link(src, folder / src.name)
+                os.link(src, dst)
             except OSError:
-                shutil.copy2(src, folder / src.name)
+                shutil.copy2(src, dst)
 
     def keep(self, name: str) -> bool:
         """Reuse an unchanged file of the previous version (hard link, else copy)."""

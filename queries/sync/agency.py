@@ -28,6 +28,9 @@ CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_
              "bucket": pl.String, "start": pl.Date, "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64,
              "fee": pl.Float64, "month": pl.Date}
 KEYS = ["holder", "kind", "team_id", "bucket", "start"]
+#: month-end snapshot rows one pass over a range of cases holds while its holdings are made: a full sync's
+#: memory here is bounded by this, not by the history (13 month-ends of 5M cases would be ~18M rows at once)
+CHUNK_SNAPSHOT_ROWS = 2_000_000
 
 
 def month_end_snapshots(dates: list[dt.date]) -> dict[dt.date, dt.date]:
@@ -39,13 +42,29 @@ def month_end_snapshots(dates: list[dt.date]) -> dict[dt.date, dt.date]:
     return out
 
 
-def segments(path: Path, dates: list[dt.date], who: pl.DataFrame, bounds_expr: Callable[[pl.Expr], pl.Expr]
-             ) -> pl.DataFrame:
+def case_ranges(path: Path, dates: list[dt.date], case_ids: pl.Series, rows: int | None = None
+                ) -> list[tuple[int, int] | None]:
+    """Inclusive case-id ranges (of the sorted `case_ids`) splitting the month-end snapshots' rows into about
+    `rows` each (CHUNK_SNAPSHOT_ROWS); [None] (all cases at once) when they are fewer."""
+    rows = rows or CHUNK_SNAPSHOT_ROWS
+    files = [path / "base" / "snapshots" / f"{d.isoformat()}.parquet" for d in month_end_snapshots(dates).values()]
+    total = pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
+    k = -(-total // rows)
+    if k <= 1 or case_ids.len() < k:
+        return [None]
+    cut = [int(case_ids[i * case_ids.len() // k]) for i in range(1, k)]
+    return list(zip([-(2 ** 63), *cut], [c - 1 for c in cut] + [2 ** 63 - 1], strict=True))
+
+
+def segments(path: Path, dates: list[dt.date], who: pl.DataFrame, bounds_expr: Callable[[pl.Expr], pl.Expr],
+             cases: tuple[int, int] | None = None) -> pl.DataFrame:
     """One row per holding of consecutive month-ends by one holder: case_id, holder, kind, team_id, bucket, cents
     (at its first month-end), start, last (its first and last month), next_kind (the next holder's kind; null when
-    the case left the snapshots) and placed (false for holdings of the first snapshot month)."""
+    the case left the snapshots) and placed (false for holdings of the first snapshot month). With `cases`
+    (inclusive case-id bounds), of those cases only."""
     snaps = month_end_snapshots(dates)
-    frames = [pl.scan_parquet(path / "base" / "snapshots" / f"{d.isoformat()}.parquet")
+    within = pl.col("case_id").is_between(*cases) if cases is not None else pl.lit(True)
+    frames = [pl.scan_parquet(path / "base" / "snapshots" / f"{d.isoformat()}.parquet").filter(within)
               .select("case_id", "agent_id", "cents", "dpd", pl.lit(m).alias("month"))
               for m, d in sorted(snaps.items())]
     if not frames:
@@ -86,7 +105,9 @@ def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
     mi = month_index_expr(pl.col("day").dt.month_start())
     since = mi - month_index_expr(pl.col("start"))
     held = (since >= 1) & (mi <= month_index_expr(pl.col("last")) + 1)
-    pays = (pl.scan_parquet(files).select("case_id", "day", "n", "cents")
+    # the placements' cases only, before the join (a full sync passes one range of cases at a time)
+    lo, hi = segs.get_column("case_id").min(), segs.get_column("case_id").max()
+    pays = (pl.scan_parquet(files).select("case_id", "day", "n", "cents").filter(pl.col("case_id").is_between(lo, hi))
             .join(segs.lazy().select("case_id", *KEYS, "last"), on="case_id").filter(held)
             .with_columns(since.cast(pl.Int32).alias("months_since")).drop("last"))
     if fees is not None and fees.height:
@@ -177,10 +198,16 @@ def sync_agency(ctx: SyncContext) -> None:
         ctx.writer.keep_parts("agency_case_paid", {f"{m:%Y-%m}" for m in months})
     else:
         who = holders(pl.read_parquet(path / "teams.parquet"), pl.read_parquet(path / "agents.parquet"))
-        segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr).filter(pl.col("placed")).drop("placed")
+        seg_parts, paid_parts = [], []
+        for cases in case_ranges(path, ctx.snapshot_dates, ctx.cases.get_column("case_id")):
+            segs = segments(path, ctx.snapshot_dates, who, ctx.bounds.expr, cases).filter(pl.col("placed")) \
+                .drop("placed")
+            seg_parts.append(segs)
+            paid_parts.append(_paid_while_held(path, segs, fees))
+        segs, paid = pl.concat(seg_parts), pl.concat(paid_parts, how="vertical_relaxed")
+        del seg_parts, paid_parts
         ctx.writer.put("agency_placements", segs.select(*PLACEMENTS).sort("holder", "start", "case_id"),
                        row_group_size=64_000)
-        paid = _paid_while_held(path, segs, fees)
         cells = vintage_cells(segs, paid)
     ctx.writer.put("agency_cells", cells)
     ctx.writer.put_parts("agency_case_paid", paid.sort("month", "holder", "start", "case_id"), date_col="month",

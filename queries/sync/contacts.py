@@ -33,7 +33,7 @@ from queries.sync.context import (
     SyncContext,
     concat,
 )
-from queries.sync.events import affected, collect_events, finish_index, map_months
+from queries.sync.events import affected, collect_events, finish_index, map_months, month_rows
 from queries.sync.tables import (
     coarse,
     day_keys,
@@ -174,7 +174,7 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     have = set(ev.months())
     if ctx.compliance is not None:
         ctx.compliance.expected = [m for m in todo if m in have]
-    results = map_months(ctx, month, [m for m in todo if m in have])
+    results = map_months(ctx, month, [m for m in todo if m in have], month_rows(idx))
     agent_parts, call_parts = (list(x) for x in zip(*results, strict=True)) if results else ([], [])
     aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
     replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)

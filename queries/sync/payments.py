@@ -12,7 +12,7 @@ from queries.source import contract as S
 from queries.source.reader import cents, epoch_of
 from queries.store import Watermarks
 from queries.sync.context import DIMS, PAY_SCHEMA, SyncContext, concat
-from queries.sync.events import affected, collect_events, finish_index, map_months
+from queries.sync.events import affected, collect_events, finish_index, map_months, month_rows
 from queries.sync.tables import (
     coarse,
     day_keys,
@@ -90,7 +90,7 @@ def sync_payments(ctx: SyncContext, wm: Watermarks) -> None:
             ctx.writer.put_parts(name, df, schema_file=False)
         return coarse(out["payments_daily"], ("product", "region"), PAY_SUMS)
 
-    agent_parts = map_months(ctx, month, [m for m in todo if m in have])
+    agent_parts = map_months(ctx, month, [m for m in todo if m in have], month_rows(idx))
     liq_parts = []
     for m in todo:
         # the month's liquidation from all its days (the recomputed ones are now on disk)

@@ -218,3 +218,38 @@ def test_opening_a_version_and_reducing_many_months_leave_the_cache_to_the_perio
     assert store.per_month("payments_agent", dt.date(2099, 1, 1), dt.date(2099, 2, 1), by_agent).height == 0
     agents = store.per_month("agents", months[0], months[-1], lambda df: df)  # not paged: the frame, once
     assert agents.equals(store.frame("agents"))
+
+
+def test_months_of_many_events_are_aggregated_one_at_a_time(monkeypatch) -> None:
+    """Two months at a time (CASES_SYNC_MONTH_WORKERS=2) while every month is small; one at a time as soon as one
+    of them holds more than ONE_AT_A_TIME_ROWS events (two 5× bank-scale months in flight hold ~6 GB)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from queries.sync import events
+
+    months = [dt.date(2026, m, 1) for m in range(1, 7)]
+    rows = {m: 1_000 for m in months}
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def aggregate(m: dt.date) -> dt.date:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return m
+
+    def most_at_once(limit: int) -> int:
+        monkeypatch.setattr(events, "ONE_AT_A_TIME_ROWS", limit)
+        state["most"] = 0
+        assert events.map_months(SimpleNamespace(month_workers=2), aggregate, months, rows) == months
+        return state["most"]
+
+    assert most_at_once(1_000) == 2
+    rows[months[3]] = 1_001
+    assert most_at_once(1_000) == 1
+    assert events.month_rows(pl.DataFrame({"day": [dt.date(2026, 1, 3), dt.date(2026, 1, 9), dt.date(2026, 2, 1)],
+                                           "n": [5, 7, 2]})) == {dt.date(2026, 1, 1): 12, dt.date(2026, 2, 1): 2}

@@ -1,0 +1,32 @@
+"""A sync process returns the memory Polars frees as it goes (queries.settings.SYNC_ALLOCATOR): the sync command
+sets the allocator before Polars is loaded and keeps an operator's own setting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str, env: dict[str, str]) -> list[str]:
+    """Lines a fresh interpreter prints, without this process's allocator setting, with `env` added."""
+    base = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**base, **env}, cwd=ROOT, timeout=120)
+    return out.stdout.strip().splitlines()
+
+
+def test_the_sync_command_sets_the_allocator_before_polars_is_loaded(tmp_path) -> None:
+    """Polars appends the value it finds to its own defaults when it is loaded: the sync command's value comes last
+    (it wins) only if it was set before; an operator's own value is kept instead."""
+    code = ("import os; from queries.cli import main; main(['sync']); "
+            "print(os.environ.get('_RJEM_MALLOC_CONF'))")
+    env = {"CASES_DB_URL": f"sqlite:///{tmp_path / 'absent.sqlite'}",
+           "CASES_STORE_DIR": str(tmp_path / "store")}
+    conf = _run(code, env=env)[-1]
+    assert conf.startswith("dirty_decay_ms:") and conf.endswith(",muzzy_decay_ms:0"), conf
+    own = _run(code, env={**env, "_RJEM_MALLOC_CONF": "dirty_decay_ms:100"})[-1]
+    assert own.endswith(",dirty_decay_ms:100") and "muzzy_decay_ms:0" not in own, own
