@@ -61,7 +61,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_RULES_FILE", None, "JSON file overriding the collection rule set's limits."),
     Variable("CASES_RULES_DIR", None, "Folder of house rule files (TOML, the rule pack's format) judged beside the "
              "built-in collection rules; a bad file keeps the previous valid pack in force."),
-    Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory)."),
+    Variable("CASES_SYNC_MONTH_WORKERS", "2", "Months a sync aggregates at once (1 lowers peak memory); a month of "
+             "over 4 million events always goes alone."),
     Variable("CASES_STORE_CACHE_MB", "64", "Megabytes of the day-level rollups' month files a dashboard process "
              "keeps read (the months viewed last); the rest are read again when a period asks for them."),
     Variable("CASES_QUERY_LOG", None, "File to append one line per statement sent to the case database "

@@ -4,11 +4,13 @@ product, region and placement by the case's position in the sorted cases table (
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
 from queries.buckets import BucketBounds
 from queries.compliance.rules import DEFAULT_RULES, RulePack, RuleSet, load_pack
@@ -75,6 +77,22 @@ class SyncContext:
         self.rows: dict[str, int] = {}
         #: the days an incremental sync recomputed, per event kind (None: a full sync; absent: not synced yet)
         self.changed_days: dict[str, set[dt.date] | None] = {}
+
+    def second_reader(self) -> Reader:
+        """A second connection to the source (opened on first use, closed with the sync)."""
+        if self.reader2 is None:
+            self.reader2 = Reader(self.reader.url, prefer=self.reader.method)
+        return self.reader2
+
+    def read_halves(self, stmt: sa.Select, col: sa.ColumnElement, cut: int | None, schema: dict) -> pl.DataFrame:
+        """One select read as two halves (col < cut on this connection, col >= cut on the second) at once: the
+        source's work on two cores (SQLite runs one statement on one); whole when `cut` is None."""
+        if cut is None:
+            return self.reader.read(stmt, schema)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upper = pool.submit(self.second_reader().read, stmt.where(col >= cut), schema)
+            lower = self.reader.read(stmt.where(col < cut), schema)
+            return pl.concat([lower, upper.result()], how="vertical_relaxed")
 
     def prev_frame(self, name: str) -> pl.DataFrame | None:
         """A table of the previous version (None on a full sync or when it has none)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.source.reader import Reader, require
+from queries.source.reader import require
 from queries.store import Watermarks
 from queries.sync.context import SyncContext, concat
 
@@ -77,9 +77,7 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
         return
     readers = [ctx.reader]
     if len(bounds) > 2:
-        if ctx.reader2 is None:
-            ctx.reader2 = Reader(ctx.reader.url, prefer=ctx.reader.method)
-        readers.append(ctx.reader2)
+        readers.append(ctx.second_reader())
     with ThreadPoolExecutor(max_workers=len(readers)) as pool:
         ahead = []
         for i, (lo, hi_) in enumerate(bounds):

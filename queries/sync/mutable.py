@@ -20,9 +20,11 @@ from queries.sync.context import (
     SyncContext,
     latest_stamp,
 )
+from queries.sync.events import Events, read_events
 from queries.sync.tables import coarse, replace_days
 
 PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
+PROMISE_REQUIRED = {"promised_at": "promised_at", "due_on": "due_on", "cents": "amount", "updated_at": "updated_at"}
 #: the promise tables, each one file per due month: a day's changes rewrite the months they touch
 PROMISE_TABLES = ("base/promises", "promises_daily", "promises_agent", "promise_pipeline")
 
@@ -36,10 +38,11 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
     since = wm.promises_updated_at
     # an older store's single files: read every promise again (once)
     incremental = ctx.prev is not None and since is not None and all((ctx.prev / n).is_dir() for n in PROMISE_TABLES)
-    if incremental:
-        select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
-    changed = require(ctx.reader.read(select, PROMISE_SCHEMA), "promises", "promise_id",
-                      {"promised_at": "promised_at", "due_on": "due_on", "cents": "amount", "updated_at": "updated_at"})
+    if not incremental:
+        _all_promises(ctx, select, wm)
+        return
+    select = select.where(p.updated_at >= dt.datetime.fromisoformat(since))
+    changed = require(ctx.reader.read(select, PROMISE_SCHEMA), "promises", "promise_id", PROMISE_REQUIRED)
     old = pl.DataFrame(schema=PROMISE_BASE)
     if incremental:  # updated_at >= watermark re-reads the last rows: drop those unchanged
         ids = changed.get_column("promise_id").unique()
@@ -55,10 +58,6 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
     changed = ctx.attach(changed, "promised_at").select(*PROMISE_BASE) if changed.height else \
         pl.DataFrame(schema=PROMISE_BASE)
     wm.promises_updated_at = latest_stamp(changed, since)
-    if not incremental:
-        ctx.writer.put_parts("base/promises", changed, date_col="due_on")
-        _promise_rollups(ctx, changed, None)
-        return
     days = set(pl.concat([old.get_column("due_on"), changed.get_column("due_on")]).unique().to_list())
     months = {month_start(d) for d in days}
     ctx.writer.keep_parts("base/promises", {f"{m:%Y-%m}" for m in months})
@@ -72,6 +71,33 @@ def sync_promises(ctx: SyncContext, wm: Watermarks) -> None:
     touched = pl.concat(parts, how="vertical_relaxed")
     ctx.writer.put_parts("base/promises", touched, date_col="due_on")
     _promise_rollups(ctx, touched, days)
+
+
+def _all_promises(ctx: SyncContext, select: sa.Select, wm: Watermarks) -> None:
+    """A full sync's promises: read in id chunks, attached, kept on disk by due month, and each due month's tables
+    made from its own rows — memory bounded by a chunk and a due month, not by every promise (8M at 5× bank
+    scale, ~4 GB attached and partitioned at once)."""
+    col = S.promises.c.promise_id
+    lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
+    hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
+    held = Events(ctx.writer.path / "_spill" / "promises")
+    rows, stamp = 0, None
+    for chunk in read_events(ctx, S.promises, "promise_id", select, PROMISE_SCHEMA, lo, hi, PROMISE_REQUIRED):
+        rows += chunk.height
+        stamp = latest_stamp(chunk, stamp)
+        chunk = ctx.attach(chunk, "promised_at").select(*PROMISE_BASE)
+        chunk = chunk.with_columns(pl.col("due_on").dt.month_start().alias("_m"))
+        for (m,), part in chunk.partition_by("_m", as_dict=True, include_key=False).items():
+            held.add(m, part)
+    ctx.rows["promises"] = rows
+    wm.promises_updated_at = stamp
+    empty = pl.DataFrame(schema=PROMISE_BASE)
+    ctx.writer.put_parts("base/promises", empty, date_col="due_on")
+    _promise_rollups(ctx, empty, None)  # every table's folder and schema, with or without promises
+    for m in held.months():
+        due = held.take(m)
+        ctx.writer.put_parts("base/promises", due, date_col="due_on", schema_file=False)
+        _promise_rollups(ctx, due, None)
 
 
 def _promise_rollups(ctx: SyncContext, base: pl.DataFrame, days: set[dt.date] | None) -> None:

@@ -13,25 +13,30 @@ from queries.sync.context import SyncContext, concat
 
 
 def replace_rows(ctx: SyncContext, name: str, parts: list[pl.DataFrame], key: str, keys: set,
-                 schema: dict) -> pl.DataFrame:
+                 schema: dict) -> None:
     """Previous table minus rows whose `key` is in `keys`, plus the new parts; written with its
-    coarse twin (name_agent: without product and region)."""
+    coarse twin (name_agent: without product and region). `parts` is emptied once stacked: these tables are
+    rows per agent × bucket × product × region × date (~10M at 5× bank scale), and a caller's list would keep a
+    third copy alive while the table is sorted and coarsened."""
     coarse_name = COARSE[name]
     if ctx.prev is not None and not keys and not any(p.height for p in parts):
         if ctx.writer.keep(name) and ctx.writer.keep(coarse_name):
-            return pl.DataFrame(schema=schema)
-    new = concat(parts, schema)
+            return
+    out = concat(parts, schema)
+    parts.clear()
     prev = ctx.prev_frame(name)
-    if prev is not None and keys:
-        prev = prev.filter(~pl.col(key).is_in(list(keys)))
-    out = new if prev is None else concat([prev, new.select(prev.columns) if new.height else new], schema)
+    if prev is not None:
+        if keys:
+            prev = prev.filter(~pl.col(key).is_in(list(keys)))
+        out = concat([prev, out.select(prev.columns) if out.height else out], schema)
+        del prev
     if out.height == 0:
         out = pl.DataFrame(schema=schema)
     out = out.sort(key)
     ctx.writer.put(name, out)
     sums = [c for c in ("n", "cents") if c in out.columns]
-    ctx.writer.put(coarse_name, coarse(out, ("product", "region"), sums).sort(key))
-    return out
+    out = coarse(out, ("product", "region"), sums)
+    ctx.writer.put(coarse_name, out.sort(key))
 
 
 def replace_months(ctx: SyncContext, name: str, new: pl.DataFrame, month_expr: pl.Expr, months: set[dt.date] | None,

@@ -253,3 +253,25 @@ def test_months_of_many_events_are_aggregated_one_at_a_time(monkeypatch) -> None
     assert most_at_once(1_000) == 1
     assert events.month_rows(pl.DataFrame({"day": [dt.date(2026, 1, 3), dt.date(2026, 1, 9), dt.date(2026, 2, 1)],
                                            "n": [5, 7, 2]})) == {dt.date(2026, 1, 1): 12, dt.date(2026, 2, 1): 2}
+
+
+def test_a_full_sync_reads_promises_in_chunks_and_makes_each_due_month_alone(handmade_source, tmp_path, monkeypatch):
+    """Every promise is not held at once (8M at 5× bank scale): a full sync reads them in id chunks and makes each
+    due month's tables from that month's rows alone — the same store as one chunk of all of them."""
+    from queries.sync import events, mutable
+
+    run_sync(handmade_source, tmp_path / "whole", full=True)
+    made, real = [], mutable._promise_rollups
+
+    def spy(ctx, base, days):  # noqa: ANN001, ANN202
+        made.append(set(base.get_column("due_on").dt.month_start()))
+        return real(ctx, base, days)
+
+    monkeypatch.setattr(events, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(mutable, "_promise_rollups", spy)
+    res = run_sync(handmade_source, tmp_path / "chunked", full=True)
+    assert res.ok and res.rows_read["promises"] == len(PROMISES)
+    due = [m for m in made if m]
+    assert len(due) >= 2 and all(len(m) == 1 for m in due), made
+    assert set().union(*due) == {p["due_on"].replace(day=1) for p in PROMISES}
+    frames_equal(Store.open(tmp_path / "chunked"), Store.open(tmp_path / "whole"))
