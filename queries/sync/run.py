@@ -127,10 +127,11 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             prev_as_of = manifest_prev.data_as_of if manifest_prev else None
             if not is_full and reconcile_days is not None and prev_as_of:
                 early_since = dt.date.fromisoformat(prev_as_of) - dt.timedelta(days=reconcile_days)
-            early = pool.submit(early_totals, url, reader.method, early_since, dict(ctx.id_limits))
             meta = timed("dims", sync_dims, ctx)
             ctx.compliance = timed("compliance_prepare", prepare_compliance, ctx)
             touched = timed("cases", sync_cases, ctx, wm)
+            # after the cases, which a new day reads on both cores (the rest of the sync leaves it time enough)
+            early = pool.submit(early_totals, url, reader.method, early_since, dict(ctx.id_limits))
             rebuild = timed("snapshots", sync_snapshots, ctx, wm)
             timed("snapshot_rollups", snapshot_rollups, ctx, rebuild, touched)
             timed("payments", sync_payments, ctx, wm)
