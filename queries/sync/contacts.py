@@ -104,10 +104,11 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
         pl.len().alias("unanswered")).group_by("day", "case_id").agg(
         pl.col("unanswered").max().alias("max_unanswered_phone"))
-    # bucket, product and region are the case's for the month: first() is exact
-    case_days = lk.decode(a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
+    # bucket, product and region are the case's for the month: first() is exact; they stay codes (a byte, a
+    # category) through the sort and grouping below and are decoded as each table is written
+    case_days = a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
         pl.col("bucket", "product", "region").first(), pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
-        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls")))
+        (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls"))
     del a
     # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id)
     calls = case_days.filter(pl.col("calls") > 0).sort(
@@ -116,14 +117,15 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
         pl.col("agent_id", "bucket", "product", "region").first(),
         pl.col("calls").sum(), pl.col("connected_calls").sum(),
     ).join(phone, on=["day", "case_id"], how="left").with_columns(
-        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).select(*C_CALLDAY)
+        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
     del calls, phone
+    call_days = lk.decode(call_days).select(*C_CALLDAY)
     put("call_case_days", call_days)
     call_part = call_days.group_by("day", "agent_id", "bucket").agg(
         pl.len().alias("case_days"), breach.sum().alias("breaches"))
     del call_days
     # distinct worked cases: the month's case sets (day × agent bitmaps and their unions)
-    write_case_sets(ctx, "worked", m, case_days.select("day", "case_id", *DIMS), days)
+    write_case_sets(ctx, "worked", m, lk.decode(case_days.select("day", "case_id", *DIMS)), days)
     return agent_part, call_part
 
 
