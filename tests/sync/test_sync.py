@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from fixtures_store import (
     AGENTS,
     CASES,
@@ -31,7 +32,7 @@ from queries.metrics.registry import compute
 from queries.source import contract as S
 from queries.source.reader import Reader
 from queries.store import CURRENT, ROLLUPS, SCANNED, Store, current_version
-from queries.sync import reconcile, run_sync
+from queries.sync import mutable, reconcile, run_sync
 from queries.sync import run as sync_run
 
 Q1 = Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
@@ -258,7 +259,7 @@ def test_months_of_many_events_are_aggregated_one_at_a_time(monkeypatch) -> None
 def test_a_full_sync_reads_promises_in_chunks_and_makes_each_due_month_alone(handmade_source, tmp_path, monkeypatch):
     """Every promise is not held at once (8M at 5× bank scale): a full sync reads them in id chunks and makes each
     due month's tables from that month's rows alone — the same store as one chunk of all of them."""
-    from queries.sync import events, mutable
+    from queries.sync import events
 
     run_sync(handmade_source, tmp_path / "whole", full=True)
     made, real = [], mutable._promise_rollups
@@ -275,3 +276,36 @@ def test_a_full_sync_reads_promises_in_chunks_and_makes_each_due_month_alone(han
     assert len(due) >= 2 and all(len(m) == 1 for m in due), made
     assert set().union(*due) == {p["due_on"].replace(day=1) for p in PROMISES}
     frames_equal(Store.open(tmp_path / "chunked"), Store.open(tmp_path / "whole"))
+
+
+def test_promises_written_while_a_full_sync_reads_them_are_read_by_the_next_sync(fresh_source, tmp_path,
+                                                                               monkeypatch):
+    """The chunks are several statements: a promise added while they are read (an id past the last one read) and
+    one changed in a chunk not yet read (a later stamp) must not move the watermark past the added one."""
+    from queries.sync import events
+
+    build_handmade(fresh_source)
+    eng = sa.create_engine(fresh_source)
+    later = max(p["updated_at"] for p in PROMISES) + dt.timedelta(days=1)
+    real, done = events.read_events, []
+
+    def meanwhile(ctx, table, *args, **kwargs):  # noqa: ANN001, ANN202
+        for i, chunk in enumerate(real(ctx, table, *args, **kwargs)):
+            yield chunk
+            if table is S.promises and i == 0 and not done:
+                done.append(True)
+                with eng.begin() as conn:
+                    conn.execute(S.promises.insert(), [{**PROMISES[0], "promise_id": 999, "updated_at": later}])
+                    conn.execute(S.promises.update().where(S.promises.c.promise_id == PROMISES[-1]["promise_id"])
+                                 .values(status="broken", updated_at=later + dt.timedelta(hours=1)))
+
+    monkeypatch.setattr(events, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(mutable, "read_events", meanwhile)
+    run_sync(fresh_source, tmp_path / "inc", full=True)
+    monkeypatch.undo()
+    assert done
+    run_sync(fresh_source, tmp_path / "inc")
+    run_sync(fresh_source, tmp_path / "full", full=True)
+    frames_equal(Store.open(tmp_path / "inc"), Store.open(tmp_path / "full"))
+    assert 999 in Store.open(tmp_path / "inc").scan("base/promises").collect().get_column("promise_id").to_list()
+    eng.dispose()
