@@ -17,8 +17,8 @@ from queries.sync.context import SyncContext, concat
 
 CHUNK_ROWS = 1_000_000
 #: events in one month above which a sync aggregates its months one at a time: a month of contacts in flight
-#: holds ~300 bytes per row at its peak, so two months of 5× bank scale (~10M rows each) would add ~6 GB; a bank's
-#: months (~2M rows) still go two at a time (CASES_SYNC_MONTH_WORKERS), ~15% quicker
+#: holds a few hundred bytes per row at its peak, so two months of 5× bank scale (~9M rows each) held 8.6 GB; a
+#: bank's months (~2M rows) still go two at a time (CASES_SYNC_MONTH_WORKERS), which is quicker
 ONE_AT_A_TIME_ROWS = 4_000_000
 
 
