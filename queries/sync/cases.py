@@ -20,7 +20,9 @@ from queries.sync.context import (
     US,
     CaseLookup,
     SyncContext,
+    capped,
     latest_stamp,
+    stamp_now,
 )
 from queries.sync.tables import coarse, replace_rows
 
@@ -77,6 +79,7 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     none changed; updated_at only moves the watermark."""
     prev_file = ctx.prev / "base" / "cases.parquet" if ctx.prev is not None else None
     since = wm.cases_updated_at
+    until = None
     if prev_file is None or not prev_file.is_file() or since is None:
         read = require(ctx.reader.read(case_select(), CASE_READ), "cases", "case_id", CASE_REQUIRED)
         cases = read.drop("updated_at")
@@ -85,9 +88,11 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
     else:
         stmt = case_select().where(S.cases.c.updated_at >= dt.datetime.fromisoformat(since))
         prev = pl.read_parquet(prev_file, columns=list(CASE_SCHEMA))  # an older store's file has updated_at too
-        # the nightly batch stamps a third of the cases: read in two halves of the case ids at once
+        # the nightly batch stamps a third of the cases: read in two halves of the case ids at once (two
+        # statements: the watermark may move no further than the latest stamp before them)
         ids = prev.get_column("case_id")
         cut = int(ids[ids.len() // 2]) if ids.len() >= SPLIT_READ_CASES else None
+        until = stamp_now(ctx.reader, S.cases.c.updated_at) if cut is not None else None
         read = require(ctx.read_halves(stmt, S.cases.c.case_id, cut, CASE_READ), "cases", "case_id", CASE_REQUIRED)
         new = read.drop("updated_at")
         # only rows whose kept columns differ from the previous version's are changes
@@ -101,14 +106,20 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
             ctx.rows["cases"] = 0
             ctx.cases = prev
             ctx.writer.keep("base/cases")
-            wm.cases_updated_at = latest_stamp(read, since)
+            wm.cases_updated_at = _watermark(read, since, until)
             return touched
         cases = pl.concat([prev.join(changed.select("case_id"), on="case_id", how="anti"), changed])
     ctx.rows["cases"] = changed.height
     ctx.cases = cases.sort("case_id")
     ctx.writer.put("base/cases", ctx.cases)
-    wm.cases_updated_at = latest_stamp(read, since)
+    wm.cases_updated_at = _watermark(read, since, until)
     return touched
+
+
+def _watermark(read: pl.DataFrame, since: str | None, until: str | None) -> str | None:
+    """The cases' new watermark: the latest stamp read, no later than `until` when the read was two statements."""
+    stamp = latest_stamp(read, since)
+    return stamp if until is None else capped(stamp, until) or since
 
 
 def snapshot_days(reader: Reader) -> list[dt.date]:

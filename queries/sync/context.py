@@ -51,6 +51,18 @@ def latest_stamp(rows: pl.DataFrame, since: str | None) -> str | None:
     return top if since is None or top > since else since
 
 
+def stamp_now(reader: Reader, updated_at: sa.ColumnElement) -> str | None:
+    """A mutable table's latest updated_at now, as latest_stamp writes it: the furthest its watermark may move when
+    its rows are read in several statements, which see the table at different moments (a row stamped meanwhile
+    is then read again by the next sync, never passed over)."""
+    return latest_stamp(reader.read(sa.select(sa.func.max(updated_at).label("updated_at")), {"updated_at": US}), None)
+
+
+def capped(stamp: str | None, until: str | None) -> str | None:
+    """A watermark no later than `until` (stamp_now before the reads); None when the table had no rows then."""
+    return min(stamp, until) if stamp and until else None
+
+
 def concat(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
     """The non-empty frames stacked, or an empty frame of `schema`."""
     frames = [f for f in frames if f.height]

@@ -18,7 +18,9 @@ from queries.sync.context import (
     PROMISE_SCHEMA,
     US,
     SyncContext,
+    capped,
     latest_stamp,
+    stamp_now,
 )
 from queries.sync.events import Events, read_events
 from queries.sync.tables import coarse, replace_days
@@ -81,8 +83,7 @@ def _all_promises(ctx: SyncContext, select: sa.Select, wm: Watermarks) -> None:
     # the chunks are several statements, not one snapshot: the watermark is the latest stamp when the read began,
     # so a promise written meanwhile (a new id past `hi`, or a stamp older than one read in a later chunk) is read
     # again by the next sync instead of being passed over
-    began = ctx.reader.read(sa.select(sa.func.max(S.promises.c.updated_at).label("u")), {"u": US})
-    until = latest_stamp(began.rename({"u": "updated_at"}), None)
+    until = stamp_now(ctx.reader, S.promises.c.updated_at)
     lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
     hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
     held = Events(ctx.writer.path / "_spill" / "promises")
@@ -95,7 +96,7 @@ def _all_promises(ctx: SyncContext, select: sa.Select, wm: Watermarks) -> None:
         for (m,), part in chunk.partition_by("_m", as_dict=True, include_key=False).items():
             held.add(m, part)
     ctx.rows["promises"] = rows
-    wm.promises_updated_at = min(stamp, until) if stamp and until else stamp
+    wm.promises_updated_at = capped(stamp, until)
     empty = pl.DataFrame(schema=PROMISE_BASE)
     ctx.writer.put_parts("base/promises", empty, date_col="due_on")
     _promise_rollups(ctx, empty, None)  # every table's folder and schema, with or without promises

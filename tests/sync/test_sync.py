@@ -309,3 +309,41 @@ def test_promises_written_while_a_full_sync_reads_them_are_read_by_the_next_sync
     frames_equal(Store.open(tmp_path / "inc"), Store.open(tmp_path / "full"))
     assert 999 in Store.open(tmp_path / "inc").scan("base/promises").collect().get_column("promise_id").to_list()
     eng.dispose()
+
+
+def test_cases_stamped_between_the_two_halves_of_a_new_days_read_are_read_by_the_next_sync(fresh_source, tmp_path,
+                                                                                            monkeypatch):
+    """A new day reads the stamped cases in two statements (two halves of the case ids): a case of the first half
+    stamped after that half was read, then one of the second half stamped later still and read, must not move the
+    watermark past the first — the next sync reads its change."""
+    from queries.sync import cases as sync_cases_module
+    from queries.sync.context import SyncContext
+
+    build_handmade(fresh_source)
+    run_sync(fresh_source, tmp_path / "inc", full=True)
+    eng = sa.create_engine(fresh_source)
+    low, high = min(c["case_id"] for c in CASES), max(c["case_id"] for c in CASES)
+    later = max(c["updated_at"] for c in CASES) + dt.timedelta(days=1)
+    raced = []
+
+    def racing(self, stmt, col, cut, schema):  # noqa: ANN001, ANN202
+        assert cut is not None and low < cut <= high
+        lower = self.reader.read(stmt.where(col < cut), schema)
+        with eng.begin() as conn:  # the batch goes on between the two statements
+            conn.execute(S.cases.update().where(S.cases.c.case_id == low).values(status="closed", updated_at=later))
+            conn.execute(S.cases.update().where(S.cases.c.case_id == high)
+                         .values(updated_at=later + dt.timedelta(hours=1)))
+        raced.append(cut)
+        return pl.concat([lower, self.second_reader().read(stmt.where(col >= cut), schema)], how="vertical_relaxed")
+
+    monkeypatch.setattr(sync_cases_module, "SPLIT_READ_CASES", 1)
+    monkeypatch.setattr(SyncContext, "read_halves", racing)
+    run_sync(fresh_source, tmp_path / "inc")
+    monkeypatch.undo()
+    assert raced
+    run_sync(fresh_source, tmp_path / "inc")
+    run_sync(fresh_source, tmp_path / "full", full=True)
+    frames_equal(Store.open(tmp_path / "inc"), Store.open(tmp_path / "full"))
+    status = Store.open(tmp_path / "inc").scan("base/cases").filter(pl.col("case_id") == low).collect()["status"]
+    assert status.to_list() == ["closed"]
+    eng.dispose()
