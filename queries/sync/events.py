@@ -89,6 +89,16 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
             yield require(fut.result(), table.name, id_col, required or {})
 
 
+def read_all(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Select, schema: dict, hi: int | None = None,
+             required: dict[str, str] | None = None) -> Iterator[pl.DataFrame]:
+    """Every row with id <= hi (the table's largest id now when None), one id chunk at a time (read_events)."""
+    col = table.c[id_col]
+    if hi is None:
+        hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
+    lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
+    return read_events(ctx, table, id_col, select, schema, lo, hi, required)
+
+
 def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str, select: sa.Select,
              schema: dict, wm: Watermarks, unit: str,
              required: dict[str, str] | None = None) -> tuple[Iterator[pl.DataFrame], set[dt.date] | None]:
@@ -101,9 +111,8 @@ def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str,
     last = wm.last_id(kind)
     index = ctx.prev_frame(f"base/{kind}_days")
     if ctx.prev is None or last is None or index is None:
-        lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
         wm.set_last_id(kind, hi)
-        return read_events(ctx, table, id_col, select, schema, lo, hi, required), None
+        return read_all(ctx, table, id_col, select, schema, hi, required), None
     new = list(read_events(ctx, table, id_col, select, schema, last, hi, required))
     ctx.rows[kind] = sum(c.height for c in new)
     wm.set_last_id(kind, max(hi, last))

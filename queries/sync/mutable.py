@@ -22,7 +22,7 @@ from queries.sync.context import (
     latest_stamp,
     stamp_now,
 )
-from queries.sync.events import Events, read_events
+from queries.sync.events import Events, read_all
 from queries.sync.tables import coarse, replace_days
 
 PROMISE_BASE = {**PROMISE_SCHEMA, "bucket": pl.String, "product": pl.String, "region": pl.String}
@@ -79,16 +79,13 @@ def _all_promises(ctx: SyncContext, select: sa.Select, wm: Watermarks) -> None:
     """A full sync's promises: read in id chunks, attached, kept on disk by due month, and each due month's tables
     made from its own rows — memory bounded by a chunk and a due month, not by every promise (8M at 5× bank
     scale, ~4 GB attached and partitioned at once)."""
-    col = S.promises.c.promise_id
     # the chunks are several statements, not one snapshot: the watermark is the latest stamp when the read began,
     # so a promise written meanwhile (a new id past `hi`, or a stamp older than one read in a later chunk) is read
     # again by the next sync instead of being passed over
     until = stamp_now(ctx.reader, S.promises.c.updated_at)
-    lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
-    hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
     held = Events(ctx.writer.path / "_spill" / "promises")
     rows, stamp = 0, None
-    for chunk in read_events(ctx, S.promises, "promise_id", select, PROMISE_SCHEMA, lo, hi, PROMISE_REQUIRED):
+    for chunk in read_all(ctx, S.promises, "promise_id", select, PROMISE_SCHEMA, required=PROMISE_REQUIRED):
         rows += chunk.height
         stamp = latest_stamp(chunk, stamp)
         chunk = ctx.attach(chunk, "promised_at").select(*PROMISE_BASE)

@@ -300,7 +300,7 @@ def test_promises_written_while_a_full_sync_reads_them_are_read_by_the_next_sync
                                  .values(status="broken", updated_at=later + dt.timedelta(hours=1)))
 
     monkeypatch.setattr(events, "CHUNK_ROWS", 1)
-    monkeypatch.setattr(mutable, "read_events", meanwhile)
+    monkeypatch.setattr(events, "read_events", meanwhile)
     run_sync(fresh_source, tmp_path / "inc", full=True)
     monkeypatch.undo()
     assert done
