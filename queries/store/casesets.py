@@ -34,6 +34,8 @@ import numpy as np
 import polars as pl
 from pyroaring import BitMap, BitMap64
 
+from queries.frames import summed
+
 FOLDER = "casesets"
 FAMILIES = ("paying", "worked")
 CASE_DIMS = ("bucket", "product", "region")
@@ -389,8 +391,8 @@ def month_sets(rows: pl.DataFrame, prev: MonthSets | None = None, days: Iterable
     appended = False
     # day × agent sets from the rows; every coarser set is a union of those (roaring unions are cheap)
     day_agent = _bitmaps(rows, ["day", "agent_id"])
-    pairs = rows.group_by("agent_id", "case_id").agg(pl.col("day").min().dt.day().cast(pl.Int8).alias("first"),
-                                                     pl.col("day").max().dt.day().cast(pl.Int8).alias("last"))
+    pairs = summed(rows, ["agent_id", "case_id"], pl.col("day").min().dt.day().cast(pl.Int8).alias("first"),
+                   pl.col("day").max().dt.day().cast(pl.Int8).alias("last"))
     dims = [_bitmaps(rows.select("case_id", pl.lit(d).alias("dim"), pl.col(d).alias("value")), ["dim", "value"])
             for d in CASE_DIMS]
     dims = (pl.concat([k for k, _ in dims]), [b for _, bms in dims for b in bms])

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from queries.compliance.rules import CONTACT_CHECKS, RulePack, seconds_of_day
 from queries.dates import month_start
+from queries.frames import summed
 from queries.metrics.compliance import MAX_ORDINAL
 from queries.metrics.contact import UNANSWERED
 from queries.source import contract as S
@@ -362,13 +363,13 @@ def judge(comp: Compliance, a: pl.DataFrame, lk_decode, m: dt.date, incremental:
         pending = pl.DataFrame(schema=C_PENDING)
     a = a.with_columns(b_any=any_other | pl.col("b_third_party"))
     skipped = qb(Q_BAD_ROBOT) | qb(Q_BAD_REC)
-    agent = lk_decode(a.group_by("day", "agent_id", "bucket").agg(
-        attempt.sum().alias("attempts"), conn_call.sum().alias("connected_calls"),
+    agent = lk_decode(summed(
+        a, ["day", "agent_id", "bucket"], attempt.sum().alias("attempts"), conn_call.sum().alias("connected_calls"),
         qb(Q_THIRD).sum().alias("third_party_contacts"), (attempt & qb(Q_ROBOT)).sum().alias("robot_attempts"),
         *[pl.col(f"b_{c}").sum() for c in CONTACT_CHECKS], pl.col("b_any").sum(), skipped.sum().alias("skipped"),
     )).select(*C_AGENT).cast(C_AGENT)  # type: ignore[arg-type]
-    ordinal = lk_decode(a.filter(attempt).group_by("day", "agent_id", "bucket", "ordinal").agg(
-        pl.len().alias("attempts"), kb(B_RPC).sum().alias("rpc"))).select(*C_ORDINAL).cast(C_ORDINAL)  # type: ignore[arg-type]
+    ordinal = lk_decode(summed(a.filter(attempt), ["day", "agent_id", "bucket", "ordinal"],
+                               pl.len().alias("attempts"), kb(B_RPC).sum().alias("rpc"))).select(*C_ORDINAL).cast(C_ORDINAL)  # type: ignore[arg-type]
     hits = a.filter(pl.col("b_any")).join(rule_ids, on="day", how="left")
     breach = lk_decode(pl.concat([
         hits.filter(pl.col(f"b_{c}")).select("day", pl.col("cid").alias("contact_id"), "case_id", "agent_id",

@@ -9,6 +9,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.dates import months_of
+from queries.frames import summed
 from queries.metrics.contact import (
     ATTEMPT_CHANNELS,
     NOT_CONNECTED,
@@ -95,30 +96,28 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
     after = pl.col("hour").is_in(list(ctx.rules.after_hours()))
     sums = [pl.len().alias("n"), has(B_ATTEMPT).sum().alias("attempts"), has(B_CONNECTED).sum().alias("connected"),
             has(B_RPC).sum().alias("rpc"), has(B_PTP).sum().alias("ptp"), (~has(B_ATTEMPT)).sum().alias("messages")]
-    fine = lk.decode(a.group_by("day", *DIMS).agg(*sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")))
+    fine = lk.decode(summed(a, ["day", *DIMS], *sums, (has(B_NO_CONSENT) & after).sum().alias("after_hours")))
     put("contacts_daily", fine.select(*C_FINE))
     agent_part = coarse(fine.drop("product", "region"), (), [*SUMS, "after_hours"])
     del fine
-    put("contacts_hourly", a.group_by("day", "hour", "agent_id").agg(
-        *sums, has(B_NO_CONSENT).sum().alias("attempts_no_consent")).select(*C_HOURLY))
-    phone = a.filter(has(B_UNANSWERED)).group_by("day", "case_id", "phone_no").agg(
-        pl.len().alias("unanswered")).group_by("day", "case_id").agg(
-        pl.col("unanswered").max().alias("max_unanswered_phone"))
+    put("contacts_hourly", summed(a, ["day", "hour", "agent_id"], *sums,
+                                  has(B_NO_CONSENT).sum().alias("attempts_no_consent")).select(*C_HOURLY))
+    phone = summed(summed(a.filter(has(B_UNANSWERED)), ["day", "case_id", "phone_no"], pl.len().alias("unanswered")),
+                   ["day", "case_id"], pl.col("unanswered").max().alias("max_unanswered_phone"))
     # bucket, product and region are the case's for the month: first() is exact; they stay codes (a byte, a
     # category) through the sort and grouping below and are decoded as each table is written
     case_days = a.filter(has(B_ATTEMPT)).group_by("day", "case_id", "agent_id").agg(
         pl.col("bucket", "product", "region").first(), pl.len().alias("attempts"), has(B_CALL).sum().alias("calls"),
         (has(B_CALL) & has(B_CONNECTED)).sum().alias("connected_calls"))
     del a
-    # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id)
-    calls = case_days.filter(pl.col("calls") > 0).sort(
-        ["day", "case_id", "calls", "agent_id"], descending=[False, False, True, False])
-    call_days = calls.group_by(["day", "case_id"], maintain_order=True).agg(
-        pl.col("agent_id", "bucket", "product", "region").first(),
-        pl.col("calls").sum(), pl.col("connected_calls").sum(),
+    # one row per (case, day) with calls; it belongs to the agent who made most of them (ties: lowest id), chosen
+    # inside each group (sorting the month's case-days first cost 3× more)
+    call_days = case_days.filter(pl.col("calls") > 0).group_by("day", "case_id").agg(
+        pl.col("agent_id").sort_by(["calls", "agent_id"], descending=[True, False]).first(),
+        pl.col("bucket", "product", "region").first(), pl.col("calls").sum(), pl.col("connected_calls").sum(),
     ).join(phone, on=["day", "case_id"], how="left").with_columns(
-        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32))
-    del calls, phone
+        pl.col("max_unanswered_phone").fill_null(0).cast(pl.UInt32)).sort("day", "case_id")
+    del phone
     call_days = lk.decode(call_days).select(*C_CALLDAY)
     put("call_case_days", call_days)
     call_part = call_days.group_by("day", "agent_id", "bucket").agg(

@@ -8,6 +8,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.dates import month_index, month_index_expr, months_of
+from queries.frames import summed
 from queries.source import contract as S
 from queries.source.reader import cents, epoch_of
 from queries.store import Watermarks
@@ -38,8 +39,7 @@ def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl
     """One month's attached payment rows → payments_daily, liquidation_daily, paid_case_days, and the paying
     (day, case, agent) rows the month's case sets are made from."""
     lk = ctx.lk
-    daily = a.group_by("day", *DIMS).agg(
-        pl.len().alias("n"), pl.col("cents").sum(),
+    daily = summed(a, ["day", *DIMS], pl.len().alias("n"), pl.col("cents").sum(),
         pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
     pm = pl.col("placed_on").dt.month_start()
     liq = a.filter(pl.col("placed_on").is_not_null()).group_by(
