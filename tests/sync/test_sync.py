@@ -7,7 +7,6 @@ freshly created database, dropped afterwards); otherwise they are skipped with t
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from decimal import Decimal
 
@@ -24,7 +23,6 @@ from fixtures_store import (
     SNAPSHOTS,
     TARGETS,
     TEAMS,
-    _contact,
     build_handmade,
     insert_rows,
 )
@@ -130,56 +128,6 @@ def test_reconciliation_flags_row_behind_watermark(handmade_source, tmp_path):
     manifest = json.loads((current_version(tmp_path / "store") / "manifest.json").read_text())
     assert manifest["reconciliation"]["ok"] is False
     assert run_sync(handmade_source, tmp_path / "store", full=True).ok  # --full repairs it
-
-
-@pytest.mark.parametrize("since", [None, dt.date(2026, 2, 3)])
-def test_source_day_counts_by_ranges_equal_a_plain_count_of_the_rows(handmade_source, monkeypatch, since):
-    """The contacts' per-day counts, made one day's index range at a time in batches of days, equal a count of the
-    rows read back: at midnight and just before it, across empty days, rows above the id limit left out."""
-    recon = importlib.import_module("queries.sync.reconcile")
-    monkeypatch.setattr(recon, "RANGE_DAYS", 3)  # several statements
-    extra = [_contact(100, 1, "A1", dt.datetime(2026, 2, 3, 0, 0), "call", "none", "busy"),
-             _contact(101, 1, "A1", dt.datetime(2026, 2, 3, 23, 59, 59), "sms", "none", "no_answer"),
-             _contact(102, 2, "A2", dt.datetime(2026, 2, 4, 0, 0), "call", "none", "busy"),
-             _contact(103, 2, "A2", dt.datetime(2026, 3, 9, 12), "visit", "debtor", "rpc")]
-    # arrived "while the sync ran": above the limit, one on a day that has older rows, one on a day of its own
-    late = [_contact(200, 3, "A3", dt.datetime(2026, 2, 20, 14), "call", "debtor", "ptp"),
-            _contact(201, 3, "A3", dt.datetime(2026, 3, 10, 9), "call", "debtor", "ptp")]
-    insert_rows(handmade_source, S.contacts, extra + late)
-    engine = sa.create_engine(handmade_source)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(S.contacts.c.contact_id, S.contacts.c.contacted_at)).all()
-    engine.dispose()
-    want: dict[dt.date, int] = {}
-    for cid, at in rows:
-        if cid <= 103 and (since is None or at.date() >= since):
-            want[at.date()] = want.get(at.date(), 0) + 1
-    with Reader(handmade_source) as r:
-        got = recon.source_day_totals(r, "contacts", since, 103)
-        everything = recon.source_day_totals(r, "contacts", since)
-    assert dict(got.iter_rows()) == want and got.get_column("day").is_sorted()
-    assert everything.get_column("n").sum() == got.get_column("n").sum() + 2
-    assert dt.date(2026, 3, 10) not in dict(got.iter_rows()) and dt.date(2026, 3, 10) in dict(everything.iter_rows())
-
-
-def test_source_day_counts_take_every_spelling_of_a_day_in_sqlite_text(tmp_path):
-    """SQLite keeps timestamps as text: '…T…', no fraction and a bare date are counted on their day, as the sync
-    reads them, not lost between the day's bounds."""
-    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    build_handmade(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for i, at in enumerate(["2026-02-03T10:00:00", "2026-02-03 23:59:59", "2026-02-04", "2026-02-04T00:00:00.5"]):
-            conn.exec_driver_sql(
-                "INSERT INTO contacts (contact_id, case_id, agent_id, contacted_at, channel, party, outcome, "
-                f"duration_s, debtor_consent_after_hours) VALUES ({300 + i}, 1, 'A1', '{at}', 'sms', 'none', "
-                "'no_answer', 0, 0)")
-    engine.dispose()
-    recon = importlib.import_module("queries.sync.reconcile")
-    with Reader(url) as r:
-        got = dict(recon.source_day_totals(r, "contacts", dt.date(2026, 2, 1)).iter_rows())
-    # the hand-made rows: 8 on 3 Feb and 5 on 20 Feb
-    assert got == {dt.date(2026, 2, 3): 10, dt.date(2026, 2, 4): 2, dt.date(2026, 2, 20): 5}
 
 
 def test_reconciliation_flags_tampered_store(tmp_path):
