@@ -40,7 +40,7 @@ def payment_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame) -> dict[str, pl
     (day, case, agent) rows the month's case sets are made from."""
     lk = ctx.lk
     daily = summed(a, ["day", *DIMS], pl.len().alias("n"), pl.col("cents").sum(),
-        pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
+                   pl.col("cents").filter(pl.col("on_opening")).sum().alias("opening_cents"))
     pm = pl.col("placed_on").dt.month_start()
     liq = a.filter(pl.col("placed_on").is_not_null()).group_by(
         "day", pm.alias("placed_month"),
