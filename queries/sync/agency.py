@@ -90,6 +90,14 @@ def segments(path: Path, dates: list[dt.date], who: pl.DataFrame, bounds_expr: C
                        (pl.col("start") > pl.lit(first)).alias("placed"))
 
 
+def held_in(file: Path, months: set[dt.date]) -> pl.DataFrame:
+    """The placements (PLACEMENTS rows) that payments or moves in `months` can concern: placed before the last of
+    them, their last month-end no earlier than the month before the first (a new day reads a fraction of them)."""
+    idx = [month_index(m) for m in months]
+    start, last = month_index_expr(pl.col("start")), month_index_expr(pl.col("last"))
+    return pl.scan_parquet(file).filter((start < max(idx)) & (last + 1 >= min(idx))).collect()
+
+
 def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
                      months: set[dt.date] | None = None) -> pl.DataFrame:
     """Each placement's payments in the months after it while the holder still had the case at the previous
@@ -192,7 +200,7 @@ def sync_agency(ctx: SyncContext) -> None:
         # a new day of payments: the placements as they were, the payments of its months made again (their
         # files; the other months' files are kept)
         months = {d.replace(day=1) for d in days}
-        segs = pl.read_parquet(ctx.prev / "agency_placements.parquet")  # type: ignore[operator]
+        segs = held_in(ctx.prev / "agency_placements.parquet", months)  # type: ignore[operator]
         paid = _paid_while_held(path, segs, fees, months)
         cells = updated_cells(pl.read_parquet(ctx.prev / "agency_cells.parquet"), segs, paid, months)  # type: ignore[operator]
         ctx.writer.keep_parts("agency_case_paid", {f"{m:%Y-%m}" for m in months})

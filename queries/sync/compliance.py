@@ -495,6 +495,10 @@ def resolve(pending: pl.DataFrame, prior: pl.DataFrame) -> pl.DataFrame:
     return p.filter(~justified.fill_null(False)).select(*C_PENDING)
 
 
+#: pending cases per statement of history_from_source (an IN list the source answers by index seeks)
+HISTORY_CASES = 500
+
+
 def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame:
     """Calls to the debtor number (and wrong numbers) before the pending contacts' month, from the source, by
     case over the (case_id, contacted_at) index: an incremental sync's history for the third-party check."""
@@ -504,18 +508,13 @@ def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame
     lo = dt.datetime.fromtimestamp(int(pending.get_column("ts").min() - pending.get_column("lookback_s").max()),
                                    dt.UTC).replace(tzinfo=None)
     ids = pending.get_column("case_id").unique().sort().to_list()
-    parts = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        stmt = sa.select(c.case_id, epoch_of(c.contacted_at).label("contacted_at"),
-                         c.outcome.in_(UNANSWERED).label("unanswered"),
-                         (c.outcome == "wrong_number").label("wrong")).where(
-            c.case_id.in_(chunk), c.contacted_at >= lo, c.channel == "call",
-            c.phone_no == sa.select(cs.phone).where(cs.case_id == c.case_id).scalar_subquery())
-        parts.append(ctx.reader.read(stmt, {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"),
-                                            "unanswered": pl.Boolean, "wrong": pl.Boolean}))
-    h = concat(parts, {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"), "unanswered": pl.Boolean,
-                       "wrong": pl.Boolean})
+    select = sa.select(c.case_id, epoch_of(c.contacted_at).label("contacted_at"),
+                       c.outcome.in_(UNANSWERED).label("unanswered"), (c.outcome == "wrong_number").label("wrong"))
+    stmts = [select.where(c.case_id.in_(ids[i:i + HISTORY_CASES]), c.contacted_at >= lo, c.channel == "call",
+                          c.phone_no == sa.select(cs.phone).where(cs.case_id == c.case_id).scalar_subquery())
+             for i in range(0, len(ids), HISTORY_CASES)]
+    schema = {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"), "unanswered": pl.Boolean, "wrong": pl.Boolean}
+    h = concat(ctx.read_many(stmts, schema), schema)
     h = h.with_columns(pl.col("contacted_at").dt.epoch("s").alias("ts"))
     # pending contacts carry their in-month counts as zero in an incremental sync: the history is all of it
     return pl.concat([h.select("case_id", "ts", "unanswered", pl.lit(False).alias("wrong")),

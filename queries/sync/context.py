@@ -101,10 +101,20 @@ class SyncContext:
         source's work on two cores (SQLite runs one statement on one); whole when `cut` is None."""
         if cut is None:
             return self.reader.read(stmt, schema)
+        return pl.concat(self.read_many([stmt.where(col < cut), stmt.where(col >= cut)], schema),
+                         how="vertical_relaxed")
+
+    def read_many(self, stmts: list[sa.Select], schema: dict) -> list[pl.DataFrame]:
+        """Several selects, the first half on this connection and the rest on the second at the same time; the
+        frames in the order of `stmts`."""
+        if len(stmts) < 2:
+            return [self.reader.read(s, schema) for s in stmts]
+        half = (len(stmts) + 1) // 2
         with ThreadPoolExecutor(max_workers=1) as pool:
-            upper = pool.submit(self.second_reader().read, stmt.where(col >= cut), schema)
-            lower = self.reader.read(stmt.where(col < cut), schema)
-            return pl.concat([lower, upper.result()], how="vertical_relaxed")
+            second = self.second_reader()
+            upper = pool.submit(lambda: [second.read(s, schema) for s in stmts[half:]])
+            lower = [self.reader.read(s, schema) for s in stmts[:half]]
+            return lower + upper.result()
 
     def prev_frame(self, name: str) -> pl.DataFrame | None:
         """A table of the previous version (None on a full sync or when it has none)."""

@@ -37,6 +37,16 @@ def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
     return reader.read(stmt, {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})})
 
 
+def store_files(version: Path, name: str, since: dt.date | None) -> list[Path]:
+    """A store table's files that can hold days from `since` on: a partitioned table's day or month files named
+    on or after it (and its schema file, so that none is never nothing), else its one file."""
+    folder = version / name
+    if not folder.is_dir():
+        return [version / f"{name}.parquet"]
+    key = since.isoformat() if since is not None else ""
+    return sorted(f for f in folder.glob("*.parquet") if not f.stem[:1].isdigit() or f.stem >= key[:len(f.stem)])
+
+
 def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
               id_limits: dict[str, int] | None = None, source: dict[str, pl.DataFrame] | None = None) -> dict:
     """Per-day counts and cent totals, source (GROUP BY pushed down) vs store; list mismatches."""
@@ -47,15 +57,13 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
         if src is None:
             src = source_day_totals(reader, name, since, (id_limits or {}).get(name))
         keys = [k for k in src.columns if k != "day"]
-        folder = version / store_name
-        st = pl.read_parquet(sorted(folder.glob("*.parquet"))) if folder.is_dir() \
-            else pl.read_parquet(version / f"{store_name}.parquet")
         aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
         if cents_col:
             aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))
-        st = st.group_by("day").agg(aggs)
+        st = pl.scan_parquet(store_files(version, store_name, since))
         if since is not None:
             st = st.filter(pl.col("day") >= since)
+        st = st.group_by("day").agg(aggs).collect()
         j = src.join(st, on="day", how="full", coalesce=True, suffix="_store").fill_null(0)
         bad = j.filter(pl.any_horizontal([pl.col(k) != pl.col(f"{k}_store") for k in keys]))
         for row in bad.sort("day").iter_rows(named=True):

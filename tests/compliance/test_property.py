@@ -189,13 +189,27 @@ def test_breach_figures_equal_a_row_by_row_count(fresh_source: str, tmp_path: Pa
         assert (anyb["numerator"].item() or 0) == sum(bool(r["checks"]) for r in rows), f
 
 
-def test_incremental_sync_judges_as_a_full_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("per_statement", [500, 1])
+def test_incremental_sync_judges_as_a_full_one(tmp_path: Path, monkeypatch, per_statement: int) -> None:  # noqa: ANN001
     """New contacts added after a sync: the incremental store's breaches equal a full sync's (the third-party
-    lookback then reads the history from the source)."""
+    lookback then reads the history from the source: in one statement, or one case per statement, the statements
+    spread over two connections)."""
     import polars as pl
     from fixtures_store import insert_rows
 
     from queries.source import contract as S
+    from queries.sync import compliance as sync_compliance
+    from queries.sync.context import SyncContext
+
+    monkeypatch.setattr(sync_compliance, "HISTORY_CASES", per_statement)
+    batches: list[int] = []
+    read_many = SyncContext.read_many
+
+    def counted(self, stmts, schema):  # noqa: ANN001, ANN202
+        batches.append(len(stmts))
+        return read_many(self, stmts, schema)
+
+    monkeypatch.setattr(SyncContext, "read_many", counted)
 
     data = dataset(3)
     cut = START + dt.timedelta(days=45)
@@ -210,6 +224,7 @@ def test_incremental_sync_judges_as_a_full_one(tmp_path: Path) -> None:
     insert_rows(url, S.contacts, late)
     result = run_sync(url, tmp_path / "inc")
     assert not result.full
+    assert batches and (max(batches) == 1 if per_statement == 500 else max(batches) > 2), batches
     run_sync(url, tmp_path / "full", full=True)
 
     def breaches(folder: Path) -> pl.DataFrame:

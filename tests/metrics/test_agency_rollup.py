@@ -212,3 +212,23 @@ def test_ranges_of_cases_cover_every_case_id_once(small_source, tmp_path):
     assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     assert sum(ids.is_between(lo, hi).sum() for lo, hi in ranges) == ids.len()
     assert agency.case_ranges(version, dates, ids, rows=10 ** 9) == [None]
+
+
+def test_a_new_day_reads_only_the_placements_its_months_can_concern(tmp_path):
+    """held_in: of the placements, those placed before May whose last month-end is April or later (held at the
+    end of April, so paid while held in May, or moved in May); placements that ended earlier or start in May are
+    not read for May's payments."""
+    rows = [  # case, start, last
+        (1, D(2026, 2, 1), D(2026, 3, 1)),  # left after March: moved in April, nothing in May
+        (2, D(2026, 2, 1), D(2026, 4, 1)),  # last held at the end of April: moved in May
+        (3, D(2026, 3, 1), D(2026, 5, 1)),  # held through May
+        (4, D(2026, 5, 1), D(2026, 5, 1)),  # placed at the end of May: paid while held from June
+        (5, D(2026, 4, 1), D(2026, 4, 1)),  # placed at the end of April, held one month-end
+    ]
+    df = pl.DataFrame({"case_id": [r[0] for r in rows], "holder": "Alpha", "kind": "agency", "team_id": "T9",
+                       "bucket": "M1", "start": [r[1] for r in rows], "cents": 100,
+                       "last": [r[2] for r in rows], "next_kind": None}, schema=agency.PLACEMENTS)
+    df.write_parquet(tmp_path / "p.parquet")
+    assert agency.held_in(tmp_path / "p.parquet", {D(2026, 5, 1)}).get_column("case_id").to_list() == [2, 3, 5]
+    assert agency.held_in(tmp_path / "p.parquet", {D(2026, 4, 1), D(2026, 5, 1)}) \
+        .get_column("case_id").to_list() == [1, 2, 3, 5]

@@ -144,6 +144,39 @@ def test_reconciliation_flags_tampered_store(tmp_path):
     assert not rec["ok"] and rec["mismatches"][0]["table"] == "contacts"
 
 
+def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
+    """The store side of a reconciliation from `since` reads the month files from since's month on: an older
+    month's file is not opened (a new day's sync read and summed every month of three tables)."""
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    run_sync(url, tmp_path / "store", full=True)
+    version = current_version(tmp_path / "store")
+    months = sorted((version / "contacts_agent").glob("????-??.parquet"))
+    assert len(months) >= 2
+    last = dt.date.fromisoformat(months[-1].stem + "-01")
+    months[0].unlink()  # a hard link into nothing else: write garbage in its place
+    months[0].write_bytes(b"not parquet")
+    with Reader(url) as r:
+        rec = reconcile(r, version, since=last)
+        assert rec["ok"], rec
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the whole history does read it
+            reconcile(r, version)
+
+
+def test_store_files_from_a_day_keep_the_partitions_that_can_hold_it(tmp_path):
+    from queries.sync.reconcile import store_files
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for name in ("_schema", "2026-10", "2026-11", "2026-11-16", "2026-11-17", "2026-12-01"):
+        (folder / f"{name}.parquet").touch()
+    (tmp_path / "one.parquet").touch()
+    names = {f.stem for f in store_files(tmp_path, "t", dt.date(2026, 11, 17))}
+    assert names == {"2026-11", "2026-11-17", "2026-12-01", "_schema"}
+    assert len(store_files(tmp_path, "t", None)) == 6
+    assert store_files(tmp_path, "one", dt.date(2026, 11, 17)) == [tmp_path / "one.parquet"]
+
+
 def test_sync_dying_half_way_keeps_previous_store(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     build_handmade(url)
