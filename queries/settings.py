@@ -80,7 +80,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CASES_NOTIFY_ROBOTS", None, "Group robots as JSON, {\"name\": {\"kind\": \"wecom\", \"webhook\": "
              "\"…\", \"secret\": \"…\"}} (or [notify.robots.NAME] in .streamlit/secrets.toml)."),
     Variable("CASES_NOTIFY_RETRIES", "3", "Attempts per message and run before it waits in the outbox for the "
-             "next run."),
+             "next run (one when the mail server refuses the login)."),
     Variable("CASES_NOTIFY_BACKOFF_S", "2", "Seconds before the second attempt of a message; doubled for each "
              "further one."),
 )}

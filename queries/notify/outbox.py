@@ -149,7 +149,7 @@ class Outbox:
                 on_event: Callable[[Group, str, str | None], None] = lambda g, status, err: None) -> Delivery:
         """Send every waiting group in order: `send(channel, body)` raises DeliveryError when not accepted.
 
-        Each message gets `retries` attempts, `backoff_s`, 2×, 4× … apart. A channel that fails holds its
+        Each message gets `retries` attempts, `backoff_s`, 2×, 4× … apart (one when the error is permanent). A channel that fails holds its
         remaining groups until the next run (e-mail: that address's). `on_event(group, "sent" | "failed", error)` is called per group.
         """
         out, blocked = Delivery(), set()
@@ -194,6 +194,8 @@ def _attempts(send: Callable[[str, dict], None], channel: str, body: dict, retri
             return None
         except DeliveryError as exc:
             error = str(exc)
+            if exc.permanent:
+                break
     return error
 
 

@@ -11,7 +11,12 @@ TIMEOUT_S = 10.0
 
 
 class DeliveryError(Exception):
-    """A message was not accepted; the message is one line (no secrets: webhook keys are left out)."""
+    """A message was not accepted; the message is one line (no secrets: webhook keys are left out). `permanent`:
+    trying again in the same run cannot help (a refused login), so the message waits for the next run at once."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def post_json(url: str, body: dict, timeout: float = TIMEOUT_S) -> dict:

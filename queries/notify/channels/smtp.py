@@ -63,6 +63,9 @@ def send(server: Smtp, to: str, data: bytes) -> None:
                 conn.login(server.username, server.password or "")
             refused = conn.sendmail(server.sender, [to], data)
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"mail server {server.host}:{server.port}: {str(exc).splitlines()[0][:200]}") from None
+        # a refused login is not retried within the run: the same password fails again, and each failure counts
+        # towards the mailbox's lockout
+        raise DeliveryError(f"mail server {server.host}:{server.port}: {str(exc).splitlines()[0][:200]}",
+                            permanent=isinstance(exc, smtplib.SMTPAuthenticationError)) from None
     if refused:
         raise DeliveryError(f"mail server {server.host}:{server.port} refused {to}")
