@@ -106,6 +106,20 @@ def _bitmap(ids: np.ndarray) -> AnyBitMap:
     return BitMap(array.array("I", ids.astype(np.uint32).tobytes()))
 
 
+#: ids per id of their span from which a bitmap is built from them unsorted: roaring keeps a chunk of 65,536 ids
+#: holding more than 4,096 as a bitmap, which takes ids in any order; sparser chunks are sorted arrays, built 2×
+#: faster from sorted ids (a month's worked cases at bank scale: 25 ms unsorted against 54 ms sorted, 57 against
+#: 302 ms at 5×; one team's: 0.8 ms sorted, 1.8 ms not)
+DENSE = 1 / 16
+
+
+def _unordered_bitmap(ids: np.ndarray) -> AnyBitMap:
+    """Ids in any order (unique) → a bitmap, sorted first only where the ids are sparse."""
+    if ids.size == 0 or ids.size < DENSE * (int(ids.max()) - int(ids.min()) + 1):
+        ids = np.sort(ids)
+    return _bitmap(ids)
+
+
 def _lists(g: pl.DataFrame, col: str) -> list[np.ndarray]:
     """The list column `col` of a grouped frame as one numpy array per row."""
     lens = g.get_column(col).list.len().to_numpy().astype(np.int64)
@@ -257,8 +271,7 @@ class MonthSets:
         for key, o, n, w in zip(keys, r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
             cuts, ids = ordered_ids(self.buf[o:o + n], w)
             parts.setdefault(key, []).append(ids[cuts[first - 1]:cuts[last]])
-        # sorted ids build a bitmap 2× faster
-        return {k: [_bitmap(np.sort(v[0] if len(v) == 1 else np.concatenate(v)))] for k, v in parts.items()}
+        return {k: [_unordered_bitmap(v[0] if len(v) == 1 else np.concatenate(v))] for k, v in parts.items()}
 
     def frame(self, grain: str) -> pl.DataFrame:
         """One grain's index as a frame: day, agent_id, dim, value, cases, wide, _pos (for the sync)."""

@@ -201,6 +201,21 @@ def test_ids_beyond_32_bits_use_64_bit_sets():
     assert list(load(out["bm"][0], True)) == [3, big] and list(load(out["bm"][1], False)) == [3]
 
 
+@pytest.mark.parametrize("span", [10_000, 2_000_000, NARROW_MAX + 10_000_000], ids=["dense", "sparse", "wide"])
+def test_ids_in_any_order_make_the_set_of_the_ids_sorted(span: int) -> None:
+    """A cut month's ids (day runs of each agent, concatenated) make the same set whether sorted first or not."""
+    import numpy as np
+
+    from queries.store.casesets import _unordered_bitmap
+
+    rng = np.random.default_rng(span)
+    ids = rng.choice(np.arange(span - 10_000, span, dtype=np.int64) if span > NARROW_MAX else span, 5_000,
+                     replace=False)
+    got = _unordered_bitmap(ids)
+    assert list(got) == sorted(ids.tolist()) and len(got) == 5_000
+    assert list(_unordered_bitmap(ids[:0])) == []
+
+
 def _month_files(tmp_path, name: str, sets) -> bytes:  # noqa: ANN001
     from queries.store.casesets import index_file, write_month
 
