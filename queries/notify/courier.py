@@ -69,12 +69,12 @@ class Courier:
         """Deliver `body`; DeliveryError when the channel is gone from the configuration or refuses it."""
         if channel == EMAIL:
             if self.channels.smtp is None:
-                raise DeliveryError("no SMTP server is configured any more")
+                raise DeliveryError("no SMTP server is configured any more", permanent=True)
             smtp.send(self.channels.smtp, body["to"], base64.b64decode(body["mime"]))
             return
         robot = self.channels.robots.get(channel)
         if robot is None:
-            raise DeliveryError(f"robot {channel!r} is not configured any more")
+            raise DeliveryError(f"robot {channel!r} is not configured any more", permanent=True)
         mod = ROBOT_KINDS[robot.kind]
         self.pacer.wait(robot.name, robot.kind)
         url, signed = mod.prepare(robot.webhook, robot.secret, body, time.time())

@@ -149,18 +149,22 @@ class Outbox:
                 on_event: Callable[[Group, str, str | None], None] = lambda g, status, err: None) -> Delivery:
         """Send every waiting group in order: `send(channel, body)` raises DeliveryError when not accepted.
 
-        Each message gets `retries` attempts, `backoff_s`, 2×, 4× … apart (one when the error is permanent). A channel that fails holds its
+        Each message gets `retries` attempts, `backoff_s`, 2×, 4× … apart; a permanent error (a mail server refusing
+        the login) is not tried again, and no other message of its channel is tried in the run. A channel that fails holds its
         remaining groups until the next run (e-mail: that address's). `on_event(group, "sent" | "failed", error)` is called per group.
         """
-        out, blocked = Delivery(), set()
+        out, blocked, refused = Delivery(), set(), {}
         for g in self.pending():
             lane = f"{g.channel}|{g.user}" if g.channel == EMAIL else g.channel  # a robot's messages keep their order
+            if g.channel in refused:  # the channel itself refused (a mail server's login): no recipient is tried
+                out.waiting[g.group] = f"not tried in this run: {refused[g.channel]}"
+                continue
             if lane in blocked:
                 out.waiting[g.group] = "held behind an earlier message on the same channel"
                 continue
-            error = None
+            error, permanent = None, False
             while g.next < len(g.bodies):
-                error = _attempts(send, g.channel, g.bodies[g.next], retries, backoff_s, sleep)
+                error, permanent = _attempts(send, g.channel, g.bodies[g.next], retries, backoff_s, sleep)
                 g.attempts += 1
                 if error:
                     break
@@ -173,6 +177,8 @@ class Outbox:
                 g.last_error = error
                 self._write(g)
                 blocked.add(lane)
+                if permanent:
+                    refused[g.channel] = error
                 out.waiting[g.group] = error
                 on_event(g, "failed", error)
             else:
@@ -183,20 +189,21 @@ class Outbox:
 
 
 def _attempts(send: Callable[[str, dict], None], channel: str, body: dict, retries: int, backoff_s: float,
-              sleep: Callable[[float], None]) -> str | None:
-    """None when the message was accepted within `retries` attempts, else the last error."""
+              sleep: Callable[[float], None]) -> tuple[str | None, bool]:
+    """(None, False) when the message was accepted within `retries` attempts, else (the last error, whether it was
+    permanent: then it is not tried again)."""
     error = None
     for attempt in range(max(1, retries)):
         if attempt:
             sleep(backoff_s * 2 ** (attempt - 1))
         try:
             send(channel, body)
-            return None
+            return None, False
         except DeliveryError as exc:
             error = str(exc)
             if exc.permanent:
-                break
-    return error
+                return error, True
+    return error, False
 
 
 class Pacer:

@@ -236,6 +236,30 @@ def test_smtp_login_from_the_configuration(settings, password, delivered) -> Non
     else:
         assert code == 1 and got == [] and "mail server 127.0.0.1" in err and password not in err
         # one login (smtplib tries each mechanism the server offers): not again in the run, which a mailbox would
-        # count towards its lockout
+        # count towards its lockout (other addresses' messages are not tried either: test_outbox)
         assert logins == ["PLAIN", "LOGIN"], logins
         assert [g.channel for g in Outbox(settings.store_dir).pending()] == ["email"]
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_a_refused_login_holds_every_address_of_the_run(tmp_path, permanent) -> None:  # noqa: ANN001
+    """A mail server's refused login (permanent) is the server's, not one address's: the run tries no other
+    address's message after it (each try would log in again); a temporary failure holds only its own address."""
+    from queries.notify.channels.base import DeliveryError
+    from queries.notify.outbox import Group
+
+    users = ["a@bank.example", "b@bank.example", "c@bank.example"]
+    calls = []
+
+    def send(channel: str, body: dict) -> None:
+        calls.append(body["to"])
+        raise DeliveryError("mail server: (535, b'5.7.8 refused')", permanent=permanent)
+
+    with Outbox(tmp_path).locked() as box:
+        box.add([Group(group=f"digest:d:email:{u}", kind="digest", channel="email", user=u, role="manager",
+                       bodies=[{"to": u}], ids=[f"m-{u}"]) for u in users])
+        out = box.deliver(send, retries=3, backoff_s=0.0)
+    assert calls == (["a@bank.example"] if permanent else [u for u in users for _ in range(3)])
+    assert len(out.waiting) == 3 and [g.user for g in box.pending()] == users
+    if permanent:
+        assert all("not tried in this run" in w for w in list(out.waiting.values())[1:])

@@ -63,9 +63,10 @@ def send(server: Smtp, to: str, data: bytes) -> None:
                 conn.login(server.username, server.password or "")
             refused = conn.sendmail(server.sender, [to], data)
     except (smtplib.SMTPException, OSError) as exc:
-        # a refused login is not retried within the run: the same password fails again, and each failure counts
-        # towards the mailbox's lockout
+        # a login refused for good (5xx) is not retried within the run: the same password fails again, and each
+        # failure counts towards the mailbox's lockout (454, a temporary failure, is)
+        refused = isinstance(exc, smtplib.SMTPAuthenticationError) and exc.smtp_code >= 500
         raise DeliveryError(f"mail server {server.host}:{server.port}: {str(exc).splitlines()[0][:200]}",
-                            permanent=isinstance(exc, smtplib.SMTPAuthenticationError)) from None
+                            permanent=refused) from None
     if refused:
         raise DeliveryError(f"mail server {server.host}:{server.port} refused {to}")
