@@ -130,6 +130,11 @@ def _case_filter(dims: dict[str, dict[str, AnyBitMap]], f: Filters) -> AnyBitMap
     return out
 
 
+#: groups (teams, agencies, channels …) up to which the union of a period's whole months is kept per group: an
+#: agent breakdown (thousands of agents) is left to unite each time rather than kept
+UNITED_GROUPS = 256
+
+
 def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], alias: str,
                    org: dict[str | None, tuple] | None = None) -> pl.DataFrame:
     """Distinct cases of the family ('paying' or 'worked') in the period, per row of `by` (column `alias`). `org`:
@@ -152,6 +157,11 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
     grouping = (tuple(by_time), tuple(by_org), None if agents is None else frozenset(agents),
                 None if passed is None else frozenset(passed.items()))
     acc: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+    # the months read whole, when nothing is intersected: their union per group is kept (a new end day in the
+    # period's last month then unites two sets per group, not one per month)
+    whole: dict[tuple, list[AnyBitMap]] = defaultdict(list)
+    whole_months: list[dt.date] = []
+    plain = not by_case and not (f.buckets or f.products or f.regions)
     for m in month_starts(f.start, f.end):
         sets = _month(store, family, m)
         if sets is None:
@@ -181,10 +191,11 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                     inter = casesets.intersect(inter, s)
                 if len(inter):
                     splits.append((values, inter))
-        plain = keep is None and not by_case  # no intersection: the sets are united once, at the end
+        if plain and grain in (MONTH_AGENT, MONTH_ALL):
+            whole_months.append(m)
         for head, loaded in groups.items():
-            if plain:
-                acc[head].extend(loaded)
+            if plain:  # no intersection: the sets are united once, at the end
+                (whole if grain in (MONTH_AGENT, MONTH_ALL) else acc)[head].extend(loaded)
                 continue
             bm = casesets.union(loaded)
             if keep is not None:
@@ -193,6 +204,12 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                 got = bm if part is None else casesets.intersect(bm, part)
                 if len(got):
                     acc[(*head, *values)].append(got)
+    if len(whole_months) > 1 and len(whole) <= UNITED_GROUPS:
+        united = memoised(store, ("casesets_months", family, tuple(whole_months), grouping),
+                          lambda: {h: casesets.union(v) for h, v in whole.items()}, keep=16)
+        whole = {h: [u] for h, u in united.items()}
+    for head, loaded in whole.items():
+        acc[head].extend(loaded)
     names = [*by_time, *by_org, *by_case]
     schema = {d: (pl.Date if d in TIME_DIMS else pl.String) for d in names} | {alias: pl.Float64}
     counts = [(*k, float(len(casesets.union(v)))) for k, v in acc.items()]

@@ -72,10 +72,39 @@ def load(blob: bytes | memoryview, wide: bool) -> AnyBitMap:
     return BitMap64.deserialize(blob) if wide else BitMap.deserialize(blob)
 
 
-def union(bitmaps: list[AnyBitMap]) -> AnyBitMap:
-    """The union of bitmaps (32- and 64-bit mixed when a store holds both)."""
+class IdRun:
+    """Case ids (an ordered grain's slices: a month cut at one edge), kept as they are until a union or an
+    intersection with another set needs a bitmap. Counted alone: their length when each case is held once (one
+    agent's slice, or all agents'), else the distinct ids of their sort (a team's agents may share a case). A
+    month-to-date total at 5× then builds no bitmap of millions of ids, nor a team's breakdown one per team."""
+
+    __slots__ = ("ids", "unique")
+
+    def __init__(self, ids: np.ndarray, unique: bool = True) -> None:
+        self.ids, self.unique = ids, unique
+
+    def __len__(self) -> int:
+        if not self.unique:
+            s = np.sort(self.ids)
+            self.ids, self.unique = s[np.concatenate([[True], s[1:] != s[:-1]])] if s.size else s, True
+        return int(self.ids.size)
+
+    def bitmap(self) -> AnyBitMap:
+        """The ids as a bitmap."""
+        return _unordered_bitmap(self.ids)
+
+
+def _as_bitmap(s: AnyBitMap | IdRun) -> AnyBitMap:
+    return s.bitmap() if isinstance(s, IdRun) else s
+
+
+def union(bitmaps: list[AnyBitMap | IdRun]) -> AnyBitMap | IdRun:
+    """The union of bitmaps (32- and 64-bit mixed when a store holds both); one set alone is returned as it is."""
     if not bitmaps:
         return BitMap()
+    if len(bitmaps) == 1:
+        return bitmaps[0]
+    bitmaps = [_as_bitmap(b) for b in bitmaps]
     kinds = set(map(type, bitmaps))
     if BitMap64 in kinds and len(kinds) > 1:
         bitmaps = [_wide(b) for b in bitmaps]
@@ -92,8 +121,9 @@ def _wide(b: AnyBitMap) -> BitMap64:
     return b if isinstance(b, BitMap64) else BitMap64(array.array("Q", np.asarray(b.to_array(), np.uint64).tobytes()))
 
 
-def intersect(a: AnyBitMap, b: AnyBitMap) -> AnyBitMap:
+def intersect(a: AnyBitMap | IdRun, b: AnyBitMap | IdRun) -> AnyBitMap:
     """a ∩ b (32- and 64-bit mixed)."""
+    a, b = _as_bitmap(a), _as_bitmap(b)
     if isinstance(a, BitMap64) != isinstance(b, BitMap64):
         a, b = _wide(a), _wide(b)
     return a & b
@@ -114,7 +144,7 @@ DENSE = 1 / 16
 
 
 def _unordered_bitmap(ids: np.ndarray) -> AnyBitMap:
-    """Ids in any order (unique) → a bitmap, sorted first only where the ids are sparse."""
+    """Ids in any order (repeats allowed) → a bitmap, sorted first only where the ids are sparse."""
     if ids.size == 0 or ids.size < DENSE * (int(ids.max()) - int(ids.min()) + 1):
         ids = np.sort(ids)
     return _bitmap(ids)
@@ -264,14 +294,15 @@ class MonthSets:
 
     def ordered_groups(self, pos: np.ndarray, first: int, last: int, keys: list) -> dict:
         """From ordered-grain positions, the cases whose ordering day k has first ≤ k ≤ last ('l': last day ≥ first
-        with last = 31; 'f': first day ≤ last with first = 1), the positions sharing a key in one bitmap (key →
-        [bitmap]): one sort and one bitmap per group (a team's agents), not one per agent and then their union."""
+        with last = 31; 'f': first day ≤ last with first = 1), the positions sharing a key in one set (key → [set]):
+        each group's slices joined as one IdRun (a team's agents: counted or made a bitmap once, not one per agent
+        and then their union)."""
         parts: dict = {}
         r = self.rec[pos]
         for key, o, n, w in zip(keys, r["offset"].tolist(), r["length"].tolist(), r["wide"].tolist(), strict=True):
             cuts, ids = ordered_ids(self.buf[o:o + n], w)
             parts.setdefault(key, []).append(ids[cuts[first - 1]:cuts[last]])
-        return {k: [_unordered_bitmap(v[0] if len(v) == 1 else np.concatenate(v))] for k, v in parts.items()}
+        return {k: [IdRun(v[0]) if len(v) == 1 else IdRun(np.concatenate(v), unique=False)] for k, v in parts.items()}
 
     def frame(self, grain: str) -> pl.DataFrame:
         """One grain's index as a frame: day, agent_id, dim, value, cases, wide, _pos (for the sync)."""

@@ -179,12 +179,16 @@ def test_whole_months_united_per_group_are_kept_and_never_serve_another_filter(w
     months = (dt.date(2026, 3, 1), dt.date(2026, 8, 31))
     teams = sorted(set(o.team.values()))
     store.memo.pop(("memoised", "casesets_united"), None)
+    store.memo.pop(("memoised", "casesets_months"), None)
     for f in (Filters(*months), Filters(*months, teams=(teams[0],)), Filters(*months, teams=(teams[1],)),
               Filters(*months, channel="agency"), Filters(months[0], months[1] - dt.timedelta(days=3)),
-              Filters(*months)):
-        for by in (("team_id",), ("channel",), ("month", "team_id")):
+              Filters(months[0], months[1] - dt.timedelta(days=4), teams=(teams[0],)),
+              Filters(months[0], months[1] - dt.timedelta(days=4)), Filters(*months), Filters(*months, buckets=("M1",))):
+        for by in (("team_id",), ("channel",), ("month", "team_id"), ()):
             _check(world, f, by)
     assert len(store.memo[("memoised", "casesets_united")]) >= 6 * 4  # six months × the first filter's groupings
+    # the whole months' unions per group, kept too: a new end day in August reuses March-July's
+    assert len(store.memo[("memoised", "casesets_months")]) >= 4
     agents = sorted(o.team)
     for half in (agents[::2], agents[1::2]):  # two agent → group maps over the same months (agencies' teams)
         org = {a: ("G",) for a in half}
