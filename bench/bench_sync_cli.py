@@ -8,6 +8,9 @@ The source is copied once into --work (the copy is written to: each new day is a
 bench/apply_day.py with the nightly case and promise updates a real source has). --full times
 `sync --full` first; then, --days times, one new day is applied and the plain `sync` command timed.
 
+With --again N, the last new day is then synced N more times per tree from the version before it (the store's
+CURRENT pointed back), alternating: more samples of the same day without changing the source.
+
 With --baseline (another checkout with its own .venv, e.g. `git worktree add /tmp/base <commit>`), its
 `collections-dashboard` syncs a store of its own (--work/store-base) from the same copy: each new day is applied
 once and synced by both, in alternating order, so a noisy shared machine affects both alike.
@@ -55,6 +58,19 @@ def sync_line(r: dict, before: str, store: Path) -> str:
             f"{load()} after\n    phases (s): {phases(store)}")
 
 
+def back_one(store: Path) -> None:
+    """Point the store back at the version before the current one and drop the current: the next sync makes the
+    last day again from the same source."""
+    current = (store / "CURRENT").read_text().strip()
+    older = sorted(p.name for p in store.glob("v-*") if p.is_dir() and p.name != current)
+    if not older:
+        raise SystemExit(f"{store}: no version before {current} to sync the day again from")
+    tmp = store / ".CURRENT.again"
+    tmp.write_text(older[-1])
+    os.replace(tmp, store / "CURRENT")
+    shutil.rmtree(store / current)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", required=True, help="SQLite case database (copied, never written)")
@@ -62,6 +78,9 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="time `sync --full` first")
     ap.add_argument("--days", type=int, default=3, help="new days to apply and sync, one at a time")
     ap.add_argument("--baseline", type=Path, help="another checkout (with .venv) syncing its own store, side by side")
+    ap.add_argument("--again", type=int, default=0,
+                    help="then sync the last new day again this many times per tree, each from the version before it "
+                         "(CURRENT pointed back): many samples of one day without changing the source")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -92,6 +111,14 @@ def main() -> None:
             r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
             got[name].append(r)
             print(f"  {name}: {sync_line(r, before, store)}", flush=True)
+    for i in range(args.again if args.days else 0):
+        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+            cli, store = trees[name]
+            back_one(store)
+            before = load()
+            r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
+            got[name].append(r)
+            print(f"  again, {name}: {sync_line(r, before, store)}", flush=True)
     for name, rs in got.items():
         if rs:
             print(f"one new day, {name}, median of {len(rs)}: {statistics.median(r['seconds'] for r in rs):.2f} s wall, "
