@@ -197,7 +197,7 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
             if plain:  # no intersection: the sets are united once, at the end
                 (whole if grain in (MONTH_AGENT, MONTH_ALL) else acc)[head].extend(loaded)
                 continue
-            bm = casesets.union(loaded)
+            bm = casesets.as_bitmap(casesets.union(loaded))  # once, not once per split below
             if keep is not None:
                 bm = casesets.intersect(bm, keep)
             for values, part in splits:

@@ -95,7 +95,8 @@ class IdRun:
         return _unordered_bitmap(self.ids) if self.unique else _bitmap(np.sort(self.ids))
 
 
-def _as_bitmap(s: AnyBitMap | IdRun) -> AnyBitMap:
+def as_bitmap(s: AnyBitMap | IdRun) -> AnyBitMap:
+    """A set as a bitmap (an IdRun made one)."""
     return s.bitmap() if isinstance(s, IdRun) else s
 
 
@@ -105,7 +106,7 @@ def union(bitmaps: list[AnyBitMap | IdRun]) -> AnyBitMap | IdRun:
         return BitMap()
     if len(bitmaps) == 1:
         return bitmaps[0]
-    bitmaps = [_as_bitmap(b) for b in bitmaps]
+    bitmaps = [as_bitmap(b) for b in bitmaps]
     kinds = set(map(type, bitmaps))
     if BitMap64 in kinds and len(kinds) > 1:
         bitmaps = [_wide(b) for b in bitmaps]
@@ -124,7 +125,7 @@ def _wide(b: AnyBitMap) -> BitMap64:
 
 def intersect(a: AnyBitMap | IdRun, b: AnyBitMap | IdRun) -> AnyBitMap:
     """a ∩ b (32- and 64-bit mixed)."""
-    a, b = _as_bitmap(a), _as_bitmap(b)
+    a, b = as_bitmap(a), as_bitmap(b)
     if isinstance(a, BitMap64) != isinstance(b, BitMap64):
         a, b = _wide(a), _wide(b)
     return a & b

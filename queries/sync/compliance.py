@@ -510,10 +510,10 @@ def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame
     ids = pending.get_column("case_id").unique().sort().to_list()
     select = sa.select(c.case_id, epoch_of(c.contacted_at).label("contacted_at"),
                        c.outcome.in_(UNANSWERED).label("unanswered"), (c.outcome == "wrong_number").label("wrong"))
-    # statements of equal size, at least two from half a statement's cases on (read_many reads half of them on
-    # a second connection at the same time)
+    # an even number of statements of equal size from half a statement's cases on (read_many reads half of them
+    # on a second connection at the same time)
     k = -(-len(ids) // HISTORY_CASES)
-    k = 2 if k == 1 and len(ids) >= HISTORY_CASES // 2 else k
+    k = k + k % 2 if len(ids) >= HISTORY_CASES // 2 else k
     size = -(-len(ids) // k)
     stmts = [select.where(c.case_id.in_(ids[i:i + size]), c.contacted_at >= lo, c.channel == "call",
                           c.phone_no == sa.select(cs.phone).where(cs.case_id == c.case_id).scalar_subquery())

@@ -236,7 +236,7 @@ def test_smtp_login_from_the_configuration(settings, password, delivered) -> Non
     else:
         assert code == 1 and got == [] and "mail server 127.0.0.1" in err and password not in err
         # one login (smtplib tries each mechanism the server offers): not again in the run, which a mailbox would
-        # count towards its lockout (other addresses' messages are not tried either: test_outbox)
+        # count towards its lockout (nor other addresses': test_a_refused_login_holds_every_address_of_the_run)
         assert logins == ["PLAIN", "LOGIN"], logins
         assert [g.channel for g in Outbox(settings.store_dir).pending()] == ["email"]
 
