@@ -191,11 +191,12 @@ def distinct_cases(store: Store, family: str, f: Filters, by: tuple[str, ...], a
                     inter = casesets.intersect(inter, s)
                 if len(inter):
                     splits.append((values, inter))
-        if plain and grain in (MONTH_AGENT, MONTH_ALL):
+        read_whole = grain in (MONTH_AGENT, MONTH_ALL)
+        if plain and read_whole:
             whole_months.append(m)
         for head, loaded in groups.items():
             if plain:  # no intersection: the sets are united once, at the end
-                (whole if grain in (MONTH_AGENT, MONTH_ALL) else acc)[head].extend(loaded)
+                (whole if read_whole else acc)[head].extend(loaded)
                 continue
             bm = casesets.as_bitmap(casesets.union(loaded))  # once, not once per split below
             if keep is not None:

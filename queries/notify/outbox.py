@@ -150,8 +150,9 @@ class Outbox:
         """Send every waiting group in order: `send(channel, body)` raises DeliveryError when not accepted.
 
         Each message gets `retries` attempts, `backoff_s`, 2×, 4× … apart; a permanent error (a mail server refusing
-        the login) is not tried again, and no other message of its channel is tried in the run. A channel that fails holds its
-        remaining groups until the next run (e-mail: that address's). `on_event(group, "sent" | "failed", error)` is called per group.
+        the login) is not tried again, and no other message of its channel is tried in the run. A channel that fails
+        holds its remaining groups until the next run (e-mail: that address's). `on_event(group, "sent" | "failed",
+        error)` is called per group tried.
         """
         out, blocked, refused = Delivery(), set(), {}
         for g in self.pending():

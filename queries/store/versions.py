@@ -43,6 +43,18 @@ def part_key(name: str, d: dt.date) -> str:
     return d.isoformat() if PARTITIONED[name] == "day" else month_key(d)
 
 
+def table_files(version: Path, name: str, start: dt.date | None = None, end: dt.date | None = None) -> list[Path]:
+    """A table's files in a version directory: of a partitioned table, the day or month files that can hold days in
+    [start, end] (its schema file when there are none), else its one file."""
+    if name not in PARTITIONED:
+        return [version / f"{name}.parquet"]
+    folder = version / name
+    lo = part_key(name, start) if start else ""
+    hi = part_key(name, end) if end else "9999"
+    files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE and lo <= f.stem <= hi)
+    return files or [folder / SCHEMA_FILE]
+
+
 def current_version(store_dir: Path) -> Path | None:
     """Directory of the active store version, or None."""
     pointer = Path(store_dir) / CURRENT
@@ -302,13 +314,7 @@ class Store:
         """A lazy scan of a full-grain table; partitioned ones read only the months in [start, end]."""
         if name in self.frames:
             return self.frames[name].lazy()
-        if name not in PARTITIONED:
-            return pl.scan_parquet(self.path / f"{name}.parquet")
-        folder = self.path / name
-        lo = part_key(name, start) if start else ""
-        hi = part_key(name, end) if end else "9999"
-        files = sorted(f for f in folder.glob("*.parquet") if f.name != SCHEMA_FILE and lo <= f.stem <= hi)
-        return pl.scan_parquet(files or [folder / SCHEMA_FILE])
+        return pl.scan_parquet(table_files(self.path, name, start, end))
 
     def holds(self, source_table: str) -> bool:
         """False when the synced source table ('payments', 'contacts', 'promises', 'complaints') had no rows at

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from queries.source import contract as S
 from queries.source.reader import Reader, cents, day_of
+from queries.store.versions import table_files
 
 CHECKS = {  # table, day column, money column, id column, store table, count column, cents column
     "payments": (S.payments, "paid_at", "amount", "payment_id", "payments_agent", "n", "cents"),
@@ -37,16 +38,6 @@ def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
     return reader.read(stmt, {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})})
 
 
-def store_files(version: Path, name: str, since: dt.date | None) -> list[Path]:
-    """A store table's files that can hold days from `since` on: a partitioned table's day or month files named
-    on or after it (and its schema file, so that none is never nothing), else its one file."""
-    folder = version / name
-    if not folder.is_dir():
-        return [version / f"{name}.parquet"]
-    key = since.isoformat() if since is not None else ""
-    return sorted(f for f in folder.glob("*.parquet") if not f.stem[:1].isdigit() or f.stem >= key[:len(f.stem)])
-
-
 def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
               id_limits: dict[str, int] | None = None, source: dict[str, pl.DataFrame] | None = None) -> dict:
     """Per-day counts and cent totals, source (GROUP BY pushed down) vs store; list mismatches."""
@@ -60,7 +51,7 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
         aggs = [(pl.col(n_col).sum() if n_col else pl.len()).cast(pl.Int64).alias("n")]
         if cents_col:
             aggs.append(pl.col(cents_col).sum().cast(pl.Int64).alias("cents"))
-        st = pl.scan_parquet(store_files(version, store_name, since))
+        st = pl.scan_parquet(table_files(version, store_name, since))
         if since is not None:
             st = st.filter(pl.col("day") >= since)
         st = st.group_by("day").agg(aggs).collect()

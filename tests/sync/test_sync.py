@@ -163,18 +163,21 @@ def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path
             reconcile(r, version)
 
 
-def test_store_files_from_a_day_keep_the_partitions_that_can_hold_it(tmp_path):
-    from queries.sync.reconcile import store_files
+def test_table_files_from_a_day_keep_the_partitions_that_can_hold_it(tmp_path):
+    from queries.store.catalogue import PARTITIONED
+    from queries.store.versions import table_files
 
-    folder = tmp_path / "t"
-    folder.mkdir()
-    for name in ("_schema", "2026-10", "2026-11", "2026-11-16", "2026-11-17", "2026-12-01"):
-        (folder / f"{name}.parquet").touch()
-    (tmp_path / "one.parquet").touch()
-    names = {f.stem for f in store_files(tmp_path, "t", dt.date(2026, 11, 17))}
-    assert names == {"2026-11", "2026-11-17", "2026-12-01", "_schema"}
-    assert len(store_files(tmp_path, "t", None)) == 6
-    assert store_files(tmp_path, "one", dt.date(2026, 11, 17)) == [tmp_path / "one.parquet"]
+    day_table = next(n for n, p in PARTITIONED.items() if p == "day")
+    for name, stems in (("contacts_agent", ("2026-10", "2026-11", "2026-12")),
+                        (day_table, ("2026-11-16", "2026-11-17", "2026-12-01"))):
+        folder = tmp_path / name
+        folder.mkdir()
+        for stem in ("_schema", *stems):
+            (folder / f"{stem}.parquet").touch()
+        assert {f.stem for f in table_files(tmp_path, name, dt.date(2026, 11, 17))} == set(stems[1:]), name
+        assert len(table_files(tmp_path, name)) == 3, name
+        assert [f.stem for f in table_files(tmp_path, name, dt.date(2027, 1, 1))] == ["_schema"], name
+    assert table_files(tmp_path, "complaints", dt.date(2026, 11, 17)) == [tmp_path / "complaints.parquet"]
 
 
 def test_sync_dying_half_way_keeps_previous_store(tmp_path, monkeypatch):
