@@ -499,6 +499,18 @@ def resolve(pending: pl.DataFrame, prior: pl.DataFrame) -> pl.DataFrame:
 HISTORY_CASES = 500
 
 
+def history_parts(ids: list[int], per: int | None = None) -> list[list[int]]:
+    """The case ids of history_from_source's statements: at most `per` (HISTORY_CASES) each, and from half a
+    statement's cases on an even number of equal size (read_many reads half of them on a second connection)."""
+    per, n = per or HISTORY_CASES, len(ids)
+    if not n:
+        return []
+    k = -(-n // per)
+    k = min(n, k + k % 2 if n >= per // 2 else k)
+    cuts = [i * n // k for i in range(k + 1)]  # sizes differ by at most one
+    return [ids[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
 def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame:
     """Calls to the debtor number (and wrong numbers) before the pending contacts' month, from the source, by
     case over the (case_id, contacted_at) index: an incremental sync's history for the third-party check."""
@@ -510,14 +522,9 @@ def history_from_source(ctx: SyncContext, pending: pl.DataFrame) -> pl.DataFrame
     ids = pending.get_column("case_id").unique().sort().to_list()
     select = sa.select(c.case_id, epoch_of(c.contacted_at).label("contacted_at"),
                        c.outcome.in_(UNANSWERED).label("unanswered"), (c.outcome == "wrong_number").label("wrong"))
-    # an even number of statements of equal size from half a statement's cases on (read_many reads half of them
-    # on a second connection at the same time)
-    k = -(-len(ids) // HISTORY_CASES)
-    k = k + k % 2 if len(ids) >= HISTORY_CASES // 2 else k
-    size = -(-len(ids) // k)
-    stmts = [select.where(c.case_id.in_(ids[i:i + size]), c.contacted_at >= lo, c.channel == "call",
+    stmts = [select.where(c.case_id.in_(part), c.contacted_at >= lo, c.channel == "call",
                           c.phone_no == sa.select(cs.phone).where(cs.case_id == c.case_id).scalar_subquery())
-             for i in range(0, len(ids), size)]
+             for part in history_parts(ids)]
     schema = {"case_id": pl.Int64, "contacted_at": pl.Datetime("us"), "unanswered": pl.Boolean, "wrong": pl.Boolean}
     h = concat(ctx.read_many(stmts, schema), schema)
     h = h.with_columns(pl.col("contacted_at").dt.epoch("s").alias("ts"))

@@ -237,3 +237,24 @@ def test_incremental_sync_judges_as_a_full_one(tmp_path: Path, monkeypatch, per_
         full.frame("compliance_agent").sort("day", "agent_id", "bucket"))
     want = {r["contact_id"] for r in judge(data) if "third_party" in r["checks"]}
     assert set(breaches(tmp_path / "inc").filter(pl.col("check") == "third_party")["contact_id"]) == want
+
+
+@pytest.mark.parametrize("per", [500, 7, 2])
+def test_history_statements_are_even_and_equal_from_half_a_statement_on(per: int) -> None:
+    """history_parts: every id once, in order; at most `per` a statement; one statement below half of `per`, else
+    the smallest even number of statements that holds them (one id: one), of sizes differing by at most one."""
+    from queries.sync.compliance import history_parts
+
+    for n in range(0, 4 * per + 3):
+        ids = list(range(10, 10 + 3 * n, 3))
+        parts = history_parts(ids, per)
+        assert [i for p in parts for i in p] == ids, n
+        assert all(0 < len(p) <= per for p in parts), n
+        if n == 0:
+            assert parts == []
+        elif n < per // 2:
+            assert len(parts) == 1, n
+        else:
+            need = -(-n // per)
+            assert len(parts) == min(n, need + need % 2), (n, [len(p) for p in parts])
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1, n

@@ -201,8 +201,10 @@ def test_every_subscriber_once_and_rerun_sends_nothing(settings, robots, mailbox
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-@pytest.mark.parametrize("password, delivered", [("s3cret", True), ("wrong", False)])
+@pytest.mark.parametrize("password, delivered", [("s3cret", True), ("wrong", False), ("busy", False)])
 def test_smtp_login_from_the_configuration(settings, password, delivered) -> None:  # noqa: ANN001
+    """The right login delivers; a refused one (535) is tried once in the run; a temporary failure (454, the
+    server's authentication backend down) is retried like any other temporary error."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -218,8 +220,10 @@ def test_smtp_login_from_the_configuration(settings, password, delivered) -> Non
     def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
         logins.append(mechanism)
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"dash", b"s3cret")
-        # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting for its timeout)
-        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        busy = isinstance(auth_data, LoginPassword) and auth_data.password == b"busy"
+        # handled=False: aiosmtpd answers 535 (or the message) itself; handled=True would leave the client waiting
+        return AuthResult(success=ok, handled=False, auth_data=auth_data,
+                          message="454 4.7.0 Temporary authentication failure" if busy else None)
 
     port = free_port()
     ctl = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True,
@@ -233,6 +237,10 @@ def test_smtp_login_from_the_configuration(settings, password, delivered) -> Non
         ctl.stop()
     if delivered:
         assert code == 0 and got == [(b"dash", ["audit@bank.example"])]
+    elif password == "busy":  # temporary: each of the three tries logs in again
+        assert code == 1 and got == [] and "454" in err and password not in err
+        assert logins == ["PLAIN", "LOGIN"] * 3, logins
+        assert [g.channel for g in Outbox(settings.store_dir).pending()] == ["email"]
     else:
         assert code == 1 and got == [] and "mail server 127.0.0.1" in err and password not in err
         # one login (smtplib tries each mechanism the server offers): not again in the run, which a mailbox would
