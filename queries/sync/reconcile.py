@@ -9,7 +9,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.source import contract as S
-from queries.source.reader import Reader, cents, day_of
+from queries.source.reader import Reader, cents, epoch_day_of
 from queries.store.versions import table_files
 
 CHECKS = {  # table, day column, money column, id column, store table, count column, cents column
@@ -20,22 +20,55 @@ CHECKS = {  # table, day column, money column, id column, store table, count col
 }
 
 
+#: rows per statement when SQLite's day totals are summed in Polars (a few tens of MB per statement in flight)
+SQLITE_CHUNK_IDS = 2_000_000
+
+
 def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
                       id_limit: int | None = None) -> pl.DataFrame:
-    """Per-day count (and cents) of one table, GROUP BY pushed down; append-only tables up to an id."""
+    """Per-day count (and cents) of one table, GROUP BY pushed down; append-only tables up to an id. SQLite
+    sorts every row for a GROUP BY (it has no hash aggregation): a whole append-only table's days are read in id
+    ranges there and counted in Polars, half the source's CPU (bank scale: 28 → 13 s for 24M contacts)."""
     table, ts_name, amount_name, id_name, *_ = CHECKS[name]
     ts = table.c[ts_name]
-    day = ts if isinstance(ts.type, sa.Date) else day_of(ts)
+    # a timestamp's day by the rule the sync's reads apply
+    day = ts if isinstance(ts.type, sa.Date) else epoch_day_of(ts)
     cols = [day.label("day"), sa.func.count().label("n")]
     if amount_name:
         cols.append(sa.cast(sa.func.sum(cents(table.c[amount_name])), sa.BigInteger).label("cents"))  # PG: numeric
+    schema = {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})}
+    if reader.kind == "sqlite" and since is None and id_name:
+        return _summed_in_id_ranges(reader, table.c[id_name], day, cents(table.c[amount_name]) if amount_name else None,
+                                    id_limit, schema)
     stmt = sa.select(*cols).group_by(day)
     if since is not None:
         stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date) else dt.datetime.combine(since, dt.time())))
     if id_limit is not None and id_name:
         # rows arriving while the sync runs are beyond the watermark on both sides: no false alarms
         stmt = stmt.where(table.c[id_name] <= id_limit)
-    return reader.read(stmt, {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})})
+    return reader.read(stmt, schema)
+
+
+def _summed_in_id_ranges(reader: Reader, id_col: sa.ColumnElement, day: sa.ColumnElement,
+                         amount: sa.ColumnElement | None, id_limit: int | None, schema: dict) -> pl.DataFrame:
+    """source_day_totals of a whole table as rows read by id range and summed per day in Polars."""
+    lo, hi = reader.scalar(sa.select(sa.func.min(id_col))), reader.scalar(sa.select(sa.func.max(id_col)))
+    if id_limit is not None and hi is not None:
+        hi = min(hi, id_limit)
+    cols = [day.label("day"), *([amount.label("cents")] if amount is not None else [])]
+    aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
+    parts = []
+    start = (lo if lo is not None else 1) - 1
+    while hi is not None and start < hi:
+        stop = min(start + SQLITE_CHUNK_IDS, hi)
+        rows = reader.read(sa.select(*cols).where(id_col > start, id_col <= stop),
+                           {k: v for k, v in schema.items() if k != "n"})
+        parts.append(rows.group_by("day").agg(aggs))
+        start = stop
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).group_by("day").agg(pl.col(c).sum() for c in schema if c != "day").select(
+        list(schema)).cast(schema)  # type: ignore[arg-type]
 
 
 def reconcile(reader: Reader, version: Path, since: dt.date | None = None,

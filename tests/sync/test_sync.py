@@ -144,6 +144,70 @@ def test_reconciliation_flags_tampered_store(tmp_path):
     assert not rec["ok"] and rec["mismatches"][0]["table"] == "contacts"
 
 
+def test_the_reconciliations_day_is_the_syncs_day_for_any_text_sqlite_holds(handmade_source):
+    """The source side of the reconciliation counts each row on the day the sync's own read puts it (the naive epoch
+    of epoch_of, floored to a day): SQLite text with a 'T', seconds' fractions or a UTC offset, a Julian day number,
+    and an instant before 1970 (whose day a truncating division would move); on each backend."""
+    from queries.source.reader import epoch_of
+    from queries.sync.reconcile import source_day_totals
+
+    if handmade_source.startswith("sqlite"):
+        engine = sa.create_engine(handmade_source)
+        with engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(sa.text("SELECT contact_id FROM contacts ORDER BY contact_id"))]
+            texts = ["2026-02-10T03:30:00", "2026-02-10 03:30:00+08:00", "2026-02-09 23:59:59.999",
+                     "2026-02-10T00:00:00-01:00", 2461081.75, "1969-12-31 23:00:00"]
+            for cid, text in zip(ids, texts, strict=False):
+                conn.execute(sa.text("UPDATE contacts SET contacted_at = :t WHERE contact_id = :i"),
+                             {"t": text, "i": cid})
+        engine.dispose()
+    with Reader(handmade_source) as r:
+        got = source_day_totals(r, "contacts").sort("day")
+        ts = r.read(sa.select(epoch_of(S.contacts.c.contacted_at).label("ts")), {"ts": pl.Int64})
+    # the sync's rule, by hand: seconds since 1970 floored to whole days
+    want = ts.select((pl.col("ts") // 86_400).cast(pl.Int32).cast(pl.Date).alias("day")).group_by("day").agg(
+        pl.len().cast(pl.Int64).alias("n")).sort("day")
+    assert got.equals(want), (got, want)
+    if handmade_source.startswith("sqlite"):
+        days = set(got.get_column("day").to_list())
+        assert {dt.date(1969, 12, 31), dt.date(2026, 2, 9), dt.date(2026, 2, 10)} <= days, days
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1_000_000])
+def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_path, monkeypatch, chunk):
+    """SQLite's whole-table day totals (read by id range, summed in Polars) equal counts and cents made row by row
+    in Python, with the id limit inside a range and ids that do not start at 1."""
+    import importlib
+
+    rec = importlib.import_module("queries.sync.reconcile")  # the package's `reconcile` is the function
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    insert_rows(url, S.payments, [{"payment_id": -5, "case_id": 1, "agent_id": "A1",
+                                   "paid_at": dt.datetime(2026, 2, 10, 9), "amount": Decimal("12.34"), "method": "app"}])
+    monkeypatch.setattr(rec, "SQLITE_CHUNK_IDS", chunk)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = {"payments": conn.execute(sa.select(S.payments.c.payment_id, S.payments.c.paid_at,
+                                                   S.payments.c.amount)).all(),
+                "contacts": conn.execute(sa.select(S.contacts.c.contact_id, S.contacts.c.contacted_at)).all()}
+    engine.dispose()
+    with Reader(url) as r:
+        for name, got_rows in rows.items():
+            ids = sorted(row[0] for row in got_rows)
+            for limit in (None, ids[len(ids) // 2], ids[0] - 1):
+                want: dict[dt.date, list[int]] = {}
+                for row in got_rows:
+                    if limit is None or row[0] <= limit:
+                        w = want.setdefault(row[1].date(), [0, 0])
+                        w[0] += 1
+                        w[1] += round(row[2] * 100) if name == "payments" else 0
+                got = rec.source_day_totals(r, name, id_limit=limit).sort("day")
+                assert got.get_column("day").to_list() == sorted(want), (name, limit)
+                assert got.get_column("n").to_list() == [want[d][0] for d in sorted(want)], (name, limit)
+                if name == "payments":
+                    assert got.get_column("cents").to_list() == [want[d][1] for d in sorted(want)], limit
+
+
 def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
     """The store side of a reconciliation from `since` reads the month files from since's month on: an older
     month's file is not opened (a new day's sync read and summed every month of three tables)."""
