@@ -15,12 +15,35 @@ from queries.errors import SourceDataError, SourceError
 from queries.source.engines import backend, read_only_engine
 
 
+class day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
+    """The calendar date of a timestamp, in each dialect's own spelling."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_of_default(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "CAST(%s AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "date(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(day_of, "mysql")
+def _day_of_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "DATE(%s)" % compiler.process(element.clauses, **kw)
+
+
 _SQLITE_UNIXEPOCH = __import__("sqlite3").sqlite_version_info >= (3, 38)
 
 
 class epoch_day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
-    """The calendar date of a timestamp, in each dialect's own spelling; in SQLite as days since 1970-01-01 of
-    unixepoch(), the rule the sync's own reads apply (SQLite groups integers much faster than date() text)."""
+    """The calendar date of a timestamp by the rule the sync's reads apply: day_of, and in SQLite the days since
+    1970-01-01 of unixepoch() (epoch_of), floored (an integer: no date text to parse back)."""
 
     type = sa.Integer()
     inherit_cache = True
@@ -29,18 +52,13 @@ class epoch_day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
 
 @compiles(epoch_day_of)
 def _epoch_day_default(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return "CAST(%s AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(epoch_day_of, "mysql")
-def _epoch_day_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return "DATE(%s)" % compiler.process(element.clauses, **kw)
+    return compiler.process(day_of(*element.clauses), **kw)
 
 
 @compiles(epoch_day_of, "sqlite")
 def _epoch_day_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
     if not _SQLITE_UNIXEPOCH:
-        return "date(%s)" % compiler.process(element.clauses, **kw)
+        return compiler.process(day_of(*element.clauses), **kw)
     # SQLite's integer division truncates towards zero: shifted by a million days it floors any date after 700 BC
     return "((unixepoch(%s) + 86400000000) / 86400 - 1000000)" % compiler.process(element.clauses, **kw)
 

@@ -95,7 +95,8 @@ def read_all(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Select, 
     col = table.c[id_col]
     if hi is None:
         hi = ctx.reader.scalar(sa.select(sa.func.max(col))) or 0
-    lo = (ctx.reader.scalar(sa.select(sa.func.min(col))) or 1) - 1
+    first = ctx.reader.scalar(sa.select(sa.func.min(col)))
+    lo = (first if first is not None else 1) - 1  # an id 0 is read too
     return read_events(ctx, table, id_col, select, schema, lo, hi, required)
 
 

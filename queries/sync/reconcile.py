@@ -20,55 +20,75 @@ CHECKS = {  # table, day column, money column, id column, store table, count col
 }
 
 
-#: rows per statement when SQLite's day totals are summed in Polars (a few tens of MB per statement in flight)
-SQLITE_CHUNK_IDS = 2_000_000
+#: rows per statement when SQLite's day totals are summed in Polars (a few tens of MB in flight)
+SQLITE_CHUNK_ROWS = 2_000_000
 
 
 def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
                       id_limit: int | None = None) -> pl.DataFrame:
     """Per-day count (and cents) of one table, GROUP BY pushed down; append-only tables up to an id. SQLite
     sorts every row for a GROUP BY (it has no hash aggregation): a whole append-only table's days are read in id
-    ranges there and counted in Polars, half the source's CPU (bank scale: 28 → 13 s for 24M contacts)."""
+    order there and counted in Polars (bank scale: 27 → 21 s of CPU for payments and contacts)."""
     table, ts_name, amount_name, id_name, *_ = CHECKS[name]
     ts = table.c[ts_name]
+    dated = isinstance(ts.type, sa.Date)
     # a timestamp's day by the rule the sync's reads apply
-    day = ts if isinstance(ts.type, sa.Date) else epoch_day_of(ts)
-    cols = [day.label("day"), sa.func.count().label("n")]
-    if amount_name:
-        cols.append(sa.cast(sa.func.sum(cents(table.c[amount_name])), sa.BigInteger).label("cents"))  # PG: numeric
+    day = ts if dated else epoch_day_of(ts)
+    amount = cents(table.c[amount_name]) if amount_name else None
     schema = {"day": pl.Date, "n": pl.Int64, **({"cents": pl.Int64} if amount_name else {})}
     if reader.kind == "sqlite" and since is None and id_name:
-        return _summed_in_id_ranges(reader, table.c[id_name], day, cents(table.c[amount_name]) if amount_name else None,
-                                    id_limit, schema)
+        return _summed_in_id_order(reader, table.c[id_name], day, amount, id_limit, schema)
+    cols = [day.label("day"), sa.func.count().label("n")]
+    if amount is not None:
+        cols.append(sa.cast(sa.func.sum(amount), sa.BigInteger).label("cents"))  # PG: numeric
     stmt = sa.select(*cols).group_by(day)
-    if since is not None:
-        stmt = stmt.where(ts >= (since if isinstance(ts.type, sa.Date) else dt.datetime.combine(since, dt.time())))
     if id_limit is not None and id_name:
         # rows arriving while the sync runs are beyond the watermark on both sides: no false alarms
         stmt = stmt.where(table.c[id_name] <= id_limit)
-    return reader.read(stmt, schema)
+    if since is None:
+        return reader.read(stmt, schema)
+    if dated:
+        return reader.read(stmt.where(ts >= since), schema)
+    if reader.kind != "sqlite":
+        return reader.read(stmt.where(ts >= dt.datetime.combine(since, dt.time())), schema)
+    # SQLite text may carry a UTC offset (its day is the UTC one, up to 14 h away) and a number is a Julian day,
+    # less than any text: both by the time index, then the days before `since` dropped (an OR of the two ranges
+    # made SQLite walk the id index instead: 10.7 against 0.5 s for a week of contacts at bank scale)
+    text = sa.type_coerce(ts, sa.String)
+    edge = dt.datetime.combine(since, dt.time()) - dt.timedelta(hours=14)
+    parts = [reader.read(stmt.where(cond), schema) for cond in (text >= f"{edge:%Y-%m-%d %H:%M:%S}", text < "")]
+    return _per_day([p.filter(pl.col("day") >= since) for p in parts], schema)
 
 
-def _summed_in_id_ranges(reader: Reader, id_col: sa.ColumnElement, day: sa.ColumnElement,
-                         amount: sa.ColumnElement | None, id_limit: int | None, schema: dict) -> pl.DataFrame:
-    """source_day_totals of a whole table as rows read by id range and summed per day in Polars."""
-    lo, hi = reader.scalar(sa.select(sa.func.min(id_col))), reader.scalar(sa.select(sa.func.max(id_col)))
-    if id_limit is not None and hi is not None:
-        hi = min(hi, id_limit)
-    cols = [day.label("day"), *([amount.label("cents")] if amount is not None else [])]
-    aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
-    parts = []
-    start = (lo if lo is not None else 1) - 1
-    while hi is not None and start < hi:
-        stop = min(start + SQLITE_CHUNK_IDS, hi)
-        rows = reader.read(sa.select(*cols).where(id_col > start, id_col <= stop),
-                           {k: v for k, v in schema.items() if k != "n"})
-        parts.append(rows.group_by("day").agg(aggs))
-        start = stop
+def _per_day(parts: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
+    """Per-day totals of several frames of per-day (or per-row) sums, in `schema`'s columns and types."""
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat(parts).group_by("day").agg(pl.col(c).sum() for c in schema if c != "day").select(
         list(schema)).cast(schema)  # type: ignore[arg-type]
+
+
+def _summed_in_id_order(reader: Reader, id_col: sa.ColumnElement, day: sa.ColumnElement,
+                        amount: sa.ColumnElement | None, id_limit: int | None, schema: dict) -> pl.DataFrame:
+    """source_day_totals of a whole table: rows read in id order, SQLITE_CHUNK_ROWS a statement (each after the
+    last id read: gaps in the ids cost nothing), summed per day in Polars."""
+    cols = [id_col.label("id"), day.label("day"), *([amount.label("cents")] if amount is not None else [])]
+    read_schema = {"id": pl.Int64, **{k: v for k, v in schema.items() if k != "n"}}
+    aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
+    parts, after = [], None
+    while True:
+        stmt = sa.select(*cols)
+        if id_limit is not None:
+            stmt = stmt.where(id_col <= id_limit)
+        if after is not None:
+            stmt = stmt.where(id_col > after)
+        rows = reader.read(stmt.order_by(id_col).limit(SQLITE_CHUNK_ROWS), read_schema)
+        if rows.height:
+            parts.append(rows.group_by("day").agg(aggs))
+        if rows.height < SQLITE_CHUNK_ROWS:
+            break
+        after = int(rows.get_column("id")[-1])
+    return _per_day(parts, schema)
 
 
 def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
@@ -91,7 +111,8 @@ def reconcile(reader: Reader, version: Path, since: dt.date | None = None,
         j = src.join(st, on="day", how="full", coalesce=True, suffix="_store").fill_null(0)
         bad = j.filter(pl.any_horizontal([pl.col(k) != pl.col(f"{k}_store") for k in keys]))
         for row in bad.sort("day").iter_rows(named=True):
-            mismatches.append({"table": name, "day": row["day"].isoformat(),
+            # a day the source cannot tell (a timestamp it does not read as one) is listed as None
+            mismatches.append({"table": name, "day": row["day"].isoformat() if row["day"] is not None else None,
                                "source": {k: row[k] for k in keys},
                                "store": {k: row[f"{k}_store"] for k in keys}})
         checked[name] = j.height

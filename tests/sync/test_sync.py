@@ -175,16 +175,17 @@ def test_the_reconciliations_day_is_the_syncs_day_for_any_text_sqlite_holds(hand
 
 @pytest.mark.parametrize("chunk", [1, 3, 1_000_000])
 def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_path, monkeypatch, chunk):
-    """SQLite's whole-table day totals (read by id range, summed in Polars) equal counts and cents made row by row
-    in Python, with the id limit inside a range and ids that do not start at 1."""
+    """SQLite's whole-table day totals (read in id order, summed in Polars) equal counts and cents made row by row
+    in Python: the id limit inside the ids, below them, none; ids with gaps, id 0, a negative id and one near 2^62
+    (statements follow the rows, not the span of the ids)."""
     import importlib
 
     rec = importlib.import_module("queries.sync.reconcile")  # the package's `reconcile` is the function
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     build_handmade(url)
-    insert_rows(url, S.payments, [{"payment_id": -5, "case_id": 1, "agent_id": "A1",
-                                   "paid_at": dt.datetime(2026, 2, 10, 9), "amount": Decimal("12.34"), "method": "app"}])
-    monkeypatch.setattr(rec, "SQLITE_CHUNK_IDS", chunk)
+    insert_rows(url, S.payments, [{"payment_id": i, "case_id": 1, "agent_id": "A1", "amount": Decimal("12.34"),
+                                   "paid_at": dt.datetime(2026, 2, 10, 9), "method": "app"} for i in (-5, 0, 2**62)])
+    monkeypatch.setattr(rec, "SQLITE_CHUNK_ROWS", chunk)
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = {"payments": conn.execute(sa.select(S.payments.c.payment_id, S.payments.c.paid_at,
@@ -201,11 +202,52 @@ def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_
                         w = want.setdefault(row[1].date(), [0, 0])
                         w[0] += 1
                         w[1] += round(row[2] * 100) if name == "payments" else 0
+                days = sorted(want)
+                expected = pl.DataFrame({"day": days, "n": [want[d][0] for d in days],
+                                         **({"cents": [want[d][1] for d in days]} if name == "payments" else {})},
+                                        schema={"day": pl.Date, "n": pl.Int64,
+                                                **({"cents": pl.Int64} if name == "payments" else {})})
                 got = rec.source_day_totals(r, name, id_limit=limit).sort("day")
-                assert got.get_column("day").to_list() == sorted(want), (name, limit)
-                assert got.get_column("n").to_list() == [want[d][0] for d in sorted(want)], (name, limit)
-                if name == "payments":
-                    assert got.get_column("cents").to_list() == [want[d][1] for d in sorted(want)], limit
+                assert got.equals(expected), (name, limit, got, expected)
+
+
+def test_a_source_whose_ids_start_at_0_syncs_every_row(tmp_path):
+    """An id 0 is read by a full sync (the lower bound was `min or 1`, which skipped it) and reconciles."""
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    insert_rows(url, S.payments, [{"payment_id": 0, "case_id": 1, "agent_id": "A1",
+                                   "paid_at": dt.datetime(2026, 2, 10, 9), "amount": Decimal("12.34"),
+                                   "method": "app"}])
+    res = run_sync(url, tmp_path / "store", full=True)
+    assert res.ok, res.reconciliation
+    assert res.rows_read["payments"] == len(PAYMENTS) + 1
+
+
+def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_path):
+    """From a day on, SQLite text with a UTC offset across the day's edge and a Julian day number are counted on
+    the day the sync puts them (the text filter has a day's margin and takes every number)."""
+    from queries.source.reader import epoch_of
+    from queries.sync.reconcile import source_day_totals
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    since = dt.date(2026, 2, 10)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT contact_id FROM contacts ORDER BY contact_id"))]
+        # 09 Feb 23:30 at -01:00 is 10 Feb 00:30 (in); 10 Feb 03:00 at +08:00 is 09 Feb 19:00 (out); Julian
+        # 2461082.25 is 10 Feb 18:00 (in); 10 Feb 00:00:00.5 with a 'T' (in)
+        texts = ["2026-02-09T23:30:00-01:00", "2026-02-10 03:00:00+08:00", 2461082.25, "2026-02-10T00:00:00.5"]
+        for cid, text in zip(ids, texts, strict=False):
+            conn.execute(sa.text("UPDATE contacts SET contacted_at = :t WHERE contact_id = :i"), {"t": text, "i": cid})
+    engine.dispose()
+    with Reader(url) as r:
+        got = source_day_totals(r, "contacts", since=since).sort("day")
+        ts = r.read(sa.select(epoch_of(S.contacts.c.contacted_at).label("ts")), {"ts": pl.Int64})
+    want = ts.select((pl.col("ts") // 86_400).cast(pl.Int32).cast(pl.Date).alias("day")).filter(
+        pl.col("day") >= since).group_by("day").agg(pl.len().cast(pl.Int64).alias("n")).sort("day")
+    assert got.equals(want), (got, want)
+    assert got.row(0) == (since, 3), got
 
 
 def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
