@@ -198,9 +198,8 @@ def plain_vintages(url: str, as_of: dt.date) -> dict:
     return out
 
 
-def test_vintages_equal_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN001
-    run_sync(small_source, tmp_path / "store", full=True)
-    st = Store.open(tmp_path / "store")
+def test_vintages_equal_a_row_by_row_count(small_source, small_store_dir):  # noqa: ANN001
+    st = Store.open(small_store_dir)
     got = compute("agency_liquidation", st, Filters(D(2000, 1, 1), st.as_of))
     want = plain_vintages(small_source, st.as_of)
     assert got.height == len(want) > 100
@@ -427,9 +426,8 @@ def plain_commission(url: str, as_of: dt.date) -> dict:
     return out
 
 
-def test_commission_equals_a_row_by_row_count(small_source, tmp_path):  # noqa: ANN001
-    run_sync(small_source, tmp_path / "store", full=True)
-    st = Store.open(tmp_path / "store")
+def test_commission_equals_a_row_by_row_count(small_source, small_store_dir):  # noqa: ANN001
+    st = Store.open(small_store_dir)
     assert has_fees(st)
     got = compute("agency_score", st, Filters(D(2000, 1, 1), st.as_of))
     want = plain_commission(small_source, st.as_of)

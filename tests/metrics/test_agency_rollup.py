@@ -144,13 +144,12 @@ def _listed(pages: list) -> dict[int, tuple[int, float]]:
     return {r["case_id"]: (r["events"], r["amount"]) for p in pages for r in p.iter_rows(named=True)}
 
 
-def test_the_store_lists_equal_the_source_lists_on_a_generated_database(small_source, tmp_path):
+def test_the_store_lists_equal_the_source_lists_on_a_generated_database(small_source, small_store_dir):
     """Every holder's placements of every month, through one month and to date, and every holder's period: the
     same cases, payments and order from the store as from the source's snapshots — except that the store counts a
     payment for the one placement that held the case (the source list, for a case that left and came back, also
     for its earlier placement), which the row-by-row check of test_agency pins as the figures'."""
-    run_sync(small_source, tmp_path / "store", full=True)
-    store = Store.open(tmp_path / "store")
+    store = Store.open(small_store_dir)
     eng = sa.create_engine(small_source)
     period = Filters(D(2026, 1, 1), store.as_of)
     placements = store.scan("agency_placements").collect()
@@ -199,12 +198,11 @@ def test_a_full_sync_makes_the_holdings_a_range_of_cases_at_a_time(fresh_source,
     _assert_same(Store.open(tmp_path / "ranged"), Store.open(tmp_path / "whole"))
 
 
-def test_ranges_of_cases_cover_every_case_id_once(small_source, tmp_path):
+def test_ranges_of_cases_cover_every_case_id_once(small_store_dir):
     """The ranges split the sorted case ids into contiguous, disjoint intervals that cover every id (and ids the
     cases table lacks, which a snapshot may hold)."""
-    run_sync(small_source, tmp_path / "store", full=True)
-    version = current_version(tmp_path / "store")
-    store = Store.open(tmp_path / "store")
+    version = current_version(small_store_dir)
+    store = Store.open(small_store_dir)
     ids = store.scan("base/cases").select("case_id").collect().get_column("case_id").sort()
     dates = sorted(D.fromisoformat(f.stem) for f in (version / "base" / "snapshots").glob("*.parquet"))
     ranges = agency.case_ranges(version, dates, ids, rows=1_000)

@@ -236,8 +236,10 @@ def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_pat
     with engine.begin() as conn:
         ids = [r[0] for r in conn.execute(sa.text("SELECT contact_id FROM contacts ORDER BY contact_id"))]
         # 09 Feb 23:30 at -01:00 is 10 Feb 00:30 (in); 10 Feb 03:00 at +08:00 is 09 Feb 19:00 (out); Julian
-        # 2461082.25 is 10 Feb 18:00 (in); 10 Feb 00:00:00.5 with a 'T' (in)
-        texts = ["2026-02-09T23:30:00-01:00", "2026-02-10 03:00:00+08:00", 2461082.25, "2026-02-10T00:00:00.5"]
+        # 2461082.25 is 10 Feb 18:00 (in); 10 Feb 00:00:00.5 with a 'T' (in); 09 Feb 10:00 at -14:00, the largest
+        # offset, without seconds, is 10 Feb 00:00 (in)
+        texts = ["2026-02-09T23:30:00-01:00", "2026-02-10 03:00:00+08:00", 2461082.25, "2026-02-10T00:00:00.5",
+                 "2026-02-09 10:00-14:00"]
         for cid, text in zip(ids, texts, strict=False):
             conn.execute(sa.text("UPDATE contacts SET contacted_at = :t WHERE contact_id = :i"), {"t": text, "i": cid})
     engine.dispose()
@@ -247,7 +249,7 @@ def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_pat
     want = ts.select((pl.col("ts") // 86_400).cast(pl.Int32).cast(pl.Date).alias("day")).filter(
         pl.col("day") >= since).group_by("day").agg(pl.len().cast(pl.Int64).alias("n")).sort("day")
     assert got.equals(want), (got, want)
-    assert got.row(0) == (since, 3), got
+    assert got.row(0) == (since, 4), got
 
 
 def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
