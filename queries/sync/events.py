@@ -11,11 +11,13 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.source.reader import require
+from queries.source.reader import Reader, require
 from queries.store import Watermarks
 from queries.sync.context import SyncContext, concat
 
 CHUNK_ROWS = 1_000_000
+#: id ranges of CHUNK_ROWS ids above which a read takes its chunks' bounds from the id index (id_bounds)
+MAX_RANGES = 10_000
 #: events in one month above which a sync aggregates its months one at a time: a month of contacts in flight
 #: holds a few hundred bytes per row at its peak, so two months of 5× bank scale (~9M rows each) held 8.6 GB; a
 #: bank's months (~2M rows) still go two at a time (CASES_SYNC_MONTH_WORKERS), which is quicker
@@ -67,12 +69,7 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
     chunks while the current one is used (drivers and Polars release the GIL; SQLite is single-threaded
     per connection, so a second connection doubles the read rate on a multi-core machine)."""
     col = table.c[id_col]
-    bounds = []
-    start = lo_exclusive
-    while start < hi:
-        stop = min(start + CHUNK_ROWS, hi)
-        bounds.append((start, stop))
-        start = stop
+    bounds = id_bounds(ctx.reader, col, lo_exclusive, hi)
     if not bounds:
         return
     readers = [ctx.reader]
@@ -87,6 +84,21 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
             ahead.append(pool.submit(readers[i % len(readers)].read, select.where(col > lo, col <= hi_), schema))
         for fut in ahead:
             yield require(fut.result(), table.name, id_col, required or {})
+
+
+def id_bounds(reader: Reader, col: sa.ColumnElement, lo_exclusive: int, hi: int) -> list[tuple[int, int]]:
+    """(lo, hi] id ranges covering (lo_exclusive, hi], about CHUNK_ROWS rows each: CHUNK_ROWS ids apart, or for
+    sparse ids (more than MAX_RANGES such ranges: snowflake-style ids, ~10^18 from the first) read off the id index,
+    the CHUNK_ROWS-th id after each bound."""
+    if (hi - lo_exclusive) // CHUNK_ROWS <= MAX_RANGES:
+        return [(start, min(start + CHUNK_ROWS, hi)) for start in range(lo_exclusive, hi, CHUNK_ROWS)]
+    bounds, start = [], lo_exclusive
+    while start < hi:
+        stop = reader.scalar(sa.select(col).where(col > start, col <= hi).order_by(col).offset(CHUNK_ROWS - 1)
+                             .limit(1))
+        bounds.append((start, hi if stop is None else int(stop)))
+        start = bounds[-1][1]
+    return bounds
 
 
 def read_all(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Select, schema: dict, hi: int | None = None,

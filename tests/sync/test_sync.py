@@ -223,6 +223,39 @@ def test_a_source_whose_ids_start_at_0_syncs_every_row(tmp_path):
     assert res.rows_read["payments"] == len(PAYMENTS) + 1
 
 
+def test_snowflake_ids_are_read_in_chunks_of_rows_not_of_ids(tmp_path, monkeypatch):
+    """Ids ~10^18 from the first (snowflake-style, rising with time) are read in chunks whose bounds come off the id
+    index, CHUNK_ROWS rows each: fixed ranges of CHUNK_ROWS ids between them would never end. The full and the
+    incremental sync read every row and reconcile."""
+    import importlib
+
+    events = importlib.import_module("queries.sync.events")
+    monkeypatch.setattr(events, "CHUNK_ROWS", 3)
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for table, key in (("payments", "payment_id"), ("contacts", "contact_id")):
+            conn.execute(sa.text(f"UPDATE {table} SET {key} = {key} * 10000000000000000 + 1000000000000000000"))
+    with Reader(url) as r:
+        col = S.payments.c.payment_id
+        ids = sorted(row[0] for row in engine.connect().execute(sa.select(col)))
+        bounds = events.id_bounds(r, col, ids[0] - 1, ids[-1])
+    engine.dispose()
+    # every third id closes a chunk; the last chunk ends at the highest id
+    want = [ids[i] for i in range(2, len(ids), 3)]
+    want = want if want and want[-1] == ids[-1] else [*want, ids[-1]]
+    assert [b[1] for b in bounds] == want and bounds[0][0] == ids[0] - 1
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    full = run_sync(url, tmp_path / "store", full=True)
+    assert full.ok and full.rows_read["payments"] == len(PAYMENTS), full.reconciliation
+    assert full.rows_read["contacts"] == len(CONTACTS)
+    insert_rows(url, S.payments, [{"payment_id": 3 * 10**18, "case_id": 1, "agent_id": "A1", "method": "app",
+                                   "paid_at": dt.datetime(2026, 3, 30, 9), "amount": Decimal("12.34")}])
+    inc = run_sync(url, tmp_path / "store")
+    assert not inc.full and inc.ok and inc.rows_read["payments"] == 1, inc.reconciliation
+
+
 def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_path):
     """From a day on, SQLite text with a UTC offset across the day's edge and a Julian day number are counted on
     the day the sync puts them (the text filter has a day's margin and takes every number)."""
