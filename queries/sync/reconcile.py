@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from queries.source import contract as S
 from queries.source.reader import Reader, cents, epoch_day_of
 from queries.store.versions import table_files
+from queries.sync.events import id_bounds
 
 CHECKS = {  # table, day column, money column, id column, store table, count column, cents column
     "payments": (S.payments, "paid_at", "amount", "payment_id", "payments_agent", "n", "cents"),
@@ -20,15 +21,11 @@ CHECKS = {  # table, day column, money column, id column, store table, count col
 }
 
 
-#: rows per statement when SQLite's day totals are summed in Polars (a few tens of MB in flight)
-SQLITE_CHUNK_ROWS = 2_000_000
-
-
 def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
                       id_limit: int | None = None) -> pl.DataFrame:
     """Per-day count (and cents) of one table, GROUP BY pushed down; append-only tables up to an id. SQLite
     sorts every row for a GROUP BY (it has no hash aggregation): a whole append-only table's days are read in id
-    order there and counted in Polars (bank scale: 27 → 21 s of CPU for payments and contacts)."""
+    order there and counted in Polars (bank scale: 27 → 15 s of CPU for payments and contacts)."""
     table, ts_name, amount_name, id_name, *_ = CHECKS[name]
     ts = table.c[ts_name]
     dated = isinstance(ts.type, sa.Date)
@@ -71,24 +68,17 @@ def _per_day(parts: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
 
 def _summed_in_id_order(reader: Reader, id_col: sa.ColumnElement, day: sa.ColumnElement,
                         amount: sa.ColumnElement | None, id_limit: int | None, schema: dict) -> pl.DataFrame:
-    """source_day_totals of a whole table: rows read in id order, SQLITE_CHUNK_ROWS a statement (each after the
-    last id read: gaps in the ids cost nothing), summed per day in Polars."""
-    cols = [id_col.label("id"), day.label("day"), *([amount.label("cents")] if amount is not None else [])]
-    read_schema = {"id": pl.Int64, **{k: v for k, v in schema.items() if k != "n"}}
+    """source_day_totals of a whole table: rows read in the sync's own id chunks (events.id_bounds: about a
+    million rows each, sparse ids included), summed per day in Polars."""
+    first, last = (reader.scalar(sa.select(f(id_col))) for f in (sa.func.min, sa.func.max))
+    if first is None:
+        return pl.DataFrame(schema=schema)
+    hi = last if id_limit is None else min(last, id_limit)
+    cols = [day.label("day"), *([amount.label("cents")] if amount is not None else [])]
     aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
-    parts, after = [], None
-    while True:
-        stmt = sa.select(*cols)
-        if id_limit is not None:
-            stmt = stmt.where(id_col <= id_limit)
-        if after is not None:
-            stmt = stmt.where(id_col > after)
-        rows = reader.read(stmt.order_by(id_col).limit(SQLITE_CHUNK_ROWS), read_schema)
-        if rows.height:
-            parts.append(rows.group_by("day").agg(aggs))
-        if rows.height < SQLITE_CHUNK_ROWS:
-            break
-        after = int(rows.get_column("id")[-1])
+    parts = [reader.read(sa.select(*cols).where(id_col > lo, id_col <= up), {k: v for k, v in schema.items()
+                                                                               if k != "n"}).group_by("day").agg(aggs)
+             for lo, up in id_bounds(reader, id_col, first - 1, hi)]
     return _per_day(parts, schema)
 
 

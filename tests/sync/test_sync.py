@@ -175,17 +175,18 @@ def test_the_reconciliations_day_is_the_syncs_day_for_any_text_sqlite_holds(hand
 
 @pytest.mark.parametrize("chunk", [1, 3, 1_000_000])
 def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_path, monkeypatch, chunk):
-    """SQLite's whole-table day totals (read in id order, summed in Polars) equal counts and cents made row by row
-    in Python: the id limit inside the ids, below them, none; ids with gaps, id 0, a negative id and one near 2^62
-    (statements follow the rows, not the span of the ids)."""
+    """SQLite's whole-table day totals (read in the sync's id chunks, summed in Polars) equal counts and cents made
+    row by row in Python: the id limit inside the ids, below them, none; ids with gaps, id 0, a negative id and one
+    near 2^62 (statements follow the rows, not the span of the ids)."""
     import importlib
 
     rec = importlib.import_module("queries.sync.reconcile")  # the package's `reconcile` is the function
+    events = importlib.import_module("queries.sync.events")
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     build_handmade(url)
     insert_rows(url, S.payments, [{"payment_id": i, "case_id": 1, "agent_id": "A1", "amount": Decimal("12.34"),
                                    "paid_at": dt.datetime(2026, 2, 10, 9), "method": "app"} for i in (-5, 0, 2**62)])
-    monkeypatch.setattr(rec, "SQLITE_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(events, "CHUNK_ROWS", chunk)
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = {"payments": conn.execute(sa.select(S.payments.c.payment_id, S.payments.c.paid_at,
