@@ -53,20 +53,39 @@ class StoreWriter:
         if df.height == 0:
             return
         by_day = PARTITIONED[name] == "day"
-        if by_day or date_col == "month":
+        if by_day:
+            self._put_days(folder, df, date_col, row_group_size)
+            return
+        if date_col == "month":
             parts = df.partition_by(date_col, as_dict=True, maintain_order=False)
         else:
             parts = df.with_columns(pl.col(date_col).dt.month_start().alias("_part")).partition_by(
                 "_part", as_dict=True, include_key=False)
         for (d,), part in parts.items():
-            target = folder / f"{d.isoformat() if by_day else d.strftime('%Y-%m')}.parquet"
+            target = folder / f"{d.strftime('%Y-%m')}.parquet"
             if target.exists():
                 target.unlink()  # a hard link to the previous version: never write through it
-            if not by_day and not part.get_column(date_col).is_sorted():  # days in order inside a month file
+            if not part.get_column(date_col).is_sorted():  # days in order inside a month file
                 part = part.sort(date_col)
-            # day files: many small ones, written in bulk by a full sync; lz4 writes and reads faster
-            part.write_parquet(target, compression="lz4" if by_day else "zstd", statistics=True,
-                               row_group_size=row_group_size)
+            part.write_parquet(target, compression="zstd", statistics=True, row_group_size=row_group_size)
+
+    @staticmethod
+    def _put_days(folder: Path, df: pl.DataFrame, date_col: str, row_group_size: int | None) -> None:
+        """One file per day of `df`, named by the day, written in one pass (a write per file cost ~0.5 ms each:
+        most of a small sync's time)."""
+        for d in df.get_column(date_col).unique().to_list():
+            (folder / f"{d.isoformat()}.parquet").unlink(missing_ok=True)  # a hard link to the previous version
+
+        def path(args: pl.io.partition.FileProviderArgs) -> Path:
+            if args.index_in_partition:
+                raise RuntimeError(f"a day of {folder.name} was split across files")
+            return folder / f"{args.partition_keys.item(0, 0).isoformat()}.parquet"
+
+        # many small files, written in bulk by a full sync: lz4 writes and reads faster
+        df.lazy().sink_parquet(
+            pl.PartitionBy(folder, key=date_col, include_key=True, file_path_provider=path, max_rows_per_file=None,
+                           approximate_bytes_per_file=None),
+            compression="lz4", statistics=True, row_group_size=row_group_size, mkdir=True)
 
     def keep_parts(self, name: str, except_keys: set[str], pattern: str = "*.parquet") -> None:
         """Hard-link the previous version's partition files of `name` (the `pattern`), except the listed ones
