@@ -6,7 +6,9 @@ anything above the last bound is the last bucket (M7+). A missing DPD counts as 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -23,7 +25,7 @@ class BucketBounds:
 
     upper: tuple[int, ...] = (0, 30, 60, 90, 120, 150, 180)
 
-    @property
+    @cached_property
     def labels(self) -> tuple[str, ...]:
         """Bucket labels in order, e.g. M0 … M6, M7+."""
         return tuple(f"M{i}" for i in range(len(self.upper))) + (f"M{len(self.upper)}+",)
@@ -36,7 +38,7 @@ class BucketBounds:
         """Index of the bucket of one DPD value (None → the last)."""
         if dpd is None:
             return len(self.upper)
-        return int(np.searchsorted(np.asarray(self.upper), dpd, side="left"))
+        return bisect.bisect_left(self.upper, dpd)  # numpy's searchsorted(side="left") for one value
 
     def codes(self, dpd: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
         """Bucket indexes (uint8) of a numpy DPD array; rows flagged in `missing` get the last bucket."""

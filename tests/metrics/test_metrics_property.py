@@ -8,6 +8,7 @@ in the month; team through the agent's current team); it shares no code with que
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
 from dataclasses import replace
 
@@ -54,6 +55,7 @@ class Oracle:
             self.snaps[_day(s["snapshot_on"])][s["case_id"]] = s
         self.rows = rows
 
+    @functools.cache  # noqa: B019 - one oracle per module, its months few
     def prev_snap(self, month: dt.date) -> dict[int, dict]:
         prev = (month - dt.timedelta(days=1)).replace(day=1)
         days = [d for d in self.snaps if prev <= d < month]
