@@ -33,17 +33,29 @@ def demo_portfolio() -> Portfolio:
 
 
 @pytest.fixture(scope="session")
+def demo_centre_store(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - queries.store.Store
+    """The demo centre as the dashboard ships it (demo scale, seed 7) as of AS_OF, written to SQLite and synced
+    once per test process; its store, which the tests only read."""
+    from queries.store import Store
+    from queries.sync import run_sync
+
+    d = tmp_path_factory.mktemp("demo-store")
+    url = f"sqlite:///{d / 'demo.sqlite'}"
+    build_demo_database(url, "demo", seed=7, as_of=AS_OF)
+    assert run_sync(url, d / "store", full=True).ok
+    return Store.open(d / "store")
+
+
+@pytest.fixture(scope="session")
 def small_portfolio() -> Portfolio:
     """The SMALL centre (seed 11), in memory: the independent answer for database-backed tests."""
     return generate(SMALL, seed=11, as_of=AS_OF)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
-def small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
-    """The SMALL centre written to each backend once per test module (servers skip unless configured)."""
+def _built_small(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SMALL centre (seed 11) written to a new database of `kind`; its URL (the database is dropped after)."""
     from fixtures_store import _mysql_fresh, _pg_fresh
 
-    kind = request.param
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('small') / 'cases.sqlite'}"
         build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
@@ -53,3 +65,26 @@ def small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
     for url in (_pg_fresh(base) if kind == "postgresql" else _mysql_fresh(base)):
         build_demo_database(url, SMALL, seed=11, as_of=AS_OF)
         yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
+def small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    """The SMALL centre written to each backend once per test module, for a module that changes it."""
+    yield from _built_small(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql", "mysql"])
+def shared_small_source(request, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    """The SMALL centre on each backend, built once per test process and shared by every module that only reads
+    it (read-only engines, syncs into stores of their own); a test that writes to it takes small_source."""
+    yield from _built_small(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def shared_small_store(shared_small_source: str, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """shared_small_source synced once per backend and test process into a store its tests only read; its dir."""
+    from queries.sync import run_sync
+
+    path = tmp_path_factory.mktemp("small-store")
+    assert run_sync(shared_small_source, path, full=True).ok
+    return path

@@ -11,11 +11,9 @@ import polars as pl
 import pytest
 from fixtures_demo import AS_OF
 
-from queries.demo import build_demo_database
 from queries.filters import Filters
 from queries.metrics import registry
 from queries.store import Store
-from queries.sync import run_sync
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +80,8 @@ def test_aggressive_agents_and_one_agency_break_the_rules(t, contacts) -> None: 
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    folder = tmp_path_factory.mktemp("demo_compliance")
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    build_demo_database(url, "demo", seed=7, as_of=AS_OF)
-    run_sync(url, folder / "store", full=True)
-    return Store.open(folder / "store")
+def store(demo_centre_store) -> Store:  # noqa: ANN001
+    return demo_centre_store
 
 
 def test_store_figures_on_the_demo(store: Store) -> None:

@@ -198,10 +198,10 @@ def plain_vintages(url: str, as_of: dt.date) -> dict:
     return out
 
 
-def test_vintages_equal_a_row_by_row_count(small_source, small_store_dir):  # noqa: ANN001
-    st = Store.open(small_store_dir)
+def test_vintages_equal_a_row_by_row_count(shared_small_source, shared_small_store):  # noqa: ANN001
+    st = Store.open(shared_small_store)
     got = compute("agency_liquidation", st, Filters(D(2000, 1, 1), st.as_of))
-    want = plain_vintages(small_source, st.as_of)
+    want = plain_vintages(shared_small_source, st.as_of)
     assert got.height == len(want) > 100
     for r in got.iter_rows(named=True):
         n, cents, cum = want[(r["holder"], r["placed_month"], r["months_since"])]
@@ -426,11 +426,11 @@ def plain_commission(url: str, as_of: dt.date) -> dict:
     return out
 
 
-def test_commission_equals_a_row_by_row_count(small_source, small_store_dir):  # noqa: ANN001
-    st = Store.open(small_store_dir)
+def test_commission_equals_a_row_by_row_count(shared_small_source, shared_small_store):  # noqa: ANN001
+    st = Store.open(shared_small_store)
     assert has_fees(st)
     got = compute("agency_score", st, Filters(D(2000, 1, 1), st.as_of))
-    want = plain_commission(small_source, st.as_of)
+    want = plain_commission(shared_small_source, st.as_of)
     assert got.height == len(want) >= 1 and sum(want.values()) > 0
     for r in got.iter_rows(named=True):
         assert r["commission"] == pytest.approx(want[r["holder"]] / 100, abs=0.01)

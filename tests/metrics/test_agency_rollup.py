@@ -144,13 +144,13 @@ def _listed(pages: list) -> dict[int, tuple[int, float]]:
     return {r["case_id"]: (r["events"], r["amount"]) for p in pages for r in p.iter_rows(named=True)}
 
 
-def test_the_store_lists_equal_the_source_lists_on_a_generated_database(small_source, small_store_dir):
+def test_the_store_lists_equal_the_source_lists_on_a_generated_database(shared_small_source, shared_small_store):
     """Every holder's placements of every month, through one month and to date, and every holder's period: the
     same cases, payments and order from the store as from the source's snapshots — except that the store counts a
     payment for the one placement that held the case (the source list, for a case that left and came back, also
     for its earlier placement), which the row-by-row check of test_agency pins as the figures'."""
-    store = Store.open(small_store_dir)
-    eng = sa.create_engine(small_source)
+    store = Store.open(shared_small_store)
+    eng = sa.create_engine(shared_small_source)
     period = Filters(D(2026, 1, 1), store.as_of)
     placements = store.scan("agency_placements").collect()
     twice = placements.filter(pl.len().over("case_id", "holder") > 1).get_column("case_id").unique().to_list()
@@ -198,11 +198,11 @@ def test_a_full_sync_makes_the_holdings_a_range_of_cases_at_a_time(fresh_source,
     _assert_same(Store.open(tmp_path / "ranged"), Store.open(tmp_path / "whole"))
 
 
-def test_ranges_of_cases_cover_every_case_id_once(small_store_dir):
+def test_ranges_of_cases_cover_every_case_id_once(shared_small_store):
     """The ranges split the sorted case ids into contiguous, disjoint intervals that cover every id (and ids the
     cases table lacks, which a snapshot may hold)."""
-    version = current_version(small_store_dir)
-    store = Store.open(small_store_dir)
+    version = current_version(shared_small_store)
+    store = Store.open(shared_small_store)
     ids = store.scan("base/cases").select("case_id").collect().get_column("case_id").sort()
     dates = sorted(D.fromisoformat(f.stem) for f in (version / "base" / "snapshots").glob("*.parquet"))
     ranges = agency.case_ranges(version, dates, ids, rows=1_000)

@@ -365,19 +365,10 @@ def test_backtest_equals_a_plain_loop(demo_store):
 
 
 @pytest.fixture(scope="module")
-def demo_history(tmp_path_factory):  # noqa: ANN001, ANN201
+def demo_history(demo_centre_store):  # noqa: ANN001, ANN201
     """The demo centre as the dashboard ships it (demo scale, the embedded demo's seed), synced: the history the
     issue asks the interval's coverage on (a 1,500-case centre's 12 months swing 62–87% with the seed)."""
-    from fixtures_demo import AS_OF
-
-    from queries.demo import build_demo_database
-    from queries.sync import run_sync
-
-    d = tmp_path_factory.mktemp("forecast-demo")
-    url = f"sqlite:///{d / 'cases.sqlite'}"
-    build_demo_database(url, "demo", as_of=AS_OF)
-    run_sync(url, d / "store", full=True)
-    return Store.open(d / "store")
+    return demo_centre_store
 
 
 def test_backtest_beats_naive_and_covers_about_80_percent(demo_history):

@@ -11,17 +11,14 @@ from queries.filters import Filters
 from queries.metrics.base import rows, whole_months
 from queries.store import Store, versions
 from queries.store.catalogue import FAMILIES, SUMMABLE
-from queries.sync import run_sync
 
 DAY_FAMILIES = [fam for fam, (_, _, monthly) in FAMILIES.items() if monthly]
 
 
 @pytest.fixture(scope="module")
-def store(small_source, tmp_path_factory) -> Store:  # noqa: ANN001
+def store(shared_small_store) -> Store:  # noqa: ANN001
     """The small centre's store, on each backend."""
-    path = tmp_path_factory.mktemp("edges") / "store"
-    run_sync(small_source, path, full=True)
-    return Store.open(path)
+    return Store.open(shared_small_store)
 
 
 def _periods(store: Store) -> list[tuple[dt.date, dt.date]]:

@@ -34,21 +34,21 @@ def _fingerprint(url: str) -> tuple:
 
 
 @pytest.mark.parametrize("statement", WRITES)
-def test_writes_are_refused(small_source, statement) -> None:  # noqa: ANN001
-    before = _fingerprint(small_source)
-    engine = read_only_engine(small_source)
+def test_writes_are_refused(shared_small_source, statement) -> None:  # noqa: ANN001
+    before = _fingerprint(shared_small_source)
+    engine = read_only_engine(shared_small_source)
     try:
         with pytest.raises(REFUSED):
             with engine.begin() as conn:
                 conn.execute(sa.text(statement))
     finally:
         engine.dispose()
-    assert _fingerprint(small_source) == before
+    assert _fingerprint(shared_small_source) == before
 
 
-def test_session_cannot_be_switched_to_read_write(small_source) -> None:  # noqa: ANN001
-    before = _fingerprint(small_source)
-    engine = read_only_engine(small_source)
+def test_session_cannot_be_switched_to_read_write(shared_small_source) -> None:  # noqa: ANN001
+    before = _fingerprint(shared_small_source)
+    engine = read_only_engine(shared_small_source)
     kind = engine.dialect.name
     switch = {"postgresql": "SET default_transaction_read_only = off", "mysql": "SET SESSION TRANSACTION READ WRITE",
               "sqlite": "PRAGMA query_only = 0"}[kind]
@@ -59,11 +59,11 @@ def test_session_cannot_be_switched_to_read_write(small_source) -> None:  # noqa
                 conn.execute(sa.text(WRITES[1]))
     finally:
         engine.dispose()
-    assert _fingerprint(small_source) == before
+    assert _fingerprint(shared_small_source) == before
 
 
-def test_reads_work(small_source) -> None:  # noqa: ANN001
-    engine = read_only_engine(small_source)
+def test_reads_work(shared_small_source) -> None:  # noqa: ANN001
+    engine = read_only_engine(shared_small_source)
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT COUNT(*) FROM cases")).scalar_one() > 0
@@ -73,10 +73,10 @@ def test_reads_work(small_source) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("statement", WRITES)
-def test_the_session_itself_refuses_writes(small_source, statement) -> None:  # noqa: ANN001
+def test_the_session_itself_refuses_writes(shared_small_source, statement) -> None:  # noqa: ANN001
     """Bypassing the statement guard (raw DB-API cursor), the database session still says no."""
-    before = _fingerprint(small_source)
-    engine = read_only_engine(small_source)
+    before = _fingerprint(shared_small_source)
+    engine = read_only_engine(shared_small_source)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -88,4 +88,4 @@ def test_the_session_itself_refuses_writes(small_source, statement) -> None:  # 
     finally:
         raw.close()
         engine.dispose()
-    assert _fingerprint(small_source) == before
+    assert _fingerprint(shared_small_source) == before

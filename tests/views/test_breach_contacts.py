@@ -24,13 +24,9 @@ LEAD_T01 = Scope(teams=frozenset({"T01"}), role="team_lead")
 
 
 @pytest.fixture(scope="module")
-def synced(small_source, tmp_path_factory):  # noqa: ANN001, ANN201
-    from queries.sync import run_sync
-
-    store_dir = tmp_path_factory.mktemp("breach_store")
-    run_sync(small_source, store_dir, full=True)
-    engine = read_only_engine(small_source)
-    yield Store.open(store_dir), engine, small_source
+def synced(shared_small_source, shared_small_store):  # noqa: ANN001, ANN201
+    engine = read_only_engine(shared_small_source)
+    yield Store.open(shared_small_store), engine, shared_small_source
     engine.dispose()
 
 

@@ -17,8 +17,8 @@ LEAD_T01 = Scope(teams=frozenset({"T01"}), role="team_lead")
 
 
 @pytest.fixture(scope="module")
-def engine(small_source):  # noqa: ANN001, ANN201
-    e = read_only_engine(small_source)
+def engine(shared_small_source):  # noqa: ANN001, ANN201
+    e = read_only_engine(shared_small_source)
     yield e
     e.dispose()
 
