@@ -5,6 +5,7 @@ sync's, every table file by file (base tables included), on a demo-generated SQL
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 import sys
 from pathlib import Path
@@ -69,6 +70,12 @@ def _kept_column_changes(path: Path, day: dt.date) -> None:
     con.close()
 
 
+def _bytes(version: Path) -> dict[str, str]:
+    """Every file of a store version and a digest of its bytes."""
+    return {f.relative_to(version).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in version.rglob("*") if f.is_file()}
+
+
 def test_new_days_incremental_equal_full(tmp_path: Path) -> None:
     src = tmp_path / "cases.sqlite"
     url = f"sqlite:///{src}"
@@ -78,8 +85,13 @@ def test_new_days_incremental_equal_full(tmp_path: Path) -> None:
         day = dt.date.fromisoformat(apply_day(str(src))["day"])
         if i == 0:
             _kept_column_changes(src, day)
+        before = current_version(tmp_path / "inc")
+        served = _bytes(before)
         inc = run_sync(url, tmp_path / "inc")
         assert not inc.full and inc.ok, inc.reconciliation
+        # the version a dashboard may still be serving is untouched: the new one links its unchanged files and
+        # never writes through a link
+        assert current_version(tmp_path / "inc") != before and _bytes(before) == served
         assert inc.rows_read["cases"] == (2 if i == 0 else 0)  # the nightly stamps alone change nothing kept
         assert run_sync(url, tmp_path / f"full{i}", full=True).ok
         assert_same_store(tmp_path / "inc", tmp_path / f"full{i}")
