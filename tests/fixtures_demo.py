@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,17 +34,24 @@ def demo_portfolio() -> Portfolio:
 
 
 @pytest.fixture(scope="session")
-def demo_centre_store(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - queries.store.Store
-    """The demo centre as the dashboard ships it (demo scale, seed 7) as of AS_OF, written to SQLite and synced
-    once per test process; its store, which the tests only read."""
+def demo_centre_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The demo centre as the dashboard ships it (demo scale, seed 7) as of AS_OF, streamed to SQLite once per test
+    process; its path and the generator's progress lines. Tests only read it."""
+    path = tmp_path_factory.mktemp("demo-centre") / "demo.sqlite"
+    lines: list[str] = []
+    build_demo_database(f"sqlite:///{path}", "demo", seed=7, as_of=AS_OF, progress=lines.append)
+    return path, lines
+
+
+@pytest.fixture(scope="session")
+def demo_centre_store(demo_centre_db: tuple[Path, list[str]]):  # noqa: ANN201 - queries.store.Store
+    """demo_centre_db synced once per test process; its store, which the tests only read."""
     from queries.store import Store
     from queries.sync import run_sync
 
-    d = tmp_path_factory.mktemp("demo-store")
-    url = f"sqlite:///{d / 'demo.sqlite'}"
-    build_demo_database(url, "demo", seed=7, as_of=AS_OF)
-    assert run_sync(url, d / "store", full=True).ok
-    return Store.open(d / "store")
+    store = demo_centre_db[0].parent / "store"
+    assert run_sync(f"sqlite:///{demo_centre_db[0]}", store, full=True).ok
+    return Store.open(store)
 
 
 @pytest.fixture(scope="session")

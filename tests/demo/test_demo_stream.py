@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fixtures_demo import AS_OF
 
 from queries.cli import main as cli_main
-from queries.demo import SCALES, build_demo_database, scale_for_cases
+from queries.demo import SCALES, scale_for_cases
 from queries.demo.simulate import stream
 from queries.source import contract as S
 from queries.source.write import open_target
@@ -28,10 +28,8 @@ def _table_rows(path: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-def test_streamed_database_equals_the_in_memory_one(demo_portfolio, tmp_path) -> None:  # noqa: ANN001
-    streamed, in_memory = tmp_path / "streamed.sqlite", tmp_path / "in_memory.sqlite"
-    lines: list[str] = []
-    build_demo_database(f"sqlite:///{streamed}", "demo", seed=7, as_of=AS_OF, progress=lines.append)
+def test_streamed_database_equals_the_in_memory_one(demo_portfolio, demo_centre_db, tmp_path) -> None:  # noqa: ANN001
+    (streamed, lines), in_memory = demo_centre_db, tmp_path / "in_memory.sqlite"
     assert sum(line.startswith("month ") for line in lines) == SCALES["demo"].months  # a progress line per month
     with open_target(f"sqlite:///{in_memory}") as target:
         target.write(demo_portfolio.tables)
