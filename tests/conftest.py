@@ -5,6 +5,18 @@ import functools
 
 import streamlit.components.v2.manifest_scanner as _manifests
 
+# The session-wide fixtures are made visible here, once: a session fixture imported into several folders'
+# conftest.py files is a separate fixture in each, built again for each folder.
+from fixtures_app import app_source  # noqa: F401
+from fixtures_demo import (  # noqa: F401
+    demo_centre_db,
+    demo_centre_store,
+    demo_portfolio,
+    shared_small_source,
+    shared_small_store,
+    small_portfolio,
+)
+
 # Each new AppTest scans every installed package for Streamlit component manifests (~5% of the suite's time). The
 # installed packages do not change while the tests run, so the scan's answer is kept for the process.
 _manifests.scan_component_manifests = functools.cache(_manifests.scan_component_manifests)

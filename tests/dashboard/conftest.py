@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures_app import app_source, app_store, run_app, served  # noqa: F401
+from fixtures_app import app_store, run_app, served  # noqa: F401
 
 
 @pytest.fixture(scope="module")

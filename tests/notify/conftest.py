@@ -1,4 +1,3 @@
 """Digest and alert tests: a store copy per test, a real SMTP server, local robot endpoints."""
 
-from fixtures_app import app_source  # noqa: F401
 from fixtures_notify import mailbox, robots, settings, store_dir  # noqa: F401
