@@ -35,8 +35,8 @@ class BucketBounds:
         return self.labels[self.code(dpd)]
 
     def code(self, dpd: int | None) -> int:
-        """Index of the bucket of one DPD value (None → the last)."""
-        if dpd is None:
+        """Index of the bucket of one DPD value (None or NaN → the last)."""
+        if dpd is None or dpd != dpd:  # missing, or NaN (which numpy's searchsorted also puts last)
             return len(self.upper)
         return bisect.bisect_left(self.upper, dpd)  # numpy's searchsorted(side="left") for one value
 

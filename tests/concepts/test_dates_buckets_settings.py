@@ -91,6 +91,10 @@ WANT = ["M0", "M1", "M1", "M2", "M2", "M3", "M3", "M4", "M4", "M5", "M5", "M6", 
 def test_the_bucket_rule_agrees_in_python_polars_numpy_and_sql() -> None:
     b = DEFAULT_BUCKETS
     assert [b.label(d) for d in DPD] == WANT
+    # one value and an array agree everywhere, negative and NaN included (NaN and a missing DPD: the last bucket)
+    many = np.array([-5.0, *DPD, 180.5, float("nan")])
+    assert [b.code(d) for d in many] == b.codes(many).tolist()
+    assert b.code(None) == b.code(float("nan")) == len(b.upper)
     assert pl.select(b.expr(pl.Series(DPD))).to_series().to_list() == WANT
     assert [b.labels[c] for c in b.codes(np.array(DPD))] == WANT
     assert pl.select(b.decode(pl.lit(pl.Series(b.codes(np.array(DPD)))))).to_series().to_list() == WANT

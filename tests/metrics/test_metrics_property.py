@@ -8,7 +8,6 @@ in the month; team through the agent's current team); it shares no code with que
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import Counter, defaultdict
 from dataclasses import replace
 
@@ -54,12 +53,14 @@ class Oracle:
         for s in rows["balance_snapshots"]:
             self.snaps[_day(s["snapshot_on"])][s["case_id"]] = s
         self.rows = rows
+        self._prev: dict[dt.date, dict[int, dict]] = {}
 
-    @functools.cache  # noqa: B019 - one oracle per module, its months few
     def prev_snap(self, month: dt.date) -> dict[int, dict]:
-        prev = (month - dt.timedelta(days=1)).replace(day=1)
-        days = [d for d in self.snaps if prev <= d < month]
-        return self.snaps[max(days)] if days else {}
+        if month not in self._prev:
+            prev = (month - dt.timedelta(days=1)).replace(day=1)
+            days = [d for d in self.snaps if prev <= d < month]
+            self._prev[month] = self.snaps[max(days)] if days else {}
+        return self._prev[month]
 
     def bucket(self, case_id: int, when: dt.date) -> str:
         m = when.replace(day=1)
