@@ -27,8 +27,8 @@ class Watermarks:
         """The highest id read of an append-only table ('payments' or 'contacts')."""
         return getattr(self, f"{table}_id")
 
-    def set_last_id(self, table: str, value: int) -> None:
-        """Record the highest id read of an append-only table."""
+    def set_last_id(self, table: str, value: int | None) -> None:
+        """Record the highest id read of an append-only table (None: nothing read yet)."""
         setattr(self, f"{table}_id", value)
 
     def snapshot_dates(self) -> list[dt.date]:

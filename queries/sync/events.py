@@ -124,7 +124,10 @@ def affected(ctx: SyncContext, kind: str, table: sa.Table, id_col: str, ts: str,
     last = wm.last_id(kind)
     index = ctx.prev_frame(f"base/{kind}_days")
     if ctx.prev is None or last is None or index is None:
-        wm.set_last_id(kind, hi)
+        # an empty table records no id read: a first id of 0 (or below) arriving later is then read whole, where a
+        # recorded 0 would have skipped it
+        empty = ctx.reader.scalar(sa.select(sa.func.min(col))) is None
+        wm.set_last_id(kind, None if empty else hi)
         return read_all(ctx, table, id_col, select, schema, hi, required), None
     new = list(read_events(ctx, table, id_col, select, schema, last, hi, required))
     ctx.rows[kind] = sum(c.height for c in new)

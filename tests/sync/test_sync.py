@@ -224,6 +224,26 @@ def test_a_source_whose_ids_start_at_0_syncs_every_row(tmp_path):
     assert res.rows_read["payments"] == len(PAYMENTS) + 1
 
 
+def test_an_id_0_arriving_after_a_sync_of_an_empty_table_is_read(tmp_path):
+    """A table synced while empty records no id read; its first rows, ids 0 and up, are read by the next sync (a
+    recorded 0 made every later read start after it)."""
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM payments"))
+    engine.dispose()
+    assert run_sync(url, tmp_path / "store", full=True).ok
+    rows = [{"payment_id": i, "case_id": 1, "agent_id": "A1", "paid_at": dt.datetime(2026, 2, 10, 9),
+             "amount": Decimal(amount), "method": "app"} for i, amount in ((0, "12.34"), (5, "0.66"))]
+    insert_rows(url, S.payments, rows)
+    res = run_sync(url, tmp_path / "store")
+    assert res.ok, res.reconciliation
+    assert res.rows_read["payments"] == 2
+    day = Filters(dt.date(2026, 2, 10), dt.date(2026, 2, 10))
+    assert compute("collected", Store.open(tmp_path / "store"), day).row(0, named=True)["numerator"] == 13.00
+
+
 def test_snowflake_ids_are_read_in_chunks_of_rows_not_of_ids(tmp_path, monkeypatch):
     """Ids ~10^18 from the first (snowflake-style, rising with time) are read in chunks whose bounds come off the id
     index, CHUNK_ROWS rows each: fixed ranges of CHUNK_ROWS ids between them would never end. The full and the
