@@ -1,8 +1,8 @@
 """The compliance stage: every contact judged against the rule pack in force on its own day (DESIGN §4b).
 
-It rides on the contacts stage's single read of the contacts table: the select carries a second bit column
-(`q`: third party, call to the debtor number, wrong number, robot, recorded, no consent, unexpected optional
-values) and the channel code; each month's attached rows are judged where the contact rollups are made. The
+It rides on the contacts stage's single read of the contacts table: the select's coded classifications give a
+second bit column (`q`: third party, call to the debtor number, wrong number, robot, recorded, no consent,
+unexpected optional values) and the channel code (see contact_codes); each month's attached rows are judged where the contact rollups are made. The
 third-party check looks back up to `lookback_days` across the month boundary: each month leaves a small tail
 (the last calls to the debtor number per case, the last wrong number), and after all months the third-party
 contacts a month could not decide alone are decided against the tails of the months before (an incremental
@@ -44,8 +44,6 @@ from queries.sync.tables import day_keys, replace_days
 # bits of `q` (computed in SQL beside the contacts stage's `k`)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
     1, 2, 4, 8, 16, 32, 64, 128)
-#: where q and ch sit in the select's packed `k` (k's own bits are below 128; see unpack)
-Q_SHIFT, CH_SHIFT = 1 << 7, 1 << 15
 #: channel codes of `ch` (position in the contract's list; 7 = anything else)
 CHANNEL_CODE = {c: i for i, c in enumerate(S.CONTACT_CHANNELS)}
 #: Optional contract parts the stage looks for (as the manifest and unavailable_checks name them).
@@ -103,11 +101,11 @@ def exempt_channels(pack: RulePack) -> set[str]:
     return {ch for r in pack.for_check("quiet_hours") for ch in r.param("exempt_channels")}  # type: ignore[attr-defined]
 
 
-def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | None = None) -> sa.ColumnElement:
-    """The `q` bits and the `ch` channel code for the compliance checks, packed as q × Q_SHIFT + ch × CH_SHIFT to
-    be added to the contacts stage's `k` (one integer column travels cheaper than three; optional columns when
-    present; `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL integers
-    can; `channels`: the channels that get their own code, the others 7 like an unknown one; None: all)."""
+def q_columns(optional: set[str], kind: str = "sqlite") -> sa.ColumnElement | None:
+    """The `q` bits of the optional columns (robot, recording; when present) for the compliance checks, to be packed
+    into the contacts stage's `k` (see contact_codes; the other `q` bits come from the coded channel, outcome,
+    party and consent); `kind` the backend: a PostgreSQL boolean cannot hold an unexpected value, SQLite and MySQL
+    integers can; None when neither column is present)."""
     c = S.contacts.c
 
     def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
@@ -115,28 +113,17 @@ def q_columns(optional: set[str], kind: str = "sqlite", channels: set[str] | Non
 
     # Q_DEBTOR_CALL (a call to cases.phone) is set after reading, by mark_debtor_calls: a lookup of the case's
     # number per row costs the source two index searches; comparing in memory costs nothing on its side
-    q = (bit(c.party == "third_party", Q_THIRD) + bit(c.outcome == "wrong_number", Q_WRONG)
-         + bit(sa.not_(c.debtor_consent_after_hours), Q_NO_CONSENT))
+    q: list[sa.ColumnElement] = []
     if "contacts.is_robot" in optional:
         if kind == "postgresql":
-            q = q + bit(c.is_robot.is_(True), Q_ROBOT)
+            q.append(bit(c.is_robot.is_(True), Q_ROBOT))
         else:
             robot = sa.type_coerce(c.is_robot, sa.Integer)
-            q = q + bit(robot == 1, Q_ROBOT) + bit(sa.and_(c.is_robot.is_not(None), robot.not_in((0, 1))),
-                                                   Q_BAD_ROBOT)
+            q += [bit(robot == 1, Q_ROBOT), bit(sa.and_(c.is_robot.is_not(None), robot.not_in((0, 1))), Q_BAD_ROBOT)]
     if "contacts.recording_id" in optional:
         blank = sa.func.trim(c.recording_id) == ""
-        q = q + bit(sa.and_(c.recording_id.is_not(None), sa.not_(blank)), Q_RECORDED) + bit(blank, Q_BAD_REC)
-    # a code only for the channels a rule exempts: fewer string comparisons per row in the source
-    coded = [(c.channel == name, code) for name, code in CHANNEL_CODE.items() if channels is None or name in channels]
-    ch = sa.case(*coded, else_=7) if coded else sa.literal(7, sa.Integer)
-    return q * Q_SHIFT + ch * CH_SHIFT
-
-
-def unpack(k: pl.Expr) -> list[pl.Expr]:
-    """The select's packed `k` → the narrow columns k, q and ch."""
-    return [(k % Q_SHIFT).cast(pl.UInt8).alias("k"), (k // Q_SHIFT % 256).cast(pl.UInt8).alias("q"),
-            (k // CH_SHIFT).cast(pl.UInt8).alias("ch")]
+        q += [bit(sa.and_(c.recording_id.is_not(None), sa.not_(blank)), Q_RECORDED), bit(blank, Q_BAD_REC)]
+    return sum(q[1:], q[0]) if q else None
 
 
 @dataclass

@@ -10,17 +10,12 @@ import sqlalchemy as sa
 
 from queries.dates import months_of
 from queries.frames import summed
-from queries.metrics.contact import (
-    ATTEMPT_CHANNELS,
-    NOT_CONNECTED,
-    RPC_OUTCOMES,
-    UNANSWERED,
-    over_frequency_breach,
-)
+from queries.metrics.contact import over_frequency_breach
 from queries.source import contract as S
 from queries.source.reader import epoch_of
 from queries.store import Watermarks
 from queries.sync import compliance
+from queries.sync.contact_codes import REST_SHIFT, code_column, unpack
 from queries.sync.context import (
     B_ATTEMPT,
     B_CALL,
@@ -52,26 +47,16 @@ C_CALLDAY = {"day": pl.Date, "case_id": pl.Int64, **{k: pl.String for k in DIMS}
 
 
 def contact_select(optional: set[str] | None = None, kind: str = "sqlite", channels: set[str] | None = None) -> sa.Select:
-    """Contact rows with their classifications packed into bits of `k`, computed in SQL (integers travel fast),
-    with the compliance stage's bits `q` and channel code `ch` packed above them (optional contract columns when
-    present, None: no compliance stage; `channels` the ones ch names; see compliance.q_columns and unpack)."""
+    """Contact rows with their classifications as codes packed into `k` (integers travel fast; see contact_codes),
+    with the compliance stage's optional-column bits above them (optional contract columns when present, None: no
+    compliance stage; `channels` the ones the checks name; see compliance.q_columns)."""
     c = S.contacts.c
-    attempt = c.channel.in_(ATTEMPT_CHANNELS)
-    call = c.channel == "call"
-    connected = sa.and_(attempt, c.outcome.not_in(NOT_CONNECTED))
-    unanswered = sa.and_(call, c.outcome.in_(UNANSWERED))
-
-    def bit(cond: sa.ColumnElement, value: int) -> sa.ColumnElement:
-        return sa.case((cond, value), else_=0)
-
-    k = (bit(attempt, B_ATTEMPT) + bit(call, B_CALL) + bit(connected, B_CONNECTED)
-         + bit(sa.and_(attempt, c.party == "debtor", c.outcome.in_(RPC_OUTCOMES)), B_RPC)
-         + bit(sa.and_(attempt, c.outcome == "ptp"), B_PTP)
-         + bit(sa.and_(attempt, sa.not_(c.debtor_consent_after_hours)), B_NO_CONSENT)
-         + bit(unanswered, B_UNANSWERED))
+    k = code_column(channels)
+    rest = compliance.q_columns(optional, kind) if optional is not None else None
+    if rest is not None:
+        k = k + rest * REST_SHIFT
     return sa.select(c.contact_id, c.case_id, c.agent_id, epoch_of(c.contacted_at).label("contacted_at"),
-                     (k + compliance.q_columns(optional, kind, channels) if optional is not None else k).label("k"),
-                     sa.case((call, c.phone_no), else_=None).label("phone_no"))
+                     k.label("k"), sa.case((c.channel == "call", c.phone_no), else_=None).label("phone_no"))
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
@@ -134,7 +119,7 @@ def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
     # the second of the day from the naive epoch (one integer operation; hour/minute/second extraction cost 2.5×)
     sec = (pl.col("contacted_at").dt.epoch("s") % 86_400).cast(pl.Int32)
     return c.with_columns(sec.alias("sec")).with_columns(
-        (pl.col("sec") // 3600).cast(pl.Int8).alias("hour"), *compliance.unpack(pl.col("k")),
+        (pl.col("sec") // 3600).cast(pl.Int8).alias("hour"), *unpack(pl.col("k")),
         pl.col("contact_id").alias("cid"))
 
 
