@@ -2,7 +2,7 @@
 start to exit, with the process's peak memory and the machine's load beside every figure.
 
     python bench/bench_sync_cli.py --source /work/bench-data/bank.sqlite --work /work/bench-data/scale/cli \
-        [--full] [--days 3]
+        [--full [--full-rounds 2]] [--days 3]
 
 The source is copied once into --work (the copy is written to: each new day is added to it by
 bench/apply_day.py with the nightly case and promise updates a real source has). --full times
@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--source", required=True, help="SQLite case database (copied, never written)")
     ap.add_argument("--work", required=True, help="folder for the copy and its store")
     ap.add_argument("--full", action="store_true", help="time `sync --full` first")
+    ap.add_argument("--full-rounds", type=int, default=1,
+                    help="with --full: this many full syncs per tree, the trees' order alternating each round")
     ap.add_argument("--days", type=int, default=3, help="new days to apply and sync, one at a time")
     ap.add_argument("--baseline", type=Path, help="another checkout (with .venv) syncing its own store, side by side")
     ap.add_argument("--again", type=int, default=0,
@@ -93,12 +95,26 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = (args.baseline.resolve() / ".venv" / "bin" / "collections-dashboard", work / "store-base")
     print("machine:", machine())
-    for name, (cli, store) in trees.items():
-        if args.full or not (store / "CURRENT").is_file():
-            before = load()
-            r = timed_command([str(cli), "sync", "--full"], {**env, "CASES_STORE_DIR": str(store)})
-            print(f"{name}: sync --full: {r['seconds']:.1f} s wall (CPU {r['cpu_s']:.0f} s), peak {r['peak_mb']:.0f} MB; "
-                  f"{before} before, {load()} after\n    phases (s): {phases(store)}", flush=True)
+    full: dict[str, list[dict]] = {name: [] for name in trees}
+    for i in range(args.full_rounds if args.full else 1):
+        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+            cli, store = trees[name]
+            if args.full or not (store / "CURRENT").is_file():
+                before = load()
+                r = timed_command([str(cli), "sync", "--full"], {**env, "CASES_STORE_DIR": str(store)})
+                full[name].append(r)
+                print(f"{name}: sync --full: {r['seconds']:.1f} s wall (CPU {r['cpu_s']:.0f} s), peak "
+                      f"{r['peak_mb']:.0f} MB; {before} before, {load()} after\n    phases (s): {phases(store)}",
+                      flush=True)
+    if args.full and args.full_rounds > 1:
+        for name, rs in full.items():
+            print(f"sync --full, {name}, median of {len(rs)}: {statistics.median(r['seconds'] for r in rs):.1f} s "
+                  f"wall, CPU {statistics.median(r['cpu_s'] for r in rs):.0f} s, peak "
+                  f"{max(r['peak_mb'] for r in rs):.0f} MB")
+        if args.baseline:
+            ratio = statistics.median(r["seconds"] for r in full["baseline"]) / statistics.median(
+                r["seconds"] for r in full["this"])
+            print(f"sync --full, baseline ÷ this, wall: {ratio:.2f}×")
     got: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.days):
         day = apply_day(str(copy))
