@@ -97,7 +97,8 @@ def sort_for_judging(a: pl.DataFrame, m: dt.date) -> pl.DataFrame:
 
 
 def exempt_channels(pack: RulePack) -> set[str]:
-    """Every channel some quiet-hours rule of the pack exempts (the only channels whose code the checks read)."""
+    """Every channel some quiet-hours rule of the pack exempts (the checks read the code of these channels only;
+    the attempt channels are coded anyway, see contact_codes)."""
     return {ch for r in pack.for_check("quiet_hours") for ch in r.param("exempt_channels")}  # type: ignore[attr-defined]
 
 

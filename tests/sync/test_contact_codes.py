@@ -40,13 +40,14 @@ def _rows(kind: str) -> list[dict]:
     consents = [True, False, None] if kind == "postgresql" else [1, 0, None, 2]
     rows = []
     for i, (ch, out, party, consent) in enumerate(itertools.product(CHANNELS, OUTCOMES, PARTIES, consents)):
-        robot = ROBOT[i % len(ROBOT)]
+        # consent is the innermost loop: robot and recording step with the rows around it, not with it
+        robot = ROBOT[i // len(consents) % len(ROBOT)]
         rows.append({"contact_id": i + 1, "case_id": 1, "agent_id": "A1",
                      "contacted_at": dt.datetime(2026, 3, 1, 9) + dt.timedelta(seconds=i), "channel": ch,
                      "party": party, "outcome": out, "duration_s": 1, "phone_no": f"1380000{i:04d}",
                      "debtor_consent_after_hours": consent,
                      "is_robot": (None if robot is None else robot == 1) if kind == "postgresql" else robot,
-                     "recording_id": RECORDING[i // len(ROBOT) % len(RECORDING)]})
+                     "recording_id": RECORDING[i // (len(consents) * len(ROBOT)) % len(RECORDING)]})
     return rows
 
 
