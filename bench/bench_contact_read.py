@@ -3,6 +3,9 @@ sync's own select, chunked reader (two connections) and row preparation, with th
 columns; prints wall and CPU seconds per million rows and the machine's load.
 
     python bench/bench_contact_read.py --source /work/bench-data/bank.sqlite [--rows 6000000] [--rounds 3]
+    python bench/bench_contact_read.py --source postgresql+psycopg://postgres@127.0.0.1:5432/cd_bench
+
+CPU is this process's only: on PostgreSQL or MySQL the select's expressions run in the server's process.
 
 Run it with each tree's own Python, alternating, to compare two commits side by side on a noisy machine.
 """
@@ -22,7 +25,7 @@ from machine import load, machine  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", required=True, help="SQLite case database (read only)")
+    ap.add_argument("--source", required=True, help="SQLite case database file, or a database URL (read only)")
     ap.add_argument("--rows", type=int, default=0, help="read contact ids up to the first id + this (0: all)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
@@ -37,9 +40,9 @@ def main() -> None:
     from queries.sync.context import CONTACT_SCHEMA
     from queries.sync.events import read_events
 
-    url = f"sqlite:///{Path(args.source).resolve()}"
+    url = args.source if "://" in args.source else f"sqlite:///{Path(args.source).resolve()}"
     optional = {"contacts.is_robot", "contacts.recording_id"}
-    select = contact_select(optional, "sqlite", compliance.exempt_channels(load_pack()))
+    select = contact_select(optional, Reader(url).kind, compliance.exempt_channels(load_pack()))
     col = S.contacts.c.contact_id
     print("machine:", machine(), "| tree:", Path(sys.prefix).parent)
 
