@@ -2,11 +2,11 @@
 
 It rides on the contacts stage's single read of the contacts table: the select's coded classifications give a
 second bit column (`q`: third party, call to the debtor number, wrong number, robot, recorded, no consent,
-unexpected optional values) and the channel code (see contact_codes); each month's attached rows are judged where the contact rollups are made. The
-third-party check looks back up to `lookback_days` across the month boundary: each month leaves a small tail
-(the last calls to the debtor number per case, the last wrong number), and after all months the third-party
-contacts a month could not decide alone are decided against the tails of the months before (an incremental
-sync reads that history from the source by case, over the index on (case_id, contacted_at)).
+unexpected optional values) and the channel code (see contact_codes); each month's attached rows are judged where
+the contact rollups are made. The third-party check looks back up to `lookback_days` across the month boundary:
+each month leaves a small tail (the last calls to the debtor number per case, the last wrong number), and after all
+months the third-party contacts a month could not decide alone are decided against the tails of the months before
+(an incremental sync reads that history from the source by case, over the index on (case_id, contacted_at)).
 
 Writes compliance_agent (day × agent × bucket), attempt_ordinal_agent (… × ordinal) and breach_contacts
 (one row per breaching contact and check); complaints get `late` and `after_breach` in the complaints stage.
@@ -41,7 +41,7 @@ from queries.sync.context import (
 )
 from queries.sync.tables import day_keys, replace_days
 
-# bits of `q` (computed in SQL beside the contacts stage's `k`)
+# bits of `q` (from the select's codes, see contact_codes; robot and recording computed in SQL by q_columns)
 Q_THIRD, Q_DEBTOR_CALL, Q_WRONG, Q_ROBOT, Q_RECORDED, Q_NO_CONSENT, Q_BAD_ROBOT, Q_BAD_REC = (
     1, 2, 4, 8, 16, 32, 64, 128)
 #: channel codes of `ch` (position in the contract's list; 7 = anything else)
