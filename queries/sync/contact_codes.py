@@ -11,23 +11,10 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from queries.metrics.contact import (
-    ATTEMPT_CHANNELS,
-    NOT_CONNECTED,
-    RPC_OUTCOMES,
-    UNANSWERED,
-)
+from queries.metrics.contact import ATTEMPT_CHANNELS, NOT_CONNECTED, RPC_OUTCOMES, UNANSWERED
 from queries.source import contract as S
 from queries.sync.compliance import CHANNEL_CODE, Q_NO_CONSENT, Q_THIRD, Q_WRONG
-from queries.sync.context import (
-    B_ATTEMPT,
-    B_CALL,
-    B_CONNECTED,
-    B_NO_CONSENT,
-    B_PTP,
-    B_RPC,
-    B_UNANSWERED,
-)
+from queries.sync.context import B_ATTEMPT, B_CALL, B_CONNECTED, B_NO_CONSENT, B_PTP, B_RPC, B_UNANSWERED
 
 #: channel codes are compliance's (position in the contract's list); 7 = any other channel, or NULL
 CH_OTHER = 7
@@ -52,12 +39,17 @@ def code_column(channels: set[str] | None = None) -> sa.ColumnElement:
     return channel + outcome * OUT_SHIFT + party * PARTY_SHIFT + no_consent * CONSENT_SHIFT
 
 
+_CHANNEL_OF = {i: n for n, i in CHANNEL_CODE.items()}
+_OUTCOME_OF = {i: o for o, i in OUTCOME_CODE.items()}
+_PARTY_OF = {i: p for p, i in PARTY_CODE.items()}
+
+
 def _bits(code: int) -> int:
     """One code's k bits (low byte) and q bits (second byte), worked out from the metric definitions' lists."""
-    channel = {i: n for n, i in CHANNEL_CODE.items()}.get(code % OUT_SHIFT)
+    channel = _CHANNEL_OF.get(code % OUT_SHIFT)
     outcome_code = code // OUT_SHIFT % (PARTY_SHIFT // OUT_SHIFT)
-    outcome = {i: o for o, i in OUTCOME_CODE.items()}.get(outcome_code)
-    party = {i: p for p, i in PARTY_CODE.items()}.get(code // PARTY_SHIFT % (CONSENT_SHIFT // PARTY_SHIFT))
+    outcome = _OUTCOME_OF.get(outcome_code)
+    party = _PARTY_OF.get(code // PARTY_SHIFT % (CONSENT_SHIFT // PARTY_SHIFT))
     no_consent = code // CONSENT_SHIFT % 2 == 1
     attempt = channel in ATTEMPT_CHANNELS
     call = channel == "call"

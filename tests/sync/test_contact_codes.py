@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from queries.metrics.contact import ATTEMPT_CHANNELS, NOT_CONNECTED, RPC_OUTCOMES, UNANSWERED
 from queries.source import contract as S
+from queries.source.engines import backend
 from queries.source.reader import Reader
 from queries.sync import compliance as C
 from queries.sync.contact_codes import unpack
@@ -104,7 +105,7 @@ def _expected(row: dict, kind: str, optional: set[str] | None, channels: set[str
 @pytest.mark.parametrize(("optional", "channels"), [(None, None), (OPTIONAL, None), (OPTIONAL, {"letter"})])
 def test_codes_unpack_to_the_definitions(fresh_source: str, optional: set[str] | None,
                                          channels: set[str] | None) -> None:
-    kind = fresh_source.split(":", 1)[0].split("+", 1)[0].replace("mariadb", "mysql")
+    kind = backend(fresh_source)
     rows = _build(fresh_source, kind)
     with Reader(fresh_source) as reader:
         got = reader.read(contact_select(optional, reader.kind, channels), CONTACT_SCHEMA)
