@@ -42,7 +42,7 @@ def main() -> None:
 
     url = args.source if "://" in args.source else f"sqlite:///{Path(args.source).resolve()}"
     optional = {"contacts.is_robot", "contacts.recording_id"}
-    select = contact_select(optional, Reader(url).kind, compliance.exempt_channels(load_pack()))
+    channels = compliance.exempt_channels(load_pack())
     col = S.contacts.c.contact_id
     print("machine:", machine(), "| tree:", Path(sys.prefix).parent)
 
@@ -56,9 +56,15 @@ def main() -> None:
             self._second = self._second or Reader(url)
             return self._second
 
+        def close(self) -> None:
+            for r in (self.reader, self._second):
+                if r is not None:
+                    r.close()
+
     walls, cpus = [], []
     for _ in range(args.rounds):
         ctx = Ctx()
+        select = contact_select(optional, ctx.reader.kind, channels)
         lo = ctx.reader.scalar(sa.select(sa.func.min(col))) - 1
         hi = ctx.reader.scalar(sa.select(sa.func.max(col)))
         if args.rows:
@@ -68,6 +74,7 @@ def main() -> None:
         rows = sum(prepare_contacts(c).height for c in read_events(ctx, S.contacts, "contact_id", select,
                                                                      CONTACT_SCHEMA, lo, hi))
         wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
+        ctx.close()
         cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
         walls.append(wall / rows * 1e6)
         cpus.append(cpu / rows * 1e6)

@@ -58,6 +58,16 @@ def sync_line(r: dict, before: str, store: Path) -> str:
             f"{load()} after\n    phases (s): {phases(store)}")
 
 
+def in_turn(trees: dict, i: int) -> list[str]:
+    """The trees' names in round i's order: as given in even rounds, reversed in odd ones."""
+    return list(trees) if i % 2 == 0 else list(reversed(trees))
+
+
+def ratio(runs: dict[str, list[dict]], key: str) -> float:
+    """Median of the baseline's runs ÷ median of this tree's, for one measure."""
+    return statistics.median(r[key] for r in runs["baseline"]) / statistics.median(r[key] for r in runs["this"])
+
+
 def back_one(store: Path) -> None:
     """Point the store back at the version before the current one and drop the current: the next sync makes the
     last day again from the same source."""
@@ -97,7 +107,7 @@ def main() -> None:
     print("machine:", machine())
     full: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.full_rounds if args.full else 1):
-        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+        for name in in_turn(trees, i):
             cli, store = trees[name]
             if args.full or not (store / "CURRENT").is_file():
                 before = load()
@@ -112,23 +122,21 @@ def main() -> None:
                   f"wall, CPU {statistics.median(r['cpu_s'] for r in rs):.0f} s, peak "
                   f"{max(r['peak_mb'] for r in rs):.0f} MB")
         if args.baseline:
-            ratio = statistics.median(r["seconds"] for r in full["baseline"]) / statistics.median(
-                r["seconds"] for r in full["this"])
-            print(f"sync --full, baseline ÷ this, wall: {ratio:.2f}×")
+            print(f"sync --full, baseline ÷ this, wall: {ratio(full, 'seconds'):.2f}×")
     got: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.days):
         day = apply_day(str(copy))
         print(f"new day {day['day']} ({day['payments']:,} payments, {day['contacts']:,} contacts, "
               f"{day['promises_new']:,} new + {day['promises_settled']:,} settled promises, "
               f"{day['cases_updated']:,} cases updated; applied in {day['seconds']} s):", flush=True)
-        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+        for name in in_turn(trees, i):
             cli, store = trees[name]
             before = load()
             r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
             got[name].append(r)
             print(f"  {name}: {sync_line(r, before, store)}", flush=True)
     for i in range(args.again if args.days else 0):
-        for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+        for name in in_turn(trees, i):
             cli, store = trees[name]
             back_one(store)
             before = load()
@@ -141,8 +149,7 @@ def main() -> None:
                   f"CPU {statistics.median(r['cpu_s'] for r in rs):.1f} s")
     if args.baseline and args.days:
         for key, label in (("seconds", "wall"), ("cpu_s", "CPU")):
-            ratio = statistics.median(r[key] for r in got["baseline"]) / statistics.median(r[key] for r in got["this"])
-            print(f"baseline ÷ this, {label}: {ratio:.2f}×")
+            print(f"baseline ÷ this, {label}: {ratio(got, key):.2f}×")
 
 
 if __name__ == "__main__":
