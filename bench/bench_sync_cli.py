@@ -13,7 +13,9 @@ CURRENT pointed back), alternating: more samples of the same day without changin
 
 With --baseline (another checkout with its own .venv, e.g. `git worktree add /tmp/base <commit>`), its
 `collections-dashboard` syncs a store of its own (--work/store-base) from the same copy: each new day is applied
-once and synced by both, in alternating order, so a noisy shared machine affects both alike.
+once and synced by both, in alternating order, so a noisy shared machine affects both alike. With
+--baseline-source too, the baseline syncs its own copy of that file (the same data laid out another way, e.g. made
+by an older generator); each new day is applied to both copies.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main() -> None:
                     help="with --full: this many full syncs per tree, the trees' order alternating each round")
     ap.add_argument("--days", type=int, default=3, help="new days to apply and sync, one at a time")
     ap.add_argument("--baseline", type=Path, help="another checkout (with .venv) syncing its own store, side by side")
+    ap.add_argument("--baseline-source", help="the baseline's own SQLite source (default: --source's copy)")
     ap.add_argument("--again", type=int, default=0,
                     help="then sync the last new day again this many times per tree, each from the version before it "
                          "(CURRENT pointed back): many samples of one day without changing the source")
@@ -97,13 +100,16 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     copy = work / "cases.sqlite"
-    if not copy.is_file():
-        print(f"copying {args.source} → {copy} …", flush=True)
-        shutil.copyfile(args.source, copy)
-    env = {**os.environ, "CASES_DB_URL": f"sqlite:///{copy}"}
+    copies = {"this": copy, "baseline": work / "cases-base.sqlite" if args.baseline_source else copy}
+    for name, source in (("this", args.source), ("baseline", args.baseline_source)):
+        if source and not copies[name].is_file():
+            print(f"copying {source} → {copies[name]} …", flush=True)
+            shutil.copyfile(source, copies[name])
     trees = {"this": (Path(sys.executable).with_name("collections-dashboard"), work / "store")}
     if args.baseline:
         trees["baseline"] = (args.baseline.resolve() / ".venv" / "bin" / "collections-dashboard", work / "store-base")
+    envs = {name: {**os.environ, "CASES_DB_URL": f"sqlite:///{copies[name]}",
+                   "CASES_STORE_DIR": str(trees[name][1])} for name in trees}
     print("machine:", machine())
     full: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.full_rounds if args.full else 1):
@@ -111,7 +117,7 @@ def main() -> None:
             cli, store = trees[name]
             if args.full or not (store / "CURRENT").is_file():
                 before = load()
-                r = timed_command([str(cli), "sync", "--full"], {**env, "CASES_STORE_DIR": str(store)})
+                r = timed_command([str(cli), "sync", "--full"], envs[name])
                 full[name].append(r)
                 print(f"{name}: sync --full: {r['seconds']:.1f} s wall (CPU {r['cpu_s']:.0f} s), peak "
                       f"{r['peak_mb']:.0f} MB; {before} before, {load()} after\n    phases (s): {phases(store)}",
@@ -126,13 +132,15 @@ def main() -> None:
     got: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.days):
         day = apply_day(str(copy))
+        if copies["baseline"] != copy and args.baseline:
+            apply_day(str(copies["baseline"]))
         print(f"new day {day['day']} ({day['payments']:,} payments, {day['contacts']:,} contacts, "
               f"{day['promises_new']:,} new + {day['promises_settled']:,} settled promises, "
               f"{day['cases_updated']:,} cases updated; applied in {day['seconds']} s):", flush=True)
         for name in in_turn(trees, i):
             cli, store = trees[name]
             before = load()
-            r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
+            r = timed_command([str(cli), "sync"], envs[name])
             got[name].append(r)
             print(f"  {name}: {sync_line(r, before, store)}", flush=True)
     for i in range(args.again if args.days else 0):
@@ -140,7 +148,7 @@ def main() -> None:
             cli, store = trees[name]
             back_one(store)
             before = load()
-            r = timed_command([str(cli), "sync"], {**env, "CASES_STORE_DIR": str(store)})
+            r = timed_command([str(cli), "sync"], envs[name])
             got[name].append(r)
             print(f"  again, {name}: {sync_line(r, before, store)}", flush=True)
     for name, rs in got.items():

@@ -62,8 +62,8 @@ ID_TABLES = ("cases", "contacts", "promises", "payments", "complaints", "repayme
 
 
 def test_sqlite_id_range_reads_walk_the_table_itself(demo_centre_db) -> None:  # noqa: ANN001
-    """Each table with a one-column id keeps its rows in id order on SQLite: an id-range read (the sync's chunks)
-    is a range of the table's own B-tree, with no index to look through and no second lookup per row."""
+    """Each table with a one-column id keeps its rows under that id on SQLite (the key is the rowid, no separate
+    index): an id-range read (the sync's chunks) is a range of the table's own B-tree."""
     import sqlite3
 
     conn = sqlite3.connect(f"file:{demo_centre_db[0]}?mode=ro", uri=True)
