@@ -41,10 +41,10 @@ IN_HOUSE, AGENCY = "in_house", "agency"
 
 #: The agency cells the sync writes (queries.sync.agency, store table agency_cells): per holder, team, bucket and
 #: placement month (start), months_since 0 holds the placements (placed cases, cents at placement), months_since
-#: k ≥ 1 the payments while held in the k-th month (paid cents, fee: commission cents) and the cases moved then
-#: (rec: recalled to in-house, tra: transferred to another agency).
+#: k ≥ 1 the payments while held in the k-th month (paid cents, fee: commission in FEE_UNITS) and the cases moved
+#: then (rec: recalled to in-house, tra: transferred to another agency).
 CELLS = {"holder": pl.String, "kind": pl.String, "team_id": pl.String, "bucket": pl.String, "start": pl.Date,
-         "months_since": pl.Int32, "placed": pl.UInt32, "cents": pl.Int64, "paid": pl.Int64, "fee": pl.Float64,
+         "months_since": pl.Int32, "placed": pl.UInt32, "cents": pl.Int64, "paid": pl.Int64, "fee": pl.Int64,
          "rec": pl.UInt32, "tra": pl.UInt32}
 
 
@@ -86,10 +86,23 @@ def has_fees(store: Store) -> bool:
     return store.has("agency_fees") and store.frame("agency_fees").height > 0
 
 
+#: Commission is kept exactly, in units of 1/10,000 of a cent: a payment's cents × its rate in the contract's four
+#: decimals (NUMERIC(6,4)) as an integer. Summed as integers, a total is the same in every sync and on every machine;
+#: it is rounded to the cent once, half up (四舍五入), where it is shown.
+FEE_UNITS = 10_000
+
+
 def rates(fees: pl.DataFrame) -> pl.DataFrame:
-    """team_id, effective_from, rate: the usable commission rates (0–1; one per team and day, the higher)."""
+    """team_id, effective_from, rate, units: the usable commission rates (0–1; one per team and day, the higher),
+    units being the rate in 1/10,000 (the contract's four decimals) as an integer."""
     return (fees.filter(pl.col("rate").is_between(0.0, 1.0))
-            .group_by("team_id", "effective_from").agg(pl.col("rate").max()).sort("effective_from"))
+            .group_by("team_id", "effective_from").agg(pl.col("rate").max()).sort("effective_from")
+            .with_columns((pl.col("rate") * FEE_UNITS).round(0).cast(pl.Int64).alias("units")))
+
+
+def fee_cents(units: pl.Expr) -> pl.Expr:
+    """A commission total in FEE_UNITS as whole cents, half up (四舍五入)."""
+    return (units + FEE_UNITS // 2) // FEE_UNITS
 
 
 def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
@@ -236,7 +249,8 @@ SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the 
                      "（越低越好，按合规规则判定）+ 10% × 准入状态（期末已入白名单且年度评估未超期为 1，否则为 0，不换算）；"
                      "其余各项按参评机构的最小值—最大值线性换算到 0–1，只有一家机构或各家相同时为 1，无数据的项为 0。"
                      "合规三项合计 55%，重于回收（监管要求不得仅以回收考核催收）。案件库有 agency_fees（佣金比例）表时，"
-                     "另列佣金成本（机构持有期间的每笔还款 × 还款当日适用的佣金比例）与净回收（回收 − 佣金），及每百元委案的净回收，"
+                     "另列佣金成本（机构持有期间的每笔还款 × 还款当日适用的佣金比例，精确累加后按机构四舍五入到分）"
+                     "与净回收（回收 − 佣金），及每百元委案的净回收，"
                      "不计入评分"),
                     ("A score per agency on the same placement months (0–1, higher is better): 35% × liquidation 3 "
                      "months after placement (mature vintages pooled) + 10% × recall rate (lower is better) + 20% × "
@@ -247,7 +261,8 @@ SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the 
                      "without data). "
                      "The three compliance parts weigh 55%, more than recovery (collectors may not be judged on "
                      "recovery alone). When the source has agency_fees (commission rates), commission cost (each payment "
-                     "collected while the agency held the case × the rate in force on the payment's day) and net recovery "
+                     "collected while the agency held the case × the rate in force on the payment's day, summed exactly "
+                     "and rounded to the cent per agency, half up) and net recovery "
                      "(collected − commission), also per ¥100 placed, are shown beside the score, not in it")),
         numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
         unit="rate")
@@ -277,7 +292,7 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
     if has_fees(store):  # commission and net recovery on the same placements; null for an agency without rates
         rated = rates(store.frame("agency_fees")).get_column("team_id").unique().to_list()
         fee = _cells(store)[1].filter(*placement_filter(store, filters), pl.col("kind") == AGENCY).group_by("holder").agg(
-            pl.when(pl.col("team_id").is_in(rated).any()).then(money(pl.col("fee").sum().round(0)))
+            pl.when(pl.col("team_id").is_in(rated).any()).then(money(fee_cents(pl.col("fee").sum())))
             .alias("commission"))
     else:
         fee = pl.DataFrame(schema={"holder": pl.String, "commission": pl.Float64})
@@ -306,5 +321,5 @@ def agency_score(store: Store, filters: Filters, by: tuple[str, ...] = ()) -> pl
                       "value", *[pl.col(c).cast(pl.Float64) for c in cols]).sort("rank", "holder")
 
 
-__all__ = ["CELLS", "agency_liquidation", "agency_names", "agency_score", "agency_teams", "has_fees", "holders",
-           "placement_filter", "rates"]
+__all__ = ["CELLS", "FEE_UNITS", "agency_liquidation", "agency_names", "agency_score", "agency_teams", "fee_cents",
+           "has_fees", "holders", "placement_filter", "rates"]

@@ -69,7 +69,7 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("paid_case_days", DISK, "day × case: payments n, cents paid (read by the sync's agency stage: "
                "payments while held)", "day"),
     StoreTable("agency_cells", MEMORY, "holder × team × bucket × placement month × months since (0: the "
-               "placements): placed, cents, paid, fee (commission cents), rec, tra (queries.sync.agency)"),
+               "placements): placed, cents, paid, fee (commission in 1/10,000 cent), rec, tra (queries.sync.agency)"),
     StoreTable("agency_placements", DISK, "one row per placement with a holder: case_id, holder, kind, team_id, "
                "bucket, start, cents, last (its last month-end held), next_kind (the next holder's kind) (the agency "
                "drill-down's case ids; an incremental sync's placements when the snapshots are unchanged)"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 #: Version of the store's layout; a store of another format is rebuilt by the next sync.
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 
 
 @dataclass

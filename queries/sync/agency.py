@@ -22,11 +22,11 @@ from queries.sync.context import SyncContext
 #: One row per placement (the cases behind a vintage's denominator): the drill-down's keys.
 PLACEMENTS = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
               "bucket": pl.String, "start": pl.Date, "cents": pl.Int64, "last": pl.Date, "next_kind": pl.String}
-#: Payments while held, per placement and months since placement: n payments, cents, commission (fee, cents);
+#: Payments while held, per placement and months since placement: n payments, cents, commission (fee, FEE_UNITS);
 #: month is the payments' month (start + months_since), the file each row is in (one per payment month).
 CASE_PAID = {"case_id": pl.Int64, "holder": pl.String, "kind": pl.String, "team_id": pl.String,
              "bucket": pl.String, "start": pl.Date, "months_since": pl.Int32, "n": pl.UInt32, "cents": pl.Int64,
-             "fee": pl.Float64, "month": pl.Date}
+             "fee": pl.Int64, "month": pl.Date}
 KEYS = ["holder", "kind", "team_id", "bucket", "start"]
 #: month-end snapshot rows one pass over a range of cases holds while its holdings are made: a full sync's
 #: memory here is bounded by this, not by the history (13 month-ends of 5M cases would be ~18M rows at once)
@@ -101,8 +101,8 @@ def held_in(file: Path, months: set[dt.date]) -> pl.DataFrame:
 def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
                      months: set[dt.date] | None = None) -> pl.DataFrame:
     """Each placement's payments in the months after it while the holder still had the case at the previous
-    month-end (of the payment `months` only; None: all): CASE_PAID (fee: commission cents, an agency's payments ×
-    its team's rate in force on the payment's day, none before its first rate)."""
+    month-end (of the payment `months` only; None: all): CASE_PAID (fee: commission in FEE_UNITS, an agency's payments
+    × its team's rate in force on the payment's day, none before its first rate)."""
     folder = path / "paid_case_days"
     files = sorted(f for f in folder.glob("*.parquet") if not f.name.startswith("_")) if folder.is_dir() else []
     if months is not None:
@@ -120,11 +120,11 @@ def _paid_while_held(path: Path, segs: pl.DataFrame, fees: pl.DataFrame | None,
             .with_columns(since.cast(pl.Int32).alias("months_since")).drop("last"))
     if fees is not None and fees.height:
         pays = pays.sort("day").join_asof(
-            fees.lazy().select("team_id", pl.col("effective_from").alias("day"), "rate"), on="day", by="team_id",
+            fees.lazy().select("team_id", pl.col("effective_from").alias("day"), "units"), on="day", by="team_id",
             strategy="backward", check_sortedness=False)  # both sorted by day
-        fee = pl.when(pl.col("kind") == AGENCY).then(pl.col("cents") * pl.col("rate").fill_null(0.0)).otherwise(0.0)
+        fee = pl.when(pl.col("kind") == AGENCY).then(pl.col("cents") * pl.col("units").fill_null(0)).otherwise(0)
     else:
-        fee = pl.lit(0.0)
+        fee = pl.lit(0, pl.Int64)
     return (pays.group_by("case_id", *KEYS, "months_since")
             .agg(pl.col("n").sum().cast(pl.UInt32), pl.col("cents").sum(), fee.sum().alias("fee"),
                  pl.col("day").first().dt.month_start().alias("month"))

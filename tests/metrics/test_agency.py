@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 import pytest
@@ -356,6 +356,22 @@ def test_commission_and_net_recovery_with_rate_changes(fees_store):
     assert only_beta.get_column("commission").to_list() == [90.0]
 
 
+def test_commission_is_summed_exactly_and_rounded_half_up(fresh_source, tmp_path):  # noqa: ANN001
+    """Thirty payments of ¥0.01 to Beta on 20 Apr at its 15%: 30 × 0.15 fen = 4.5 fen, so Beta's commission is
+    9,000 + 4.5 = 9,004.5 fen, exactly half a fen: ¥90.05 half up (四舍五入), on ¥850.30 collected, net ¥760.25.
+    Summed as floats the 4.5 comes out a hair under (0.15 has no exact binary form) or, rounded half to even, as
+    ¥90.04 either way."""
+    extra = [{"payment_id": 100 + i, "case_id": 3, "agent_id": "y1", "paid_at": T(2026, 4, 20, 9, i),
+              "amount": Decimal("0.01"), "method": "app"} for i in range(30)]
+    build_rows(fresh_source, {**ROWS, "payments": PAYMENTS + extra, "agency_fees": FEES}, ("targets",))
+    run_sync(fresh_source, tmp_path / "store", full=True)
+    got = {r["holder"]: r for r in compute("agency_score", Store.open(tmp_path / "store"),
+                                             Filters(D(2026, 1, 1), D(2026, 5, 20))).iter_rows(named=True)}
+    b = got["Beta"]
+    assert (b["collected"], b["commission"], b["net_recovery"]) == (850.3, 90.05, 760.25)
+    assert got["Alpha"]["commission"] == 60.0
+
+
 def test_without_agency_fees_the_scorecard_is_as_before(vintage_store):
     st = vintage_store
     assert not has_fees(st) and not st.has("agency_fees")
@@ -391,11 +407,12 @@ def test_doctor_names_duplicate_fee_days_and_a_missing_table(tmp_path):  # noqa:
 
 
 def plain_commission(url: str, as_of: dt.date) -> dict:
-    """Agency → commission in cents, row by row: each payment in a month after a placement month while the agency
-    still held the case at the previous month-end, × the placing team's latest rate (0–1) on or before its day."""
+    """Agency → commission in cents, row by row in decimals: each payment in a month after a placement month while
+    the agency still held the case at the previous month-end, × the placing team's latest rate (0–1) on or before its
+    day, summed exactly and rounded to the cent half up."""
     teams, team_of, ends, pays, fees = _raw(url)
 
-    rate_rows = [(f.team_id, _day(f.effective_from), float(f.rate)) for f in fees if 0 <= float(f.rate) <= 1]
+    rate_rows = [(f.team_id, _day(f.effective_from), Decimal(str(f.rate))) for f in fees if 0 <= f.rate <= 1]
     held: dict[int, dict[int, tuple]] = defaultdict(dict)  # case → month → (agency or None, team)
     for case, months in ends.items():
         for m, sn in months.items():
@@ -409,7 +426,7 @@ def plain_commission(url: str, as_of: dt.date) -> dict:
             h, t = months[m]
             prev = months.get(m - 1)
             start_team[(case, m)] = start_team[(case, m - 1)] if prev and prev[0] == h and h else t
-    out: dict[str, float] = defaultdict(float)
+    out: dict[str, Decimal] = defaultdict(Decimal)
     for p in pays:
         d = _day(p.paid_at)
         h, _t = held.get(p.case_id, {}).get(_mi(d) - 1, (None, None))
@@ -421,9 +438,9 @@ def plain_commission(url: str, as_of: dt.date) -> dict:
         if m0 == first:
             continue  # held since the first snapshot month: not a placement
         team = start_team[(p.case_id, m0)]
-        r = max([(e, x) for t, e, x in rate_rows if t == team and e <= d], default=(None, 0.0))[1]
-        out[h] += float(p.amount) * 100 * r
-    return out
+        r = max([(e, x) for t, e, x in rate_rows if t == team and e <= d], default=(None, Decimal(0)))[1]
+        out[h] += Decimal(str(p.amount)) * 100 * r
+    return {h: int(fen.quantize(Decimal(1), ROUND_HALF_UP)) for h, fen in out.items()}
 
 
 def test_commission_equals_a_row_by_row_count(shared_small_source, shared_small_store):  # noqa: ANN001
@@ -433,7 +450,7 @@ def test_commission_equals_a_row_by_row_count(shared_small_source, shared_small_
     want = plain_commission(shared_small_source, st.as_of)
     assert got.height == len(want) >= 1 and sum(want.values()) > 0
     for r in got.iter_rows(named=True):
-        assert r["commission"] == pytest.approx(want[r["holder"]] / 100, abs=0.01)
+        assert round(r["commission"] * 100) == want[r["holder"]], r["holder"]
         assert r["net_recovery"] == pytest.approx(r["collected"] - r["commission"], abs=0.011)
 
 
