@@ -28,7 +28,7 @@ from queries.importer.parse import LINE, Table
 from queries.importer.text import cents, clean, code, key, month, parse_month, whole
 
 UNASSIGNED = "unassigned"
-UNASSIGNED_NAME = "未分配 unassigned"
+UNASSIGNED_NAME = "未分配"  # shown as it is in both languages, like every team name (data, not UI text)
 ERRORS = {"file": pl.String, "line": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
 
 @dataclass(frozen=True)

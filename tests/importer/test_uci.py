@@ -40,6 +40,10 @@ def test_database_holds_the_csv_month_by_month(uci_db, expected) -> None:  # noq
                 assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0, t.name
             assert conn.execute(sa.select(S.teams.c.team_id)).scalars().all() == ["unassigned"]
             assert conn.execute(sa.select(S.agents.c.agent_id)).scalars().all() == ["unassigned"]
+            # the placeholder's name is data the Chinese UI shows as it is: no English in it
+            names = [*conn.execute(sa.select(S.teams.c.team_name)).scalars(),
+                     *conn.execute(sa.select(S.agents.c.agent_name)).scalars()]
+            assert names == ["未分配", "未分配"]
     finally:
         engine.dispose()
     counts: dict[str, dict[str, int]] = {m: dict.fromkeys(LABELS, 0) for m in MONTHS}
