@@ -81,9 +81,15 @@ def read_events(ctx: SyncContext, table: sa.Table, id_col: str, select: sa.Selec
             if len(ahead) == len(readers):
                 yield require(ahead.pop(0).result(), table.name, id_col, required or {})
             # chunk i runs on reader i mod k; the chunk k before it on that reader has been taken
-            ahead.append(pool.submit(readers[i % len(readers)].read, select.where(col > lo, col <= hi_), schema))
+            ahead.append(pool.submit(readers[i % len(readers)].read, select.where(id_range(col, lo, hi_)), schema))
         for fut in ahead:
             yield require(fut.result(), table.name, id_col, required or {})
+
+
+def id_range(col: sa.ColumnElement, lo: int, hi: int) -> sa.ColumnElement:
+    """lo < col <= hi, asked as col >= lo + 1: lo may be −2^63 − 1 (the bound before the smallest BIGINT), which
+    no database takes as a parameter."""
+    return sa.and_(col >= lo + 1, col <= hi)
 
 
 def id_bounds(reader: Reader, col: sa.ColumnElement, lo_exclusive: int, hi: int) -> list[tuple[int, int]]:
@@ -94,7 +100,7 @@ def id_bounds(reader: Reader, col: sa.ColumnElement, lo_exclusive: int, hi: int)
         return [(start, min(start + CHUNK_ROWS, hi)) for start in range(lo_exclusive, hi, CHUNK_ROWS)]
     bounds, start = [], lo_exclusive
     while start < hi:
-        stop = reader.scalar(sa.select(col).where(col > start, col <= hi).order_by(col).offset(CHUNK_ROWS - 1)
+        stop = reader.scalar(sa.select(col).where(id_range(col, start, hi)).order_by(col).offset(CHUNK_ROWS - 1)
                              .limit(1))
         bounds.append((start, hi if stop is None else int(stop)))
         start = bounds[-1][1]

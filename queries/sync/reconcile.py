@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from queries.source import contract as S
 from queries.source.reader import Reader, cents, epoch_day_of
 from queries.store.versions import table_files
-from queries.sync.events import id_bounds
+from queries.sync.events import id_bounds, id_range
 
 CHECKS = {  # table, day column, money column, id column, store table, count column, cents column
     "payments": (S.payments, "paid_at", "amount", "payment_id", "payments_agent", "n", "cents"),
@@ -76,7 +76,7 @@ def _summed_in_id_order(reader: Reader, id_col: sa.ColumnElement, day: sa.Column
     hi = last if id_limit is None else min(last, id_limit)
     cols = [day.label("day"), *([amount.label("cents")] if amount is not None else [])]
     aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
-    parts = [reader.read(sa.select(*cols).where(id_col > lo, id_col <= up), {k: v for k, v in schema.items()
+    parts = [reader.read(sa.select(*cols).where(id_range(id_col, lo, up)), {k: v for k, v in schema.items()
                                                                                if k != "n"}).group_by("day").agg(aggs)
              for lo, up in id_bounds(reader, id_col, first - 1, hi)]
     return _per_day(parts, schema)

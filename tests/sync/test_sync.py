@@ -224,6 +224,19 @@ def test_a_source_whose_ids_start_at_0_syncs_every_row(tmp_path):
     assert res.rows_read["payments"] == len(PAYMENTS) + 1
 
 
+def test_the_lowest_possible_id_is_read_and_reconciled(fresh_source, tmp_path):  # noqa: ANN001
+    """An id of −2^63 (the smallest BIGINT) is read by a full sync on every backend: the bound before it,
+    −2^63 − 1, fits no BIGINT, so a read `id > −2^63 − 1` could not be asked; ids are read as `id >= lo + 1`."""
+    url = fresh_source
+    build_handmade(url)
+    insert_rows(url, S.payments, [{"payment_id": -(2 ** 63), "case_id": 1, "agent_id": "A1",
+                                   "paid_at": dt.datetime(2026, 2, 10, 9), "amount": Decimal("12.34"),
+                                   "method": "app"}])
+    res = run_sync(url, tmp_path / "store", full=True)
+    assert res.ok, res.reconciliation
+    assert res.rows_read["payments"] == len(PAYMENTS) + 1
+
+
 def test_an_id_0_arriving_after_a_sync_of_an_empty_table_is_read(tmp_path):
     """A table synced while empty records no id read; its first rows, ids 0 and up, are read by the next sync (a
     recorded 0 made every later read start after it)."""
