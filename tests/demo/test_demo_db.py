@@ -58,29 +58,6 @@ def test_builds_complete_exact_database(fresh_source, small_portfolio) -> None: 
         engine.dispose()
 
 
-ID_TABLES = ("cases", "contacts", "promises", "payments", "complaints", "repayment_plans")
-
-
-def test_sqlite_id_range_reads_walk_the_table_itself(demo_centre_db) -> None:  # noqa: ANN001
-    """Each table with a one-column id keeps its rows under that id on SQLite (the key is the rowid, no separate
-    index): an id-range read (the sync's chunks) is a range of the table's own B-tree."""
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{demo_centre_db[0]}?mode=ro", uri=True)
-    try:
-        for name in ID_TABLES:
-            key = S.metadata.tables[name].primary_key.columns.values()[0].name
-            plan = " ".join(r[3] for r in conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT * FROM {name} WHERE {key} > ? AND {key} <= ?", (0, 1000)))
-            assert "USING INTEGER PRIMARY KEY" in plan, (name, plan)
-            autoindexes = [r[1] for r in conn.execute(f"PRAGMA index_list({name})") if r[3] == "pk"]
-            assert autoindexes == [], (name, autoindexes)
-            n, = conn.execute(f"SELECT count(*) FROM {name} WHERE rowid IS NOT {key}").fetchone()
-            assert n == 0, name
-    finally:
-        conn.close()
-
-
 def test_refuses_existing_case_tables_unless_replace(fresh_source, capsys) -> None:  # noqa: ANN001
     build_demo_database(fresh_source, SMALL, seed=11, as_of=AS_OF)
     before = _rows(fresh_source, S.teams)
