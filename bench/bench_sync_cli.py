@@ -97,6 +97,8 @@ def main() -> None:
                     help="then sync the last new day again this many times per tree, each from the version before it "
                          "(CURRENT pointed back): many samples of one day without changing the source")
     args = ap.parse_args()
+    if args.baseline_source and not args.baseline:
+        ap.error("--baseline-source is the baseline's own source: give --baseline too")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     copy = work / "cases.sqlite"

@@ -88,7 +88,7 @@ def has_fees(store: Store) -> bool:
 
 #: Commission is kept exactly, in units of 1/10,000 of a cent: a payment's cents × its rate in the contract's four
 #: decimals (NUMERIC(6,4)) as an integer. Summed as integers, a total is the same in every sync and on every machine;
-#: it is rounded to the cent once, half up (四舍五入), where it is shown.
+#: it is rounded to the cent once, halves away from zero (四舍五入), where it is shown.
 FEE_UNITS = 10_000
 
 
@@ -101,8 +101,10 @@ def rates(fees: pl.DataFrame) -> pl.DataFrame:
 
 
 def fee_cents(units: pl.Expr) -> pl.Expr:
-    """A commission total in FEE_UNITS as whole cents, half up (四舍五入)."""
-    return (units + FEE_UNITS // 2) // FEE_UNITS
+    """A commission total in FEE_UNITS as whole cents, halves away from zero (四舍五入: 2.5 fen is 3, −2.5 is −3:
+    a total of reversals rounds as its opposite would)."""
+    whole = (units.abs() + FEE_UNITS // 2) // FEE_UNITS
+    return pl.when(units < 0).then(-whole).otherwise(whole)
 
 
 def placement_filter(store: Store, filters: Filters) -> list[pl.Expr]:
@@ -262,7 +264,7 @@ SCORE_MONTHS = 3  # the scorecard's liquidation: after this many months, on the 
                      "The three compliance parts weigh 55%, more than recovery (collectors may not be judged on "
                      "recovery alone). When the source has agency_fees (commission rates), commission cost (each payment "
                      "collected while the agency held the case × the rate in force on the payment's day, summed exactly "
-                     "and rounded to the cent per agency, half up) and net recovery "
+                     "and rounded to the cent per agency, halves away from zero) and net recovery "
                      "(collected − commission), also per ¥100 placed, are shown beside the score, not in it")),
         numerator=("各项加权和", "weighted sum of the scaled parts"), denominator=None, dims=("holder",),
         unit="rate")

@@ -73,7 +73,7 @@ TABLES: tuple[StoreTable, ...] = (
     StoreTable("agency_placements", DISK, "one row per placement with a holder: case_id, holder, kind, team_id, "
                "bucket, start, cents, last (its last month-end held), next_kind (the next holder's kind) (the agency "
                "drill-down's case ids; an incremental sync's placements when the snapshots are unchanged)"),
-    StoreTable("agency_case_paid", DISK, "placement × months since: payments while held, n, cents and fee, one "
+    StoreTable("agency_case_paid", DISK, "placement × months since: payments while held, n, cents and fee (1/10,000 cent), one "
                "file per payment month (the agency drill-down's amounts; an incremental sync writes the new days' "
                "months only)", "month"),
     StoreTable("liquidation_daily", DISK, "day × placed month × months since × case agent × placed bucket × "

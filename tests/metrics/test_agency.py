@@ -372,6 +372,16 @@ def test_commission_is_summed_exactly_and_rounded_half_up(fresh_source, tmp_path
     assert got["Alpha"]["commission"] == 60.0
 
 
+def test_commission_rounds_halves_away_from_zero():
+    """The rounding rule alone, in 1/10,000 fen: 4.5 fen → 5, 4.4999 → 4, −4.5 → −5 (not −4, as flooring after
+    adding half would give), −4.4999 → −4, 0 → 0; and 1.5 → 2, 2.5 → 3 (not half to even)."""
+    from queries.metrics.agency import fee_cents
+
+    units = pl.Series("u", [45_000, 44_999, -45_000, -44_999, 0, 15_000, 25_000], dtype=pl.Int64)
+    got = pl.select(fee_cents(pl.lit(units))).to_series().to_list()
+    assert got == [5, 4, -5, -4, 0, 2, 3]
+
+
 def test_without_agency_fees_the_scorecard_is_as_before(vintage_store):
     st = vintage_store
     assert not has_fees(st) and not st.has("agency_fees")

@@ -45,10 +45,9 @@ def assert_same_store(inc: Path, full: Path) -> None:
         x, y = a[name], b[name]
         assert x.schema == y.schema, name
         x, y = x.sort(x.columns, nulls_last=True), y.sort(y.columns, nulls_last=True)
-        # exact but for float sums, whose last bits depend on the order a parallel group_by adds them in
-        # (agency_cells' commission): integers and text exact, floats to 1e-12 relative
+        # exact: every sum the store keeps is an integer (the agencies' commission too, in 1/10,000 fen)
         try:
-            assert_frame_equal(x, y, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
+            assert_frame_equal(x, y, check_exact=True)
         except AssertionError as e:
             raise AssertionError(f"{name} differs: {e}") from None
 

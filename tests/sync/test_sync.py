@@ -235,6 +235,15 @@ def test_the_lowest_possible_id_is_read_and_reconciled(fresh_source, tmp_path): 
     res = run_sync(url, tmp_path / "store", full=True)
     assert res.ok, res.reconciliation
     assert res.rows_read["payments"] == len(PAYMENTS) + 1
+    # a new payment on the same day: the incremental sync reads that day again from its first id, −2^63
+    insert_rows(url, S.payments, [{"payment_id": 10 ** 9, "case_id": 1, "agent_id": "A1", "method": "app",
+                                   "paid_at": dt.datetime(2026, 2, 10, 11), "amount": Decimal("0.66")}])
+    inc = run_sync(url, tmp_path / "store")
+    assert not inc.full and inc.ok and inc.rows_read["payments"] == 1, inc.reconciliation
+    day = Filters(dt.date(2026, 2, 10), dt.date(2026, 2, 10))
+    want = sum(p["amount"] for p in PAYMENTS if p["paid_at"].date() == day.start) + Decimal("13.00")
+    got = compute("collected", Store.open(tmp_path / "store"), day).row(0, named=True)["numerator"]
+    assert Decimal(str(got)) == want
 
 
 def test_an_id_0_arriving_after_a_sync_of_an_empty_table_is_read(tmp_path):
