@@ -88,6 +88,26 @@ def _epoch_mysql(element, compiler, **kw):  # noqa: ANN001, ANN202
     return "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %s)" % compiler.process(element.clauses, **kw)
 
 
+class unindexed(FunctionElement):  # noqa: N801 - reads like a SQL function
+    """An integer key as a value no index answers: `+key` on SQLite, the key itself elsewhere. SQLite keeps no
+    statistics for a source, so with a bound on both a rowid key (`INTEGER PRIMARY KEY`) and a time column it walks
+    the rowid range, half or all of the table, rather than the time index that finds the few rows asked for."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "unindexed"
+
+
+@compiles(unindexed)
+def _unindexed_default(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
+    return "+%s" % compiler.process(element.clauses, **kw)
+
+
 def cents(col: sa.ColumnElement) -> sa.ColumnElement:
     """Money column as exact integer cents, computed in the database (SQLite stores REAL)."""
     return sa.cast(sa.func.round(col * 100), sa.BigInteger)

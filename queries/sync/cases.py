@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from queries.buckets import CLOSED_CODE
 from queries.dates import month_start
 from queries.source import contract as S
-from queries.source.reader import Reader, cents, require
+from queries.source.reader import Reader, cents, require, unindexed
 from queries.store import Watermarks
 from queries.sync.context import (
     CASE_SCHEMA,
@@ -93,7 +93,7 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
         ids = prev.get_column("case_id")
         cut = int(ids[ids.len() // 2]) if ids.len() >= SPLIT_READ_CASES else None
         until = stamp_now(ctx.reader, S.cases.c.updated_at) if cut is not None else None
-        read = require(ctx.read_halves(stmt, S.cases.c.case_id, cut, CASE_READ), "cases", "case_id", CASE_REQUIRED)
+        read = require(ctx.read_halves(stmt, unindexed(S.cases.c.case_id), cut, CASE_READ), "cases", "case_id", CASE_REQUIRED)
         new = read.drop("updated_at")
         # only rows whose kept columns differ from the previous version's are changes
         same = prev.join(new.select("case_id"), on="case_id", how="semi")

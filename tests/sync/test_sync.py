@@ -567,3 +567,61 @@ def test_cases_stamped_between_the_two_halves_of_a_new_days_read_are_read_by_the
     status = Store.open(tmp_path / "inc").scan("base/cases").filter(pl.col("case_id") == low).collect()["status"]
     assert status.to_list() == ["closed"]
     eng.dispose()
+
+
+def _as_rowid_keys(path, keys: dict[str, str]) -> None:  # noqa: ANN001
+    """Declare each table's key INTEGER, SQLite's rowid, as a user's own SQLite source may; rows and indexes kept."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    for table, key in keys.items():
+        ddl = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+        indexes = [r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                             "AND sql IS NOT NULL", (table,))]
+        new = ddl.replace(f"{key} BIGINT NOT NULL", f"{key} INTEGER NOT NULL", 1).replace(
+            f"CREATE TABLE {table} ", f"CREATE TABLE {table}_r ", 1)
+        assert f"{key} INTEGER NOT NULL" in new and f"{table}_r" in new, ddl
+        con.executescript(f"{new}; INSERT INTO {table}_r SELECT * FROM {table}; DROP TABLE {table}; "
+                          f"ALTER TABLE {table}_r RENAME TO {table}; {'; '.join(indexes)};")
+    con.close()
+
+
+def test_rowid_keys_on_sqlite_leave_the_time_indexes_in_use(tmp_path, monkeypatch):  # noqa: ANN001
+    """A user's SQLite source may declare its ids INTEGER PRIMARY KEY (the rowid). SQLite keeps no statistics, and
+    given a bound on that key and one on a time column it walked the rowid range (half the cases per statement, every
+    payment up to the sync's limit) instead of the time index. Every statement of an incremental sync that bounds
+    both must use the time index."""
+    import sqlite3
+
+    from queries.sync import cases as sync_cases_module
+
+    path = tmp_path / "h.sqlite"
+    url = f"sqlite:///{path}"
+    build_handmade(url)
+    _as_rowid_keys(path, {"cases": "case_id", "payments": "payment_id", "contacts": "contact_id"})
+    assert run_sync(url, tmp_path / "store", full=True).ok
+    later = max(c["updated_at"] for c in CASES) + dt.timedelta(days=1)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(S.cases.update().values(updated_at=later))
+    engine.dispose()
+    insert_rows(url, S.payments, [{"payment_id": 10 ** 6, "case_id": 1, "agent_id": "A1", "method": "app",
+                                   "paid_at": later, "amount": Decimal("1.00")}])
+    seen: list[str] = []
+    sql = Reader.sql
+    monkeypatch.setattr(Reader, "sql", lambda self, stmt: seen.append(sql(self, stmt)) or seen[-1])
+    monkeypatch.setattr(sync_cases_module, "SPLIT_READ_CASES", 1)
+    res = run_sync(url, tmp_path / "store")
+    assert res.ok and not res.full, res.reconciliation
+    con = sqlite3.connect(path)
+    plans = {}
+    for text in seen:
+        key = next((k for k in ("case_id", "payment_id", "contact_id") if f"{k} <" in text or f"{k} >=" in text),
+                   None)
+        if key and any(f"{t} >=" in text for t in ("updated_at", "paid_at", "contacted_at")):
+            plans[text] = " ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {text}"))
+    con.close()
+    # the updated cases in two halves, the recent payments' and contacts' days
+    assert sum("FROM cases" in t for t in plans) == 2 and sum("FROM payments" in t for t in plans) >= 1, list(plans)
+    for text, plan in plans.items():
+        assert "PRIMARY KEY" not in plan and "USING" in plan and "INDEX" in plan, (text, plan)
