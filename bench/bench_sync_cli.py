@@ -70,6 +70,22 @@ def ratio(runs: dict[str, list[dict]], key: str) -> float:
     return statistics.median(r[key] for r in runs["baseline"]) / statistics.median(r[key] for r in runs["this"])
 
 
+def evict(store: Path) -> int:
+    """Drop every file of the store's current version from the page cache (posix_fadvise DONTNEED: clean pages
+    only, no root needed); the number of files."""
+    name = (store / "CURRENT").read_text().strip()
+    n = 0
+    for f in (store / name).rglob("*"):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            n += 1
+    return n
+
+
 def back_one(store: Path) -> None:
     """Point the store back at the version before the current one and drop the current: the next sync makes the
     last day again from the same source."""
@@ -93,6 +109,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=3, help="new days to apply and sync, one at a time")
     ap.add_argument("--baseline", type=Path, help="another checkout (with .venv) syncing its own store, side by side")
     ap.add_argument("--baseline-source", help="the baseline's own SQLite source (default: --source's copy)")
+    ap.add_argument("--cold", action="store_true",
+                    help="before each sync of a new day, drop the store's files from the page cache (a nightly job "
+                         "on a store nobody has read for hours, or on another host's share)")
     ap.add_argument("--again", type=int, default=0,
                     help="then sync the last new day again this many times per tree, each from the version before it "
                          "(CURRENT pointed back): many samples of one day without changing the source")
@@ -141,6 +160,8 @@ def main() -> None:
               f"{day['cases_updated']:,} cases updated; applied in {day['seconds']} s):", flush=True)
         for name in in_turn(trees, i):
             cli, store = trees[name]
+            if args.cold:
+                evict(store)
             before = load()
             r = timed_command([str(cli), "sync"], envs[name])
             got[name].append(r)
@@ -149,6 +170,8 @@ def main() -> None:
         for name in in_turn(trees, i):
             cli, store = trees[name]
             back_one(store)
+            if args.cold:
+                evict(store)
             before = load()
             r = timed_command([str(cli), "sync"], envs[name])
             got[name].append(r)

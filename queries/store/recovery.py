@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from queries.store.manifest import FORMAT_VERSION, MANIFEST
@@ -40,14 +41,17 @@ def _parquet_files(folder: str) -> Iterator[str]:
 
 def footer_problem(path: str) -> str | None:
     """Why a Parquet file's frame cannot be read, or None: the magic at both ends and a footer length that fits
-    (what a reader checks before anything else; a truncated or overwritten file fails it)."""
+    (what a reader checks before anything else; a truncated or overwritten file fails it). Reads the 12 bytes it
+    needs and no more (a buffered read fetched 8 KB at each end)."""
     try:
-        with open(path, "rb") as fh:
-            head, size = fh.read(4), fh.seek(0, 2)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
             if size < 12:
                 return f"{size} bytes, too short for Parquet"
-            fh.seek(size - 8)
-            tail = fh.read(8)
+            head, tail = os.pread(fd, 4, 0), os.pread(fd, 8, size - 8)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return str(exc)
     if head != MAGIC or tail[4:] != MAGIC:
@@ -57,18 +61,21 @@ def footer_problem(path: str) -> str | None:
     return None
 
 
+#: files whose ends are read at once: a version just synced elsewhere, or not read since the page cache let it go,
+#: is on disk (or a network share), where each file costs two reads' latency (bank scale, 2,891 files out of the
+#: page cache: 0.53–0.73 s one at a time, 0.24–0.26 s eight at a time; ~30 ms from the cache either way)
+FOOTER_READERS = 8
+
+
 def version_problems(version: Path) -> list[str]:
     """What cannot be read in one store version: a missing manifest, Parquet files with bad frames (checked on
-    every file before each sync and when a server opens a version: 2,900 files at bank scale in ~40 ms, where
-    parsing each footer took 100–180 ms)."""
+    every file before each sync and when a server opens a version, where parsing each footer took 100–180 ms)."""
     if not (version / MANIFEST).is_file():
         return ["manifest.json missing"]
-    problems = []
-    for f in sorted(_parquet_files(str(version))):
-        why = footer_problem(f)
-        if why is not None:
-            problems.append(f"{Path(f).relative_to(version)}: {why}")
-    return problems
+    files = sorted(_parquet_files(str(version)))
+    with ThreadPoolExecutor(FOOTER_READERS) as pool:  # the reads release the GIL: their waits overlap
+        found = pool.map(footer_problem, files)
+        return [f"{Path(f).relative_to(version)}: {why}" for f, why in zip(files, found, strict=True) if why]
 
 
 def _point_current(store_dir: Path, name: str) -> None:

@@ -79,6 +79,25 @@ def test_a_damaged_parquet_file_is_told_from_a_good_one(tmp_path) -> None:
             pl.read_parquet(f)
 
 
+def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path) -> None:
+    """The files' ends are read eight at a time: every damaged one is still found, and named in path order."""
+    from queries.store.manifest import MANIFEST
+
+    version = tmp_path / "v-1"
+    (version / "days").mkdir(parents=True)
+    (version / MANIFEST).write_text("{}")
+    frame = pl.DataFrame({"a": list(range(100))})
+    names = [f"days/{i:03d}.parquet" for i in range(60)]
+    for name in names:
+        frame.write_parquet(version / name)
+    for name in (names[41], names[7]):
+        (version / name).write_bytes((version / name).read_bytes()[:-3])
+    (version / names[50]).write_bytes(b"")
+    got = version_problems(version)
+    assert [g.split(":")[0] for g in got] == [names[7], names[41], names[50]], got
+    assert "0 bytes, too short" in got[2]
+
+
 def test_corrupt_store_is_rolled_back_and_the_next_sync_repairs_it(source, capsys) -> None:  # noqa: ANN001
     url, store = source
     assert cli_main(["sync", "--full"]) == 0
