@@ -93,7 +93,8 @@ def sync_cases(ctx: SyncContext, wm: Watermarks) -> set[dt.date]:
         ids = prev.get_column("case_id")
         cut = int(ids[ids.len() // 2]) if ids.len() >= SPLIT_READ_CASES else None
         until = stamp_now(ctx.reader, S.cases.c.updated_at) if cut is not None else None
-        read = require(ctx.read_halves(stmt, unindexed(S.cases.c.case_id), cut, CASE_READ), "cases", "case_id", CASE_REQUIRED)
+        halves = ctx.read_halves(stmt, unindexed(S.cases.c.case_id), cut, CASE_READ)
+        read = require(halves, "cases", "case_id", CASE_REQUIRED)
         new = read.drop("updated_at")
         # only rows whose kept columns differ from the previous version's are changes
         same = prev.join(new.select("case_id"), on="case_id", how="semi")

@@ -77,11 +77,21 @@ def test_a_damaged_parquet_file_is_told_from_a_good_one(tmp_path) -> None:
         assert footer_problem(str(f)), name
         with pytest.raises(Exception):  # any error: the point is that Polars cannot read it
             pl.read_parquet(f)
+    fifo = tmp_path / "fifo.parquet"  # opening a FIFO to read waits for a writer: the check must not wait
+    os.mkfifo(fifo)
+    assert footer_problem(str(fifo)) == "not a regular file"
+    assert footer_problem(str(tmp_path)) == "not a regular file"
 
 
-def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path) -> None:
-    """The files' ends are read eight at a time: every damaged one is still found, and named in path order."""
+@pytest.mark.parametrize("cached", [True, False], ids=["from the cache", "from disk"])
+def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path, monkeypatch, cached) -> None:  # noqa: ANN001
+    """After a probe of the first files, the rest are checked one by one (the version is in the page cache) or by
+    eight threads (it is not): every damaged file is found either way, and named in path order."""
+    from queries.store import recovery
     from queries.store.manifest import MANIFEST
+
+    monkeypatch.setattr(recovery, "FOOTER_PROBE", 5)
+    monkeypatch.setattr(recovery, "CACHED_READ_S", 10.0 if cached else 0.0)
 
     version = tmp_path / "v-1"
     (version / "days").mkdir(parents=True)
@@ -90,12 +100,12 @@ def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path) -> None:
     names = [f"days/{i:03d}.parquet" for i in range(60)]
     for name in names:
         frame.write_parquet(version / name)
-    for name in (names[41], names[7]):
+    for name in (names[41], names[7], names[2]):
         (version / name).write_bytes((version / name).read_bytes()[:-3])
     (version / names[50]).write_bytes(b"")
     got = version_problems(version)
-    assert [g.split(":")[0] for g in got] == [names[7], names[41], names[50]], got
-    assert "0 bytes, too short" in got[2]
+    assert [g.split(":")[0] for g in got] == [names[2], names[7], names[41], names[50]], got
+    assert "0 bytes, too short" in got[3]
 
 
 def test_corrupt_store_is_rolled_back_and_the_next_sync_repairs_it(source, capsys) -> None:  # noqa: ANN001

@@ -590,7 +590,7 @@ def test_rowid_keys_on_sqlite_leave_the_time_indexes_in_use(tmp_path, monkeypatc
     """A user's SQLite source may declare its ids INTEGER PRIMARY KEY (the rowid). SQLite keeps no statistics, and
     given a bound on that key and one on a time column it walked the rowid range (half the cases per statement, every
     payment up to the sync's limit) instead of the time index. Every statement of an incremental sync that bounds
-    both must use the time index."""
+    both (a key, and a time from below) must use the time index."""
     import sqlite3
 
     from queries.sync import cases as sync_cases_module
@@ -609,7 +609,13 @@ def test_rowid_keys_on_sqlite_leave_the_time_indexes_in_use(tmp_path, monkeypatc
                                    "paid_at": later, "amount": Decimal("1.00")}])
     seen: list[str] = []
     sql = Reader.sql
-    monkeypatch.setattr(Reader, "sql", lambda self, stmt: seen.append(sql(self, stmt)) or seen[-1])
+
+    def spy(self: Reader, stmt: sa.Select) -> str:  # SQLite reads go through ADBC, as literal SQL from Reader.sql
+        text = sql(self, stmt)
+        seen.append(text)  # from several threads: the halves and the early reconciliation
+        return text
+
+    monkeypatch.setattr(Reader, "sql", spy)
     monkeypatch.setattr(sync_cases_module, "SPLIT_READ_CASES", 1)
     res = run_sync(url, tmp_path / "store")
     assert res.ok and not res.full, res.reconciliation
