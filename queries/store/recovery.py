@@ -57,6 +57,9 @@ def footer_problem(path: str) -> str | None:
             head, tail = os.pread(fd, 4, 0), os.pread(fd, 8, size - 8)
         finally:
             os.close(fd)
+    except PermissionError as exc:  # not damage: moving a good version aside would break it for every other reader
+        raise PermissionError(exc.errno, "the analytics store cannot be read by this process (permission denied); "
+                              "give its user read access to CASES_STORE_DIR; nothing was moved aside", path) from exc
     except OSError as exc:
         return str(exc)
     if head != MAGIC or tail[4:] != MAGIC:

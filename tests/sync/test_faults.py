@@ -108,6 +108,30 @@ def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path, monkeypatch
     assert "0 bytes, too short" in got[3]
 
 
+def test_a_store_this_process_may_not_read_is_not_moved_aside(source, monkeypatch) -> None:  # noqa: ANN001
+    """A file the process may not read (a sync run as another user with umask 077) is not damage: nothing is moved
+    aside or rolled back, which would break the version for every other reader; the error says what to fix. (Tests
+    run as root, which reads anything: the refusal is made by wrapping os.open.)"""
+    from queries.store import recovery
+
+    url, store = source
+    assert cli_main(["sync", "--full"]) == 0
+    good = current_version(store)
+    victim = sorted(good.rglob("*.parquet"))[3]
+    real_open = os.open
+
+    def refusing(path, flags, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if str(path) == str(victim):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(recovery.os, "open", refusing)
+    with pytest.raises(PermissionError, match="cannot be read by this process.*nothing was moved aside"):
+        roll_back_if_corrupt(store)
+    monkeypatch.undo()
+    assert current_version(store) == good and not list(store.glob("corrupt-*"))
+
+
 def test_corrupt_store_is_rolled_back_and_the_next_sync_repairs_it(source, capsys) -> None:  # noqa: ANN001
     url, store = source
     assert cli_main(["sync", "--full"]) == 0
