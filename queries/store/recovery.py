@@ -32,6 +32,14 @@ def outdated(store: Store) -> str | None:
 MAGIC = b"PAR1"
 
 
+class StoreUnreadable(PermissionError):
+    """This process may not read a store version's files: not damage, so nothing is moved aside; the message says
+    what to fix."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # the one line itself, without "[Errno 13]"
+
+
 def _parquet_files(folder: str) -> Iterator[str]:
     """Every Parquet file under a folder (os.scandir: a version holds thousands, pathlib's rglob costs more)."""
     for entry in os.scandir(folder):
@@ -58,8 +66,8 @@ def footer_problem(path: str) -> str | None:
         finally:
             os.close(fd)
     except PermissionError as exc:  # not damage: moving a good version aside would break it for every other reader
-        raise PermissionError(exc.errno, "the analytics store cannot be read by this process (permission denied); "
-                              "give its user read access to CASES_STORE_DIR; nothing was moved aside", path) from exc
+        raise StoreUnreadable(exc.errno, "the analytics store cannot be read by this process (permission denied on "
+                              f"{path}); give its user read access to CASES_STORE_DIR; nothing was moved aside") from exc
     except OSError as exc:
         return str(exc)
     if head != MAGIC or tail[4:] != MAGIC:

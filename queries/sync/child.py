@@ -27,7 +27,7 @@ from queries.errors import (
 from queries.settings import Settings, with_sync_allocator
 from queries.source.doctor import check_source
 from queries.source.engines import read_only_engine
-from queries.store.recovery import roll_back_if_corrupt
+from queries.store.recovery import StoreUnreadable, roll_back_if_corrupt
 from queries.sync.run import SyncResult, run_sync
 
 log = logging.getLogger("collections.sync")
@@ -89,6 +89,8 @@ def _child() -> None:
 def failure(exc: BaseException, eid: str) -> tuple[str, str]:
     """(reason, one line) for a failed sync: what failed and what to do, no traceback, no credentials."""
     reason = sync_reason(exc)
+    if isinstance(exc, StoreUnreadable):  # its message already says what cannot be read and what to do
+        return reason, describe(exc)
     if reason == "store":
         where = getattr(exc, "filename", None)
         return reason, (f"the analytics store cannot be written ({describe(exc)}"

@@ -108,7 +108,7 @@ def test_every_damaged_file_of_a_version_is_named_in_order(tmp_path, monkeypatch
     assert "0 bytes, too short" in got[3]
 
 
-def test_a_store_this_process_may_not_read_is_not_moved_aside(source, monkeypatch) -> None:  # noqa: ANN001
+def test_a_store_this_process_may_not_read_is_not_moved_aside(source, monkeypatch, capsys) -> None:  # noqa: ANN001
     """A file the process may not read (a sync run as another user with umask 077) is not damage: nothing is moved
     aside or rolled back, which would break the version for every other reader; the error says what to fix. (Tests
     run as root, which reads anything: the refusal is made by wrapping os.open.)"""
@@ -128,6 +128,12 @@ def test_a_store_this_process_may_not_read_is_not_moved_aside(source, monkeypatc
     monkeypatch.setattr(recovery.os, "open", refusing)
     with pytest.raises(PermissionError, match="cannot be read by this process.*nothing was moved aside"):
         roll_back_if_corrupt(store)
+    # the sync command says it in one line, without "cannot be written" or an errno
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot be read by this process" in err and "cannot be written" not in err and "Errno" not in err
+    assert "\n" not in err and err.count(str(victim)) == 1, err
     monkeypatch.undo()
     assert current_version(store) == good and not list(store.glob("corrupt-*"))
 
