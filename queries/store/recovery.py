@@ -91,17 +91,19 @@ def version_problems(version: Path) -> list[str]:
     if not (version / MANIFEST).is_file():
         return ["manifest.json missing"]
     files = sorted(_parquet_files(str(version)))
+
+    def check(share: list[str]) -> list[str | None]:
+        return [footer_problem(f) for f in share]
+
     t0 = time.perf_counter()
-    found = [footer_problem(f) for f in files[:FOOTER_PROBE]]
-    rest = files[FOOTER_PROBE:]
+    found, rest = check(files[:FOOTER_PROBE]), files[FOOTER_PROBE:]
     if time.perf_counter() - t0 < FOOTER_PROBE * CACHED_READ_S:  # from the page cache: threads would only cost
-        found += [footer_problem(f) for f in rest]
+        found += check(rest)
     elif rest:
         step = -(-len(rest) // FOOTER_READERS)
-        shares = [rest[i:i + step] for i in range(0, len(rest), step)]
         with ThreadPoolExecutor(FOOTER_READERS) as pool:  # the reads release the GIL: their waits overlap
-            found += [why for part in pool.map(lambda share: [footer_problem(f) for f in share], shares)
-                      for why in part]
+            for part in pool.map(check, [rest[i:i + step] for i in range(0, len(rest), step)]):
+                found += part
     return [f"{Path(f).relative_to(version)}: {why}" for f, why in zip(files, found, strict=True) if why]
 
 
