@@ -70,11 +70,10 @@ def ratio(runs: dict[str, list[dict]], key: str) -> float:
     return statistics.median(r[key] for r in runs["baseline"]) / statistics.median(r[key] for r in runs["this"])
 
 
-def evict(store: Path) -> int:
+def evict(store: Path) -> None:
     """Drop every file of the store's current version from the page cache (posix_fadvise DONTNEED: clean pages
-    only, no root needed); the number of files."""
+    only, no root needed)."""
     name = (store / "CURRENT").read_text().strip()
-    n = 0
     for f in (store / name).rglob("*"):
         if f.is_file():
             fd = os.open(f, os.O_RDONLY)
@@ -82,8 +81,6 @@ def evict(store: Path) -> int:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             finally:
                 os.close(fd)
-            n += 1
-    return n
 
 
 def back_one(store: Path) -> None:
@@ -153,7 +150,7 @@ def main() -> None:
     got: dict[str, list[dict]] = {name: [] for name in trees}
     for i in range(args.days):
         day = apply_day(str(copy))
-        if copies["baseline"] != copy and args.baseline:
+        if copies["baseline"] != copy:  # --baseline-source (which needs --baseline)
             apply_day(str(copies["baseline"]))
         print(f"new day {day['day']} ({day['payments']:,} payments, {day['contacts']:,} contacts, "
               f"{day['promises_new']:,} new + {day['promises_settled']:,} settled promises, "
