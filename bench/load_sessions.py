@@ -11,7 +11,7 @@ the server's peak memory, and how many statements reached the case database (CAS
         --sessions 20 --seconds 60
 
 With --replicas N (N > 1) it starts N servers on the same store behind HAProxy (the Debian package;
-`apt-get install haproxy`), configured as docs/scaling.md describes (sticky per viewer, websockets passed
+`apt-get install haproxy`), configured by docs/examples/haproxy.cfg (sticky per viewer, websockets passed
 through), and drives the sessions through the balancer. Throughput per core is page views per CPU-second
 of the servers (their user + system time during the load), so runs with 1 and N processes compare on a
 shared machine.
@@ -32,6 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from balancer import haproxy  # noqa: E402
 from machine import cpu_s, load, machine  # noqa: E402
 from screenshots import free_port, streamlit_process  # noqa: E402
 from streamlit_ws import view as _view  # noqa: E402
@@ -57,50 +58,6 @@ def _rss_mb(pid: int) -> float:
         except (OSError, StopIteration):
             pass
     return total / 1024
-
-
-#: The balancer of docs/scaling.md, for the load test: HAProxy in front of the replicas. Streamlit keeps a
-#: session's state in the process that serves its websocket, so every request of a viewer must reach the same
-#: replica: by a cookie the balancer sets (browsers), or by hashing the identity header the login proxy sets.
-HAPROXY_CFG = """global
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-    timeout tunnel 1h
-frontend dashboard
-    bind 127.0.0.1:{port}
-    default_backend replicas
-backend replicas
-    balance hdr({header})
-    hash-type consistent
-    cookie CASES_REPLICA insert indirect nocache
-    option httpchk GET /_stcore/health
-{servers}
-"""
-
-
-def haproxy(port: int, backends: list[int], header: str) -> subprocess.Popen:
-    """HAProxy on `port` in front of the replicas' ports (foreground process; terminate it to stop)."""
-    servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check cookie r{i}" for i, p in enumerate(backends))
-    cfg = Path(tempfile.mkstemp(prefix="haproxy-", suffix=".cfg")[1])
-    cfg.write_text(HAPROXY_CFG.format(port=port, header=header, servers=servers), encoding="utf-8")
-    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"haproxy exited: {proc.stderr.read().decode()[-1000:] if proc.stderr else ''}")
-        try:
-            import socket
-
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("haproxy did not start listening")
 
 
 def _query(rng: random.Random, teams: list[str]) -> str:
