@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from balancer import haproxy, nginx  # noqa: E402
+from balancer import KINDS, balanced, program  # noqa: E402
 from machine import load, machine  # noqa: E402
-from screenshots import chromium, free_port, open_page, streamlit_process  # noqa: E402
+from screenshots import chromium, open_page, streamlit_process  # noqa: E402
 
 #: name → (round trip ms, download bytes/s, upload bytes/s): Chrome DevTools' presets of the same names
 NETWORKS = {
@@ -71,14 +70,9 @@ def main() -> int:
     got: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
     with ExitStack() as stack:
         direct, _proc = stack.enter_context(streamlit_process(env, timeout=600))
-        routes = {"direct": direct}
-        for name, start in (("haproxy", haproxy), ("nginx", nginx)):
-            if shutil.which(name):
-                port = free_port()
-                proc = start(port, [int(direct.rsplit(":", 1)[1])])
-                stack.callback(proc.wait)
-                stack.callback(proc.terminate)
-                routes[name] = f"http://127.0.0.1:{port}"
+        port = int(direct.rsplit(":", 1)[1])
+        routes = {"direct": direct, **{kind: stack.enter_context(balanced(kind, [port]))
+                                       for kind in KINDS if program(kind)}}
         b = stack.enter_context(chromium())
         ctx = b.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
         open_page(ctx.new_page(), direct, "daily", timeout_ms=600_000)  # the server's caches, untimed

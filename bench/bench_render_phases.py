@@ -77,6 +77,7 @@ def switch_pages(env: dict[str, str], pages: list[str], runs: int, returning: bo
                 for path in pages:
                     page.goto(f"{base}/{'' if path == 'daily' else path}", wait_until="domcontentloaded")
                     wait_rendered(page, PAGES[path][0])
+                page.goto("about:blank")  # not reconnecting to the timed server when it starts
             print(f"a returning browser: {len(pages)} pages opened before, on another server start", flush=True)
         with streamlit_server(env, port=port) as base:
             _switches(page, base, pages, runs)

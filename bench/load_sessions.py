@@ -32,9 +32,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from balancer import haproxy  # noqa: E402
+from balancer import balanced  # noqa: E402
 from machine import cpu_s, load, machine  # noqa: E402
-from screenshots import free_port, streamlit_process  # noqa: E402
+from screenshots import streamlit_process  # noqa: E402
 from streamlit_ws import view as _view  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,11 +158,8 @@ def main() -> None:
             procs = [proc for _, proc in servers]
             base = servers[0][0]
             if args.replicas > 1:
-                port = free_port()
-                balancer = haproxy(port, [int(b.rsplit(":", 1)[1]) for b, _ in servers], AUTH_HEADER)
-                stack.callback(balancer.wait)
-                stack.callback(balancer.terminate)
-                base = f"http://127.0.0.1:{port}"
+                base = stack.enter_context(balanced("haproxy", [int(b.rsplit(":", 1)[1]) for b, _ in servers],
+                                                    AUTH_HEADER))
             ws_url = base.replace("http://", "ws://") + "/_stcore/stream"
             print(f"machine: {machine()}; {args.replicas} server process(es)"
                   + (" behind HAProxy" if args.replicas > 1 else ""))

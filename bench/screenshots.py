@@ -78,18 +78,19 @@ def streamlit_process(env: dict[str, str], port: int | None = None, timeout: flo
         log.close()
 
 
-def wait_listening(proc: subprocess.Popen, port: int, log: Path, timeout: float, poll: float = 0.3) -> None:
+def wait_listening(proc: subprocess.Popen, port: int, log: Path, timeout: float, poll: float = 0.3,
+                   name: str = "streamlit") -> None:
     """Return once the server accepts connections on `port`; RuntimeError (with its log) if it exits or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             time.sleep(poll)
-    raise RuntimeError("streamlit did not start listening in time")
+    raise RuntimeError(f"{name} did not start listening in time")
 
 
 def stop(proc: subprocess.Popen) -> None:
