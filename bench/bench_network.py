@@ -17,7 +17,6 @@ responses with their headers, and the websocket's frames), medians per route and
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from contextlib import ExitStack
@@ -28,7 +27,8 @@ from balancer import KINDS, balanced, program  # noqa: E402
 from machine import load, machine  # noqa: E402
 from screenshots import chromium, open_page, streamlit_process  # noqa: E402
 
-#: name → (round trip ms, download bytes/s, upload bytes/s): Chrome DevTools' presets of the same names
+#: name → (latency ms, download bytes/s, upload bytes/s): Chrome DevTools' "Fast 4G" and "Slow 4G" presets, and an
+#: office Wi-Fi
 NETWORKS = {
     "4g": (60, 9_000_000 / 8, 1_500_000 / 8),
     "slow4g": (150, 1_600_000 / 8, 750_000 / 8),
@@ -102,5 +102,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())
