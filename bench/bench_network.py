@@ -35,6 +35,9 @@ NETWORKS = {
     "wifi": (10, 30_000_000 / 8, 15_000_000 / 8),
 }
 
+#: a phone's browser: its screen (390 px wide, three pixels a point) and language
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "locale": "zh-CN"}
+
 #: the bytes each HTTP response took on the wire (headers and encoded body; same-origin, so Resource Timing tells)
 WIRE_BYTES = """() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
     .reduce((n, e) => n + e.transferSize, 0)"""
@@ -74,15 +77,14 @@ def main() -> int:
         routes = {"direct": direct, **{kind: stack.enter_context(balanced(kind, [port]))
                                        for kind in KINDS if program(kind)}}
         b = stack.enter_context(chromium())
-        ctx = b.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        ctx = b.new_context(**PHONE)
         open_page(ctx.new_page(), direct, "daily", timeout_ms=600_000)  # the server's caches, untimed
         ctx.close()
         for i in range(args.runs):
             for network in networks:
                 for route in (list(routes) if i % 2 == 0 else list(reversed(routes))):
                     before = load()
-                    ctx = b.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True,
-                                        device_scale_factor=3)
+                    ctx = b.new_context(**PHONE)
                     try:
                         for state in ("new browser", "returning"):
                             page = ctx.new_page()

@@ -24,7 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import load  # noqa: E402
-from screenshots import PAGES, SCRIPT_DONE, chromium, free_port, new_page, streamlit_server, wait_rendered  # noqa: E402
+from screenshots import (  # noqa: E402
+    PAGES,
+    SCRIPT_DONE,
+    chromium,
+    free_port,
+    new_page,
+    open_page,
+    streamlit_server,
+    wait_rendered,
+)
 
 
 def main() -> None:
@@ -75,8 +84,7 @@ def switch_pages(env: dict[str, str], pages: list[str], runs: int, returning: bo
         if returning:  # the browser's visit of every page, on a server stopped before the timed one starts
             with streamlit_server(env, port=port) as base:
                 for path in pages:
-                    page.goto(f"{base}/{'' if path == 'daily' else path}", wait_until="domcontentloaded")
-                    wait_rendered(page, PAGES[path][0])
+                    open_page(page, base, path)
                 page.goto("about:blank")  # not reconnecting to the timed server when it starts
             print(f"a returning browser: {len(pages)} pages opened before, on another server start", flush=True)
         with streamlit_server(env, port=port) as base:

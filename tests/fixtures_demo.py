@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,14 +17,20 @@ AS_OF = dt.date(2026, 11, 22)
 SMALL = Scale("small", cases=1_500, teams=4, agency_teams=1, agents=12)
 
 
+def unavailable(what: str, tests: str) -> NoReturn:
+    """A server or program the tests need is missing (`what`): skip them, or fail when CI requires every test to
+    run (CASES_TEST_REQUIRE_SERVERS)."""
+    if os.environ.get("CASES_TEST_REQUIRE_SERVERS"):
+        pytest.fail(f"{what}, but CASES_TEST_REQUIRE_SERVERS is set: the {tests} tests must run")
+    pytest.skip(f"{what}; {tests} tests skipped")
+
+
 def server_url(kind: str) -> str:
     """The test server URL for 'postgresql' or 'mysql'; skip when unset, fail when CI requires it."""
     env = "CASES_TEST_PG_URL" if kind == "postgresql" else "CASES_TEST_MYSQL_URL"
     base = os.environ.get(env)
     if not base:
-        if os.environ.get("CASES_TEST_REQUIRE_SERVERS"):
-            pytest.fail(f"{env} is not set but CASES_TEST_REQUIRE_SERVERS is: the {kind} tests must run")
-        pytest.skip(f"{env} is not set; {kind} tests skipped")
+        unavailable(f"{env} is not set", kind)
     return base
 
 

@@ -5,7 +5,6 @@ compressed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sys
@@ -14,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from fixtures_demo import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -39,10 +39,7 @@ def replicas(request: pytest.FixtureRequest, app_source: tuple[str, Path],
     (balancer kind, its URL, the store directory, the replicas' process ids in the balancer's server order)."""
     kind = request.param
     if program(kind) is None:
-        reason = f"{kind} is not installed (Debian: apt-get install {kind})"
-        if os.environ.get("CASES_TEST_REQUIRE_SERVERS"):
-            pytest.fail(f"{reason}, but CASES_TEST_REQUIRE_SERVERS is set: the balancer tests must run")
-        pytest.skip(reason)
+        unavailable(f"{kind} is not installed (Debian: apt-get install {kind})", "balancer")
     url, store = app_source
     own = tmp_path / "store"
     shutil.copytree(store, own, ignore=shutil.ignore_patterns("leases"))
