@@ -3,7 +3,11 @@ product, region and placement by the case's position in the sorted cases table (
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,7 +85,9 @@ class SyncContext:
         self.compliance: Any = None  # queries.sync.compliance.Compliance, set by the stage's prepare()
         self.month_workers = month_workers
         self.snap_cache: dict[dt.date, pl.DataFrame] = {}
-        self._lk: CaseLookup | None = None
+        # the case lookup, built once for this context and its branches (a one-item list they share)
+        self._lk: list[CaseLookup | None] = [None]
+        self._lk_lock = threading.Lock()
         self.reader2: Reader | None = None
         self.id_limits: dict[str, int] = {}
         self.snapshot_dates: list[dt.date] = []
@@ -142,9 +148,23 @@ class SyncContext:
     @property
     def lk(self) -> CaseLookup:
         """Per-case attributes aligned to the cases table (built once the cases are synced)."""
-        if self._lk is None:
-            self._lk = CaseLookup(self)
-        return self._lk
+        with self._lk_lock:
+            if self._lk[0] is None:
+                self._lk[0] = CaseLookup(self)
+            return self._lk[0]
+
+    @contextlib.contextmanager
+    def branch(self) -> Iterator[SyncContext]:
+        """This context on a connection of its own, for a stage run on another thread beside the next one: the
+        same writer, cases, case lookup and counts (stages that write different tables); closed on leaving."""
+        side = copy.copy(self)
+        side.reader, side.reader2 = Reader(self.reader.url, prefer=self.reader.method), None
+        try:
+            yield side
+        finally:
+            for r in (side.reader, side.reader2):
+                if r is not None:
+                    r.close()
 
     def attach(self, rows: pl.DataFrame, at: str) -> pl.DataFrame:
         """Add month, opening bucket, on_opening, product, region, placed info for each event row."""

@@ -6,7 +6,7 @@ import datetime as dt
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ from queries.sync.payments import sync_payments
 from queries.sync.reconcile import early_totals, reconcile
 
 RECONCILE_DAYS = 7  # incremental syncs reconcile this many recent days (full syncs: all)
+#: the summary's row counts in the order of the stages
+ROWS_ORDER = ("teams", "agents", "cases", "snapshot rows", "payments", "contacts", "promises", "complaints")
 
 @dataclass
 class SyncResult:
@@ -62,7 +64,9 @@ class SyncResult:
 
     def summary(self) -> str:
         """One line for a terminal."""
-        rows = ", ".join(f"{k} {v:,}" for k, v in self.rows_read.items() if v)
+        order = {k: i for i, k in enumerate(ROWS_ORDER)}  # stages that run side by side count in any order
+        read = sorted(self.rows_read.items(), key=lambda kv: order.get(kv[0], len(order)))
+        rows = ", ".join(f"{k} {v:,}" for k, v in read if v)
         rec = "reconciled" if self.ok else f"MISMATCH on {len(self.reconciliation.get('mismatches', []))} day(s)"
         return f"{'full' if self.full else 'incremental'} sync in {self.seconds:.1f}s ({rows or 'no new rows'}); {rec}"
 
@@ -115,7 +119,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             peaks[name] = _peak_rss_mb()
             return out
 
-        pool = ThreadPoolExecutor(max_workers=1)
+        pool = ThreadPoolExecutor(max_workers=2)  # the early totals; a new day's promises
         try:
             # the source side of the append-only tables' reconciliation runs on a second connection while
             # the sync works, bounded by the max ids read now; an incremental sync checks from the last
@@ -136,9 +140,19 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             timed("snapshot_rollups", snapshot_rollups, ctx, rebuild, touched)
             timed("payments", sync_payments, ctx, wm)
             timed("agency", sync_agency, ctx)
-            timed("contacts", sync_contacts, ctx, wm)
-            timed("promises", sync_promises, ctx, wm)
-            timed("complaints", sync_complaints, ctx)
+            if is_full:  # one stage at a time: a full sync's memory is bounded by one stage's month
+                timed("contacts", sync_contacts, ctx, wm)
+                timed("promises", sync_promises, ctx, wm)
+            else:
+                # a new day's contacts leave a core idle much of their time: the promises (tables of their own)
+                # are synced beside them on a connection of their own
+                promises = pool.submit(_beside, ctx, timed, "promises", sync_promises, wm)
+                try:
+                    timed("contacts", sync_contacts, ctx, wm)
+                finally:
+                    wait([promises])  # never leave it writing into a version being aborted
+                promises.result()
+            timed("complaints", sync_complaints, ctx)  # after the contacts: it reads their breaches
             shutil.rmtree(writer.path / "_spill", ignore_errors=True)
             days = pl.concat([pl.read_parquet(writer.path / f"base/{k}_days.parquet").select("day")
                               for k in ("payments", "contacts")])
@@ -170,6 +184,12 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 ctx.reader2.close()
     return SyncResult(full=is_full, store_path=path, seconds=time.perf_counter() - t0,
                       rows_read=ctx.rows, reconciliation=rec)
+
+
+def _beside(ctx: SyncContext, timed: Callable, name: str, stage: Callable, *args: object) -> Any:
+    """A stage timed on a branch of the context (its own connection), for a thread of its own."""
+    with ctx.branch() as side:
+        return timed(name, stage, side, *args)
 
 
 def _peak_rss_mb() -> int:

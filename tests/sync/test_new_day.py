@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import sqlite3
 import sys
+import threading
+import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from fixtures_demo import AS_OF, SMALL
 from polars.testing import assert_frame_equal
 
 from queries.demo import build_demo_database
 from queries.store import current_version
 from queries.sync import run_sync
+
+run = importlib.import_module("queries.sync.run")  # the package exports a function of that name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from apply_day import apply_day
@@ -94,3 +100,71 @@ def test_new_days_incremental_equal_full(tmp_path: Path) -> None:
         assert inc.rows_read["cases"] == (2 if i == 0 else 0)  # the nightly stamps alone change nothing kept
         assert run_sync(url, tmp_path / f"full{i}", full=True).ok
         assert_same_store(tmp_path / "inc", tmp_path / f"full{i}")
+
+
+def _new_day_source(tmp_path: Path) -> tuple[str, Path]:
+    """A small demo source synced whole, then given one new day: (url, store)."""
+    src = tmp_path / "cases.sqlite"
+    url = f"sqlite:///{src}"
+    build_demo_database(url, SMALL, seed=5, as_of=AS_OF)
+    assert run_sync(url, tmp_path / "store", full=True).ok
+    apply_day(str(src))
+    return url, tmp_path / "store"
+
+
+def test_a_new_days_promises_are_synced_beside_its_contacts(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """On a new day the promises stage runs while the contacts stage does, on a connection of its own; a full
+    sync runs them one after the other (its memory is bounded by one stage's month)."""
+    url, store = _new_day_source(tmp_path)
+    started, seen = threading.Event(), {}
+    real_promises, real_contacts = run.sync_promises, run.sync_contacts
+
+    def promises(ctx, wm):  # noqa: ANN001, ANN202
+        seen["promises_reader"] = ctx.reader
+        started.set()
+        return real_promises(ctx, wm)
+
+    def contacts(ctx, wm):  # noqa: ANN001, ANN202
+        seen["main_reader"] = ctx.reader
+        seen["beside"] = started.wait(timeout=30)
+        return real_contacts(ctx, wm)
+
+    monkeypatch.setattr(run, "sync_promises", promises)
+    monkeypatch.setattr(run, "sync_contacts", contacts)
+    inc = run_sync(url, store)
+    assert not inc.full and inc.ok, inc.reconciliation
+    assert seen["beside"] and seen["promises_reader"] is not seen["main_reader"]
+    assert inc.summary().index("contacts") < inc.summary().index("promises")  # stage order, whichever counted first
+    started.clear()
+    monkeypatch.setattr(run, "sync_contacts", lambda ctx, wm: (seen.update(full_beside=started.is_set()),
+                                                                real_contacts(ctx, wm))[1])
+    assert run_sync(url, tmp_path / "full", full=True).ok
+    assert seen["full_beside"] is False
+    assert_same_store(store, tmp_path / "full")
+
+
+def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """When the contacts stage fails while the promises stage runs beside it, the version being written is removed
+    only after the promises stage has finished with it; the store stays as it was."""
+    url, store = _new_day_source(tmp_path)
+    before = current_version(store)
+    failing, seen = threading.Event(), {}
+    real_promises = run.sync_promises
+
+    def promises(ctx, wm):  # noqa: ANN001, ANN202
+        assert failing.wait(timeout=30)
+        time.sleep(0.5)  # still working when the other stage's failure reaches run_sync
+        seen["version_there"] = ctx.writer.path.is_dir()
+        return real_promises(ctx, wm)
+
+    def contacts(ctx, wm):  # noqa: ANN001, ANN202
+        failing.set()
+        raise RuntimeError("contacts failed")
+
+    monkeypatch.setattr(run, "sync_promises", promises)
+    monkeypatch.setattr(run, "sync_contacts", contacts)
+    with pytest.raises(RuntimeError, match="contacts failed"):
+        run_sync(url, store)
+    assert seen["version_there"] is True
+    assert current_version(store) == before
+    assert sorted(p.name for p in store.glob("v-*")) == [before.name]
