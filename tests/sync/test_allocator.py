@@ -1,5 +1,6 @@
-"""A sync process returns the memory Polars frees as it goes (queries.settings.SYNC_ALLOCATOR): the sync command
-sets the allocator before Polars is loaded and keeps an operator's own setting."""
+"""A sync process's start: it returns the memory Polars frees as it goes (queries.settings.SYNC_ALLOCATOR): the sync
+command sets the allocator before Polars is loaded and keeps an operator's own setting; and its imports' objects are
+kept out of the garbage collector's later passes."""
 
 from __future__ import annotations
 
@@ -30,3 +31,14 @@ def test_the_sync_command_sets_the_allocator_before_polars_is_loaded(tmp_path) -
     assert conf.startswith("dirty_decay_ms:") and conf.endswith(",muzzy_decay_ms:0"), conf
     own = _run(code, env={**env, "_RJEM_MALLOC_CONF": "dirty_decay_ms:100"})[-1]
     assert own.endswith(",dirty_decay_ms:100") and "muzzy_decay_ms:0" not in own, own
+
+
+def test_the_sync_commands_imports_are_frozen_out_of_the_collector(tmp_path) -> None:
+    """The sync command imports Polars, SQLAlchemy and NumPy with the cyclic collector paused and then freezes their
+    objects (it never walks them again); the collector is on again for the sync's own objects."""
+    code = ("import gc, sys; from queries.cli import main; main(['sync']); "
+            "print(gc.get_freeze_count(), gc.isenabled(), 'polars' in sys.modules)")
+    env = {"CASES_DB_URL": f"sqlite:///{tmp_path / 'absent.sqlite'}", "CASES_STORE_DIR": str(tmp_path / "store")}
+    frozen, enabled, polars = _run(code, env=env)[-1].split()
+    assert polars == "True" and enabled == "True"
+    assert int(frozen) > 50_000, frozen
