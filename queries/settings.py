@@ -17,17 +17,20 @@ DEFAULT_DATA_DIR = Path("data")
 DEMO_DB_NAME = "demo.sqlite"
 
 
-#: Polars' allocator (jemalloc) in a sync process. Polars keeps freed pages 0.5 s, then a second more as "muzzy"
-#: (MADV_FREE): those still count in the process's resident memory until the kernel wants them, so what one stage
-#: freed is counted again while the next allocates. 0 returns them as they leave (MADV_DONTNEED). jemalloc reads
-#: it when Polars is loaded (Polars adds it after its own defaults): it is put in the environment of the sync
-#: command and of the dashboard's sync child before that; a value the operator set is kept.
-SYNC_ALLOCATOR = {"_RJEM_MALLOC_CONF": "muzzy_decay_ms:0"}
+#: A sync process's environment, set before the libraries that read it are loaded (in the sync command, and for
+#: the dashboard's sync child); a value the operator set is kept.
+#: - Polars' allocator (jemalloc). Polars keeps freed pages 0.5 s, then a second more as "muzzy" (MADV_FREE): those
+#:   still count in the process's resident memory until the kernel wants them, so what one stage freed is counted
+#:   again while the next allocates. 0 returns them as they leave (MADV_DONTNEED). Polars adds it after its own
+#:   defaults when it is loaded.
+#: - NumPy's OpenBLAS: a sync does no linear algebra, but OpenBLAS starts a thread per core when NumPy is imported,
+#:   and those spin for work (~0.1 s of CPU in a new day's ~3 s, taken from the cores the sync needs).
+SYNC_ENVIRONMENT = {"_RJEM_MALLOC_CONF": "muzzy_decay_ms:0", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def with_sync_allocator(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
-    """`env` with SYNC_ALLOCATOR's variables added where it has none of its own (changes `env` in place)."""
-    for name, value in SYNC_ALLOCATOR.items():
+def with_sync_environment(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """`env` with SYNC_ENVIRONMENT's variables added where it has none of its own (changes `env` in place)."""
+    for name, value in SYNC_ENVIRONMENT.items():
         env.setdefault(name, value)
     return env
 

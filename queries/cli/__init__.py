@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from queries.errors import DashboardError, UserError, describe, exit_code
-from queries.settings import PROJECT_ROOT, Settings, load_settings, with_sync_allocator
+from queries.settings import PROJECT_ROOT, Settings, load_settings, with_sync_environment
 
 
 class CliError(UserError):
@@ -140,7 +140,7 @@ def _imports_without_gc() -> Iterator[None]:
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    with_sync_allocator(os.environ)  # before Polars is loaded: its allocator reads it once
+    with_sync_environment(os.environ)  # before Polars and NumPy are loaded: they read it once
     with _imports_without_gc():
         from queries.errors import SyncFailed, error_id
         from queries.sync.child import failure, safe_sync

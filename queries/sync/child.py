@@ -24,7 +24,7 @@ from queries.errors import (
     error_id,
     sync_reason,
 )
-from queries.settings import Settings, with_sync_allocator
+from queries.settings import Settings, with_sync_environment
 from queries.source.doctor import check_source
 from queries.source.engines import read_only_engine
 from queries.store.recovery import StoreUnreadable, roll_back_if_corrupt
@@ -51,7 +51,7 @@ def safe_sync_in_child(settings: Settings, store_dir: Path, full: bool = False) 
     """safe_sync in a fresh Python process; its notes. Source problems come back as SourceError (bad rows as
     SourceDataError); a store that cannot be written, a killed process or a bug as SyncFailed with its reason."""
     proc = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps((settings, str(store_dir), full)),
-                          capture_output=True, check=False, env=with_sync_allocator(dict(os.environ)))
+                          capture_output=True, check=False, env=with_sync_environment(dict(os.environ)))
     try:
         kind, payload = pickle.loads(proc.stdout)
     except Exception as exc:  # noqa: BLE001 - no outcome at all: the child died

@@ -1,6 +1,6 @@
-"""A sync process's start: it returns the memory Polars frees as it goes (queries.settings.SYNC_ALLOCATOR): the sync
-command sets the allocator before Polars is loaded and keeps an operator's own setting; and its imports' objects are
-kept out of the garbage collector's later passes."""
+"""A sync process's start (queries.settings.SYNC_ENVIRONMENT): it returns the memory Polars frees as it goes (the sync
+command sets the allocator before Polars is loaded and keeps an operator's own setting), keeps NumPy's OpenBLAS to one
+thread, and keeps its imports' objects out of the garbage collector's later passes."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from queries.settings import SYNC_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(code: str, env: dict[str, str]) -> list[str]:
-    """Lines a fresh interpreter prints, without this process's allocator setting, with `env` added."""
-    base = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    """Lines a fresh interpreter prints, without this process's sync environment settings, with `env` added."""
+    base = {k: v for k, v in os.environ.items() if k not in SYNC_ENVIRONMENT}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**base, **env}, cwd=ROOT, timeout=120)
     return out.stdout.strip().splitlines()
@@ -42,3 +44,13 @@ def test_the_sync_commands_imports_are_frozen_out_of_the_collector(tmp_path) -> 
     frozen, enabled, polars = _run(code, env=env)[-1].split()
     assert polars == "True" and enabled == "True"
     assert int(frozen) > 50_000, frozen
+
+
+def test_the_sync_command_keeps_openblas_to_one_thread(tmp_path) -> None:
+    """OpenBLAS reads its thread count when NumPy is loaded: the sync command sets it first; an operator's own value
+    is kept."""
+    code = ("import os; from queries.cli import main; main(['sync']); "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {"CASES_DB_URL": f"sqlite:///{tmp_path / 'absent.sqlite'}", "CASES_STORE_DIR": str(tmp_path / "store")}
+    assert _run(code, env=env)[-1] == "1"
+    assert _run(code, env={**env, "OPENBLAS_NUM_THREADS": "2"})[-1] == "2"
