@@ -128,6 +128,10 @@ class Reader:
         self.method = prefer or self._pick()
         self._adbc = None
 
+    def another(self) -> Reader:
+        """A new connection to the same source, read the same way."""
+        return Reader(self.url, prefer=self.method)
+
     def _pick(self) -> str:
         if self.kind in ("postgresql", "sqlite") and _has(f"adbc_driver_{self.kind}"):
             return "adbc"

@@ -99,7 +99,7 @@ class SyncContext:
     def second_reader(self) -> Reader:
         """A second connection to the source (opened on first use, closed with the sync)."""
         if self.reader2 is None:
-            self.reader2 = Reader(self.reader.url, prefer=self.reader.method)
+            self.reader2 = self.reader.another()
         return self.reader2
 
     def read_halves(self, stmt: sa.Select, col: sa.ColumnElement, cut: int | None, schema: dict) -> pl.DataFrame:
@@ -150,6 +150,7 @@ class SyncContext:
         """Per-case attributes aligned to the cases table (built once the cases are synced)."""
         with self._lk_lock:
             if self._lk[0] is None:
+                # built on whichever context asks first, a branch included: it reads the store, never the source
                 self._lk[0] = CaseLookup(self)
             return self._lk[0]
 
@@ -158,7 +159,7 @@ class SyncContext:
         """This context on a connection of its own, for a stage run on another thread beside the next one: the
         same writer, cases, case lookup and counts (stages that write different tables); closed on leaving."""
         side = copy.copy(self)
-        side.reader, side.reader2 = Reader(self.reader.url, prefer=self.reader.method), None
+        side.reader, side.reader2 = self.reader.another(), None
         try:
             yield side
         finally:

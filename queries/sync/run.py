@@ -6,7 +6,7 @@ import datetime as dt
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,9 @@ from queries.sync.payments import sync_payments
 from queries.sync.reconcile import early_totals, reconcile
 
 RECONCILE_DAYS = 7  # incremental syncs reconcile this many recent days (full syncs: all)
-#: the summary's row counts in the order of the stages
-ROWS_ORDER = ("teams", "agents", "cases", "snapshot rows", "payments", "contacts", "promises", "complaints")
+#: the summary's row counts in the order of the stages (stages that run side by side count in any order)
+ROWS_ORDER = {k: i for i, k in enumerate(("teams", "agents", "cases", "snapshot rows", "payments", "contacts",
+                                          "promises", "complaints"))}
 
 @dataclass
 class SyncResult:
@@ -64,8 +65,7 @@ class SyncResult:
 
     def summary(self) -> str:
         """One line for a terminal."""
-        order = {k: i for i, k in enumerate(ROWS_ORDER)}  # stages that run side by side count in any order
-        read = sorted(self.rows_read.items(), key=lambda kv: order.get(kv[0], len(order)))
+        read = sorted(self.rows_read.items(), key=lambda kv: ROWS_ORDER.get(kv[0], len(ROWS_ORDER)))
         rows = ", ".join(f"{k} {v:,}" for k, v in read if v)
         rec = "reconciled" if self.ok else f"MISMATCH on {len(self.reconciliation.get('mismatches', []))} day(s)"
         return f"{'full' if self.full else 'incremental'} sync in {self.seconds:.1f}s ({rows or 'no new rows'}); {rec}"
@@ -147,10 +147,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 # a new day's contacts leave a core idle much of their time: the promises (tables of their own)
                 # are synced beside them on a connection of their own
                 promises = pool.submit(_beside, ctx, timed, "promises", sync_promises, wm)
-                try:
-                    timed("contacts", sync_contacts, ctx, wm)
-                finally:
-                    wait([promises])  # never leave it writing into a version being aborted
+                timed("contacts", sync_contacts, ctx, wm)
                 promises.result()
             timed("complaints", sync_complaints, ctx)  # after the contacts: it reads their breaches
             shutil.rmtree(writer.path / "_spill", ignore_errors=True)
@@ -176,6 +173,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 compliance=compliance_summary(ctx.compliance), **meta)
             path = writer.commit(manifest)
         except BaseException:
+            pool.shutdown(wait=True)  # a stage still running beside the failed one never writes into a removed version
             writer.abort()
             raise
         finally:

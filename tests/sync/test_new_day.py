@@ -19,10 +19,13 @@ from fixtures_demo import AS_OF, SMALL
 from polars.testing import assert_frame_equal
 
 from queries.demo import build_demo_database
+from queries.errors import SourceDataError
+from queries.source.reader import Reader
 from queries.store import current_version
 from queries.sync import run_sync
 
 run = importlib.import_module("queries.sync.run")  # the package exports a function of that name
+SyncResult = run.SyncResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from apply_day import apply_day
@@ -112,9 +115,27 @@ def _new_day_source(tmp_path: Path) -> tuple[str, Path]:
     return url, tmp_path / "store"
 
 
+def _count_readers(monkeypatch) -> dict[str, set[int]]:  # noqa: ANN001
+    """The source connections (Readers) opened and closed from now on, by id."""
+    seen: dict[str, set[int]] = {"opened": set(), "closed": set()}
+    real_init, real_close = Reader.__init__, Reader.close
+
+    def init(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen["opened"].add(id(self))
+        real_init(self, *args, **kwargs)
+
+    def close(self):  # noqa: ANN001, ANN202
+        seen["closed"].add(id(self))
+        real_close(self)
+
+    monkeypatch.setattr(Reader, "__init__", init)
+    monkeypatch.setattr(Reader, "close", close)
+    return seen
+
+
 def test_a_new_days_promises_are_synced_beside_its_contacts(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """On a new day the promises stage runs while the contacts stage does, on a connection of its own; a full
-    sync runs them one after the other (its memory is bounded by one stage's month)."""
+    """On a new day the promises stage runs while the contacts stage does, on a connection of its own, closed with
+    the others; a full sync runs them one after the other (its memory is bounded by one stage's month)."""
     url, store = _new_day_source(tmp_path)
     started, seen = threading.Event(), {}
     real_promises, real_contacts = run.sync_promises, run.sync_contacts
@@ -129,18 +150,29 @@ def test_a_new_days_promises_are_synced_beside_its_contacts(tmp_path: Path, monk
         seen["beside"] = started.wait(timeout=30)
         return real_contacts(ctx, wm)
 
+    def contacts_of_full(ctx, wm):  # noqa: ANN001, ANN202
+        seen["full_beside"] = started.is_set()
+        return real_contacts(ctx, wm)
+
     monkeypatch.setattr(run, "sync_promises", promises)
     monkeypatch.setattr(run, "sync_contacts", contacts)
+    readers = _count_readers(monkeypatch)
     inc = run_sync(url, store)
     assert not inc.full and inc.ok, inc.reconciliation
     assert seen["beside"] and seen["promises_reader"] is not seen["main_reader"]
-    assert inc.summary().index("contacts") < inc.summary().index("promises")  # stage order, whichever counted first
+    assert len(readers["opened"]) >= 3 and readers["opened"] == readers["closed"]
     started.clear()
-    monkeypatch.setattr(run, "sync_contacts", lambda ctx, wm: (seen.update(full_beside=started.is_set()),
-                                                                real_contacts(ctx, wm))[1])
+    monkeypatch.setattr(run, "sync_contacts", contacts_of_full)
     assert run_sync(url, tmp_path / "full", full=True).ok
     assert seen["full_beside"] is False
     assert_same_store(store, tmp_path / "full")
+
+
+def test_the_summary_lists_rows_in_the_stages_order() -> None:
+    """Stages side by side may count in any order; the summary line does not show it."""
+    result = SyncResult(False, Path("."), 1.0, {"complaints": 3, "promises": 1, "contacts": 2, "payments": 4},
+                        {"ok": True})
+    assert "(payments 4, contacts 2, promises 1, complaints 3)" in result.summary()
 
 
 def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -168,3 +200,22 @@ def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, mo
     assert seen["version_there"] is True
     assert current_version(store) == before
     assert sorted(p.name for p in store.glob("v-*")) == [before.name]
+
+
+def test_a_new_days_promises_failing_beside_the_contacts_fail_the_sync(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The promises stage's own error, raised on its thread after it opened a second connection, is the sync's
+    error; the store stays as it was and every connection is closed."""
+    url, store = _new_day_source(tmp_path)
+    before = current_version(store)
+
+    def promises(ctx, wm):  # noqa: ANN001, ANN202
+        ctx.second_reader()
+        raise SourceDataError("promises: a bad row")
+
+    monkeypatch.setattr(run, "sync_promises", promises)
+    readers = _count_readers(monkeypatch)
+    with pytest.raises(SourceDataError, match="promises: a bad row"):
+        run_sync(url, store)
+    assert current_version(store) == before
+    assert sorted(p.name for p in store.glob("v-*")) == [before.name]
+    assert len(readers["opened"]) >= 4 and readers["opened"] == readers["closed"]
