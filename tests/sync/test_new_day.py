@@ -116,11 +116,13 @@ def _new_day_source(tmp_path: Path) -> tuple[str, Path]:
 
 
 def _count_readers(monkeypatch) -> dict[str, set[int]]:  # noqa: ANN001
-    """The source connections (Readers) opened and closed from now on, by id."""
+    """The source connections (Readers) opened and closed from now on, by id (each kept alive, so no id is reused)."""
     seen: dict[str, set[int]] = {"opened": set(), "closed": set()}
+    alive: list[Reader] = []
     real_init, real_close = Reader.__init__, Reader.close
 
     def init(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        alive.append(self)
         seen["opened"].add(id(self))
         real_init(self, *args, **kwargs)
 
