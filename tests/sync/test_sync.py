@@ -328,6 +328,56 @@ def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_pat
     assert got.row(0) == (since, 4), got
 
 
+def test_an_incremental_reconciliation_on_sqlite_sums_its_rows_a_window_at_a_time(tmp_path, monkeypatch):
+    """From a day on, SQLite's rows are summed in Polars (no GROUP BY: SQLite sorts for one), WINDOW_DAYS of the
+    time index at a time: a row on a window's edge, one without seconds just inside the first window, a month of
+    rows and one dated next year are each counted once, on their day, with their cents, up to the id limit."""
+    import importlib
+
+    rec = importlib.import_module("queries.sync.reconcile")
+    monkeypatch.setattr(rec, "WINDOW_DAYS", 3)
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    since = dt.date(2026, 2, 10)
+    # the windows' edges: since − 14 h, then every 3 days; a row exactly on the second, one a minute before it
+    edge = dt.datetime(2026, 2, 9, 10) + dt.timedelta(days=3)
+    stamps = [edge, edge - dt.timedelta(minutes=1), dt.datetime(2026, 2, 9, 10), dt.datetime(2027, 1, 5, 8),
+              *(dt.datetime(2026, 2, 10, 9) + dt.timedelta(days=d, hours=d % 5) for d in range(31))]
+    rows = [{"payment_id": 1000 + i, "case_id": 1, "agent_id": "A1", "paid_at": ts, "method": "app",
+             "amount": Decimal(f"{i + 1}.25")} for i, ts in enumerate(stamps)]
+    insert_rows(url, S.payments, rows)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the edge minute's row as SQLite text without seconds
+        conn.execute(sa.text("UPDATE payments SET paid_at = '2026-02-09 10:00' WHERE payment_id = 1002"))
+        every = conn.execute(sa.select(S.payments.c.payment_id, S.payments.c.paid_at, S.payments.c.amount)).all()
+    engine.dispose()
+    limit = 1000 + len(stamps) - 2  # the last row arrived after the sync's id limit
+    statements: list[str] = []
+    with Reader(url) as r:
+        real = r.read
+
+        def read(stmt, schema=None):  # noqa: ANN001, ANN202
+            statements.append(r.sql(stmt))
+            return real(stmt, schema)
+
+        r.read = read
+        got = rec.source_day_totals(r, "payments", since=since, id_limit=limit).sort("day")
+    want: dict[dt.date, list] = {}
+    for pid, paid_at, amount in every:
+        if pid <= limit and paid_at.date() >= since:
+            w = want.setdefault(paid_at.date(), [0, 0])
+            w[0] += 1
+            w[1] += round(amount * 100)
+    days = sorted(want)
+    expected = pl.DataFrame({"day": days, "n": [want[d][0] for d in days], "cents": [want[d][1] for d in days]},
+                            schema={"day": pl.Date, "n": pl.Int64, "cents": pl.Int64})
+    assert got.equals(expected), (got, expected)
+    assert not any("GROUP BY" in s.upper() for s in statements), statements
+    # one statement per window up to tomorrow, the open-ended last one, and the Julian-day numbers' one
+    windows = (dt.datetime.now() + dt.timedelta(days=1) - dt.datetime(2026, 2, 9, 10)).days // 3 + 1
+    assert len(statements) == windows + 1, len(statements)
+
+
 def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
     """The store side of a reconciliation from `since` reads the month files from since's month on: an older
     month's file is not opened (a new day's sync read and summed every month of three tables)."""
