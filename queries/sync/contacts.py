@@ -3,7 +3,9 @@ frequency limits applied."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import polars as pl
 import sqlalchemy as sa
@@ -60,9 +62,11 @@ def contact_select(optional: set[str] | None = None, kind: str = "sqlite", chann
 
 
 def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.date] | None,
-                  breach: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+                  breach: pl.Expr, beside: ThreadPoolExecutor | None = None
+                  ) -> tuple[pl.DataFrame, pl.DataFrame, Future | None]:
     """One month's attached contact rows → every contact table of the month, each written as soon as it is
-    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls)."""
+    made (the peak holds one of them, not all); returns the in-memory parts (agents, calls) and, with `beside`, the
+    month's case sets being written there."""
     lk = ctx.lk
     k = pl.col("k")
     if ctx.compliance is not None:
@@ -109,8 +113,11 @@ def contact_month(ctx: SyncContext, m: dt.date, a: pl.DataFrame, days: set[dt.da
         pl.len().alias("case_days"), breach.sum().alias("breaches"))
     del call_days
     # distinct worked cases: the month's case sets (day × agent bitmaps and their unions)
-    write_case_sets(ctx, "worked", m, lk.decode(case_days.select("day", "case_id", *DIMS)), days)
-    return agent_part, call_part
+    sets = lk.decode(case_days.select("day", "case_id", *DIMS))
+    if beside is not None:
+        return agent_part, call_part, beside.submit(write_case_sets, ctx, "worked", m, sets, days)
+    write_case_sets(ctx, "worked", m, sets, days)
+    return agent_part, call_part, None
 
 
 def prepare_contacts(c: pl.DataFrame) -> pl.DataFrame:
@@ -154,19 +161,27 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     keep_case_sets(ctx, "worked", {f"{m:%Y-%m}" for m in todo})
     breach = over_frequency_breach(ctx.rules)
 
-    def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-        return contact_month(ctx, m, ev.take(m), days, breach)
-
     have = set(ev.months())
     if ctx.compliance is not None:
         ctx.compliance.expected = [m for m in todo if m in have]
-    results = map_months(ctx, month, [m for m in todo if m in have], month_rows(idx))
-    agent_parts, call_parts = (list(x) for x in zip(*results, strict=True)) if results else ([], [])
-    aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
-    replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)
-    replace_days(ctx, "calls_agent", concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
-                                                         "bucket": pl.String, "case_days": pl.UInt32,
-                                                         "breaches": pl.UInt32}), days)
-    if ctx.compliance is not None:
-        compliance.finish(ctx, ctx.compliance, days)
+    # a new day's worked case sets (the previous month file decoded, merged and written again: a third of the
+    # stage) are written on a thread while the compliance checks read the third-party history on the main one;
+    # a full sync's months keep their memory to themselves
+    with ThreadPoolExecutor(max_workers=1) if days is not None else contextlib.nullcontext() as beside:
+
+        def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, Future | None]:
+            return contact_month(ctx, m, ev.take(m), days, breach, beside)
+
+        results = map_months(ctx, month, [m for m in todo if m in have], month_rows(idx))
+        agent_parts, call_parts, writing = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
+        aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
+        replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)
+        replace_days(ctx, "calls_agent", concat(call_parts, {"day": pl.Date, "agent_id": pl.String,
+                                                             "bucket": pl.String, "case_days": pl.UInt32,
+                                                             "breaches": pl.UInt32}), days)
+        if ctx.compliance is not None:
+            compliance.finish(ctx, ctx.compliance, days)
+        for w in writing:
+            if w is not None:
+                w.result()
 

@@ -139,16 +139,17 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             rebuild = timed("snapshots", sync_snapshots, ctx, wm)
             timed("snapshot_rollups", snapshot_rollups, ctx, rebuild, touched)
             timed("payments", sync_payments, ctx, wm)
-            timed("agency", sync_agency, ctx)
             if is_full:  # one stage at a time: a full sync's memory is bounded by one stage's month
+                timed("agency", sync_agency, ctx)
                 timed("contacts", sync_contacts, ctx, wm)
                 timed("promises", sync_promises, ctx, wm)
             else:
-                # a new day's contacts leave a core idle much of their time: the promises (tables of their own)
-                # are synced beside them on a connection of their own
-                promises = pool.submit(_beside, ctx, timed, "promises", sync_promises, wm)
+                # a new day's contacts leave a core idle much of their time: the promises (tables of their own,
+                # on a connection of their own) and then the agency rollup (the store's payments and snapshots
+                # only) are made beside them
+                beside = pool.submit(_beside, ctx, timed, ("promises", sync_promises, wm), ("agency", sync_agency))
                 timed("contacts", sync_contacts, ctx, wm)
-                promises.result()
+                beside.result()
             timed("complaints", sync_complaints, ctx)  # after the contacts: it reads their breaches
             shutil.rmtree(writer.path / "_spill", ignore_errors=True)
             days = pl.concat([pl.read_parquet(writer.path / f"base/{k}_days.parquet").select("day")
@@ -184,10 +185,12 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                       rows_read=ctx.rows, reconciliation=rec)
 
 
-def _beside(ctx: SyncContext, timed: Callable, name: str, stage: Callable, *args: object) -> Any:
-    """A stage timed on a branch of the context (its own connection), for a thread of its own."""
+def _beside(ctx: SyncContext, timed: Callable, *stages: tuple) -> None:
+    """Stages (name, function, its arguments after the context) timed one after another on a branch of the
+    context (its own connection), for a thread of its own."""
     with ctx.branch() as side:
-        return timed(name, stage, side, *args)
+        for name, stage, *args in stages:
+            timed(name, stage, side, *args)
 
 
 def _peak_rss_mb() -> int:

@@ -135,38 +135,74 @@ def _count_readers(monkeypatch) -> dict[str, set[int]]:  # noqa: ANN001
     return seen
 
 
-def test_a_new_days_promises_are_synced_beside_its_contacts(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """On a new day the promises stage runs while the contacts stage does, on a connection of its own, closed with
-    the others; a full sync runs them one after the other (its memory is bounded by one stage's month)."""
+def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """On a new day the promises stage, then the agency rollup, run on a thread of their own while the contacts
+    stage does, the promises on a connection of their own, closed with the others; within the contacts stage the
+    month's worked case sets are written on a thread of their own while the compliance checks finish. A full sync
+    runs each after the other (its memory is bounded by one stage's month). The store equals a full sync's."""
+    contacts_mod = importlib.import_module("queries.sync.contacts")
     url, store = _new_day_source(tmp_path)
-    started, seen = threading.Event(), {}
-    real_promises, real_contacts = run.sync_promises, run.sync_contacts
+    started, agency_started, finishing = threading.Event(), threading.Event(), threading.Event()
+    seen: dict = {"sets": []}
+    real_promises, real_contacts, real_agency = run.sync_promises, run.sync_contacts, run.sync_agency
+    real_sets, real_finish = contacts_mod.write_case_sets, contacts_mod.compliance.finish
 
     def promises(ctx, wm):  # noqa: ANN001, ANN202
         seen["promises_reader"] = ctx.reader
         started.set()
         return real_promises(ctx, wm)
 
+    def agency(ctx):  # noqa: ANN001, ANN202
+        seen["agency_thread"] = threading.current_thread()
+        seen["agency_beside"] = "contacts_thread" in seen and "contacts_done" not in seen
+        agency_started.set()
+        return real_agency(ctx)
+
     def contacts(ctx, wm):  # noqa: ANN001, ANN202
-        seen["main_reader"] = ctx.reader
+        seen["main_reader"], seen["contacts_thread"] = ctx.reader, threading.current_thread()
         seen["beside"] = started.wait(timeout=30)
-        return real_contacts(ctx, wm)
+        seen["agency_waited"] = agency_started.wait(timeout=30)  # it starts while this stage has not finished
+        out = real_contacts(ctx, wm)
+        seen["contacts_done"] = True
+        return out
 
     def contacts_of_full(ctx, wm):  # noqa: ANN001, ANN202
         seen["full_beside"] = started.is_set()
+        seen["contacts_thread"] = threading.current_thread()
         return real_contacts(ctx, wm)
+
+    def sets(ctx, family, m, rows, days):  # noqa: ANN001, ANN202
+        # a new day's sets wait for the checks to start: the checks go on while the sets are being written
+        waited = finishing.wait(timeout=30) if days is not None else finishing.is_set()
+        seen["sets"].append((family, threading.current_thread(), waited))
+        return real_sets(ctx, family, m, rows, days)
+
+    def finish(ctx, comp, days):  # noqa: ANN001, ANN202
+        seen["finish_thread"] = threading.current_thread()
+        finishing.set()
+        return real_finish(ctx, comp, days)
 
     monkeypatch.setattr(run, "sync_promises", promises)
     monkeypatch.setattr(run, "sync_contacts", contacts)
+    monkeypatch.setattr(run, "sync_agency", agency)
+    monkeypatch.setattr(contacts_mod, "write_case_sets", sets)
+    monkeypatch.setattr(contacts_mod.compliance, "finish", finish)
     readers = _count_readers(monkeypatch)
     inc = run_sync(url, store)
     assert not inc.full and inc.ok, inc.reconciliation
     assert seen["beside"] and seen["promises_reader"] is not seen["main_reader"]
+    assert seen["agency_waited"] and seen["agency_beside"] and seen["agency_thread"] is not seen["contacts_thread"]
+    assert seen["sets"] and all(family == "worked" and waited for family, _, waited in seen["sets"])
+    assert all(thread is not seen["finish_thread"] for _, thread, _ in seen["sets"])
     assert len(readers["opened"]) >= 3 and readers["opened"] == readers["closed"]
-    started.clear()
+    for event in (started, agency_started, finishing):
+        event.clear()
+    seen = {"sets": []}
     monkeypatch.setattr(run, "sync_contacts", contacts_of_full)
     assert run_sync(url, tmp_path / "full", full=True).ok
     assert seen["full_beside"] is False
+    assert seen["agency_thread"] is threading.current_thread() and seen["agency_beside"] is False
+    assert len(seen["sets"]) > 1 and not any(waited for _, _, waited in seen["sets"])
     assert_same_store(store, tmp_path / "full")
 
 
@@ -221,3 +257,20 @@ def test_a_new_days_promises_failing_beside_the_contacts_fail_the_sync(tmp_path:
     assert current_version(store) == before
     assert sorted(p.name for p in store.glob("v-*")) == [before.name]
     assert len(readers["opened"]) >= 4 and readers["opened"] == readers["closed"]
+
+
+def test_a_new_days_worked_case_sets_failing_fail_the_sync(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """An error writing the case sets on their thread is the sync's error, raised after the checks beside them
+    finish; the store stays as it was."""
+    contacts_mod = importlib.import_module("queries.sync.contacts")
+    url, store = _new_day_source(tmp_path)
+    before = current_version(store)
+
+    def sets(ctx, family, m, rows, days):  # noqa: ANN001, ANN202
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(contacts_mod, "write_case_sets", sets)
+    with pytest.raises(OSError, match="No space left"):
+        run_sync(url, store)
+    assert current_version(store) == before
+    assert sorted(p.name for p in store.glob("v-*")) == [before.name]
