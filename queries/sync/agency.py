@@ -185,13 +185,19 @@ def _unchanged(ctx: SyncContext) -> bool:
     return True
 
 
+def placements_kept(ctx: SyncContext) -> bool:
+    """True when this sync keeps the previous version's placements and redoes only the months of its new days'
+    payments (a small job, unlike rebuilding every placement from the month-end snapshots)."""
+    return ctx.changed_days.get("payments") is not None and _unchanged(ctx)
+
+
 def sync_agency(ctx: SyncContext) -> None:
     """agency_cells (memory), agency_placements and agency_case_paid (disk) from this version's tables."""
     path = ctx.writer.path
     fees_file = path / "agency_fees.parquet"
     fees = rates(pl.read_parquet(fees_file)) if fees_file.is_file() else None
     days = ctx.changed_days.get("payments")
-    if days is not None and _unchanged(ctx):
+    if placements_kept(ctx):
         ctx.writer.keep("agency_placements")
         if not days:
             ctx.writer.keep("agency_cells")

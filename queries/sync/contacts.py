@@ -162,17 +162,19 @@ def sync_contacts(ctx: SyncContext, wm: Watermarks) -> None:
     breach = over_frequency_breach(ctx.rules)
 
     have = set(ev.months())
+    months = [m for m in todo if m in have]
     if ctx.compliance is not None:
-        ctx.compliance.expected = [m for m in todo if m in have]
+        ctx.compliance.expected = months
     # a new day's worked case sets (the previous month file decoded, merged and written again: a third of the
     # stage) are written on a thread while the compliance checks read the third-party history on the main one;
-    # a full sync's months keep their memory to themselves
-    with ThreadPoolExecutor(max_workers=1) if days is not None else contextlib.nullcontext() as beside:
+    # where there are several months (a full sync, days across a month's end) each keeps its memory to itself
+    with ThreadPoolExecutor(max_workers=1) if days is not None and len(months) == 1 else \
+            contextlib.nullcontext() as beside:
 
         def month(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, Future | None]:
             return contact_month(ctx, m, ev.take(m), days, breach, beside)
 
-        results = map_months(ctx, month, [m for m in todo if m in have], month_rows(idx))
+        results = map_months(ctx, month, months, month_rows(idx))
         agent_parts, call_parts, writing = (list(x) for x in zip(*results, strict=True)) if results else ([], [], [])
         aschema = {k: v for k, v in C_FINE.items() if k not in ("product", "region")}
         replace_days(ctx, "contacts_agent", concat(agent_parts, aschema), days)

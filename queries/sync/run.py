@@ -33,7 +33,7 @@ from queries.store import (
     current_version,
     read_manifest,
 )
-from queries.sync.agency import sync_agency
+from queries.sync.agency import placements_kept, sync_agency
 from queries.sync.cases import snapshot_rollups, sync_cases, sync_dims, sync_snapshots
 from queries.sync.compliance import prepare as prepare_compliance
 from queries.sync.compliance import summary as compliance_summary
@@ -146,8 +146,14 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             else:
                 # a new day's contacts leave a core idle much of their time: the promises (tables of their own,
                 # on a connection of their own) and then the agency rollup (the store's payments and snapshots
-                # only) are made beside them
-                beside = pool.submit(_beside, ctx, timed, ("promises", sync_promises, wm), ("agency", sync_agency))
+                # only) are made beside them — the rollup only when it redoes the new days' months alone (a
+                # rebuild of every placement keeps its memory to itself)
+                side: list[tuple] = [("promises", sync_promises, wm)]
+                if placements_kept(ctx):
+                    side.append(("agency", sync_agency))
+                else:
+                    timed("agency", sync_agency, ctx)
+                beside = pool.submit(_beside, ctx, timed, *side)
                 timed("contacts", sync_contacts, ctx, wm)
                 beside.result()
             timed("complaints", sync_complaints, ctx)  # after the contacts: it reads their breaches

@@ -34,7 +34,7 @@ def _row(case_id: int, draw_value) -> dict:  # noqa: ANN001
             "status": draw_value(["active", "closed", None]), "agent_id": draw_value(["A1", "A2", None])}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_the_changed_cases_are_those_of_a_join_on_every_kept_column(data) -> None:  # noqa: ANN001
     """Random previous and stamped rows (nulls in any column, cases new to the store, cases the night left alone,
@@ -59,13 +59,13 @@ def test_the_changed_cases_are_those_of_a_join_on_every_kept_column(data) -> Non
 
 
 def test_a_case_reassigned_touches_its_month_a_status_change_does_not() -> None:
-    """By hand: case 1 closes (changed, no placement fact moves), case 2 moves from February to January (both
-    months touched), case 3 is stamped as it was, case 4 is new (its month touched)."""
-    feb, jan = dt.date(2026, 2, 3), dt.date(2026, 1, 9)
-    prev = pl.DataFrame([(1, "card", "BJ", feb, 100, 0, "active", "A1"), (2, "card", "BJ", feb, 100, 0, "active", "A1"),
+    """By hand: case 1 closes (changed, no placement fact moves: December is not touched), case 2 moves from
+    February to January (both months touched), case 3 is stamped as it was, case 4 is new (its month touched)."""
+    feb, jan, dec = dt.date(2026, 2, 3), dt.date(2026, 1, 9), dt.date(2025, 12, 30)
+    prev = pl.DataFrame([(1, "card", "BJ", dec, 100, 0, "active", "A1"), (2, "card", "BJ", feb, 100, 0, "active", "A1"),
                          (3, "loan", "SH", jan, 5, 31, "active", None)], schema=CASE_SCHEMA, orient="row")
     new = pl.DataFrame([(3, "loan", "SH", jan, 5, 31, "active", None), (2, "card", "BJ", jan, 100, 0, "active", "A1"),
-                        (1, "card", "BJ", feb, 100, 0, "closed", "A1"),
+                        (1, "card", "BJ", dec, 100, 0, "closed", "A1"),
                         (4, "loan", "SH", dt.date(2026, 3, 1), 7, 0, "active", "A2")], schema=CASE_SCHEMA, orient="row")
     got, months = cases_mod._changes(prev, new)
     assert sorted(got.get_column("case_id").to_list()) == [1, 2, 4]

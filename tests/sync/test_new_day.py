@@ -142,7 +142,7 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
     runs each after the other (its memory is bounded by one stage's month). The store equals a full sync's."""
     contacts_mod = importlib.import_module("queries.sync.contacts")
     url, store = _new_day_source(tmp_path)
-    started, agency_started, finishing = threading.Event(), threading.Event(), threading.Event()
+    started, agency_started, finishing, entered = (threading.Event() for _ in range(4))
     seen: dict = {"sets": []}
     real_promises, real_contacts, real_agency = run.sync_promises, run.sync_contacts, run.sync_agency
     real_sets, real_finish = contacts_mod.write_case_sets, contacts_mod.compliance.finish
@@ -150,6 +150,7 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
     def promises(ctx, wm):  # noqa: ANN001, ANN202
         seen["promises_reader"] = ctx.reader
         started.set()
+        seen["entered"] = entered.wait(timeout=30)  # the contacts stage has begun before the agency rollup can
         return real_promises(ctx, wm)
 
     def agency(ctx):  # noqa: ANN001, ANN202
@@ -160,6 +161,7 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
 
     def contacts(ctx, wm):  # noqa: ANN001, ANN202
         seen["main_reader"], seen["contacts_thread"] = ctx.reader, threading.current_thread()
+        entered.set()
         seen["beside"] = started.wait(timeout=30)
         seen["agency_waited"] = agency_started.wait(timeout=30)  # it starts while this stage has not finished
         out = real_contacts(ctx, wm)
@@ -169,6 +171,7 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
     def contacts_of_full(ctx, wm):  # noqa: ANN001, ANN202
         seen["full_beside"] = started.is_set()
         seen["contacts_thread"] = threading.current_thread()
+        entered.set()
         return real_contacts(ctx, wm)
 
     def sets(ctx, family, m, rows, days):  # noqa: ANN001, ANN202
@@ -195,10 +198,21 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
     assert seen["sets"] and all(family == "worked" and waited for family, _, waited in seen["sets"])
     assert all(thread is not seen["finish_thread"] for _, thread, _ in seen["sets"])
     assert len(readers["opened"]) >= 3 and readers["opened"] == readers["closed"]
-    for event in (started, agency_started, finishing):
+    # a new agent on the next day: every placement is made again, on the sync's thread before the contacts
+    for event in (started, agency_started, finishing, entered):
         event.clear()
     seen = {"sets": []}
+    apply_day(str(url.removeprefix("sqlite:///")))
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as con:
+        con.execute("INSERT INTO agents (agent_id, agent_name, team_id, hired_on) SELECT 'NEW1', 'New agent', "
+                    "team_id, hired_on FROM agents ORDER BY agent_id LIMIT 1")
+    con.close()
     monkeypatch.setattr(run, "sync_contacts", contacts_of_full)
+    assert run_sync(url, store).ok
+    assert seen["agency_thread"] is threading.current_thread() and seen["agency_beside"] is False
+    for event in (started, agency_started, finishing, entered):
+        event.clear()
+    seen = {"sets": []}
     assert run_sync(url, tmp_path / "full", full=True).ok
     assert seen["full_beside"] is False
     assert seen["agency_thread"] is threading.current_thread() and seen["agency_beside"] is False
@@ -266,11 +280,23 @@ def test_a_new_days_worked_case_sets_failing_fail_the_sync(tmp_path: Path, monke
     url, store = _new_day_source(tmp_path)
     before = current_version(store)
 
+    seen = {}
+    real_finish = contacts_mod.compliance.finish
+
     def sets(ctx, family, m, rows, days):  # noqa: ANN001, ANN202
+        seen["sets_thread"] = threading.current_thread()
         raise OSError("No space left on device")
 
+    def finish(ctx, comp, days):  # noqa: ANN001, ANN202
+        seen["finish_thread"] = threading.current_thread()
+        return real_finish(ctx, comp, days)
+
     monkeypatch.setattr(contacts_mod, "write_case_sets", sets)
+    monkeypatch.setattr(contacts_mod.compliance, "finish", finish)
+    readers = _count_readers(monkeypatch)
     with pytest.raises(OSError, match="No space left"):
         run_sync(url, store)
+    assert seen["finish_thread"] is not seen["sets_thread"]  # the checks finished beside the failing write
     assert current_version(store) == before
     assert sorted(p.name for p in store.glob("v-*")) == [before.name]
+    assert len(readers["opened"]) >= 3 and readers["opened"] == readers["closed"]

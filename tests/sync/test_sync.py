@@ -329,27 +329,30 @@ def test_an_incremental_reconciliation_puts_sqlite_text_on_the_syncs_day(tmp_pat
 
 
 def test_an_incremental_reconciliation_on_sqlite_sums_its_rows_a_window_at_a_time(tmp_path, monkeypatch):
-    """From a day on, SQLite's rows are summed in Polars (no GROUP BY: SQLite sorts for one), WINDOW_DAYS of the
-    time index at a time: a row on a window's edge, one without seconds just inside the first window, a month of
-    rows and one dated next year are each counted once, on their day, with their cents, up to the id limit."""
+    """From a day on, SQLite's text rows are summed in Polars (no GROUP BY: SQLite sorts for one), WINDOW_DAYS of
+    the time index at a time: rows on a window's edge (one as text without seconds), a minute before it, on the
+    first edge with a UTC offset that puts it on `since`, a month of rows and one dated after the machine's clock
+    are each counted once, on their day, with their cents, up to the id limit."""
     import importlib
+    import re
 
     rec = importlib.import_module("queries.sync.reconcile")
     monkeypatch.setattr(rec, "WINDOW_DAYS", 3)
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     build_handmade(url)
     since = dt.date(2026, 2, 10)
-    # the windows' edges: since − 14 h, then every 3 days; a row exactly on the second, one a minute before it
+    # the windows' edges: since − 14 h, then every 3 days
     edge = dt.datetime(2026, 2, 9, 10) + dt.timedelta(days=3)
-    stamps = [edge, edge - dt.timedelta(minutes=1), dt.datetime(2026, 2, 9, 10), dt.datetime(2027, 1, 5, 8),
+    later = dt.datetime.combine(dt.date.today() + dt.timedelta(days=40), dt.time(8))
+    stamps = [edge, edge - dt.timedelta(minutes=1), edge, dt.datetime(2026, 2, 9, 10), later,
               *(dt.datetime(2026, 2, 10, 9) + dt.timedelta(days=d, hours=d % 5) for d in range(31))]
     rows = [{"payment_id": 1000 + i, "case_id": 1, "agent_id": "A1", "paid_at": ts, "method": "app",
              "amount": Decimal(f"{i + 1}.25")} for i, ts in enumerate(stamps)]
     insert_rows(url, S.payments, rows)
     engine = sa.create_engine(url)
-    with engine.begin() as conn:  # the edge minute's row as SQLite text without seconds
-        conn.execute(sa.text("UPDATE payments SET paid_at = '2026-02-09 10:00' WHERE payment_id = 1002"))
-        every = conn.execute(sa.select(S.payments.c.payment_id, S.payments.c.paid_at, S.payments.c.amount)).all()
+    with engine.begin() as conn:  # as SQLite text without seconds: on the second edge; on the first, at -14:00
+        conn.execute(sa.text("UPDATE payments SET paid_at = '2026-02-12 10:00' WHERE payment_id = 1002"))
+        conn.execute(sa.text("UPDATE payments SET paid_at = '2026-02-09 10:00-14:00' WHERE payment_id = 1003"))
     engine.dispose()
     limit = 1000 + len(stamps) - 2  # the last row arrived after the sync's id limit
     statements: list[str] = []
@@ -362,20 +365,29 @@ def test_an_incremental_reconciliation_on_sqlite_sums_its_rows_a_window_at_a_tim
 
         r.read = read
         got = rec.source_day_totals(r, "payments", since=since, id_limit=limit).sort("day")
+    # by hand: each row's UTC day (the -14:00 one is 10 Feb 00:00), with the handmade source's own payments
+    days_of = [s.date() for s in stamps]
+    days_of[3] = since
+    mine = [(day, (i + 1) * 100 + 25) for i, day in enumerate(days_of) if 1000 + i <= limit]
     want: dict[dt.date, list] = {}
-    for pid, paid_at, amount in every:
-        if pid <= limit and paid_at.date() >= since:
-            w = want.setdefault(paid_at.date(), [0, 0])
+    for day, cents in [*mine, *((p["paid_at"].date(), round(p["amount"] * 100)) for p in PAYMENTS)]:
+        if day >= since:
+            w = want.setdefault(day, [0, 0])
             w[0] += 1
-            w[1] += round(amount * 100)
+            w[1] += cents
     days = sorted(want)
     expected = pl.DataFrame({"day": days, "n": [want[d][0] for d in days], "cents": [want[d][1] for d in days]},
                             schema={"day": pl.Date, "n": pl.Int64, "cents": pl.Int64})
     assert got.equals(expected), (got, expected)
-    assert not any("GROUP BY" in s.upper() for s in statements), statements
-    # one statement per window up to tomorrow, the open-ended last one, and the Julian-day numbers' one
-    windows = (dt.datetime.now() + dt.timedelta(days=1) - dt.datetime(2026, 2, 9, 10)).days // 3 + 1
-    assert len(statements) == windows + 1, len(statements)
+    assert sum(1 for day, _ in mine if day == dt.date(2026, 2, 12)) == 4 and later.date() in want
+    assert sum(1 for day, _ in mine if day == since) == 2
+    # every text statement holds at most WINDOW_DAYS of the index, but the last, open one; the numbers' one groups
+    *text, numbers = statements
+    assert not any("GROUP BY" in s.upper() for s in text) and "< ''" in numbers and "GROUP BY" in numbers.upper()
+    for s in text[:-1]:
+        lo, hi = re.findall(r"paid_at >= '([^']*)' AND payments\.paid_at < '([^']*)'", s)[0]
+        assert dt.datetime.fromisoformat(hi) - dt.datetime.fromisoformat(lo) == dt.timedelta(days=3), s
+    assert len(text) > 2 and "paid_at <" not in text[-1]
 
 
 def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path):
