@@ -191,13 +191,14 @@ def placements_kept(ctx: SyncContext) -> bool:
     return ctx.changed_days.get("payments") is not None and _unchanged(ctx)
 
 
-def sync_agency(ctx: SyncContext) -> None:
-    """agency_cells (memory), agency_placements and agency_case_paid (disk) from this version's tables."""
+def sync_agency(ctx: SyncContext, kept: bool | None = None) -> None:
+    """agency_cells (memory), agency_placements and agency_case_paid (disk) from this version's tables; `kept`:
+    placements_kept(ctx) when the caller has asked it already."""
     path = ctx.writer.path
     fees_file = path / "agency_fees.parquet"
     fees = rates(pl.read_parquet(fees_file)) if fees_file.is_file() else None
     days = ctx.changed_days.get("payments")
-    if placements_kept(ctx):
+    if placements_kept(ctx) if kept is None else kept:
         ctx.writer.keep("agency_placements")
         if not days:
             ctx.writer.keep("agency_cells")

@@ -42,10 +42,10 @@ def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
     cols = [day.label("day"), sa.func.count().label("n")]
     if amount is not None:
         cols.append(sa.cast(sa.func.sum(amount), sa.BigInteger).label("cents"))  # PG: numeric
-    stmt = sa.select(*cols).group_by(day)
-    if id_limit is not None and id_name:
-        # rows arriving while the sync runs are beyond the watermark on both sides: no false alarms
-        stmt = stmt.where(unindexed(table.c[id_name]) <= id_limit)  # the time index finds the recent days
+    # rows arriving while the sync runs are beyond the watermark on both sides: no false alarms; the time index
+    # finds the recent days
+    limit = [unindexed(table.c[id_name]) <= id_limit] if id_limit is not None and id_name else []
+    stmt = sa.select(*cols).group_by(day).where(*limit)
     if since is None:
         return reader.read(stmt, schema)
     if dated:
@@ -66,18 +66,16 @@ def source_day_totals(reader: Reader, name: str, since: dt.date | None = None,
         edge += dt.timedelta(days=WINDOW_DAYS)
         cuts.append(f"{edge:%Y-%m-%d %H:%M}")
     conds = [sa.and_(text >= lo, text < hi) for lo, hi in zip(cuts, cuts[1:])] + [text >= cuts[-1]]
-    rows = sa.select(day.label("day"), *([amount.label("cents")] if amount is not None else []))
-    if id_limit is not None and id_name:
-        rows = rows.where(unindexed(table.c[id_name]) <= id_limit)
-    parts = [_rows_summed(reader, rows.where(cond), schema) for cond in conds]
+    parts = [_rows_summed(reader, day, amount, schema, cond, *limit) for cond in conds]
     parts.append(reader.read(stmt.where(text < ""), schema))
     return _per_day([p.filter(pl.col("day") >= since) for p in parts], schema)
 
 
-def _rows_summed(reader: Reader, rows: sa.Select, schema: dict) -> pl.DataFrame:
-    """Per-day count (and cents) of a select of one row per event (its day, and cents where `schema` has them),
-    summed in Polars."""
-    aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if "cents" in schema else [])]
+def _rows_summed(reader: Reader, day: sa.ColumnElement, amount: sa.ColumnElement | None, schema: dict,
+                 *where: sa.ColumnElement) -> pl.DataFrame:
+    """Per-day count (and cents) of the rows `where` selects, each read as its day (and cents), summed in Polars."""
+    rows = sa.select(day.label("day"), *([amount.label("cents")] if amount is not None else [])).where(*where)
+    aggs = [pl.len().cast(pl.Int64).alias("n"), *([pl.col("cents").sum()] if amount is not None else [])]
     return reader.read(rows, {k: v for k, v in schema.items() if k != "n"}).group_by("day").agg(aggs)
 
 
@@ -97,8 +95,7 @@ def _summed_in_id_order(reader: Reader, id_col: sa.ColumnElement, day: sa.Column
     if first is None:
         return pl.DataFrame(schema=schema)
     hi = last if id_limit is None else min(last, id_limit)
-    rows = sa.select(day.label("day"), *([amount.label("cents")] if amount is not None else []))
-    return _per_day([_rows_summed(reader, rows.where(id_range(id_col, lo, up)), schema)
+    return _per_day([_rows_summed(reader, day, amount, schema, id_range(id_col, lo, up))
                      for lo, up in id_bounds(reader, id_col, first - 1, hi)], schema)
 
 

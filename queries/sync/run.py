@@ -119,7 +119,7 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
             peaks[name] = _peak_rss_mb()
             return out
 
-        pool = ThreadPoolExecutor(max_workers=2)  # the early totals; a new day's promises
+        pool = ThreadPoolExecutor(max_workers=2)  # the early totals; a new day's promises and agency rollup
         try:
             # the source side of the append-only tables' reconciliation runs on a second connection while
             # the sync works, bounded by the max ids read now; an incremental sync checks from the last
@@ -150,9 +150,9 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 # rebuild of every placement keeps its memory to itself)
                 side: list[tuple] = [("promises", sync_promises, wm)]
                 if placements_kept(ctx):
-                    side.append(("agency", sync_agency))
+                    side.append(("agency", sync_agency, True))
                 else:
-                    timed("agency", sync_agency, ctx)
+                    timed("agency", sync_agency, ctx, False)
                 beside = pool.submit(_beside, ctx, timed, *side)
                 timed("contacts", sync_contacts, ctx, wm)
                 beside.result()

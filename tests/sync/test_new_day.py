@@ -153,11 +153,11 @@ def test_a_new_days_stages_run_beside_each_other(tmp_path: Path, monkeypatch) ->
         seen["entered"] = entered.wait(timeout=30)  # the contacts stage has begun before the agency rollup can
         return real_promises(ctx, wm)
 
-    def agency(ctx):  # noqa: ANN001, ANN202
+    def agency(ctx, *args):  # noqa: ANN001, ANN002, ANN202
         seen["agency_thread"] = threading.current_thread()
         seen["agency_beside"] = "contacts_thread" in seen and "contacts_done" not in seen
         agency_started.set()
-        return real_agency(ctx)
+        return real_agency(ctx, *args)
 
     def contacts(ctx, wm):  # noqa: ANN001, ANN202
         seen["main_reader"], seen["contacts_thread"] = ctx.reader, threading.current_thread()
