@@ -117,6 +117,9 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+SQLITE_BATCH_ROWS = 2**31 - 2  # the SQLite ADBC driver's largest batch (it refuses 2^31 − 1)
+
+
 class Reader:
     """Reads SQLAlchemy Core selects into Polars through the fastest path for the backend."""
 
@@ -162,6 +165,12 @@ class Reader:
 
         stmt = mgr.AdbcStatement(self._adbc_conn())
         try:
+            if self.kind == "sqlite":
+                # The SQLite driver infers each column's type from its first batch (1,024 rows by default) and fails
+                # on a later batch that disagrees: a text column NULL for the first rows read (the oldest cases,
+                # unassigned) then failed the sync. One batch per statement is inferred from every row; the driver
+                # does not allocate a batch's size ahead, and the frame takes the rows in one chunk.
+                stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)})
             stmt.set_sql_query(sql)
             stream, _rows = stmt.execute_query()
             return pl.DataFrame(stream)

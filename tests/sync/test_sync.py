@@ -212,6 +212,38 @@ def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_
                 assert got.equals(expected), (name, limit, got, expected)
 
 
+def test_columns_null_in_the_first_rows_read_are_read_on_sqlite(tmp_path):
+    """A text column NULL in the first 70,000 rows of a read and set after them is read whole. SQLite's driver
+    inferred each column's type from its first 1,024 rows (a larger batch only moves the edge): it failed the read,
+    so a source whose oldest 1,100 cases were unassigned failed every sync."""
+    import sqlite3
+
+    db = tmp_path / "n.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, agent_id TEXT, minutes INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, NULL, NULL)", ((i,) for i in range(70_000)))
+        con.execute("INSERT INTO t VALUES (70000, 'A1', 5)")
+    t = sa.table("t", sa.column("id"), sa.column("agent_id"), sa.column("minutes"))
+    reader = Reader(f"sqlite:///{db}")
+    try:
+        df = reader.read(sa.select(t.c.id, t.c.agent_id, t.c.minutes).order_by(t.c.id),
+                         {"id": pl.Int64, "agent_id": pl.String, "minutes": pl.Int64})
+    finally:
+        reader.close()
+    assert df.height == 70_001 and df["agent_id"].null_count() == 70_000 and df["minutes"].null_count() == 70_000
+    assert df.row(-1) == (70_000, "A1", 5)
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    build_handmade(url)
+    old = dict(CASES[0], status="recalled", agent_id=None, updated_at=dt.datetime(2025, 12, 31))
+    insert_rows(url, S.cases, [dict(old, case_id=-i, account_no=f"6222{i:012d}") for i in range(1, 1_101)])
+    res = run_sync(url, tmp_path / "store", full=True)
+    assert res.ok, res.reconciliation
+    assert res.rows_read["cases"] == len(CASES) + 1_100
+    cases = pl.read_parquet(current_version(tmp_path / "store") / "base" / "cases.parquet")
+    assert cases.filter(pl.col("case_id") < 0)["agent_id"].null_count() == 1_100
+
+
 def test_a_source_whose_ids_start_at_0_syncs_every_row(tmp_path):
     """An id 0 is read by a full sync (the lower bound was `min or 1`, which skipped it) and reconciles."""
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
