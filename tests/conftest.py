@@ -4,6 +4,8 @@ needs from the fixtures_*.py modules here (demo centres, hand-made sources, the 
 import functools
 
 import streamlit.components.v2.manifest_scanner as _manifests
+import streamlit.testing.v1.app_test as _app_test
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
 # The session-wide fixtures are made visible here, once: a session fixture imported into several folders'
 # conftest.py files is a separate fixture in each, built again for each folder.
@@ -20,3 +22,9 @@ from fixtures_demo import (  # noqa: F401
 # Each new AppTest scans every installed package for Streamlit component manifests (~5% of the suite's time). The
 # installed packages do not change while the tests run, so the scan's answer is kept for the process.
 _manifests.scan_component_manifests = functools.cache(_manifests.scan_component_manifests)
+
+# Each AppTest run makes a new ScriptCache, so every run compiles the app and its page again, with Streamlit's magic
+# rewrite of their syntax trees (~5% of a page's run). The scripts do not change while the tests run: one cache
+# (keyed by the script's absolute path, thread-safe) serves every run of the process, as one does a real server.
+_scripts = ScriptCache()
+_app_test.ScriptCache = lambda: _scripts

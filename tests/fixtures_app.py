@@ -12,7 +12,10 @@ from fixtures_demo import AS_OF, SMALL
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")  # the entry point, absolute
-PAGE_FILES = {"data": "data_overview"}  # url path → script name where they differ
+PAGE_FILES = {"data": "data_overview", "audit": "audit_log"}  # url path → script name where they differ
+# Pages whose url path is not their script's name (daily.py is both `home` and `daily`): before a session's first
+# run AppTest knows a page only by its script's name, so these are opened from the landing page.
+OWN_PATHS = {*PAGE_FILES, *PAGE_FILES.values(), "daily"}
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +119,8 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
             tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
     """Start the app on the small database in demo mode: run_app(page=None, role=None, teams=(), query=None, **params).
 
-    Returns the AppTest after its first run (and the switch to `page`); `role`/`teams` preset the demo role picker.
+    Returns the AppTest after its first run (and the switch to `page`); `role`/`teams` preset the demo role picker;
+    `page` opens on the session's first run, as a link to it does; `opened=False` runs the landing page first.
     """
     url, store_dir = app_source
     st.cache_data.clear()
@@ -131,7 +135,8 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(name, raising=False)
 
     def start(page: str | None = None, *, role: str | None = None, teams: tuple[str, ...] | list[str] = (),
-              query: dict[str, str | list[str]] | None = None, **params: str | list[str]) -> AppTest:
+              query: dict[str, str | list[str]] | None = None, opened: bool = True,
+              **params: str | list[str]) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=90)
         for k, v in {**(query or {}), **params}.items():
             at.query_params[k] = v
@@ -139,9 +144,14 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
             at.session_state["demo_role"] = role
         if teams:
             at.session_state["demo_teams"] = list(teams)
+        script = f"dashboard/pages/{PAGE_FILES.get(page, page)}.py" if page else None
+        if opened and page and page not in OWN_PATHS:
+            # a link that opens the page itself: its first run is the page's, as a browser opening the link gets
+            at.switch_page(script).run()
+            return at
         at.run()
         if page:
-            at.switch_page(f"dashboard/pages/{PAGE_FILES.get(page, page)}.py").run()
+            at.switch_page(script).run()
         return at
 
     yield start

@@ -160,7 +160,7 @@ def test_a_page_that_stops_early_is_still_recorded(run_app, store_copy) -> None:
     """A page that ends in st.stop() (the agent page over a period without data shows its empty state and stops)
     is a view like any other: st.stop() keeps the run stopping, and the session state refuses access from then on,
     so the entry must not be read from it at the end."""
-    at = run_app("agents", period="custom", dates=["2020-01-01", "2020-01-31"])
+    at = run_app("agents", opened=False, period="custom", dates=["2020-01-01", "2020-01-31"])  # from the landing
     assert not at.exception
     assert not at.dataframe  # the leaderboard's empty state: the page stopped before its table
     views = _log(store_copy, "view")

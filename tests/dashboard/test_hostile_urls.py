@@ -1,7 +1,7 @@
 """Random and hostile URL parameters on every page: a valid default view with a notice, never an exception or more data.
 
-Each example starts a fresh session as a team lead of T01 with the generated query string, opens the page and
-checks: no exception, the page's title, the bad-link notice, team choices limited to T01 and no row of another
+Each example starts a fresh session as a team lead of T01 with the generated query string, opens the page as a
+link to it does (its first run is the page's) and checks: no exception, the page's title, the bad-link notice, team choices limited to T01 and no row of another
 team. HOSTILE_EXAMPLES (default 25) sets the examples per page.
 """
 
@@ -102,7 +102,7 @@ def test_hostile_url_parameters(run_app, app_store, page: str, p) -> None:  # no
     assume(not _valid_for(key, bad))
     query = {k: v for k, v in extra.items() if k != key}
     query[key] = bad if not isinstance(query.get(key), list) else [*query[key], bad]
-    at = run_app(None if page == "daily" else page, role="team_lead", teams=["T01"], query=query)
+    at = run_app(None if page == "daily" else page, role="team_lead", teams=["T01"], query=query, opened=True)
     _check(at, page, app_store, query)
 
 
@@ -149,7 +149,7 @@ drill_params = st.dictionaries(st.sampled_from(DRILL_KEYS), values, min_size=1, 
 @example(query={"drill": "complaints", "d_category": "[x](http://evil.example)", "d_day": "2026-11-20"})
 def test_hostile_drill_down_links_on_the_cases_page(run_app, app_store, query: dict) -> None:  # noqa: ANN001
     """A drill-down link is data, never code: no exception, nothing outside the scope, whatever it asks for."""
-    at = run_app("cases", role="team_lead", teams=["T01"], query=query)
+    at = run_app("cases", role="team_lead", teams=["T01"], query=query, opened=True)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == PAGES["cases"]
     assert [o.split(" · ")[0] for o in at.sidebar.multiselect(key="f_team").options] == ["T01"]
