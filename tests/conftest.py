@@ -5,6 +5,7 @@ import functools
 
 import streamlit.components.v2.manifest_scanner as _manifests
 import streamlit.testing.v1.app_test as _app_test
+import streamlit.testing.v1.local_script_runner as _local_runner
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
 # The session-wide fixtures are made visible here, once: a session fixture imported into several folders'
@@ -23,8 +24,9 @@ from fixtures_demo import (  # noqa: F401
 # installed packages do not change while the tests run, so the scan's answer is kept for the process.
 _manifests.scan_component_manifests = functools.cache(_manifests.scan_component_manifests)
 
-# Each AppTest run makes a new ScriptCache, so every run compiles the app and its page again, with Streamlit's magic
-# rewrite of their syntax trees (~5% of a page's run). The scripts do not change while the tests run: one cache
-# (keyed by the script's absolute path, thread-safe) serves every run of the process, as one does a real server.
+# Each AppTest run makes new ScriptCaches (its pages', its runner's for the app), so every run compiles the app and
+# its page again, with Streamlit's magic rewrite of their syntax trees (~5% of a page's run). The scripts do not
+# change while the tests run: one cache (keyed by the script's absolute path, thread-safe) serves every run of the
+# process, as one does a real server.
 _scripts = ScriptCache()
-_app_test.ScriptCache = lambda: _scripts
+_app_test.ScriptCache = _local_runner.ScriptCache = lambda: _scripts

@@ -148,6 +148,10 @@ def run_app(app_source: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
         if opened and page and page not in OWN_PATHS:
             # a link that opens the page itself: its first run is the page's, as a browser opening the link gets
             at.switch_page(script).run()
+            # a page AppTest could not tell from its script's name silently becomes the landing page
+            from dashboard.session import PAGE
+
+            assert at.exception or at.session_state[PAGE] == page, f"opened {at.session_state[PAGE]}, not {page}"
             return at
         at.run()
         if page:

@@ -117,7 +117,7 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-SQLITE_BATCH_ROWS = 2**31 - 2  # the SQLite ADBC driver's largest batch (it refuses 2^31 − 1)
+SQLITE_BATCH_MAX = 2**31 - 2  # the SQLite ADBC driver's largest batch (it refuses 2^31 − 1)
 
 
 class Reader:
@@ -161,16 +161,25 @@ class Reader:
         return self._adbc[1]
 
     def _adbc_read(self, sql: str) -> pl.DataFrame:
+        try:
+            return self._adbc_stream(sql)
+        except Exception as exc:
+            if self.kind != "sqlite" or "Type mismatch" not in str(exc):
+                raise
+        # The SQLite driver infers each column's type from a statement's first batch (1,024 rows) and fails on a
+        # later batch that disagrees: a text column NULL in the first rows read (the oldest cases, unassigned). Read
+        # again as one batch, inferred from every row. The driver reserves a batch's size for each column before
+        # reading (8 bytes a row), so the batch is the statement's row count, not the driver's largest.
+        n = self._adbc_stream(f"SELECT count(*) FROM ({sql}) AS counted").item()
+        return self._adbc_stream(sql, min(n + max(n // 8, 1024), SQLITE_BATCH_MAX))
+
+    def _adbc_stream(self, sql: str, batch_rows: int | None = None) -> pl.DataFrame:
         import adbc_driver_manager as mgr
 
         stmt = mgr.AdbcStatement(self._adbc_conn())
         try:
-            if self.kind == "sqlite":
-                # The SQLite driver infers each column's type from its first batch (1,024 rows by default) and fails
-                # on a later batch that disagrees: a text column NULL for the first rows read (the oldest cases,
-                # unassigned) then failed the sync. One batch per statement is inferred from every row; the driver
-                # does not allocate a batch's size ahead, and the frame takes the rows in one chunk.
-                stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)})
+            if batch_rows is not None:
+                stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
             stmt.set_sql_query(sql)
             stream, _rows = stmt.execute_query()
             return pl.DataFrame(stream)

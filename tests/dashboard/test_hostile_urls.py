@@ -1,8 +1,9 @@
 """Random and hostile URL parameters on every page: a valid default view with a notice, never an exception or more data.
 
 Each example starts a fresh session as a team lead of T01 with the generated query string, opens the page as a
-link to it does (its first run is the page's) and checks: no exception, the page's title, the bad-link notice, team choices limited to T01 and no row of another
-team. HOSTILE_EXAMPLES (default 25) sets the examples per page.
+link to it does (its first run is the page's; the data page, whose path is not its script's name, from the landing
+page) and checks: no exception, the page's title, the bad-link notice, team choices limited to T01 and no row of
+another team. HOSTILE_EXAMPLES (default 25) sets the examples per page.
 """
 
 from __future__ import annotations

@@ -21,9 +21,11 @@ from fixtures_store import (
     PAYMENTS,
     PROMISES,
     SNAPSHOTS,
+    ROWS,
     TARGETS,
     TEAMS,
     build_handmade,
+    build_rows,
     insert_rows,
 )
 
@@ -212,31 +214,42 @@ def test_whole_table_day_totals_equal_a_row_by_row_count_up_to_the_id_limit(tmp_
                 assert got.equals(expected), (name, limit, got, expected)
 
 
+NULLS_FIRST = """
+import resource, sys
+import polars as pl, sqlalchemy as sa
+from queries.source.reader import Reader
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+t = sa.table("t", sa.column("id"), sa.column("agent_id"), sa.column("minutes"))
+reader = Reader("sqlite:///" + sys.argv[1])
+df = reader.read(sa.select(t.c.id, t.c.agent_id, t.c.minutes).order_by(t.c.id),
+                 {"id": pl.Int64, "agent_id": pl.String, "minutes": pl.Int64})
+reader.close()
+print(df.height, df["agent_id"].null_count(), df["minutes"].null_count(), *df.row(-1))
+"""
+
+
 def test_columns_null_in_the_first_rows_read_are_read_on_sqlite(tmp_path):
     """A text column NULL in the first 70,000 rows of a read and set after them is read whole. SQLite's driver
-    inferred each column's type from its first 1,024 rows (a larger batch only moves the edge): it failed the read,
-    so a source whose oldest 1,100 cases were unassigned failed every sync."""
+    inferred each column's type from its first 1,024 rows and failed the read, so a source whose oldest 1,100 cases
+    were unassigned failed every sync. The read again as one batch stays within 2 GiB of address space (a job's
+    limit): the driver reserves a batch's rows for each column before reading, 16 GiB a column at its largest."""
     import sqlite3
+    import subprocess
+    import sys
 
     db = tmp_path / "n.sqlite"
     with sqlite3.connect(db) as con:
         con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, agent_id TEXT, minutes INTEGER)")
         con.executemany("INSERT INTO t VALUES (?, NULL, NULL)", ((i,) for i in range(70_000)))
         con.execute("INSERT INTO t VALUES (70000, 'A1', 5)")
-    t = sa.table("t", sa.column("id"), sa.column("agent_id"), sa.column("minutes"))
-    reader = Reader(f"sqlite:///{db}")
-    try:
-        df = reader.read(sa.select(t.c.id, t.c.agent_id, t.c.minutes).order_by(t.c.id),
-                         {"id": pl.Int64, "agent_id": pl.String, "minutes": pl.Int64})
-    finally:
-        reader.close()
-    assert df.height == 70_001 and df["agent_id"].null_count() == 70_000 and df["minutes"].null_count() == 70_000
-    assert df.row(-1) == (70_000, "A1", 5)
+    run = subprocess.run([sys.executable, "-c", NULLS_FIRST, str(db)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["70001", "70000", "70000", "70000", "A1", "5"]
 
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    build_handmade(url)
     old = dict(CASES[0], status="recalled", agent_id=None, updated_at=dt.datetime(2025, 12, 31))
-    insert_rows(url, S.cases, [dict(old, case_id=-i, account_no=f"6222{i:012d}") for i in range(1, 1_101)])
+    unassigned = [dict(old, case_id=-i, account_no=f"6222{i:012d}") for i in range(1, 1_101)]
+    build_rows(url, {**ROWS, "cases": unassigned + CASES})  # the oldest first: the first 1,024 rows a scan reads
     res = run_sync(url, tmp_path / "store", full=True)
     assert res.ok, res.reconciliation
     assert res.rows_read["cases"] == len(CASES) + 1_100
