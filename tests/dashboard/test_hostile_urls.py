@@ -103,7 +103,7 @@ def test_hostile_url_parameters(run_app, app_store, page: str, p) -> None:  # no
     assume(not _valid_for(key, bad))
     query = {k: v for k, v in extra.items() if k != key}
     query[key] = bad if not isinstance(query.get(key), list) else [*query[key], bad]
-    at = run_app(None if page == "daily" else page, role="team_lead", teams=["T01"], query=query, opened=True)
+    at = run_app(None if page == "daily" else page, role="team_lead", teams=["T01"], query=query)
     _check(at, page, app_store, query)
 
 
@@ -150,7 +150,7 @@ drill_params = st.dictionaries(st.sampled_from(DRILL_KEYS), values, min_size=1, 
 @example(query={"drill": "complaints", "d_category": "[x](http://evil.example)", "d_day": "2026-11-20"})
 def test_hostile_drill_down_links_on_the_cases_page(run_app, app_store, query: dict) -> None:  # noqa: ANN001
     """A drill-down link is data, never code: no exception, nothing outside the scope, whatever it asks for."""
-    at = run_app("cases", role="team_lead", teams=["T01"], query=query, opened=True)
+    at = run_app("cases", role="team_lead", teams=["T01"], query=query)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == PAGES["cases"]
     assert [o.split(" · ")[0] for o in at.sidebar.multiselect(key="f_team").options] == ["T01"]
