@@ -57,18 +57,34 @@ def _serving(store: Path, pids: list[int]) -> set[int]:
     return {pid for pid in pids if f"{socket.gethostname()}-{pid}" in holders}
 
 
+def _assert_compressed(kind: str, files: list, encodings: dict[str, str]) -> None:
+    """Streamlit's scripts and styles (`files`: the SCRIPTS entries of a new browser's first view) came gzipped."""
+    big = [(url, wire, size) for url, wire, size in files if size > 10_000]
+    assert len(big) >= 5, f"{kind}: expected Streamlit's scripts, got {files}"
+    plain = [url for url, _, _ in big if encodings.get(url) != "gzip"]
+    assert plain == [], f"{kind} sent these uncompressed: {plain}"
+    wire, size = sum(w for _, w, _ in big), sum(s for _, _, s in big)
+    assert wire < 0.6 * size, f"{kind}: {wire:,} bytes on the wire for {size:,} of scripts"
+
+
 @pytest.mark.parametrize("identity", ["lead-t01", None], ids=["login-proxy-header", "no-header"])
 def test_a_viewer_works_and_stays_on_one_replica(replicas, chrome, identity: str | None) -> None:  # noqa: ANN001
+    """A new browser's first view gets the scripts compressed; its four views reach one replica; with HAProxy, its
+    cookie names that replica and a browser holding the other's cookie is served there."""
     kind, base, store, pids = replicas
     assert _serving(store, pids) == set()
     headers = {"X-Forwarded-User": identity} if identity else {}
     ctx = chrome.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", extra_http_headers=headers)
     try:
         page = ctx.new_page()
-        for _ in range(4):  # each view a new page load: a new websocket, balanced again
+        encodings: dict[str, str] = {}
+        page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
+        for i in range(4):  # each view a new page load: a new websocket, balanced again
             open_page(page, base, "daily")
             assert page.locator('[data-testid="stException"]').count() == 0
             assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1  # the session's websocket worked
+            if i == 0:  # a new browser: an empty cache, so every script came over the wire
+                _assert_compressed(kind, page.evaluate(SCRIPTS), encodings)
         served = _serving(store, pids)
         assert len(served) == 1, f"{kind}: one viewer's four views reached {len(served)} replicas"
         if kind == "haproxy":  # the balancer's cookie names the replica that served the viewer
@@ -85,22 +101,3 @@ def test_a_viewer_works_and_stays_on_one_replica(replicas, chrome, identity: str
         finally:
             ctx.close()
         assert _serving(store, pids) == set(pids)
-
-
-def test_a_new_browser_gets_the_scripts_compressed(replicas, chrome) -> None:  # noqa: ANN001
-    kind, base, _store, _pids = replicas
-    ctx = chrome.new_context(locale="zh-CN")  # a new browser: an empty cache
-    try:
-        page = ctx.new_page()
-        encodings: dict[str, str] = {}
-        page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
-        open_page(page, base, "daily")
-        files = page.evaluate(SCRIPTS)
-    finally:
-        ctx.close()
-    big = [(url, wire, size) for url, wire, size in files if size > 10_000]
-    assert len(big) >= 5, f"{kind}: expected Streamlit's scripts, got {files}"
-    plain = [url for url, _, _ in big if encodings.get(url) != "gzip"]
-    assert plain == [], f"{kind} sent these uncompressed: {plain}"
-    wire, size = sum(w for _, w, _ in big), sum(s for _, _, s in big)
-    assert wire < 0.6 * size, f"{kind}: {wire:,} bytes on the wire for {size:,} of scripts"
