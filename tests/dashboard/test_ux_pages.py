@@ -106,6 +106,27 @@ def test_no_contract_code_or_none_in_the_chinese_ui(run_app, page: str) -> None:
             assert "%b" not in fmt, (page, fmt)
 
 
+@pytest.mark.parametrize("page", ["daily", "agents", "aging", "trends", "complaints", "compliance", "agencies"])
+def test_every_value_axis_is_titled(run_app, page: str) -> None:  # noqa: ANN001
+    """Each axis a bar or line is measured on names what it counts (the complaints' weekly counts and the
+    attempts by ordinal had none: their titles went to no axis)."""
+    at = run_app(None if page == "daily" else page, role="manager" if page == "compliance" else None, period="ytd")
+    assert not at.exception
+    figures = _figures(at)
+    assert figures, page
+    checked = 0
+    for fig in figures:
+        across = any(trace.get("orientation") == "h" for trace in fig["data"])  # bars measured along x
+        for trace in fig["data"]:
+            if trace.get("type", "scatter") not in ("bar", "scatter"):
+                continue
+            axis = "xaxis" if across else "yaxis" + trace.get("yaxis", "y")[1:]
+            title = fig["layout"].get(axis, {}).get("title", {}).get("text")
+            assert title, (page, axis, trace.get("name"))
+            checked += 1
+    assert checked, page
+
+
 def test_the_case_timeline_speaks_chinese(run_app) -> None:  # noqa: ANN001
     at = run_app("cases", drill="payments")
     at.session_state["case_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
