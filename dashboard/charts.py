@@ -283,7 +283,6 @@ def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
     return _figure(traces, layout, legend=per_team)
 
 
-
 def funnel(df: pl.DataFrame, lang: str, agent_label: str) -> go.Figure:
     """Funnel stages: the agent against the team median, as horizontal bars (log scale keeps all visible)."""
     stages = [t(s, lang) for s in df.get_column("stage").to_list()]
