@@ -57,7 +57,9 @@ def _corrupt(version: Path) -> Path:
     from queries.store import ROLLUPS
 
     victim = next(f for f in sorted(version.glob("*.parquet")) if f.stem in ROLLUPS)
-    victim.write_bytes(victim.read_bytes()[:50])
+    head = victim.read_bytes()[:50]
+    victim.unlink()  # it may be a hard link into the version before: damage only this one
+    victim.write_bytes(head)
     return victim
 
 
