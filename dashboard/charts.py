@@ -516,6 +516,5 @@ def rpc_by_ordinal(df: pl.DataFrame, lang: str, caps: dict[str, int]) -> go.Figu
                           "yanchor": "top", "yref": "y domain"})  # alternate sides: two caps may sit side by side
     guides = {"shapes": shapes, "annotations": notes} if shapes else {}
     return _figure(traces, guides | {"yaxis": _count_axis(t("attempts", lang)),
-                            "yaxis2": _pct_axis(t("rpc_rate", lang)) | {"overlaying": "y", "side": "right",
-                                                                         "showgrid": False},
-                            "xaxis": {"title": {"text": t("ordinal", lang)}, "type": "category"}})
+                                     "yaxis2": _right(_pct_axis(t("rpc_rate", lang))),
+                                     "xaxis": {"title": {"text": t("ordinal", lang)}, "type": "category"}})
