@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -149,6 +150,13 @@ def insert_rows(url: str, table: sa.Table, rows: list[dict]) -> None:
     with engine.begin() as conn:
         conn.execute(table.insert(), rows)
     engine.dispose()
+
+
+def damage(file: Path, data: bytes) -> None:
+    """Replace a store file's bytes with `data` (a file damaged on purpose) in a new file: a version's file may be a
+    hard link into the version before, which writing in place would damage too."""
+    file.unlink()
+    file.write_bytes(data)
 
 
 # ---------------------------------------------------------------- per-backend sources

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 import streamlit as st
 from fixtures_app import APP
+from fixtures_store import damage
 from streamlit.testing.v1 import AppTest
 
 from queries.store import current_version
@@ -52,8 +53,7 @@ def test_corrupt_store_serves_the_previous_version_with_a_banner(own) -> None:  
     run_sync(f"sqlite:///{db}", store)  # a second version on top of the first
     newest = current_version(store)
     victim = sorted(newest.rglob("*.parquet"))[0]
-    victim.unlink()  # it may be a hard link into the good version: damage only the newest
-    victim.write_bytes(b"not parquet")
+    damage(victim, b"not parquet")  # only the newest version
     at = _run()
     assert not at.exception
     assert "previous good version" in _texts(at) or "上一个完好的版本" in _texts(at)

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from fixtures_demo import AS_OF, SMALL
+from fixtures_store import damage
 
 from queries.cli import main as cli_main
 from queries.demo import build_demo_database
@@ -57,9 +58,7 @@ def _corrupt(version: Path) -> Path:
     from queries.store import ROLLUPS
 
     victim = next(f for f in sorted(version.glob("*.parquet")) if f.stem in ROLLUPS)
-    head = victim.read_bytes()[:50]
-    victim.unlink()  # it may be a hard link into the version before: damage only this one
-    victim.write_bytes(head)
+    damage(victim, victim.read_bytes()[:50])
     return victim
 
 

@@ -26,6 +26,7 @@ from fixtures_store import (
     TEAMS,
     build_handmade,
     build_rows,
+    damage,
     insert_rows,
 )
 
@@ -445,8 +446,7 @@ def test_an_incremental_reconciliation_reads_only_the_files_of_its_days(tmp_path
     months = sorted((version / "contacts_agent").glob("????-??.parquet"))
     assert len(months) >= 2
     last = dt.date.fromisoformat(months[-1].stem + "-01")
-    months[0].unlink()  # a hard link into nothing else: write garbage in its place
-    months[0].write_bytes(b"not parquet")
+    damage(months[0], b"not parquet")
     with Reader(url) as r:
         rec = reconcile(r, version, since=last)
         assert rec["ok"], rec
