@@ -268,8 +268,9 @@ def scatter_effort(df: pl.DataFrame, lang: str) -> go.Figure:
             "marker": {"size": 11 if per_team else 8, "color": PALETTE[i % len(PALETTE)],
                        "opacity": 1 if per_team else 0.7, "line": {"width": 1, "color": "white"}},
             "customdata": part.get_column("agent_id").to_list(), "text": names,
+            "hovertext": [cny(v, lang) for v in part.get_column("collected").to_list()],
             "hovertemplate": "%{text}<br>" + t("attempts", lang) + " %{x:,}<br>" + t("collected", lang)
-            + " %{y:,.1f}<extra></extra>"})
+            + " %{hovertext}<extra></extra>"})
     layout = {"xaxis": {"title": {"text": t("attempts", lang)}, "rangemode": "tozero"},
               "yaxis": _money_axis(lang, t("collected", lang))}
     med_x, med_y = df.get_column("attempts").median(), df.get_column("collected").median()
@@ -321,8 +322,9 @@ def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
          "textfont": {"color": "#6B7785", "size": 10}, "customdata": attempts, "xgap": 1, "ygap": 1,
          "hovertemplate": "%{y}<br>%{x}<br>" + t("thin_hover", lang) + "<extra></extra>"},
         {"type": "heatmap", "z": solid, "x": xs, "y": rows, "colorscale": "Teal", "zmin": 0, "customdata": attempts,
+         "hovertext": [[pct(v) for v in r] for r in solid],
          "xgap": 1, "ygap": 1, "colorbar": {"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
-         "hovertemplate": "%{y}<br>%{x}<br>%{z:.1%} · " + t("attempts", lang) + " %{customdata}<extra></extra>"},
+         "hovertemplate": "%{y}<br>%{x}<br>%{hovertext} · " + t("attempts", lang) + " %{customdata}<extra></extra>"},
     ]
     return _figure(traces, {"xaxis": {"title": {"text": t("hour", lang)}}, "yaxis": {"autorange": "reversed"}},
                    height=max(300, 22 * len(rows) + 80), legend=False)
@@ -333,10 +335,10 @@ def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list
     """Horizontal bars sorted as given (top to bottom), optionally highlighting some (e.g. 12378)."""
     labels = [html_escape(x) for x in labels]  # names are data: Plotly renders some HTML in text
     colors = [RED if h else TEAL for h in (highlight or [False] * len(labels))]
-    text = [num(v) if fmt == "count" else (f"{v:,.1f}" if v is not None else "—") for v in values]
+    text = [num(v) if fmt == "count" else num(v, 1) for v in values]
     bars = {"type": "bar", "y": labels, "x": values, "orientation": "h", "marker": {"color": colors},
             "customdata": keys or labels, "text": text, "textposition": "outside", "cliponaxis": False,
-            "hovertemplate": "%{y}<br>%{x:,.2f}<extra></extra>"}
+            "hovertext": [num(v, 2) for v in values], "hovertemplate": "%{y}<br>%{hovertext}<extra></extra>"}
     top = max((v for v in values if v is not None), default=0) or 1
     return _figure([bars], {"yaxis": {"autorange": "reversed"},  # room for the labels beyond the longest bar
                             "xaxis": {"title": {"text": axis_title}, "rangemode": "tozero", "range": [0, top * 1.18]}},
@@ -353,7 +355,8 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
         {"type": "bar", "x": weeks, "y": df.get_column("regulator_12378").to_list(), "name": t("k_12378", lang),
          "marker": {"color": RED}, "customdata": weeks, "hovertemplate": "%{x|%Y-%m-%d}<br>%{y}<extra></extra>"},
         {"type": "scatter", "x": weeks, "y": df.get_column("value").to_list(), "name": t("per_10k", lang),
-         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE}, "hovertemplate": "%{y:.1f}<extra></extra>"},
+         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE},
+         "hovertext": [num(v, 1) for v in df.get_column("value").to_list()], "hovertemplate": "%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("count", lang)),
                             "yaxis2": _right(_count_axis(t("per_10k", lang))), "xaxis": _date_axis(lang)})
@@ -417,10 +420,11 @@ def lines(df: pl.DataFrame, lang: str, x: str, y: str, series: str, y_title: str
     for i, (key, part) in enumerate(df.sort(x).group_by(series, maintain_order=True)):
         name = str(key[0])
         color = PALETTE[i % len(PALETTE)]
-        traces.append({"type": "scatter", "x": part.get_column(x).to_list(), "y": part.get_column(y).to_list(),
+        ys = part.get_column(y).to_list()
+        traces.append({"type": "scatter", "x": part.get_column(x).to_list(), "y": ys,
                        "name": name, "mode": "lines+markers", "line": {"color": color}, "marker": {"size": 6},
-                       "customdata": [name] * part.height,
-                       "hovertemplate": name + f"<br>{(x_title + ' ') if x_title else ''}{x_hover}<br>%{{y:.1%}}"
+                       "customdata": [name] * part.height, "hovertext": [pct(v) for v in ys] if rate else None,
+                       "hovertemplate": name + f"<br>{(x_title + ' ') if x_title else ''}{x_hover}<br>%{{hovertext}}"
                        "<extra></extra>" if rate else None})
         if dashed:
             imm = part.filter(pl.col(dashed))
@@ -448,7 +452,8 @@ def monthly(df: pl.DataFrame, lang: str) -> go.Figure:
         {"type": "scatter", "x": months, "y": df.get_column("recovery_rate").to_list(),
          "name": t("recovery_rate", lang), "yaxis": "y2", "mode": "lines+markers",
          "line": {"color": ORANGE, "width": 2.5}, "customdata": months,
-         "hovertemplate": "%{x|%Y-%m}<br>%{y:.1%}<extra></extra>"},
+         "hovertext": [pct(v) for v in df.get_column("recovery_rate").to_list()],
+         "hovertemplate": "%{x|%Y-%m}<br>%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"yaxis": _money_axis(lang, t("collected", lang)),
                             "yaxis2": _right(_pct_axis(t("recovery_rate", lang))),
@@ -474,7 +479,8 @@ def channels(df: pl.DataFrame, lang: str) -> go.Figure:
         traces.append({"type": "scatter", "x": months, "y": part.get_column("recovery_rate").to_list(),
                        "name": f"{t(ch, lang)} · {t('recovery_rate', lang)}", "yaxis": "y2", "mode": "lines+markers",
                        "line": {"color": colors[ch], "dash": "dot"}, "customdata": keys,
-                       "hovertemplate": "%{x|%Y-%m}<br>%{y:.1%}<extra></extra>"})
+                       "hovertext": [pct(v) for v in part.get_column("recovery_rate").to_list()],
+                       "hovertemplate": "%{x|%Y-%m}<br>%{hovertext}<extra></extra>"})
     return _figure(traces, {"barmode": "group", "yaxis": _money_axis(lang, t("collected", lang)),
                             "yaxis2": _right(_pct_axis(t("recovery_rate", lang))),
                             "xaxis": _date_axis(lang, "month")})
@@ -505,7 +511,8 @@ def rpc_by_ordinal(df: pl.DataFrame, lang: str, caps: dict[str, int]) -> go.Figu
          "marker": {"color": TEAL}, "opacity": 0.55, "hovertemplate": "%{x}: %{y:,}<extra></extra>"},
         {"type": "scatter", "x": ordinal, "y": df.get_column("value").to_list(), "name": t("rpc_rate", lang),
          "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE},
-         "hovertemplate": "%{x}: %{y:.1%}<extra></extra>"},
+         "hovertext": [pct(v) for v in df.get_column("value").to_list()],
+         "hovertemplate": "%{x}: %{hovertext}<extra></extra>"},
     ]
     shapes, notes = [], []
     for i, (key, cap) in enumerate(sorted(caps.items(), key=lambda kv: kv[1])):

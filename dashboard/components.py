@@ -15,10 +15,13 @@ from dashboard.format import (
     cny,
     code_text,
     day,
+    fixed,
+    fixed_expr,
     html_escape,
     md_escape,
     money_scale,
     num,
+    rounded_expr,
 )
 from dashboard.i18n import has_label, labels_expr, t, value, value_mapping, values_expr
 from dashboard.links import drill_params, file_stem, url_params
@@ -130,10 +133,6 @@ def downloads(df: pl.DataFrame, name: str, view: View, key: str, *, title: str |
     return offer
 
 
-def _fixed(e: pl.Expr, digits: int) -> pl.Expr:
-    return e.round(digits).cast(pl.Decimal(38, digits)).cast(pl.String)
-
-
 @dataclass(frozen=True)
 class Table:
     """What st.dataframe shows: the frame, its column_config and each numeric column's display format."""
@@ -172,13 +171,13 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
             e = pl.when(e.is_finite()).then(e).otherwise(None)
             if c.kind == "money":
                 div, digits, unit = money_scale(col.drop_nulls().abs().max(), lang)
-                e = pl.lit("¥") + _fixed(e / div, digits) + pl.lit(unit)
+                e = pl.lit("¥") + fixed_expr(e / div, digits) + pl.lit(unit)
             elif c.kind == "rate":
-                e = _fixed(e * 100, 1) + pl.lit("%")
+                e = fixed_expr(e * 100, 1) + pl.lit("%")
             elif c.kind == "pp":
-                e = pl.when(e >= 0).then(pl.lit("+")).otherwise(pl.lit("")) + _fixed(e * 100, 1) + pl.lit(" pp")
+                e = fixed_expr(e * 100, 1, plus=True) + pl.lit(" pp")
             else:
-                e = _fixed(e, 2)
+                e = fixed_expr(e, 2)
             exprs.append(e.fill_null("").alias(c.name))
             config[c.name] = st.column_config.TextColumn(c.header, **extra)
             continue
@@ -188,26 +187,27 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
             e = labels_expr(c.name, lang, exports.label_prefix(c.name))
         if c.kind == "money":
             div, digits, unit = money_scale(col.drop_nulls().abs().max() if col.len() else 0, lang)
-            exprs.append((e / div).alias(c.name))
+            exprs.append(rounded_expr(e / div, digits).alias(c.name))  # the browser then shows the rule's digits
             config[c.name] = st.column_config.NumberColumn(c.header, format=f"¥%.{digits}f{unit}", **extra)
-            formats[c.name] = lambda v, d=digits, u=unit: f"¥{v:,.{d}f}{u}"
+            formats[c.name] = lambda v, d=digits, u=unit: f"¥{fixed(v, d, grouped=True)}{u}"
         elif c.kind in ("rate", "pp"):
-            exprs.append((e * 100).alias(c.name))
+            exprs.append(rounded_expr(e * 100, 1).alias(c.name))
             fmt = "%.1f%%" if c.kind == "rate" else "%+.1f pp"
             config[c.name] = st.column_config.NumberColumn(c.header, format=fmt, **extra)
-            formats[c.name] = (lambda v: f"{v:.1f}%") if c.kind == "rate" else (lambda v: f"{v:+.1f} pp")
+            formats[c.name] = (lambda v: f"{fixed(v, 1)}%") if c.kind == "rate" else \
+                (lambda v: f"{fixed(v, 1, plus=True)} pp")
         elif c.kind == "count":
             exprs.append(e)
             config[c.name] = st.column_config.NumberColumn(c.header, format="localized", **extra)
-            formats[c.name] = lambda v: f"{v:,.0f}"
+            formats[c.name] = lambda v: fixed(v, 0, grouped=True)
         elif c.kind == "id":
             exprs.append(e)
             config[c.name] = st.column_config.NumberColumn(c.header, format="%d", **extra)
             formats[c.name] = lambda v: f"{v:.0f}"
         elif c.kind == "number":
-            exprs.append(e)
+            exprs.append(rounded_expr(e, 2).alias(c.name))
             config[c.name] = st.column_config.NumberColumn(c.header, format="%.2f", **extra)
-            formats[c.name] = lambda v: f"{v:,.2f}"
+            formats[c.name] = lambda v: fixed(v, 2, grouped=True)
         elif c.kind in ("date", "month"):
             exprs.append(e)
             config[c.name] = st.column_config.DateColumn(c.header, format="YYYY-MM-DD" if c.kind == "date"

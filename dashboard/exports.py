@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape as _xml_escape
 
 import polars as pl
 
+from dashboard.format import rounded_expr
 from dashboard.i18n import has_label, labels_expr, t, values_expr
 from queries.metrics.registry import METRICS
 
@@ -186,11 +187,11 @@ def typed(df: pl.DataFrame, columns: list[Column], lang: str) -> pl.DataFrame:
         elif c.kind == "text":
             e = e.cast(pl.String)
         elif c.kind == "money":
-            e = e.cast(pl.Float64).round(2)
+            e = rounded_expr(e, 2)
         elif c.kind in ("count", "id"):
             e = e.cast(pl.Float64).round(0).cast(pl.Int64)
         elif c.kind == "pp":
-            e = (e.cast(pl.Float64) * 100).round(2)
+            e = rounded_expr(e.cast(pl.Float64) * 100, 2)
         elif c.kind in ("rate", "number"):
             e = e.cast(pl.Float64)
         elif c.kind in ("date", "month"):

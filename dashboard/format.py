@@ -10,46 +10,91 @@ import polars as pl
 
 
 def _missing(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    return x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+
+
+# ---------------------------------------------------------------- the rounding rule, once for every shown number
+# A shown number is the value rounded half away from zero at the digits shown (四舍五入, as Excel's ROUND and a
+# person with a calculator do): 247 of 2,000 is 12.35 %, shown 12.4 %. The value is a float, 0.1235 stored as
+# 0.12349999…, so its noise is dropped first at GUARD digits beyond the shown ones. Cards, chart hovers, messages
+# (`fixed`) and tables and exports (`fixed_expr`, `rounded_expr`) use the same integer steps, so a figure reads the
+# same wherever it is shown: Python's round() of a float to an int and Polars' round(0) are both half to even, of
+# the same product.
+GUARD = 6
+
+
+def units(x: float, digits: int) -> int:
+    """x as a whole number of 10^-digits, rounded half away from zero once the float's noise is dropped."""
+    n = round(x * float(10 ** (digits + GUARD)))
+    q = (abs(n) + 10**GUARD // 2) // 10**GUARD
+    return q if n >= 0 else -q
+
+
+def fixed(x: float, digits: int, grouped: bool = False, plus: bool = False) -> str:
+    """x with `digits` decimals by the rounding rule; thousands separators when grouped, a + before a
+    non-negative value when plus (a value that rounds to zero has no minus sign)."""
+    q = units(x, digits)
+    whole, frac = divmod(abs(q), 10**digits)
+    sign = "-" if q < 0 else ("+" if plus else "")
+    return sign + (f"{whole:,}" if grouped else str(whole)) + (f".{frac:0{digits}d}" if digits else "")
+
+
+def _units_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
+    """`units` in Polars: (is the value negative, its magnitude in 10^-digits) — Int128, which has no negation."""
+    n = (e.cast(pl.Float64) * float(10 ** (digits + GUARD))).round(0).cast(pl.Int128, strict=False)
+    g = pl.lit(10**GUARD, dtype=pl.Int128)
+    return n < 0, (n.abs() + g // 2) // g
+
+
+def fixed_expr(e: pl.Expr, digits: int, plus: bool = False) -> pl.Expr:
+    """`fixed` as a Polars expression (no separators): the same text for the same value; null for null, NaN, ±inf."""
+    negative, a = _units_expr(e, digits)
+    sign = pl.when(negative & (a > 0)).then(pl.lit("-")).otherwise(pl.lit("+" if plus else ""))
+    out = sign + (a // 10**digits).cast(pl.String)
+    if digits:
+        out = out + pl.lit(".") + (a % 10**digits).cast(pl.String).str.zfill(digits)
+    return out
+
+
+def rounded_expr(e: pl.Expr, digits: int) -> pl.Expr:
+    """The value rounded by the rule, as a float (for a column the browser formats, or an export): the browser's
+    and Excel's own formatting of it at `digits` then shows the digits `fixed` shows."""
+    # read back from the digits: the float nearest them, as Python's units / 10**digits gives (Polars divides by a
+    # constant as a multiplication by its inverse: 3 / 10 would be 0.30000000000000004)
+    return fixed_expr(e, digits).cast(pl.Float64)
 
 
 def cny(x: float | None, lang: str) -> str:
     """CNY amount: ¥123.45万 / ¥1.23亿 in Chinese; ¥1.23M or ¥1,234,567 in English."""
     if _missing(x):
         return "—"
-    sign = "-" if x < 0 else ""
     a = abs(float(x))
     if lang == "zh":
-        if a >= 1e8:
-            return f"{sign}¥{a / 1e8:,.2f}亿"
-        if a >= 1e4:
-            return f"{sign}¥{a / 1e4:,.2f}万"
-        return f"{sign}¥{a:,.0f}"
-    if a >= 1e9:
-        return f"{sign}¥{a / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"{sign}¥{a / 1e6:,.2f}M"
-    return f"{sign}¥{a:,.0f}"
+        div, digits, unit = (1e8, 2, "亿") if a >= 1e8 else (1e4, 2, "万") if a >= 1e4 else (1.0, 0, "")
+    else:
+        div, digits, unit = (1e9, 2, "B") if a >= 1e9 else (1e6, 2, "M") if a >= 1e6 else (1.0, 0, "")
+    q = units(a / div, digits)
+    return ("-" if x < 0 and q else "") + f"¥{fixed(a / div, digits, grouped=True)}{unit}"
 
 
 def pct(x: float | None, digits: int = 1) -> str:
     """A 0–1 ratio as a percent."""
-    return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
+    return "—" if _missing(x) else f"{fixed(x * 100, digits)}%"
 
 
 def num(x: float | None, digits: int = 0) -> str:
     """A count or plain number with thousands separators."""
-    return "—" if _missing(x) else f"{x:,.{digits}f}"
+    return "—" if _missing(x) else fixed(x, digits, grouped=True)
 
 
 def pp(x: float | None) -> str:
     """A change of a ratio in percentage points (never a % sign: 12.0% → 13.2% is +1.2 pp, not +1.2%)."""
-    return "—" if _missing(x) else f"{x * 100:+.1f} pp"
+    return "—" if _missing(x) else f"{fixed(x * 100, 1, plus=True)} pp"
 
 
 def change(x: float | None) -> str:
     """A relative change (0.12 → +12.0%)."""
-    return "—" if _missing(x) else f"{x * 100:+.1f}%"
+    return "—" if _missing(x) else f"{fixed(x * 100, 1, plus=True)}%"
 
 
 def day(d: dt.date | None, lang: str) -> str:
@@ -114,12 +159,12 @@ def money_scale(largest: float | None, lang: str) -> tuple[float, int, str]:
 
 def pp_text(x: float | None) -> str:
     """A change of a ratio in percentage points, for a table cell: +1.2 pp, empty when there is none."""
-    return "" if _missing(x) else f"{x * 100:+.1f} pp"
+    return "" if _missing(x) else f"{fixed(x * 100, 1, plus=True)} pp"
 
 
 def change_text(x: float | None) -> str:
     """A relative change for a table cell: +12.0%, empty when there is none."""
-    return "" if _missing(x) else f"{x * 100:+.1f}%"
+    return "" if _missing(x) else f"{fixed(x * 100, 1, plus=True)}%"
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")

@@ -18,6 +18,13 @@ PAGE_FILES = {"data": "data_overview", "audit": "audit_log"}  # url path → scr
 OWN_PATHS = {*PAGE_FILES, *PAGE_FILES.values(), "daily"}
 
 
+
+def shown(value: float, digits: int) -> float:
+    """A number as a table holds it for the browser: rounded to the digits it shows by the dashboard's one rule."""
+    from dashboard.format import units
+
+    return units(value, digits) / 10**digits
+
 @pytest.fixture(scope="session")
 def app_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A small demo case database (as of AS_OF) and its analytics store, built once per session."""

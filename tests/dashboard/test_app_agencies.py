@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from fixtures_app import shown
 from fixtures_demo import AS_OF
 
 from queries.filters import Filters
@@ -14,6 +15,7 @@ from queries.metrics.registry import compute
 
 MTD = Filters(AS_OF.replace(day=1), AS_OF)
 YTD = Filters(dt.date(AS_OF.year, 1, 1), AS_OF)
+
 
 
 def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, app_store) -> None:  # noqa: ANN001
@@ -31,16 +33,15 @@ def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, a
     grid = at.dataframe[0].value
     assert list(grid["holder"]) == score.get_column("holder").to_list()  # ranked as the registry ranks
     assert [float(v) for v in grid["placed"]] == score.get_column("placed").to_list()
-    assert [float(v) for v in grid["agency_score"]] == pytest.approx([round(v * 100, 1)
-                                                                     for v in score.get_column("value")])
-    assert [round(float(v), 6) for v in grid["breaches_per_1k"]] == [round(v, 6) for v in
-                                                                    score.get_column("breaches_per_1k")]
+    assert [float(v) for v in grid["agency_score"]] == [shown(v * 100, 1) for v in score.get_column("value")]
+    # a table holds each number as it shows it (two decimals, 四舍五入: dashboard.format)
+    assert [float(v) for v in grid["breaches_per_1k"]] == [shown(v, 2) for v in score.get_column("breaches_per_1k")]
     assert len(at.get("plotly_chart")) == 1
     # the demo agencies' commission rates (agency_fees): commission and net recovery as the registry has them
     assert score.get_column("commission").null_count() == 0
     for col in ("commission", "net_recovery"):  # money in the table in ¥10,000 (万元)
-        assert [float(v) for v in grid[col]] == pytest.approx([v / 10_000 for v in score.get_column(col)], abs=1e-6)
-    assert [round(float(v), 6) for v in grid["net_per_100"]] == [round(v, 6) for v in score.get_column("net_per_100")]
+        assert [float(v) for v in grid[col]] == [shown(v / 10_000, 2) for v in score.get_column(col)]
+    assert [float(v) for v in grid["net_per_100"]] == [shown(v, 2) for v in score.get_column("net_per_100")]
     assert any("佣金成本 = " in c.value for c in at.caption)
     at.session_state["f_lang"] = "en"
     at.run()

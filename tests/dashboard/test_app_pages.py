@@ -7,6 +7,7 @@ import json
 
 import polars as pl
 import pytest
+from fixtures_app import shown
 from fixtures_demo import AS_OF
 
 from dashboard.format import change, cny, money_scale, num, pct
@@ -158,18 +159,18 @@ def test_agent_leaderboard_is_the_registry_per_agent(run_app, app_store) -> None
     at = run_app("agents", team="T01")
     assert not at.exception
     board = at.dataframe[0].value
-    div, _, _ = money_scale(board["collected"].max() * 1e4, "zh")  # the table shows money like the cards: ¥…万
-    board = board.assign(collected=board["collected"] * div, rpc_rate=board["rpc_rate"] / 100)
+    # the table shows money like the cards, ¥…万 with two decimals, and rates in percent with one
+    div, digits, _ = money_scale(board["collected"].max() * 1e4, "zh")
     f = Filters(*MTD, teams=("T01",))
     col = compute("collected", app_store, f, ("agent_id",))
     rpc = compute("rpc_rate", app_store, f, ("agent_id",))
     want = dict(zip(col["agent_id"], col["value"], strict=True))
     got = dict(zip(board["agent_id"], board["collected"], strict=True))
-    assert got == pytest.approx({a: v for a, v in want.items() if a in got})
+    assert got == {a: shown(v / div, digits) for a, v in want.items() if a in got}
     assert set(got) == set(want)
     rpc_want = dict(zip(rpc["agent_id"], rpc["value"], strict=True))
     for a, v in zip(board["agent_id"], board["rpc_rate"], strict=True):
-        assert v == pytest.approx(rpc_want[a])
+        assert v == shown(rpc_want[a] * 100, 1)
     assert list(board["rank"]) == list(range(1, len(board) + 1))
     # the scorecard opens on the top agent and shows the same collected
     assert _metric(at, "回收金额") == cny(want[board["agent_id"][0]], "zh")

@@ -7,6 +7,7 @@ import json
 
 import polars as pl
 import pytest
+from fixtures_app import shown
 from fixtures_demo import AS_OF
 
 from dashboard.format import cny, pct
@@ -90,9 +91,9 @@ def test_every_page_shows_only_the_scope(run_app, app_store, page: str) -> None:
     if page == "agents":
         board = at.dataframe[0].value
         want = compute("collected", app_store, T01, ("agent_id",))
-        # the table shows money like the cards: ¥…万 (these agents collected more than ¥10,000 each)
-        assert dict(zip(board["agent_id"], board["collected"] * 1e4, strict=True)) == pytest.approx(
-            dict(zip(want["agent_id"], want["value"], strict=True)), abs=0.01)
+        # the table shows money like the cards: ¥…万 with two decimals (these agents collected more than ¥10,000 each)
+        assert dict(zip(board["agent_id"], board["collected"], strict=True)) == {
+            a: shown(v / 1e4, 2) for a, v in zip(want["agent_id"], want["value"], strict=True)}
 
 
 def test_aging_numbers_are_those_of_the_scope(run_app, app_store) -> None:  # noqa: ANN001
