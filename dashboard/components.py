@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -163,6 +164,8 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
     exprs, config, formats = [], {}, {}
     for c in exports.columns_for(df.schema, lang, metric=metric, basis=basis, kinds=kinds):
         e, col = pl.col(c.name), df.get_column(c.name)
+        if c.kind in ("money", "rate", "pp", "number"):
+            e = e.cast(pl.Float64)  # the arithmetic below as the cards do it (a Float32 column would round apart)
         gaps = col.null_count() > 0 or (col.dtype.is_float() and col.is_nan().any())
         extra = {"pinned": True} if c.name in pinned else {}
         extra |= {"help": help[c.name]} if help and c.name in help else {}
@@ -194,8 +197,8 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
             exprs.append(rounded_expr(e * 100, 1).alias(c.name))
             fmt = "%.1f%%" if c.kind == "rate" else "%+.1f pp"
             config[c.name] = st.column_config.NumberColumn(c.header, format=fmt, **extra)
-            formats[c.name] = (lambda v: f"{fixed(v, 1)}%") if c.kind == "rate" else \
-                (lambda v: f"{fixed(v, 1, plus=True)} pp")
+            rate = c.kind == "rate"
+            formats[c.name] = (lambda v: f"{fixed(v, 1)}%") if rate else (lambda v: f"{fixed(v, 1, plus=True)} pp")
         elif c.kind == "count":
             exprs.append(e)
             config[c.name] = st.column_config.NumberColumn(c.header, format="localized", **extra)
@@ -339,7 +342,19 @@ def open_cases(request: dict | None, view: View) -> None:
 def kpi(col: st.delta_generator.DeltaGenerator, label: str, value: str, delta: str | None = None,
         help: str | None = None, delta_color: str = "normal", delta_arrow: str = "auto") -> None:
     """One KPI card."""
+    delta_color, delta_arrow = delta_style(delta, delta_color, delta_arrow)
     col.metric(label, value, delta=delta, help=help, border=True, delta_color=delta_color, delta_arrow=delta_arrow)
+
+
+_ZERO_CHANGE = re.compile(r"[+\-]?0+(?:\.0+)?(?![\d.])")
+
+
+def delta_style(delta: str | None, color: str, arrow: str) -> tuple[str, str]:
+    """A card's change colour and arrow; a change shown as zero (+0.0 pp: it rounded to zero, either way) gets
+    neither, as Streamlit would show it rising or falling by its sign."""
+    if delta is not None and _ZERO_CHANGE.match(delta):
+        return "off", "off"
+    return color, arrow
 
 
 STYLE = """<style>

@@ -102,7 +102,7 @@ _XML_BAD = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"  # characters XML 1.0 cann
 _ESCAPE_LIKE = r"(_x[0-9A-Fa-f]{4}_)"  # Excel reads _xHHHH_ in text as a character: such text is escaped
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 #: Excel's number format per kind (styles.xml ids in _STYLES below).
-NUMBER_FORMATS = {"money": '"¥"#,##0.00', "rate": "0.0%", "pp": '+0.0" pp";-0.0" pp";0.0" pp"', "count": "#,##0", "id": "0",
+NUMBER_FORMATS = {"money": '"¥"#,##0.00', "rate": "0.0%", "pp": '+0.00" pp";-0.00" pp";0.00" pp"', "count": "#,##0", "id": "0",
                   "number": "#,##0.00", "date": "yyyy-mm-dd", "month": "yyyy-mm", "datetime": "yyyy-mm-dd hh:mm:ss"}
 
 

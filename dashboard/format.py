@@ -33,7 +33,10 @@ def units(x: float, digits: int) -> int:
 def fixed(x: float, digits: int, grouped: bool = False, plus: bool = False) -> str:
     """x with `digits` decimals by the rounding rule; thousands separators when grouped, a + before a
     non-negative value when plus (a value that rounds to zero has no minus sign)."""
-    q = units(x, digits)
+    return _digits(units(x, digits), digits, grouped, plus)
+
+
+def _digits(q: int, digits: int, grouped: bool = False, plus: bool = False) -> str:
     whole, frac = divmod(abs(q), 10**digits)
     sign = "-" if q < 0 else ("+" if plus else "")
     return sign + (f"{whole:,}" if grouped else str(whole)) + (f".{frac:0{digits}d}" if digits else "")
@@ -74,7 +77,7 @@ def cny(x: float | None, lang: str) -> str:
     else:
         div, digits, unit = (1e9, 2, "B") if a >= 1e9 else (1e6, 2, "M") if a >= 1e6 else (1.0, 0, "")
     q = units(a / div, digits)
-    return ("-" if x < 0 and q else "") + f"¥{fixed(a / div, digits, grouped=True)}{unit}"
+    return ("-" if x < 0 and q else "") + f"¥{_digits(q, digits, grouped=True)}{unit}"
 
 
 def pct(x: float | None, digits: int = 1) -> str:

@@ -11,6 +11,8 @@ import streamlit as st
 from fixtures_demo import AS_OF, SMALL
 from streamlit.testing.v1 import AppTest
 
+from dashboard.format import units
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")  # the entry point, absolute
 PAGE_FILES = {"data": "data_overview", "audit": "audit_log"}  # url path → script name where they differ
 # Pages whose url path is not their script's name (daily.py is both `home` and `daily`): before a session's first
@@ -18,11 +20,8 @@ PAGE_FILES = {"data": "data_overview", "audit": "audit_log"}  # url path → scr
 OWN_PATHS = {*PAGE_FILES, *PAGE_FILES.values(), "daily"}
 
 
-
 def shown(value: float, digits: int) -> float:
     """A number as a table holds it for the browser: rounded to the digits it shows by the dashboard's one rule."""
-    from dashboard.format import units
-
     return units(value, digits) / 10**digits
 
 @pytest.fixture(scope="session")

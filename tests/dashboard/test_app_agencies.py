@@ -17,7 +17,6 @@ MTD = Filters(AS_OF.replace(day=1), AS_OF)
 YTD = Filters(dt.date(AS_OF.year, 1, 1), AS_OF)
 
 
-
 def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, app_store) -> None:  # noqa: ANN001
     score = compute("agency_score", app_store, YTD)
     at = run_app("agencies", period="ytd")

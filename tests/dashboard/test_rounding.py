@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import polars as pl
 import pytest
 
-from dashboard.components import table
-from dashboard.exports import Column, typed
+from dashboard.components import delta_style, table
+from dashboard.exports import NUMBER_FORMATS, Column, typed
 from dashboard.format import (
     change,
     cny,
@@ -59,7 +59,8 @@ def _ratios(n: int, seed: int) -> list[tuple[int, int]]:
     rnd = random.Random(seed)
     out = []
     for _ in range(n):
-        d = rnd.choice([2, 8, 40, 200, 400, 2000, 8000, 20_000, 999_983]) * rnd.randint(1, 40)
+        base = rnd.choice([2, 8, 40, 200, 400, 2000, 8000, 20_000, 999_983])
+        d = base * rnd.randint(1, 999_999 // base)
         out.append((rnd.randint(-d // 4, d), d))
     return out
 
@@ -124,11 +125,26 @@ def test_a_card_and_a_table_read_the_same_for_every_rate() -> None:
 
 
 def test_an_export_holds_the_rounded_points_and_cents() -> None:
-    """pp to two decimals of a point and money to the cent, by the same rule (Excel then shows them as they are)."""
+    """pp to two decimals of a point and money to the cent, by the same rule, and Excel shows them with those
+    digits (a pp format of one decimal would round 1.25 again, to 1.3, beside a card's +1.2 pp)."""
     df = pl.DataFrame({"d": [0.00125, -0.00125, 0.0012349], "m": [10.005, -10.005, 2.675]})
     out = typed(df, [Column("d", "d", "pp"), Column("m", "m", "money")], "zh")
     assert out.get_column("d").to_list() == [0.13, -0.13, 0.12]
     assert out.get_column("m").to_list() == [10.01, -10.01, 2.68]
+    assert NUMBER_FORMATS["pp"].startswith('+0.00" pp"') and NUMBER_FORMATS["money"].endswith("0.00")
+
+
+@pytest.mark.parametrize(("delta", "want"), [
+    (pp(-0.0004), ("off", "off")),  # −0.04 pp shows +0.0 pp: neither a rise nor a fall
+    (change(0.0004), ("off", "off")),
+    (f"{change(-0.0004)} 环比", ("off", "off")),
+    (pp(0.0006), ("inverse", "auto")),
+    (change(-0.1), ("inverse", "auto")),
+    ("+10.0%", ("inverse", "auto")),
+    (None, ("inverse", "auto")),
+])
+def test_a_change_shown_as_zero_has_no_arrow(delta: str | None, want: tuple[str, str]) -> None:
+    assert delta_style(delta, "inverse", "auto") == want
 
 
 def test_a_charts_hover_shows_the_cards_digits() -> None:

@@ -10,7 +10,7 @@ import pytest
 from fixtures_demo import AS_OF
 
 from dashboard import charts
-from dashboard.format import cny
+from dashboard.format import change, cny
 from dashboard.i18n import _VALUES
 from queries.filters import Filters
 from queries.metrics.registry import compute
@@ -45,7 +45,7 @@ def test_daily_today_is_compared_with_the_same_weekday_and_a_past_day_is_named(r
     card = next(m for m in at.metric if m.label == "今日回收")
     lm = compute("collected", app_store, MTD.with_dates(dt.date(2026, 10, 25), dt.date(2026, 10, 25)))["value"][0]
     now = compute("collected", app_store, MTD.with_dates(AS_OF, AS_OF))["value"][0]
-    assert card.delta == f"{(now / lm - 1) * 100:+.1f}%"  # Sunday 22 Nov against Sunday 25 Oct
+    assert card.delta == change(now / lm - 1)  # Sunday 22 Nov against Sunday 25 Oct
     assert any("今日对比上月同星期 2026年10月25日（周日）" in c.value for c in at.caption)
     at = run_app(None, dates=["2026-11-01", "2026-11-15"])
     labels = [m.label for m in at.metric]
