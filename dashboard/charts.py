@@ -356,7 +356,8 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
          "marker": {"color": RED}, "customdata": weeks, "hovertemplate": "%{x|%Y-%m-%d}<br>%{y}<extra></extra>"},
         {"type": "scatter", "x": weeks, "y": df.get_column("value").to_list(), "name": t("per_10k", lang),
          "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE},
-         "hovertext": [num(v, 1) for v in df.get_column("value").to_list()], "hovertemplate": "%{hovertext}<extra></extra>"},
+         "hovertext": [num(v, 1) for v in df.get_column("value").to_list()],
+         "hovertemplate": "%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("count", lang)),
                             "yaxis2": _right(_count_axis(t("per_10k", lang))), "xaxis": _date_axis(lang)})

@@ -166,7 +166,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         e, col = pl.col(c.name), df.get_column(c.name)
         if c.kind in ("money", "rate", "pp", "number"):
             e = e.cast(pl.Float64)  # the arithmetic below as the cards do it (a Float32 column would round apart)
-        gaps = col.null_count() > 0 or (col.dtype.is_float() and col.is_nan().any())
+        gaps = col.null_count() > 0 or (col.dtype.is_float() and not col.is_finite().all())
         extra = {"pinned": True} if c.name in pinned else {}
         extra |= {"help": help[c.name]} if help and c.name in help else {}
         extra |= {"width": widths[c.name]} if widths and c.name in widths else {}

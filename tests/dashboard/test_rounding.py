@@ -122,6 +122,9 @@ def test_a_card_and_a_table_read_the_same_for_every_rate() -> None:
     cards = [pct(r) for r in rates]
     assert [f"{v:.1f}%" for v in whole] == cards
     assert gapped[:-1] == cards and gapped[-1] == ""
+    # an infinite value is a gap too: an empty cell, not "None" (the column then shown as text)
+    assert table(pl.DataFrame({"r": [247 / 2000, float("inf")]}), "zh", kinds={"r": "rate"}).frame.get_column(
+        "r").to_list() == ["12.4%", ""]
 
 
 def test_an_export_holds_the_rounded_points_and_cents() -> None:
