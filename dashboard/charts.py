@@ -335,7 +335,7 @@ def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list
     """Horizontal bars sorted as given (top to bottom), optionally highlighting some (e.g. 12378)."""
     labels = [html_escape(x) for x in labels]  # names are data: Plotly renders some HTML in text
     colors = [RED if h else TEAL for h in (highlight or [False] * len(labels))]
-    text = [num(v) if fmt == "count" else num(v, 1) for v in values]
+    text = [num(v, 0 if fmt == "count" else 1) for v in values]
     bars = {"type": "bar", "y": labels, "x": values, "orientation": "h", "marker": {"color": colors},
             "customdata": keys or labels, "text": text, "textposition": "outside", "cliponaxis": False,
             "hovertext": [num(v, 2) for v in values], "hovertemplate": "%{y}<br>%{hovertext}<extra></extra>"}
@@ -347,16 +347,15 @@ def hbar(labels: list[str], values: list, lang: str, axis_title: str, keys: list
 
 def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
     """Weekly complaints (bars) with the 12378 share apart and the rate per 10k worked cases."""
-    weeks = df.get_column("week").to_list()
+    weeks, rates = df.get_column("week").to_list(), df.get_column("value").to_list()
     other = [n - r for n, r in zip(df.get_column("numerator"), df.get_column("regulator_12378"), strict=True)]
     traces = [
         {"type": "bar", "x": weeks, "y": other, "name": t("k_complaints", lang), "marker": {"color": TEAL},
          "customdata": weeks, "hovertemplate": "%{x|%Y-%m-%d}<br>%{y}<extra></extra>"},
         {"type": "bar", "x": weeks, "y": df.get_column("regulator_12378").to_list(), "name": t("k_12378", lang),
          "marker": {"color": RED}, "customdata": weeks, "hovertemplate": "%{x|%Y-%m-%d}<br>%{y}<extra></extra>"},
-        {"type": "scatter", "x": weeks, "y": df.get_column("value").to_list(), "name": t("per_10k", lang),
-         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE},
-         "hovertext": [num(v, 1) for v in df.get_column("value").to_list()],
+        {"type": "scatter", "x": weeks, "y": rates, "name": t("per_10k", lang),
+         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE}, "hovertext": [num(v, 1) for v in rates],
          "hovertemplate": "%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("count", lang)),
@@ -444,16 +443,15 @@ def lines(df: pl.DataFrame, lang: str, x: str, y: str, series: str, y_title: str
 
 def monthly(df: pl.DataFrame, lang: str) -> go.Figure:
     """Collected per month (bars) and recovery rate (line, second axis)."""
-    months = df.get_column("month").to_list()
+    months, rates = df.get_column("month").to_list(), df.get_column("recovery_rate").to_list()
     vals, _ = _money(df.get_column("collected").to_list(), lang)
     traces = [
         {"type": "bar", "x": months, "y": vals, "name": t("collected", lang), "marker": {"color": TEAL},
          "customdata": months, "text": [cny(v, lang) for v in df.get_column("collected").to_list()],
          "hovertemplate": "%{x|%Y-%m}<br>%{text}<extra></extra>", "textposition": "none"},
-        {"type": "scatter", "x": months, "y": df.get_column("recovery_rate").to_list(),
-         "name": t("recovery_rate", lang), "yaxis": "y2", "mode": "lines+markers",
-         "line": {"color": ORANGE, "width": 2.5}, "customdata": months,
-         "hovertext": [pct(v) for v in df.get_column("recovery_rate").to_list()],
+        {"type": "scatter", "x": months, "y": rates, "name": t("recovery_rate", lang), "yaxis": "y2",
+         "mode": "lines+markers", "line": {"color": ORANGE, "width": 2.5}, "customdata": months,
+         "hovertext": [pct(v) for v in rates],
          "hovertemplate": "%{x|%Y-%m}<br>%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"yaxis": _money_axis(lang, t("collected", lang)),
@@ -477,10 +475,11 @@ def channels(df: pl.DataFrame, lang: str) -> go.Figure:
                        "marker": {"color": colors[ch]}, "customdata": keys,
                        "text": [cny(v, lang) for v in part.get_column("collected").to_list()], "textposition": "none",
                        "hovertemplate": "%{x|%Y-%m}<br>%{text}<extra></extra>"})
-        traces.append({"type": "scatter", "x": months, "y": part.get_column("recovery_rate").to_list(),
+        rates = part.get_column("recovery_rate").to_list()
+        traces.append({"type": "scatter", "x": months, "y": rates,
                        "name": f"{t(ch, lang)} · {t('recovery_rate', lang)}", "yaxis": "y2", "mode": "lines+markers",
                        "line": {"color": colors[ch], "dash": "dot"}, "customdata": keys,
-                       "hovertext": [pct(v) for v in part.get_column("recovery_rate").to_list()],
+                       "hovertext": [pct(v) for v in rates],
                        "hovertemplate": "%{x|%Y-%m}<br>%{hovertext}<extra></extra>"})
     return _figure(traces, {"barmode": "group", "yaxis": _money_axis(lang, t("collected", lang)),
                             "yaxis2": _right(_pct_axis(t("recovery_rate", lang))),
@@ -507,12 +506,12 @@ def rpc_by_ordinal(df: pl.DataFrame, lang: str, caps: dict[str, int]) -> go.Figu
     """RPC rate by the attempt's ordinal within its case-day (bars: attempts; line: RPC rate), with the frequency
     caps as vertical lines: attempts beyond a cap add risk and, where the rate is near zero, no contact."""
     ordinal = [f"{o}+" if o >= 7 else str(o) for o in df.get_column("ordinal").to_list()]
+    rates = df.get_column("value").to_list()
     traces = [
         {"type": "bar", "x": ordinal, "y": df.get_column("denominator").to_list(), "name": t("attempts", lang),
          "marker": {"color": TEAL}, "opacity": 0.55, "hovertemplate": "%{x}: %{y:,}<extra></extra>"},
-        {"type": "scatter", "x": ordinal, "y": df.get_column("value").to_list(), "name": t("rpc_rate", lang),
-         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE},
-         "hovertext": [pct(v) for v in df.get_column("value").to_list()],
+        {"type": "scatter", "x": ordinal, "y": rates, "name": t("rpc_rate", lang),
+         "yaxis": "y2", "mode": "lines+markers", "line": {"color": ORANGE}, "hovertext": [pct(v) for v in rates],
          "hovertemplate": "%{x}: %{hovertext}<extra></extra>"},
     ]
     shapes, notes = [], []

@@ -171,8 +171,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         extra |= {"help": help[c.name]} if help and c.name in help else {}
         extra |= {"width": widths[c.name]} if widths and c.name in widths else {}
         if c.kind in ("money", "rate", "pp", "number") and gaps:  # as text: an empty cell, not "None"
-            e = pl.when(e.is_finite()).then(e).otherwise(None)
-            if c.kind == "money":
+            if c.kind == "money":  # fixed_expr gives null for NaN and ±inf: an empty cell
                 div, digits, unit = money_scale(col.drop_nulls().abs().max(), lang)
                 e = pl.lit("¥") + fixed_expr(e / div, digits) + pl.lit(unit)
             elif c.kind == "rate":
