@@ -64,12 +64,26 @@ def warm() -> None:
     daily(one, "zh").to_json()
 
 
-def _date_axis(lang: str, unit: str = "day") -> dict:
+#: A day in milliseconds, the unit of a date axis's tick step.
+DAY_MS = 86_400_000
+
+
+def _date_axis(lang: str, unit: str = "day", dates: list | None = None, step_days: int = 1) -> dict:
     """Date ticks without English month names in Chinese: 11-22 / 2026-11 (22 Nov / Nov 2026 in English); a month
-    axis ticks every month."""
+    axis ticks every month.
+
+    Over fewer than ten steps of `dates` (days, or weeks with `step_days=7`), Plotly's own ticks would fall every
+    12 hours and read "11-02" twice: the axis then ticks on the dates themselves, every step or every other one."""
     fmt = {("day", "zh"): "%m-%d", ("day", "en"): "%d %b", ("month", "zh"): "%Y-%m", ("month", "en"): "%b %Y"}
     axis = {"tickformat": fmt[(unit, lang)], "hoverformat": "%Y-%m-%d" if unit == "day" else "%Y-%m"}
-    return axis if unit == "day" else axis | {"dtick": "M1"}
+    if unit == "month":
+        return axis | {"dtick": "M1"}
+    present = [d for d in dates or [] if d is not None]
+    if present:
+        steps = (max(present) - min(present)).days // step_days
+        if steps < 10:
+            axis |= {"tick0": min(present).isoformat(), "dtick": DAY_MS * step_days * (1 if steps <= 6 else 2)}
+    return axis
 
 
 def _money(values: list, lang: str) -> tuple[list, str]:
@@ -78,16 +92,23 @@ def _money(values: list, lang: str) -> tuple[list, str]:
     return [None if v is None else v / div for v in values], unit
 
 
+#: Tick formats that show as many decimals as the ticks' step needs and no float noise (six decimals, trailing
+#: zeros trimmed): a fixed ".0%" reads "1%" four times on an axis from 0 to 2 %, ",.0f" reads 0, 1, 1, 2 (万元).
+PCT_TICKS = "~%"
+#: English money: SI suffixes (¥1.5M) from a step of one yuan up, plain decimals below it (not "500m").
+EN_MONEY_TICKS = [{"dtickrange": [None, 0.5], "value": ",~f"}, {"dtickrange": [0.5, None], "value": "~s"}]
+
+
 def _money_axis(lang: str, title: str) -> dict:
     """An axis of money in the language's unit (万元 in Chinese, ¥ with SI suffixes in English), from zero."""
     _, unit = money_axis(lang)
     spec = {"title": {"text": f"{title}{unit}"}, "rangemode": "tozero"}
-    return spec | ({"tickprefix": "¥", "tickformat": "~s"} if lang == "en" else {"tickformat": ",.0f"})
+    return spec | ({"tickprefix": "¥", "tickformatstops": EN_MONEY_TICKS} if lang == "en" else {"tickformat": ",~f"})
 
 
 def _pct_axis(title: str) -> dict:
     """An axis of rates in percent, from zero."""
-    return {"title": {"text": title}, "tickformat": ".0%", "rangemode": "tozero"}
+    return {"title": {"text": title}, "tickformat": PCT_TICKS, "rangemode": "tozero"}
 
 
 def _count_axis(title: str) -> dict:
@@ -132,7 +153,7 @@ def daily(df: pl.DataFrame, lang: str) -> go.Figure:
                        "hovertemplate": "%{customdata}<extra></extra>"})
     return _figure(traces, {"yaxis": _money_axis(lang, t("daily_bar", lang)),
                             "yaxis2": _right(_money_axis(lang, t("cumulative", lang))),
-                            "xaxis": _date_axis(lang)})
+                            "xaxis": _date_axis(lang, dates=days)})
 
 
 def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money_col: str, rate_col: str,
@@ -323,7 +344,7 @@ def heatmap_hours(df: pl.DataFrame, lang: str) -> go.Figure:
          "hovertemplate": "%{y}<br>%{x}<br>" + t("thin_hover", lang) + "<extra></extra>"},
         {"type": "heatmap", "z": solid, "x": xs, "y": rows, "colorscale": "Teal", "zmin": 0, "customdata": attempts,
          "hovertext": [[pct(v) for v in r] for r in solid],
-         "xgap": 1, "ygap": 1, "colorbar": {"tickformat": ".0%", "title": {"text": t("rpc_rate", lang)}},
+         "xgap": 1, "ygap": 1, "colorbar": {"tickformat": PCT_TICKS, "title": {"text": t("rpc_rate", lang)}},
          "hovertemplate": "%{y}<br>%{x}<br>%{hovertext} · " + t("attempts", lang) + " %{customdata}<extra></extra>"},
     ]
     return _figure(traces, {"xaxis": {"title": {"text": t("hour", lang)}}, "yaxis": {"autorange": "reversed"}},
@@ -359,7 +380,8 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
          "hovertemplate": "%{hovertext}<extra></extra>"},
     ]
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("count", lang)),
-                            "yaxis2": _right(_count_axis(t("per_10k", lang))), "xaxis": _date_axis(lang)})
+                            "yaxis2": _right(_count_axis(t("per_10k", lang))),
+                            "xaxis": _date_axis(lang, dates=weeks, step_days=7)})
 
 
 def bucket_balance(df: pl.DataFrame, lang: str) -> go.Figure:
@@ -394,7 +416,7 @@ def roll_matrix(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
              for j, (to, v) in enumerate(zip(to_order, row, strict=True)) if v is not None]
     traces = [
         {"type": "heatmap", "z": z, "x": list(range(len(to_order))), "y": list(range(len(froms))), "text": text,
-         "texttemplate": "%{text}", "colorscale": "Teal", "zmin": 0, "zmax": 1, "colorbar": {"tickformat": ".0%"},
+         "texttemplate": "%{text}", "colorscale": "Teal", "zmin": 0, "zmax": 1, "colorbar": {"tickformat": PCT_TICKS},
          "hoverinfo": "skip"},
         {"type": "scatter", "x": [c[1] for c in cells], "y": [c[0] for c in cells], "mode": "markers",
          "marker": {"symbol": "square", "size": 30, "opacity": 0.01, "color": NAVY},
@@ -499,7 +521,7 @@ def breaches_by_day(df: pl.DataFrame, lang: str, order: list[str]) -> go.Figure:
                        "customdata": [check] * len(days),
                        "hovertemplate": "%{x|%Y-%m-%d}<br>" + t(f"chk_{check}", lang) + ": %{y:,}<extra></extra>"})
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("breach_n", lang)),
-                            "xaxis": _date_axis(lang)})
+                            "xaxis": _date_axis(lang, dates=df.get_column("day").to_list())})
 
 
 def rpc_by_ordinal(df: pl.DataFrame, lang: str, caps: dict[str, int]) -> go.Figure:

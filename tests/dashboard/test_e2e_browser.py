@@ -17,6 +17,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from screenshots import CHROMIUM, PAGES, browser, open_page  # noqa: E402
 
+#: Every chart's axes (x, y, a second y, a colour bar) as lists of their tick labels, drawn by Plotly in the page.
+AXES_TICKS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).flatMap((chart, i) =>
+    Array.from(chart.querySelectorAll('g.xaxislayer-above, g.yaxislayer-above, g.colorbar')).map((axis, j) =>
+        [`chart ${i} ${axis.getAttribute('class')} ${j}`, Array.from(axis.querySelectorAll('text'))
+            .filter(t => t.closest('.xtick, .ytick, .cbaxis, .colorbar')).map(t => t.textContent)]))"""
+
+
+def _repeated_ticks(page) -> list:  # noqa: ANN001
+    """The axes whose tick labels repeat one another (two ticks reading "1%", or "11-02" twice)."""
+    return [(axis, labels) for axis, labels in page.evaluate(AXES_TICKS) if len(labels) != len(set(labels))]
+
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: end-to-end test skipped"),
@@ -31,14 +43,30 @@ def test_every_page_in_a_real_browser(server, app_store, tmp_path) -> None:  # n
             assert page.locator('[data-testid="stException"]').count() == 0, path
             assert page.get_by_role("heading", name=zh).count() >= 1
             assert page.get_by_text("数据截至 2026年11月22日").count() >= 1, path
+            assert not _repeated_ticks(page), path
             page.screenshot(path=str(tmp_path / f"{path}.png"), full_page=True)
             assert seconds < 60
         open_page(page, server, "daily")
         assert page.locator('[data-testid="stMetricValue"]').filter(has_text=cny(collected_mtd, "zh")).count() == 1
         open_page(page, server, "daily", "en")
         assert page.get_by_role("heading", name="Daily recovery").count() == 1
+        assert not _repeated_ticks(page)
         assert page.locator('[data-testid="stMetricValue"]').filter(has_text=cny(collected_mtd, "en")).count() == 1
     assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
+
+
+def test_no_axis_repeats_a_tick_label_over_three_days(server) -> None:  # noqa: ANN001
+    # Plotly's own ticks fall every 12 hours over a few days ("11-02" twice) and its rates every 0.25 % ("1%" four
+    # times under ".0%"): the axes tick at whole days and show as many decimals as their step needs.
+    three_days = "dates=2026-09-01&dates=2026-09-03"
+    with browser() as page:
+        for path, lang in (("daily", "zh"), ("daily", "en"), ("agents", "zh")):
+            open_page(page, server, path, lang, query=three_days)
+            assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1, path
+            assert not _repeated_ticks(page), (path, lang)
+            if path == "daily" and lang == "zh":
+                days = page.evaluate(AXES_TICKS)[0][1]  # the daily bars' dates
+                assert days == ["09-01", "09-02", "09-03"], days
 
 
 def test_clicking_a_bar_lists_the_cases_and_a_row_opens_the_timeline(server) -> None:  # noqa: ANN001
