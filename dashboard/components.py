@@ -159,8 +159,8 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
           kinds: dict[str, str] | None = None, pinned: tuple[str, ...] = (), help: dict[str, str] | None = None,
           widths: dict[str, str] | None = None) -> Table:
     """A frame and its column_config for st.dataframe, shown like the cards: headers in `lang` (the exports'),
-    codes translated, money scaled to ¥万/¥亿 (¥K/¥M), every rate in percent with one decimal, counts with
-    separators. A numeric column with missing values is shown as text, so no cell reads "None"."""
+    codes translated, money scaled to ¥万/¥亿 (¥K/¥M), every rate in percent with one decimal, money, counts and
+    numbers with thousands separators. A numeric column with missing values is shown as text, so no cell reads "None"."""
     exprs, config, formats = [], {}, {}
     for c in exports.columns_for(df.schema, lang, metric=metric, basis=basis, kinds=kinds):
         e, col = pl.col(c.name), df.get_column(c.name)
@@ -173,13 +173,13 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         if c.kind in ("money", "rate", "pp", "number") and gaps:  # as text: an empty cell, not "None"
             if c.kind == "money":  # fixed_expr gives null for NaN and ±inf: an empty cell
                 div, digits, unit = money_scale(col.drop_nulls().abs().max(), lang)
-                e = pl.lit("¥") + fixed_expr(e / div, digits) + pl.lit(unit)
+                e = pl.lit("¥") + fixed_expr(e / div, digits, grouped=True) + pl.lit(unit)
             elif c.kind == "rate":
                 e = fixed_expr(e * 100, 1) + pl.lit("%")
             elif c.kind == "pp":
                 e = fixed_expr(e * 100, 1, plus=True) + pl.lit(" pp")
             else:
-                e = fixed_expr(e, 2)
+                e = fixed_expr(e, 2, grouped=True)
             exprs.append(e.fill_null("").alias(c.name))
             config[c.name] = st.column_config.TextColumn(c.header, **extra)
             continue
@@ -190,7 +190,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         if c.kind == "money":
             div, digits, unit = money_scale(col.drop_nulls().abs().max() if col.len() else 0, lang)
             exprs.append(rounded_expr(e / div, digits).alias(c.name))  # the browser then shows the rule's digits
-            config[c.name] = st.column_config.NumberColumn(c.header, format=f"¥%.{digits}f{unit}", **extra)
+            config[c.name] = st.column_config.NumberColumn(c.header, format=f"¥%,.{digits}f{unit}", **extra)
             formats[c.name] = lambda v, d=digits, u=unit: f"¥{fixed(v, d, grouped=True)}{u}"
         elif c.kind in ("rate", "pp"):
             exprs.append(rounded_expr(e * 100, 1).alias(c.name))
@@ -208,7 +208,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
             formats[c.name] = lambda v: f"{v:.0f}"
         elif c.kind == "number":
             exprs.append(rounded_expr(e, 2).alias(c.name))
-            config[c.name] = st.column_config.NumberColumn(c.header, format="%.2f", **extra)
+            config[c.name] = st.column_config.NumberColumn(c.header, format="%,.2f", **extra)
             formats[c.name] = lambda v: fixed(v, 2, grouped=True)
         elif c.kind in ("date", "month"):
             exprs.append(e)

@@ -49,11 +49,14 @@ def _units_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
     return n < 0, (n.abs() + g // 2) // g
 
 
-def fixed_expr(e: pl.Expr, digits: int, plus: bool = False) -> pl.Expr:
-    """`fixed` as a Polars expression (no separators): the same text for the same value; null for null, NaN, ±inf."""
+def fixed_expr(e: pl.Expr, digits: int, plus: bool = False, grouped: bool = False) -> pl.Expr:
+    """`fixed` as a Polars expression: the same text for the same value; null for null, NaN, ±inf."""
     negative, a = _units_expr(e, digits)
     sign = pl.when(negative & (a > 0)).then(pl.lit("-")).otherwise(pl.lit("+" if plus else ""))
-    out = sign + (a // 10**digits).cast(pl.String)
+    whole = (a // 10**digits).cast(pl.String)
+    if grouped:  # a comma after every third digit from the right (Rust's regex has no lookahead: reversed)
+        whole = whole.str.reverse().str.replace_all(r"(\d{3})", "$1,").str.strip_suffix(",").str.reverse()
+    out = sign + whole
     if digits:
         out = out + pl.lit(".") + (a % 10**digits).cast(pl.String).str.zfill(digits)
     return out

@@ -98,12 +98,14 @@ def test_polars_and_python_give_the_same_digits() -> None:
     df = pl.DataFrame({"v": values})
     for digits in (0, 1, 2):
         got = df.select(fixed_expr(pl.col("v"), digits).alias("t"), fixed_expr(pl.col("v"), digits, plus=True)
-                        .alias("p"), rounded_expr(pl.col("v"), digits).alias("r"))
+                        .alias("p"), rounded_expr(pl.col("v"), digits).alias("r"),
+                        fixed_expr(pl.col("v"), digits, plus=True, grouped=True).alias("g"))
         want_t = [fixed(v, digits) for v in values]
         want_p = [fixed(v, digits, plus=True) for v in values]
         want_r = [units(v, digits) / 10**digits for v in values]
         assert got.get_column("t").to_list() == want_t
         assert got.get_column("p").to_list() == want_p
+        assert got.get_column("g").to_list() == [fixed(v, digits, grouped=True, plus=True) for v in values]
         assert got.get_column("r").to_list() == want_r
         # the number a table hands the browser formats to the same digits (Python's %-format stands in for the
         # browser's: the value is already rounded, so no formatter's own tie rule comes into it)
@@ -125,6 +127,21 @@ def test_a_card_and_a_table_read_the_same_for_every_rate() -> None:
     # an infinite value is a gap too: an empty cell, not "None" (the column then shown as text)
     assert table(pl.DataFrame({"r": [247 / 2000, float("inf")]}), "zh", kinds={"r": "rate"}).frame.get_column(
         "r").to_list() == ["12.4%", ""]
+
+
+def test_a_tables_money_and_numbers_have_thousands_separators_as_the_cards() -> None:
+    """¥1,234.57万 in a table as on a card (the table read ¥1234.57万), whether the column is shown as text (it has
+    a gap) or as numbers the browser formats (printf with ",": Streamlit's thousands separator)."""
+    money = [12_345_678.9, -98_765_432.1, 999.0]
+    gapped = table(pl.DataFrame({"m": [*money, None], "x": [1234567.891, 12.5, -1000.0, None]}), "zh",
+                   kinds={"m": "money", "x": "number"}).frame
+    assert gapped.get_column("m").to_list() == ["¥1,234.57万", "¥-9,876.54万", "¥0.10万", ""]
+    assert [cny(v, "zh") for v in money[:2]] == ["¥1,234.57万", "-¥9,876.54万"]
+    assert gapped.get_column("x").to_list() == ["1,234,567.89", "12.50", "-1,000.00", ""]
+    whole = table(pl.DataFrame({"m": money, "x": [1.0, 2.0, 3.0]}), "zh", kinds={"m": "money", "x": "number"})
+    assert whole.config["m"]["type_config"]["format"] == "¥%,.2f万"
+    assert whole.config["x"]["type_config"]["format"] == "%,.2f"
+    assert whole.formats["m"](1234.567) == "¥1,234.57万"  # the Styler's text, for tables with shaded cells
 
 
 def test_an_export_holds_the_rounded_points_and_cents() -> None:
