@@ -8,6 +8,8 @@ import re
 
 import polars as pl
 
+from queries.rounding import halves_away
+
 
 def _missing(x: object) -> bool:
     return x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
@@ -26,7 +28,7 @@ GUARD = 6
 def units(x: float, digits: int) -> int:
     """x as a whole number of 10^-digits, rounded half away from zero once the float's noise is dropped."""
     n = round(x * float(10 ** (digits + GUARD)))
-    q = (abs(n) + 10**GUARD // 2) // 10**GUARD
+    q = halves_away(n, 10**GUARD)
     return q if n >= 0 else -q
 
 
@@ -45,8 +47,7 @@ def _digits(q: int, digits: int, grouped: bool = False, plus: bool = False) -> s
 def _units_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
     """`units` in Polars: (is the value negative, its magnitude in 10^-digits) — Int128, which has no negation."""
     n = (e.cast(pl.Float64) * float(10 ** (digits + GUARD))).round(0).cast(pl.Int128, strict=False)
-    g = pl.lit(10**GUARD, dtype=pl.Int128)
-    return n < 0, (n.abs() + g // 2) // g
+    return n < 0, halves_away(n, pl.lit(10**GUARD, dtype=pl.Int128))
 
 
 def fixed_expr(e: pl.Expr, digits: int, plus: bool = False, grouped: bool = False) -> pl.Expr:

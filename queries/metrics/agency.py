@@ -32,6 +32,7 @@ from queries.metrics.base import (
 )
 from queries.metrics.declare import metric
 from queries.metrics.distinct import distinct_cases
+from queries.rounding import halves_away
 from queries.store import Store
 
 VINTAGE_DIMS = ("holder", "placed_month", "months_since")
@@ -103,7 +104,7 @@ def rates(fees: pl.DataFrame) -> pl.DataFrame:
 def fee_cents(units: pl.Expr) -> pl.Expr:
     """A commission total in FEE_UNITS as whole cents, halves away from zero (四舍五入: 2.5 fen is 3, −2.5 is −3:
     a total of reversals rounds as its opposite would)."""
-    whole = (units.abs() + FEE_UNITS // 2) // FEE_UNITS
+    whole = halves_away(units, FEE_UNITS)
     return pl.when(units < 0).then(-whole).otherwise(whole)
 
 
