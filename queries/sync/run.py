@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from queries.compliance.rules import (
     active_pack,
     load_rules,
 )
+from queries.errors import describe
 from queries.settings import Settings, load_settings
 from queries.source import contract as S
 from queries.source.reader import Reader
@@ -42,6 +44,8 @@ from queries.sync.context import SyncContext
 from queries.sync.mutable import sync_complaints, sync_promises
 from queries.sync.payments import sync_payments
 from queries.sync.reconcile import early_totals, reconcile
+
+log = logging.getLogger("collections.sync")
 
 RECONCILE_DAYS = 7  # incremental syncs reconcile this many recent days (full syncs: all)
 #: the summary's row counts in the order of the stages (stages that run side by side count in any order)
@@ -154,7 +158,11 @@ def run_sync(settings_or_url: Settings | str, store_dir: str | Path | None = Non
                 else:
                     timed("agency", sync_agency, ctx, False)
                 beside = pool.submit(_beside, ctx, timed, *side)
-                timed("contacts", sync_contacts, ctx, wm)
+                try:
+                    timed("contacts", sync_contacts, ctx, wm)
+                except BaseException as exc:
+                    _note_beside(exc, beside)
+                    raise
                 beside.result()
             timed("complaints", sync_complaints, ctx)  # after the contacts: it reads their breaches
             shutil.rmtree(writer.path / "_spill", ignore_errors=True)
@@ -196,7 +204,23 @@ def _beside(ctx: SyncContext, timed: Callable, *stages: tuple) -> None:
     context (its own connection), for a thread of its own."""
     with ctx.branch() as side:
         for name, stage, *args in stages:
-            timed(name, stage, side, *args)
+            try:
+                timed(name, stage, side, *args)
+            except BaseException as exc:
+                exc.add_note(f"the {name} stage")
+                raise
+
+
+def _note_beside(exc: BaseException, beside: Future) -> None:
+    """Wait for the stages beside a failed one: an error of theirs as well is logged and noted on the first, which
+    stays the sync's error (before, it was never read)."""
+    try:
+        beside.result()
+    except Exception as other:  # noqa: BLE001 - reported beside the first, which is raised
+        stage = (getattr(other, "__notes__", None) or ["a stage beside it"])[-1]
+        line = f"{stage} failed as well: {type(other).__name__}: {describe(other)}"
+        exc.add_note(line)
+        log.error("sync: %s", line)
 
 
 def _peak_rss_mb() -> int:

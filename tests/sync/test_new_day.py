@@ -227,9 +227,11 @@ def test_the_summary_lists_rows_in_the_stages_order() -> None:
     assert "(payments 4, contacts 2, promises 1, complaints 3)" in result.summary()
 
 
-def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, monkeypatch,  # noqa: ANN001
+                                                              caplog) -> None:  # noqa: ANN001
     """When the contacts stage fails while the promises stage runs beside it, the version being written is removed
-    only after the promises stage has finished with it; the store stays as it was."""
+    only after the promises stage has finished with it; the store stays as it was. When the promises fail as well,
+    their error is not lost: it is logged and noted on the contacts' error, which stays the sync's."""
     url, store = _new_day_source(tmp_path)
     before = current_version(store)
     failing, seen = threading.Event(), {}
@@ -239,7 +241,8 @@ def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, mo
         assert failing.wait(timeout=30)
         time.sleep(0.5)  # still working when the other stage's failure reaches run_sync
         seen["version_there"] = ctx.writer.path.is_dir()
-        return real_promises(ctx, wm)
+        real_promises(ctx, wm)
+        raise SourceDataError("promises: a bad row of password=hunter2")
 
     def contacts(ctx, wm):  # noqa: ANN001, ANN202
         failing.set()
@@ -247,9 +250,13 @@ def test_a_new_day_failing_beside_the_promises_waits_for_them(tmp_path: Path, mo
 
     monkeypatch.setattr(run, "sync_promises", promises)
     monkeypatch.setattr(run, "sync_contacts", contacts)
-    with pytest.raises(RuntimeError, match="contacts failed"):
+    with caplog.at_level("ERROR", logger="collections.sync"), \
+            pytest.raises(RuntimeError, match="contacts failed") as e:
         run_sync(url, store)
     assert seen["version_there"] is True
+    also = "the promises stage failed as well: SourceDataError: promises: a bad row of password=…"
+    assert e.value.__notes__ == [also]
+    assert [r.getMessage() for r in caplog.records if r.name == "collections.sync"] == [f"sync: {also}"]
     assert current_version(store) == before
     assert sorted(p.name for p in store.glob("v-*")) == [before.name]
 
