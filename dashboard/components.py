@@ -294,15 +294,17 @@ def chart_block(title: str, result: data.Result, build: Callable[[pl.DataFrame],
                 name: str, key: str, drill: Drill | None = None, export: pl.DataFrame | None = None,
                 help: str | None = None, export_opts: dict | None = None, hint: str | None = None,
                 empty: str | None = None, controls: Callable[[], None] | None = None,
-                note: str | None = None, on_pick: Callable[[dict | None], None] | None = None) -> None:
-    """A titled chart with its empty state (`empty`: a message for an empty result that is an answer, not a gap),
+                note: str | None = None, on_pick: Callable[[dict | None], None] | None = None,
+                empty_icon: str = ":material/check_circle:") -> None:
+    """A titled chart with its empty state (`empty`: a message for an empty result that is an answer, not a gap,
+    ticked as good news — no breaches — unless `empty_icon` says otherwise),
     downloads (`export_opts` go to downloads()) and, when given, click-through to the cases behind a mark (`drill`)
     or a page's own use of the clicked mark (`on_pick`, called with the point, or None when none is selected)."""
     with st.container(border=True):
         st.markdown(f"**{title}**", help=help)
         if result.empty:
             if empty and result.note is None:
-                st.info(empty, icon=":material/check_circle:")
+                st.info(empty, icon=empty_icon)
             else:
                 empty_state(view, result)
             return

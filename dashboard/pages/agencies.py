@@ -59,7 +59,7 @@ with st.container(border=True):
 vint = data.compose("agency_vintages", f)
 if vint.empty:
     chart_block(t("c_agency_vintage", lang), vint, lambda d: charts.agency_vintage(d, lang), view,
-                "agency_vintages", "agency_vintage", empty=t("agency_none", lang),
+                "agency_vintages", "agency_vintage", empty=t("agency_none", lang), empty_icon=":material/info:",
                 help=metric_help("agency_liquidation", lang))
 else:
     months = sorted(vint.df.get_column("placed_month").unique().to_list(), reverse=True)

@@ -17,6 +17,14 @@ MTD = Filters(AS_OF.replace(day=1), AS_OF)
 YTD = Filters(dt.date(AS_OF.year, 1, 1), AS_OF)
 
 
+def test_a_period_without_placements_says_so_once_per_block_as_information(run_app) -> None:  # noqa: ANN001
+    # the scorecard and the vintage curves each say there were none, with the same icon: not a tick (good news)
+    at = run_app("agencies", dates=["2026-11-01", "2026-11-03"])
+    assert not at.exception, at.exception
+    none = [i for i in at.info if i.value == "所选期间没有委外委案。"]
+    assert len(none) == 2 and {i.icon for i in none} == {":material/info:"}, [(i.value, i.icon) for i in at.info]
+
+
 def test_agencies_page_shows_the_registry_scorecard_in_both_languages(run_app, app_store) -> None:  # noqa: ANN001
     score = compute("agency_score", app_store, YTD)
     at = run_app("agencies", period="ytd")
