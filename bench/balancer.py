@@ -36,12 +36,13 @@ def _edited(path: Path, edits: list[tuple[str, str]]) -> str:
     return text
 
 
-def haproxy_config(port: int, backends: list[int], header: str | None = None) -> str:
+def haproxy_config(port: int, backends: list[int], header: str | None = None, plain: int | None = None) -> str:
     """docs/examples/haproxy.cfg bound to 127.0.0.1:`port` without TLS, its servers the replicas' `backends`
-    ports, hashing on `header` (default: the documented one)."""
+    ports, hashing on `header` (default: the documented one); its plain-HTTP redirect on `plain` (a free port)."""
     servers = "".join(f"    server r{i} 127.0.0.1:{p} check cookie r{i}\n" for i, p in enumerate(backends, 1))
     edits = [
-        (r"^\s*bind .*$", f"    bind 127.0.0.1:{port}"),
+        (r"^\s*bind :443 .*$", f"    bind 127.0.0.1:{port}"),
+        (r"^\s*bind :80$", f"    bind 127.0.0.1:{plain or free_port()}"),
         (r" secure$", ""),  # the cookie's: a cookie marked secure needs TLS
         (r"(?:^\s*server r\d+ .*\n)+", servers),
     ]
@@ -50,11 +51,13 @@ def haproxy_config(port: int, backends: list[int], header: str | None = None) ->
     return _edited(CONFIG, edits)
 
 
-def nginx_config(port: int, backends: list[int], prefix: Path) -> str:
+def nginx_config(port: int, backends: list[int], prefix: Path, plain: int | None = None) -> str:
     """A whole nginx.conf: docs/examples/nginx.conf in its http block, listening on 127.0.0.1:`port` without TLS,
-    its upstream the replicas' `backends` ports, every file nginx writes under `prefix`."""
+    its upstream the replicas' `backends` ports, its plain-HTTP redirect on `plain` (a free port), every file nginx
+    writes under `prefix`."""
     site = _edited(NGINX_CONFIG, [
         (r"^\s*listen 443 .*$", f"    listen 127.0.0.1:{port};"),
+        (r"^\s*listen 80;$", f"    listen 127.0.0.1:{plain or free_port()};"),
         (r"(?:^\s*ssl_.*\n)+", ""),
         (r"(?:^\s*server 127\.0\.0\.1:\d+;\n)+", "".join(f"    server 127.0.0.1:{p};\n" for p in backends)),
     ])
@@ -64,9 +67,10 @@ def nginx_config(port: int, backends: list[int], prefix: Path) -> str:
 
 
 @contextmanager
-def balanced(kind: str, backends: list[int], header: str | None = None) -> Iterator[str]:
+def balanced(kind: str, backends: list[int], header: str | None = None, plain: int | None = None) -> Iterator[str]:
     """Debian's `kind` (haproxy or nginx) in the foreground with its documented file in front of the replicas'
-    `backends` ports; yields its URL, and stops it (and removes its files) afterwards. `header`: HAProxy's."""
+    `backends` ports; yields its URL, and stops it (and removes its files) afterwards. `header`: HAProxy's;
+    `plain`: the port of its plain-HTTP redirect (default: any free one)."""
     path = program(kind)
     if path is None:
         raise RuntimeError(f"{kind} is not installed (Debian: apt-get install {kind})")
@@ -74,10 +78,10 @@ def balanced(kind: str, backends: list[int], header: str | None = None) -> Itera
     with tempfile.TemporaryDirectory(prefix=f"{kind}-") as tmp:
         folder, log = Path(tmp), Path(tmp) / "out.log"
         if kind == "haproxy":
-            (folder / "haproxy.cfg").write_text(haproxy_config(port, backends, header), encoding="utf-8")
+            (folder / "haproxy.cfg").write_text(haproxy_config(port, backends, header, plain), encoding="utf-8")
             cmd = [path, "-db", "-f", str(folder / "haproxy.cfg")]
         else:
-            (folder / "nginx.conf").write_text(nginx_config(port, backends, folder), encoding="utf-8")
+            (folder / "nginx.conf").write_text(nginx_config(port, backends, folder, plain), encoding="utf-8")
             cmd = [path, "-p", str(folder), "-e", str(log), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"]
         with log.open("ab") as out:  # a file, not a pipe nobody reads: HAProxy logs every health change
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
