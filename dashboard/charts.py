@@ -68,21 +68,24 @@ def warm() -> None:
 DAY_MS = 86_400_000
 
 
-def _date_axis(lang: str, unit: str = "day", dates: list | None = None, step_days: int = 1) -> dict:
+def _date_axis(lang: str, unit: str = "day", dates: list | None = None, weekly: bool = False) -> dict:
     """Date ticks without English month names in Chinese: 11-22 / 2026-11 (22 Nov / Nov 2026 in English); a month
     axis ticks every month.
 
-    Over fewer than ten steps of `dates` (days, or weeks with `step_days=7`), Plotly's own ticks would fall every
-    12 hours and read "11-02" twice: the axis then ticks on the dates themselves, every step or every other one."""
+    Over a span of `dates` under ten days, Plotly's own ticks would fall every 12 hours and read "11-02" twice: the
+    axis then ticks on the days themselves, every day or every other one. Weeks (`weekly`) always tick on the weeks'
+    Mondays, every week or every few (Plotly's own weekly ticks fall on Sundays)."""
     fmt = {("day", "zh"): "%m-%d", ("day", "en"): "%d %b", ("month", "zh"): "%Y-%m", ("month", "en"): "%b %Y"}
     axis = {"tickformat": fmt[(unit, lang)], "hoverformat": "%Y-%m-%d" if unit == "day" else "%Y-%m"}
     if unit == "month":
         return axis | {"dtick": "M1"}
     present = [d for d in dates or [] if d is not None]
     if present:
-        steps = (max(present) - min(present)).days // step_days
-        if steps < 10:
-            axis |= {"tick0": min(present).isoformat(), "dtick": DAY_MS * step_days * (1 if steps <= 6 else 2)}
+        first, span = min(present), (max(present) - min(present)).days
+        if weekly:  # at most eight labels
+            axis |= {"tick0": first.isoformat(), "dtick": DAY_MS * 7 * max(1, -(-(span // 7 + 1) // 8))}
+        elif span < 10:
+            axis |= {"tick0": first.isoformat(), "dtick": DAY_MS * (1 if span <= 6 else 2)}
     return axis
 
 
@@ -381,7 +384,7 @@ def weekly(df: pl.DataFrame, lang: str) -> go.Figure:
     ]
     return _figure(traces, {"barmode": "stack", "yaxis": _count_axis(t("count", lang)),
                             "yaxis2": _right(_count_axis(t("per_10k", lang))),
-                            "xaxis": _date_axis(lang, dates=weeks, step_days=7)})
+                            "xaxis": _date_axis(lang, dates=weeks, weekly=True)})
 
 
 def bucket_balance(df: pl.DataFrame, lang: str) -> go.Figure:

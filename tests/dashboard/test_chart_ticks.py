@@ -1,18 +1,21 @@
 """Axis ticks as Plotly draws them in Chromium: every tick label reads its tick's value, and no two labels of an axis
 are the same ("1%" four times on a 0–2 % axis, "11-02" twice over three days, 0 1 1 2 万元).
 
-The chart builders' figures are written as standalone pages with the Plotly.js of the `plotly` package (4.1; the
-dashboard's Streamlit draws with 4.2), opened in one Chromium, and each axis's ticks are read from Plotly's own
-layout (`_fullLayout.<axis>._vals`: the value and the text of every tick it drew).
+The chart builders' figures are drawn one after another in one Chromium page by the Plotly.js of the `plotly`
+package (4.1; the dashboard's Streamlit draws with 4.2), and each axis's ticks are read from Plotly's own layout
+(`_fullLayout.<axis>._vals`: the value and the text of every tick it drew).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
+import plotly
 import polars as pl
 import pytest
 
@@ -25,7 +28,9 @@ from screenshots import CHROMIUM  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: test skipped")
 
-TICKS = """() => { const gd = document.querySelector('.js-plotly-plot'); const out = {};
+#: Draw a figure (its JSON) in the page's one div and return each axis's ticks as Plotly drew them.
+DRAW = """async (spec) => { const gd = document.getElementById('g');
+    await Plotly.newPlot(gd, spec.data, spec.layout); const out = {};
     for (const [k, ax] of Object.entries(gd._fullLayout)) if (/^[xy]axis\\d*$/.test(k) && ax._vals)
         out[k] = ax._vals.map(v => [v.x, v.text]);
     return out; }"""
@@ -33,18 +38,23 @@ SI = {"k": 1e3, "M": 1e6, "G": 1e9, "": 1.0}
 
 
 @pytest.fixture(scope="module")
-def page(chrome):  # noqa: ANN001, ANN201
-    return chrome.new_page(viewport={"width": 1280, "height": 900})
+def page(chrome, tmp_path_factory):  # noqa: ANN001, ANN201
+    """One page holding Plotly.js and an empty div; each figure is drawn in it in turn (loading the 4.8 MB script
+    once, not per figure)."""
+    folder = tmp_path_factory.mktemp("ticks")
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", folder / "plotly.min.js")
+    (folder / "ticks.html").write_text('<html><body><div id="g"></div><script src="plotly.min.js"></script>'
+                                       "</body></html>", encoding="utf-8")
+    page = chrome.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((folder / "ticks.html").as_uri())
+    page.wait_for_function("() => window.Plotly")
+    return page
 
 
-def ticks(page, fig, tmp_path: Path, width: int = 1100) -> dict[str, list[tuple[float, str]]]:  # noqa: ANN001
+def ticks(page, fig, width: int = 1100) -> dict[str, list[tuple[float, str]]]:  # noqa: ANN001
     """Each axis of `fig` as Plotly drew it at `width` px: (value, label) per tick."""
     fig.update_layout(width=width)
-    html = tmp_path / f"fig{len(list(tmp_path.glob('*.html')))}.html"
-    fig.write_html(html, include_plotlyjs="directory", full_html=True)
-    page.goto(html.as_uri())
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.xaxis?._vals")
-    return {k: [(x, text) for x, text in v] for k, v in page.evaluate(TICKS).items()}
+    return {k: [(x, text) for x, text in v] for k, v in page.evaluate(DRAW, json.loads(fig.to_json())).items()}
 
 
 def number(label: str) -> float:
@@ -62,13 +72,13 @@ def assert_reads_its_value(axis: list[tuple[float, str]]) -> None:
         assert number(text) == pytest.approx(x, rel=1e-9, abs=1e-12), (x, text)
 
 
-def test_small_rates_and_amounts_read_their_values(page, tmp_path) -> None:  # noqa: ANN001
+def test_small_rates_and_amounts_read_their_values(page) -> None:  # noqa: ANN001
     # M1 recovered 1.8 % of ¥5,000 in three days: the rate axis steps 0.2–0.5 %, the money axis 0.1 万 or ¥100
     df = pl.DataFrame({"bucket": ["M1", "M2", "M3"], "collected": [900.0, 2400.0, 5000.0],
                        "rate": [0.004, 0.012, 0.018]})
     for lang in ("zh", "en"):
         fig = charts.bars_with_rate(df, lang, "bucket", df["bucket"].to_list(), "collected", "rate", "回收率")
-        drawn = ticks(page, fig, tmp_path)
+        drawn = ticks(page, fig)
         assert_reads_its_value(drawn["yaxis"])
         assert_reads_its_value(drawn["yaxis2"])
         assert any(0 < x < 0.01 for x, _ in drawn["yaxis2"])  # steps below one per cent were drawn
@@ -76,26 +86,26 @@ def test_small_rates_and_amounts_read_their_values(page, tmp_path) -> None:  # n
             assert any(0 < x < 1 for x, _ in drawn["yaxis"])  # steps below one 万 were drawn
 
 
-def test_rates_up_to_all_and_large_amounts_keep_plain_labels(page, tmp_path) -> None:  # noqa: ANN001
+def test_rates_up_to_all_and_large_amounts_keep_plain_labels(page) -> None:  # noqa: ANN001
     df = pl.DataFrame({"bucket": ["M1", "M2"], "collected": [12_345_678.0, 98_765_432.0], "rate": [0.2, 0.95]})
-    drawn = ticks(page, charts.bars_with_rate(df, "zh", "bucket", ["M1", "M2"], "collected", "rate", "r"), tmp_path)
+    drawn = ticks(page, charts.bars_with_rate(df, "zh", "bucket", ["M1", "M2"], "collected", "rate", "r"))
     assert_reads_its_value(drawn["yaxis"])
     assert_reads_its_value(drawn["yaxis2"])
     assert all(re.fullmatch(r"\d+%", text) for _, text in drawn["yaxis2"])  # 20 %, 40 %…: no decimals
     assert any("," in text for _, text in drawn["yaxis"])  # 万元 grouped by thousands: 2,000
-    drawn = ticks(page, charts.bars_with_rate(df, "en", "bucket", ["M1", "M2"], "collected", "rate", "r"), tmp_path)
+    drawn = ticks(page, charts.bars_with_rate(df, "en", "bucket", ["M1", "M2"], "collected", "rate", "r"))
     assert_reads_its_value(drawn["yaxis"])
     assert all(text.endswith("M") or number(text) == 0 for _, text in drawn["yaxis"])  # ¥20M, not ¥20,000,000
 
 
 @pytest.mark.parametrize("n_days", [1, 2, 3, 7, 9, 10, 16, 31])
-def test_a_day_axis_ticks_whole_days_once_each(page, tmp_path, n_days: int) -> None:  # noqa: ANN001
+def test_a_day_axis_ticks_whole_days_once_each(page, n_days: int) -> None:  # noqa: ANN001
     days = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(n_days)]
     df = pl.DataFrame({"day": days, "collected": [1.0e5] * n_days,
                        "cumulative": [1.0e5 * (i + 1) for i in range(n_days)], "target": [None] * n_days},
                       schema_overrides={"target": pl.Float64})
     for lang, width in (("zh", 1100), ("en", 1100), ("zh", 330)):
-        xs = ticks(page, charts.daily(df, lang), tmp_path, width)["xaxis"]
+        xs = ticks(page, charts.daily(df, lang), width)["xaxis"]
         labels = [text for _, text in xs]
         assert len(set(labels)) == len(labels), (n_days, lang, width, labels)
         assert all(x % charts.DAY_MS == 0 for x, _ in xs), (n_days, labels)  # at midnight: on the bars
@@ -103,9 +113,23 @@ def test_a_day_axis_ticks_whole_days_once_each(page, tmp_path, n_days: int) -> N
             assert min(dt.datetime.fromtimestamp(x / 1000, dt.UTC).date() for x, _ in xs) == days[0], labels
 
 
-def test_a_week_axis_ticks_on_the_weeks(page, tmp_path) -> None:  # noqa: ANN001
-    weeks = [dt.date(2026, 11, 2), dt.date(2026, 11, 9), dt.date(2026, 11, 16)]  # Mondays
-    df = pl.DataFrame({"week": weeks, "numerator": [5, 7, 6], "regulator_12378": [1, 0, 2], "value": [1.2, 1.6, 1.4]})
-    xs = ticks(page, charts.weekly(df, "zh"), tmp_path)["xaxis"]
-    assert sorted(dt.datetime.fromtimestamp(x / 1000, dt.UTC).date() for x, _ in xs) == weeks
-    assert [text for _, text in xs] == ["11-02", "11-09", "11-16"]
+@pytest.mark.parametrize(("n_weeks", "every"), [(1, 1), (3, 1), (8, 1), (9, 2), (16, 2), (47, 6)])
+def test_a_week_axis_ticks_on_the_weeks_mondays(page, n_weeks: int, every: int) -> None:  # noqa: ANN001
+    weeks = [dt.date(2026, 1, 5) + dt.timedelta(weeks=i) for i in range(n_weeks)]  # Mondays
+    df = pl.DataFrame({"week": weeks, "numerator": [5] * n_weeks, "regulator_12378": [1] * n_weeks,
+                       "value": [1.2] * n_weeks})
+    for width in (1100, 330):
+        xs = ticks(page, charts.weekly(df, "zh"), width)["xaxis"]
+        drawn = [dt.datetime.fromtimestamp(x / 1000, dt.UTC).date() for x, _ in xs]
+        # every `every`-th Monday from the first, each of the data's (Plotly may add one past the last bar)
+        assert all((d - weeks[0]).days % (7 * every) == 0 for d in drawn), (n_weeks, width, drawn)
+        assert set(weeks[::every]) <= set(drawn), (n_weeks, width, [text for _, text in xs])
+        assert [text for _, text in xs] == [f"{d:%m-%d}" for d in drawn]
+
+
+def test_english_amounts_below_a_yuan_read_as_yuan(page) -> None:  # noqa: ANN001
+    # SI suffixes below one read as thousandths: ¥500m for half a yuan
+    df = pl.DataFrame({"bucket": ["M1", "M2"], "collected": [0.4, 2.6], "rate": [0.01, 0.02]})
+    drawn = ticks(page, charts.bars_with_rate(df, "en", "bucket", ["M1", "M2"], "collected", "rate", "r"))
+    assert_reads_its_value(drawn["yaxis"])
+    assert any(0 < x < 1 for x, _ in drawn["yaxis"]) and not any(t.endswith("m") for _, t in drawn["yaxis"])

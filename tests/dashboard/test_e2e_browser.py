@@ -21,7 +21,7 @@ from screenshots import CHROMIUM, PAGES, browser, open_page  # noqa: E402
 AXES_TICKS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).flatMap((chart, i) =>
     Array.from(chart.querySelectorAll('g.xaxislayer-above, g.yaxislayer-above, g.colorbar')).map((axis, j) =>
         [`chart ${i} ${axis.getAttribute('class')} ${j}`, Array.from(axis.querySelectorAll('text'))
-            .filter(t => t.closest('.xtick, .ytick, .cbaxis, .colorbar')).map(t => t.textContent)]))"""
+            .filter(t => t.closest('.xtick, .ytick, .cbaxis')).map(t => t.textContent)]))"""
 
 
 def _repeated_ticks(page) -> list:  # noqa: ANN001
