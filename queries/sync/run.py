@@ -207,7 +207,7 @@ def _beside(ctx: SyncContext, timed: Callable, *stages: tuple) -> None:
             try:
                 timed(name, stage, side, *args)
             except BaseException as exc:
-                exc.add_note(f"the {name} stage")
+                exc.sync_stage = name  # for _note_beside, when the stage beside this one fails too
                 raise
 
 
@@ -216,9 +216,10 @@ def _note_beside(exc: BaseException, beside: Future) -> None:
     stays the sync's error (before, it was never read)."""
     try:
         beside.result()
-    except Exception as other:  # noqa: BLE001 - reported beside the first, which is raised
-        stage = (getattr(other, "__notes__", None) or ["a stage beside it"])[-1]
-        line = f"{stage} failed as well: {type(other).__name__}: {describe(other)}"
+    except BaseException as other:  # noqa: BLE001 - reported beside the first, which is raised
+        stage = getattr(other, "sync_stage", None)
+        line = (f"{f'the {stage} stage' if stage else 'a stage beside it'} failed as well: "
+                f"{type(other).__name__}: {describe(other)}")
         exc.add_note(line)
         log.error("sync: %s", line)
 

@@ -250,6 +250,28 @@ def test_the_dashboards_sync_runs_in_a_child_and_reports_like_the_cli(source, tm
     assert current_version(store_dir) == store.path
 
 
+def test_what_a_failed_sync_child_logged_reaches_the_servers_log(tmp_path, monkeypatch,  # noqa: ANN001
+                                                                 caplog) -> None:  # noqa: ANN001
+    # a child whose contacts and promises both failed: its one line is the error, the second stage's is logged
+    import queries.sync.child as health
+    from queries.errors import SourceDataError
+    from queries.settings import load_settings
+
+    child = tmp_path / "python-child"
+    child.write_text(f"#!{sys.executable}\nimport pickle, sys\nsys.stdin.buffer.read()\n"
+                     "print('a warning of some library', file=sys.stderr)\n"
+                     "print('sync: the promises stage failed as well: SourceDataError: promises: a bad row',"
+                     " file=sys.stderr)\n"
+                     "sys.stdout.buffer.write(pickle.dumps(('data', 'contacts: a bad row')))\n")
+    child.chmod(0o755)
+    monkeypatch.setattr(health.sys, "executable", str(child))
+    with caplog.at_level("ERROR", logger="collections.sync"), \
+            pytest.raises(SourceDataError, match="^contacts: a bad"):
+        health.safe_sync_in_child(load_settings(), tmp_path / "store")
+    assert [r.getMessage() for r in caplog.records if r.name == "collections.sync"] == [
+        "sync: the promises stage failed as well: SourceDataError: promises: a bad row"]
+
+
 def test_a_sync_child_that_dies_leaves_the_store_and_says_so(source, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import queries.sync.child as health
     from queries.errors import SyncFailed
