@@ -256,7 +256,9 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
     traces = [{"type": "bar", "y": labels, "x": vals, "orientation": "h", "marker": {"color": colors},
                "customdata": teams, "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>",
                "showlegend": False, "text": [f"{pct(p, 0)}" if p is not None else "" for p in paces],
-               "textposition": "outside", "cliponaxis": False}]
+               # at the bar's start, inside it where it fits: at its end the pace and target marks cross it
+               "textposition": "auto", "insidetextanchor": "start", "insidetextfont": {"color": "white"},
+               "cliponaxis": False}]
     for color, key in ((GREEN, "ahead"), (ORANGE, "behind")):  # legend entries for the bar colours
         traces.append({"type": "bar", "y": [None], "x": [None], "orientation": "h", "marker": {"color": color},
                        "name": t(key, lang), "hoverinfo": "skip"})

@@ -1,5 +1,6 @@
-"""Axis ticks as Plotly draws them in Chromium: every tick label reads its tick's value, and no two labels of an axis
-are the same ("1%" four times on a 0–2 % axis, "11-02" twice over three days, 0 1 1 2 万元).
+"""Charts as Plotly draws them in Chromium: every tick label reads its tick's value, no two labels of an axis
+are the same ("1%" four times on a 0–2 % axis, "11-02" twice over three days, 0 1 1 2 万元), and a team's pace
+label is not crossed by its marks.
 
 The chart builders' figures are drawn one after another in one Chromium page by the Plotly.js of the `plotly`
 package (4.1; the dashboard's Streamlit draws with 4.2), and each axis's ticks are read from Plotly's own layout
@@ -133,3 +134,31 @@ def test_english_amounts_below_a_yuan_read_as_yuan(page) -> None:  # noqa: ANN00
     drawn = ticks(page, charts.bars_with_rate(df, "en", "bucket", ["M1", "M2"], "collected", "rate", "r"))
     assert_reads_its_value(drawn["yaxis"])
     assert any(0 < x < 1 for x, _ in drawn["yaxis"]) and not any(t.endswith("m") for _, t in drawn["yaxis"])
+
+
+#: Draw a figure and return the boxes of its bars' text labels and of its scatter marks, in page pixels.
+BOXES = """async (spec) => { const gd = document.getElementById('g');
+    await Plotly.newPlot(gd, spec.data, spec.layout);
+    const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+    return {labels: Array.from(gd.querySelectorAll('.barlayer .bartext')).map(e => [e.textContent, box(e)]),
+            marks: Array.from(gd.querySelectorAll('.scatterlayer .points path')).map(box)}; }"""
+
+
+@pytest.mark.parametrize("width", [1100, 330])
+def test_a_teams_pace_label_is_not_crossed_by_its_pace_or_target_mark(page, width: int) -> None:  # noqa: ANN001
+    # expected-by-today marks just past each bar's end and targets a little further: where a label outside the
+    # bar's end used to sit (a phone read "78%" struck through)
+    df = pl.DataFrame({"team_id": ["T01", "T02", "T03", "T04"], "team_name": ["早期一组", "早期二组", "中期组", "委外"],
+                       "collected": [170_000.0, 165_000.0, 140_000.0, 65_000.0],
+                       "expected": [150_000.0, 182_000.0, 126_000.0, 83_000.0],
+                       "target": [210_000.0, 260_000.0, 165_000.0, 120_000.0]})
+    df = df.with_columns((pl.col("collected") / pl.col("target")).alias("achievement"),
+                         (pl.col("collected") / pl.col("expected")).alias("pace"))
+    fig = charts.team_pace(df, "zh")
+    fig.update_layout(width=width)
+    drawn = page.evaluate(BOXES, json.loads(fig.to_json()))
+    assert sorted(text for text, _ in drawn["labels"]) == ["111%", "113%", "78%", "91%"]
+    assert len(drawn["marks"]) == 8  # a pace mark and a target mark per team
+    for text, (left, top, right, bottom) in drawn["labels"]:
+        crossed = [m for m in drawn["marks"] if m[0] < right and left < m[2] and m[1] < bottom and top < m[3]]
+        assert not crossed, (width, text, (left, top, right, bottom), crossed)
