@@ -159,8 +159,9 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
           kinds: dict[str, str] | None = None, pinned: tuple[str, ...] = (), help: dict[str, str] | None = None,
           widths: dict[str, str] | None = None) -> Table:
     """A frame and its column_config for st.dataframe, shown like the cards: headers in `lang` (the exports'),
-    codes translated, money scaled to ¥万/¥亿 (¥K/¥M), every rate in percent with one decimal, money, counts and
-    numbers with thousands separators. A numeric column with missing values is shown as text, so no cell reads "None"."""
+    codes translated, money scaled as the cards (¥万/¥亿; ¥M/¥B or whole yuan), every rate in percent with one
+    decimal, money, counts and numbers with thousands separators. A numeric column with missing values is shown as
+    text, so no cell reads "None"."""
     exprs, config, formats = [], {}, {}
     for c in exports.columns_for(df.schema, lang, metric=metric, basis=basis, kinds=kinds):
         e, col = pl.col(c.name), df.get_column(c.name)

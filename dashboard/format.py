@@ -76,10 +76,7 @@ def cny(x: float | None, lang: str) -> str:
     if _missing(x):
         return "—"
     a = abs(float(x))
-    if lang == "zh":
-        div, digits, unit = (1e8, 2, "亿") if a >= 1e8 else (1e4, 2, "万") if a >= 1e4 else (1.0, 0, "")
-    else:
-        div, digits, unit = (1e9, 2, "B") if a >= 1e9 else (1e6, 2, "M") if a >= 1e6 else (1.0, 0, "")
+    div, digits, unit = money_scale(a, lang)
     q = units(a / div, digits)
     return ("-" if x < 0 and q else "") + f"¥{_digits(q, digits, grouped=True)}{unit}"
 
@@ -152,16 +149,17 @@ def short_day(d: dt.date, lang: str) -> str:
 
 
 def money_scale(largest: float | None, lang: str) -> tuple[float, int, str]:
-    """Divisor, decimals and unit suffix of a table's money column, like the cards: ¥万/¥亿 in Chinese, ¥K/¥M in
-    English. One scale per column (from its largest value), so the column stays numeric and sorts as numbers."""
+    """Divisor, decimals and unit suffix of an amount as the cards show it (¥万/¥亿 in Chinese, ¥M/¥B or whole yuan
+    in English), and of a table's money column from its largest value: one scale per column, so the column stays
+    numeric and sorts as numbers, and its largest value reads as it would on a card."""
     a = abs(largest or 0.0)
     if lang == "zh":
         if a >= 1e8:
             return 1e8, 2, "亿"
         return (1e4, 2, "万") if a >= 1e4 else (1.0, 0, "")
-    if a >= 1e6:
-        return 1e6, 2, "M"
-    return (1e3, 1, "K") if a >= 1e4 else (1.0, 0, "")
+    if a >= 1e9:
+        return 1e9, 2, "B"
+    return (1e6, 2, "M") if a >= 1e6 else (1.0, 0, "")
 
 
 def pp_text(x: float | None) -> str:

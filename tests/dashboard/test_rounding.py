@@ -5,6 +5,7 @@ message and in an export."""
 from __future__ import annotations
 
 import random
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
@@ -142,6 +143,21 @@ def test_a_tables_money_and_numbers_have_thousands_separators_as_the_cards() -> 
     assert whole.config["m"]["type_config"]["format"] == "¥%,.2f万"
     assert whole.config["x"]["type_config"]["format"] == "%,.2f"
     assert whole.formats["m"](1234.567) == "¥1,234.57万"  # the Styler's text, for tables with shaded cells
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_money_columns_largest_value_reads_as_on_a_card(lang: str) -> None:
+    """One scale rule for cards and table columns: the English table showed ¥54.5K beside a card's ¥54,480, and
+    ¥2000.00M beside ¥2.00B."""
+    for v in [0.0, 999.4, 9_999.5, 54_480.0, 999_999.4, 999_999.6, 1e6, 8_234_567.0, 123_456_789.0, 2e9, 3.5e12]:
+        for shown_as in ("text", "numbers"):
+            tab = table(pl.DataFrame({"m": [v, None] if shown_as == "text" else [v]}), lang, kinds={"m": "money"})
+            cell = tab.frame.get_column("m")[0]
+            if shown_as == "numbers":  # what the browser shows: the column's printf format of the rounded number
+                fmt = tab.config["m"]["type_config"]["format"]
+                digits = int(re.search(r"\.(\d)f", fmt).group(1))
+                cell = fmt.replace(f"%,.{digits}f", f"{cell:,.{digits}f}")
+            assert cell == cny(v, lang), (lang, v, shown_as)
 
 
 def test_an_export_holds_the_rounded_points_and_cents() -> None:
