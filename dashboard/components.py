@@ -159,7 +159,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
           kinds: dict[str, str] | None = None, pinned: tuple[str, ...] = (), help: dict[str, str] | None = None,
           widths: dict[str, str] | None = None) -> Table:
     """A frame and its column_config for st.dataframe, shown like the cards: headers in `lang` (the exports'),
-    codes translated, money scaled as the cards (¥万/¥亿; ¥M/¥B or whole yuan), every rate in percent with one
+    codes translated, money scaled as the cards (¥万; ¥M or whole yuan), every rate in percent with one
     decimal, money, counts and numbers with thousands separators. A numeric column with missing values is shown as
     text, so no cell reads "None"."""
     exprs, config, formats = [], {}, {}
@@ -173,7 +173,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         extra |= {"width": widths[c.name]} if widths and c.name in widths else {}
         if c.kind in ("money", "rate", "pp", "number") and gaps:  # as text: an empty cell, not "None"
             if c.kind == "money":  # fixed_expr gives null for NaN and ±inf: an empty cell
-                div, digits, unit = money_scale(col.drop_nulls().abs().max(), lang)
+                div, digits, unit = money_scale(col.drop_nulls().abs().max(), lang, column=True)
                 e = pl.lit("¥") + fixed_expr(e / div, digits, grouped=True) + pl.lit(unit)
             elif c.kind == "rate":
                 e = fixed_expr(e * 100, 1) + pl.lit("%")
@@ -189,7 +189,7 @@ def table(df: pl.DataFrame, lang: str, *, metric: str | None = None, basis: str 
         elif c.kind == "label":
             e = labels_expr(c.name, lang, exports.label_prefix(c.name))
         if c.kind == "money":
-            div, digits, unit = money_scale(col.drop_nulls().abs().max() if col.len() else 0, lang)
+            div, digits, unit = money_scale(col.drop_nulls().abs().max() if col.len() else 0, lang, column=True)
             exprs.append(rounded_expr(e / div, digits).alias(c.name))  # the browser then shows the rule's digits
             config[c.name] = st.column_config.NumberColumn(c.header, format=f"¥%,.{digits}f{unit}", **extra)
             formats[c.name] = lambda v, d=digits, u=unit: f"¥{fixed(v, d, grouped=True)}{u}"

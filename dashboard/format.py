@@ -148,16 +148,17 @@ def short_day(d: dt.date, lang: str) -> str:
     return f"{d.month}月{d.day}日" if lang == "zh" else d.strftime("%-d %b")
 
 
-def money_scale(largest: float | None, lang: str) -> tuple[float, int, str]:
+def money_scale(largest: float | None, lang: str, column: bool = False) -> tuple[float, int, str]:
     """Divisor, decimals and unit suffix of an amount as the cards show it (¥万/¥亿 in Chinese, ¥M/¥B or whole yuan
-    in English), and of a table's money column from its largest value: one scale per column, so the column stays
-    numeric and sorts as numbers, and its largest value reads as it would on a card."""
+    in English); with `column`, of a table's money column from its largest value: one scale per column, so the
+    column stays numeric and sorts as numbers, and its largest value reads as on a card — but never ¥亿 or ¥B,
+    which would show a column's smaller amounts as ¥0.00亿 (¥21,000.00万 and ¥3.00万 instead)."""
     a = abs(largest or 0.0)
     if lang == "zh":
-        if a >= 1e8:
+        if a >= 1e8 and not column:
             return 1e8, 2, "亿"
         return (1e4, 2, "万") if a >= 1e4 else (1.0, 0, "")
-    if a >= 1e9:
+    if a >= 1e9 and not column:
         return 1e9, 2, "B"
     return (1e6, 2, "M") if a >= 1e6 else (1.0, 0, "")
 

@@ -60,9 +60,10 @@ def safe_sync_in_child(settings: Settings, store_dir: Path, full: bool = False) 
                          "the store is unchanged") from exc
     if kind == "ok":
         return payload
-    for line in proc.stderr.decode(errors="replace").splitlines():  # what the child logged (a second stage's error)
-        if line.startswith("sync: "):
-            log.error("%s", line)
+    if kind != "bug":  # what the child logged (a second stage's error); a bug's whole stderr is logged below
+        for line in proc.stderr.decode(errors="replace").splitlines():
+            if line.startswith("sync: "):
+                log.error("%s", line)
     if kind == "source":
         raise SourceError(payload)
     if kind == "data":

@@ -218,6 +218,8 @@ def _note_beside(exc: BaseException, beside: Future) -> None:
         beside.result()
     except BaseException as other:  # noqa: BLE001 - reported beside the first, which is raised
         stage = getattr(other, "sync_stage", None)
+        if stage is None and isinstance(other, (KeyboardInterrupt, SystemExit)):
+            raise  # an interrupt while waiting, not a stage's failure
         line = (f"{f'the {stage} stage' if stage else 'a stage beside it'} failed as well: "
                 f"{type(other).__name__}: {describe(other)}")
         exc.add_note(line)

@@ -147,17 +147,24 @@ def test_a_tables_money_and_numbers_have_thousands_separators_as_the_cards() -> 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_money_columns_largest_value_reads_as_on_a_card(lang: str) -> None:
-    """One scale rule for cards and table columns: the English table showed ¥54.5K beside a card's ¥54,480, and
-    ¥2000.00M beside ¥2.00B."""
-    for v in [0.0, 999.4, 9_999.5, 54_480.0, 999_999.4, 999_999.6, 1e6, 8_234_567.0, 123_456_789.0, 2e9, 3.5e12]:
-        for shown_as in ("text", "numbers"):
-            tab = table(pl.DataFrame({"m": [v, None] if shown_as == "text" else [v]}), lang, kinds={"m": "money"})
-            cell = tab.frame.get_column("m")[0]
-            if shown_as == "numbers":  # what the browser shows: the column's printf format of the rounded number
-                fmt = tab.config["m"]["type_config"]["format"]
-                digits = int(re.search(r"\.(\d)f", fmt).group(1))
-                cell = fmt.replace(f"%,.{digits}f", f"{cell:,.{digits}f}")
-            assert cell == cny(v, lang), (lang, v, shown_as)
+    """One scale rule for cards and table columns: the English table showed ¥54.5K beside a card's ¥54,480. A
+    column never goes to ¥亿/¥B, where its smaller amounts would read ¥0.00亿."""
+    def cells(values: list[float]) -> list[list[str]]:
+        """A column's cells as text, as numbers the browser formats, and through the Styler's formats."""
+        text = table(pl.DataFrame({"m": [*values, None]}), lang, kinds={"m": "money"})
+        whole = table(pl.DataFrame({"m": values}), lang, kinds={"m": "money"})
+        fmt = whole.config["m"]["type_config"]["format"]
+        digits = int(re.search(r"\.(\d)f", fmt).group(1))
+        browser = [fmt.replace(f"%,.{digits}f", f"{v:,.{digits}f}") for v in whole.frame.get_column("m")]
+        return [text.frame.get_column("m").to_list()[:-1], browser, [whole.formats["m"](v) for v in
+                                                                     whole.frame.get_column("m")]]
+
+    for v in [0.0, 999.4, 9_999.5, 54_480.0, 999_999.4, 999_999.6, 1e6, 8_234_567.0, 99_994_999.0]:
+        assert {c[0] for c in cells([v])} == {cny(v, lang)}, (lang, v)
+    big = [2.1e9, 3e6, 4.9e4]
+    want = {"zh": ["¥210,000.00万", "¥300.00万", "¥4.90万"], "en": ["¥2,100.00M", "¥3.00M", "¥0.05M"]}[lang]
+    assert cells(big) == [want] * 3
+    assert cny(2.1e9, lang) == {"zh": "¥21.00亿", "en": "¥2.10B"}[lang]  # a card keeps its larger unit
 
 
 def test_an_export_holds_the_rounded_points_and_cents() -> None:
