@@ -81,7 +81,8 @@ def _date_axis(lang: str, unit: str = "day", dates: list | None = None, weekly: 
         return axis | {"dtick": "M1"}
     present = [d for d in dates or [] if d is not None]
     if present:
-        first, span = min(present), (max(present) - min(present)).days
+        first = min(present)
+        span = (max(present) - first).days
         if weekly:  # at most eight labels
             axis |= {"tick0": first.isoformat(), "dtick": DAY_MS * 7 * max(1, -(-(span // 7 + 1) // 8))}
         elif span < 10:

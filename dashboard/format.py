@@ -165,12 +165,12 @@ def money_scale(largest: float | None, lang: str, column: bool = False) -> tuple
 
 def pp_text(x: float | None) -> str:
     """A change of a ratio in percentage points, for a table cell: +1.2 pp, empty when there is none."""
-    return "" if _missing(x) else f"{fixed(x * 100, 1, plus=True)} pp"
+    return "" if _missing(x) else pp(x)
 
 
 def change_text(x: float | None) -> str:
     """A relative change for a table cell: +12.0%, empty when there is none."""
-    return "" if _missing(x) else f"{fixed(x * 100, 1, plus=True)}%"
+    return "" if _missing(x) else change(x)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")

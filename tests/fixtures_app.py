@@ -24,6 +24,7 @@ def shown(value: float, digits: int) -> float:
     """A number as a table holds it for the browser: rounded to the digits it shows by the dashboard's one rule."""
     return units(value, digits) / 10**digits
 
+
 @pytest.fixture(scope="session")
 def app_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A small demo case database (as of AS_OF) and its analytics store, built once per session."""
