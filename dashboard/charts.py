@@ -186,9 +186,6 @@ def bars_with_rate(df: pl.DataFrame, lang: str, x: str, labels: list[str], money
 GREEN = "#2E8B57"
 
 
-#: A team's pace label is drawn inside its bar when the bar is at least this share of the axis (a phone's ~170 px
-#: plot then still holds "100%"); a shorter bar's pace is in its hover.
-PACE_LABEL_MIN = 0.2
 #: The most teams the pace chart draws (a bank's 40 would make it 1,500 px tall and slow): the first in its order.
 TEAM_CHART_MAX = 15
 
@@ -256,16 +253,15 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
     vals, _ = _money(df.get_column("collected").to_list(), lang)
     tv, _ = _money(df.get_column("target").to_list(), lang)
     ev, _ = _money(df.get_column("expected").to_list(), lang)
-    longest = max([v for v in [*vals, *tv, *ev] if v is not None], default=0)
     teams = df["team_id"].to_list()
     traces = [{"type": "bar", "y": labels, "x": vals, "orientation": "h", "marker": {"color": colors},
                "customdata": teams, "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>",
-               "showlegend": False, "text": [pct(p, 0) if p is not None and v >= PACE_LABEL_MIN * longest else ""
-                                             for p, v in zip(paces, vals, strict=True)],
-               # inside the bar, at its start: at its end the pace and target marks would cross it; a bar too
-               # short to hold it shows none (its hover has the pace), and Plotly shrinks a label that just fits
-               "textposition": "inside", "insidetextanchor": "start", "insidetextfont": {"color": "white"},
-               "constraintext": "inside", "cliponaxis": False}]
+               "showlegend": False}]
+    # each team's pace in a column right of the plot, in its bar's colour: beside the bar's end the pace and target
+    # marks crossed it, and inside the bar it had no room early in a month
+    paced = [{"xref": "paper", "x": 1, "xanchor": "left", "xshift": 4, "yref": "y", "y": label, "text": pct(p, 0),
+              "showarrow": False, "font": {"color": color}}
+             for label, p, color in zip(labels, paces, colors, strict=True) if p is not None]
     for color, key in ((GREEN, "ahead"), (ORANGE, "behind")):  # legend entries for the bar colours
         traces.append({"type": "bar", "y": [None], "x": [None], "orientation": "h", "marker": {"color": color},
                        "name": t(key, lang), "hoverinfo": "skip"})
@@ -275,8 +271,7 @@ def team_pace(df: pl.DataFrame, lang: str, sort: str = "pace", limit: int = TEAM
                            "customdata": teams,
                            "marker": {"symbol": "line-ns-open", "size": 22, "color": color, "line": {"width": width}},
                            "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>"})
-    # a right margin for the pace label outside the longest bar (it was cut off at the figure's edge)
-    return _figure(traces, {"barmode": "overlay", "margin": {"r": 48},
+    return _figure(traces, {"barmode": "overlay", "margin": {"r": 48}, "annotations": paced,
                             "yaxis": {"autorange": "reversed", "type": "category"},
                             "xaxis": _money_axis(lang, t("collected", lang))},
                    height=max(280, 30 * df.height + 120))

@@ -140,8 +140,10 @@ def test_english_amounts_below_a_yuan_read_as_yuan(page) -> None:  # noqa: ANN00
 BOXES = """async (spec) => { const gd = document.getElementById('g');
     await Plotly.newPlot(gd, spec.data, spec.layout);
     const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
-    return {labels: Array.from(gd.querySelectorAll('.barlayer .bartext')).map(e => [e.textContent, box(e)]),
-            marks: Array.from(gd.querySelectorAll('.scatterlayer .points path')).map(box)}; }"""
+    return {labels: Array.from(gd.querySelectorAll('.barlayer .bartext, .annotation-text'))
+                .map(e => [e.textContent, box(e)]),
+            marks: Array.from(gd.querySelectorAll('.scatterlayer .points path')).map(box),
+            figure: box(gd.querySelector('.main-svg'))}; }"""
 
 
 @pytest.mark.parametrize("width", [1100, 330])
@@ -159,8 +161,10 @@ def test_a_teams_pace_label_is_not_crossed_by_its_pace_or_target_mark(page, widt
     fig.update_layout(width=width)
     drawn = page.evaluate(BOXES, json.loads(fig.to_json()))
     shown = sorted(text for text, box in drawn["labels"] if box[2] > box[0])
-    # the long bars' labels are drawn; a bar too short to hold "75%" shows none rather than one crossed by a mark
+    # the long bars' labels are drawn, and none is crossed by a mark (below)
     assert {"111%", "113%", "91%"} <= set(shown) <= {"111%", "113%", "78%", "91%", "75%"}, shown
+    assert shown == ["111%", "113%", "75%", "78%", "91%"], shown  # every team's, the short bar's too
+    assert all(box[2] <= drawn["figure"][2] for _, box in drawn["labels"]), drawn  # none cut off at the edge
     assert len(drawn["marks"]) == 10  # a pace mark and a target mark per team
     for text, (left, top, right, bottom) in drawn["labels"]:
         if right <= left:  # hidden

@@ -58,7 +58,9 @@ def test_the_team_chart_shows_pace_with_names_colour_and_the_expected_mark(run_a
     bars = fig["data"][0]
     names = dict(app_store.frame("teams").select("team_id", "team_name").iter_rows())
     assert all(any(n in label for n in names.values()) for label in bars["y"])  # team names, not only ids
-    paces = [float(p.rstrip("%")) for p in bars["text"]]
+    notes = fig["layout"]["annotations"]  # each team's pace, right of the plot, on its bar's row and in its colour
+    assert [n["y"] for n in notes] == bars["y"] and [n["font"]["color"] for n in notes] == bars["marker"]["color"]
+    paces = [float(n["text"].rstrip("%")) for n in notes]
     assert paces == sorted(paces)  # most behind on top
     assert {c for c in bars["marker"]["color"]} <= {charts.GREEN, charts.ORANGE, charts.GREY}
     assert [c == charts.GREEN for c in bars["marker"]["color"]] == [p >= 100 for p in paces]
@@ -66,9 +68,10 @@ def test_the_team_chart_shows_pace_with_names_colour_and_the_expected_mark(run_a
     for word in ("回收金额", "月度目标", "达成率", "进度"):
         assert word in hover
     assert any(tr.get("name") == "按进度应回收" for tr in fig["data"])
-    # the pace label is drawn outside its bar, unclipped, into a right margin wide enough for "145%"; the legend
-    # entries are as wide as their text (a fixed half-width cut "Monthly target" off in English)
-    assert bars["cliponaxis"] is False and fig["layout"]["margin"]["r"] >= 40
+    # the pace label is drawn right of the plot, into a right margin wide enough for "145%"; the legend entries are
+    # as wide as their text (a fixed half-width cut "Monthly target" off in English)
+    assert all(n["xref"] == "paper" and n["x"] == 1 and n["xanchor"] == "left" for n in notes)
+    assert fig["layout"]["margin"]["r"] >= 40
     assert "entrywidth" not in fig["layout"]["legend"]
     at.segmented_control(key="team_sort").set_value("collected").run()
     fig = next(f for f in _figures(at) if any(tr.get("orientation") == "h" for tr in f["data"]))
